@@ -1,0 +1,170 @@
+//! Credentials: argon2 password hashes, random tokens (sessions, API keys, resume
+//! tokens, stored only as SHA-256 hashes) and merchant-signed visitor identities.
+
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("identity token rejected: {0}")]
+    Identity(String),
+}
+
+/// Hashes a password with argon2id (default parameters). CPU-heavy: call it
+/// from a blocking task.
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// Checks a password against a stored hash; a corrupt hash is a mismatch.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// A hash that costs what a real verification costs, so an unknown user name
+/// takes as long to refuse as a wrong password (no user enumeration by timing).
+pub fn dummy_verify(password: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let hash = DUMMY.get_or_init(|| hash_password("not-a-real-password").unwrap_or_default());
+    let _ = verify_password(password, hash);
+}
+
+/// 32 random bytes, URL-safe base64: session tokens, CSRF tokens, resume tokens.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A readable random password for `user add` without stdin.
+pub fn random_password() -> String {
+    let mut bytes = [0u8; 15];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Tokens are high-entropy, so a fast hash is enough to keep them useless if
+/// the database leaks (unlike passwords, which need argon2).
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// Compares secrets in constant time.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The claims a merchant's server signs for a visitor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IdentityClaims {
+    pub sub: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub entitlements: Vec<String>,
+    pub exp: u64,
+}
+
+/// Verifies an HS256 identity token with the tenant's secret (expiry checked,
+/// 30 s leeway for clock skew).
+pub fn verify_identity(token: &str, secret: &str) -> Result<IdentityClaims, AuthError> {
+    if token.len() > 4096 {
+        return Err(AuthError::Identity("token too long".into()));
+    }
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.leeway = 30;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    jsonwebtoken::decode::<IdentityClaims>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .map(|data| data.claims)
+    .map_err(|e| AuthError::Identity(e.to_string()))
+}
+
+/// Signs identity claims (what a merchant's server does; used by the demo page,
+/// the CLI's `tenant sign` and tests).
+pub fn sign_identity(claims: &IdentityClaims, secret: &str) -> Result<String, AuthError> {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .map_err(|e| AuthError::Identity(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: u64) -> IdentityClaims {
+        IdentityClaims {
+            sub: "c-1".into(),
+            name: Some("Dana".into()),
+            email: None,
+            entitlements: vec!["gold".into()],
+            exp,
+        }
+    }
+
+    fn far_future() -> u64 {
+        u64::try_from(crate::store::now_ms() / 1000).unwrap() + 3600
+    }
+
+    #[test]
+    fn password_round_trip() {
+        let h = hash_password("s3cret").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("s3cret", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("s3cret", "not a hash"));
+    }
+
+    #[test]
+    fn identity_verifies_with_right_secret_only() {
+        let token = sign_identity(&claims(far_future()), "k1").unwrap();
+        assert_eq!(verify_identity(&token, "k1").unwrap().sub, "c-1");
+        assert!(verify_identity(&token, "k2").is_err());
+    }
+
+    #[test]
+    fn expired_identity_is_rejected() {
+        let token = sign_identity(&claims(1_000), "k1").unwrap();
+        assert!(verify_identity(&token, "k1").is_err());
+    }
+
+    #[test]
+    fn garbage_identity_is_rejected() {
+        for bad in ["", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", &"x".repeat(5000)] {
+            assert!(verify_identity(bad, "k1").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_hash_is_stable_and_distinct() {
+        assert_eq!(token_hash("a"), token_hash("a"));
+        assert_ne!(token_hash("a"), token_hash("b"));
+        assert_ne!(random_token(), random_token());
+    }
+}

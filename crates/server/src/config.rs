@@ -1,0 +1,236 @@
+//! Layered configuration: defaults, then a TOML file, then `SWITCHBOARD_*`
+//! environment variables, then command-line flags. Built once in `main` and passed
+//! down; nothing reads the environment later.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use serde::Deserialize;
+
+/// A value that must never reach a log line.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub public_addr: SocketAddr,
+    pub agent_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `None` means SQLite in `data_dir/switchboard.db`.
+    pub database_url: Option<Secret>,
+    /// Seed the demo tenant and serve the demo merchant pages.
+    pub demo: bool,
+    /// Seconds an offer rings before it counts as missed.
+    pub offer_timeout_secs: u64,
+    /// Seconds a conversation waits for a visitor who dropped off before it ends.
+    pub visitor_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            public_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            agent_addr: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            demo: false,
+            offer_timeout_secs: 20,
+            visitor_grace_secs: 60,
+        }
+    }
+}
+
+/// The TOML file's shape; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    public_addr: Option<SocketAddr>,
+    agent_addr: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<Secret>,
+    offer_timeout_secs: Option<u64>,
+    visitor_grace_secs: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+}
+
+/// Overrides given on the command line (highest precedence).
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub public_addr: Option<SocketAddr>,
+    pub agent_addr: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub demo: bool,
+}
+
+impl Config {
+    /// Builds the configuration from every layer. `env` is passed in (not read
+    /// here) so tests can give their own.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut config = Config::default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let parsed: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.to_owned(),
+                message: crate::tenant_file::describe_toml_error(&text, &e),
+            })?;
+            config.apply_file(parsed);
+        }
+        for (name, value) in env {
+            config.apply_env(&name, &value)?;
+        }
+        config.apply_overrides(overrides);
+        Ok(config)
+    }
+
+    fn apply_file(&mut self, file: FileConfig) {
+        if let Some(v) = file.public_addr {
+            self.public_addr = v;
+        }
+        if let Some(v) = file.agent_addr {
+            self.agent_addr = v;
+        }
+        if let Some(v) = file.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = file.database_url {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = file.offer_timeout_secs {
+            self.offer_timeout_secs = v;
+        }
+        if let Some(v) = file.visitor_grace_secs {
+            self.visitor_grace_secs = v;
+        }
+    }
+
+    fn apply_env(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let bad = |message: String| ConfigError::Env {
+            name: name.to_owned(),
+            message,
+        };
+        match name {
+            "SWITCHBOARD_PUBLIC_ADDR" => {
+                self.public_addr = value.parse().map_err(|e| bad(format!("{e}")))?;
+            }
+            "SWITCHBOARD_AGENT_ADDR" => {
+                self.agent_addr = value.parse().map_err(|e| bad(format!("{e}")))?;
+            }
+            "SWITCHBOARD_DATA_DIR" => self.data_dir = PathBuf::from(value),
+            "SWITCHBOARD_DATABASE_URL" => self.database_url = Some(Secret::new(value)),
+            "SWITCHBOARD_OFFER_TIMEOUT_SECS" => {
+                self.offer_timeout_secs = value.parse().map_err(|e| bad(format!("{e}")))?;
+            }
+            "SWITCHBOARD_VISITOR_GRACE_SECS" => {
+                self.visitor_grace_secs = value.parse().map_err(|e| bad(format!("{e}")))?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn apply_overrides(&mut self, o: Overrides) {
+        if let Some(v) = o.public_addr {
+            self.public_addr = v;
+        }
+        if let Some(v) = o.agent_addr {
+            self.agent_addr = v;
+        }
+        if let Some(v) = o.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = o.database_url {
+            self.database_url = Some(Secret::new(v));
+        }
+        self.demo |= o.demo;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = std::env::temp_dir().join(format!("sb-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "public_addr = \"127.0.0.1:9000\"\nagent_addr = \"127.0.0.1:9001\"\n",
+        )
+        .unwrap();
+        let env = vec![(
+            "SWITCHBOARD_AGENT_ADDR".to_owned(),
+            "127.0.0.1:9002".to_owned(),
+        )];
+        let overrides = Overrides {
+            data_dir: Some("/tmp/x".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load(Some(&file), env, overrides).unwrap();
+        assert_eq!(c.public_addr.port(), 9000);
+        assert_eq!(c.agent_addr.port(), 9002);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn secret_debug_hides_value() {
+        let s = Secret::new("postgres://u:pw@h/db");
+        assert_eq!(format!("{s:?}"), "***");
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let env = vec![("SWITCHBOARD_PUBLIC_ADDR".to_owned(), "nope".to_owned())];
+        let err = Config::load(None, env, Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("SWITCHBOARD_PUBLIC_ADDR"));
+    }
+
+    #[test]
+    fn unknown_file_key_is_an_error_with_line() {
+        let dir = std::env::temp_dir().join(format!("sb-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "\n\npublik_addr = \"x\"\n").unwrap();
+        let err = Config::load(Some(&file), vec![], Overrides::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("line 3"), "{msg}");
+    }
+}

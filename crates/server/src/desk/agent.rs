@@ -1,0 +1,330 @@
+//! Agent side of the desk: consoles connecting, status, offers accepted or
+//! declined, messages, ending and wrap-up.
+
+use std::time::Instant;
+
+use super::{AgentConn, ConnId, DeskState, Outbox, Phase, Seat, routing::state_name};
+use crate::{
+    ids::{ContactId, UserId},
+    protocol::{
+        self, AgentFrame, AgentInfo, AgentStatus, ErrorCode, FrameError, HeldContact, ToAgent,
+        ToVisitor,
+    },
+    store::{Sender, Tenant, User},
+};
+
+/// Longest wrap-up note kept.
+const MAX_NOTE_CHARS: usize = 1000;
+
+impl DeskState {
+    pub(super) async fn agent_hello(
+        &mut self,
+        conn: ConnId,
+        user: User,
+        tenant: &Tenant,
+        outbox: Outbox<ToAgent>,
+    ) {
+        let skills = match self.store.user_skills(tenant.id, user.id).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "loading agent skills failed");
+                Vec::new()
+            }
+        };
+        self.agent_conns.insert(
+            conn,
+            AgentConn {
+                user: user.id,
+                outbox,
+            },
+        );
+        let first_console = match self.seats.get_mut(&user.id) {
+            Some(seat) => {
+                let first = seat.conns.is_empty();
+                seat.conns.push(conn);
+                seat.wrapup_codes.clone_from(&tenant.wrapup_codes);
+                first
+            }
+            None => {
+                self.seats.insert(
+                    user.id,
+                    Seat {
+                        tenant: tenant.id,
+                        name: user.name.clone(),
+                        display_name: user.display_name.clone(),
+                        conns: vec![conn],
+                        state: acd::AgentState::Offline,
+                        wrapup_codes: tenant.wrapup_codes.clone(),
+                    },
+                );
+                true
+            }
+        };
+        if first_console {
+            self.acd.handle_input(
+                Instant::now(),
+                acd::Input::AgentOnline {
+                    agent: user.id.agent(),
+                    skills,
+                    capacity: user.max_chats.max(1),
+                },
+            );
+        }
+        // Contacts this agent still holds (a console reload mid-conversation).
+        let held: Vec<(ContactId, &'static str, serde_json::Value)> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| c.agent == Some(user.id))
+            .filter_map(|(id, c)| match c.phase {
+                Phase::Connected => Some((*id, "connected", c.screenpop.clone())),
+                Phase::WrapUp => Some((*id, "wrapup", c.screenpop.clone())),
+                _ => None,
+            })
+            .collect();
+        let mut contacts = Vec::new();
+        for (contact, state, screenpop) in held {
+            let transcript = self
+                .store
+                .transcript(tenant.id, contact)
+                .await
+                .unwrap_or_default();
+            contacts.push(HeldContact {
+                contact: contact.0,
+                state,
+                screenpop,
+                transcript,
+            });
+        }
+        let seat_state = self
+            .seats
+            .get(&user.id)
+            .map_or(acd::AgentState::Offline, |s| s.state.clone());
+        let (state, reason) = state_name(&seat_state);
+        let hello = ToAgent::Hello {
+            agent: AgentInfo {
+                name: user.name,
+                display_name: user.display_name,
+            },
+            state,
+            reason,
+            wrapup_codes: tenant.wrapup_codes.clone(),
+            contacts,
+        };
+        if let Some(c) = self.agent_conns.get(&conn)
+            && !c.outbox.send(hello)
+        {
+            self.agent_gone(conn);
+        }
+    }
+
+    pub(super) async fn agent_frame(&mut self, conn: ConnId, frame: AgentFrame) {
+        let Some(user) = self.agent_conns.get(&conn).map(|c| c.user) else {
+            return;
+        };
+        let now = Instant::now();
+        let agent = user.agent();
+        let result = match frame {
+            AgentFrame::Ping => {
+                self.reply(conn, ToAgent::Pong);
+                Ok(())
+            }
+            AgentFrame::Status { state, reason } => {
+                let input = match state {
+                    AgentStatus::Available => acd::Input::AgentReady { agent },
+                    AgentStatus::NotReady => {
+                        let reason: String = reason
+                            .unwrap_or_else(|| "not ready".to_owned())
+                            .chars()
+                            .take(100)
+                            .collect();
+                        acd::Input::AgentNotReady {
+                            agent,
+                            reason: acd::NotReadyReason::Chosen(reason),
+                        }
+                    }
+                };
+                self.acd.handle_input(now, input);
+                Ok(())
+            }
+            AgentFrame::Accept { contact } => {
+                self.offered_to(user, ContactId(contact)).map(|contact| {
+                    self.acd
+                        .handle_input(now, acd::Input::OfferAccepted { contact, agent });
+                })
+            }
+            AgentFrame::Decline { contact } => {
+                self.offered_to(user, ContactId(contact)).map(|contact| {
+                    self.acd
+                        .handle_input(now, acd::Input::OfferDeclined { contact, agent });
+                })
+            }
+            AgentFrame::Message { contact, text } => {
+                self.agent_message(user, ContactId(contact), &text).await
+            }
+            AgentFrame::Typing { contact, active } => self
+                .held_by(user, ContactId(contact), Phase::Connected)
+                .map(|contact| {
+                    self.to_contact_visitors(contact, &ToVisitor::Typing { active });
+                }),
+            AgentFrame::End { contact } => {
+                match self.held_by(user, ContactId(contact), Phase::Connected) {
+                    Ok(contact) => {
+                        self.end_contact(contact, Sender::Agent).await;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            AgentFrame::Wrapup {
+                contact,
+                code,
+                note,
+            } => self.wrapup(user, ContactId(contact), &code, note).await,
+        };
+        if let Err(e) = result {
+            self.reply(
+                conn,
+                ToAgent::Error {
+                    code: e.code,
+                    message: e.message,
+                },
+            );
+        }
+    }
+
+    fn reply(&mut self, conn: ConnId, frame: ToAgent) {
+        let ok = self
+            .agent_conns
+            .get(&conn)
+            .is_some_and(|c| c.outbox.send(frame));
+        if !ok {
+            self.agent_gone(conn);
+        }
+    }
+
+    /// The contact if it is offered to this agent right now.
+    fn offered_to(&self, user: UserId, contact: ContactId) -> Result<ContactId, FrameError> {
+        match self.contacts.get(&contact).map(|c| c.phase) {
+            Some(Phase::Offered(to)) if to == user => Ok(contact),
+            _ => Err(FrameError::new(
+                ErrorCode::BadState,
+                "that offer is no longer open",
+            )),
+        }
+    }
+
+    /// The contact if this agent holds it in `phase`.
+    fn held_by(
+        &self,
+        user: UserId,
+        contact: ContactId,
+        phase: Phase,
+    ) -> Result<ContactId, FrameError> {
+        match self.contacts.get(&contact) {
+            Some(c) if c.agent == Some(user) && c.phase == phase => Ok(contact),
+            Some(c) if c.agent == Some(user) => Err(FrameError::new(
+                ErrorCode::BadState,
+                "the contact is not in a state that allows this",
+            )),
+            _ => Err(FrameError::new(
+                ErrorCode::Forbidden,
+                "you do not hold that contact",
+            )),
+        }
+    }
+
+    async fn agent_message(
+        &mut self,
+        user: UserId,
+        contact: ContactId,
+        text: &str,
+    ) -> Result<(), FrameError> {
+        let contact = self.held_by(user, contact, Phase::Connected)?;
+        let text = protocol::chat_text(text)?;
+        let Some(tenant) = self.contacts.get(&contact).map(|c| c.tenant) else {
+            return Ok(());
+        };
+        let message = self
+            .store
+            .append_message(tenant, contact, Sender::Agent, &text)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "storing a message failed");
+                FrameError::new(
+                    ErrorCode::BadState,
+                    "the message could not be stored; try again",
+                )
+            })?;
+        self.to_contact_visitors(contact, &ToVisitor::Message(message.clone()));
+        self.to_agent(
+            user,
+            &ToAgent::Message {
+                contact: contact.0,
+                message,
+            },
+        );
+        Ok(())
+    }
+
+    async fn wrapup(
+        &mut self,
+        user: UserId,
+        contact: ContactId,
+        code: &str,
+        note: Option<String>,
+    ) -> Result<(), FrameError> {
+        let contact = self.held_by(user, contact, Phase::WrapUp)?;
+        let Some(live) = self.contacts.get(&contact) else {
+            return Ok(());
+        };
+        if !live.wrapup_codes.iter().any(|c| c == code) {
+            return Err(FrameError::new(
+                ErrorCode::Invalid,
+                format!(
+                    "unknown wrap-up code; use one of: {}",
+                    live.wrapup_codes.join(", ")
+                ),
+            ));
+        }
+        let note: Option<String> = note
+            .map(|n| n.trim().chars().take(MAX_NOTE_CHARS).collect())
+            .filter(|n: &String| !n.is_empty());
+        let tenant = live.tenant;
+        self.store
+            .set_wrapup(tenant, contact, code, note.as_deref())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "storing a wrap-up failed");
+                FrameError::new(
+                    ErrorCode::BadState,
+                    "the wrap-up could not be stored; try again",
+                )
+            })?;
+        self.contacts.remove(&contact);
+        self.acd
+            .handle_input(Instant::now(), acd::Input::ContactFinished { contact });
+        self.to_agent(user, &ToAgent::Wrapped { contact: contact.0 });
+        Ok(())
+    }
+
+    /// A console closed. When it was the agent's last, the core takes them
+    /// offline (withdrawing a pending offer); contacts they hold stay theirs so a
+    /// reloaded console picks them up again.
+    pub(super) fn agent_gone(&mut self, conn: ConnId) {
+        let Some(c) = self.agent_conns.remove(&conn) else {
+            return;
+        };
+        let Some(seat) = self.seats.get_mut(&c.user) else {
+            return;
+        };
+        seat.conns.retain(|x| *x != conn);
+        if seat.conns.is_empty() {
+            self.acd.handle_input(
+                Instant::now(),
+                acd::Input::AgentOffline {
+                    agent: c.user.agent(),
+                },
+            );
+        }
+    }
+}

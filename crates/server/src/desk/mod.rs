@@ -1,0 +1,435 @@
+//! The desk: the one task that owns the routing core (`acd::Acd`) and every live
+//! conversation, and talks to WebSocket connections through channels
+//! (DESIGN.md principle 2, companion IO).
+//!
+//! Connections send `Request`s in; the desk answers by pushing frames into each
+//! connection's bounded outbox. A connection whose outbox is full is too slow to
+//! keep up and is told to close (`Outbox::send` returns false): no buffer grows
+//! without bound.
+//!
+//! Files: `visitor.rs` handles visitor frames, `agent.rs` agent frames,
+//! `routing.rs` carries out what the ACD core decides, `screenpop.rs` builds what
+//! the agent sees.
+
+mod agent;
+mod routing;
+mod screenpop;
+mod visitor;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    ids::{ContactId, QueueId, TenantId, UserId},
+    protocol::{AgentFrame, PageContext, ToAgent, ToVisitor, VisitorFrame},
+    store::{Link, Store, Tenant, User},
+};
+
+/// Identifies one WebSocket connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(u64);
+
+/// Frames waiting to be written to one connection.
+#[derive(Debug, Clone)]
+pub struct Outbox<T>(mpsc::Sender<T>);
+
+/// How many frames may wait for a slow client before it is dropped.
+pub const OUTBOX_CAPACITY: usize = 64;
+
+impl<T> Outbox<T> {
+    pub fn channel() -> (Self, mpsc::Receiver<T>) {
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        (Self(tx), rx)
+    }
+
+    /// Queues a frame; false when the client is gone or too slow.
+    fn send(&self, frame: T) -> bool {
+        self.0.try_send(frame).is_ok()
+    }
+}
+
+/// Settings of the desk.
+#[derive(Debug, Clone)]
+pub struct DeskConfig {
+    pub offer_timeout: Duration,
+    /// How long a conversation waits for a visitor whose connection dropped.
+    pub visitor_grace: Duration,
+}
+
+/// What connections ask of the desk.
+pub(crate) enum Request {
+    VisitorHello {
+        conn: ConnId,
+        tenant: Box<Tenant>,
+        link: Box<Link>,
+        frame: VisitorFrame,
+        outbox: Outbox<ToVisitor>,
+    },
+    Visitor {
+        conn: ConnId,
+        frame: VisitorFrame,
+    },
+    VisitorGone {
+        conn: ConnId,
+    },
+    AgentHello {
+        conn: ConnId,
+        user: Box<User>,
+        tenant: Box<Tenant>,
+        outbox: Outbox<ToAgent>,
+    },
+    Agent {
+        conn: ConnId,
+        frame: AgentFrame,
+    },
+    AgentGone {
+        conn: ConnId,
+    },
+    Live {
+        tenant: TenantId,
+        reply: oneshot::Sender<LiveView>,
+    },
+    QueueStatus {
+        queue: QueueId,
+        reply: oneshot::Sender<acd::QueueStatus>,
+    },
+}
+
+/// Cheap, cloneable handle to the desk task.
+#[derive(Clone)]
+pub struct Desk {
+    tx: mpsc::Sender<Request>,
+    next_conn: Arc<AtomicU64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the desk has stopped")]
+pub struct DeskStopped;
+
+impl Desk {
+    /// Starts the desk task. It stops when every handle is dropped.
+    pub async fn start(
+        store: Store,
+        config: DeskConfig,
+    ) -> Result<(Desk, tokio::task::JoinHandle<()>), crate::store::StoreError> {
+        let (tx, rx) = mpsc::channel(1024);
+        let mut state = DeskState::new(store, config);
+        state.load_queues().await?;
+        let task = tokio::spawn(state.run(rx));
+        Ok((
+            Desk {
+                tx,
+                next_conn: Arc::new(AtomicU64::new(1)),
+            },
+            task,
+        ))
+    }
+
+    pub fn new_conn(&self) -> ConnId {
+        ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) async fn send(&self, request: Request) -> Result<(), DeskStopped> {
+        self.tx.send(request).await.map_err(|_| DeskStopped)
+    }
+
+    /// The live view of one tenant for supervisors.
+    pub async fn live(&self, tenant: TenantId) -> Result<LiveView, DeskStopped> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Live { tenant, reply }).await?;
+        rx.await.map_err(|_| DeskStopped)
+    }
+
+    pub async fn queue_status(&self, queue: QueueId) -> Result<acd::QueueStatus, DeskStopped> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::QueueStatus { queue, reply }).await?;
+        rx.await.map_err(|_| DeskStopped)
+    }
+}
+
+/// Where a live contact stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Waiting,
+    Offered(UserId),
+    Connected,
+    /// The conversation ended; the agent owes a wrap-up code.
+    WrapUp,
+}
+
+/// A conversation that has not been closed yet.
+struct LiveContact {
+    tenant: TenantId,
+    link: Link,
+    resume_hash: String,
+    visitors: Vec<ConnId>,
+    agent: Option<UserId>,
+    agent_name: Option<String>,
+    phase: Phase,
+    screenpop: Value,
+    context: PageContext,
+    wrapup_codes: Vec<String>,
+    /// Set while no visitor connection is attached.
+    orphaned_since: Option<Instant>,
+    /// The visitor was told the chat entered the queue.
+    queued_sent: bool,
+}
+
+struct VisitorConn {
+    tenant: TenantId,
+    link: Link,
+    resume_hash: String,
+    hello: VisitorHello,
+    outbox: Outbox<ToVisitor>,
+    contact: Option<ContactId>,
+}
+
+/// What a visitor said at hello, kept to build the contact when they start.
+#[derive(Clone)]
+struct VisitorHello {
+    context: PageContext,
+    identity: screenpop::Identity,
+}
+
+/// A staff member connected to the desk (one or more consoles).
+struct Seat {
+    tenant: TenantId,
+    name: String,
+    display_name: String,
+    conns: Vec<ConnId>,
+    state: acd::AgentState,
+    wrapup_codes: Vec<String>,
+}
+
+struct AgentConn {
+    user: UserId,
+    outbox: Outbox<ToAgent>,
+}
+
+/// The supervisor's picture of a tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveView {
+    pub queues: Vec<LiveQueue>,
+    pub agents: Vec<LiveAgent>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveQueue {
+    pub queue: i64,
+    pub links: Vec<String>,
+    pub waiting: u32,
+    pub longest_wait_seconds: u64,
+    pub available: bool,
+    pub wait_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveAgent {
+    pub name: String,
+    pub display_name: String,
+    pub state: &'static str,
+    pub reason: Option<String>,
+    pub contacts: Vec<i64>,
+    pub offered: Option<i64>,
+}
+
+struct DeskState {
+    store: Store,
+    config: DeskConfig,
+    acd: acd::Acd,
+    next_timeout: Instant,
+    visitors: HashMap<ConnId, VisitorConn>,
+    agent_conns: HashMap<ConnId, AgentConn>,
+    seats: HashMap<UserId, Seat>,
+    contacts: HashMap<ContactId, LiveContact>,
+    /// Visitor connections without a conversation, by the queue whose status they watch.
+    watchers: HashMap<QueueId, HashSet<ConnId>>,
+    queue_tenants: HashMap<QueueId, TenantId>,
+}
+
+impl DeskState {
+    fn new(store: Store, config: DeskConfig) -> Self {
+        let acd = acd::Acd::new(acd::Config {
+            offer_timeout: config.offer_timeout,
+            ..acd::Config::default()
+        });
+        Self {
+            store,
+            config,
+            acd,
+            next_timeout: Instant::now(),
+            visitors: HashMap::new(),
+            agent_conns: HashMap::new(),
+            seats: HashMap::new(),
+            contacts: HashMap::new(),
+            watchers: HashMap::new(),
+            queue_tenants: HashMap::new(),
+        }
+    }
+
+    async fn load_queues(&mut self) -> Result<(), crate::store::StoreError> {
+        for q in self.store.all_queues().await? {
+            self.define_queue(q.tenant, q.queue, q.skill);
+        }
+        self.drain().await;
+        Ok(())
+    }
+
+    fn define_queue(&mut self, tenant: TenantId, queue: QueueId, skill: acd::SkillId) {
+        self.queue_tenants.insert(queue, tenant);
+        self.acd
+            .handle_input(Instant::now(), acd::Input::QueueDefined { queue, skill });
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        // Housekeeping (dropped visitors) runs on its own coarse tick.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let deadline = tokio::time::Instant::from_std(self.next_timeout);
+            tokio::select! {
+                request = rx.recv() => {
+                    let Some(request) = request else { break };
+                    self.handle(request).await;
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    self.acd.handle_input(Instant::now(), acd::Input::Timeout);
+                }
+                _ = tick.tick() => self.sweep_orphans().await,
+            }
+            self.drain().await;
+        }
+        tracing::info!("desk stopped");
+    }
+
+    async fn handle(&mut self, request: Request) {
+        match request {
+            Request::VisitorHello {
+                conn,
+                tenant,
+                link,
+                frame,
+                outbox,
+            } => {
+                self.visitor_hello(conn, *tenant, *link, frame, outbox)
+                    .await
+            }
+            Request::Visitor { conn, frame } => self.visitor_frame(conn, frame).await,
+            Request::VisitorGone { conn } => self.visitor_gone(conn),
+            Request::AgentHello {
+                conn,
+                user,
+                tenant,
+                outbox,
+            } => self.agent_hello(conn, *user, &tenant, outbox).await,
+            Request::Agent { conn, frame } => self.agent_frame(conn, frame).await,
+            Request::AgentGone { conn } => self.agent_gone(conn),
+            Request::Live { tenant, reply } => {
+                let _ = reply.send(self.live_view(tenant));
+            }
+            Request::QueueStatus { queue, reply } => {
+                let _ = reply.send(self.acd.queue_status(queue));
+            }
+        }
+    }
+
+    /// Sends to every console of an agent.
+    fn to_agent(&mut self, user: UserId, frame: &ToAgent) {
+        let Some(seat) = self.seats.get(&user) else {
+            return;
+        };
+        let mut slow = Vec::new();
+        for conn in &seat.conns {
+            if let Some(c) = self.agent_conns.get(conn)
+                && !c.outbox.send(frame.clone())
+            {
+                slow.push(*conn);
+            }
+        }
+        for conn in slow {
+            self.agent_gone(conn);
+        }
+    }
+
+    /// Sends to every tab a visitor has open on a contact.
+    fn to_contact_visitors(&mut self, contact: ContactId, frame: &ToVisitor) {
+        let Some(live) = self.contacts.get(&contact) else {
+            return;
+        };
+        let mut slow = Vec::new();
+        for conn in &live.visitors {
+            if let Some(v) = self.visitors.get(conn)
+                && !v.outbox.send(frame.clone())
+            {
+                slow.push(*conn);
+            }
+        }
+        for conn in slow {
+            self.visitor_gone(conn);
+        }
+    }
+
+    fn to_visitor(&mut self, conn: ConnId, frame: ToVisitor) {
+        let ok = self
+            .visitors
+            .get(&conn)
+            .is_some_and(|v| v.outbox.send(frame));
+        if !ok {
+            self.visitor_gone(conn);
+        }
+    }
+
+    fn live_view(&self, tenant: TenantId) -> LiveView {
+        let mut queues: Vec<LiveQueue> = self
+            .queue_tenants
+            .iter()
+            .filter(|(_, t)| **t == tenant)
+            .map(|(queue, _)| {
+                let status = self.acd.queue_status(*queue);
+                let now = Instant::now();
+                LiveQueue {
+                    queue: queue.0,
+                    links: Vec::new(),
+                    waiting: status.waiting,
+                    longest_wait_seconds: status
+                        .oldest_since
+                        .map_or(0, |since| now.saturating_duration_since(since).as_secs()),
+                    available: status.available,
+                    wait_seconds: status.wait.as_secs(),
+                }
+            })
+            .collect();
+        queues.sort_by_key(|q| q.queue);
+        let views = self.acd.agents();
+        let mut agents: Vec<LiveAgent> = self
+            .seats
+            .iter()
+            .filter(|(_, s)| s.tenant == tenant)
+            .map(|(user, seat)| {
+                let view = views.iter().find(|v| v.agent == user.agent());
+                let (state, reason) = routing::state_name(&seat.state);
+                LiveAgent {
+                    name: seat.name.clone(),
+                    display_name: seat.display_name.clone(),
+                    state,
+                    reason,
+                    contacts: view
+                        .map_or_else(Vec::new, |v| v.assigned.iter().map(|c| c.0).collect()),
+                    offered: view.and_then(|v| v.offered.map(|c| c.0)),
+                }
+            })
+            .collect();
+        agents.sort_by(|a, b| a.name.cmp(&b.name));
+        LiveView { queues, agents }
+    }
+}

@@ -1,0 +1,469 @@
+//! Visitor side of the desk: hello (new or resumed), starting a chat, messages,
+//! typing, navigation, ending, and visitors who drop off.
+
+use std::time::Instant;
+
+use super::{
+    ConnId, DeskState, LiveContact, Outbox, Phase, VisitorConn, VisitorHello,
+    screenpop::{self, Identity},
+};
+use crate::{
+    auth,
+    ids::ContactId,
+    protocol::{self, ErrorCode, FrameError, ToAgent, ToVisitor, VisitorFrame, VisitorState},
+    store::{Link, NewContact, Outcome, Sender, Tenant, to_json_value},
+};
+
+impl DeskState {
+    pub(super) async fn visitor_hello(
+        &mut self,
+        conn: ConnId,
+        tenant: Tenant,
+        link: Link,
+        frame: VisitorFrame,
+        outbox: Outbox<ToVisitor>,
+    ) {
+        let VisitorFrame::Hello {
+            context,
+            identity,
+            attributes,
+            resume,
+        } = frame
+        else {
+            return;
+        };
+        let context = screenpop::bounded_context(context);
+        let identity = Identity::establish(&tenant, identity.as_deref(), attributes);
+        // A resume token the visitor kept from an earlier connection brings back
+        // their live conversation on this link; otherwise they get a fresh token.
+        let resume_token = resume
+            .filter(|r| r.len() <= 64 && !r.is_empty())
+            .unwrap_or_else(auth::random_token);
+        let resume_hash = auth::token_hash(&resume_token);
+        let resumed = self
+            .contacts
+            .iter()
+            .find(|(_, c)| {
+                c.tenant == tenant.id && c.link.id == link.id && c.resume_hash == resume_hash
+            })
+            .map(|(id, _)| *id);
+
+        let status = self.acd.queue_status(link.queue);
+        let mut welcome_state = VisitorState::Idle;
+        let mut transcript = Vec::new();
+        let mut agent_name = None;
+        if let Some(contact) = resumed {
+            transcript = self
+                .store
+                .transcript(tenant.id, contact)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "loading transcript failed");
+                    Vec::new()
+                });
+            if let Some(live) = self.contacts.get_mut(&contact) {
+                live.visitors.push(conn);
+                live.orphaned_since = None;
+                agent_name.clone_from(&live.agent_name);
+                welcome_state = match live.phase {
+                    Phase::Waiting | Phase::Offered(_) => VisitorState::Queued,
+                    Phase::Connected => VisitorState::Connected,
+                    Phase::WrapUp => VisitorState::Ended,
+                };
+            }
+        } else {
+            self.watchers.entry(link.queue).or_default().insert(conn);
+        }
+        let welcome = ToVisitor::Welcome {
+            resume: resume_token,
+            link_name: link.name.clone(),
+            available: status.available,
+            wait_seconds: status.wait.as_secs(),
+            state: welcome_state,
+            transcript,
+            agent_name,
+        };
+        self.visitors.insert(
+            conn,
+            VisitorConn {
+                tenant: tenant.id,
+                link,
+                resume_hash,
+                hello: VisitorHello {
+                    context: context.clone(),
+                    identity,
+                },
+                outbox,
+                contact: resumed,
+            },
+        );
+        self.to_visitor(conn, welcome);
+        if let Some(contact) = resumed {
+            if let Some((position, wait)) = self.acd.waiting_position(contact) {
+                self.to_visitor(
+                    conn,
+                    ToVisitor::Status {
+                        available: status.available,
+                        wait_seconds: wait.as_secs(),
+                        position: Some(position),
+                    },
+                );
+            }
+            // The reload may have been a navigation: show the agent the new page.
+            self.visitor_page(contact, context).await;
+        }
+    }
+
+    pub(super) async fn visitor_frame(&mut self, conn: ConnId, frame: VisitorFrame) {
+        let Some(v) = self.visitors.get(&conn) else {
+            return;
+        };
+        let contact = v.contact;
+        let result = match (frame, contact) {
+            (VisitorFrame::Ping, _) => {
+                self.to_visitor(conn, ToVisitor::Pong);
+                Ok(())
+            }
+            (VisitorFrame::Hello { .. }, _) => Err(FrameError::new(
+                ErrorCode::BadState,
+                "hello was already received",
+            )),
+            (VisitorFrame::Start { text }, None) => self.visitor_start(conn, text).await,
+            (VisitorFrame::Start { .. }, Some(_)) => Err(FrameError::new(
+                ErrorCode::BadState,
+                "a conversation is already open",
+            )),
+            (VisitorFrame::Message { text }, Some(contact)) => {
+                self.visitor_message(contact, &text).await
+            }
+            (VisitorFrame::Typing { active }, Some(contact)) => {
+                if let Some(agent) = self
+                    .contacts
+                    .get(&contact)
+                    .and_then(|c| (c.phase == Phase::Connected).then_some(c.agent).flatten())
+                {
+                    self.to_agent(
+                        agent,
+                        &ToAgent::Typing {
+                            contact: contact.0,
+                            active,
+                        },
+                    );
+                }
+                Ok(())
+            }
+            (VisitorFrame::Page { context }, Some(contact)) => {
+                self.visitor_page(contact, screenpop::bounded_context(context))
+                    .await;
+                Ok(())
+            }
+            (VisitorFrame::Page { context }, None) => {
+                if let Some(v) = self.visitors.get_mut(&conn) {
+                    v.hello.context = screenpop::bounded_context(context);
+                }
+                Ok(())
+            }
+            (VisitorFrame::End, Some(contact)) => {
+                self.end_contact(contact, Sender::Visitor).await;
+                Ok(())
+            }
+            (
+                VisitorFrame::Message { .. } | VisitorFrame::Typing { .. } | VisitorFrame::End,
+                None,
+            ) => Err(FrameError::new(
+                ErrorCode::BadState,
+                "no conversation is open; send start first",
+            )),
+        };
+        if let Err(e) = result {
+            self.to_visitor(
+                conn,
+                ToVisitor::Error {
+                    code: e.code,
+                    message: e.message,
+                },
+            );
+        }
+    }
+
+    async fn visitor_start(
+        &mut self,
+        conn: ConnId,
+        text: Option<String>,
+    ) -> Result<(), FrameError> {
+        let first = text
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .map(protocol::chat_text)
+            .transpose()?;
+        let Some(v) = self.visitors.get(&conn) else {
+            return Ok(());
+        };
+        let (tenant_id, link, resume_hash, hello) = (
+            v.tenant,
+            v.link.clone(),
+            v.resume_hash.clone(),
+            v.hello.clone(),
+        );
+        let internal = |e: &dyn std::fmt::Display| {
+            tracing::error!(error = %e, "starting a contact failed");
+            FrameError::new(
+                ErrorCode::BadState,
+                "the chat could not be started; try again",
+            )
+        };
+        let tenant = match self.store.tenant(tenant_id).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return Err(FrameError::new(ErrorCode::UnknownTenant, "tenant is gone")),
+            Err(e) => return Err(internal(&e)),
+        };
+        let context = &hello.context;
+        let new = NewContact {
+            tenant: tenant_id,
+            link: link.id,
+            resume_hash: resume_hash.clone(),
+            page_url: context.url.clone(),
+            page_title: context.title.clone(),
+            referrer: context.referrer.clone(),
+            pages_json: to_json_value(&context.pages),
+            language: context.language.clone(),
+            timezone: context.timezone.clone(),
+            verified: hello.identity.verified,
+            customer_ref: hello
+                .identity
+                .sub
+                .clone()
+                .filter(|_| hello.identity.verified),
+            identity_json: to_json_value(&hello.identity),
+        };
+        let contact = self
+            .store
+            .create_contact(&new)
+            .await
+            .map_err(|e| internal(&e))?;
+        let screenpop = screenpop::build(
+            &self.store,
+            &tenant,
+            &link,
+            contact,
+            &hello.identity,
+            context,
+        )
+        .await
+        .map_err(|e| internal(&e))?;
+        if let Some(w) = self.watchers.get_mut(&link.queue) {
+            w.remove(&conn);
+        }
+        // Other tabs of the same visitor on this link join the conversation too.
+        let tabs: Vec<ConnId> = self
+            .visitors
+            .iter()
+            .filter(|(_, v)| {
+                v.contact.is_none() && v.link.id == link.id && v.resume_hash == resume_hash
+            })
+            .map(|(c, _)| *c)
+            .collect();
+        for tab in &tabs {
+            if let Some(v) = self.visitors.get_mut(tab) {
+                v.contact = Some(contact);
+            }
+            if let Some(w) = self.watchers.get_mut(&link.queue) {
+                w.remove(tab);
+            }
+        }
+        let queue = link.queue;
+        self.contacts.insert(
+            contact,
+            LiveContact {
+                tenant: tenant_id,
+                link,
+                resume_hash,
+                visitors: tabs,
+                agent: None,
+                agent_name: None,
+                phase: Phase::Waiting,
+                screenpop,
+                context: hello.context.clone(),
+                wrapup_codes: tenant.wrapup_codes.clone(),
+                orphaned_since: None,
+                queued_sent: false,
+            },
+        );
+        metrics::counter!("switchboard_contacts_started_total").increment(1);
+        tracing::info!(contact = contact.0, tenant = %tenant.slug, "contact queued");
+        if let Some(text) = first {
+            self.visitor_message(contact, &text).await?;
+        }
+        self.acd.handle_input(
+            Instant::now(),
+            acd::Input::ContactArrived { contact, queue },
+        );
+        Ok(())
+    }
+
+    async fn visitor_message(&mut self, contact: ContactId, text: &str) -> Result<(), FrameError> {
+        let text = protocol::chat_text(text)?;
+        let Some(live) = self.contacts.get(&contact) else {
+            return Ok(());
+        };
+        if live.phase == Phase::WrapUp {
+            return Err(FrameError::new(
+                ErrorCode::BadState,
+                "the conversation has ended",
+            ));
+        }
+        let (tenant, agent, phase) = (live.tenant, live.agent, live.phase);
+        let message = self
+            .store
+            .append_message(tenant, contact, Sender::Visitor, &text)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "storing a message failed");
+                FrameError::new(
+                    ErrorCode::BadState,
+                    "the message could not be stored; try again",
+                )
+            })?;
+        self.to_contact_visitors(contact, &ToVisitor::Message(message.clone()));
+        if let (Some(agent), Phase::Connected) = (agent, phase) {
+            self.to_agent(
+                agent,
+                &ToAgent::Message {
+                    contact: contact.0,
+                    message,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    async fn visitor_page(&mut self, contact: ContactId, context: protocol::PageContext) {
+        let Some(live) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        if context.url.is_empty() || context == live.context {
+            return;
+        }
+        live.screenpop = screenpop::with_page(live.screenpop.take(), &context);
+        live.context = context.clone();
+        let (tenant, agent, phase, screenpop) =
+            (live.tenant, live.agent, live.phase, live.screenpop.clone());
+        let pages = serde_json::to_value(&context.pages).unwrap_or_default();
+        if let Err(e) = self
+            .store
+            .update_contact_pages(tenant, contact, &context.url, &context.title, &pages)
+            .await
+        {
+            tracing::error!(error = %e, "storing the visitor's page failed");
+        }
+        let holder = match phase {
+            Phase::Offered(agent) => Some(agent),
+            Phase::Connected | Phase::WrapUp => agent,
+            Phase::Waiting => None,
+        };
+        if let Some(agent) = holder {
+            self.to_agent(
+                agent,
+                &ToAgent::Screenpop {
+                    contact: contact.0,
+                    screenpop,
+                },
+            );
+        }
+    }
+
+    /// A visitor connection closed. Their conversation waits `visitor_grace` for
+    /// them to come back (page reload, network drop) before it ends.
+    pub(super) fn visitor_gone(&mut self, conn: ConnId) {
+        let Some(v) = self.visitors.remove(&conn) else {
+            return;
+        };
+        if let Some(w) = self.watchers.get_mut(&v.link.queue) {
+            w.remove(&conn);
+        }
+        if let Some(contact) = v.contact
+            && let Some(live) = self.contacts.get_mut(&contact)
+        {
+            live.visitors.retain(|c| *c != conn);
+            if live.visitors.is_empty() {
+                live.orphaned_since = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Ends conversations whose visitor has been gone longer than the grace time.
+    pub(super) async fn sweep_orphans(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<ContactId> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| {
+                c.phase != Phase::WrapUp
+                    && c.orphaned_since.is_some_and(|t| {
+                        now.saturating_duration_since(t) >= self.config.visitor_grace
+                    })
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for contact in expired {
+            self.end_contact(contact, Sender::System).await;
+        }
+    }
+
+    /// Ends a conversation from either side (or the system).
+    ///
+    /// Before an agent accepted, the routing core drops the contact and reports
+    /// the outcome (`routing.rs` closes the record). After, the contact waits for
+    /// the agent's wrap-up.
+    pub(super) async fn end_contact(&mut self, contact: ContactId, by: Sender) {
+        let Some(live) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        match live.phase {
+            Phase::Waiting | Phase::Offered(_) => {
+                self.to_contact_visitors(contact, &ToVisitor::Ended { by });
+                self.acd
+                    .handle_input(Instant::now(), acd::Input::ContactLeft { contact });
+            }
+            Phase::Connected => {
+                live.phase = Phase::WrapUp;
+                let (tenant, agent) = (live.tenant, live.agent);
+                if let Err(e) = self
+                    .store
+                    .mark_ended(tenant, contact, Outcome::Answered, true)
+                    .await
+                {
+                    tracing::error!(error = %e, "storing the end of a contact failed");
+                }
+                self.to_contact_visitors(contact, &ToVisitor::Ended { by });
+                if let Some(agent) = agent {
+                    self.to_agent(
+                        agent,
+                        &ToAgent::Ended {
+                            contact: contact.0,
+                            by,
+                        },
+                    );
+                }
+                self.detach_visitors(contact);
+            }
+            Phase::WrapUp => {}
+        }
+    }
+
+    /// After a conversation is over, its visitor tabs go back to watching the
+    /// queue and may start a new chat.
+    pub(super) fn detach_visitors(&mut self, contact: ContactId) {
+        let Some(live) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let tabs = std::mem::take(&mut live.visitors);
+        let queue = live.link.queue;
+        for tab in tabs {
+            if let Some(v) = self.visitors.get_mut(&tab) {
+                v.contact = None;
+                self.watchers.entry(queue).or_default().insert(tab);
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The HTTP edge: two listeners split by a security boundary.
+//!
+//! * **Public** (`public_router`): only what a visitor needs: the widget, the
+//!   visitor WebSocket and, with `--demo`, the demo merchant pages.
+//! * **Agent** (`agent_router`): consoles, supervisor and admin pages, the REST
+//!   API under `/api/v1`, `/metrics`.
+//!
+//! Each listener has its own router, so a staff route cannot leak onto the
+//! public side by a routing mistake; a test walks every staff route on the
+//! public listener and expects 404.
+
+mod admin;
+pub mod assets;
+pub mod error;
+pub mod limit;
+mod public;
+mod records;
+pub mod staff;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderValue, header},
+    routing::{get, post},
+};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::{desk::Desk, store::Store};
+
+/// What every handler can reach. Built once in `run` and cloned per request.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub desk: Desk,
+    pub demo: bool,
+    pub limits: Arc<Limits>,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// The rate limits of both listeners.
+pub struct Limits {
+    /// Failed logins per client address.
+    pub login_ip: limit::RateLimiter,
+    /// Failed logins per tenant and user name (slow guessing from many addresses).
+    pub login_user: limit::RateLimiter,
+    /// Visitor WebSocket connections per client address.
+    pub visitor_connect: limit::RateLimiter,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            login_ip: limit::RateLimiter::new(10, Duration::from_secs(60)),
+            login_user: limit::RateLimiter::new(5, Duration::from_secs(300)),
+            visitor_connect: limit::RateLimiter::new(60, Duration::from_secs(60)),
+        }
+    }
+}
+
+/// Request bodies above this are refused before they are read.
+const MAX_BODY: usize = 64 * 1024;
+
+fn common_layers(router: Router<AppState>) -> Router<AppState> {
+    router
+        .route("/healthz", get(healthz))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+}
+
+/// The customer-facing listener.
+pub fn public_router(state: AppState) -> Router {
+    let router = Router::new()
+        .route("/widget.js", get(public::widget_loader))
+        .route("/widget/{*path}", get(public::widget_asset))
+        .route("/ws/visitor", get(crate::ws::visitor::upgrade));
+    let router = if state.demo {
+        router
+            .route("/demo", get(public::demo_redirect))
+            .route("/demo/", get(public::demo_index))
+            .route("/demo/{*path}", get(public::demo_asset))
+    } else {
+        router
+    };
+    common_layers(router).with_state(state)
+}
+
+/// The staff-facing listener.
+pub fn agent_router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/login-hint", get(staff::login_hint))
+        .route("/login", post(staff::login))
+        .route("/logout", post(staff::logout))
+        .route("/me", get(staff::me))
+        .route("/contacts", get(records::list))
+        .route("/contacts.csv", get(records::csv))
+        .route("/contacts/{id}", get(records::one))
+        .route("/customers", get(admin::customers))
+        .route(
+            "/customers/{external_id}",
+            get(admin::customer).put(admin::put_customer),
+        )
+        .route("/links", get(admin::links))
+        .route("/live", get(admin::live))
+        .route("/api-keys", post(admin::create_api_key))
+        .fallback(api_not_found);
+    let router = Router::new()
+        .nest("/api/v1", api)
+        .route("/metrics", get(metrics))
+        .route("/ws/agent", get(crate::ws::agent::upgrade))
+        .route("/", get(|| async { assets::serve("console/index.html") }))
+        .route("/{*path}", get(staff_asset));
+    common_layers(router)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .with_state(state)
+}
+
+/// `GET /healthz` (both listeners): `ok` when the database answers.
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<&'static str, error::ApiError> {
+    state.store.ping().await?;
+    Ok("ok")
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> String {
+    state.metrics.render()
+}
+
+async fn api_not_found() -> error::ApiError {
+    error::ApiError::not_found()
+}
+
+/// Staff pages: console at `/`, `/supervisor/`, `/admin/`, shared `/common/`.
+async fn staff_asset(
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> axum::response::Response {
+    let top = path.split('/').next().unwrap_or_default();
+    if !matches!(top, "console" | "supervisor" | "admin" | "common") {
+        // The console's own files are addressed from the root (`/app.js`).
+        return assets::serve(&format!("console/{path}"));
+    }
+    if path.ends_with('/') || !path.contains('.') {
+        let dir = path.trim_end_matches('/');
+        return assets::serve(&format!("{dir}/index.html"));
+    }
+    assets::serve(&path)
+}
+pub use admin::new_api_key as admin_new_api_key;

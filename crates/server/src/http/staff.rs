@@ -1,0 +1,290 @@
+//! Staff authentication: login, logout, who-am-I, and the `Principal` extractor
+//! that every API handler takes (a session cookie or a tenant API key), with
+//! CSRF and Origin checks on state-changing requests made with a cookie.
+
+use std::{net::SocketAddr, time::Instant};
+
+use axum::{
+    Json,
+    extract::{ConnectInfo, FromRequestParts, State},
+    http::{HeaderMap, HeaderValue, Method, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{
+    AppState,
+    error::{ApiError, JsonBody},
+};
+use crate::{
+    auth,
+    ids::TenantId,
+    store::{Role, User},
+};
+
+pub const SESSION_COOKIE: &str = "sb_session";
+/// Sessions last a working day.
+const SESSION_HOURS: i64 = 12;
+
+/// Who is calling the API.
+pub struct Principal {
+    pub tenant: TenantId,
+    pub kind: PrincipalKind,
+}
+
+pub enum PrincipalKind {
+    Staff {
+        user: Box<User>,
+        csrf_token: String,
+        token_hash: String,
+    },
+    /// A merchant system with a tenant API key.
+    ApiKey,
+}
+
+impl Principal {
+    pub fn user(&self) -> Option<&User> {
+        match &self.kind {
+            PrincipalKind::Staff { user, .. } => Some(user),
+            PrincipalKind::ApiKey => None,
+        }
+    }
+
+    /// Staff with at least `role`, or (when `api_key_ok`) an API key.
+    pub fn require(&self, role: Role, api_key_ok: bool) -> Result<(), ApiError> {
+        match &self.kind {
+            PrincipalKind::Staff { user, .. } if user.role >= role => Ok(()),
+            PrincipalKind::ApiKey if api_key_ok => Ok(()),
+            _ => Err(ApiError::forbidden(format!(
+                "this needs the {} role",
+                role.as_str()
+            ))),
+        }
+    }
+}
+
+/// The value of one cookie from the request headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// True when the request's `Origin` (if any) is this listener's own origin.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        // Non-browser clients send no Origin; browsers always do on
+        // cross-origin and state-changing requests.
+        return true;
+    };
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    origin == format!("http://{host}") || origin == format!("https://{host}")
+}
+
+/// The staff user behind a session cookie, if the session is live.
+pub async fn session_user(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(User, String, String)>, ApiError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = auth::token_hash(token);
+    let Some(session) = state.store.session(&hash).await? else {
+        return Ok(None);
+    };
+    let user = state.store.user(session.tenant, session.user).await?;
+    Ok(user.map(|u| (u, session.csrf_token, hash)))
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(bearer) = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        {
+            let key = state
+                .store
+                .api_key(&auth::token_hash(bearer.trim()))
+                .await?;
+            return match key {
+                Some(key) => Ok(Principal {
+                    tenant: key.tenant,
+                    kind: PrincipalKind::ApiKey,
+                }),
+                None => Err(ApiError::unauthorized()),
+            };
+        }
+        let Some((user, csrf_token, token_hash)) = session_user(state, &parts.headers).await?
+        else {
+            return Err(ApiError::unauthorized());
+        };
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe {
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !auth::constant_time_eq(sent, &csrf_token) || !same_origin(&parts.headers) {
+                return Err(ApiError::forbidden("missing or wrong CSRF token"));
+            }
+        }
+        Ok(Principal {
+            tenant: user.tenant,
+            kind: PrincipalKind::Staff {
+                user: Box::new(user),
+                csrf_token,
+                token_hash,
+            },
+        })
+    }
+}
+
+fn user_json(user: &User, tenant_slug: &str) -> serde_json::Value {
+    json!({
+        "name": user.name,
+        "display_name": user.display_name,
+        "role": user.role,
+        "tenant": tenant_slug,
+    })
+}
+
+/// `GET /api/v1/login-hint`: the tenant to prefill when there is only one.
+pub async fn login_hint(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let slugs = state.store.tenant_slugs().await?;
+    let tenant = (slugs.len() == 1).then(|| slugs[0].clone());
+    Ok(Json(json!({ "tenant": tenant })))
+}
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    tenant: String,
+    name: String,
+    password: String,
+}
+
+/// `POST /api/v1/login`: starts a staff session (cookie) and returns the CSRF token.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> Result<Response, ApiError> {
+    if !same_origin(&headers) {
+        return Err(ApiError::forbidden("cross-origin login refused"));
+    }
+    let now = Instant::now();
+    let user_key = format!("{}/{}", body.tenant, body.name);
+    if !state.limits.login_ip.check_ip(peer.ip(), now)
+        || !state.limits.login_user.check(&user_key, now)
+    {
+        metrics::counter!("switchboard_logins_throttled_total").increment(1);
+        return Err(ApiError::too_many());
+    }
+    if body.password.len() > 1024 || body.name.len() > 200 || body.tenant.len() > 200 {
+        return Err(ApiError::bad_request("field too long"));
+    }
+    let tenant = state.store.tenant_by_slug(&body.tenant).await?;
+    let user = match &tenant {
+        Some(t) => state.store.user_by_name(t.id, &body.name).await?,
+        None => None,
+    };
+    let password = body.password;
+    let verified = match &user {
+        Some(u) => {
+            let hash = u.password_hash.clone();
+            tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+                .await
+                .unwrap_or(false)
+        }
+        None => {
+            let _ = tokio::task::spawn_blocking(move || auth::dummy_verify(&password)).await;
+            false
+        }
+    };
+    let (Some(tenant), Some(user), true) = (tenant, user, verified) else {
+        metrics::counter!("switchboard_logins_failed_total").increment(1);
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            "wrong tenant, name or password",
+        ));
+    };
+    let token = auth::random_token();
+    let csrf_token = auth::random_token();
+    let expires = crate::store::now_ms() + SESSION_HOURS * 3_600_000;
+    state
+        .store
+        .create_session(
+            tenant.id,
+            user.id,
+            &auth::token_hash(&token),
+            &csrf_token,
+            expires,
+        )
+        .await?;
+    tracing::info!(tenant = %tenant.slug, user = %user.name, "staff login");
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        SESSION_HOURS * 3600
+    );
+    let mut response =
+        Json(json!({"user": user_json(&user, &tenant.slug), "csrf_token": csrf_token}))
+            .into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+/// `POST /api/v1/logout`: ends the session.
+pub async fn logout(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    if let PrincipalKind::Staff { token_hash, .. } = &principal.kind {
+        state.store.delete_session(token_hash).await?;
+    }
+    let mut response = Json(json!({"ok": true})).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("sb_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    Ok(response)
+}
+
+/// `GET /api/v1/me`: the logged-in staff member and their CSRF token.
+pub async fn me(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let PrincipalKind::Staff {
+        user, csrf_token, ..
+    } = &principal.kind
+    else {
+        return Err(ApiError::forbidden("API keys have no user"));
+    };
+    let tenant = state
+        .store
+        .tenant(principal.tenant)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    Ok(Json(
+        json!({"user": user_json(user, &tenant.slug), "csrf_token": csrf_token}),
+    ))
+}

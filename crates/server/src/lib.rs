@@ -1,0 +1,164 @@
+//! Switchboard: a self-hostable contact server.
+//!
+//! # Layout
+//!
+//! * `config`: layered configuration (defaults, TOML, `SWITCHBOARD_*`, flags).
+//! * `store`: SQLite or PostgreSQL behind one `Store`; every query tenant-scoped.
+//! * `auth`: argon2 passwords, tokens, merchant-signed visitor identities.
+//! * `tenant_file`: tenant setup from TOML (`tenant apply`), also the demo seed.
+//! * `desk`: the task owning the routing core (`acd` crate) and every live
+//!   conversation; connections talk to it through channels.
+//! * `protocol`: the WebSocket JSON frames (docs/protocol.md).
+//! * `ws`: the visitor and agent WebSocket endpoints.
+//! * `http`: the two listeners (public, agent), REST API, embedded web assets.
+//!
+//! `main.rs` parses the command line and calls [`open_store`] and [`run`];
+//! tests do the same with port-0 listeners.
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod desk;
+pub mod http;
+pub mod ids;
+pub mod protocol;
+pub mod store;
+pub mod tenant_file;
+pub mod ws;
+
+use std::{future::Future, net::SocketAddr, sync::OnceLock, time::Duration};
+
+use tokio::net::TcpListener;
+
+use crate::{
+    config::Config,
+    desk::{Desk, DeskConfig},
+    http::{AppState, Limits},
+    store::{Store, StoreError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path} is not writable: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("demo tenant: {0}")]
+    Demo(#[from] tenant_file::TenantFileError),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The two bound sockets.
+pub struct Listeners {
+    pub public: TcpListener,
+    pub agent: TcpListener,
+}
+
+impl Listeners {
+    pub async fn bind(config: &Config) -> std::io::Result<Self> {
+        Ok(Self {
+            public: TcpListener::bind(config.public_addr).await?,
+            agent: TcpListener::bind(config.agent_addr).await?,
+        })
+    }
+
+    pub fn addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)> {
+        Ok((self.public.local_addr()?, self.agent.local_addr()?))
+    }
+}
+
+/// Checks the data directory, opens the database (running migrations), closes
+/// contacts a previous run left open, and seeds the demo tenant when asked.
+pub async fn open_store(config: &Config) -> Result<Store, StartError> {
+    let dir = &config.data_dir;
+    let writable = std::fs::create_dir_all(dir).and_then(|()| {
+        let probe = dir.join(".write-test");
+        std::fs::write(&probe, b"ok")?;
+        std::fs::remove_file(probe)
+    });
+    if let Err(source) = writable {
+        return Err(StartError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        });
+    }
+    let url = config.database_url.as_ref().map(config::Secret::expose);
+    let store = Store::open(url, dir).await?;
+    let closed = store.close_stale_contacts().await?;
+    if closed > 0 {
+        tracing::warn!(closed, "closed contacts left open by the previous run");
+    }
+    if config.demo {
+        demo::seed(&store).await?;
+    }
+    Ok(store)
+}
+
+/// The Prometheus recorder is process-wide; several servers in one test
+/// process share it.
+fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first; then our
+            // handle renders nothing, which is not worth stopping for.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Serves both listeners until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    store: Store,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let (desk, desk_task) = Desk::start(
+        store.clone(),
+        DeskConfig {
+            offer_timeout: Duration::from_secs(config.offer_timeout_secs),
+            visitor_grace: Duration::from_secs(config.visitor_grace_secs),
+        },
+    )
+    .await?;
+    let state = AppState {
+        store: store.clone(),
+        desk,
+        demo: config.demo,
+        limits: std::sync::Arc::new(Limits::default()),
+        metrics: metrics_handle(),
+    };
+    let public =
+        http::public_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let agent = http::agent_router(state).into_make_service_with_connect_info::<SocketAddr>();
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let public_server =
+        axum::serve(listeners.public, public).with_graceful_shutdown(signal(stop_rx.clone()));
+    let agent_server = axum::serve(listeners.agent, agent).with_graceful_shutdown(signal(stop_rx));
+    let servers = tokio::spawn(async move { tokio::try_join!(public_server, agent_server) });
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    // WebSockets hold connections open; give them a moment, then stop anyway.
+    match tokio::time::timeout(Duration::from_secs(5), servers).await {
+        Ok(Ok(result)) => {
+            result?;
+        }
+        Ok(Err(join)) => tracing::error!(error = %join, "server task failed"),
+        Err(_) => tracing::warn!("connections still open at shutdown; closing"),
+    }
+    desk_task.abort();
+    store.close().await;
+    Ok(())
+}

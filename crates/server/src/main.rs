@@ -1,0 +1,348 @@
+//! The `switchboard` command: `serve`, tenant and user administration.
+
+use std::{
+    io::{BufRead, IsTerminal},
+    net::SocketAddr,
+    path::PathBuf,
+    process::ExitCode,
+};
+
+use clap::{Parser, Subcommand};
+use switchboard::{
+    Listeners, auth,
+    config::{Config, Overrides, Secret},
+    store::Role,
+    tenant_file,
+};
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "Self-hostable contact server")]
+struct Cli {
+    /// TOML config file (keys as in docs/operations.md).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where SQLite keeps its file (default ./data).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// postgres://user@host/db, or sqlite:PATH; default SQLite in the data dir.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (public and agent listeners).
+    Serve {
+        /// Seed the demo tenant and serve the demo shop at /demo/.
+        #[arg(long)]
+        demo: bool,
+        /// Customer-facing listener (widget, visitor WebSocket, demo).
+        #[arg(long)]
+        public_addr: Option<SocketAddr>,
+        /// Staff-facing listener (console, admin, API, metrics).
+        #[arg(long)]
+        agent_addr: Option<SocketAddr>,
+    },
+    /// Tenants (merchants).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Staff users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API keys for merchant systems.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant; prints its widget signing secret once.
+    Add {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Apply a tenant file: links, queues, skills, agents, origins, customers.
+    Apply { file: PathBuf },
+    /// Sign a visitor identity token with the tenant's secret (what a
+    /// merchant's server does), for testing an embed.
+    Sign {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        sub: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long = "entitlement")]
+        entitlements: Vec<String>,
+        /// Seconds until the token expires.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a staff user. The password is read from stdin when it is not a
+    /// terminal, else generated and printed once.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// agent, supervisor or admin
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create an API key; printed once.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("switchboard: error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let demo = matches!(cli.command, Command::Serve { demo: true, .. });
+    let (public_addr, agent_addr) = match &cli.command {
+        Command::Serve {
+            public_addr,
+            agent_addr,
+            ..
+        } => (*public_addr, *agent_addr),
+        _ => (None, None),
+    };
+    let env = std::env::vars().filter(|(k, _)| k.starts_with("SWITCHBOARD_"));
+    let config = Config::load(
+        cli.config.as_deref(),
+        env,
+        Overrides {
+            public_addr,
+            agent_addr,
+            data_dir: cli.data_dir,
+            database_url: cli.database_url,
+            demo,
+        },
+    )?;
+    match cli.command {
+        Command::Serve { .. } => serve(config).await,
+        Command::Tenant { command } => tenant(&config, command).await,
+        Command::User { command } => user(&config, command).await,
+        Command::Apikey { command } => apikey(&config, command).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = switchboard::open_store(&config).await?;
+    let listeners = Listeners::bind(&config)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen: {e}"))?;
+    let (public, agent) = listeners.addrs()?;
+    // Scripts and tests wait for this exact line.
+    println!("switchboard listening public=http://{public} agent=http://{agent}");
+    if config.demo {
+        println!("demo shop: http://{public}/demo/   agent console: http://{agent}/");
+    }
+    tracing::info!(%public, %agent, demo = config.demo, "switchboard started");
+    switchboard::run(config, store, listeners, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
+    let store = switchboard::open_store(config).await?;
+    match command {
+        TenantCommand::Add { slug, name } => {
+            let probe = format!("[tenant]\nslug = {}\n", toml_string(&slug));
+            tenant_file::parse(&probe)?;
+            let secret = Secret::new(auth::random_token());
+            let tenant = store
+                .create_tenant(&slug, name.as_deref().unwrap_or(&slug), &secret)
+                .await?;
+            println!("tenant {} created", tenant.slug);
+            println!("widget signing secret (shown once): {}", secret.expose());
+        }
+        TenantCommand::Apply { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let parsed = tenant_file::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let applied = tenant_file::apply(&store, &parsed, &|_| None).await?;
+            println!(
+                "tenant {} {}: {} queues, {} links, {} customers",
+                parsed.tenant.slug.get_ref(),
+                if applied.created_tenant {
+                    "created"
+                } else {
+                    "updated"
+                },
+                applied.queues,
+                applied.links,
+                applied.customers
+            );
+            for (name, password) in applied.new_users {
+                println!("new user {name}: password (shown once): {password}");
+            }
+        }
+        TenantCommand::Sign {
+            tenant,
+            sub,
+            name,
+            email,
+            entitlements,
+            ttl,
+        } => {
+            let t = store
+                .tenant_by_slug(&tenant)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no tenant {tenant:?}"))?;
+            let exp = u64::try_from(switchboard::store::now_ms() / 1000)? + ttl;
+            let claims = auth::IdentityClaims {
+                sub,
+                name,
+                email,
+                entitlements,
+                exp,
+            };
+            println!(
+                "{}",
+                auth::sign_identity(&claims, t.widget_secret.expose())?
+            );
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
+    let UserCommand::Add {
+        tenant,
+        name,
+        role,
+        display_name,
+    } = command;
+    let probe = format!(
+        "[tenant]\nslug = \"x\"\n[[agents]]\nname = {}\n",
+        toml_string(&name)
+    );
+    tenant_file::parse(&probe)?;
+    let store = switchboard::open_store(config).await?;
+    let t = store
+        .tenant_by_slug(&tenant)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant {tenant:?}"))?;
+    let stdin = std::io::stdin();
+    let (password, generated) = if stdin.is_terminal() {
+        (auth::random_password(), true)
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        if line.len() < 8 {
+            anyhow::bail!("the password read from stdin must be at least 8 characters");
+        }
+        (line, false)
+    };
+    let hash = tenant_file::hash_blocking(password.clone()).await?;
+    store
+        .create_user(
+            t.id,
+            &name,
+            display_name.as_deref().unwrap_or(&name),
+            role,
+            &hash,
+        )
+        .await?;
+    println!("user {name} ({}) added to {tenant}", role.as_str());
+    if generated {
+        println!("password (shown once): {password}");
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
+    let ApikeyCommand::Add { tenant, name } = command;
+    let store = switchboard::open_store(config).await?;
+    let t = store
+        .tenant_by_slug(&tenant)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant {tenant:?}"))?;
+    let key = switchboard::http::admin_new_api_key();
+    store
+        .create_api_key(t.id, &name, &auth::token_hash(&key))
+        .await?;
+    println!("API key {name} for {tenant} (shown once): {key}");
+    store.close().await;
+    Ok(())
+}

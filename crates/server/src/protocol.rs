@@ -1,0 +1,453 @@
+//! The WebSocket JSON protocol (docs/protocol.md): frames in both directions for
+//! visitors and agents, and the parser that turns any text into either a frame or
+//! an error frame. Parsing never fails the connection.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use crate::store::{Message, Sender};
+
+/// Largest frame a client may send (bytes).
+pub const MAX_FRAME: usize = 4096;
+/// Longest chat message (characters).
+pub const MAX_TEXT_CHARS: usize = 2000;
+
+/// The visitor's page context, captured by the widget.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct PageContext {
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub referrer: String,
+    #[serde(default)]
+    pub pages: Vec<PageVisit>,
+    #[serde(default)]
+    pub language: String,
+    #[serde(default)]
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct PageVisit {
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub at: i64,
+}
+
+/// What a visitor says about themselves without a signature.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Attributes {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// Frames a visitor's widget sends.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum VisitorFrame {
+    Hello {
+        #[serde(default)]
+        context: PageContext,
+        #[serde(default)]
+        identity: Option<String>,
+        #[serde(default)]
+        attributes: Option<Attributes>,
+        #[serde(default)]
+        resume: Option<String>,
+    },
+    Start {
+        #[serde(default)]
+        text: Option<String>,
+    },
+    Message {
+        text: String,
+    },
+    Typing {
+        active: bool,
+    },
+    Page {
+        context: PageContext,
+    },
+    End,
+    Ping,
+}
+
+/// Type names `VisitorFrame` accepts (kept beside the enum; a test checks both).
+pub const VISITOR_FRAME_TYPES: &[&str] =
+    &["hello", "start", "message", "typing", "page", "end", "ping"];
+
+/// Frames an agent's console sends.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentFrame {
+    Status {
+        state: AgentStatus,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    Accept {
+        contact: i64,
+    },
+    Decline {
+        contact: i64,
+    },
+    Message {
+        contact: i64,
+        text: String,
+    },
+    Typing {
+        contact: i64,
+        active: bool,
+    },
+    End {
+        contact: i64,
+    },
+    Wrapup {
+        contact: i64,
+        code: String,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    Ping,
+}
+
+pub const AGENT_FRAME_TYPES: &[&str] = &[
+    "status", "accept", "decline", "message", "typing", "end", "wrapup", "ping",
+];
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Available,
+    NotReady,
+}
+
+/// Error codes of the error frame.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadJson,
+    BadVersion,
+    UnknownType,
+    TooLarge,
+    BadState,
+    UnknownTenant,
+    Forbidden,
+    RateLimited,
+    Invalid,
+}
+
+/// Conversation state as the visitor sees it.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitorState {
+    Idle,
+    Queued,
+    Connected,
+    Ended,
+}
+
+/// Frames sent to a visitor.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToVisitor {
+    Welcome {
+        resume: String,
+        link_name: String,
+        available: bool,
+        wait_seconds: u64,
+        state: VisitorState,
+        transcript: Vec<Message>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agent_name: Option<String>,
+    },
+    Status {
+        available: bool,
+        wait_seconds: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        position: Option<u32>,
+    },
+    Queued {
+        position: u32,
+        wait_seconds: u64,
+    },
+    Connected {
+        agent_name: String,
+    },
+    Message(Message),
+    Typing {
+        active: bool,
+    },
+    Ended {
+        by: Sender,
+    },
+    Pong,
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// One contact an agent holds, resent after a console reconnects.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HeldContact {
+    pub contact: i64,
+    pub state: &'static str,
+    pub screenpop: Value,
+    pub transcript: Vec<Message>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AgentInfo {
+    pub name: String,
+    pub display_name: String,
+}
+
+/// Frames sent to an agent's console.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToAgent {
+    Hello {
+        agent: AgentInfo,
+        state: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        wrapup_codes: Vec<String>,
+        contacts: Vec<HeldContact>,
+    },
+    State {
+        state: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    Offer {
+        contact: i64,
+        expires_in: u64,
+        screenpop: Value,
+    },
+    OfferCancelled {
+        contact: i64,
+        reason: &'static str,
+    },
+    Assigned {
+        contact: i64,
+        screenpop: Value,
+        transcript: Vec<Message>,
+    },
+    Screenpop {
+        contact: i64,
+        screenpop: Value,
+    },
+    Message {
+        contact: i64,
+        #[serde(flatten)]
+        message: Message,
+    },
+    Typing {
+        contact: i64,
+        active: bool,
+    },
+    Ended {
+        contact: i64,
+        by: Sender,
+    },
+    Wrapped {
+        contact: i64,
+    },
+    Pong,
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// A frame with the protocol version added, ready to send.
+pub fn encode<T: Serialize>(frame: &T) -> String {
+    let mut value = serde_json::to_value(frame).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert("v".to_owned(), Value::from(1));
+    }
+    value.to_string()
+}
+
+/// Why a frame could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl FrameError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses a client frame: size, JSON, version, known type, then fields.
+pub fn parse<T: DeserializeOwned>(text: &str, known_types: &[&str]) -> Result<T, FrameError> {
+    if text.len() > MAX_FRAME {
+        return Err(FrameError::new(
+            ErrorCode::TooLarge,
+            format!("frame exceeds {MAX_FRAME} bytes"),
+        ));
+    }
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| FrameError::new(ErrorCode::BadJson, format!("not JSON: {e}")))?;
+    let Value::Object(map) = &value else {
+        return Err(FrameError::new(
+            ErrorCode::BadJson,
+            "frame must be a JSON object",
+        ));
+    };
+    if map.get("v").and_then(Value::as_i64) != Some(1) {
+        return Err(FrameError::new(ErrorCode::BadVersion, "\"v\" must be 1"));
+    }
+    let Some(kind) = map.get("type").and_then(Value::as_str).map(str::to_owned) else {
+        return Err(FrameError::new(ErrorCode::BadJson, "\"type\" is missing"));
+    };
+    if !known_types.contains(&kind.as_str()) {
+        return Err(FrameError::new(
+            ErrorCode::UnknownType,
+            format!("unknown type {:?}", truncate(&kind, 40)),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| FrameError::new(ErrorCode::BadJson, format!("bad {kind} frame: {e}")))
+}
+
+/// Checks and trims a chat text.
+pub fn chat_text(text: &str) -> Result<String, FrameError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(FrameError::new(ErrorCode::Invalid, "message is empty"));
+    }
+    if trimmed.chars().count() > MAX_TEXT_CHARS {
+        return Err(FrameError::new(
+            ErrorCode::Invalid,
+            format!("message is longer than {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn visitor(text: &str) -> Result<VisitorFrame, FrameError> {
+        parse(text, VISITOR_FRAME_TYPES)
+    }
+
+    #[test]
+    fn parses_known_frames() {
+        assert_eq!(
+            visitor(r#"{"v":1,"type":"message","text":"hi"}"#).unwrap(),
+            VisitorFrame::Message { text: "hi".into() }
+        );
+        assert_eq!(
+            visitor(r#"{"v":1,"type":"end"}"#).unwrap(),
+            VisitorFrame::End
+        );
+        let hello = visitor(r#"{"v":1,"type":"hello","context":{"url":"http://x/"}}"#).unwrap();
+        assert!(matches!(hello, VisitorFrame::Hello { context, .. } if context.url == "http://x/"));
+    }
+
+    #[test]
+    fn malformed_frames_get_the_right_code() {
+        let cases = [
+            ("", ErrorCode::BadJson),
+            ("{", ErrorCode::BadJson),
+            ("[1,2]", ErrorCode::BadJson),
+            ("null", ErrorCode::BadJson),
+            (r#"{"type":"ping"}"#, ErrorCode::BadVersion),
+            (r#"{"v":2,"type":"ping"}"#, ErrorCode::BadVersion),
+            (r#"{"v":"1","type":"ping"}"#, ErrorCode::BadVersion),
+            (r#"{"v":1}"#, ErrorCode::BadJson),
+            (r#"{"v":1,"type":7}"#, ErrorCode::BadJson),
+            (
+                r#"{"v":1,"type":"launch_missiles"}"#,
+                ErrorCode::UnknownType,
+            ),
+            (r#"{"v":1,"type":"message"}"#, ErrorCode::BadJson),
+            (r#"{"v":1,"type":"message","text":5}"#, ErrorCode::BadJson),
+            (
+                r#"{"v":1,"type":"typing","active":"yes"}"#,
+                ErrorCode::BadJson,
+            ),
+            ("\u{0}\u{1}", ErrorCode::BadJson),
+        ];
+        for (text, code) in cases {
+            assert_eq!(visitor(text).unwrap_err().code, code, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn oversize_frame_is_refused_before_parsing() {
+        let big = format!(
+            r#"{{"v":1,"type":"message","text":"{}"}}"#,
+            "a".repeat(5000)
+        );
+        assert_eq!(visitor(&big).unwrap_err().code, ErrorCode::TooLarge);
+    }
+
+    #[test]
+    fn agent_frames_parse() {
+        let f: AgentFrame = parse(
+            r#"{"v":1,"type":"status","state":"not_ready","reason":"lunch"}"#,
+            AGENT_FRAME_TYPES,
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            AgentFrame::Status {
+                state: AgentStatus::NotReady,
+                reason: Some("lunch".into())
+            }
+        );
+        let e = parse::<AgentFrame>(
+            r#"{"v":1,"type":"status","state":"asleep"}"#,
+            AGENT_FRAME_TYPES,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadJson);
+    }
+
+    #[test]
+    fn chat_text_limits() {
+        assert!(chat_text("   ").is_err());
+        assert!(chat_text(&"é".repeat(MAX_TEXT_CHARS)).is_ok());
+        assert!(chat_text(&"é".repeat(MAX_TEXT_CHARS + 1)).is_err());
+        assert_eq!(chat_text("  hi ").unwrap(), "hi");
+    }
+
+    #[test]
+    fn encoded_frames_carry_version_and_type() {
+        let s = encode(&ToVisitor::Pong);
+        let v: Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["v"], 1);
+        assert_eq!(v["type"], "pong");
+        let s = encode(&ToAgent::OfferCancelled {
+            contact: 3,
+            reason: "timeout",
+        });
+        let v: Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["type"], "offer_cancelled");
+    }
+}

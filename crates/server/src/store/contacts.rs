@@ -1,0 +1,457 @@
+//! Contacts (one conversation each) with their transcript: the records every
+//! contact leaves behind.
+
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Store, StoreError, now_ms, to_json};
+use crate::ids::{ContactId, LinkId, TenantId, UserId};
+
+/// How a contact ended. See docs/protocol.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    #[serde(rename = "answered")]
+    Answered,
+    #[serde(rename = "abandoned")]
+    Abandoned,
+    #[serde(rename = "declined-all")]
+    DeclinedAll,
+    #[serde(rename = "closed")]
+    Closed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Abandoned => "abandoned",
+            Outcome::DeclinedAll => "declined-all",
+            Outcome::Closed => "closed",
+        }
+    }
+}
+
+/// Who wrote a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sender {
+    Visitor,
+    Agent,
+    System,
+}
+
+impl Sender {
+    fn as_str(self) -> &'static str {
+        match self {
+            Sender::Visitor => "visitor",
+            Sender::Agent => "agent",
+            Sender::System => "system",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "visitor" => Ok(Sender::Visitor),
+            "agent" => Ok(Sender::Agent),
+            "system" => Ok(Sender::System),
+            other => Err(StoreError::Corrupt(format!("message sender {other:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Message {
+    pub from: Sender,
+    pub text: String,
+    pub at: i64,
+}
+
+/// What is known when a visitor opens a chat.
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub tenant: TenantId,
+    pub link: LinkId,
+    pub resume_hash: String,
+    pub page_url: String,
+    pub page_title: String,
+    pub referrer: String,
+    /// JSON array of `{url, title, at}`.
+    pub pages_json: String,
+    pub language: String,
+    pub timezone: String,
+    pub verified: bool,
+    /// The verified `sub`; `None` for unverified visitors.
+    pub customer_ref: Option<String>,
+    /// JSON of the identity shown to agents.
+    pub identity_json: String,
+}
+
+/// A stored contact as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactRecord {
+    pub id: i64,
+    pub link: String,
+    pub media: String,
+    pub page_url: String,
+    pub page_title: String,
+    pub customer: Option<String>,
+    pub verified: bool,
+    pub agent: Option<String>,
+    pub state: String,
+    pub created_at: i64,
+    pub queued_at: Option<i64>,
+    pub offered_at: Option<i64>,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub outcome: Option<String>,
+    pub wrapup_code: Option<String>,
+    pub wrapup_note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<Vec<Message>>,
+}
+
+/// A customer's earlier contact, for the screen pop.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviousContact {
+    pub contact: i64,
+    pub created_at: i64,
+    pub outcome: Option<String>,
+    pub wrapup_code: Option<String>,
+    pub agent: Option<String>,
+}
+
+/// Which records to list.
+#[derive(Debug, Clone, Default)]
+pub struct ContactFilter {
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Only this agent's contacts (agents see their own).
+    pub agent: Option<UserId>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+const RECORD_SELECT: &str = "SELECT c.id, l.slug AS link, c.media, c.page_url, c.page_title, \
+     c.customer_ref, c.verified, u.name AS agent, c.state, c.created_at, c.queued_at, \
+     c.offered_at, c.answered_at, c.ended_at, c.outcome, c.wrapup_code, c.wrapup_note \
+     FROM contacts c JOIN links l ON l.id = c.link_id AND l.tenant_id = c.tenant_id \
+     LEFT JOIN users u ON u.id = c.agent_id AND u.tenant_id = c.tenant_id";
+
+impl Store {
+    pub async fn create_contact(&self, c: &NewContact) -> Result<ContactId, StoreError> {
+        let now = now_ms();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO contacts (tenant_id, link_id, media, resume_hash, page_url, page_title, \
+             referrer, pages, language, timezone, verified, customer_ref, identity, state, \
+             created_at, queued_at) \
+             VALUES ($1, $2, 'chat', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', $13, $13) \
+             RETURNING id",
+        )
+        .bind(c.tenant.0)
+        .bind(c.link.0)
+        .bind(&c.resume_hash)
+        .bind(&c.page_url)
+        .bind(&c.page_title)
+        .bind(&c.referrer)
+        .bind(&c.pages_json)
+        .bind(&c.language)
+        .bind(&c.timezone)
+        .bind(i64::from(c.verified))
+        .bind(c.customer_ref.clone())
+        .bind(&c.identity_json)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ContactId(id))
+    }
+
+    pub async fn mark_offered(&self, tenant: TenantId, id: ContactId) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE contacts SET offered_at = COALESCE(offered_at, $1), state = 'offered' \
+             WHERE tenant_id = $2 AND id = $3",
+        )
+        .bind(now_ms())
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The offer failed; the contact waits again.
+    pub async fn mark_requeued(&self, tenant: TenantId, id: ContactId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE contacts SET state = 'queued' WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn mark_answered(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        agent: UserId,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE contacts SET answered_at = $1, agent_id = $2, state = 'connected' \
+             WHERE tenant_id = $3 AND id = $4",
+        )
+        .bind(now_ms())
+        .bind(agent.0)
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The conversation is over. `state` is `wrapup` when an agent still owes a
+    /// wrap-up code, else `closed`.
+    pub async fn mark_ended(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        outcome: Outcome,
+        awaiting_wrapup: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE contacts SET ended_at = COALESCE(ended_at, $1), outcome = $2, state = $3 \
+             WHERE tenant_id = $4 AND id = $5",
+        )
+        .bind(now_ms())
+        .bind(outcome.as_str())
+        .bind(if awaiting_wrapup { "wrapup" } else { "closed" })
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_wrapup(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        code: &str,
+        note: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE contacts SET wrapup_code = $1, wrapup_note = $2, state = 'closed' \
+             WHERE tenant_id = $3 AND id = $4",
+        )
+        .bind(code)
+        .bind(note.map(str::to_owned))
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update_contact_pages(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        page_url: &str,
+        page_title: &str,
+        pages: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE contacts SET page_url = $1, page_title = $2, pages = $3 \
+             WHERE tenant_id = $4 AND id = $5",
+        )
+        .bind(page_url)
+        .bind(page_title)
+        .bind(to_json(pages))
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn append_message(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        from: Sender,
+        text: &str,
+    ) -> Result<Message, StoreError> {
+        let at = now_ms();
+        sqlx::query(
+            "INSERT INTO messages (tenant_id, contact_id, sender, body, at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(tenant.0)
+        .bind(contact.0)
+        .bind(from.as_str())
+        .bind(text)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(Message {
+            from,
+            text: text.to_owned(),
+            at,
+        })
+    }
+
+    pub async fn transcript(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+    ) -> Result<Vec<Message>, StoreError> {
+        sqlx::query(
+            "SELECT sender, body, at FROM messages WHERE tenant_id = $1 AND contact_id = $2 ORDER BY id",
+        )
+        .bind(tenant.0)
+        .bind(contact.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Message {
+                from: Sender::parse(&r.try_get::<String, _>("sender")?)?,
+                text: r.try_get("body")?,
+                at: r.try_get("at")?,
+            })
+        })
+        .collect()
+    }
+
+    pub async fn contact_record(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+    ) -> Result<Option<ContactRecord>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "{RECORD_SELECT} WHERE c.tenant_id = $1 AND c.id = $2"
+        )))
+        .bind(tenant.0)
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// The agent that holds a contact, for access checks.
+    pub async fn contact_agent(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+    ) -> Result<Option<Option<UserId>>, StoreError> {
+        let row = sqlx::query("SELECT agent_id FROM contacts WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(r.try_get::<Option<i64>, _>("agent_id")?.map(UserId)))
+            .transpose()
+    }
+
+    /// Records newest first, with the total matching count.
+    pub async fn contact_records(
+        &self,
+        tenant: TenantId,
+        filter: &ContactFilter,
+    ) -> Result<(Vec<ContactRecord>, i64), StoreError> {
+        let from = filter.from_ms.unwrap_or(i64::MIN);
+        let to = filter.to_ms.unwrap_or(i64::MAX);
+        let agent = filter.agent.map_or(-1, |a| a.0);
+        let condition = "c.tenant_id = $1 AND c.created_at >= $2 AND c.created_at < $3 \
+                         AND ($4 = -1 OR c.agent_id = $4)";
+        let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM contacts c WHERE {condition}"
+        )))
+        .bind(tenant.0)
+        .bind(from)
+        .bind(to)
+        .bind(agent)
+        .fetch_one(&self.pool)
+        .await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{RECORD_SELECT} WHERE {condition} ORDER BY c.created_at DESC, c.id DESC LIMIT $5 OFFSET $6"
+        )))
+        .bind(tenant.0)
+        .bind(from)
+        .bind(to)
+        .bind(agent)
+        .bind(filter.limit)
+        .bind(filter.offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let records = rows.iter().map(record_from_row).collect::<Result<_, _>>()?;
+        Ok((records, total))
+    }
+
+    /// The customer's earlier contacts, newest first.
+    pub async fn previous_contacts(
+        &self,
+        tenant: TenantId,
+        customer_ref: &str,
+        before: ContactId,
+        limit: i64,
+    ) -> Result<Vec<PreviousContact>, StoreError> {
+        sqlx::query(
+            "SELECT c.id, c.created_at, c.outcome, c.wrapup_code, u.name AS agent \
+             FROM contacts c LEFT JOIN users u ON u.id = c.agent_id AND u.tenant_id = c.tenant_id \
+             WHERE c.tenant_id = $1 AND c.customer_ref = $2 AND c.id <> $3 \
+             ORDER BY c.created_at DESC, c.id DESC LIMIT $4",
+        )
+        .bind(tenant.0)
+        .bind(customer_ref)
+        .bind(before.0)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(PreviousContact {
+                contact: r.try_get("id")?,
+                created_at: r.try_get("created_at")?,
+                outcome: r.try_get("outcome")?,
+                wrapup_code: r.try_get("wrapup_code")?,
+                agent: r.try_get("agent")?,
+            })
+        })
+        .collect()
+    }
+
+    /// Contacts left open by a previous run (the process stopped mid-conversation)
+    /// are closed with outcome `closed`, so no record stays half-written.
+    pub async fn close_stale_contacts(&self) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let result = sqlx::query(
+            "UPDATE contacts SET state = 'closed', ended_at = COALESCE(ended_at, $1), \
+             outcome = COALESCE(outcome, 'closed') WHERE state <> 'closed'",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+}
+
+fn record_from_row(r: &sqlx::any::AnyRow) -> Result<ContactRecord, StoreError> {
+    Ok(ContactRecord {
+        id: r.try_get("id")?,
+        link: r.try_get("link")?,
+        media: r.try_get("media")?,
+        page_url: r.try_get("page_url")?,
+        page_title: r.try_get("page_title")?,
+        customer: r.try_get("customer_ref")?,
+        verified: r.try_get::<i64, _>("verified")? != 0,
+        agent: r.try_get("agent")?,
+        state: r.try_get("state")?,
+        created_at: r.try_get("created_at")?,
+        queued_at: r.try_get("queued_at")?,
+        offered_at: r.try_get("offered_at")?,
+        answered_at: r.try_get("answered_at")?,
+        ended_at: r.try_get("ended_at")?,
+        outcome: r.try_get("outcome")?,
+        wrapup_code: r.try_get("wrapup_code")?,
+        wrapup_note: r.try_get("wrapup_note")?,
+        transcript: None,
+    })
+}

@@ -1,0 +1,187 @@
+//! Storage: one `Store` over SQLite (default) or PostgreSQL.
+//!
+//! Both backends go through sqlx's `Any` driver with one SQL dialect: numbered
+//! placeholders (`$1`, which SQLite accepts too), `RETURNING id`, integers for
+//! times (Unix milliseconds) and flags, JSON kept as text. That keeps one query per
+//! operation instead of two, at the price of not using backend-specific types;
+//! docs/operations.md explains the choice. Migrations are per backend.
+//!
+//! Every function that touches tenant data takes a `TenantId` and puts it in the
+//! `WHERE` clause: no query reads or writes another tenant's rows.
+
+mod contacts;
+mod customers;
+mod routing;
+mod staff;
+mod tenants;
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    AnyPool, Executor,
+    any::{AnyConnectOptions, AnyPoolOptions},
+};
+
+pub use contacts::{
+    ContactFilter, ContactRecord, Message, NewContact, Outcome, PreviousContact, Sender,
+};
+pub use customers::{Customer, CustomerInput, Ticket};
+pub use routing::{Link, QueueDef};
+pub use staff::{ApiKey, Role, Session, User};
+pub use tenants::Tenant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Config(String),
+    #[error("{what} already exists")]
+    Conflict { what: &'static str },
+    #[error("stored value is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Which engine is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database handle passed to everything that stores or reads.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Opens the database named by `url`, or SQLite in `data_dir` when `url` is
+    /// `None`, and runs the migrations.
+    ///
+    /// An explicit `sqlite:` URL must name an existing file unless it says
+    /// `mode=rwc`: a typo must not silently create an empty database elsewhere.
+    pub async fn open(url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = match url {
+            None => {
+                let path = data_dir.join("switchboard.db");
+                (
+                    format!("sqlite://{}?mode=rwc", path.display()),
+                    Backend::Sqlite,
+                )
+            }
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                (u.to_owned(), Backend::Postgres)
+            }
+            Some(u) if u.starts_with("sqlite:") => {
+                let explicit_create = u.contains("mode=rwc") || u.contains(":memory:");
+                let path = u
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:")
+                    .split('?')
+                    .next()
+                    .unwrap_or_default();
+                if !explicit_create && !Path::new(path).exists() {
+                    return Err(StoreError::Config(format!(
+                        "SQLite database {path} does not exist (add ?mode=rwc to create it)"
+                    )));
+                }
+                (u.to_owned(), Backend::Sqlite)
+            }
+            Some(_) => {
+                return Err(StoreError::Config(
+                    "database URL must start with postgres:// or sqlite:".to_owned(),
+                ));
+            }
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool_options = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(match backend {
+                // One writer at a time anyway; a few readers beside it in WAL mode.
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            });
+        let pool = match backend {
+            Backend::Sqlite => {
+                pool_options
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                                 PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => pool_options.connect_with(options).await?,
+        };
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks the database answers (used by `/healthz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch, the unit of every stored time.
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Maps a unique-constraint violation to `Conflict`, leaving other errors alone.
+fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict { what },
+        _ => StoreError::Database(e),
+    }
+}
+
+/// Decodes a JSON list of strings kept in a text column.
+fn string_list(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("string list: {e}")))
+}
+
+/// JSON text of plain data, for text columns.
+pub fn to_json_value<T: serde::Serialize>(value: &T) -> String {
+    to_json(value)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Serializing plain data (strings, numbers, vectors) cannot fail.
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}

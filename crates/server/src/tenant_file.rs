@@ -1,0 +1,354 @@
+//! Tenant setup from a TOML file (`switchboard tenant apply FILE`, and the demo
+//! seed): links, queues, skills, agents and their skills, allowed widget origins,
+//! wrap-up codes and CRM customers. Applying the same file twice changes nothing.
+//!
+//! Errors name the line and the field, because an operator edits this by hand.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::{
+    auth,
+    config::Secret,
+    ids::TenantId,
+    store::{CustomerInput, Role, Store, StoreError},
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantFile {
+    pub tenant: TenantSection,
+    #[serde(default)]
+    pub queues: Vec<QueueSection>,
+    #[serde(default)]
+    pub links: Vec<LinkSection>,
+    #[serde(default)]
+    pub agents: Vec<AgentSection>,
+    #[serde(default)]
+    pub customers: Vec<CustomerSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSection {
+    pub slug: Spanned<String>,
+    pub name: Option<String>,
+    pub allowed_origins: Option<Vec<Spanned<String>>>,
+    pub wrapup_codes: Option<Vec<String>>,
+    /// The HS256 secret for visitor identities; generated when the tenant is new
+    /// and none is given.
+    pub widget_secret: Option<Secret>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSection {
+    pub name: Spanned<String>,
+    /// The skill an agent needs for this queue (created if new).
+    pub skill: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSection {
+    pub slug: Spanned<String>,
+    pub name: String,
+    pub queue: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSection {
+    pub name: Spanned<String>,
+    pub display_name: Option<String>,
+    #[serde(default = "default_role")]
+    pub role: Spanned<String>,
+    #[serde(default)]
+    pub skills: Vec<Spanned<String>>,
+    #[serde(default = "default_max_chats")]
+    pub max_chats: u32,
+}
+
+fn default_role() -> Spanned<String> {
+    Spanned::new(0..0, "agent".to_owned())
+}
+
+fn default_max_chats() -> u32 {
+    2
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerSection {
+    pub external_id: Spanned<String>,
+    #[serde(flatten)]
+    pub record: CustomerInput,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenantFileError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+}
+
+/// What applying a file did; passwords are those generated for new users.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub tenant: Option<TenantId>,
+    pub created_tenant: bool,
+    pub new_users: Vec<(String, String)>,
+    pub links: usize,
+    pub queues: usize,
+    pub customers: usize,
+}
+
+/// "line L, column C: message" for a TOML error, from its byte span.
+pub fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
+    match err.span() {
+        Some(span) => format!("{}: {}", position(text, span.start), err.message().trim()),
+        None => err.message().trim().to_owned(),
+    }
+}
+
+fn position(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, str::len) + 1;
+    format!("line {line}, column {column}")
+}
+
+/// Names operators type (slugs, skills, user names): short, lowercase-safe.
+fn check_name(text: &str, field: &str, value: &Spanned<String>) -> Result<(), TenantFileError> {
+    let v = value.get_ref();
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(TenantFileError::Invalid(format!(
+            "{}: {field} {v:?} must be 1-64 characters of letters, digits, '-', '_' or '.'",
+            position(text, value.span().start)
+        )))
+    }
+}
+
+pub fn parse(text: &str) -> Result<TenantFile, TenantFileError> {
+    let file: TenantFile = toml::from_str(text)
+        .map_err(|e| TenantFileError::Invalid(describe_toml_error(text, &e)))?;
+    check_name(text, "tenant.slug", &file.tenant.slug)?;
+    for origin in file.tenant.allowed_origins.iter().flatten() {
+        let valid = url::Url::parse(origin.get_ref()).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host().is_some()
+                && u.path() == "/"
+                && u.query().is_none()
+                && !origin.get_ref().ends_with('/')
+        });
+        if !valid {
+            return Err(TenantFileError::Invalid(format!(
+                "{}: tenant.allowed_origins entry {:?} must look like https://shop.example.com (scheme, host, optional port, nothing else)",
+                position(text, origin.span().start),
+                origin.get_ref()
+            )));
+        }
+    }
+    for q in &file.queues {
+        check_name(text, "queues.name", &q.name)?;
+        check_name(text, "queues.skill", &q.skill)?;
+    }
+    for l in &file.links {
+        check_name(text, "links.slug", &l.slug)?;
+        if !file
+            .queues
+            .iter()
+            .any(|q| q.name.get_ref() == l.queue.get_ref())
+        {
+            return Err(TenantFileError::Invalid(format!(
+                "{}: links.queue {:?} is not one of the [[queues]] in this file",
+                position(text, l.queue.span().start),
+                l.queue.get_ref()
+            )));
+        }
+    }
+    for a in &file.agents {
+        check_name(text, "agents.name", &a.name)?;
+        if let Err(e) = a.role.get_ref().parse::<Role>() {
+            return Err(TenantFileError::Invalid(format!(
+                "{}: agents.role: {e}",
+                position(text, a.role.span().start)
+            )));
+        }
+        for s in &a.skills {
+            check_name(text, "agents.skills", s)?;
+        }
+    }
+    for c in &file.customers {
+        if c.external_id.get_ref().is_empty() || c.external_id.get_ref().len() > 200 {
+            return Err(TenantFileError::Invalid(format!(
+                "{}: customers.external_id must be 1-200 characters",
+                position(text, c.external_id.span().start)
+            )));
+        }
+    }
+    Ok(file)
+}
+
+/// Applies a parsed file. `passwords` gives known passwords for new users (the
+/// demo seed); other new users get a generated one, returned in `Applied`.
+pub async fn apply(
+    store: &Store,
+    file: &TenantFile,
+    passwords: &dyn Fn(&str) -> Option<String>,
+) -> Result<Applied, TenantFileError> {
+    let mut applied = Applied::default();
+    let slug = file.tenant.slug.get_ref();
+    let tenant = if let Some(t) = store.tenant_by_slug(slug).await? {
+        t
+    } else {
+        let secret = file
+            .tenant
+            .widget_secret
+            .clone()
+            .unwrap_or_else(|| Secret::new(auth::random_token()));
+        applied.created_tenant = true;
+        store
+            .create_tenant(slug, file.tenant.name.as_deref().unwrap_or(slug), &secret)
+            .await?
+    };
+    applied.tenant = Some(tenant.id);
+    let origins: Option<Vec<String>> = file
+        .tenant
+        .allowed_origins
+        .as_ref()
+        .map(|o| o.iter().map(|s| s.get_ref().clone()).collect());
+    store
+        .update_tenant_settings(
+            tenant.id,
+            file.tenant.name.as_deref(),
+            origins.as_deref(),
+            file.tenant.wrapup_codes.as_deref(),
+            file.tenant.widget_secret.as_ref(),
+        )
+        .await?;
+
+    for q in &file.queues {
+        let skill = store.ensure_skill(tenant.id, q.skill.get_ref()).await?;
+        store
+            .upsert_queue(tenant.id, q.name.get_ref(), skill)
+            .await?;
+        applied.queues += 1;
+    }
+    for l in &file.links {
+        let skill_name = file
+            .queues
+            .iter()
+            .find(|q| q.name.get_ref() == l.queue.get_ref())
+            .map(|q| q.skill.get_ref().clone())
+            .unwrap_or_default();
+        // upsert_queue returns the id of the queue created just above.
+        let skill = store.ensure_skill(tenant.id, &skill_name).await?;
+        let queue = store
+            .upsert_queue(tenant.id, l.queue.get_ref(), skill)
+            .await?;
+        store
+            .upsert_link(tenant.id, l.slug.get_ref(), &l.name, queue)
+            .await?;
+        applied.links += 1;
+    }
+    for a in &file.agents {
+        let name = a.name.get_ref();
+        // parse() above validated the role.
+        let role: Role = a.role.get_ref().parse().unwrap_or(Role::Agent);
+        let display = a.display_name.clone().unwrap_or_else(|| name.clone());
+        let user = if let Some(u) = store.user_by_name(tenant.id, name).await? {
+            store
+                .update_user_profile(tenant.id, u.id, &display, role, a.max_chats)
+                .await?;
+            u.id
+        } else {
+            let (password, generated) = match passwords(name) {
+                Some(p) => (p, false),
+                None => (auth::random_password(), true),
+            };
+            let hash = hash_blocking(password.clone()).await?;
+            let id = store
+                .create_user(tenant.id, name, &display, role, &hash)
+                .await?;
+            store
+                .update_user_profile(tenant.id, id, &display, role, a.max_chats)
+                .await?;
+            if generated {
+                applied.new_users.push((name.clone(), password));
+            }
+            id
+        };
+        let mut skills = Vec::new();
+        for s in &a.skills {
+            skills.push((store.ensure_skill(tenant.id, s.get_ref()).await?, 5));
+        }
+        store.set_user_skills(tenant.id, user, &skills).await?;
+    }
+    for c in &file.customers {
+        store
+            .upsert_customer(tenant.id, c.external_id.get_ref(), &c.record)
+            .await?;
+        applied.customers += 1;
+    }
+    Ok(applied)
+}
+
+/// Argon2 off the async threads.
+pub async fn hash_blocking(password: String) -> Result<String, auth::AuthError> {
+    tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| auth::AuthError::Hash(e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_field_reports_line() {
+        let e = err("[tenant]\nslug = \"a\"\n\n[[links]]\nslug = \"s\"\nnmae = \"x\"\n");
+        assert!(e.contains("line 6"), "{e}");
+        assert!(e.contains("nmae"), "{e}");
+    }
+
+    #[test]
+    fn link_to_missing_queue_reports_line_and_field() {
+        let e = err(
+            "[tenant]\nslug = \"a\"\n[[links]]\nslug = \"s\"\nname = \"S\"\nqueue = \"nope\"\n",
+        );
+        assert!(e.contains("line 6") && e.contains("links.queue"), "{e}");
+    }
+
+    #[test]
+    fn bad_role_and_bad_origin_are_named() {
+        let e = err("[tenant]\nslug = \"a\"\n[[agents]]\nname = \"x\"\nrole = \"boss\"\n");
+        assert!(e.contains("line 5") && e.contains("agents.role"), "{e}");
+        let e = err("[tenant]\nslug = \"a\"\nallowed_origins = [\"https://x.example/path\"]\n");
+        assert!(e.contains("line 3") && e.contains("allowed_origins"), "{e}");
+    }
+
+    #[test]
+    fn bad_slug_is_refused() {
+        let e = err("[tenant]\nslug = \"a b\"\n");
+        assert!(e.contains("tenant.slug"), "{e}");
+    }
+
+    #[test]
+    fn demo_file_parses() {
+        parse(crate::demo::DEMO_TENANT).unwrap();
+    }
+}

@@ -1,0 +1,100 @@
+//! `GET /ws/agent` on the agent listener: an agent's console.
+
+use axum::{
+    extract::{State, WebSocketUpgrade, ws::WebSocket},
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
+use futures_util::StreamExt;
+
+use super::{FrameBudget, Incoming, MAX_MESSAGE, classify, send_text};
+use crate::{
+    desk::{Outbox, Request},
+    http::{
+        AppState,
+        error::ApiError,
+        staff::{same_origin, session_user},
+    },
+    protocol::{self, AgentFrame, ErrorCode, FrameError, ToAgent},
+    store::{Tenant, User},
+};
+
+/// `GET /ws/agent`: needs a staff session and the listener's own Origin.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::forbidden("cross-origin console connection refused").into_response();
+    }
+    let user = match session_user(&state, &headers).await {
+        Ok(Some((user, _, _))) => user,
+        Ok(None) => return ApiError::unauthorized().into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let tenant = match state.store.tenant(user.tenant).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return ApiError::unauthorized().into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    ws.max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, state, user, tenant))
+}
+
+async fn serve(socket: WebSocket, state: AppState, user: User, tenant: Tenant) {
+    let (mut sink, mut stream) = socket.split();
+    let conn = state.desk.new_conn();
+    let (outbox, mut rx) = Outbox::channel();
+    let hello = Request::AgentHello {
+        conn,
+        user: Box::new(user),
+        tenant: Box::new(tenant),
+        outbox,
+    };
+    if state.desk.send(hello).await.is_err() {
+        return;
+    }
+    let mut budget = FrameBudget::new();
+    loop {
+        tokio::select! {
+            message = stream.next() => {
+                let text = match classify(message) {
+                    Incoming::Text(t) => t,
+                    Incoming::Ignore => continue,
+                    Incoming::Close => break,
+                    Incoming::Binary => {
+                        let e = FrameError::new(ErrorCode::BadJson, "send JSON text frames");
+                        if !send_error(&mut sink, e).await { break; }
+                        continue;
+                    }
+                };
+                match budget.take().and_then(|()| protocol::parse::<AgentFrame>(&text, protocol::AGENT_FRAME_TYPES)) {
+                    Ok(frame) => {
+                        if state.desk.send(Request::Agent { conn, frame }).await.is_err() { break; }
+                    }
+                    Err(e) => {
+                        if !send_error(&mut sink, e).await { break; }
+                    }
+                }
+            }
+            frame = rx.recv() => {
+                let Some(frame) = frame else { break };
+                if !send_text(&mut sink, protocol::encode(&frame)).await { break; }
+            }
+        }
+    }
+    let _ = state.desk.send(Request::AgentGone { conn }).await;
+}
+
+async fn send_error(sink: &mut super::Sink, e: FrameError) -> bool {
+    send_text(
+        sink,
+        protocol::encode(&ToAgent::Error {
+            code: e.code,
+            message: e.message,
+        }),
+    )
+    .await
+}

@@ -1,0 +1,75 @@
+//! WebSocket endpoints: `visitor` on the public listener, `agent` on the agent
+//! listener. Each connection task parses frames (see `protocol`), forwards them
+//! to the desk, and writes what the desk puts in its outbox.
+
+pub mod agent;
+pub mod visitor;
+
+use std::time::Instant;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, stream::SplitSink};
+
+use crate::protocol::{ErrorCode, FrameError};
+
+/// Largest WebSocket message accepted at all; frames over `protocol::MAX_FRAME`
+/// but under this get an error frame and the connection stays.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+
+type Sink = SplitSink<WebSocket, Message>;
+
+async fn send_text(sink: &mut Sink, text: String) -> bool {
+    sink.send(Message::Text(text.into())).await.is_ok()
+}
+
+/// Per-connection frame budget: a burst, then a steady rate.
+struct FrameBudget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl FrameBudget {
+    const BURST: f64 = 30.0;
+    const PER_SECOND: f64 = 10.0;
+
+    fn new() -> Self {
+        Self {
+            tokens: Self::BURST,
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> Result<(), FrameError> {
+        let now = Instant::now();
+        self.tokens = (self.tokens
+            + now.saturating_duration_since(self.at).as_secs_f64() * Self::PER_SECOND)
+            .min(Self::BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(FrameError::new(
+                ErrorCode::RateLimited,
+                "too many frames; slow down",
+            ))
+        }
+    }
+}
+
+/// What a received WebSocket message means for the connection loop.
+enum Incoming {
+    Text(String),
+    Ignore,
+    Close,
+    Binary,
+}
+
+fn classify(message: Option<Result<Message, axum::Error>>) -> Incoming {
+    match message {
+        Some(Ok(Message::Text(t))) => Incoming::Text(t.to_string()),
+        Some(Ok(Message::Binary(_))) => Incoming::Binary,
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Ignore,
+        Some(Ok(Message::Close(_)) | Err(_)) | None => Incoming::Close,
+    }
+}

@@ -1,0 +1,153 @@
+//! `GET /ws/visitor?tenant=T&link=L` on the public listener.
+
+use std::{net::SocketAddr, time::Instant};
+
+use axum::{
+    extract::{ConnectInfo, Query, State, WebSocketUpgrade, ws::WebSocket},
+    http::{HeaderMap, header},
+    response::{IntoResponse, Response},
+};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::{FrameBudget, Incoming, MAX_MESSAGE, classify, send_text};
+use crate::{
+    desk::{Outbox, Request},
+    http::{AppState, error::ApiError, staff::same_origin},
+    protocol::{self, ErrorCode, FrameError, ToVisitor, VisitorFrame},
+    store::{Link, Tenant},
+};
+
+#[derive(Deserialize)]
+pub struct VisitorQuery {
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    link: String,
+}
+
+/// Whether a page at `Origin` may open a visitor connection for `tenant`.
+fn origin_allowed(headers: &HeaderMap, tenant: &Tenant) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        // Not a browser: the Origin check protects browsers' users, and a
+        // non-browser client could send any Origin anyway.
+        return true;
+    };
+    same_origin(headers) || tenant.allowed_origins.iter().any(|o| o == origin)
+}
+
+/// `GET /ws/visitor`: upgrades after the rate limit and the Origin check.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<VisitorQuery>,
+) -> Response {
+    if !state
+        .limits
+        .visitor_connect
+        .check_ip(peer.ip(), Instant::now())
+    {
+        return ApiError::too_many().into_response();
+    }
+    let found = match lookup(&state, &q).await {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
+    if let Some((tenant, _)) = &found
+        && !origin_allowed(&headers, tenant)
+    {
+        metrics::counter!("switchboard_visitor_origin_refused_total").increment(1);
+        return ApiError::forbidden("this site is not allowed to open this tenant's widget")
+            .into_response();
+    }
+    ws.max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, state, found))
+}
+
+async fn lookup(state: &AppState, q: &VisitorQuery) -> Result<Option<(Tenant, Link)>, ApiError> {
+    if q.tenant.is_empty() || q.tenant.len() > 64 || q.link.is_empty() || q.link.len() > 64 {
+        return Ok(None);
+    }
+    let Some(tenant) = state.store.tenant_by_slug(&q.tenant).await? else {
+        return Ok(None);
+    };
+    let link = state.store.link_by_slug(tenant.id, &q.link).await?;
+    Ok(link.map(|l| (tenant, l)))
+}
+
+async fn serve(socket: WebSocket, state: AppState, found: Option<(Tenant, Link)>) {
+    let (mut sink, mut stream) = socket.split();
+    let conn = state.desk.new_conn();
+    let (outbox, mut rx) = Outbox::channel();
+    let mut outbox = Some(outbox);
+    let mut budget = FrameBudget::new();
+    let mut greeted = false;
+    metrics::gauge!("switchboard_visitor_connections").increment(1.0);
+    loop {
+        tokio::select! {
+            message = stream.next() => {
+                let text = match classify(message) {
+                    Incoming::Text(t) => t,
+                    Incoming::Ignore => continue,
+                    Incoming::Close => break,
+                    Incoming::Binary => {
+                        let e = FrameError::new(ErrorCode::BadJson, "send JSON text frames");
+                        if !send_error(&mut sink, e).await { break; }
+                        continue;
+                    }
+                };
+                let result = match budget.take().and_then(|()| protocol::parse::<VisitorFrame>(&text, protocol::VISITOR_FRAME_TYPES)) {
+                    Err(e) => Err(e),
+                    Ok(frame @ VisitorFrame::Hello { .. }) if !greeted => {
+                        match (&found, outbox.take()) {
+                            (Some((tenant, link)), Some(outbox)) => {
+                                greeted = true;
+                                let request = Request::VisitorHello {
+                                    conn,
+                                    tenant: Box::new(tenant.clone()),
+                                    link: Box::new(link.clone()),
+                                    frame,
+                                    outbox,
+                                };
+                                if state.desk.send(request).await.is_err() { break; }
+                                Ok(())
+                            }
+                            _ => Err(FrameError::new(ErrorCode::UnknownTenant, "this chat is not available")),
+                        }
+                    }
+                    Ok(_) if !greeted => Err(FrameError::new(ErrorCode::BadState, "send hello first")),
+                    Ok(frame) => {
+                        if state.desk.send(Request::Visitor { conn, frame }).await.is_err() { break; }
+                        Ok(())
+                    }
+                };
+                if let Err(e) = result && !send_error(&mut sink, e).await {
+                    break;
+                }
+            }
+            frame = rx.recv(), if greeted => {
+                // None: the desk dropped this connection (too slow, or stopping).
+                let Some(frame) = frame else { break };
+                if !send_text(&mut sink, protocol::encode(&frame)).await { break; }
+            }
+        }
+    }
+    metrics::gauge!("switchboard_visitor_connections").decrement(1.0);
+    if greeted {
+        let _ = state.desk.send(Request::VisitorGone { conn }).await;
+    }
+}
+
+async fn send_error(sink: &mut super::Sink, e: FrameError) -> bool {
+    send_text(
+        sink,
+        protocol::encode(&ToVisitor::Error {
+            code: e.code,
+            message: e.message,
+        }),
+    )
+    .await
+}

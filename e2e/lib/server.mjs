@@ -1,0 +1,137 @@
+/**
+ * Starts a Switchboard server for a test and stops it afterwards.
+ *
+ *   const server = await startServer();
+ *   server.publicUrl  // http://127.0.0.1:PORT (widget, demo, visitor WebSocket)
+ *   server.agentUrl   // http://127.0.0.1:PORT (console, REST, agent WebSocket)
+ *   await server.stop();
+ *
+ * The binary comes from SWITCHBOARD_BIN (relative to e2e/ or absolute), default
+ * ../target/debug/switchboard. Each server gets a fresh data directory, ports chosen
+ * by the OS, and the demo tenant. SWITCHBOARD_TEST_DATABASE_URL, when set, is passed
+ * as --database-url.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const E2E_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO_DIR = path.resolve(E2E_DIR, '..');
+
+/** The readiness line the server prints once both listeners are bound. */
+const READY = /^switchboard listening public=(http:\/\/127\.0\.0\.1:\d+) agent=(http:\/\/127\.0\.0\.1:\d+)$/;
+const START_TIMEOUT_MS = Number(process.env.SWITCHBOARD_START_TIMEOUT_MS) || 60_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+/** Demo staff accounts (documented in the README). */
+export const DEMO_USERS = {
+  alice: 'demo-alice',
+  bob: 'demo-bob',
+  sam: 'demo-sam',
+  ada: 'demo-ada',
+};
+
+export function serverBinary() {
+  return path.resolve(E2E_DIR, process.env.SWITCHBOARD_BIN || '../target/debug/switchboard');
+}
+
+export async function startServer({ extraArgs = [], env = {} } = {}) {
+  const bin = serverBinary();
+  if (!existsSync(bin)) {
+    throw new Error(
+      `Switchboard binary not found at ${bin}. Build it with \`cargo build -p switchboard\` ` +
+        'or point SWITCHBOARD_BIN at it.',
+    );
+  }
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'switchboard-e2e-'));
+  const args = [
+    'serve',
+    '--demo',
+    '--data-dir', dataDir,
+    '--public-addr', '127.0.0.1:0',
+    '--agent-addr', '127.0.0.1:0',
+  ];
+  if (process.env.SWITCHBOARD_TEST_DATABASE_URL) {
+    args.push('--database-url', process.env.SWITCHBOARD_TEST_DATABASE_URL);
+  }
+  args.push(...extraArgs);
+
+  const child = spawn(bin, args, {
+    cwd: REPO_DIR,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  // Keep the tail of the output for error messages.
+  const log = [];
+  const remember = (stream) => (line) => {
+    log.push(`[${stream}] ${line}`);
+    if (log.length > 300) log.shift();
+    if (process.env.SWITCHBOARD_E2E_VERBOSE) console.error(`[switchboard ${stream}] ${line}`);
+  };
+  createInterface({ input: child.stderr }).on('line', remember('stderr'));
+  const stdout = createInterface({ input: child.stdout });
+
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+
+  let urls;
+  try {
+    urls = await new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`server did not print its listening line within ${START_TIMEOUT_MS} ms`)),
+        START_TIMEOUT_MS,
+      );
+      stdout.on('line', (line) => {
+        remember('stdout')(line);
+        const m = READY.exec(line.trim());
+        if (m) {
+          clearTimeout(timer);
+          resolve({ publicUrl: m[1], agentUrl: m[2] });
+        }
+      });
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      exited.then(({ code, signal }) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited early (code ${code}, signal ${signal})`));
+      });
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    process.removeListener('exit', killOnExit);
+    await rm(dataDir, { recursive: true, force: true });
+    err.message += `\n--- server output ---\n${log.join('\n')}`;
+    throw err;
+  }
+
+  let stopped = null;
+  return {
+    ...urls,
+    dataDir,
+    /** The last lines the server printed, for failure messages. */
+    output: () => log.join('\n'),
+    /** Stops the server (SIGTERM, then SIGKILL) and removes its data directory. */
+    stop() {
+      stopped ||= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+          await exited;
+          clearTimeout(timer);
+        }
+        process.removeListener('exit', killOnExit);
+        await rm(dataDir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Admin page: the tenant's links (`GET /api/v1/links`) with a ready-to-paste widget
+ * snippet each, and API key creation (`POST /api/v1/api-keys`, shown once).
+ * Requires a session; without one it goes to sign-in.
+ */
+import { api, requireSession } from '/common/api.js';
+import { h } from '/common/dom.js';
+
+const $ = (id) => document.getElementById(id);
+const pick = (obj, ...keys) => keys.map((k) => obj?.[k]).find((v) => v != null);
+
+/**
+ * Where the public listener serves the widget: the server's `public_url` when the
+ * links answer carries one, else the default layout (agent :8081, public :8080),
+ * else a placeholder for the operator to fill in.
+ */
+function publicOrigin(data) {
+  const given = pick(data, 'public_url', 'public_origin');
+  if (given) return String(given).replace(/\/$/, '');
+  const u = new URL(location.href);
+  if (u.port === '8081') {
+    u.port = '8080';
+    return u.origin;
+  }
+  return 'https://YOUR-SWITCHBOARD-HOST';
+}
+
+function showError(message) {
+  $('error').textContent = message;
+  $('error').hidden = !message;
+}
+
+function availability(link) {
+  const available = pick(link, 'available');
+  const wait = pick(link, 'wait_seconds');
+  if (available == null) return h('span', { class: 'muted', text: '—' });
+  if (!available) return h('span', { class: 'badge warn', text: 'No one available' });
+  return h('span', { class: 'badge ok', text: wait > 30 ? `Wait about ${Math.ceil(wait / 60)} min` : 'Available now' });
+}
+
+async function loadLinks(tenant) {
+  try {
+    const data = await api('/api/v1/links');
+    const links = Array.isArray(data) ? data : Array.isArray(data?.links) ? data.links : [];
+    const origin = publicOrigin(Array.isArray(data) ? null : data);
+    $('links').replaceChildren(
+      ...(links.length
+        ? links.map((link) => {
+            const slug = String(pick(link, 'slug', 'link', 'id') ?? '');
+            const snippet = `<script src="${origin}/widget.js" data-tenant="${tenant}" data-link="${slug}" async></script>`;
+            return h(
+              'tr',
+              { dataset: { link: slug } },
+              h('th', { scope: 'row' }, h('code', { text: slug })),
+              h('td', { text: String(pick(link, 'name', 'link_name') ?? '') }),
+              h('td', {}, availability(link)),
+              h('td', {}, h('code', { class: 'snippet', text: snippet })),
+            );
+          })
+        : [h('tr', {}, h('td', { class: 'empty', colSpan: 4, text: 'No links yet.' }))]),
+    );
+  } catch (err) {
+    if (err.status === 401) location.replace('/');
+    else showError(`Could not load links: ${err.message}`);
+  }
+}
+
+$('key-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const name = $('key-name').value.trim();
+  if (!name) return;
+  const button = ev.submitter;
+  if (button) button.disabled = true;
+  showError('');
+  try {
+    const { key } = await api('/api/v1/api-keys', { method: 'POST', body: { name } });
+    $('key-value').value = key;
+    $('key-result').hidden = false;
+    $('key-name').value = '';
+    $('key-value').select();
+  } catch (err) {
+    if (err.status === 401) location.replace('/');
+    else showError(err.status === 403 ? 'Only admins can create API keys.' : err.message);
+  } finally {
+    if (button) button.disabled = false;
+  }
+});
+
+$('key-copy').addEventListener('click', async () => {
+  try {
+    await navigator.clipboard.writeText($('key-value').value);
+    $('key-copy').textContent = 'Copied';
+  } catch {
+    $('key-value').select(); // clipboard blocked: leave it selected for Ctrl+C
+  }
+});
+
+const user = await requireSession();
+$('user-name').textContent = user.display_name || user.name;
+$('nav-supervisor').hidden = !['supervisor', 'admin'].includes(user.role);
+$('refresh-links').addEventListener('click', () => loadLinks(user.tenant));
+loadLinks(user.tenant);

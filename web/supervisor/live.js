@@ -1,0 +1,98 @@
+/**
+ * Supervisor live view: polls `GET /api/v1/live` every 2 s and shows the queues
+ * (waiting, longest wait, available agents) and the agents (state, contacts).
+ * Requires a supervisor or admin session; without a session it goes to sign-in.
+ */
+import { api, requireSession } from '/common/api.js';
+import { h, formatDuration } from '/common/dom.js';
+
+const POLL_MS = 2000;
+const $ = (id) => document.getElementById(id);
+
+/** First defined value among several possible field names. */
+const pick = (obj, ...keys) => keys.map((k) => obj?.[k]).find((v) => v != null);
+
+const STATE_BADGE = { available: 'ok', not_ready: 'warn', busy: 'warn', offline: '' };
+
+function queueRow(q) {
+  const links = Array.isArray(q.links) ? q.links.filter(Boolean) : [];
+  const id = pick(q, 'queue', 'id');
+  const name = pick(q, 'name', 'queue_name', 'link_name') ?? (links.length ? links.join(', ') : `Queue ${id ?? '?'}`);
+  const waiting = Number(pick(q, 'waiting', 'waiting_count') ?? 0);
+  const longest = pick(q, 'longest_wait_seconds', 'longest_wait');
+  // A count when the server gives one, else whether anyone is available.
+  const count = pick(q, 'available_agents');
+  const available = count != null
+    ? h('span', { class: `badge ${count > 0 ? 'ok' : 'warn'}`, text: String(count) })
+    : h('span', { class: `badge ${q.available ? 'ok' : 'warn'}`, text: q.available ? 'yes' : 'none' });
+  return h(
+    'tr',
+    { dataset: { queue: String(id ?? name) } },
+    h('th', { scope: 'row' }, String(name),
+      links.length && name !== links.join(', ') ? h('span', { class: 'muted', text: ` (${links.join(', ')})` }) : null),
+    h('td', { class: 'num' }, h('span', { class: `badge ${waiting > 0 ? 'warn' : ''}`, text: String(waiting) })),
+    h('td', { class: 'num', text: waiting > 0 && longest != null ? formatDuration(longest) : '—' }),
+    h('td', { class: 'num' }, available),
+  );
+}
+
+function agentRow(a) {
+  const name = pick(a, 'display_name', 'name') ?? '?';
+  const state = String(pick(a, 'state') ?? 'offline');
+  const reason = pick(a, 'reason');
+  const contacts = Array.isArray(a.contacts) ? a.contacts : [];
+  const offered = pick(a, 'offered');
+  return h(
+    'tr',
+    { dataset: { agent: String(pick(a, 'name') ?? name) } },
+    h('th', { scope: 'row' }, String(name),
+      a.display_name && a.name ? h('span', { class: 'muted', text: ` (${a.name})` }) : null),
+    h('td', {},
+      h('span', { class: `badge ${STATE_BADGE[state] ?? ''}`, text: state.replace(/_/g, ' ') }),
+      reason ? h('span', { class: 'muted', text: ` ${String(reason).replace(/_/g, ' ')}` }) : null),
+    h('td', {},
+      contacts.map((c) => h('span', { class: 'chip', text: describeContact(c) })),
+      offered != null ? h('span', { class: 'chip', text: `offered #${offered}` }) : null,
+      !contacts.length && offered == null ? h('span', { class: 'muted', text: 'none' }) : null),
+  );
+}
+
+function describeContact(c) {
+  if (c == null || typeof c !== 'object') return `#${c}`;
+  const id = pick(c, 'contact', 'id');
+  const parts = [id != null ? `#${id}` : null, pick(c, 'link_name', 'link'), pick(c, 'state')];
+  return parts.filter(Boolean).join(' · ');
+}
+
+function fillTable(tbody, rows, emptyText, columns) {
+  tbody.replaceChildren(
+    ...(rows.length ? rows : [h('tr', {}, h('td', { class: 'empty', colSpan: columns, text: emptyText }))]),
+  );
+}
+
+async function poll() {
+  try {
+    const live = await api('/api/v1/live');
+    const queues = Array.isArray(live?.queues) ? live.queues : [];
+    const agents = Array.isArray(live?.agents) ? live.agents : [];
+    fillTable($('queues'), queues.map(queueRow), 'No queues.', 4);
+    fillTable($('agents'), agents.map(agentRow), 'No agents.', 3);
+    $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    $('error').hidden = true;
+  } catch (err) {
+    if (err.status === 401) {
+      location.replace('/');
+      return;
+    }
+    $('error').textContent =
+      err.status === 403 ? 'The live view needs a supervisor or admin account.' : `Could not refresh: ${err.message}`;
+    $('error').hidden = false;
+    if (err.status === 403) return; // no point polling
+  }
+  setTimeout(poll, POLL_MS);
+}
+
+const user = await requireSession();
+$('user-name').textContent = user.display_name || user.name;
+$('nav-admin').hidden = user.role !== 'admin';
+poll();

@@ -1,0 +1,388 @@
+/**
+ * Switchboard visitor chat panel.
+ *
+ * Imported lazily by the loader (widget.js) and mounted into the launcher's shadow
+ * root. The loader owns the WebSocket; this module gets a small handle (`ctx`):
+ *   ctx.send(frame)      -> false when the socket is down
+ *   ctx.subscribe(fn)    -> replays the last `welcome` and later frames, then live ones;
+ *                           `{type:"_link", up}` reports the socket going down or up
+ *   ctx.root / ctx.launcher / ctx.status / ctx.link
+ *
+ * All visitor and agent text is rendered with textContent, never as markup.
+ */
+
+const MAX_TEXT = 2000;
+/** Send `typing: false` after this long without a keystroke. */
+const TYPING_IDLE_MS = 1500;
+/** Hide the agent's typing indicator if no update arrives for this long. */
+const TYPING_STALE_MS = 15000;
+/** An echo of the visitor's own message is matched to its optimistic row within this window. */
+const ECHO_WINDOW_MS = 60000;
+
+const CSS = `
+.panel{position:fixed;right:16px;bottom:16px;z-index:2147483000;width:min(360px,calc(100vw - 32px));height:min(520px,calc(100vh - 32px));display:flex;flex-direction:column;background:#fff;color:#1d2433;border-radius:14px;box-shadow:0 12px 40px rgba(16,24,40,.28);overflow:hidden;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+.panel[hidden]{display:none}
+.head{display:flex;align-items:center;gap:8px;padding:12px 14px;background:var(--sb-accent);color:var(--sb-accent-ink)}
+.head h2{flex:1;margin:0;font-size:15px;font-weight:600}
+.icon{border:0;background:transparent;color:inherit;font:inherit;font-size:20px;line-height:1;padding:2px 8px;border-radius:6px;cursor:pointer}
+.icon:hover{background:rgba(255,255,255,.18)}
+.state{margin:0;padding:8px 14px;font-size:12px;color:#4a5368;background:#f3f5f9;border-bottom:1px solid #e4e8ef}
+.state.err{color:#a11d2c;background:#fdecee}
+.log{flex:1;margin:0;padding:12px 14px;list-style:none;overflow-y:auto;display:flex;flex-direction:column;gap:8px}
+.msg{max-width:85%;padding:8px 11px;border-radius:12px;background:#eef1f6;white-space:pre-wrap;overflow-wrap:anywhere}
+.msg .who{display:block;font-size:11px;font-weight:600;color:#5b6478;margin-bottom:2px}
+.msg.visitor{align-self:flex-end;background:var(--sb-accent);color:var(--sb-accent-ink)}
+.msg.visitor .who{color:inherit;opacity:.8}
+.msg.pending{opacity:.65}
+.msg.system{align-self:center;background:transparent;color:#5b6478;font-size:12px;padding:2px}
+.msg.system .who{display:none}
+.typing{margin:0;padding:0 14px 6px;font-size:12px;font-style:italic;color:#5b6478}
+.compose{display:flex;flex-direction:column;gap:8px;padding:10px 14px 14px;border-top:1px solid #e4e8ef}
+textarea{box-sizing:border-box;width:100%;resize:none;border:1px solid #c9d0dc;border-radius:8px;padding:8px 10px;font:inherit;color:inherit}
+textarea:focus{outline:2px solid var(--sb-accent);outline-offset:0;border-color:transparent}
+.actions{display:flex;justify-content:space-between;gap:8px}
+.btn{border:1px solid #c9d0dc;background:#fff;color:#1d2433;border-radius:8px;padding:7px 14px;font:inherit;cursor:pointer}
+.btn.primary{border-color:var(--sb-accent);background:var(--sb-accent);color:var(--sb-accent-ink);font-weight:600}
+.btn[disabled]{opacity:.5;cursor:not-allowed}
+.btn:focus-visible,.icon:focus-visible{outline:3px solid #ffbf47;outline-offset:1px}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+`;
+
+// Static structure only: no data is ever interpolated here.
+const TEMPLATE = `
+<section class="panel" role="dialog" aria-modal="false" hidden>
+  <header class="head">
+    <h2 class="title"></h2>
+    <button type="button" class="icon min" aria-label="Minimise chat" title="Minimise">&#8211;</button>
+  </header>
+  <p class="state" data-testid="sb-state" role="status" aria-live="polite"></p>
+  <ol class="log" data-testid="sb-chat-log" role="log" aria-live="polite" aria-label="Conversation"></ol>
+  <p class="typing" data-testid="sb-typing" hidden>Agent is typing…</p>
+  <form class="compose">
+    <label class="sr" for="sb-input">Your message</label>
+    <textarea id="sb-input" data-testid="sb-chat-input" rows="2" maxlength="${MAX_TEXT}"
+      placeholder="Type your message…" autocomplete="off"></textarea>
+    <div class="actions">
+      <button type="button" class="btn end" data-testid="sb-end">End chat</button>
+      <button type="submit" class="btn primary" data-testid="sb-chat-send">Send</button>
+    </div>
+  </form>
+</section>`;
+
+/** Mounts the panel into the loader's shadow root and returns its controller. */
+export function mount(ctx) {
+  return new ChatPanel(ctx);
+}
+
+class ChatPanel {
+  constructor(ctx) {
+    this.ctx = ctx;
+    /** `idle` | `starting` | `queued` | `connected` | `ended` */
+    this.state = 'idle';
+    this.agentName = '';
+    this.position = null;
+    this.waitSeconds = null;
+    this.linkUp = true;
+    /** Optimistic rows for the visitor's own messages, waiting for the server's echo. */
+    this.pending = [];
+    this.typingSent = false;
+    this.typingTimer = 0;
+    this.staleTimer = 0;
+    this.errorTimer = 0;
+    this.error = '';
+
+    const style = document.createElement('style');
+    style.textContent = CSS;
+    const tpl = document.createElement('template');
+    tpl.innerHTML = TEMPLATE;
+    ctx.root.append(style, tpl.content);
+
+    const $ = (sel) => ctx.root.querySelector(sel);
+    this.panel = $('.panel');
+    this.title = $('.title');
+    this.stateLine = $('.state');
+    this.log = $('.log');
+    this.typing = $('.typing');
+    this.form = $('.compose');
+    this.input = $('textarea');
+    this.endBtn = $('.end');
+
+    const name = ctx.welcome?.link_name || ctx.link;
+    this.title.textContent = `Chat with ${name}`;
+    this.panel.setAttribute('aria-label', `Chat with ${name}`);
+    this.panel.id = `sb-panel-${ctx.link}`;
+    ctx.launcher.setAttribute('aria-controls', this.panel.id);
+
+    this.form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.sendText();
+    });
+    this.input.addEventListener('keydown', (ev) => {
+      // Enter sends; Shift+Enter starts a new line.
+      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        this.sendText();
+      }
+    });
+    this.input.addEventListener('input', () => this.noteTyping());
+    this.endBtn.addEventListener('click', () => this.end());
+    $('.min').addEventListener('click', () => this.close());
+    this.panel.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') this.close();
+    });
+    // Only one panel open per page: close ours when another widget opens.
+    addEventListener('switchboard:open', (ev) => {
+      if (ev.detail !== ctx.host) this.close(false);
+    });
+
+    this.render();
+    ctx.subscribe((frame) => this.onFrame(frame));
+  }
+
+  // ---- panel visibility -------------------------------------------------
+
+  get isOpen() {
+    return !this.panel.hidden;
+  }
+
+  open() {
+    this.panel.hidden = false;
+    this.ctx.launcher.setAttribute('aria-expanded', 'true');
+    dispatchEvent(new CustomEvent('switchboard:open', { detail: this.ctx.host }));
+    this.scrollToEnd();
+    this.input.focus();
+  }
+
+  close(refocus = true) {
+    if (this.panel.hidden) return;
+    this.panel.hidden = true;
+    this.ctx.launcher.setAttribute('aria-expanded', 'false');
+    if (refocus) this.ctx.launcher.focus();
+  }
+
+  toggle() {
+    if (this.isOpen) this.close();
+    else this.open();
+  }
+
+  // ---- server frames ----------------------------------------------------
+
+  onFrame(f) {
+    switch (f.type) {
+      case 'welcome':
+        this.state = f.state || 'idle';
+        this.agentName = f.agent_name || '';
+        this.waitSeconds = f.wait_seconds ?? null;
+        this.position = null;
+        this.showTranscript(f.transcript || []);
+        if (this.state === 'connected' && this.agentName) {
+          this.addRow('system', `You are chatting with ${this.agentName}.`);
+        } else if (this.state === 'ended') {
+          this.addRow('system', 'Chat ended.');
+        }
+        break;
+      case 'status':
+        if (f.position != null) this.position = f.position;
+        if (f.wait_seconds != null) this.waitSeconds = f.wait_seconds;
+        break;
+      case 'queued':
+        this.state = 'queued';
+        this.position = f.position ?? null;
+        this.waitSeconds = f.wait_seconds ?? null;
+        // The first message travelled inside `start`: it is delivered now.
+        this.pending.forEach((p) => p.row.classList.remove('pending'));
+        break;
+      case 'connected':
+        this.state = 'connected';
+        this.agentName = f.agent_name || 'an agent';
+        this.addRow('system', `${this.agentName} joined the chat.`);
+        break;
+      case 'message':
+        this.onMessage(f);
+        break;
+      case 'typing':
+        this.showAgentTyping(!!f.active);
+        break;
+      case 'ended':
+        this.state = 'ended';
+        this.showAgentTyping(false);
+        this.stopTyping();
+        this.addRow('system', f.by === 'visitor' ? 'You ended the chat.' : 'The chat has ended.');
+        break;
+      case 'error':
+        this.showError(f);
+        if (this.state === 'starting') this.state = 'idle';
+        break;
+      case '_link':
+        this.linkUp = f.up;
+        break;
+      default:
+        return;
+    }
+    this.render();
+  }
+
+  onMessage(f) {
+    if (f.from === 'visitor') {
+      // Our own message echoed back: confirm the optimistic row if we have one.
+      const now = Date.now();
+      const i = this.pending.findIndex((p) => p.text === f.text && now - p.sentAt < ECHO_WINDOW_MS);
+      if (i >= 0) {
+        const [p] = this.pending.splice(i, 1);
+        p.row.classList.remove('pending');
+        return;
+      }
+    }
+    if (f.from === 'agent') this.showAgentTyping(false);
+    this.addRow(f.from, f.text);
+  }
+
+  // ---- visitor actions --------------------------------------------------
+
+  sendText() {
+    const text = this.input.value.trim();
+    if (!text) return;
+    if (text.length > MAX_TEXT) {
+      this.showError({ message: `Messages are limited to ${MAX_TEXT} characters.` });
+      return;
+    }
+    let ok;
+    if (this.state === 'idle' || this.state === 'ended') {
+      if (this.state === 'ended') this.clearLog();
+      ok = this.ctx.send({ type: 'start', text });
+      if (ok) this.state = 'starting';
+    } else {
+      this.stopTyping();
+      ok = this.ctx.send({ type: 'message', text });
+    }
+    if (!ok) {
+      this.showError({ message: 'Not connected. Trying again shortly…' });
+      return;
+    }
+    const row = this.addRow('visitor', text);
+    row.classList.add('pending');
+    this.pending.push({ text, row, sentAt: Date.now() });
+    this.input.value = '';
+    this.render();
+  }
+
+  end() {
+    if (this.state === 'queued' || this.state === 'connected' || this.state === 'starting') {
+      this.stopTyping();
+      this.ctx.send({ type: 'end' });
+    }
+  }
+
+  /** Debounced typing indicator: `true` on the first keystroke, `false` once idle. */
+  noteTyping() {
+    if (this.state !== 'connected') return;
+    if (!this.input.value) {
+      this.stopTyping();
+      return;
+    }
+    if (!this.typingSent) this.typingSent = this.ctx.send({ type: 'typing', active: true });
+    clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  stopTyping() {
+    clearTimeout(this.typingTimer);
+    if (this.typingSent) {
+      this.typingSent = false;
+      this.ctx.send({ type: 'typing', active: false });
+    }
+  }
+
+  // ---- rendering --------------------------------------------------------
+
+  showAgentTyping(active) {
+    clearTimeout(this.staleTimer);
+    this.typing.hidden = !active;
+    if (active) this.staleTimer = setTimeout(() => (this.typing.hidden = true), TYPING_STALE_MS);
+  }
+
+  showError(f) {
+    clearTimeout(this.errorTimer);
+    this.error = f.message || 'Something went wrong.';
+    this.errorTimer = setTimeout(() => {
+      this.error = '';
+      this.render();
+    }, 6000);
+    this.render();
+  }
+
+  clearLog() {
+    this.log.replaceChildren();
+    this.pending = [];
+  }
+
+  showTranscript(transcript) {
+    this.clearLog();
+    for (const m of transcript) this.addRow(m.from, m.text);
+  }
+
+  /** Appends one message row; text only ever goes through textContent. */
+  addRow(from, text) {
+    const row = document.createElement('li');
+    const kind = from === 'visitor' || from === 'agent' ? from : 'system';
+    row.className = `msg ${kind}`;
+    row.dataset.from = kind;
+    const who = document.createElement('span');
+    who.className = 'who';
+    who.textContent = kind === 'visitor' ? 'You' : this.agentName || 'Agent';
+    const body = document.createElement('span');
+    body.className = 'text';
+    body.textContent = String(text ?? '');
+    row.append(who, body);
+    this.log.append(row);
+    this.scrollToEnd();
+    return row;
+  }
+
+  scrollToEnd() {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  /** Updates the state line and the controls from the current state. */
+  render() {
+    const live = this.state === 'queued' || this.state === 'connected' || this.state === 'starting';
+    this.endBtn.disabled = !live;
+    this.endBtn.textContent = this.state === 'connected' ? 'End chat' : 'Leave queue';
+    if (!live) this.endBtn.textContent = 'End chat';
+
+    let line;
+    if (this.error) line = this.error;
+    else if (!this.linkUp) line = 'Connection lost. Reconnecting…';
+    else line = this.stateText();
+    this.stateLine.textContent = line;
+    this.stateLine.classList.toggle('err', !!this.error || !this.linkUp);
+
+    this.input.placeholder =
+      this.state === 'idle' || this.state === 'ended'
+        ? 'Type a message to start a chat…'
+        : 'Type your message…';
+  }
+
+  stateText() {
+    const minutes = (s) => (s > 30 ? `about ${Math.ceil(s / 60)} min` : 'less than a minute');
+    switch (this.state) {
+      case 'starting':
+        return 'Starting your chat…';
+      case 'queued': {
+        const parts = ['Waiting for an agent'];
+        if (this.position != null) parts.push(`you are number ${this.position} in line`);
+        if (this.waitSeconds != null) parts.push(`estimated wait ${minutes(this.waitSeconds)}`);
+        return `${parts.join(' · ')}.`;
+      }
+      case 'connected':
+        return `Connected to ${this.agentName || 'an agent'}.`;
+      case 'ended':
+        return 'Chat ended. Type a message to start a new chat.';
+      default: {
+        const s = this.ctx.status;
+        if (s && !s.available) return 'No one is available right now. You can still leave a message.';
+        return 'Ask us anything. An agent will answer here.';
+      }
+    }
+  }
+}
