@@ -32,6 +32,9 @@ test('staff pages send a visitor without a session to sign-in', async () => {
 test('a wrong password shows a clear error', async () => {
   const { page, context } = await openPage(browser);
   await page.goto(`${server.agentUrl}/`);
+  await until(async () => (await page.getByTestId('login-tenant').inputValue()) === 'demo', {
+    message: 'tenant prefilled from login-hint',
+  });
   await page.getByTestId('login-user').fill('alice');
   await page.getByTestId('login-password').fill('not-her-password');
   await page.getByTestId('login-submit').click();

@@ -16,7 +16,6 @@ const $ = (id) => document.getElementById(id);
 const TYPING_IDLE_MS = 1500;
 const TYPING_STALE_MS = 15000;
 const ECHO_WINDOW_MS = 60000;
-const STATE_LABELS = { available: 'Available', not_ready: 'Not ready', offline: 'Offline' };
 
 // ---------------------------------------------------------------------------
 // Sign-in
@@ -291,6 +290,11 @@ function setAgentState(state, reason) {
   statusSelect.value = agentState;
   statusSelect.dataset.state = agentState;
   $('state-reason').textContent = reason ? `(${reason.replace(/_/g, ' ')})` : '';
+  const waiting = agentState === 'available';
+  $('idle-title').textContent = waiting ? 'Waiting for chats' : 'Ready when you are';
+  $('idle-text').textContent = waiting
+    ? "You are available. Offers appear at the top of the page with the customer's details."
+    : "Set your status to Available to receive chats. Offers appear at the top of the page with the customer's details.";
 }
 
 // ---------------------------------------------------------------------------
@@ -469,7 +473,10 @@ function renderList() {
             on: { click: () => select(conv.id) },
           },
           h('span', { class: 'tab-name', text: name }),
-          h('span', { class: 'tab-meta muted', text: conv.screenpop.link_name || conv.screenpop.link || '' }),
+          h('span', {
+            class: 'tab-meta muted',
+            text: [`#${conv.id}`, conv.screenpop.link_name || conv.screenpop.link].filter(Boolean).join(' · '),
+          }),
           conv.state === 'wrapup' ? h('span', { class: 'badge warn', text: 'Wrap-up' }) : null,
           conv.unread ? h('span', { class: 'badge ok', text: String(conv.unread), title: 'Unread messages' }) : null,
         ),
@@ -536,10 +543,12 @@ function renderLog() {
       h(
         'li',
         { class: `msg ${m.from}${m.pending ? ' pending' : ''}`, dataset: { from: m.from } },
-        h('span', { class: 'meta' },
-          h('span', { class: 'who', text: m.from === 'agent' ? agentLabel : m.from === 'visitor' ? visitorLabel : 'System' }),
-          ' ',
-          h('time', { class: 'at', text: formatTime(m.at) })),
+        m.from === 'system'
+          ? null
+          : h('span', { class: 'meta' },
+            h('span', { class: 'who', text: m.from === 'agent' ? agentLabel : visitorLabel }),
+            ' ',
+            h('time', { class: 'at', text: formatTime(m.at) })),
         h('span', { class: 'text', text: m.text }),
       ),
     ),

@@ -174,7 +174,10 @@ function previousSection(previous) {
             list.map((c) =>
               h('tr', {},
                 h('td', { text: formatTime(c.created_at) }),
-                h('td', {}, h('span', { class: `badge ${c.outcome === 'answered' ? 'ok' : 'warn'}`, text: c.outcome || '' })),
+                h('td', {}, h('span', {
+                  class: `badge ${c.outcome === 'answered' ? 'ok' : c.outcome ? 'warn' : ''}`,
+                  text: c.outcome || 'in progress',
+                })),
                 h('td', { text: c.wrapup_code || '—' }),
                 h('td', { text: c.agent || '—' })),
             ),

@@ -35,7 +35,6 @@ const CSS = `
 .msg.visitor .who{color:inherit;opacity:.8}
 .msg.pending{opacity:.65}
 .msg.system{align-self:center;background:transparent;color:#5b6478;font-size:12px;padding:2px}
-.msg.system .who{display:none}
 .typing{margin:0;padding:0 14px 6px;font-size:12px;font-style:italic;color:#5b6478}
 .compose{display:flex;flex-direction:column;gap:8px;padding:10px 14px 14px;border-top:1px solid #e4e8ef}
 textarea{box-sizing:border-box;width:100%;resize:none;border:1px solid #c9d0dc;border-radius:8px;padding:8px 10px;font:inherit;color:inherit}
@@ -211,7 +210,15 @@ class ChatPanel {
         break;
       case 'error':
         this.showError(f);
-        if (this.state === 'starting') this.state = 'idle';
+        if (this.state === 'starting') {
+          // The chat did not start: take the message back into the input box.
+          this.state = 'idle';
+          const p = this.pending.pop();
+          if (p) {
+            p.row.remove();
+            if (!this.input.value) this.input.value = p.text;
+          }
+        }
         break;
       case '_link':
         this.linkUp = f.up;
@@ -223,6 +230,9 @@ class ChatPanel {
   }
 
   onMessage(f) {
+    // The echo of the first message shows the chat exists, even when an agent was
+    // free at once and the server skipped `queued`.
+    if (this.state === 'starting') this.state = 'queued';
     if (f.from === 'visitor') {
       // Our own message echoed back: confirm the optimistic row if we have one.
       const now = Date.now();
@@ -327,13 +337,16 @@ class ChatPanel {
     const kind = from === 'visitor' || from === 'agent' ? from : 'system';
     row.className = `msg ${kind}`;
     row.dataset.from = kind;
-    const who = document.createElement('span');
-    who.className = 'who';
-    who.textContent = kind === 'visitor' ? 'You' : this.agentName || 'Agent';
+    if (kind !== 'system') {
+      const who = document.createElement('span');
+      who.className = 'who';
+      who.textContent = kind === 'visitor' ? 'You' : this.agentName || 'Agent';
+      row.append(who);
+    }
     const body = document.createElement('span');
     body.className = 'text';
     body.textContent = String(text ?? '');
-    row.append(who, body);
+    row.append(body);
     this.log.append(row);
     this.scrollToEnd();
     return row;

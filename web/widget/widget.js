@@ -267,7 +267,8 @@
         if (ws !== sock) return;
         emit({ type: '_link', up: false });
         if (unavailable || leaving) return;
-        wait.textContent = 'Reconnecting…';
+        // Never connected at all (server down, origin not allowed): say so plainly.
+        wait.textContent = firstWelcome && retries >= 2 ? 'Chat unavailable' : 'Reconnecting…';
         dot.classList.remove('on');
         // Exponential backoff with jitter, capped at 30 s.
         const delay = Math.min(30000, 1000 * 2 ** retries++) * (0.5 + Math.random() / 2);

@@ -38,27 +38,24 @@ impl DeskState {
                 outbox,
             },
         );
-        let first_console = match self.seats.get_mut(&user.id) {
-            Some(seat) => {
-                let first = seat.conns.is_empty();
-                seat.conns.push(conn);
-                seat.wrapup_codes.clone_from(&tenant.wrapup_codes);
-                first
-            }
-            None => {
-                self.seats.insert(
-                    user.id,
-                    Seat {
-                        tenant: tenant.id,
-                        name: user.name.clone(),
-                        display_name: user.display_name.clone(),
-                        conns: vec![conn],
-                        state: acd::AgentState::Offline,
-                        wrapup_codes: tenant.wrapup_codes.clone(),
-                    },
-                );
-                true
-            }
+        let first_console = if let Some(seat) = self.seats.get_mut(&user.id) {
+            let first = seat.conns.is_empty();
+            seat.conns.push(conn);
+            seat.wrapup_codes.clone_from(&tenant.wrapup_codes);
+            first
+        } else {
+            self.seats.insert(
+                user.id,
+                Seat {
+                    tenant: tenant.id,
+                    name: user.name.clone(),
+                    display_name: user.display_name.clone(),
+                    conns: vec![conn],
+                    state: acd::AgentState::Offline,
+                    wrapup_codes: tenant.wrapup_codes.clone(),
+                },
+            );
+            true
         };
         if first_console {
             self.acd.handle_input(
@@ -164,7 +161,7 @@ impl DeskState {
             AgentFrame::Typing { contact, active } => self
                 .held_by(user, ContactId(contact), Phase::Connected)
                 .map(|contact| {
-                    self.to_contact_visitors(contact, &ToVisitor::Typing { active });
+                    self.send_contact_visitors(contact, &ToVisitor::Typing { active });
                 }),
             AgentFrame::End { contact } => {
                 match self.held_by(user, ContactId(contact), Phase::Connected) {
@@ -255,8 +252,8 @@ impl DeskState {
                     "the message could not be stored; try again",
                 )
             })?;
-        self.to_contact_visitors(contact, &ToVisitor::Message(message.clone()));
-        self.to_agent(
+        self.send_contact_visitors(contact, &ToVisitor::Message(message.clone()));
+        self.send_agent(
             user,
             &ToAgent::Message {
                 contact: contact.0,
@@ -303,7 +300,7 @@ impl DeskState {
         self.contacts.remove(&contact);
         self.acd
             .handle_input(Instant::now(), acd::Input::ContactFinished { contact });
-        self.to_agent(user, &ToAgent::Wrapped { contact: contact.0 });
+        self.send_agent(user, &ToAgent::Wrapped { contact: contact.0 });
         Ok(())
     }
 

@@ -322,7 +322,7 @@ impl DeskState {
                 outbox,
             } => {
                 self.visitor_hello(conn, *tenant, *link, frame, outbox)
-                    .await
+                    .await;
             }
             Request::Visitor { conn, frame } => self.visitor_frame(conn, frame).await,
             Request::VisitorGone { conn } => self.visitor_gone(conn),
@@ -344,7 +344,7 @@ impl DeskState {
     }
 
     /// Sends to every console of an agent.
-    fn to_agent(&mut self, user: UserId, frame: &ToAgent) {
+    fn send_agent(&mut self, user: UserId, frame: &ToAgent) {
         let Some(seat) = self.seats.get(&user) else {
             return;
         };
@@ -362,7 +362,7 @@ impl DeskState {
     }
 
     /// Sends to every tab a visitor has open on a contact.
-    fn to_contact_visitors(&mut self, contact: ContactId, frame: &ToVisitor) {
+    fn send_contact_visitors(&mut self, contact: ContactId, frame: &ToVisitor) {
         let Some(live) = self.contacts.get(&contact) else {
             return;
         };
@@ -379,7 +379,7 @@ impl DeskState {
         }
     }
 
-    fn to_visitor(&mut self, conn: ConnId, frame: ToVisitor) {
+    fn send_visitor(&mut self, conn: ConnId, frame: ToVisitor) {
         let ok = self
             .visitors
             .get(&conn)

@@ -65,7 +65,7 @@ impl DeskState {
                     .saturating_duration_since(Instant::now())
                     .as_secs_f64();
                 metrics::counter!("switchboard_offers_total").increment(1);
-                self.to_agent(
+                self.send_agent(
                     user(agent),
                     &ToAgent::Offer {
                         contact: contact.0,
@@ -84,7 +84,7 @@ impl DeskState {
                     acd::CancelReason::Abandoned => "abandoned",
                     acd::CancelReason::AgentOffline => "agent_offline",
                 };
-                self.to_agent(
+                self.send_agent(
                     user(agent),
                     &ToAgent::OfferCancelled {
                         contact: contact.0,
@@ -118,7 +118,7 @@ impl DeskState {
                 if let Some(seat) = self.seats.get_mut(&user(agent)) {
                     seat.state = state;
                 }
-                self.to_agent(
+                self.send_agent(
                     user(agent),
                     &ToAgent::State {
                         state: name,
@@ -138,7 +138,7 @@ impl DeskState {
                     .get_mut(&contact)
                     .map(|c| !std::mem::replace(&mut c.queued_sent, true));
                 if first == Some(true) {
-                    self.to_contact_visitors(
+                    self.send_contact_visitors(
                         contact,
                         &ToVisitor::Queued {
                             position,
@@ -146,7 +146,7 @@ impl DeskState {
                         },
                     );
                 }
-                self.to_contact_visitors(
+                self.send_contact_visitors(
                     contact,
                     &ToVisitor::Status {
                         available,
@@ -167,7 +167,7 @@ impl DeskState {
                     .map(|w| w.iter().copied().collect())
                     .unwrap_or_default();
                 for conn in watchers {
-                    self.to_visitor(
+                    self.send_visitor(
                         conn,
                         ToVisitor::Status {
                             available,
@@ -187,7 +187,7 @@ impl DeskState {
                 metrics::counter!("switchboard_offers_missed_total").increment(1);
             }
             acd::Event::Ignored { reason } => {
-                tracing::debug!(reason, "routing core ignored an input")
+                tracing::debug!(reason, "routing core ignored an input");
             }
         }
     }
@@ -213,7 +213,7 @@ impl DeskState {
                 Vec::new()
             });
         metrics::counter!("switchboard_contacts_answered_total").increment(1);
-        self.to_agent(
+        self.send_agent(
             agent,
             &ToAgent::Assigned {
                 contact: contact.0,
@@ -221,7 +221,7 @@ impl DeskState {
                 transcript,
             },
         );
-        self.to_contact_visitors(
+        self.send_contact_visitors(
             contact,
             &ToVisitor::Connected {
                 agent_name: agent_name.unwrap_or_else(|| "an agent".to_owned()),

@@ -49,7 +49,7 @@ impl Identity {
                     };
                 }
                 Err(e) => {
-                    tracing::debug!(tenant = %tenant.slug, error = %e, "identity token rejected")
+                    tracing::debug!(tenant = %tenant.slug, error = %e, "identity token rejected");
                 }
             }
         }

@@ -40,13 +40,17 @@ impl DeskState {
             .filter(|r| r.len() <= 64 && !r.is_empty())
             .unwrap_or_else(auth::random_token);
         let resume_hash = auth::token_hash(&resume_token);
-        let resumed = self
+        let matching = self
             .contacts
             .iter()
             .find(|(_, c)| {
                 c.tenant == tenant.id && c.link.id == link.id && c.resume_hash == resume_hash
             })
-            .map(|(id, _)| *id);
+            .map(|(id, c)| (*id, c.phase));
+        // A conversation that already ended (the agent is wrapping up) is shown
+        // as ended; the visitor is free to start a new one.
+        let resumed = matching.and_then(|(id, phase)| (phase != Phase::WrapUp).then_some(id));
+        let ended = matching.is_some() && resumed.is_none();
 
         let status = self.acd.queue_status(link.queue);
         let mut welcome_state = VisitorState::Idle;
@@ -72,6 +76,9 @@ impl DeskState {
                 };
             }
         } else {
+            if ended {
+                welcome_state = VisitorState::Ended;
+            }
             self.watchers.entry(link.queue).or_default().insert(conn);
         }
         let welcome = ToVisitor::Welcome {
@@ -97,10 +104,10 @@ impl DeskState {
                 contact: resumed,
             },
         );
-        self.to_visitor(conn, welcome);
+        self.send_visitor(conn, welcome);
         if let Some(contact) = resumed {
             if let Some((position, wait)) = self.acd.waiting_position(contact) {
-                self.to_visitor(
+                self.send_visitor(
                     conn,
                     ToVisitor::Status {
                         available: status.available,
@@ -121,7 +128,7 @@ impl DeskState {
         let contact = v.contact;
         let result = match (frame, contact) {
             (VisitorFrame::Ping, _) => {
-                self.to_visitor(conn, ToVisitor::Pong);
+                self.send_visitor(conn, ToVisitor::Pong);
                 Ok(())
             }
             (VisitorFrame::Hello { .. }, _) => Err(FrameError::new(
@@ -142,7 +149,7 @@ impl DeskState {
                     .get(&contact)
                     .and_then(|c| (c.phase == Phase::Connected).then_some(c.agent).flatten())
                 {
-                    self.to_agent(
+                    self.send_agent(
                         agent,
                         &ToAgent::Typing {
                             contact: contact.0,
@@ -176,7 +183,7 @@ impl DeskState {
             )),
         };
         if let Err(e) = result {
-            self.to_visitor(
+            self.send_visitor(
                 conn,
                 ToVisitor::Error {
                     code: e.code,
@@ -298,6 +305,22 @@ impl DeskState {
             Instant::now(),
             acd::Input::ContactArrived { contact, queue },
         );
+        // Always tell the visitor the chat is in line, even when an agent is
+        // free and the offer goes out at once.
+        let (position, wait) = self
+            .acd
+            .waiting_position(contact)
+            .unwrap_or((1, std::time::Duration::ZERO));
+        if let Some(live) = self.contacts.get_mut(&contact) {
+            live.queued_sent = true;
+        }
+        self.send_contact_visitors(
+            contact,
+            &ToVisitor::Queued {
+                position,
+                wait_seconds: wait.as_secs(),
+            },
+        );
         Ok(())
     }
 
@@ -324,9 +347,9 @@ impl DeskState {
                     "the message could not be stored; try again",
                 )
             })?;
-        self.to_contact_visitors(contact, &ToVisitor::Message(message.clone()));
+        self.send_contact_visitors(contact, &ToVisitor::Message(message.clone()));
         if let (Some(agent), Phase::Connected) = (agent, phase) {
-            self.to_agent(
+            self.send_agent(
                 agent,
                 &ToAgent::Message {
                     contact: contact.0,
@@ -351,7 +374,7 @@ impl DeskState {
         let pages = serde_json::to_value(&context.pages).unwrap_or_default();
         if let Err(e) = self
             .store
-            .update_contact_pages(tenant, contact, &context.url, &context.title, &pages)
+            .update_contact_pages(tenant, contact, &pages)
             .await
         {
             tracing::error!(error = %e, "storing the visitor's page failed");
@@ -362,7 +385,7 @@ impl DeskState {
             Phase::Waiting => None,
         };
         if let Some(agent) = holder {
-            self.to_agent(
+            self.send_agent(
                 agent,
                 &ToAgent::Screenpop {
                     contact: contact.0,
@@ -421,7 +444,7 @@ impl DeskState {
         };
         match live.phase {
             Phase::Waiting | Phase::Offered(_) => {
-                self.to_contact_visitors(contact, &ToVisitor::Ended { by });
+                self.send_contact_visitors(contact, &ToVisitor::Ended { by });
                 self.acd
                     .handle_input(Instant::now(), acd::Input::ContactLeft { contact });
             }
@@ -435,9 +458,9 @@ impl DeskState {
                 {
                     tracing::error!(error = %e, "storing the end of a contact failed");
                 }
-                self.to_contact_visitors(contact, &ToVisitor::Ended { by });
+                self.send_contact_visitors(contact, &ToVisitor::Ended { by });
                 if let Some(agent) = agent {
-                    self.to_agent(
+                    self.send_agent(
                         agent,
                         &ToAgent::Ended {
                             contact: contact.0,

@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn key_table_is_bounded() {
-        let limiter = RateLimiter::new(1, Duration::from_secs(3600));
+        let limiter = RateLimiter::new(1, Duration::from_hours(1));
         let t = Instant::now();
         for i in 0..MAX_KEYS + 50 {
             limiter.check(&format!("k{i}"), t);

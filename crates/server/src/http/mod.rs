@@ -52,9 +52,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            login_ip: limit::RateLimiter::new(10, Duration::from_secs(60)),
-            login_user: limit::RateLimiter::new(5, Duration::from_secs(300)),
-            visitor_connect: limit::RateLimiter::new(60, Duration::from_secs(60)),
+            login_ip: limit::RateLimiter::new(10, Duration::from_mins(1)),
+            login_user: limit::RateLimiter::new(5, Duration::from_mins(5)),
+            visitor_connect: limit::RateLimiter::new(60, Duration::from_mins(1)),
         }
     }
 }

@@ -9,12 +9,22 @@ use super::{AppState, assets};
 
 /// `GET /widget.js`: the loader merchants embed.
 pub async fn widget_loader() -> Response {
-    assets::serve("widget/widget.js")
+    cross_origin(assets::serve("widget/widget.js"))
+}
+
+/// Merchant pages on other origins import the widget app as a module, which
+/// needs CORS; these files are public and carry no credentials.
+fn cross_origin(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        axum::http::HeaderValue::from_static("*"),
+    );
+    response
 }
 
 /// `GET /widget/{path}`: the lazily loaded widget app.
 pub async fn widget_asset(Path(path): Path<String>) -> Response {
-    assets::serve(&format!("widget/{path}"))
+    cross_origin(assets::serve(&format!("widget/{path}")))
 }
 
 /// `GET /demo`
@@ -41,7 +51,10 @@ async fn demo_page(state: &AppState, path: &str) -> Response {
         Err(e) => return super::error::ApiError::from(e).into_response(),
     };
     assets::serve_with(&format!("demo/{path}"), |bytes| {
-        if path.ends_with(".html") {
+        if std::path::Path::new(path)
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("html"))
+        {
             String::from_utf8_lossy(&bytes)
                 .replace("__SB_DEMO_IDENTITY__", &identity)
                 .into_bytes()

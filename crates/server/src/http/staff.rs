@@ -205,17 +205,14 @@ pub async fn login(
         None => None,
     };
     let password = body.password;
-    let verified = match &user {
-        Some(u) => {
-            let hash = u.password_hash.clone();
-            tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-                .await
-                .unwrap_or(false)
-        }
-        None => {
-            let _ = tokio::task::spawn_blocking(move || auth::dummy_verify(&password)).await;
-            false
-        }
+    let verified = if let Some(u) = &user {
+        let hash = u.password_hash.clone();
+        tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+            .await
+            .unwrap_or(false)
+    } else {
+        let _ = tokio::task::spawn_blocking(move || auth::dummy_verify(&password)).await;
+        false
     };
     let (Some(tenant), Some(user), true) = (tenant, user, verified) else {
         metrics::counter!("switchboard_logins_failed_total").increment(1);

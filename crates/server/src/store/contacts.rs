@@ -250,25 +250,21 @@ impl Store {
         Ok(())
     }
 
+    /// Records the visitor's browsing trail. `page_url` stays the page the
+    /// contact started on (the record's source page); the screen pop shows
+    /// where the visitor is now.
     pub async fn update_contact_pages(
         &self,
         tenant: TenantId,
         id: ContactId,
-        page_url: &str,
-        page_title: &str,
         pages: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE contacts SET page_url = $1, page_title = $2, pages = $3 \
-             WHERE tenant_id = $4 AND id = $5",
-        )
-        .bind(page_url)
-        .bind(page_title)
-        .bind(to_json(pages))
-        .bind(tenant.0)
-        .bind(id.0)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE contacts SET pages = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(to_json(pages))
+            .bind(tenant.0)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

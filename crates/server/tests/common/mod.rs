@@ -1,0 +1,390 @@
+//! Test harness: a real server on port-0 listeners with a fresh database per
+//! test (SQLite in a temp dir, or a fresh PostgreSQL database when
+//! `SWITCHBOARD_TEST_POSTGRES` names a server), plus HTTP and WebSocket clients.
+#![allow(dead_code)]
+
+use std::{
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
+};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor};
+use switchboard::{
+    Listeners,
+    config::{Config, Secret},
+    store::Store,
+};
+use tokio::{net::TcpStream, sync::oneshot, task::JoinHandle};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
+};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// How long a wait-for-condition may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub public: String,
+    pub agent: String,
+    pub store: Store,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    dir: std::path::PathBuf,
+    postgres: Option<(String, String)>,
+}
+
+pub struct Builder {
+    demo: bool,
+    offer_timeout_secs: u64,
+    visitor_grace_secs: u64,
+}
+
+impl Builder {
+    pub fn offer_timeout(mut self, secs: u64) -> Self {
+        self.offer_timeout_secs = secs;
+        self
+    }
+
+    pub fn visitor_grace(mut self, secs: u64) -> Self {
+        self.visitor_grace_secs = secs;
+        self
+    }
+
+    pub fn without_demo(mut self) -> Self {
+        self.demo = false;
+        self
+    }
+
+    pub async fn start(self) -> TestServer {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("sb-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let postgres = postgres_database(n).await;
+        let config = Config {
+            public_addr: "127.0.0.1:0".parse().unwrap(),
+            agent_addr: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.clone(),
+            database_url: postgres.as_ref().map(|(url, _)| Secret::new(url.clone())),
+            demo: self.demo,
+            offer_timeout_secs: self.offer_timeout_secs,
+            visitor_grace_secs: self.visitor_grace_secs,
+        };
+        let store = switchboard::open_store(&config).await.expect("store opens");
+        let listeners = Listeners::bind(&config).await.expect("bind");
+        let (public, agent) = listeners.addrs().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server_store = store.clone();
+        let task = tokio::spawn(async move {
+            switchboard::run(config, server_store, listeners, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        TestServer {
+            public: format!("http://{public}"),
+            agent: format!("http://{agent}"),
+            store,
+            shutdown: Some(tx),
+            task: Some(task),
+            dir,
+            postgres,
+        }
+    }
+}
+
+/// With `SWITCHBOARD_TEST_POSTGRES=postgres://127.0.0.1:5432/test`, each test
+/// gets its own new database on that server (dropped afterwards).
+async fn postgres_database(n: u32) -> Option<(String, String)> {
+    let admin = std::env::var("SWITCHBOARD_TEST_POSTGRES").ok()?;
+    let name = format!("sbtest_{}_{n}", std::process::id());
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&admin)
+        .await
+        .expect("PostgreSQL named by SWITCHBOARD_TEST_POSTGRES is reachable");
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .await
+    .unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Some((format!("{base}/{name}"), admin))
+}
+
+impl TestServer {
+    pub fn builder() -> Builder {
+        Builder {
+            demo: true,
+            offer_timeout_secs: 20,
+            visitor_grace_secs: 60,
+        }
+    }
+
+    /// A server with the demo tenant.
+    pub async fn start() -> TestServer {
+        Self::builder().start().await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+
+    pub fn public_ws(&self) -> String {
+        self.public.replace("http://", "ws://")
+    }
+
+    pub fn agent_ws(&self) -> String {
+        self.agent.replace("http://", "ws://")
+    }
+
+    /// A staff client logged in as `name` of `tenant`.
+    pub async fn staff(&self, tenant: &str, name: &str, password: &str) -> Staff {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let response = client
+            .post(format!("{}/api/v1/login", self.agent))
+            .json(&json!({"tenant": tenant, "name": name, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "login as {name}");
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().await.unwrap();
+        Staff {
+            client,
+            base: self.agent.clone(),
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+            cookie: cookie.split(';').next().unwrap().to_owned(),
+        }
+    }
+
+    /// A demo staff member (password `demo-NAME`).
+    pub async fn demo_staff(&self, name: &str) -> Staff {
+        self.staff("demo", name, &format!("demo-{name}")).await
+    }
+
+    /// A visitor WebSocket for `tenant`/`link` with the public listener's Origin.
+    pub async fn visitor(&self, tenant: &str, link: &str) -> Ws {
+        let url = format!(
+            "{}/ws/visitor?tenant={tenant}&link={link}",
+            self.public_ws()
+        );
+        Ws::connect(&url, Some(&self.public), None).await
+    }
+
+    /// An agent console WebSocket for a logged-in staff member.
+    pub async fn console(&self, staff: &Staff) -> Ws {
+        let url = format!("{}/ws/agent", self.agent_ws());
+        Ws::connect(&url, Some(&self.agent), Some(&staff.cookie)).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((url, admin)) = self.postgres.take() {
+            let name = url.rsplit('/').next().unwrap_or_default().to_owned();
+            // Drop runs outside async; a short-lived runtime on its own thread
+            // removes the database.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin).await {
+                        let _ = conn
+                            .execute(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A logged-in staff HTTP client.
+pub struct Staff {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub csrf: String,
+    pub cookie: String,
+}
+
+impl Staff {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// A JSON WebSocket client.
+pub struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn connect(url: &str, origin: Option<&str>, cookie: Option<&str>) -> Ws {
+        Self::try_connect(url, origin, cookie)
+            .await
+            .unwrap_or_else(|status| panic!("WebSocket {url} refused with {status}"))
+    }
+
+    /// Connects, or returns the HTTP status the upgrade was refused with.
+    pub async fn try_connect(
+        url: &str,
+        origin: Option<&str>,
+        cookie: Option<&str>,
+    ) -> Result<Ws, u16> {
+        let mut request = url.into_client_request().unwrap();
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", HeaderValue::from_str(origin).unwrap());
+        }
+        if let Some(cookie) = cookie {
+            request
+                .headers_mut()
+                .insert("cookie", HeaderValue::from_str(cookie).unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((stream, _)) => Ok(Ws { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(e) => panic!("WebSocket {url}: {e}"),
+        }
+    }
+
+    /// Sends a frame (the version is added).
+    pub async fn send(&mut self, mut frame: Value) {
+        frame["v"] = json!(1);
+        self.send_raw(&frame.to_string()).await;
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.stream
+            .send(Message::Text(text.to_owned().into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next JSON frame, failing the test after `WAIT`.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("a frame within the wait")
+                .expect("connection open")
+                .expect("frame ok");
+            if let Message::Text(t) = message {
+                return serde_json::from_str(&t).unwrap();
+            }
+        }
+    }
+
+    /// Skips frames until one of `kind` arrives (and `pred` holds).
+    pub async fn until(&mut self, kind: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let frame = self.next().await;
+            if frame["type"] == kind && pred(&frame) {
+                return frame;
+            }
+        }
+    }
+
+    pub async fn until_type(&mut self, kind: &str) -> Value {
+        self.until(kind, |_| true).await
+    }
+
+    /// True when the server closed the connection.
+    pub async fn closed(&mut self) -> bool {
+        loop {
+            match tokio::time::timeout(WAIT, self.stream.next()).await {
+                Ok(None | Some(Err(_) | Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// A visitor hello with a page context.
+pub fn hello(url: &str, identity: Option<&str>, resume: Option<&str>) -> Value {
+    let mut frame = json!({
+        "type": "hello",
+        "context": {
+            "url": url, "title": "Demo shop", "referrer": "",
+            "pages": [{"url": "http://shop.example/products", "title": "Products", "at": 1}, {"url": url, "title": "Demo shop", "at": 2}],
+            "language": "en-GB", "timezone": "Europe/Berlin"
+        }
+    });
+    if let Some(i) = identity {
+        frame["identity"] = json!(i);
+    }
+    if let Some(r) = resume {
+        frame["resume"] = json!(r);
+    }
+    frame
+}
+
+/// Signs the demo customer's identity with the demo tenant's secret.
+pub async fn demo_identity(server: &TestServer) -> String {
+    let tenant = server.store.tenant_by_slug("demo").await.unwrap().unwrap();
+    switchboard::demo::demo_identity(&tenant).unwrap()
+}

@@ -1,0 +1,122 @@
+//! The security boundary between the two listeners: the public one serves only
+//! what visitors need; every staff route is 404 there.
+
+mod common;
+
+use common::TestServer;
+
+/// Every staff-side route, as a client would request it.
+const STAFF_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/console.js"),
+    ("GET", "/supervisor/"),
+    ("GET", "/admin/"),
+    ("GET", "/common/api.js"),
+    ("GET", "/metrics"),
+    ("GET", "/ws/agent"),
+    ("GET", "/api/v1/login-hint"),
+    ("POST", "/api/v1/login"),
+    ("POST", "/api/v1/logout"),
+    ("GET", "/api/v1/me"),
+    ("GET", "/api/v1/contacts"),
+    ("GET", "/api/v1/contacts.csv"),
+    ("GET", "/api/v1/contacts/1"),
+    ("GET", "/api/v1/customers"),
+    ("GET", "/api/v1/customers/cust-1001"),
+    ("PUT", "/api/v1/customers/cust-1001"),
+    ("GET", "/api/v1/links"),
+    ("GET", "/api/v1/live"),
+    ("POST", "/api/v1/api-keys"),
+];
+
+#[tokio::test]
+async fn staff_routes_are_404_on_the_public_listener() {
+    let server = TestServer::start().await;
+    let client = reqwest::Client::new();
+    for (method, path) in STAFF_ROUTES {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let public = client
+            .request(method.clone(), format!("{}{path}", server.public))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            public.status(),
+            404,
+            "{method} {path} on the public listener"
+        );
+        // ...and they do exist on the agent listener.
+        let agent = client
+            .request(method.clone(), format!("{}{path}", server.agent))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(agent.status(), 404, "{method} {path} on the agent listener");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn public_listener_serves_the_visitor_side() {
+    let server = TestServer::start().await;
+    for path in ["/healthz", "/widget.js", "/widget/app.js", "/demo/"] {
+        let r = reqwest::get(format!("{}{path}", server.public))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let demo = reqwest::get(format!("{}/demo/", server.public))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!demo.contains("__SB_DEMO_IDENTITY__"), "identity filled in");
+    let r = reqwest::get(format!("{}/healthz", server.agent))
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "ok");
+    let metrics = reqwest::get(format!("{}/metrics", server.agent))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn demo_pages_exist_only_with_demo() {
+    let server = TestServer::builder().without_demo().start().await;
+    let r = reqwest::get(format!("{}/demo/", server.public))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let hint: serde_json::Value = reqwest::get(format!("{}/api/v1/login-hint", server.agent))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(hint["tenant"].is_null(), "no tenant seeded without --demo");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn widget_loader_is_within_budget() {
+    use std::io::Write;
+    let server = TestServer::start().await;
+    let body = reqwest::get(format!("{}/widget.js", server.public))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&body).unwrap();
+    let size = gz.finish().unwrap().len();
+    assert!(size <= 10 * 1024, "widget.js is {size} bytes gzipped");
+    server.stop().await;
+}

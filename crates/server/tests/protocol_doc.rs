@@ -1,0 +1,157 @@
+//! docs/protocol.md and the code agree on every message type, both ways.
+
+use std::collections::BTreeSet;
+
+use switchboard::protocol::{AGENT_FRAME_TYPES, VISITOR_FRAME_TYPES};
+
+/// The backticked first-column names of the table under `heading`.
+fn table_types(doc: &str, heading: &str) -> BTreeSet<String> {
+    let start = doc
+        .find(heading)
+        .unwrap_or_else(|| panic!("heading {heading:?} in protocol.md"));
+    doc[start..]
+        .lines()
+        .skip(1)
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.split('|').nth(1))
+        .filter_map(|cell| {
+            cell.trim()
+                .strip_prefix('`')?
+                .strip_suffix('`')
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+fn doc() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/protocol.md"
+    ))
+    .unwrap()
+}
+
+fn set(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn inbound_types_match() {
+    let doc = doc();
+    assert_eq!(
+        table_types(&doc, "### Visitor to server"),
+        set(VISITOR_FRAME_TYPES)
+    );
+    assert_eq!(
+        table_types(&doc, "### Agent to server"),
+        set(AGENT_FRAME_TYPES)
+    );
+}
+
+/// Every outbound variant, serialized; its `type` must be documented.
+#[test]
+fn outbound_types_are_documented() {
+    use serde_json::Value;
+    use switchboard::protocol::{AgentInfo, ErrorCode, ToAgent, ToVisitor, VisitorState, encode};
+    use switchboard::store::{Message, Sender};
+    let m = Message {
+        from: Sender::Agent,
+        text: "t".into(),
+        at: 1,
+    };
+    let visitor = [
+        ToVisitor::Welcome {
+            resume: String::new(),
+            link_name: String::new(),
+            available: true,
+            wait_seconds: 0,
+            state: VisitorState::Idle,
+            transcript: vec![],
+            agent_name: None,
+        },
+        ToVisitor::Status {
+            available: true,
+            wait_seconds: 0,
+            position: None,
+        },
+        ToVisitor::Queued {
+            position: 1,
+            wait_seconds: 0,
+        },
+        ToVisitor::Connected {
+            agent_name: String::new(),
+        },
+        ToVisitor::Message(m.clone()),
+        ToVisitor::Typing { active: true },
+        ToVisitor::Ended { by: Sender::Agent },
+        ToVisitor::Pong,
+        ToVisitor::Error {
+            code: ErrorCode::BadJson,
+            message: String::new(),
+        },
+    ];
+    let agent = [
+        ToAgent::Hello {
+            agent: AgentInfo {
+                name: String::new(),
+                display_name: String::new(),
+            },
+            state: "offline",
+            reason: None,
+            wrapup_codes: vec![],
+            contacts: vec![],
+        },
+        ToAgent::State {
+            state: "available",
+            reason: None,
+        },
+        ToAgent::Offer {
+            contact: 1,
+            expires_in: 1,
+            screenpop: Value::Null,
+        },
+        ToAgent::OfferCancelled {
+            contact: 1,
+            reason: "timeout",
+        },
+        ToAgent::Assigned {
+            contact: 1,
+            screenpop: Value::Null,
+            transcript: vec![],
+        },
+        ToAgent::Screenpop {
+            contact: 1,
+            screenpop: Value::Null,
+        },
+        ToAgent::Message {
+            contact: 1,
+            message: m,
+        },
+        ToAgent::Typing {
+            contact: 1,
+            active: true,
+        },
+        ToAgent::Ended {
+            contact: 1,
+            by: Sender::Visitor,
+        },
+        ToAgent::Wrapped { contact: 1 },
+        ToAgent::Pong,
+        ToAgent::Error {
+            code: ErrorCode::BadJson,
+            message: String::new(),
+        },
+    ];
+    let kind = |s: String| {
+        serde_json::from_str::<Value>(&s).unwrap()["type"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let doc = doc();
+    let visitor_types: BTreeSet<_> = visitor.iter().map(|f| kind(encode(f))).collect();
+    let agent_types: BTreeSet<_> = agent.iter().map(|f| kind(encode(f))).collect();
+    assert_eq!(table_types(&doc, "### Server to visitor"), visitor_types);
+    assert_eq!(table_types(&doc, "### Server to agent"), agent_types);
+}

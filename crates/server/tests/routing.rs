@@ -1,0 +1,150 @@
+//! The basic router through real sockets: decline and timeout re-offer to the
+//! next agent and put the first one into not-ready; a visitor who leaves is
+//! recorded as abandoned; live availability reaches idle widgets.
+
+mod common;
+
+use common::{TestServer, hello};
+use serde_json::json;
+
+async fn ready(server: &TestServer, name: &str) -> (common::Staff, common::Ws) {
+    let staff = server.demo_staff(name).await;
+    let mut console = server.console(&staff).await;
+    console.until_type("hello").await;
+    console
+        .send(json!({"type": "status", "state": "available"}))
+        .await;
+    console.until("state", |f| f["state"] == "available").await;
+    (staff, console)
+}
+
+#[tokio::test]
+async fn decline_reoffers_to_the_next_agent_and_sets_not_ready() {
+    let server = TestServer::start().await;
+    // Both alice and bob hold the support skill.
+    let (_a, mut alice) = ready(&server, "alice").await;
+    let (_b, mut bob) = ready(&server, "bob").await;
+    let mut visitor = server.visitor("demo", "support").await;
+    visitor
+        .send(hello("http://shop.example/", None, None))
+        .await;
+    visitor.until_type("welcome").await;
+    visitor.send(json!({"type": "start", "text": "help"})).await;
+
+    // Alice became available first, so she has been idle longest.
+    let offer = alice.until_type("offer").await;
+    let contact = offer["contact"].clone();
+    alice
+        .send(json!({"type": "decline", "contact": contact}))
+        .await;
+    let state = alice.until_type("state").await;
+    assert_eq!(state["state"], "not_ready");
+    assert_eq!(state["reason"], "declined an offer");
+    let offer = bob.until_type("offer").await;
+    assert_eq!(offer["contact"], contact);
+    bob.send(json!({"type": "accept", "contact": contact}))
+        .await;
+    bob.until_type("assigned").await;
+    visitor.until_type("connected").await;
+
+    // Alice cannot act on an offer she no longer has.
+    alice
+        .send(json!({"type": "accept", "contact": contact}))
+        .await;
+    assert_eq!(alice.until_type("error").await["code"], "bad_state");
+    alice
+        .send(json!({"type": "message", "contact": contact, "text": "sneaky"}))
+        .await;
+    assert_eq!(alice.until_type("error").await["code"], "forbidden");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn missed_offer_times_out_and_goes_to_the_next_agent() {
+    let server = TestServer::builder().offer_timeout(1).start().await;
+    let (_a, mut alice) = ready(&server, "alice").await;
+    let (_b, mut bob) = ready(&server, "bob").await;
+    let mut visitor = server.visitor("demo", "support").await;
+    visitor
+        .send(hello("http://shop.example/", None, None))
+        .await;
+    visitor.until_type("welcome").await;
+    visitor.send(json!({"type": "start", "text": "help"})).await;
+    let offer = alice.until_type("offer").await;
+    let cancelled = alice.until_type("offer_cancelled").await;
+    assert_eq!(cancelled["contact"], offer["contact"]);
+    assert_eq!(cancelled["reason"], "timeout");
+    assert_eq!(alice.until_type("state").await["reason"], "missed an offer");
+    assert_eq!(bob.until_type("offer").await["contact"], offer["contact"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn visitor_leaving_the_queue_is_recorded_as_abandoned() {
+    let server = TestServer::start().await;
+    let mut visitor = server.visitor("demo", "billing").await;
+    visitor
+        .send(hello("http://shop.example/cart", None, None))
+        .await;
+    let welcome = visitor.until_type("welcome").await;
+    assert_eq!(welcome["available"], false);
+    visitor
+        .send(json!({"type": "start", "text": "anyone?"}))
+        .await;
+    let queued = visitor.until_type("queued").await;
+    assert_eq!(queued["position"], 1);
+    assert!(queued["wait_seconds"].as_u64().unwrap() > 0);
+    visitor.send(json!({"type": "end"})).await;
+    assert_eq!(visitor.until_type("ended").await["by"], "visitor");
+
+    let sam = server.demo_staff("sam").await;
+    let mut tries = 0;
+    let record = loop {
+        tries += 1;
+        assert!(tries < 200, "the abandoned record never appeared");
+        let (_, list) = sam.get("/api/v1/contacts").await;
+        if list["contacts"][0]["outcome"] == "abandoned" {
+            break list["contacts"][0].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(record["page_url"], "http://shop.example/cart");
+    assert!(record["answered_at"].is_null());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn idle_widgets_see_availability_change_live() {
+    let server = TestServer::start().await;
+    let mut visitor = server.visitor("demo", "billing").await;
+    visitor
+        .send(hello("http://shop.example/", None, None))
+        .await;
+    assert_eq!(visitor.until_type("welcome").await["available"], false);
+    // Bob holds billing; when he becomes available the widget is told at once.
+    let (_b, _bob) = ready(&server, "bob").await;
+    let status = visitor.until("status", |f| f["available"] == true).await;
+    assert_eq!(status["wait_seconds"], 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn dropped_visitor_ends_after_the_grace_time() {
+    let server = TestServer::builder().visitor_grace(1).start().await;
+    let (_a, mut alice) = ready(&server, "alice").await;
+    let mut visitor = server.visitor("demo", "sales").await;
+    visitor
+        .send(hello("http://shop.example/", None, None))
+        .await;
+    visitor.until_type("welcome").await;
+    visitor.send(json!({"type": "start", "text": "hi"})).await;
+    let offer = alice.until_type("offer").await;
+    alice
+        .send(json!({"type": "accept", "contact": offer["contact"]}))
+        .await;
+    alice.until_type("assigned").await;
+    drop(visitor);
+    let ended = alice.until_type("ended").await;
+    assert_eq!(ended["by"], "system");
+    server.stop().await;
+}
