@@ -41,6 +41,8 @@ pub struct Config {
     pub offer_timeout_secs: u64,
     /// Seconds a conversation waits for a visitor who dropped off before it ends.
     pub visitor_grace_secs: u64,
+    /// Visitor WebSocket connections allowed per client address per minute.
+    pub visitor_connects_per_minute: u32,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             demo: false,
             offer_timeout_secs: 20,
             visitor_grace_secs: 60,
+            visitor_connects_per_minute: 60,
         }
     }
 }
@@ -67,6 +70,7 @@ struct FileConfig {
     database_url: Option<Secret>,
     offer_timeout_secs: Option<u64>,
     visitor_grace_secs: Option<u64>,
+    visitor_connects_per_minute: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +142,9 @@ impl Config {
         if let Some(v) = file.visitor_grace_secs {
             self.visitor_grace_secs = v;
         }
+        if let Some(v) = file.visitor_connects_per_minute {
+            self.visitor_connects_per_minute = v;
+        }
     }
 
     fn apply_env(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
@@ -159,6 +166,10 @@ impl Config {
             }
             "SWITCHBOARD_VISITOR_GRACE_SECS" => {
                 self.visitor_grace_secs = value.parse().map_err(|e| bad(format!("{e}")))?;
+            }
+            "SWITCHBOARD_VISITOR_CONNECTS_PER_MINUTE" => {
+                self.visitor_connects_per_minute =
+                    value.parse().map_err(|e| bad(format!("{e}")))?;
             }
             _ => {}
         }

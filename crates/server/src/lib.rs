@@ -133,7 +133,7 @@ pub async fn run(
         store: store.clone(),
         desk,
         demo: config.demo,
-        limits: std::sync::Arc::new(Limits::default()),
+        limits: std::sync::Arc::new(Limits::new(config.visitor_connects_per_minute)),
         metrics: metrics_handle(),
     };
     let public =

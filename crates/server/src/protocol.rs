@@ -277,6 +277,14 @@ pub fn encode<T: Serialize>(frame: &T) -> String {
     value.to_string()
 }
 
+/// The error frame, the same shape on both WebSockets.
+pub fn encode_error(e: FrameError) -> String {
+    encode(&ToVisitor::Error {
+        code: e.code,
+        message: e.message,
+    })
+}
+
 /// Why a frame could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameError {

@@ -173,12 +173,7 @@ async fn visitor_and_agent_chat_end_to_end() {
 #[tokio::test]
 async fn unsigned_visitor_is_marked_unverified_and_gets_no_crm_record() {
     let server = TestServer::start().await;
-    let alice = server.demo_staff("alice").await;
-    let mut console = server.console(&alice).await;
-    console
-        .send(json!({"type": "status", "state": "available"}))
-        .await;
-    console.until("state", |f| f["state"] == "available").await;
+    let (_alice, mut console) = server.ready_agent("alice").await;
 
     let mut visitor = server.visitor("demo", "sales").await;
     let mut frame = hello("http://shop.example/", Some("forged.token.value"), None);
@@ -196,11 +191,7 @@ async fn unsigned_visitor_is_marked_unverified_and_gets_no_crm_record() {
 #[tokio::test]
 async fn visitor_returning_during_wrap_up_sees_the_end_and_can_start_again() {
     let server = TestServer::start().await;
-    let alice = server.demo_staff("alice").await;
-    let mut console = server.console(&alice).await;
-    console
-        .send(json!({"type": "status", "state": "available"}))
-        .await;
+    let (_alice, mut console) = server.ready_agent("alice").await;
     let mut visitor = server.visitor("demo", "sales").await;
     visitor
         .send(hello("http://shop.example/", None, None))

@@ -7,23 +7,12 @@ mod common;
 use common::{TestServer, hello};
 use serde_json::json;
 
-async fn ready(server: &TestServer, name: &str) -> (common::Staff, common::Ws) {
-    let staff = server.demo_staff(name).await;
-    let mut console = server.console(&staff).await;
-    console.until_type("hello").await;
-    console
-        .send(json!({"type": "status", "state": "available"}))
-        .await;
-    console.until("state", |f| f["state"] == "available").await;
-    (staff, console)
-}
-
 #[tokio::test]
 async fn decline_reoffers_to_the_next_agent_and_sets_not_ready() {
     let server = TestServer::start().await;
     // Both alice and bob hold the support skill.
-    let (_a, mut alice) = ready(&server, "alice").await;
-    let (_b, mut bob) = ready(&server, "bob").await;
+    let (_a, mut alice) = server.ready_agent("alice").await;
+    let (_b, mut bob) = server.ready_agent("bob").await;
     let mut visitor = server.visitor("demo", "support").await;
     visitor
         .send(hello("http://shop.example/", None, None))
@@ -62,8 +51,8 @@ async fn decline_reoffers_to_the_next_agent_and_sets_not_ready() {
 #[tokio::test]
 async fn missed_offer_times_out_and_goes_to_the_next_agent() {
     let server = TestServer::builder().offer_timeout(1).start().await;
-    let (_a, mut alice) = ready(&server, "alice").await;
-    let (_b, mut bob) = ready(&server, "bob").await;
+    let (_a, mut alice) = server.ready_agent("alice").await;
+    let (_b, mut bob) = server.ready_agent("bob").await;
     let mut visitor = server.visitor("demo", "support").await;
     visitor
         .send(hello("http://shop.example/", None, None))
@@ -122,7 +111,7 @@ async fn idle_widgets_see_availability_change_live() {
         .await;
     assert_eq!(visitor.until_type("welcome").await["available"], false);
     // Bob holds billing; when he becomes available the widget is told at once.
-    let (_b, _bob) = ready(&server, "bob").await;
+    let (_b, _bob) = server.ready_agent("bob").await;
     let status = visitor.until("status", |f| f["available"] == true).await;
     assert_eq!(status["wait_seconds"], 0);
     server.stop().await;
@@ -131,7 +120,7 @@ async fn idle_widgets_see_availability_change_live() {
 #[tokio::test]
 async fn dropped_visitor_ends_after_the_grace_time() {
     let server = TestServer::builder().visitor_grace(1).start().await;
-    let (_a, mut alice) = ready(&server, "alice").await;
+    let (_a, mut alice) = server.ready_agent("alice").await;
     let mut visitor = server.visitor("demo", "sales").await;
     visitor
         .send(hello("http://shop.example/", None, None))

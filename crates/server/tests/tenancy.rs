@@ -40,11 +40,7 @@ name = "Acme Customer"
 
 /// A finished demo contact with a transcript; returns its id.
 async fn demo_contact(server: &TestServer) -> i64 {
-    let alice = server.demo_staff("alice").await;
-    let mut console = server.console(&alice).await;
-    console
-        .send(json!({"type": "status", "state": "available"}))
-        .await;
+    let (_alice, mut console) = server.ready_agent("alice").await;
     let mut visitor = server.visitor("demo", "sales").await;
     visitor
         .send(hello("http://shop.example/", None, None))

@@ -242,16 +242,8 @@ impl DeskState {
             return Ok(());
         };
         let message = self
-            .store
-            .append_message(tenant, contact, Sender::Agent, &text)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "storing a message failed");
-                FrameError::new(
-                    ErrorCode::BadState,
-                    "the message could not be stored; try again",
-                )
-            })?;
+            .store_message(tenant, contact, Sender::Agent, &text)
+            .await?;
         self.send_contact_visitors(contact, &ToVisitor::Message(message.clone()));
         self.send_agent(
             user,

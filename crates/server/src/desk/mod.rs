@@ -389,6 +389,27 @@ impl DeskState {
         }
     }
 
+    /// Appends a chat message to the transcript; a storage failure becomes an
+    /// error frame for the sender (the message is not relayed unstored).
+    async fn store_message(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        from: crate::store::Sender,
+        text: &str,
+    ) -> Result<crate::store::Message, crate::protocol::FrameError> {
+        self.store
+            .append_message(tenant, contact, from, text)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "storing a message failed");
+                crate::protocol::FrameError::new(
+                    crate::protocol::ErrorCode::BadState,
+                    "the message could not be stored; try again",
+                )
+            })
+    }
+
     fn live_view(&self, tenant: TenantId) -> LiveView {
         let mut queues: Vec<LiveQueue> = self
             .queue_tenants

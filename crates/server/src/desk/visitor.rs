@@ -337,16 +337,8 @@ impl DeskState {
         }
         let (tenant, agent, phase) = (live.tenant, live.agent, live.phase);
         let message = self
-            .store
-            .append_message(tenant, contact, Sender::Visitor, &text)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "storing a message failed");
-                FrameError::new(
-                    ErrorCode::BadState,
-                    "the message could not be stored; try again",
-                )
-            })?;
+            .store_message(tenant, contact, Sender::Visitor, &text)
+            .await?;
         self.send_contact_visitors(contact, &ToVisitor::Message(message.clone()));
         if let (Some(agent), Phase::Connected) = (agent, phase) {
             self.send_agent(

@@ -49,12 +49,15 @@ pub struct Limits {
     pub visitor_connect: limit::RateLimiter,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
+impl Limits {
+    pub fn new(visitor_connects_per_minute: u32) -> Self {
         Self {
             login_ip: limit::RateLimiter::new(10, Duration::from_mins(1)),
             login_user: limit::RateLimiter::new(5, Duration::from_mins(5)),
-            visitor_connect: limit::RateLimiter::new(60, Duration::from_mins(1)),
+            visitor_connect: limit::RateLimiter::new(
+                visitor_connects_per_minute.max(1),
+                Duration::from_mins(1),
+            ),
         }
     }
 }

@@ -7,7 +7,7 @@ use axum::{
 };
 use futures_util::StreamExt;
 
-use super::{FrameBudget, Incoming, MAX_MESSAGE, classify, send_text};
+use super::{FrameBudget, Incoming, MAX_MESSAGE, classify, send_error, send_text};
 use crate::{
     desk::{Outbox, Request},
     http::{
@@ -15,7 +15,7 @@ use crate::{
         error::ApiError,
         staff::{same_origin, session_user},
     },
-    protocol::{self, AgentFrame, ErrorCode, FrameError, ToAgent},
+    protocol::{self, AgentFrame, ErrorCode, FrameError},
     store::{Tenant, User},
 };
 
@@ -86,15 +86,4 @@ async fn serve(socket: WebSocket, state: AppState, user: User, tenant: Tenant) {
         }
     }
     let _ = state.desk.send(Request::AgentGone { conn }).await;
-}
-
-async fn send_error(sink: &mut super::Sink, e: FrameError) -> bool {
-    send_text(
-        sink,
-        protocol::encode(&ToAgent::Error {
-            code: e.code,
-            message: e.message,
-        }),
-    )
-    .await
 }

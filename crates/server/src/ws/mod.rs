@@ -22,6 +22,10 @@ async fn send_text(sink: &mut Sink, text: String) -> bool {
     sink.send(Message::Text(text.into())).await.is_ok()
 }
 
+async fn send_error(sink: &mut Sink, e: FrameError) -> bool {
+    send_text(sink, crate::protocol::encode_error(e)).await
+}
+
 /// Per-connection frame budget: a burst, then a steady rate.
 struct FrameBudget {
     tokens: f64,

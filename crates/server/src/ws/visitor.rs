@@ -10,11 +10,11 @@ use axum::{
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::{FrameBudget, Incoming, MAX_MESSAGE, classify, send_text};
+use super::{FrameBudget, Incoming, MAX_MESSAGE, classify, send_error, send_text};
 use crate::{
     desk::{Outbox, Request},
     http::{AppState, error::ApiError, staff::same_origin},
-    protocol::{self, ErrorCode, FrameError, ToVisitor, VisitorFrame},
+    protocol::{self, ErrorCode, FrameError, VisitorFrame},
     store::{Link, Tenant},
 };
 
@@ -139,15 +139,4 @@ async fn serve(socket: WebSocket, state: AppState, found: Option<(Tenant, Link)>
     if greeted {
         let _ = state.desk.send(Request::VisitorGone { conn }).await;
     }
-}
-
-async fn send_error(sink: &mut super::Sink, e: FrameError) -> bool {
-    send_text(
-        sink,
-        protocol::encode(&ToVisitor::Error {
-            code: e.code,
-            message: e.message,
-        }),
-    )
-    .await
 }

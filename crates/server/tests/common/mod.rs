@@ -72,6 +72,7 @@ impl Builder {
             demo: self.demo,
             offer_timeout_secs: self.offer_timeout_secs,
             visitor_grace_secs: self.visitor_grace_secs,
+            visitor_connects_per_minute: 600,
         };
         let store = switchboard::open_store(&config).await.expect("store opens");
         let listeners = Listeners::bind(&config).await.expect("bind");
@@ -181,6 +182,18 @@ impl TestServer {
     /// A demo staff member (password `demo-NAME`).
     pub async fn demo_staff(&self, name: &str) -> Staff {
         self.staff("demo", name, &format!("demo-{name}")).await
+    }
+
+    /// A demo agent logged in, console connected and set available.
+    pub async fn ready_agent(&self, name: &str) -> (Staff, Ws) {
+        let staff = self.demo_staff(name).await;
+        let mut console = self.console(&staff).await;
+        console.until_type("hello").await;
+        console
+            .send(json!({"type": "status", "state": "available"}))
+            .await;
+        console.until("state", |f| f["state"] == "available").await;
+        (staff, console)
     }
 
     /// A visitor WebSocket for `tenant`/`link` with the public listener's Origin.
