@@ -87,16 +87,9 @@ async fn visitor_leaving_the_queue_is_recorded_as_abandoned() {
     assert_eq!(visitor.until_type("ended").await["by"], "visitor");
 
     let sam = server.demo_staff("sam").await;
-    let mut tries = 0;
-    let record = loop {
-        tries += 1;
-        assert!(tries < 200, "the abandoned record never appeared");
-        let (_, list) = sam.get("/api/v1/contacts").await;
-        if list["contacts"][0]["outcome"] == "abandoned" {
-            break list["contacts"][0].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let record = sam
+        .newest_record_when(|r| r["outcome"] == "abandoned")
+        .await;
     assert_eq!(record["page_url"], "http://shop.example/cart");
     assert!(record["answered_at"].is_null());
     server.stop().await;
@@ -135,5 +128,32 @@ async fn dropped_visitor_ends_after_the_grace_time() {
     drop(visitor);
     let ended = alice.until_type("ended").await;
     assert_eq!(ended["by"], "system");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn visitor_leaving_after_every_offer_was_declined_is_declined_all() {
+    let server = TestServer::start().await;
+    let (_a, mut alice) = server.ready_agent("alice").await;
+    let mut visitor = server.visitor("demo", "sales").await;
+    visitor
+        .send(hello("http://shop.example/", None, None))
+        .await;
+    visitor.until_type("welcome").await;
+    visitor
+        .send(json!({"type": "start", "text": "hello?"}))
+        .await;
+    let offer = alice.until_type("offer").await;
+    alice
+        .send(json!({"type": "decline", "contact": offer["contact"]}))
+        .await;
+    alice.until("state", |f| f["state"] == "not_ready").await;
+    visitor.send(json!({"type": "end"})).await;
+    visitor.until_type("ended").await;
+    let sam = server.demo_staff("sam").await;
+    let record = sam
+        .newest_record_when(|r| r["outcome"] == "declined-all")
+        .await;
+    assert!(record["offered_at"].as_i64().is_some());
     server.stop().await;
 }

@@ -251,6 +251,24 @@ pub struct Staff {
 }
 
 impl Staff {
+    /// Polls the newest contact record until `pred` holds (records are written
+    /// by the desk just after it answers the socket).
+    pub async fn newest_record_when(&self, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (_, list) = self.get("/api/v1/contacts").await;
+            let record = &list["contacts"][0];
+            if pred(record) {
+                return record.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "record never matched: {record}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = self
             .client
