@@ -38,8 +38,7 @@ pub async fn upgrade(
         Ok(None) => return ApiError::unauthorized().into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    ws.max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
+    super::configure(ws)
         .on_upgrade(move |socket| serve(socket, state, user, tenant))
 }
 

@@ -18,6 +18,21 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 
 type Sink = SplitSink<WebSocket, Message>;
 
+/// Read buffer per connection. tungstenite's default (128 KiB) would make each
+/// idle visitor cost over 100 KiB; frames here are at most 4 KiB of useful text,
+/// and a larger message is read in several chunks anyway.
+const READ_BUFFER: usize = 4 * 1024;
+
+/// Limits every WebSocket on both listeners shares.
+fn configure(ws: axum::extract::WebSocketUpgrade) -> axum::extract::WebSocketUpgrade {
+    ws.max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .read_buffer_size(READ_BUFFER)
+        // Frames are small and sent one at a time: write them out at once
+        // instead of buffering.
+        .write_buffer_size(0)
+}
+
 async fn send_text(sink: &mut Sink, text: String) -> bool {
     sink.send(Message::Text(text.into())).await.is_ok()
 }

@@ -62,8 +62,7 @@ pub async fn upgrade(
         return ApiError::forbidden("this site is not allowed to open this tenant's widget")
             .into_response();
     }
-    ws.max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
+    super::configure(ws)
         .on_upgrade(move |socket| serve(socket, state, found))
 }
 
