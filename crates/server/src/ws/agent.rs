@@ -38,8 +38,7 @@ pub async fn upgrade(
         Ok(None) => return ApiError::unauthorized().into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    super::configure(ws)
-        .on_upgrade(move |socket| serve(socket, state, user, tenant))
+    super::configure(ws).on_upgrade(move |socket| serve(socket, state, user, tenant))
 }
 
 async fn serve(socket: WebSocket, state: AppState, user: User, tenant: Tenant) {

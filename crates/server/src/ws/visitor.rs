@@ -62,8 +62,7 @@ pub async fn upgrade(
         return ApiError::forbidden("this site is not allowed to open this tenant's widget")
             .into_response();
     }
-    super::configure(ws)
-        .on_upgrade(move |socket| serve(socket, state, found))
+    super::configure(ws).on_upgrade(move |socket| serve(socket, state, found))
 }
 
 async fn lookup(state: &AppState, q: &VisitorQuery) -> Result<Option<(Tenant, Link)>, ApiError> {
