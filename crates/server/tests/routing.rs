@@ -107,6 +107,22 @@ async fn idle_widgets_see_availability_change_live() {
     let (_b, _bob) = server.ready_agent("bob").await;
     let status = visitor.until("status", |f| f["available"] == true).await;
     assert_eq!(status["wait_seconds"], 0);
+    let sam = server.demo_staff("sam").await;
+    let (_, live) = sam.get("/api/v1/live").await;
+    let billing = live["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["links"][0] == "billing")
+        .unwrap();
+    assert_eq!(billing["available_agents"], 1);
+    let bob = live["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "bob")
+        .unwrap();
+    assert_eq!(bob["state"], "available");
     server.stop().await;
 }
 

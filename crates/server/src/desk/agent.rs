@@ -42,6 +42,7 @@ impl DeskState {
             let first = seat.conns.is_empty();
             seat.conns.push(conn);
             seat.wrapup_codes.clone_from(&tenant.wrapup_codes);
+            seat.skills.clone_from(&skills);
             first
         } else {
             self.seats.insert(
@@ -53,6 +54,7 @@ impl DeskState {
                     conns: vec![conn],
                     state: acd::AgentState::Offline,
                     wrapup_codes: tenant.wrapup_codes.clone(),
+                    skills: skills.clone(),
                 },
             );
             true

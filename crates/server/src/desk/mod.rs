@@ -209,6 +209,7 @@ struct Seat {
     conns: Vec<ConnId>,
     state: acd::AgentState,
     wrapup_codes: Vec<String>,
+    skills: Vec<acd::SkillId>,
 }
 
 struct AgentConn {
@@ -230,6 +231,8 @@ pub struct LiveQueue {
     pub waiting: u32,
     pub longest_wait_seconds: u64,
     pub available: bool,
+    /// Agents holding the queue's skill who are available right now.
+    pub available_agents: u32,
     pub wait_seconds: u64,
 }
 
@@ -254,7 +257,8 @@ struct DeskState {
     contacts: HashMap<ContactId, LiveContact>,
     /// Visitor connections without a conversation, by the queue whose status they watch.
     watchers: HashMap<QueueId, HashSet<ConnId>>,
-    queue_tenants: HashMap<QueueId, TenantId>,
+    /// Each queue's tenant and required skill.
+    queue_tenants: HashMap<QueueId, (TenantId, acd::SkillId)>,
 }
 
 impl DeskState {
@@ -286,7 +290,7 @@ impl DeskState {
     }
 
     fn define_queue(&mut self, tenant: TenantId, queue: QueueId, skill: acd::SkillId) {
-        self.queue_tenants.insert(queue, tenant);
+        self.queue_tenants.insert(queue, (tenant, skill));
         self.acd
             .handle_input(Instant::now(), acd::Input::QueueDefined { queue, skill });
     }
@@ -414,9 +418,18 @@ impl DeskState {
         let mut queues: Vec<LiveQueue> = self
             .queue_tenants
             .iter()
-            .filter(|(_, t)| **t == tenant)
-            .map(|(queue, _)| {
+            .filter(|(_, (t, _))| *t == tenant)
+            .map(|(queue, (_, skill))| {
                 let status = self.acd.queue_status(*queue);
+                let available_agents = self
+                    .seats
+                    .values()
+                    .filter(|s| {
+                        s.tenant == tenant
+                            && s.state == acd::AgentState::Available
+                            && s.skills.contains(skill)
+                    })
+                    .count() as u32;
                 let now = Instant::now();
                 LiveQueue {
                     queue: queue.0,
@@ -426,6 +439,7 @@ impl DeskState {
                         .oldest_since
                         .map_or(0, |since| now.saturating_duration_since(since).as_secs()),
                     available: status.available,
+                    available_agents,
                     wait_seconds: status.wait.as_secs(),
                 }
             })

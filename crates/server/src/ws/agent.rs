@@ -7,7 +7,7 @@ use axum::{
 };
 use futures_util::StreamExt;
 
-use super::{FrameBudget, Incoming, MAX_MESSAGE, classify, send_error, send_text};
+use super::{FrameBudget, Incoming, classify, send_error, send_text};
 use crate::{
     desk::{Outbox, Request},
     http::{

@@ -10,7 +10,7 @@ use axum::{
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::{FrameBudget, Incoming, MAX_MESSAGE, classify, send_error, send_text};
+use super::{FrameBudget, Incoming, classify, send_error, send_text};
 use crate::{
     desk::{Outbox, Request},
     http::{AppState, error::ApiError, staff::same_origin},
