@@ -1,7 +1,7 @@
 //! The `switchboard` command: `serve`, tenant and user administration.
 
 use std::{
-    io::{BufRead, IsTerminal},
+    io::{BufRead, IsTerminal, Write},
     net::SocketAddr,
     path::PathBuf,
     process::ExitCode,
@@ -183,11 +183,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen: {e}"))?;
     let (public, agent) = listeners.addrs()?;
-    // Scripts and tests wait for this exact line.
-    println!("switchboard listening public=http://{public} agent=http://{agent}");
+    // Scripts and tests wait for this exact line. A closed stdout (a reader
+    // that went away) must not stop the server, so write errors are ignored
+    // rather than panicking as println! would.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(
+        stdout,
+        "switchboard listening public=http://{public} agent=http://{agent}"
+    );
     if config.demo {
-        println!("demo shop: http://{public}/demo/   agent console: http://{agent}/");
+        let _ = writeln!(
+            stdout,
+            "demo shop: http://{public}/demo/   agent console: http://{agent}/"
+        );
     }
+    let _ = stdout.flush();
     tracing::info!(%public, %agent, demo = config.demo, "switchboard started");
     switchboard::run(config, store, listeners, shutdown_signal()).await?;
     Ok(())
