@@ -13,12 +13,7 @@ async fn decline_reoffers_to_the_next_agent_and_sets_not_ready() {
     // Both alice and bob hold the support skill.
     let (_a, mut alice) = server.ready_agent("alice").await;
     let (_b, mut bob) = server.ready_agent("bob").await;
-    let mut visitor = server.visitor("demo", "support").await;
-    visitor
-        .send(hello("http://shop.example/", None, None))
-        .await;
-    visitor.until_type("welcome").await;
-    visitor.send(json!({"type": "start", "text": "help"})).await;
+    let mut visitor = server.open_chat("support", "help").await;
 
     // Alice became available first, so she has been idle longest.
     let offer = alice.until_type("offer").await;
@@ -53,12 +48,7 @@ async fn missed_offer_times_out_and_goes_to_the_next_agent() {
     let server = TestServer::builder().offer_timeout(1).start().await;
     let (_a, mut alice) = server.ready_agent("alice").await;
     let (_b, mut bob) = server.ready_agent("bob").await;
-    let mut visitor = server.visitor("demo", "support").await;
-    visitor
-        .send(hello("http://shop.example/", None, None))
-        .await;
-    visitor.until_type("welcome").await;
-    visitor.send(json!({"type": "start", "text": "help"})).await;
+    let _visitor = server.open_chat("support", "help").await;
     let offer = alice.until_type("offer").await;
     let cancelled = alice.until_type("offer_cancelled").await;
     assert_eq!(cancelled["contact"], offer["contact"]);
@@ -130,12 +120,7 @@ async fn idle_widgets_see_availability_change_live() {
 async fn dropped_visitor_ends_after_the_grace_time() {
     let server = TestServer::builder().visitor_grace(1).start().await;
     let (_a, mut alice) = server.ready_agent("alice").await;
-    let mut visitor = server.visitor("demo", "sales").await;
-    visitor
-        .send(hello("http://shop.example/", None, None))
-        .await;
-    visitor.until_type("welcome").await;
-    visitor.send(json!({"type": "start", "text": "hi"})).await;
+    let visitor = server.open_chat("sales", "hi").await;
     let offer = alice.until_type("offer").await;
     alice
         .send(json!({"type": "accept", "contact": offer["contact"]}))
@@ -151,14 +136,7 @@ async fn dropped_visitor_ends_after_the_grace_time() {
 async fn visitor_leaving_after_every_offer_was_declined_is_declined_all() {
     let server = TestServer::start().await;
     let (_a, mut alice) = server.ready_agent("alice").await;
-    let mut visitor = server.visitor("demo", "sales").await;
-    visitor
-        .send(hello("http://shop.example/", None, None))
-        .await;
-    visitor.until_type("welcome").await;
-    visitor
-        .send(json!({"type": "start", "text": "hello?"}))
-        .await;
+    let mut visitor = server.open_chat("sales", "hello?").await;
     let offer = alice.until_type("offer").await;
     alice
         .send(json!({"type": "decline", "contact": offer["contact"]}))

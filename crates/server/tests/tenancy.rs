@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, hello};
+use common::TestServer;
 use reqwest::Method;
 use serde_json::json;
 use switchboard::{store::Role, tenant_file};
@@ -41,14 +41,7 @@ name = "Acme Customer"
 /// A finished demo contact with a transcript; returns its id.
 async fn demo_contact(server: &TestServer) -> i64 {
     let (_alice, mut console) = server.ready_agent("alice").await;
-    let mut visitor = server.visitor("demo", "sales").await;
-    visitor
-        .send(hello("http://shop.example/", None, None))
-        .await;
-    visitor.until_type("welcome").await;
-    visitor
-        .send(json!({"type": "start", "text": "private words"}))
-        .await;
+    let _visitor = server.open_chat("sales", "private words").await;
     let offer = console.until_type("offer").await;
     let contact = offer["contact"].as_i64().unwrap();
     console

@@ -205,6 +205,18 @@ impl TestServer {
         Ws::connect(&url, Some(&self.public), None).await
     }
 
+    /// A visitor on the demo tenant's `link` who opened a chat with `text`
+    /// (page http://shop.example/, no identity).
+    pub async fn open_chat(&self, link: &str, text: &str) -> Ws {
+        let mut visitor = self.visitor("demo", link).await;
+        visitor
+            .send(hello("http://shop.example/", None, None))
+            .await;
+        visitor.until_type("welcome").await;
+        visitor.send(json!({"type": "start", "text": text})).await;
+        visitor
+    }
+
     /// An agent console WebSocket for a logged-in staff member.
     pub async fn console(&self, staff: &Staff) -> Ws {
         let url = format!("{}/ws/agent", self.agent_ws());
