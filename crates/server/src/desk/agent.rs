@@ -291,7 +291,7 @@ impl DeskState {
                     "the wrap-up could not be stored; try again",
                 )
             })?;
-        self.contacts.remove(&contact);
+        self.remove_contact(contact);
         self.acd
             .handle_input(Instant::now(), acd::Input::ContactFinished { contact });
         self.send_agent(user, &ToAgent::Wrapped { contact: contact.0 });

@@ -255,6 +255,9 @@ struct DeskState {
     agent_conns: HashMap<ConnId, AgentConn>,
     seats: HashMap<UserId, Seat>,
     contacts: HashMap<ContactId, LiveContact>,
+    /// The newest live contact of each visitor resume token (by its hash), so a
+    /// reconnecting visitor is found without scanning every contact.
+    by_resume: HashMap<String, ContactId>,
     /// Visitor connections without a conversation, by the queue whose status they watch.
     watchers: HashMap<QueueId, HashSet<ConnId>>,
     /// Each queue's tenant and required skill.
@@ -276,6 +279,7 @@ impl DeskState {
             agent_conns: HashMap::new(),
             seats: HashMap::new(),
             contacts: HashMap::new(),
+            by_resume: HashMap::new(),
             watchers: HashMap::new(),
             queue_tenants: HashMap::new(),
         }
@@ -390,6 +394,19 @@ impl DeskState {
             .is_some_and(|v| v.outbox.send(frame));
         if !ok {
             self.visitor_gone(conn);
+        }
+    }
+
+    fn insert_contact(&mut self, id: ContactId, contact: LiveContact) {
+        self.by_resume.insert(contact.resume_hash.clone(), id);
+        self.contacts.insert(id, contact);
+    }
+
+    fn remove_contact(&mut self, id: ContactId) {
+        if let Some(contact) = self.contacts.remove(&id)
+            && self.by_resume.get(&contact.resume_hash) == Some(&id)
+        {
+            self.by_resume.remove(&contact.resume_hash);
         }
     }
 

@@ -245,6 +245,6 @@ impl DeskState {
         }
         metrics::counter!("switchboard_contacts_unanswered_total").increment(1);
         self.detach_visitors(contact);
-        self.contacts.remove(&contact);
+        self.remove_contact(contact);
     }
 }

@@ -41,12 +41,11 @@ impl DeskState {
             .unwrap_or_else(auth::random_token);
         let resume_hash = auth::token_hash(&resume_token);
         let matching = self
-            .contacts
-            .iter()
-            .find(|(_, c)| {
-                c.tenant == tenant.id && c.link.id == link.id && c.resume_hash == resume_hash
-            })
-            .map(|(id, c)| (*id, c.phase));
+            .by_resume
+            .get(&resume_hash)
+            .and_then(|id| self.contacts.get(id).map(|c| (*id, c)))
+            .filter(|(_, c)| c.tenant == tenant.id && c.link.id == link.id)
+            .map(|(id, c)| (id, c.phase));
         // A conversation that already ended (the agent is wrapping up) is shown
         // as ended; the visitor is free to start a new one.
         let resumed = matching.and_then(|(id, phase)| (phase != Phase::WrapUp).then_some(id));
@@ -279,7 +278,7 @@ impl DeskState {
             }
         }
         let queue = link.queue;
-        self.contacts.insert(
+        self.insert_contact(
             contact,
             LiveContact {
                 tenant: tenant_id,
