@@ -97,7 +97,7 @@ struct Contact {
 pub struct Acd {
     config: Config,
     /// The latest time seen; later inputs never move it back.
-    now: Option<Instant>,
+    now: Instant,
     queues: BTreeMap<QueueId, Queue>,
     contacts: HashMap<ContactId, Contact>,
     roster: Roster,
@@ -110,10 +110,12 @@ pub struct Acd {
 }
 
 impl Acd {
-    pub fn new(config: Config) -> Acd {
+    /// A core whose clock starts at `now` (the owner's time at creation; the
+    /// core never reads a clock itself).
+    pub fn new(config: Config, now: Instant) -> Acd {
         Acd {
             config,
-            now: None,
+            now,
             queues: BTreeMap::new(),
             contacts: HashMap::new(),
             roster: Roster::default(),
@@ -128,8 +130,8 @@ impl Acd {
     /// [`Acd::poll_output`]. A `now` earlier than one already seen is taken as the
     /// latest time seen, so time never runs backwards inside.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
-        let now = self.now.map_or(now, |seen| seen.max(now));
-        self.now = Some(now);
+        let now = self.now.max(now);
+        self.now = now;
         match input {
             Input::QueueDefined { queue, skill } => self.define_queue(queue, skill),
             Input::AgentOnline {
@@ -161,10 +163,7 @@ impl Acd {
         if let Some((expires, _)) = self.deadlines.first() {
             return Output::Timeout(*expires);
         }
-        // Before the first input no time is known and an `Instant` can only come from
-        // the clock. This is the one clock read in the crate; nothing is decided on
-        // it, it only tells the owner when to call again.
-        let base = self.now.unwrap_or_else(Instant::now);
+        let base = self.now;
         Output::Timeout(base.checked_add(IDLE_WAKE_UP).unwrap_or(base))
     }
 

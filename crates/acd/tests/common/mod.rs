@@ -149,10 +149,11 @@ impl Sim {
     }
 
     pub fn with_config(config: Config) -> Self {
+        // The one clock read of a test: a base the simulation counts from.
+        let now = Instant::now();
         Self {
-            acd: Acd::new(config),
-            // The one clock read of a test: a base the simulation counts from.
-            now: Instant::now(),
+            acd: Acd::new(config, now),
+            now,
             timeout: None,
         }
     }

@@ -266,10 +266,13 @@ struct DeskState {
 
 impl DeskState {
     fn new(store: Store, config: DeskConfig) -> Self {
-        let acd = acd::Acd::new(acd::Config {
-            offer_timeout: config.offer_timeout,
-            ..acd::Config::default()
-        });
+        let acd = acd::Acd::new(
+            acd::Config {
+                offer_timeout: config.offer_timeout,
+                ..acd::Config::default()
+            },
+            Instant::now(),
+        );
         Self {
             store,
             config,
