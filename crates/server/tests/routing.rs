@@ -151,3 +151,20 @@ async fn visitor_leaving_after_every_offer_was_declined_is_declined_all() {
     assert!(record["offered_at"].as_i64().is_some());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn agent_console_reload_keeps_the_agent_available() {
+    let server = TestServer::start().await;
+    let (alice, console) = server.ready_agent("alice").await;
+    drop(console);
+    let mut console = server.console(&alice).await;
+    let hello = console.until_type("hello").await;
+    // Either the hello already says so or a state frame follows at once.
+    if hello["state"] != "available" {
+        console.until("state", |f| f["state"] == "available").await;
+    }
+    let visitor = server.open_chat("sales", "still there?").await;
+    console.until_type("offer").await;
+    drop(visitor);
+    server.stop().await;
+}

@@ -55,6 +55,7 @@ impl DeskState {
                     state: acd::AgentState::Offline,
                     wrapup_codes: tenant.wrapup_codes.clone(),
                     skills: skills.clone(),
+                    dropped_while_available: None,
                 },
             );
             true
@@ -68,6 +69,20 @@ impl DeskState {
                     capacity: user.max_chats.max(1),
                 },
             );
+            let grace = self.config.visitor_grace;
+            let resume = self
+                .seats
+                .get_mut(&user.id)
+                .and_then(|s| s.dropped_while_available.take())
+                .is_some_and(|at| at.elapsed() < grace);
+            if resume {
+                self.acd.handle_input(
+                    Instant::now(),
+                    acd::Input::AgentReady {
+                        agent: user.id.agent(),
+                    },
+                );
+            }
         }
         // Contacts this agent still holds (a console reload mid-conversation).
         let held: Vec<(ContactId, &'static str, serde_json::Value)> = self
@@ -94,10 +109,14 @@ impl DeskState {
                 transcript,
             });
         }
+        // The core's view is current; the seat's copy is updated only when the
+        // core's events are drained after this request.
         let seat_state = self
-            .seats
-            .get(&user.id)
-            .map_or(acd::AgentState::Offline, |s| s.state.clone());
+            .acd
+            .agents()
+            .into_iter()
+            .find(|v| v.agent == user.id.agent())
+            .map_or(acd::AgentState::Offline, |v| v.state);
         let (state, reason) = state_name(&seat_state);
         let hello = ToAgent::Hello {
             agent: AgentInfo {
@@ -310,6 +329,8 @@ impl DeskState {
         };
         seat.conns.retain(|x| *x != conn);
         if seat.conns.is_empty() {
+            seat.dropped_while_available =
+                (seat.state == acd::AgentState::Available).then(Instant::now);
             self.acd.handle_input(
                 Instant::now(),
                 acd::Input::AgentOffline {

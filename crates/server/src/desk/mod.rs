@@ -210,6 +210,10 @@ struct Seat {
     state: acd::AgentState,
     wrapup_codes: Vec<String>,
     skills: Vec<acd::SkillId>,
+    /// When the last console closed while the agent was available: a console
+    /// that comes back within the grace time (reload, network blip) resumes
+    /// being available instead of starting over as not ready.
+    dropped_while_available: Option<Instant>,
 }
 
 struct AgentConn {
