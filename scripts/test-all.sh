@@ -31,13 +31,14 @@ cargo nextest run --workspace --no-fail-fast
 
 step "server tests on PostgreSQL"
 if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
-  SWITCHBOARD_TEST_POSTGRES="$pg_url" cargo nextest run -p switchboard --no-fail-fast
+  # --workspace keeps feature unification identical to the SQLite pass (no rebuild).
+  SWITCHBOARD_TEST_POSTGRES="$pg_url" cargo nextest run --workspace -E "package(switchboard)" --no-fail-fast
 else
   skip_or_fail "PostgreSQL is not reachable at 127.0.0.1:5432"
 fi
 
 step "browser tests (Chromium)"
-cargo build -p switchboard
+cargo build --workspace
 if [ -x /usr/bin/chromium ] && [ -d e2e/node_modules/playwright-core ]; then
   (cd e2e && npm test)
 else

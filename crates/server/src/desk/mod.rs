@@ -40,21 +40,25 @@ use crate::{
 pub struct ConnId(u64);
 
 /// Frames waiting to be written to one connection.
+///
+/// Frames travel boxed: the channel allocates its slots up front, and a slot
+/// holding a pointer instead of the largest frame variant keeps an idle
+/// connection's outbox small (docs/benchmarks.md).
 #[derive(Debug, Clone)]
-pub struct Outbox<T>(mpsc::Sender<T>);
+pub struct Outbox<T>(mpsc::Sender<Box<T>>);
 
 /// How many frames may wait for a slow client before it is dropped.
 pub const OUTBOX_CAPACITY: usize = 64;
 
 impl<T> Outbox<T> {
-    pub fn channel() -> (Self, mpsc::Receiver<T>) {
+    pub fn channel() -> (Self, mpsc::Receiver<Box<T>>) {
         let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
         (Self(tx), rx)
     }
 
     /// Queues a frame; false when the client is gone or too slow.
     fn send(&self, frame: T) -> bool {
-        self.0.try_send(frame).is_ok()
+        self.0.try_send(Box::new(frame)).is_ok()
     }
 }
 

@@ -18,10 +18,10 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 
 type Sink = SplitSink<WebSocket, Message>;
 
-/// Read buffer per connection. tungstenite's default (128 KiB) would make each
-/// idle visitor cost over 100 KiB; frames here are at most 4 KiB of useful text,
-/// and a larger message is read in several chunks anyway.
-const READ_BUFFER: usize = 4 * 1024;
+/// Initial read buffer per connection. tungstenite's default (128 KiB) made each
+/// idle visitor cost 141 KB; most frames here are well under 1 KiB, and the
+/// buffer grows for a larger one (docs/benchmarks.md has the measurements).
+const READ_BUFFER: usize = 1024;
 
 /// Limits every WebSocket on both listeners shares.
 fn configure(ws: axum::extract::WebSocketUpgrade) -> axum::extract::WebSocketUpgrade {
