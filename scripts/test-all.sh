@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, unit and integration tests on SQLite,
-# the server suite again on PostgreSQL, then the browser tests in Chromium.
+# the server suite again on PostgreSQL, then the browser tests in Chromium on
+# both databases.
 #
 # PostgreSQL: SWITCHBOARD_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/test);
 # each test creates and drops its own database there. With CI=true nothing may
@@ -41,6 +42,12 @@ step "browser tests (Chromium)"
 cargo build --workspace
 if [ -x /usr/bin/chromium ] && [ -d e2e/node_modules/playwright-core ]; then
   (cd e2e && npm test)
+  step "browser tests (Chromium) on PostgreSQL"
+  if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && command -v psql >/dev/null; then
+    (cd e2e && SWITCHBOARD_TEST_POSTGRES="$pg_url" npm test)
+  else
+    skip_or_fail "browser tests on PostgreSQL need PostgreSQL at 127.0.0.1:5432 and psql"
+  fi
 else
   skip_or_fail "browser tests need /usr/bin/chromium and e2e/node_modules (run: bash .ci/run, or apt-get install chromium && (cd e2e && npm ci))"
 fi

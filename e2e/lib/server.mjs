@@ -9,9 +9,11 @@
  * The binary comes from SWITCHBOARD_BIN (relative to e2e/ or absolute), default
  * ../target/debug/switchboard. Each server gets a fresh data directory, ports chosen
  * by the OS, and the demo tenant. SWITCHBOARD_TEST_DATABASE_URL, when set, is passed
- * as --database-url.
+ * as --database-url. SWITCHBOARD_TEST_POSTGRES (an admin URL such as
+ * postgres://postgres@127.0.0.1:5432/test) gives each server a fresh PostgreSQL
+ * database instead, created and dropped with psql.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,7 +57,10 @@ export async function startServer({ extraArgs = [], env = {} } = {}) {
     '--public-addr', '127.0.0.1:0',
     '--agent-addr', '127.0.0.1:0',
   ];
-  if (process.env.SWITCHBOARD_TEST_DATABASE_URL) {
+  const pg = freshPostgres();
+  if (pg) {
+    args.push('--database-url', pg.url);
+  } else if (process.env.SWITCHBOARD_TEST_DATABASE_URL) {
     args.push('--database-url', process.env.SWITCHBOARD_TEST_DATABASE_URL);
   }
   args.push(...extraArgs);
@@ -109,6 +114,7 @@ export async function startServer({ extraArgs = [], env = {} } = {}) {
     await exited;
     process.removeListener('exit', killOnExit);
     await rm(dataDir, { recursive: true, force: true });
+    pg?.drop();
     err.message += `\n--- server output ---\n${log.join('\n')}`;
     throw err;
   }
@@ -130,8 +136,25 @@ export async function startServer({ extraArgs = [], env = {} } = {}) {
         }
         process.removeListener('exit', killOnExit);
         await rm(dataDir, { recursive: true, force: true });
+        pg?.drop();
       })();
       return stopped;
     },
+  };
+}
+
+let pgCounter = 0;
+
+/** A new, empty PostgreSQL database when SWITCHBOARD_TEST_POSTGRES is set. */
+function freshPostgres() {
+  const admin = process.env.SWITCHBOARD_TEST_POSTGRES;
+  if (!admin) return null;
+  const name = `sb_e2e_${process.pid}_${pgCounter++}`;
+  const psql = (sql) => execFileSync('psql', [admin, '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { stdio: 'pipe' });
+  psql(`DROP DATABASE IF EXISTS ${name}`);
+  psql(`CREATE DATABASE ${name}`);
+  return {
+    url: `${admin.slice(0, admin.lastIndexOf('/'))}/${name}`,
+    drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
