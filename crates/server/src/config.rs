@@ -43,6 +43,10 @@ pub struct Config {
     pub visitor_grace_secs: u64,
     /// Visitor WebSocket connections allowed per client address per minute.
     pub visitor_connects_per_minute: u32,
+    /// The public listener as merchants' pages reach it (behind a proxy, e.g.
+    /// `https://contact.example.com`), for the embed snippets shown to admins.
+    /// Default: `http://` + the bound public address, unless it is 0.0.0.0.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -56,6 +60,7 @@ impl Default for Config {
             offer_timeout_secs: 20,
             visitor_grace_secs: 60,
             visitor_connects_per_minute: 60,
+            public_url: None,
         }
     }
 }
@@ -71,6 +76,7 @@ struct FileConfig {
     offer_timeout_secs: Option<u64>,
     visitor_grace_secs: Option<u64>,
     visitor_connects_per_minute: Option<u32>,
+    public_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +151,9 @@ impl Config {
         if let Some(v) = file.visitor_connects_per_minute {
             self.visitor_connects_per_minute = v;
         }
+        if let Some(v) = file.public_url {
+            self.public_url = Some(v);
+        }
     }
 
     fn apply_env(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
@@ -167,6 +176,7 @@ impl Config {
             "SWITCHBOARD_VISITOR_GRACE_SECS" => {
                 self.visitor_grace_secs = value.parse().map_err(|e| bad(format!("{e}")))?;
             }
+            "SWITCHBOARD_PUBLIC_URL" => self.public_url = Some(value.to_owned()),
             "SWITCHBOARD_VISITOR_CONNECTS_PER_MINUTE" => {
                 self.visitor_connects_per_minute =
                     value.parse().map_err(|e| bad(format!("{e}")))?;

@@ -129,10 +129,15 @@ pub async fn run(
         },
     )
     .await?;
+    let public_url = config.public_url.clone().or_else(|| {
+        let addr = listeners.public.local_addr().ok()?;
+        (!addr.ip().is_unspecified()).then(|| format!("http://{addr}"))
+    });
     let state = AppState {
         store: store.clone(),
         desk,
         demo: config.demo,
+        public_url,
         limits: std::sync::Arc::new(Limits::new(config.visitor_connects_per_minute)),
         metrics: metrics_handle(),
     };

@@ -76,6 +76,10 @@ async fn tenant_a_cannot_reach_tenant_b_objects() {
     assert_eq!(ids, vec![json!("acme-1")]);
     let (_, links) = acme.get("/api/v1/links").await;
     assert_eq!(links["links"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        links["public_url"], server.public,
+        "embed snippets point at the public listener"
+    );
     let (_, live) = acme.get("/api/v1/live").await;
     assert!(
         live["agents"].as_array().unwrap().is_empty(),

@@ -92,7 +92,9 @@ pub async fn links(
             "waiting": status.waiting,
         }));
     }
-    Ok(Json(json!({ "links": out })))
+    Ok(Json(
+        json!({ "links": out, "public_url": state.public_url }),
+    ))
 }
 
 /// `GET /api/v1/live`: queues and agents right now.

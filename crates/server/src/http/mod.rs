@@ -35,6 +35,8 @@ pub struct AppState {
     pub store: Store,
     pub desk: Desk,
     pub demo: bool,
+    /// Where merchants' pages load the widget from (see `Config::public_url`).
+    pub public_url: Option<String>,
     pub limits: Arc<Limits>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }

@@ -73,6 +73,7 @@ impl Builder {
             offer_timeout_secs: self.offer_timeout_secs,
             visitor_grace_secs: self.visitor_grace_secs,
             visitor_connects_per_minute: 600,
+            public_url: None,
         };
         let store = switchboard::open_store(&config).await.expect("store opens");
         let listeners = Listeners::bind(&config).await.expect("bind");
