@@ -242,3 +242,33 @@ async fn widget_files_load_cross_origin() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_chat_started_in_one_tab_shows_in_the_visitors_other_tabs() {
+    let server = TestServer::start().await;
+    let mut first = server.visitor("demo", "sales").await;
+    first.send(hello("http://shop.example/a", None, None)).await;
+    let resume = first.until_type("welcome").await["resume"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut second = server.visitor("demo", "sales").await;
+    second
+        .send(hello("http://shop.example/b", None, Some(&resume)))
+        .await;
+    second.until_type("welcome").await;
+    first
+        .send(json!({"type": "start", "text": "from tab one"}))
+        .await;
+    // The other tab gets the first message's echo, then the queue position.
+    let echoed = second.until_type("message").await;
+    assert_eq!(echoed["text"], "from tab one");
+    second.until_type("queued").await;
+    second
+        .send(json!({"type": "message", "text": "from tab two"}))
+        .await;
+    first
+        .until("message", |f| f["text"] == "from tab two")
+        .await;
+    server.stop().await;
+}

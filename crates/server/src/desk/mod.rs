@@ -266,6 +266,9 @@ struct DeskState {
     /// The newest live contact of each visitor resume token (by its hash), so a
     /// reconnecting visitor is found without scanning every contact.
     by_resume: HashMap<String, ContactId>,
+    /// Every open tab of a visitor (connections sharing a resume token), so a
+    /// chat started in one tab reaches the others without a scan.
+    tabs: HashMap<String, Vec<ConnId>>,
     /// Visitor connections without a conversation, by the queue whose status they watch.
     watchers: HashMap<QueueId, HashSet<ConnId>>,
     /// Each queue's tenant and required skill.
@@ -291,6 +294,7 @@ impl DeskState {
             seats: HashMap::new(),
             contacts: HashMap::new(),
             by_resume: HashMap::new(),
+            tabs: HashMap::new(),
             watchers: HashMap::new(),
             queue_tenants: HashMap::new(),
         }

@@ -89,6 +89,7 @@ impl DeskState {
             transcript,
             agent_name,
         };
+        self.tabs.entry(resume_hash.clone()).or_default().push(conn);
         self.visitors.insert(
             conn,
             VisitorConn {
@@ -262,12 +263,16 @@ impl DeskState {
         }
         // Other tabs of the same visitor on this link join the conversation too.
         let tabs: Vec<ConnId> = self
-            .visitors
-            .iter()
-            .filter(|(_, v)| {
-                v.contact.is_none() && v.link.id == link.id && v.resume_hash == resume_hash
+            .tabs
+            .get(&resume_hash)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|c| {
+                self.visitors
+                    .get(c)
+                    .is_some_and(|v| v.contact.is_none() && v.link.id == link.id)
             })
-            .map(|(c, _)| *c)
             .collect();
         for tab in &tabs {
             if let Some(v) = self.visitors.get_mut(tab) {
@@ -392,6 +397,12 @@ impl DeskState {
         let Some(v) = self.visitors.remove(&conn) else {
             return;
         };
+        if let Some(tabs) = self.tabs.get_mut(&v.resume_hash) {
+            tabs.retain(|c| *c != conn);
+            if tabs.is_empty() {
+                self.tabs.remove(&v.resume_hash);
+            }
+        }
         if let Some(w) = self.watchers.get_mut(&v.link.queue) {
             w.remove(&conn);
         }
