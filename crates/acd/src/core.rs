@@ -183,16 +183,12 @@ impl Acd {
 
     /// All agents the core has seen, by id (offline ones included).
     pub fn agents(&self) -> Vec<AgentView> {
-        self.roster
-            .iter()
-            .map(|(id, agent)| AgentView {
-                agent: id,
-                state: agent.state.clone(),
-                assigned: agent.assigned.clone(),
-                offered: agent.offer,
-                capacity: agent.capacity,
-            })
-            .collect()
+        self.roster.iter().map(|(id, a)| view_of(id, a)).collect()
+    }
+
+    /// One agent as the core sees it; `None` if it never came online.
+    pub fn agent(&self, agent: AgentId) -> Option<AgentView> {
+        self.roster.get(agent).map(|a| view_of(agent, a))
     }
 
     /// Position (1 = next) and estimated wait of a waiting contact; `None` if the
@@ -653,4 +649,14 @@ impl Acd {
 /// 1-based position of a contact with `ahead` contacts before it.
 fn position_from_ahead(ahead: usize) -> u32 {
     u32::try_from(ahead).map_or(u32::MAX, |n| n.saturating_add(1))
+}
+
+fn view_of(id: AgentId, agent: &Agent) -> AgentView {
+    AgentView {
+        agent: id,
+        state: agent.state.clone(),
+        assigned: agent.assigned.clone(),
+        offered: agent.offer,
+        capacity: agent.capacity,
+    }
 }

@@ -52,7 +52,6 @@ impl DeskState {
                     name: user.name.clone(),
                     display_name: user.display_name.clone(),
                     conns: vec![conn],
-                    state: acd::AgentState::Offline,
                     wrapup_codes: tenant.wrapup_codes.clone(),
                     skills: skills.clone(),
                     dropped_while_available: None,
@@ -109,15 +108,7 @@ impl DeskState {
                 transcript,
             });
         }
-        // The core's view is current; the seat's copy is updated only when the
-        // core's events are drained after this request.
-        let seat_state = self
-            .acd
-            .agents()
-            .into_iter()
-            .find(|v| v.agent == user.id.agent())
-            .map_or(acd::AgentState::Offline, |v| v.state);
-        let (state, reason) = state_name(&seat_state);
+        let (state, reason) = state_name(&self.agent_state(user.id));
         let hello = ToAgent::Hello {
             agent: AgentInfo {
                 name: user.name,
@@ -324,13 +315,13 @@ impl DeskState {
         let Some(c) = self.agent_conns.remove(&conn) else {
             return;
         };
+        let available = self.agent_state(c.user) == acd::AgentState::Available;
         let Some(seat) = self.seats.get_mut(&c.user) else {
             return;
         };
         seat.conns.retain(|x| *x != conn);
         if seat.conns.is_empty() {
-            seat.dropped_while_available =
-                (seat.state == acd::AgentState::Available).then(Instant::now);
+            seat.dropped_while_available = available.then(Instant::now);
             self.acd.handle_input(
                 Instant::now(),
                 acd::Input::AgentOffline {

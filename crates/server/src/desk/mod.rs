@@ -211,7 +211,6 @@ struct Seat {
     name: String,
     display_name: String,
     conns: Vec<ConnId>,
-    state: acd::AgentState,
     wrapup_codes: Vec<String>,
     skills: Vec<acd::SkillId>,
     /// When the last console closed while the agent was available: a console
@@ -446,6 +445,13 @@ impl DeskState {
             })
     }
 
+    /// An agent's state, straight from the routing core (the one place it lives).
+    fn agent_state(&self, user: UserId) -> acd::AgentState {
+        self.acd
+            .agent(user.agent())
+            .map_or(acd::AgentState::Offline, |v| v.state)
+    }
+
     fn live_view(&self, tenant: TenantId) -> LiveView {
         let mut queues: Vec<LiveQueue> = self
             .queue_tenants
@@ -455,11 +461,11 @@ impl DeskState {
                 let status = self.acd.queue_status(*queue);
                 let available_agents = self
                     .seats
-                    .values()
-                    .filter(|s| {
+                    .iter()
+                    .filter(|(user, s)| {
                         s.tenant == tenant
-                            && s.state == acd::AgentState::Available
                             && s.skills.contains(skill)
+                            && self.agent_state(**user) == acd::AgentState::Available
                     })
                     .count() as u32;
                 let now = Instant::now();
@@ -477,20 +483,23 @@ impl DeskState {
             })
             .collect();
         queues.sort_by_key(|q| q.queue);
-        let views = self.acd.agents();
         let mut agents: Vec<LiveAgent> = self
             .seats
             .iter()
             .filter(|(_, s)| s.tenant == tenant)
             .map(|(user, seat)| {
-                let view = views.iter().find(|v| v.agent == user.agent());
-                let (state, reason) = routing::state_name(&seat.state);
+                let view = self.acd.agent(user.agent());
+                let state = view
+                    .as_ref()
+                    .map_or(acd::AgentState::Offline, |v| v.state.clone());
+                let (state, reason) = routing::state_name(&state);
                 LiveAgent {
                     name: seat.name.clone(),
                     display_name: seat.display_name.clone(),
                     state,
                     reason,
                     contacts: view
+                        .as_ref()
                         .map_or_else(Vec::new, |v| v.assigned.iter().map(|c| c.0).collect()),
                     offered: view.and_then(|v| v.offered.map(|c| c.0)),
                 }

@@ -115,9 +115,6 @@ impl DeskState {
         match event {
             acd::Event::AgentStateChanged { agent, state } => {
                 let (name, reason) = state_name(&state);
-                if let Some(seat) = self.seats.get_mut(&user(agent)) {
-                    seat.state = state;
-                }
                 self.send_agent(
                     user(agent),
                     &ToAgent::State {
