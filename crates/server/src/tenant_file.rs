@@ -237,27 +237,22 @@ pub async fn apply(
         )
         .await?;
 
+    let mut queues = std::collections::HashMap::new();
     for q in &file.queues {
         let skill = store.ensure_skill(tenant.id, q.skill.get_ref()).await?;
-        store
+        let id = store
             .upsert_queue(tenant.id, q.name.get_ref(), skill)
             .await?;
+        queues.insert(q.name.get_ref().as_str(), id);
         applied.queues += 1;
     }
     for l in &file.links {
-        let skill_name = file
-            .queues
-            .iter()
-            .find(|q| q.name.get_ref() == l.queue.get_ref())
-            .map(|q| q.skill.get_ref().clone())
-            .unwrap_or_default();
-        // upsert_queue returns the id of the queue created just above.
-        let skill = store.ensure_skill(tenant.id, &skill_name).await?;
-        let queue = store
-            .upsert_queue(tenant.id, l.queue.get_ref(), skill)
-            .await?;
+        // parse() checked every link names a queue of this file.
+        let Some(queue) = queues.get(l.queue.get_ref().as_str()) else {
+            continue;
+        };
         store
-            .upsert_link(tenant.id, l.slug.get_ref(), &l.name, queue)
+            .upsert_link(tenant.id, l.slug.get_ref(), &l.name, *queue)
             .await?;
         applied.links += 1;
     }

@@ -11,7 +11,7 @@ use crate::{
     auth,
     ids::ContactId,
     protocol::{self, ErrorCode, FrameError, ToAgent, ToVisitor, VisitorFrame, VisitorState},
-    store::{Link, NewContact, Outcome, Sender, Tenant, to_json_value},
+    store::{Link, NewContact, Outcome, Sender, Tenant, to_json},
 };
 
 impl DeskState {
@@ -232,7 +232,7 @@ impl DeskState {
             page_url: context.url.clone(),
             page_title: context.title.clone(),
             referrer: context.referrer.clone(),
-            pages_json: to_json_value(&context.pages),
+            pages_json: to_json(&context.pages),
             language: context.language.clone(),
             timezone: context.timezone.clone(),
             verified: hello.identity.verified,
@@ -241,7 +241,7 @@ impl DeskState {
                 .sub
                 .clone()
                 .filter(|_| hello.identity.verified),
-            identity_json: to_json_value(&hello.identity),
+            identity_json: to_json(&hello.identity),
         };
         let contact = self
             .store

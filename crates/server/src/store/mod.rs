@@ -177,11 +177,7 @@ fn string_list(text: &str) -> Result<Vec<String>, StoreError> {
 }
 
 /// JSON text of plain data, for text columns.
-pub fn to_json_value<T: serde::Serialize>(value: &T) -> String {
-    to_json(value)
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
+pub fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Serializing plain data (strings, numbers, vectors) cannot fail.
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
