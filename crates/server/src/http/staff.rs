@@ -98,11 +98,11 @@ pub async fn session_user(
         return Ok(None);
     };
     let hash = auth::token_hash(token);
-    let Some(session) = state.store.session(&hash).await? else {
-        return Ok(None);
-    };
-    let user = state.store.user(session.tenant, session.user).await?;
-    Ok(user.map(|u| (u, session.csrf_token, hash)))
+    Ok(state
+        .store
+        .session_user(&hash)
+        .await?
+        .map(|(user, csrf)| (user, csrf, hash)))
 }
 
 impl FromRequestParts<AppState> for Principal {

@@ -27,7 +27,7 @@ pub use contacts::{
 };
 pub use customers::{Customer, CustomerInput, Ticket};
 pub use routing::{Link, QueueDef};
-pub use staff::{ApiKey, Role, Session, User};
+pub use staff::{ApiKey, Role, User};
 pub use tenants::Tenant;
 
 #[derive(Debug, thiserror::Error)]

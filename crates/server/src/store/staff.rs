@@ -50,15 +50,6 @@ pub struct User {
     pub max_chats: u32,
 }
 
-/// A logged-in staff session, found by the hash of its cookie token.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub tenant: TenantId,
-    pub user: UserId,
-    pub csrf_token: String,
-    pub expires_at: i64,
-}
-
 #[derive(Debug, Clone)]
 pub struct ApiKey {
     pub tenant: TenantId,
@@ -177,25 +168,24 @@ impl Store {
         Ok(())
     }
 
-    /// A live session by token hash; expired sessions are not returned.
-    pub async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+    /// The user behind a live session (by token hash) and the session's CSRF
+    /// token, in one query; expired sessions are not returned.
+    pub async fn session_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(User, String)>, StoreError> {
         let row = sqlx::query(
-            "SELECT tenant_id, user_id, csrf_token, expires_at FROM sessions \
-             WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT u.id, u.tenant_id, u.name, u.display_name, u.role, u.password_hash, \
+             u.max_chats, s.csrf_token FROM sessions s \
+             JOIN users u ON u.id = s.user_id AND u.tenant_id = s.tenant_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(token_hash)
         .bind(now_ms())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(Session {
-                tenant: TenantId(r.try_get("tenant_id")?),
-                user: UserId(r.try_get("user_id")?),
-                csrf_token: r.try_get("csrf_token")?,
-                expires_at: r.try_get("expires_at")?,
-            })
-        })
-        .transpose()
+        row.map(|r| Ok((user_from_row(&r)?, r.try_get("csrf_token")?)))
+            .transpose()
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
