@@ -283,14 +283,8 @@ impl Staff {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        let (status, text) = self.get_text(path).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     pub async fn get_text(&self, path: &str) -> (u16, String) {
