@@ -1,0 +1,1 @@
+//! Synthetic-day simulation (placeholder).
