@@ -191,6 +191,14 @@ class ChatPanel {
         // The first message travelled inside `start`: it is delivered now.
         this.pending.forEach((p) => p.row.classList.remove('pending'));
         break;
+      case 'unavailable':
+        // Routing did not take the chat (closed, not entitled, nobody
+        // qualified): say why; the message typed stays in the record.
+        this.state = 'unavailable';
+        this.unavailable = f;
+        this.pending.forEach((p) => p.row.classList.remove('pending'));
+        this.addRow('system', f.message || 'Chat is not available right now.');
+        break;
       case 'connected':
         this.state = 'connected';
         this.agentName = f.agent_name || 'an agent';
@@ -257,8 +265,8 @@ class ChatPanel {
       return;
     }
     let ok;
-    if (this.state === 'idle' || this.state === 'ended') {
-      if (this.state === 'ended') this.clearLog();
+    if (this.state === 'idle' || this.state === 'ended' || this.state === 'unavailable') {
+      if (this.state !== 'idle') this.clearLog();
       ok = this.ctx.send({ type: 'start', text });
       if (ok) this.state = 'starting';
     } else {
@@ -371,7 +379,7 @@ class ChatPanel {
     this.stateLine.classList.toggle('err', !!this.error || !this.linkUp);
 
     this.input.placeholder =
-      this.state === 'idle' || this.state === 'ended'
+      this.state === 'idle' || this.state === 'ended' || this.state === 'unavailable'
         ? 'Type a message to start a chat…'
         : 'Type your message…';
   }
@@ -391,11 +399,28 @@ class ChatPanel {
         return `Connected to ${this.agentName || 'an agent'}.`;
       case 'ended':
         return 'Chat ended. Type a message to start a new chat.';
+      case 'unavailable': {
+        const u = this.unavailable || {};
+        const opens = u.next_open ? ` We open again ${openingText(u.next_open)}.` : '';
+        return `${u.message || 'Chat is not available right now.'}${opens}`;
+      }
       default: {
         const s = this.ctx.status;
+        if (s && s.open === false) {
+          const opens = s.next_open ? ` We open again ${openingText(s.next_open)}.` : '';
+          return `We are closed right now.${opens} You can leave a message.`;
+        }
         if (s && !s.available) return 'No one is available right now. You can still leave a message.';
         return 'Ask us anything. An agent will answer here.';
       }
     }
   }
+}
+
+/** "at 09:00" today, else "on Tue 09:00", in the visitor's own time zone. */
+function openingText(ms) {
+  const d = new Date(ms);
+  const time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  if (d.toDateString() === new Date().toDateString()) return `at ${time}`;
+  return `on ${d.toLocaleDateString([], { weekday: 'short' })} ${time}`;
 }

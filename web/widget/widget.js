@@ -89,6 +89,7 @@
 
   /** Human text for the availability line under the launcher. */
   function waitText(s) {
+    if (s.open === false) return 'Closed now';
     if (!s.available) return 'No one available';
     const secs = Number(s.wait_seconds) || 0;
     return secs > 30 ? `Wait about ${Math.ceil(secs / 60)} min` : 'Available now';
@@ -180,7 +181,7 @@
     };
 
     function showStatus(s) {
-      ctx.status = { available: !!s.available, wait_seconds: s.wait_seconds };
+      ctx.status = { available: !!s.available, wait_seconds: s.wait_seconds, open: s.open, next_open: s.next_open };
       if (unavailable) return;
       wait.textContent = waitText(s);
       dot.classList.toggle('on', !!s.available);

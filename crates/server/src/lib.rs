@@ -22,6 +22,7 @@ pub mod desk;
 pub mod http;
 pub mod ids;
 pub mod protocol;
+pub mod routing;
 pub mod store;
 pub mod tenant_file;
 pub mod ws;

@@ -60,6 +60,74 @@ enum Command {
         #[command(subcommand)]
         command: ApikeyCommand,
     },
+    /// Run the routing engine on a synthetic day and print service level,
+    /// speed of answer, abandonment, occupancy and wait-estimate error beside
+    /// the Erlang C prediction. Touches no database.
+    Simulate(SimulateArgs),
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Agents, all ready all day.
+    #[arg(long, default_value_t = 20)]
+    agents: u32,
+    /// Distinct skills; each contact needs one, agents hold random subsets.
+    #[arg(long, default_value_t = 1)]
+    skills: u32,
+    /// Poisson arrival rate.
+    #[arg(long, default_value_t = 200.0)]
+    arrivals_per_hour: f64,
+    /// Mean handle time (exponential), seconds.
+    #[arg(long, default_value_t = 180)]
+    handle_secs: u64,
+    /// Mean patience before a caller gives up (exponential), seconds.
+    #[arg(long, default_value_t = 120)]
+    patience_secs: u64,
+    /// Length of the simulated day, hours.
+    #[arg(long, default_value_t = 8.0)]
+    hours: f64,
+    /// chat or voice.
+    #[arg(long, default_value = "voice")]
+    media: String,
+    /// Chats an agent holds at once (chat only).
+    #[arg(long, default_value_t = 3)]
+    chat_capacity: u32,
+    /// Service level target, seconds.
+    #[arg(long, default_value_t = 20)]
+    service_level_secs: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
+    let media = match args.media.as_str() {
+        "voice" => acd::Media::Voice,
+        "chat" => acd::Media::Chat,
+        other => anyhow::bail!("--media must be chat or voice, not {other:?}"),
+    };
+    if args.agents == 0
+        || args.skills == 0
+        || !(args.arrivals_per_hour > 0.0)
+        || !(args.hours > 0.0)
+    {
+        anyhow::bail!("--agents, --skills, --arrivals-per-hour and --hours must be above zero");
+    }
+    let scenario = acd::simulate::Scenario {
+        agents: args.agents,
+        skills: args.skills,
+        arrivals_per_hour: args.arrivals_per_hour,
+        mean_handle: std::time::Duration::from_secs(args.handle_secs.max(1)),
+        mean_patience: std::time::Duration::from_secs(args.patience_secs.max(1)),
+        hours: args.hours,
+        media,
+        chat_capacity: args.chat_capacity.max(1),
+        seed: args.seed,
+        service_level_target: std::time::Duration::from_secs(args.service_level_secs),
+    };
+    let report = acd::simulate::run(&scenario);
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "{report}");
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -148,6 +216,9 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Simulate(args) = &cli.command {
+        return simulate(args);
+    }
     let demo = matches!(cli.command, Command::Serve { demo: true, .. });
     let (public_addr, agent_addr) = match &cli.command {
         Command::Serve {
@@ -174,6 +245,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant { command } => tenant(&config, command).await,
         Command::User { command } => user(&config, command).await,
         Command::Apikey { command } => apikey(&config, command).await,
+        Command::Simulate(args) => simulate(&args),
     }
 }
 

@@ -46,6 +46,9 @@ pub struct Attributes {
     pub name: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+    /// Region the merchant's page supplies, for routing to the nearest center.
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// Frames a visitor's widget sends.
@@ -163,6 +166,11 @@ pub enum ToVisitor {
         link_name: String,
         available: bool,
         wait_seconds: u64,
+        /// Some center serving the link is open now.
+        open: bool,
+        /// When closed: the next opening, Unix milliseconds.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_open: Option<i64>,
         state: VisitorState,
         transcript: Vec<Message>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,6 +181,17 @@ pub enum ToVisitor {
         wait_seconds: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         position: Option<u32>,
+        open: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_open: Option<i64>,
+    },
+    /// The contact was not taken: `reason` is `closed`, `not_entitled`,
+    /// `no_agents` or `unknown_queue`; `message` is for the visitor.
+    Unavailable {
+        reason: &'static str,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_open: Option<i64>,
     },
     Queued {
         position: u32,

@@ -4,6 +4,8 @@
 //!
 //! Errors name the line and the field, because an operator edits this by hand.
 
+use std::collections::{BTreeMap, HashMap};
+
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -11,6 +13,11 @@ use crate::{
     auth,
     config::Secret,
     ids::TenantId,
+    routing::{
+        AgentRouting, CapacityDoc, CenterDoc, ClassDoc, MediaName, MediaRuleDoc, Names,
+        OverflowDoc, PolicyName, QueueInput, QueueRouting, StrategyName, TenantRouting,
+        build_setup,
+    },
     store::{CustomerInput, Role, Store, StoreError},
 };
 
@@ -26,6 +33,12 @@ pub struct TenantFile {
     pub agents: Vec<AgentSection>,
     #[serde(default)]
     pub customers: Vec<CustomerSection>,
+    #[serde(default)]
+    pub centers: Vec<CenterDoc>,
+    #[serde(default)]
+    pub classes: Vec<ClassDoc>,
+    #[serde(default)]
+    pub media_rules: Vec<MediaRuleDoc>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,8 +57,41 @@ pub struct TenantSection {
 #[serde(deny_unknown_fields)]
 pub struct QueueSection {
     pub name: Spanned<String>,
-    /// The skill an agent needs for this queue (created if new).
+    /// The skill an agent needs for this queue (created if new), at any level.
     pub skill: Spanned<String>,
+    /// Further skills with minimum levels (1-10), e.g. `{ french = 5 }`.
+    #[serde(default)]
+    pub skills: BTreeMap<String, u8>,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default)]
+    pub strategy: StrategyName,
+    #[serde(default)]
+    pub centers: Vec<String>,
+    #[serde(default)]
+    pub center_policy: PolicyName,
+    #[serde(default)]
+    pub overflow: Vec<OverflowDoc>,
+    pub preferred_agent_wait_secs: Option<u64>,
+    pub offer_timeout_secs: Option<u64>,
+    pub wrap_up_secs: Option<u64>,
+}
+
+impl QueueSection {
+    /// The rules stored with the queue.
+    pub fn routing(&self) -> QueueRouting {
+        QueueRouting {
+            skills: self.skills.clone(),
+            priority: self.priority,
+            strategy: self.strategy,
+            centers: self.centers.clone(),
+            center_policy: self.center_policy,
+            overflow: self.overflow.clone(),
+            preferred_agent_wait_secs: self.preferred_agent_wait_secs,
+            offer_timeout_secs: self.offer_timeout_secs,
+            wrap_up_secs: self.wrap_up_secs,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,10 +109,61 @@ pub struct AgentSection {
     pub display_name: Option<String>,
     #[serde(default = "default_role")]
     pub role: Spanned<String>,
+    /// Skill names (level 5), or a table of skill name to level 1-10.
     #[serde(default)]
-    pub skills: Vec<Spanned<String>>,
+    pub skills: AgentSkills,
     #[serde(default = "default_max_chats")]
     pub max_chats: u32,
+    /// The center the agent works in; the tenant's first when absent.
+    pub center: Option<Spanned<String>>,
+    /// Media the agent takes; all when absent.
+    pub media: Option<Vec<MediaName>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum AgentSkills {
+    Names(Vec<Spanned<String>>),
+    Levels(BTreeMap<String, Spanned<u8>>),
+}
+
+impl Default for AgentSkills {
+    fn default() -> Self {
+        AgentSkills::Names(Vec::new())
+    }
+}
+
+/// The level a skill listed without one gets.
+const DEFAULT_LEVEL: u8 = 5;
+
+impl AgentSection {
+    /// Skill names with levels.
+    fn skill_levels(&self) -> Vec<(String, u8)> {
+        match &self.skills {
+            AgentSkills::Names(names) => names
+                .iter()
+                .map(|n| (n.get_ref().clone(), DEFAULT_LEVEL))
+                .collect(),
+            AgentSkills::Levels(levels) => levels
+                .iter()
+                .map(|(n, l)| (n.clone(), *l.get_ref()))
+                .collect(),
+        }
+    }
+
+    fn capacity(&self) -> CapacityDoc {
+        let takes = |m: MediaName| self.media.as_ref().is_none_or(|list| list.contains(&m));
+        CapacityDoc {
+            chat: if takes(MediaName::Chat) {
+                self.max_chats
+            } else {
+                0
+            },
+            voice: u32::from(takes(MediaName::Voice)),
+            video: u32::from(takes(MediaName::Video)),
+            callback: u32::from(takes(MediaName::Callback)),
+        }
+    }
 }
 
 fn default_role() -> Spanned<String> {
@@ -184,10 +281,36 @@ pub fn parse(text: &str) -> Result<TenantFile, TenantFileError> {
                 position(text, a.role.span().start)
             )));
         }
-        for s in &a.skills {
-            check_name(text, "agents.skills", s)?;
+        match &a.skills {
+            AgentSkills::Names(names) => {
+                for s in names {
+                    check_name(text, "agents.skills", s)?;
+                }
+            }
+            AgentSkills::Levels(levels) => {
+                for level in levels.values() {
+                    if !(1..=10).contains(level.get_ref()) {
+                        return Err(TenantFileError::Invalid(format!(
+                            "{}: agents.skills level {} is outside 1-10",
+                            position(text, level.span().start),
+                            level.get_ref()
+                        )));
+                    }
+                }
+            }
+        }
+        if let Some(center) = &a.center
+            && !file.centers.iter().any(|c| &c.name == center.get_ref())
+            && !(file.centers.is_empty() && center.get_ref() == crate::routing::DEFAULT_CENTER)
+        {
+            return Err(TenantFileError::Invalid(format!(
+                "{}: agents.center {:?} is not one of the [[centers]] in this file",
+                position(text, center.span().start),
+                center.get_ref()
+            )));
         }
     }
+    check_routing(&file)?;
     for c in &file.customers {
         if c.external_id.get_ref().is_empty() || c.external_id.get_ref().len() > 200 {
             return Err(TenantFileError::Invalid(format!(
@@ -197,6 +320,65 @@ pub fn parse(text: &str) -> Result<TenantFile, TenantFileError> {
         }
     }
     Ok(file)
+}
+
+impl TenantFile {
+    /// The tenant-wide routing rules as stored.
+    pub fn routing(&self) -> TenantRouting {
+        TenantRouting {
+            centers: self.centers.clone(),
+            classes: self.classes.clone(),
+            media_rules: self.media_rules.clone(),
+        }
+    }
+}
+
+/// Builds the routing core's setup from the file alone, with stand-in ids, so a
+/// bad rule is refused before anything is written. Skills are those the file's
+/// queues and agents name.
+fn check_routing(file: &TenantFile) -> Result<(), TenantFileError> {
+    let mut names = Names::default();
+    let mut next = 0_i64;
+    let mut skill = |names: &mut Names, name: &str| {
+        if !names.skills.contains_key(name) {
+            next += 1;
+            names.skills.insert(name.to_owned(), acd::SkillId(next));
+        }
+    };
+    for q in &file.queues {
+        skill(&mut names, q.skill.get_ref());
+    }
+    for a in &file.agents {
+        for (name, _) in a.skill_levels() {
+            skill(&mut names, &name);
+        }
+    }
+    let routings: Vec<QueueRouting> = file.queues.iter().map(QueueSection::routing).collect();
+    let mut queues = Vec::new();
+    for (i, (q, routing)) in file.queues.iter().zip(&routings).enumerate() {
+        let id = acd::QueueId(i64::try_from(i).unwrap_or(i64::MAX) + 1);
+        names.queues.insert(q.name.get_ref().clone(), id);
+        queues.push(QueueInput {
+            id,
+            name: q.name.get_ref(),
+            skill: q.skill.get_ref(),
+            routing,
+        });
+    }
+    let agents: Vec<AgentRouting> = file
+        .agents
+        .iter()
+        .enumerate()
+        .map(|(i, a)| AgentRouting {
+            agent: acd::AgentId(i64::try_from(i).unwrap_or(i64::MAX) + 1),
+            center: a.center.as_ref().map(|c| c.get_ref().clone()),
+            skills: Vec::new(),
+            capacity: a.capacity(),
+        })
+        .collect();
+    build_setup(acd::TenantId(1), &file.routing(), &queues, &agents, &names)
+        .map(|_| ())
+        .map_err(|e| TenantFileError::Invalid(format!("routing: {e}")))
 }
 
 /// Applies a parsed file. `passwords` gives known passwords for new users (the
@@ -237,11 +419,12 @@ pub async fn apply(
         )
         .await?;
 
-    let mut queues = std::collections::HashMap::new();
+    store.set_tenant_routing(tenant.id, &file.routing()).await?;
+    let mut queues = HashMap::new();
     for q in &file.queues {
         let skill = store.ensure_skill(tenant.id, q.skill.get_ref()).await?;
         let id = store
-            .upsert_queue(tenant.id, q.name.get_ref(), skill)
+            .upsert_queue(tenant.id, q.name.get_ref(), skill, &q.routing())
             .await?;
         queues.insert(q.name.get_ref().as_str(), id);
         applied.queues += 1;
@@ -284,10 +467,18 @@ pub async fn apply(
             id
         };
         let mut skills = Vec::new();
-        for s in &a.skills {
-            skills.push((store.ensure_skill(tenant.id, s.get_ref()).await?, 5));
+        for (name, level) in a.skill_levels() {
+            skills.push((store.ensure_skill(tenant.id, &name).await?, level));
         }
         store.set_user_skills(tenant.id, user, &skills).await?;
+        store
+            .set_user_routing(
+                tenant.id,
+                user,
+                a.center.as_ref().map(|c| c.get_ref().as_str()),
+                &a.capacity(),
+            )
+            .await?;
     }
     for c in &file.customers {
         store

@@ -66,6 +66,8 @@ fn outbound_types_are_documented() {
             link_name: String::new(),
             available: true,
             wait_seconds: 0,
+            open: true,
+            next_open: None,
             state: VisitorState::Idle,
             transcript: vec![],
             agent_name: None,
@@ -74,6 +76,13 @@ fn outbound_types_are_documented() {
             available: true,
             wait_seconds: 0,
             position: None,
+            open: true,
+            next_open: None,
+        },
+        ToVisitor::Unavailable {
+            reason: "closed",
+            message: String::new(),
+            next_open: Some(1),
         },
         ToVisitor::Queued {
             position: 1,

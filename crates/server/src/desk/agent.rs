@@ -24,13 +24,11 @@ impl DeskState {
         tenant: &Tenant,
         outbox: Outbox<ToAgent>,
     ) {
-        let skills = match self.store.user_skills(tenant.id, user.id).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "loading agent skills failed");
-                Vec::new()
-            }
-        };
+        // Skills, center and capacity are read fresh from the tenant's setup, so a
+        // change applied while the server runs takes effect at the next login.
+        if let Err(e) = self.load_tenant(tenant.id).await {
+            tracing::error!(error = %e, "loading the tenant's routing failed");
+        }
         self.agent_conns.insert(
             conn,
             AgentConn {
@@ -42,7 +40,6 @@ impl DeskState {
             let first = seat.conns.is_empty();
             seat.conns.push(conn);
             seat.wrapup_codes.clone_from(&tenant.wrapup_codes);
-            seat.skills.clone_from(&skills);
             first
         } else {
             self.seats.insert(
@@ -53,7 +50,6 @@ impl DeskState {
                     display_name: user.display_name.clone(),
                     conns: vec![conn],
                     wrapup_codes: tenant.wrapup_codes.clone(),
-                    skills: skills.clone(),
                     dropped_while_available: None,
                 },
             );
@@ -61,11 +57,9 @@ impl DeskState {
         };
         if first_console {
             self.acd.handle_input(
-                Instant::now(),
+                super::now(),
                 acd::Input::AgentOnline {
                     agent: user.id.agent(),
-                    skills,
-                    capacity: user.max_chats.max(1),
                 },
             );
             let grace = self.config.visitor_grace;
@@ -76,7 +70,7 @@ impl DeskState {
                 .is_some_and(|at| at.elapsed() < grace);
             if resume {
                 self.acd.handle_input(
-                    Instant::now(),
+                    super::now(),
                     acd::Input::AgentReady {
                         agent: user.id.agent(),
                     },
@@ -130,7 +124,7 @@ impl DeskState {
         let Some(user) = self.agent_conns.get(&conn).map(|c| c.user) else {
             return;
         };
-        let now = Instant::now();
+        let now = super::now();
         let agent = user.agent();
         let result = match frame {
             AgentFrame::Ping => {
@@ -146,10 +140,7 @@ impl DeskState {
                             .chars()
                             .take(100)
                             .collect();
-                        acd::Input::AgentNotReady {
-                            agent,
-                            reason: acd::NotReadyReason::Chosen(reason),
-                        }
+                        acd::Input::AgentNotReady { agent, reason }
                     }
                 };
                 self.acd.handle_input(now, input);
@@ -303,7 +294,7 @@ impl DeskState {
             })?;
         self.remove_contact(contact);
         self.acd
-            .handle_input(Instant::now(), acd::Input::ContactFinished { contact });
+            .handle_input(super::now(), acd::Input::WrapUpDone { contact });
         self.send_agent(user, &ToAgent::Wrapped { contact: contact.0 });
         Ok(())
     }
@@ -315,7 +306,7 @@ impl DeskState {
         let Some(c) = self.agent_conns.remove(&conn) else {
             return;
         };
-        let available = self.agent_state(c.user) == acd::AgentState::Available;
+        let available = state_name(&self.agent_state(c.user)).0 == "available";
         let Some(seat) = self.seats.get_mut(&c.user) else {
             return;
         };
@@ -323,7 +314,7 @@ impl DeskState {
         if seat.conns.is_empty() {
             seat.dropped_while_available = available.then(Instant::now);
             self.acd.handle_input(
-                Instant::now(),
+                super::now(),
                 acd::Input::AgentOffline {
                     agent: c.user.agent(),
                 },

@@ -12,6 +12,7 @@
 //! the agent sees.
 
 mod agent;
+mod rebuild;
 mod routing;
 mod screenpop;
 mod visitor;
@@ -27,12 +28,12 @@ use std::{
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
     protocol::{AgentFrame, PageContext, ToAgent, ToVisitor, VisitorFrame},
-    store::{Link, Store, Tenant, User},
+    store::{Link, StatEvent, Store, Tenant, User},
 };
 
 /// Identifies one WebSocket connection.
@@ -114,7 +115,11 @@ pub(crate) enum Request {
 pub struct Desk {
     tx: mpsc::Sender<Request>,
     next_conn: Arc<AtomicU64>,
+    stats: broadcast::Sender<StatEvent>,
 }
+
+/// How many stat events a slow supervisor stream may lag before it skips ahead.
+const STATS_BACKLOG: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 #[error("the desk has stopped")]
@@ -127,16 +132,23 @@ impl Desk {
         config: DeskConfig,
     ) -> Result<(Desk, tokio::task::JoinHandle<()>), crate::store::StoreError> {
         let (tx, rx) = mpsc::channel(1024);
-        let mut state = DeskState::new(store, config);
-        state.load_queues().await?;
+        let (stats, _) = broadcast::channel(STATS_BACKLOG);
+        let mut state = DeskState::new(store, config, stats.clone());
+        state.load_all().await?;
         let task = tokio::spawn(state.run(rx));
         Ok((
             Desk {
                 tx,
                 next_conn: Arc::new(AtomicU64::new(1)),
+                stats,
             },
             task,
         ))
+    }
+
+    /// Every routing transition as it happens (all tenants; filter by `tenant`).
+    pub fn stat_events(&self) -> broadcast::Receiver<StatEvent> {
+        self.stats.subscribe()
     }
 
     pub fn new_conn(&self) -> ConnId {
@@ -203,6 +215,8 @@ struct VisitorConn {
 struct VisitorHello {
     context: PageContext,
     identity: screenpop::Identity,
+    /// Region supplied by the merchant's page (at most 64 characters).
+    region: Option<String>,
 }
 
 /// A staff member connected to the desk (one or more consoles).
@@ -212,7 +226,6 @@ struct Seat {
     display_name: String,
     conns: Vec<ConnId>,
     wrapup_codes: Vec<String>,
-    skills: Vec<acd::SkillId>,
     /// When the last console closed while the agent was available: a console
     /// that comes back within the grace time (reload, network blip) resumes
     /// being available instead of starting over as not ready.
@@ -238,9 +251,11 @@ pub struct LiveQueue {
     pub waiting: u32,
     pub longest_wait_seconds: u64,
     pub available: bool,
-    /// Agents holding the queue's skill who are available right now.
+    /// Agents qualified for the queue who are ready with room right now.
     pub available_agents: u32,
     pub wait_seconds: u64,
+    /// Some center serving the queue is open now.
+    pub open: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -248,6 +263,8 @@ pub struct LiveAgent {
     pub name: String,
     pub display_name: String,
     pub state: &'static str,
+    /// What the agent is doing: available, reserved, busy, wrap_up, not_ready, offline.
+    pub activity: &'static str,
     pub reason: Option<String>,
     pub contacts: Vec<i64>,
     pub offered: Option<i64>,
@@ -257,7 +274,7 @@ struct DeskState {
     store: Store,
     config: DeskConfig,
     acd: acd::Acd,
-    next_timeout: Instant,
+    next_timeout: acd::Time,
     visitors: HashMap<ConnId, VisitorConn>,
     agent_conns: HashMap<ConnId, AgentConn>,
     seats: HashMap<UserId, Seat>,
@@ -270,24 +287,31 @@ struct DeskState {
     tabs: HashMap<String, Vec<ConnId>>,
     /// Visitor connections without a conversation, by the queue whose status they watch.
     watchers: HashMap<QueueId, HashSet<ConnId>>,
-    /// Each queue's tenant and required skill.
-    queue_tenants: HashMap<QueueId, (TenantId, acd::SkillId)>,
+    /// Each queue's tenant.
+    queue_tenants: HashMap<QueueId, TenantId>,
+    /// Each tenant's classes of service by name, with their priority boost, to
+    /// pick a visitor's class from their verified entitlements.
+    classes: HashMap<TenantId, Vec<(String, i32)>>,
+    /// Stat events for live supervisor views.
+    stats: broadcast::Sender<StatEvent>,
+}
+
+/// Wall-clock now, as the routing core counts time.
+pub(crate) fn now() -> acd::Time {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    acd::Time(ms)
 }
 
 impl DeskState {
-    fn new(store: Store, config: DeskConfig) -> Self {
-        let acd = acd::Acd::new(
-            acd::Config {
-                offer_timeout: config.offer_timeout,
-                ..acd::Config::default()
-            },
-            Instant::now(),
-        );
+    fn new(store: Store, config: DeskConfig, stats: broadcast::Sender<StatEvent>) -> Self {
+        let acd = acd::Acd::new(acd::Config::default(), now());
         Self {
             store,
             config,
             acd,
-            next_timeout: Instant::now(),
+            next_timeout: now(),
             visitors: HashMap::new(),
             agent_conns: HashMap::new(),
             seats: HashMap::new(),
@@ -296,21 +320,97 @@ impl DeskState {
             tabs: HashMap::new(),
             watchers: HashMap::new(),
             queue_tenants: HashMap::new(),
+            classes: HashMap::new(),
+            stats,
         }
     }
 
-    async fn load_queues(&mut self) -> Result<(), crate::store::StoreError> {
-        for q in self.store.all_queues().await? {
-            self.define_queue(q.tenant, q.queue, q.skill);
+    /// Loads every tenant's routing into the core, then the contacts that were
+    /// waiting when the server stopped.
+    async fn load_all(&mut self) -> Result<(), crate::store::StoreError> {
+        for tenant in self.store.tenant_ids().await? {
+            self.load_tenant(tenant).await?;
         }
+        self.drain().await;
+        self.rebuild_waiting().await?;
         self.drain().await;
         Ok(())
     }
 
-    fn define_queue(&mut self, tenant: TenantId, queue: QueueId, skill: acd::SkillId) {
-        self.queue_tenants.insert(queue, (tenant, skill));
+    /// (Re)loads one tenant's centers, queues, classes and agents into the core.
+    /// A setup the core refuses (it was checked when applied, so only a manual
+    /// database edit gets here) leaves the previous one running, and says why.
+    pub(super) async fn load_tenant(
+        &mut self,
+        tenant: TenantId,
+    ) -> Result<(), crate::store::StoreError> {
+        let inputs = self.store.routing_inputs(tenant).await?;
+        let names = crate::routing::Names {
+            skills: inputs.skills.clone(),
+            queues: inputs
+                .queues
+                .iter()
+                .map(|q| (q.name.clone(), q.id))
+                .collect(),
+        };
+        let queues: Vec<crate::routing::QueueInput<'_>> = inputs
+            .queues
+            .iter()
+            .map(|q| crate::routing::QueueInput {
+                id: q.id,
+                name: &q.name,
+                skill: &q.skill,
+                routing: &q.routing,
+            })
+            .collect();
+        let built = crate::routing::build_setup(
+            acd::TenantId(tenant.0),
+            &inputs.routing,
+            &queues,
+            &inputs.agents,
+            &names,
+        );
+        let (mut setup, agents) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(tenant = tenant.0, error = %e, "tenant routing refused");
+                return Ok(());
+            }
+        };
+        for (spec, q) in setup.queues.iter_mut().zip(&inputs.queues) {
+            // The server-wide offer timeout applies where a queue sets none.
+            if q.routing.offer_timeout_secs.is_none() {
+                spec.offer_timeout = self.config.offer_timeout;
+            }
+            self.queue_tenants.insert(q.id, tenant);
+        }
+        self.classes.insert(
+            tenant,
+            inputs
+                .routing
+                .classes
+                .iter()
+                .map(|c| (c.name.clone(), c.priority_boost))
+                .collect(),
+        );
+        let at = now();
         self.acd
-            .handle_input(Instant::now(), acd::Input::QueueDefined { queue, skill });
+            .handle_input(at, acd::Input::Configure(Box::new(setup)));
+        for agent in agents {
+            self.acd.handle_input(at, acd::Input::AgentDefined(agent));
+        }
+        Ok(())
+    }
+
+    /// The class of service among a verified visitor's entitlements that the
+    /// tenant knows, the one with the highest boost.
+    fn class_of(&self, tenant: TenantId, entitlements: &[String]) -> Option<String> {
+        self.classes
+            .get(&tenant)?
+            .iter()
+            .filter(|(name, _)| entitlements.contains(name))
+            .max_by_key(|(_, boost)| *boost)
+            .map(|(name, _)| name.clone())
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
@@ -318,14 +418,15 @@ impl DeskState {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let deadline = tokio::time::Instant::from_std(self.next_timeout);
+            let wait = self.next_timeout.since(now());
+            let deadline = tokio::time::Instant::now() + wait;
             tokio::select! {
                 request = rx.recv() => {
                     let Some(request) = request else { break };
                     self.handle(request).await;
                 }
                 () = tokio::time::sleep_until(deadline) => {
-                    self.acd.handle_input(Instant::now(), acd::Input::Timeout);
+                    self.acd.handle_input(now(), acd::Input::Timeout);
                 }
                 _ = tick.tick() => self.sweep_orphans().await,
             }
@@ -453,32 +554,24 @@ impl DeskState {
     }
 
     fn live_view(&self, tenant: TenantId) -> LiveView {
+        let at = now();
         let mut queues: Vec<LiveQueue> = self
             .queue_tenants
             .iter()
-            .filter(|(_, (t, _))| *t == tenant)
-            .map(|(queue, (_, skill))| {
+            .filter(|(_, t)| **t == tenant)
+            .map(|(queue, _)| {
                 let status = self.acd.queue_status(*queue);
-                let available_agents = self
-                    .seats
-                    .iter()
-                    .filter(|(user, s)| {
-                        s.tenant == tenant
-                            && s.skills.contains(skill)
-                            && self.agent_state(**user) == acd::AgentState::Available
-                    })
-                    .count() as u32;
-                let now = Instant::now();
                 LiveQueue {
                     queue: queue.0,
                     links: Vec::new(),
                     waiting: status.waiting,
                     longest_wait_seconds: status
                         .oldest_since
-                        .map_or(0, |since| now.saturating_duration_since(since).as_secs()),
+                        .map_or(0, |since| at.since(since).as_secs()),
                     available: status.available,
-                    available_agents,
+                    available_agents: 0,
                     wait_seconds: status.wait.as_secs(),
+                    open: status.open,
                 }
             })
             .collect();
@@ -492,11 +585,12 @@ impl DeskState {
                 let state = view
                     .as_ref()
                     .map_or(acd::AgentState::Offline, |v| v.state.clone());
-                let (state, reason) = routing::state_name(&state);
+                let (presence, reason) = routing::state_name(&state);
                 LiveAgent {
                     name: seat.name.clone(),
                     display_name: seat.display_name.clone(),
-                    state,
+                    state: presence,
+                    activity: routing::activity_name(&state),
                     reason,
                     contacts: view
                         .as_ref()
@@ -506,6 +600,16 @@ impl DeskState {
             })
             .collect();
         agents.sort_by(|a, b| a.name.cmp(&b.name));
+        let available = agents.iter().filter(|a| a.activity == "available").count();
+        for q in &mut queues {
+            // Per-queue qualification lives in the core; the live view shows the
+            // tenant's idle agents against every queue that has any available.
+            q.available_agents = if q.available {
+                u32::try_from(available).unwrap_or(u32::MAX)
+            } else {
+                0
+            };
+        }
         LiveView { queues, agents }
     }
 }

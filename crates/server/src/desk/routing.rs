@@ -1,24 +1,28 @@
 //! Carrying out what the routing core decides: offers ring consoles, assignments
-//! connect visitor and agent, waits and availability reach visitors, and
-//! contacts that leave unanswered get their record closed.
+//! connect visitor and agent, waits and availability reach visitors, refusals are
+//! explained, every transition is stored as a stat event, and contacts that leave
+//! unanswered get their record closed.
 
-use std::time::Instant;
-
-use super::{DeskState, Phase};
+use super::{DeskState, Phase, now};
 use crate::{
-    ids::{ContactId, UserId},
+    ids::{ContactId, TenantId, UserId},
     protocol::{ToAgent, ToVisitor},
-    store::Outcome,
+    store::{Outcome, StatEvent},
 };
 
-/// The protocol's name for an agent state, with the not-ready reason.
+/// The protocol's name for an agent's presence, with the not-ready reason. An
+/// agent who is ready shows as available whether or not they hold contacts.
 pub(super) fn state_name(state: &acd::AgentState) -> (&'static str, Option<String>) {
     match state {
         acd::AgentState::Offline => ("offline", None),
-        acd::AgentState::Available => ("available", None),
+        acd::AgentState::Available
+        | acd::AgentState::Reserved
+        | acd::AgentState::Busy
+        | acd::AgentState::WrapUp { .. } => ("available", None),
         acd::AgentState::NotReady(reason) => (
             "not_ready",
             Some(match reason {
+                acd::NotReadyReason::Login => "login".to_owned(),
                 acd::NotReadyReason::Chosen(why) => why.clone(),
                 acd::NotReadyReason::Declined => "declined an offer".to_owned(),
                 acd::NotReadyReason::MissedOffer => "missed an offer".to_owned(),
@@ -27,8 +31,24 @@ pub(super) fn state_name(state: &acd::AgentState) -> (&'static str, Option<Strin
     }
 }
 
+/// What the agent is doing, for supervisors and stat events.
+pub(super) fn activity_name(state: &acd::AgentState) -> &'static str {
+    match state {
+        acd::AgentState::Offline => "offline",
+        acd::AgentState::NotReady(_) => "not_ready",
+        acd::AgentState::Available => "available",
+        acd::AgentState::Reserved => "reserved",
+        acd::AgentState::Busy => "busy",
+        acd::AgentState::WrapUp { .. } => "wrap_up",
+    }
+}
+
 fn user(agent: acd::AgentId) -> UserId {
     UserId(agent.0)
+}
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl DeskState {
@@ -41,7 +61,10 @@ impl DeskState {
                     break;
                 }
                 acd::Output::Command(command) => self.command(command).await,
-                acd::Output::Event(event) => self.event(event).await,
+                acd::Output::Event(event) => {
+                    self.record(&event).await;
+                    self.event(event).await;
+                }
             }
         }
     }
@@ -61,15 +84,12 @@ impl DeskState {
                 if let Err(e) = self.store.mark_offered(tenant, contact).await {
                     tracing::error!(error = %e, "storing an offer failed");
                 }
-                let secs = expires
-                    .saturating_duration_since(Instant::now())
-                    .as_secs_f64();
                 metrics::counter!("switchboard_offers_total").increment(1);
                 self.send_agent(
                     user(agent),
                     &ToAgent::Offer {
                         contact: contact.0,
-                        expires_in: secs.ceil() as u64,
+                        expires_in: expires.since(now()).as_secs_f64().ceil() as u64,
                         screenpop,
                     },
                 );
@@ -93,6 +113,14 @@ impl DeskState {
                 );
                 self.requeue(contact).await;
             }
+            acd::Command::DialCallback { contact, .. } => {
+                // Web callbacks are not offered by the widget yet (the callback
+                // issue dials them); a callback can only come from a setup made
+                // elsewhere, so it is given up cleanly rather than held forever.
+                tracing::warn!(contact = contact.0, "no dialer for callbacks yet");
+                self.acd
+                    .handle_input(now(), acd::Input::CallbackFailed { contact });
+            }
         }
     }
 
@@ -108,6 +136,147 @@ impl DeskState {
             if let Err(e) = self.store.mark_requeued(tenant, contact).await {
                 tracing::error!(error = %e, "storing a requeue failed");
             }
+        }
+    }
+
+    /// Stores one stat event for records and reports.
+    async fn record(&mut self, event: &acd::Event) {
+        let Some(stat) = self.stat_event(event) else {
+            return;
+        };
+        if let Err(e) = self.store.insert_stat_event(&stat).await {
+            tracing::error!(error = %e, "storing a stat event failed");
+        }
+        let _ = self.stats.send(stat);
+    }
+
+    fn tenant_of_contact(&self, contact: ContactId) -> Option<TenantId> {
+        self.contacts.get(&contact).map(|c| c.tenant)
+    }
+
+    fn tenant_of_agent(&self, agent: acd::AgentId) -> Option<TenantId> {
+        self.seats.get(&user(agent)).map(|s| s.tenant)
+    }
+
+    /// The stored form of an event; `None` for events that are not transitions
+    /// (ignored inputs) or whose tenant is no longer known.
+    fn stat_event(&self, event: &acd::Event) -> Option<StatEvent> {
+        use serde_json::json;
+        let at = now().as_millis();
+        let contact_event = |kind: &'static str,
+                             contact: ContactId,
+                             agent: Option<acd::AgentId>,
+                             detail: serde_json::Value| {
+            Some(StatEvent {
+                tenant: self.tenant_of_contact(contact)?,
+                at,
+                kind,
+                contact: Some(contact.0),
+                agent: agent.map(|a| a.0),
+                queue: self.contacts.get(&contact).map(|c| c.link.queue.0),
+                detail,
+            })
+        };
+        match event {
+            acd::Event::AgentStateChanged { agent, state } => Some(StatEvent {
+                tenant: self.tenant_of_agent(*agent)?,
+                at,
+                kind: "agent_state",
+                contact: None,
+                agent: Some(agent.0),
+                queue: None,
+                detail: json!({ "state": activity_name(state), "reason": state_name(state).1 }),
+            }),
+            acd::Event::Queued {
+                contact,
+                center,
+                scheduled_for,
+                ..
+            } => contact_event(
+                "queued",
+                *contact,
+                None,
+                json!({ "center": center.map(|c| c.0), "scheduled_for": scheduled_for.map(acd::Time::as_millis) }),
+            ),
+            acd::Event::Refused { contact, reason } => contact_event(
+                "refused",
+                *contact,
+                None,
+                json!({ "reason": refusal_name(reason) }),
+            ),
+            acd::Event::Waiting {
+                contact,
+                position,
+                wait,
+                ..
+            } => contact_event(
+                "waiting",
+                *contact,
+                None,
+                json!({ "position": position, "wait_ms": millis(*wait) }),
+            ),
+            acd::Event::Overflowed { contact, rule } => {
+                contact_event("overflowed", *contact, None, json!({ "rule": rule }))
+            }
+            acd::Event::PreferenceExpired { contact } => {
+                contact_event("preference_expired", *contact, None, json!({}))
+            }
+            acd::Event::Offered { contact, agent } => {
+                contact_event("offered", *contact, Some(*agent), json!({}))
+            }
+            acd::Event::Declined { contact, agent } => {
+                contact_event("declined", *contact, Some(*agent), json!({}))
+            }
+            acd::Event::OfferTimedOut { contact, agent } => {
+                contact_event("offer_timed_out", *contact, Some(*agent), json!({}))
+            }
+            acd::Event::Assigned { contact, agent } => {
+                contact_event("assigned", *contact, Some(*agent), json!({}))
+            }
+            acd::Event::CallbackAttemptFailed {
+                contact,
+                attempt,
+                retry_at,
+            } => contact_event(
+                "callback_failed",
+                *contact,
+                None,
+                json!({ "attempt": attempt, "retry_at": retry_at.map(acd::Time::as_millis) }),
+            ),
+            acd::Event::WrapUpEnded {
+                contact,
+                agent,
+                timed_out,
+            } => Some(StatEvent {
+                tenant: self.tenant_of_agent(*agent)?,
+                at,
+                kind: "wrap_up_ended",
+                contact: Some(contact.0),
+                agent: Some(agent.0),
+                queue: None,
+                detail: json!({ "timed_out": timed_out }),
+            }),
+            acd::Event::Left { contact, outcome } => contact_event(
+                "left",
+                *contact,
+                None,
+                json!({ "outcome": format!("{outcome:?}").to_lowercase() }),
+            ),
+            acd::Event::QueueStatus { queue, status } => Some(StatEvent {
+                tenant: *self.queue_tenants.get(queue)?,
+                at,
+                kind: "queue_status",
+                contact: None,
+                agent: None,
+                queue: Some(queue.0),
+                detail: json!({
+                    "open": status.open,
+                    "available": status.available,
+                    "waiting": status.waiting,
+                    "wait_ms": millis(status.wait),
+                }),
+            }),
+            acd::Event::Ignored { .. } => None,
         }
     }
 
@@ -129,7 +298,7 @@ impl DeskState {
                 position,
                 wait,
             } => {
-                let available = self.acd.queue_status(queue).available;
+                let status = self.acd.queue_status(queue);
                 let first = self
                     .contacts
                     .get_mut(&contact)
@@ -146,18 +315,15 @@ impl DeskState {
                 self.send_contact_visitors(
                     contact,
                     &ToVisitor::Status {
-                        available,
+                        available: status.available,
                         wait_seconds: wait.as_secs(),
                         position: Some(position),
+                        open: status.open,
+                        next_open: status.next_open.map(acd::Time::as_millis),
                     },
                 );
             }
-            acd::Event::QueueStatus {
-                queue,
-                available,
-                wait,
-                ..
-            } => {
+            acd::Event::QueueStatus { queue, status } => {
                 let watchers: Vec<_> = self
                     .watchers
                     .get(&queue)
@@ -167,26 +333,75 @@ impl DeskState {
                     self.send_visitor(
                         conn,
                         ToVisitor::Status {
-                            available,
-                            wait_seconds: wait.as_secs(),
+                            available: status.available,
+                            wait_seconds: status.wait.as_secs(),
                             position: None,
+                            open: status.open,
+                            next_open: status.next_open.map(acd::Time::as_millis),
                         },
                     );
                 }
             }
+            acd::Event::Refused { contact, reason } => self.refused(contact, &reason),
             acd::Event::Assigned { contact, agent } => self.assigned(contact, user(agent)).await,
             acd::Event::Left { contact, outcome } => self.left(contact, outcome).await,
-            acd::Event::Offered { .. } => {}
             acd::Event::Declined { .. } => {
                 metrics::counter!("switchboard_offers_declined_total").increment(1);
             }
             acd::Event::OfferTimedOut { .. } => {
                 metrics::counter!("switchboard_offers_missed_total").increment(1);
             }
+            acd::Event::Overflowed { .. } => {
+                metrics::counter!("switchboard_overflows_total").increment(1);
+            }
             acd::Event::Ignored { reason } => {
                 tracing::debug!(reason, "routing core ignored an input");
             }
+            acd::Event::Queued { .. }
+            | acd::Event::Offered { .. }
+            | acd::Event::PreferenceExpired { .. }
+            | acd::Event::CallbackAttemptFailed { .. }
+            | acd::Event::WrapUpEnded { .. } => {}
         }
+    }
+
+    /// Tells the visitor, politely, why the contact was not taken.
+    fn refused(&mut self, contact: ContactId, reason: &acd::Refusal) {
+        let (name, message, next_open) = match reason {
+            acd::Refusal::Closed { next_open } => (
+                "closed",
+                "We are closed right now. You can leave a message, or come back when we open."
+                    .to_owned(),
+                next_open.map(acd::Time::as_millis),
+            ),
+            acd::Refusal::NotEntitled { media, allowed } => (
+                "not_entitled",
+                format!(
+                    "{} is available to {} customers. You can reach us by chat.",
+                    media_label(*media),
+                    allowed.join(" or ")
+                ),
+                None,
+            ),
+            acd::Refusal::NoQualifiedAgents => (
+                "no_agents",
+                "Nobody here can help with this right now. Please leave a message.".to_owned(),
+                None,
+            ),
+            acd::Refusal::UnknownQueue => (
+                "unknown_queue",
+                "This contact point is not available.".to_owned(),
+                None,
+            ),
+        };
+        self.send_contact_visitors(
+            contact,
+            &ToVisitor::Unavailable {
+                reason: name,
+                message,
+                next_open,
+            },
+        );
     }
 
     async fn assigned(&mut self, contact: ContactId, agent: UserId) {
@@ -226,13 +441,15 @@ impl DeskState {
         );
     }
 
-    /// The core let go of a contact. Answered ones were closed at wrap-up; the
+    /// The core let go of a contact. Answered ones are closed at wrap-up; the
     /// others left unanswered and their record is closed here.
     async fn left(&mut self, contact: ContactId, outcome: acd::Outcome) {
         let outcome = match outcome {
             acd::Outcome::Answered => return,
             acd::Outcome::Abandoned => Outcome::Abandoned,
             acd::Outcome::DeclinedAll => Outcome::DeclinedAll,
+            acd::Outcome::Refused => Outcome::Refused,
+            acd::Outcome::CallbackFailed => Outcome::CallbackFailed,
         };
         let Some(tenant) = self.contacts.get(&contact).map(|c| c.tenant) else {
             return;
@@ -243,5 +460,23 @@ impl DeskState {
         metrics::counter!("switchboard_contacts_unanswered_total").increment(1);
         self.detach_visitors(contact);
         self.remove_contact(contact);
+    }
+}
+
+fn refusal_name(reason: &acd::Refusal) -> &'static str {
+    match reason {
+        acd::Refusal::Closed { .. } => "closed",
+        acd::Refusal::NotEntitled { .. } => "not_entitled",
+        acd::Refusal::NoQualifiedAgents => "no_agents",
+        acd::Refusal::UnknownQueue => "unknown_queue",
+    }
+}
+
+fn media_label(media: acd::Media) -> &'static str {
+    match media {
+        acd::Media::Chat => "Chat",
+        acd::Media::Voice => "Voice",
+        acd::Media::Video => "Video",
+        acd::Media::Callback => "A call back",
     }
 }

@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// The visitor's identity as established at hello.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Identity {
     pub verified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]

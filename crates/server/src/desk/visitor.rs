@@ -33,6 +33,11 @@ impl DeskState {
             return;
         };
         let context = screenpop::bounded_context(context);
+        let region = attributes
+            .as_ref()
+            .and_then(|a| a.region.as_deref())
+            .map(|r| r.trim().chars().take(64).collect::<String>())
+            .filter(|r| !r.is_empty());
         let identity = Identity::establish(&tenant, identity.as_deref(), attributes);
         // A resume token the visitor kept from an earlier connection brings back
         // their live conversation on this link; otherwise they get a fresh token.
@@ -85,6 +90,8 @@ impl DeskState {
             link_name: link.name.clone(),
             available: status.available,
             wait_seconds: status.wait.as_secs(),
+            open: status.open,
+            next_open: status.next_open.map(acd::Time::as_millis),
             state: welcome_state,
             transcript,
             agent_name,
@@ -99,6 +106,7 @@ impl DeskState {
                 hello: VisitorHello {
                     context: context.clone(),
                     identity,
+                    region,
                 },
                 outbox,
                 contact: resumed,
@@ -106,13 +114,17 @@ impl DeskState {
         );
         self.send_visitor(conn, welcome);
         if let Some(contact) = resumed {
-            if let Some((position, wait)) = self.acd.waiting_position(contact) {
+            if let Some(view) = self.acd.contact(contact)
+                && let (Some(position), Some(wait)) = (view.position, view.wait)
+            {
                 self.send_visitor(
                     conn,
                     ToVisitor::Status {
                         available: status.available,
                         wait_seconds: wait.as_secs(),
                         position: Some(position),
+                        open: status.open,
+                        next_open: status.next_open.map(acd::Time::as_millis),
                     },
                 );
             }
@@ -225,6 +237,7 @@ impl DeskState {
             Err(e) => return Err(internal(&e)),
         };
         let context = &hello.context;
+        let routing = self.contact_routing(tenant_id, &hello).await;
         let new = NewContact {
             tenant: tenant_id,
             link: link.id,
@@ -242,6 +255,7 @@ impl DeskState {
                 .clone()
                 .filter(|_| hello.identity.verified),
             identity_json: to_json(&hello.identity),
+            routing_json: to_json(&routing),
         };
         let contact = self
             .store
@@ -305,16 +319,21 @@ impl DeskState {
         if let Some(text) = first {
             self.visitor_message(contact, &text).await?;
         }
+        let at = super::now();
         self.acd.handle_input(
-            Instant::now(),
-            acd::Input::ContactArrived { contact, queue },
+            at,
+            acd::Input::ContactArrived(Box::new(routing.spec(contact, queue, at))),
         );
+        // A contact the core refused is explained when its events are drained.
+        let Some(view) = self.acd.contact(contact) else {
+            return Ok(());
+        };
         // Always tell the visitor the chat is in line, even when an agent is
         // free and the offer goes out at once.
-        let (position, wait) = self
-            .acd
-            .waiting_position(contact)
-            .unwrap_or((1, std::time::Duration::ZERO));
+        let (position, wait) = (
+            view.position.unwrap_or(1),
+            view.wait.unwrap_or(std::time::Duration::ZERO),
+        );
         if let Some(live) = self.contacts.get_mut(&contact) {
             live.queued_sent = true;
         }
@@ -326,6 +345,42 @@ impl DeskState {
             },
         );
         Ok(())
+    }
+
+    /// What routing needs about this visitor: class of service from verified
+    /// entitlements, where they are, and the agent who served them last.
+    async fn contact_routing(
+        &self,
+        tenant: crate::ids::TenantId,
+        hello: &VisitorHello,
+    ) -> crate::routing::ContactRouting {
+        let identity = &hello.identity;
+        let class = if identity.verified {
+            self.class_of(tenant, &identity.entitlements)
+        } else {
+            None
+        };
+        let preferred_agent = match identity.sub.as_deref().filter(|_| identity.verified) {
+            Some(sub) => self
+                .store
+                .last_agent_for(tenant, sub)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "looking up the last agent failed");
+                    None
+                })
+                .map(|u| u.0),
+            None => None,
+        };
+        let context = &hello.context;
+        crate::routing::ContactRouting {
+            priority: 0,
+            class,
+            region: hello.region.clone(),
+            utc_offset_minutes: acd::utc_offset_minutes(&context.timezone, super::now()),
+            language: Some(context.language.clone()).filter(|l| !l.is_empty()),
+            preferred_agent,
+        }
     }
 
     async fn visitor_message(&mut self, contact: ContactId, text: &str) -> Result<(), FrameError> {
@@ -448,10 +503,15 @@ impl DeskState {
             Phase::Waiting | Phase::Offered(_) => {
                 self.send_contact_visitors(contact, &ToVisitor::Ended { by });
                 self.acd
-                    .handle_input(Instant::now(), acd::Input::ContactLeft { contact });
+                    .handle_input(super::now(), acd::Input::ContactLeft { contact });
             }
             Phase::Connected => {
                 live.phase = Phase::WrapUp;
+                self.acd
+                    .handle_input(super::now(), acd::Input::ContactEnded { contact });
+                let Some(live) = self.contacts.get_mut(&contact) else {
+                    return;
+                };
                 let (tenant, agent) = (live.tenant, live.agent);
                 if let Err(e) = self
                     .store

@@ -143,3 +143,57 @@ pub async fn create_api_key(
 pub fn new_api_key() -> String {
     format!("sbk_{}", auth::random_token())
 }
+
+/// `GET /api/v1/live/events`: every routing transition of the tenant as it
+/// happens (server-sent events, `event: stat`), for live supervisor views. A
+/// supervisor too slow to keep up skips ahead (`event: lagged`) rather than
+/// holding memory on the server.
+pub async fn live_events(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    ApiError,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    principal.require(Role::Supervisor, false)?;
+    let tenant = principal.tenant;
+    let rx = state.desk.stat_events();
+    let stream = futures_util::stream::unfold(rx, move |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(stat) if stat.tenant == tenant => {
+                    let event = Event::default()
+                        .event("stat")
+                        .json_data(&stat)
+                        .unwrap_or_else(|_| Event::default().event("stat"));
+                    return Some((Ok(event), rx));
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => {
+                    return Some((Ok(Event::default().event("lagged").data(n.to_string())), rx));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// `GET /api/v1/contacts/{id}/events`: a contact's routing history.
+pub async fn contact_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<Json<Vec<crate::store::StoredStatEvent>>, ApiError> {
+    principal.require(Role::Supervisor, true)?;
+    Ok(Json(
+        state
+            .store
+            .contact_stat_events(principal.tenant, crate::ids::ContactId(id))
+            .await?,
+    ))
+}

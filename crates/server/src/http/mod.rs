@@ -104,6 +104,7 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/contacts", get(records::list))
         .route("/contacts.csv", get(records::csv))
         .route("/contacts/{id}", get(records::one))
+        .route("/contacts/{id}/events", get(admin::contact_events))
         .route("/customers", get(admin::customers))
         .route(
             "/customers/{external_id}",
@@ -111,6 +112,7 @@ pub fn agent_router(state: AppState) -> Router {
         )
         .route("/links", get(admin::links))
         .route("/live", get(admin::live))
+        .route("/live/events", get(admin::live_events))
         .route("/api-keys", post(admin::create_api_key))
         .fallback(api_not_found);
     let router = Router::new()

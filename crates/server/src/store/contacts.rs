@@ -18,6 +18,11 @@ pub enum Outcome {
     DeclinedAll,
     #[serde(rename = "closed")]
     Closed,
+    /// Not taken by routing: closed hours, no entitlement, nobody qualified.
+    #[serde(rename = "refused")]
+    Refused,
+    #[serde(rename = "callback-failed")]
+    CallbackFailed,
 }
 
 impl Outcome {
@@ -27,6 +32,8 @@ impl Outcome {
             Outcome::Abandoned => "abandoned",
             Outcome::DeclinedAll => "declined-all",
             Outcome::Closed => "closed",
+            Outcome::Refused => "refused",
+            Outcome::CallbackFailed => "callback-failed",
         }
     }
 }
@@ -84,6 +91,26 @@ pub struct NewContact {
     pub customer_ref: Option<String>,
     /// JSON of the identity shown to agents.
     pub identity_json: String,
+    /// JSON of `routing::ContactRouting`.
+    pub routing_json: String,
+}
+
+/// A contact that was waiting when the server stopped, to be routed again.
+#[derive(Debug, Clone)]
+pub struct WaitingContact {
+    pub id: ContactId,
+    pub tenant: TenantId,
+    pub link: LinkId,
+    pub resume_hash: String,
+    pub page_url: String,
+    pub page_title: String,
+    pub referrer: String,
+    pub pages_json: String,
+    pub language: String,
+    pub timezone: String,
+    pub identity_json: String,
+    pub routing_json: String,
+    pub queued_at: i64,
 }
 
 /// A stored contact as the API shows it.
@@ -143,8 +170,8 @@ impl Store {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO contacts (tenant_id, link_id, media, resume_hash, page_url, page_title, \
              referrer, pages, language, timezone, verified, customer_ref, identity, state, \
-             created_at, queued_at) \
-             VALUES ($1, $2, 'chat', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', $13, $13) \
+             created_at, queued_at, routing) \
+             VALUES ($1, $2, 'chat', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', $13, $13, $14) \
              RETURNING id",
         )
         .bind(c.tenant.0)
@@ -160,6 +187,7 @@ impl Store {
         .bind(c.customer_ref.clone())
         .bind(&c.identity_json)
         .bind(now)
+        .bind(&c.routing_json)
         .fetch_one(&self.pool)
         .await?;
         Ok(ContactId(id))
@@ -414,18 +442,71 @@ impl Store {
         .collect()
     }
 
-    /// Contacts left open by a previous run (the process stopped mid-conversation)
-    /// are closed with outcome `closed`, so no record stays half-written.
+    /// Conversations left open by a previous run (the process stopped while an
+    /// agent held them) are closed with outcome `closed`, so no record stays
+    /// half-written. Contacts still waiting (or ringing an agent) are kept: the
+    /// desk routes them again, at their old place.
     pub async fn close_stale_contacts(&self) -> Result<u64, StoreError> {
         let now = now_ms();
+        sqlx::query("UPDATE contacts SET state = 'queued' WHERE state = 'offered'")
+            .execute(&self.pool)
+            .await?;
         let result = sqlx::query(
             "UPDATE contacts SET state = 'closed', ended_at = COALESCE(ended_at, $1), \
-             outcome = COALESCE(outcome, 'closed') WHERE state <> 'closed'",
+             outcome = COALESCE(outcome, 'closed') WHERE state NOT IN ('closed', 'queued')",
         )
         .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected())
+    }
+
+    /// Every contact waiting in a queue, oldest first (all tenants: the desk
+    /// rebuilds the whole routing core at start-up).
+    pub async fn waiting_contacts(&self) -> Result<Vec<WaitingContact>, StoreError> {
+        sqlx::query(
+            "SELECT id, tenant_id, link_id, resume_hash, page_url, page_title, referrer, pages, \
+             language, timezone, identity, routing, queued_at FROM contacts \
+             WHERE state = 'queued' ORDER BY queued_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(WaitingContact {
+                id: ContactId(r.try_get("id")?),
+                tenant: TenantId(r.try_get("tenant_id")?),
+                link: LinkId(r.try_get("link_id")?),
+                resume_hash: r.try_get("resume_hash")?,
+                page_url: r.try_get("page_url")?,
+                page_title: r.try_get("page_title")?,
+                referrer: r.try_get("referrer")?,
+                pages_json: r.try_get("pages")?,
+                language: r.try_get("language")?,
+                timezone: r.try_get("timezone")?,
+                identity_json: r.try_get("identity")?,
+                routing_json: r.try_get("routing")?,
+                queued_at: r.try_get::<Option<i64>, _>("queued_at")?.unwrap_or(0),
+            })
+        })
+        .collect()
+    }
+
+    /// The agent who last served this customer (for routing to them again).
+    pub async fn last_agent_for(
+        &self,
+        tenant: TenantId,
+        customer_ref: &str,
+    ) -> Result<Option<UserId>, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT agent_id FROM contacts WHERE tenant_id = $1 AND customer_ref = $2 \
+             AND agent_id IS NOT NULL ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(tenant.0)
+        .bind(customer_ref)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id.map(UserId))
     }
 }
 

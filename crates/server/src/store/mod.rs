@@ -13,6 +13,7 @@ mod contacts;
 mod customers;
 mod routing;
 mod staff;
+mod stats;
 mod tenants;
 
 use std::{path::Path, str::FromStr, time::Duration};
@@ -24,10 +25,12 @@ use sqlx::{
 
 pub use contacts::{
     ContactFilter, ContactRecord, Message, NewContact, Outcome, PreviousContact, Sender,
+    WaitingContact,
 };
 pub use customers::{Customer, CustomerInput, Ticket};
-pub use routing::{Link, QueueDef};
+pub use routing::{Link, RoutingInputs, StoredQueue};
 pub use staff::{ApiKey, Role, User};
+pub use stats::{StatEvent, StoredStatEvent};
 pub use tenants::Tenant;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,11 +1,14 @@
 //! Routing setup: skills, queues (each requiring a skill), links (what a widget
 //! points at, each feeding a queue) and which skills each agent holds.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, to_json};
 use crate::ids::{LinkId, QueueId, SkillId, TenantId, UserId};
+use crate::routing::{AgentRouting, CapacityDoc, QueueRouting, TenantRouting};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Link {
@@ -19,12 +22,31 @@ pub struct Link {
     pub queue_name: String,
 }
 
-/// A queue as the routing core needs it.
+/// A queue as stored: its main skill by name and its rules.
 #[derive(Debug, Clone)]
-pub struct QueueDef {
-    pub tenant: TenantId,
-    pub queue: QueueId,
-    pub skill: SkillId,
+pub struct StoredQueue {
+    pub id: QueueId,
+    pub name: String,
+    pub skill: String,
+    pub routing: QueueRouting,
+}
+
+/// A tenant's routing, as the desk loads it.
+#[derive(Debug, Clone)]
+pub struct RoutingInputs {
+    pub routing: TenantRouting,
+    pub skills: HashMap<String, SkillId>,
+    pub queues: Vec<StoredQueue>,
+    pub agents: Vec<AgentRouting>,
+}
+
+/// A stored routing document; one written by an older version that no longer
+/// parses falls back to the defaults rather than keeping the tenant offline.
+fn from_json<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
+    serde_json::from_str(text).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "a stored routing document did not parse; using defaults");
+        T::default()
+    })
 }
 
 impl Store {
@@ -53,14 +75,17 @@ impl Store {
         tenant: TenantId,
         name: &str,
         skill: SkillId,
+        routing: &QueueRouting,
     ) -> Result<QueueId, StoreError> {
         sqlx::query(
-            "INSERT INTO queues (tenant_id, name, skill_id) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id, name) DO UPDATE SET skill_id = excluded.skill_id",
+            "INSERT INTO queues (tenant_id, name, skill_id, routing) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, name) DO UPDATE SET skill_id = excluded.skill_id, \
+             routing = excluded.routing",
         )
         .bind(tenant.0)
         .bind(name)
         .bind(skill.0)
+        .bind(to_json(routing))
         .execute(&self.pool)
         .await?;
         let id: i64 =
@@ -128,20 +153,148 @@ impl Store {
         rows.iter().map(|r| link_from_row(tenant, r)).collect()
     }
 
-    /// Every queue of every tenant: what the routing core is told at start-up.
-    pub async fn all_queues(&self) -> Result<Vec<QueueDef>, StoreError> {
-        let rows = sqlx::query("SELECT tenant_id, id, skill_id FROM queues")
+    /// Every tenant's id: the desk loads each one's routing at start-up.
+    pub async fn tenant_ids(&self) -> Result<Vec<TenantId>, StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(QueueDef {
-                    tenant: TenantId(r.try_get("tenant_id")?),
-                    queue: QueueId(r.try_get("id")?),
-                    skill: SkillId(r.try_get("skill_id")?),
-                })
+        Ok(ids.into_iter().map(TenantId).collect())
+    }
+
+    pub async fn set_tenant_routing(
+        &self,
+        tenant: TenantId,
+        routing: &TenantRouting,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tenants SET routing = $1 WHERE id = $2")
+            .bind(to_json(routing))
+            .bind(tenant.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Where an agent works and how much they take at once.
+    pub async fn set_user_routing(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        center: Option<&str>,
+        capacity: &CapacityDoc,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET center = $1, capacity = $2 WHERE tenant_id = $3 AND id = $4")
+            .bind(center)
+            .bind(to_json(capacity))
+            .bind(tenant.0)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Everything the routing core needs about one tenant, with names.
+    pub async fn routing_inputs(&self, tenant: TenantId) -> Result<RoutingInputs, StoreError> {
+        let routing: String = sqlx::query_scalar("SELECT routing FROM tenants WHERE id = $1")
+            .bind(tenant.0)
+            .fetch_one(&self.pool)
+            .await?;
+        let skills = sqlx::query("SELECT id, name FROM skills WHERE tenant_id = $1")
+            .bind(tenant.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>("name")?, SkillId(r.try_get("id")?))))
+            .collect::<Result<HashMap<_, _>, StoreError>>()?;
+        let queues = sqlx::query(
+            "SELECT q.id, q.name, s.name AS skill, q.routing FROM queues q \
+             JOIN skills s ON s.id = q.skill_id AND s.tenant_id = q.tenant_id \
+             WHERE q.tenant_id = $1 ORDER BY q.id",
+        )
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(StoredQueue {
+                id: QueueId(r.try_get("id")?),
+                name: r.try_get("name")?,
+                skill: r.try_get("skill")?,
+                routing: from_json(&r.try_get::<String, _>("routing")?),
             })
-            .collect()
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut agents = Vec::new();
+        for r in sqlx::query(
+            "SELECT id, center, capacity, max_chats FROM users \
+             WHERE tenant_id = $1 AND role <> 'admin' ORDER BY id",
+        )
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            agents.push(self.agent_row(tenant, &r).await?);
+        }
+        Ok(RoutingInputs {
+            routing: from_json(&routing),
+            skills,
+            queues,
+            agents,
+        })
+    }
+
+    /// One agent's routing facts, read fresh when their console connects.
+    pub async fn agent_routing(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<Option<AgentRouting>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, center, capacity, max_chats FROM users WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.0)
+        .bind(user.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(self.agent_row(tenant, &r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn agent_row(
+        &self,
+        tenant: TenantId,
+        r: &sqlx::any::AnyRow,
+    ) -> Result<AgentRouting, StoreError> {
+        let user = UserId(r.try_get("id")?);
+        let capacity: String = r.try_get("capacity")?;
+        let max_chats: i64 = r.try_get("max_chats")?;
+        // Users made before capacities existed (or by `user add`) take their
+        // chat limit and one call.
+        let capacity = serde_json::from_str(&capacity)
+            .unwrap_or_else(|_| CapacityDoc::with_chats(u32::try_from(max_chats).unwrap_or(1)));
+        let skills = sqlx::query(
+            "SELECT skill_id, level FROM user_skills WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(tenant.0)
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let level: i64 = r.try_get("level")?;
+            Ok((
+                SkillId(r.try_get("skill_id")?),
+                u8::try_from(level.clamp(1, 10)).unwrap_or(1),
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(AgentRouting {
+            agent: user.agent(),
+            center: r.try_get("center")?,
+            skills,
+            capacity,
+        })
     }
 
     /// Replaces the agent's skills with `skills` (name, level).
@@ -170,21 +323,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    pub async fn user_skills(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-    ) -> Result<Vec<SkillId>, StoreError> {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT skill_id FROM user_skills WHERE tenant_id = $1 AND user_id = $2 ORDER BY skill_id",
-        )
-        .bind(tenant.0)
-        .bind(user.0)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(ids.into_iter().map(SkillId).collect())
     }
 }
 

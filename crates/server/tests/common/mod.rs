@@ -31,6 +31,7 @@ pub struct TestServer {
     pub public: String,
     pub agent: String,
     pub store: Store,
+    config: Config,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     dir: std::path::PathBuf,
@@ -41,6 +42,7 @@ pub struct Builder {
     demo: bool,
     offer_timeout_secs: u64,
     visitor_grace_secs: u64,
+    tenant_files: Vec<String>,
 }
 
 impl Builder {
@@ -59,11 +61,18 @@ impl Builder {
         self
     }
 
+    /// A tenant file applied before the server starts (so the desk loads it).
+    pub fn tenant_file(mut self, text: &str) -> Self {
+        self.tenant_files.push(text.to_owned());
+        self
+    }
+
     pub async fn start(self) -> TestServer {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("sb-test-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let postgres = postgres_database(n).await;
+        let tenant_files = self.tenant_files.clone();
         let config = Config {
             public_addr: "127.0.0.1:0".parse().unwrap(),
             agent_addr: "127.0.0.1:0".parse().unwrap(),
@@ -76,12 +85,30 @@ impl Builder {
             public_url: None,
         };
         let store = switchboard::open_store(&config).await.expect("store opens");
+        for text in &tenant_files {
+            let file = switchboard::tenant_file::parse(text).expect("test tenant file parses");
+            switchboard::tenant_file::apply(&store, &file, &|name| Some(format!("pw-{name}")))
+                .await
+                .expect("test tenant file applies");
+        }
+        TestServer::launch(config, store, dir, postgres).await
+    }
+}
+
+impl TestServer {
+    async fn launch(
+        config: Config,
+        store: Store,
+        dir: std::path::PathBuf,
+        postgres: Option<(String, String)>,
+    ) -> TestServer {
         let listeners = Listeners::bind(&config).await.expect("bind");
         let (public, agent) = listeners.addrs().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let server_store = store.clone();
+        let run_config = config.clone();
         let task = tokio::spawn(async move {
-            switchboard::run(config, server_store, listeners, async {
+            switchboard::run(run_config, server_store, listeners, async {
                 let _ = rx.await;
             })
             .await
@@ -91,6 +118,7 @@ impl Builder {
             public: format!("http://{public}"),
             agent: format!("http://{agent}"),
             store,
+            config,
             shutdown: Some(tx),
             task: Some(task),
             dir,
@@ -126,7 +154,26 @@ impl TestServer {
             demo: true,
             offer_timeout_secs: 20,
             visitor_grace_secs: 60,
+            tenant_files: Vec::new(),
         }
+    }
+
+    /// Stops the server and starts it again on the same data (new ports), as
+    /// after a crash or an upgrade.
+    pub async fn restart(mut self) -> TestServer {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        let dir = std::mem::take(&mut self.dir);
+        let postgres = self.postgres.take();
+        let config = self.config.clone();
+        let store = switchboard::open_store(&config)
+            .await
+            .expect("store reopens");
+        TestServer::launch(config, store, dir, postgres).await
     }
 
     /// A server with the demo tenant.
@@ -230,7 +277,9 @@ impl Drop for TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
         if let Some((url, admin)) = self.postgres.take() {
             let name = url.rsplit('/').next().unwrap_or_default().to_owned();
             // Drop runs outside async; a short-lived runtime on its own thread

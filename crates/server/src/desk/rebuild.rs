@@ -1,0 +1,91 @@
+//! After a restart: contacts that were waiting go back into the routing core at
+//! their old place (their original arrival time), and wait for their visitor to
+//! reconnect within the grace time like any dropped visitor.
+
+use std::time::Instant;
+
+use super::{DeskState, LiveContact, Phase, screenpop};
+use crate::{
+    protocol::PageContext,
+    routing::ContactRouting,
+    store::{Outcome, StoreError, WaitingContact},
+};
+
+impl DeskState {
+    pub(super) async fn rebuild_waiting(&mut self) -> Result<(), StoreError> {
+        let waiting = self.store.waiting_contacts().await?;
+        let count = waiting.len();
+        for w in waiting {
+            if let Err(e) = self.rebuild_one(&w).await {
+                tracing::error!(contact = w.id.0, error = %e, "a waiting contact could not be rebuilt; closing it");
+                self.store
+                    .mark_ended(w.tenant, w.id, Outcome::Closed, false)
+                    .await?;
+            }
+        }
+        if count > 0 {
+            tracing::info!(count, "waiting contacts routed again after restart");
+        }
+        Ok(())
+    }
+
+    async fn rebuild_one(&mut self, w: &WaitingContact) -> Result<(), StoreError> {
+        let (Some(tenant), Some(link)) = (
+            self.store.tenant(w.tenant).await?,
+            self.store
+                .links(w.tenant)
+                .await?
+                .into_iter()
+                .find(|l| l.id == w.link),
+        ) else {
+            return self
+                .store
+                .mark_ended(w.tenant, w.id, Outcome::Closed, false)
+                .await;
+        };
+        let identity: screenpop::Identity =
+            serde_json::from_str(&w.identity_json).unwrap_or(screenpop::Identity {
+                verified: false,
+                sub: None,
+                name: None,
+                email: None,
+                entitlements: Vec::new(),
+            });
+        let context = PageContext {
+            url: w.page_url.clone(),
+            title: w.page_title.clone(),
+            referrer: w.referrer.clone(),
+            pages: serde_json::from_str(&w.pages_json).unwrap_or_default(),
+            language: w.language.clone(),
+            timezone: w.timezone.clone(),
+        };
+        let screenpop =
+            screenpop::build(&self.store, &tenant, &link, w.id, &identity, &context).await?;
+        let routing: ContactRouting = serde_json::from_str(&w.routing_json).unwrap_or_default();
+        let queue = link.queue;
+        self.insert_contact(
+            w.id,
+            LiveContact {
+                tenant: tenant.id,
+                link,
+                resume_hash: w.resume_hash.clone(),
+                visitors: Vec::new(),
+                agent: None,
+                agent_name: None,
+                phase: Phase::Waiting,
+                screenpop,
+                context,
+                wrapup_codes: tenant.wrapup_codes.clone(),
+                // Nobody is connected yet: the visitor has the grace time to
+                // come back, as after any dropped connection.
+                orphaned_since: Some(Instant::now()),
+                queued_sent: true,
+            },
+        );
+        self.acd.handle_input(
+            super::now(),
+            acd::Input::ContactArrived(Box::new(routing.spec(w.id, queue, acd::Time(w.queued_at)))),
+        );
+        Ok(())
+    }
+}

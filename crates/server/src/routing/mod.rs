@@ -1,0 +1,229 @@
+//! A tenant's routing rules as operators write them (tenant file, stored as JSON
+//! with names), and their translation into the routing core's setup (ids).
+//!
+//! The same translation runs when a tenant file is applied (so a mistake is
+//! reported at load, naming the center, queue or skill) and when the desk loads a
+//! tenant, so what was accepted is what runs.
+
+mod build;
+mod hours;
+
+pub use build::{AgentRouting, BuildError, DEFAULT_CENTER, Names, QueueInput, build_setup};
+pub use hours::parse_hours;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Tenant-wide rules: call centers and classes of service.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantRouting {
+    #[serde(default)]
+    pub centers: Vec<CenterDoc>,
+    #[serde(default)]
+    pub classes: Vec<ClassDoc>,
+    #[serde(default)]
+    pub media_rules: Vec<MediaRuleDoc>,
+}
+
+/// One call center. With no `[[centers]]` a tenant has one, always open, in UTC.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CenterDoc {
+    pub name: String,
+    /// IANA name, e.g. "Europe/Paris".
+    #[serde(default = "utc")]
+    pub time_zone: String,
+    /// Weekday (`mon`..`sun`, or `weekdays` for Monday to Friday) to opening
+    /// spans such as "09:00-12:00, 13:00-17:30", or "closed". No table means
+    /// always open.
+    #[serde(default)]
+    pub hours: Option<BTreeMap<String, String>>,
+    /// "YYYY-MM-DD" dates, closed all day in the center's time zone.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default = "one")]
+    pub weight: u32,
+    #[serde(default)]
+    pub capacity: Option<u32>,
+}
+
+fn utc() -> String {
+    "UTC".to_owned()
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A class of service carried in a verified identity's `entitlements`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClassDoc {
+    pub name: String,
+    #[serde(default)]
+    pub priority_boost: i32,
+}
+
+/// `media` is for these classes only.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MediaRuleDoc {
+    pub media: MediaName,
+    pub classes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaName {
+    Chat,
+    Voice,
+    Video,
+    Callback,
+}
+
+impl MediaName {
+    pub fn acd(self) -> acd::Media {
+        match self {
+            MediaName::Chat => acd::Media::Chat,
+            MediaName::Voice => acd::Media::Voice,
+            MediaName::Video => acd::Media::Video,
+            MediaName::Callback => acd::Media::Callback,
+        }
+    }
+}
+
+/// One queue's rules beyond its main skill.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct QueueRouting {
+    /// Skill name to minimum level (1-10), on top of the queue's `skill` at level 1.
+    #[serde(default)]
+    pub skills: BTreeMap<String, u8>,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default)]
+    pub strategy: StrategyName,
+    /// Center names; empty means all.
+    #[serde(default)]
+    pub centers: Vec<String>,
+    #[serde(default)]
+    pub center_policy: PolicyName,
+    #[serde(default)]
+    pub overflow: Vec<OverflowDoc>,
+    pub preferred_agent_wait_secs: Option<u64>,
+    pub offer_timeout_secs: Option<u64>,
+    pub wrap_up_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyName {
+    #[default]
+    LongestIdle,
+    MostSkilled,
+    LeastOccupied,
+    RoundRobin,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyName {
+    #[default]
+    LeastWait,
+    Weighted,
+    Nearest,
+}
+
+/// After `after_secs` of waiting, exactly one widening.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OverflowDoc {
+    pub after_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_skill: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_level: Option<LowerLevelDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_center: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_queue: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LowerLevelDoc {
+    pub skill: String,
+    pub level: u8,
+}
+
+/// How many contacts of each media an agent takes at once.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CapacityDoc {
+    pub chat: u32,
+    pub voice: u32,
+    pub video: u32,
+    pub callback: u32,
+}
+
+impl CapacityDoc {
+    /// `chats` chats, one call of any kind.
+    pub fn with_chats(chats: u32) -> CapacityDoc {
+        CapacityDoc {
+            chat: chats,
+            voice: 1,
+            video: 1,
+            callback: 1,
+        }
+    }
+
+    pub fn acd(self) -> acd::Capacity {
+        acd::Capacity::NONE
+            .with(acd::Media::Chat, self.chat)
+            .with(acd::Media::Voice, self.voice)
+            .with(acd::Media::Video, self.video)
+            .with(acd::Media::Callback, self.callback)
+    }
+}
+
+/// What routing knows about one contact, stored with it so a waiting contact is
+/// routed the same way after a restart.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContactRouting {
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default)]
+    pub class: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub utc_offset_minutes: Option<i32>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub preferred_agent: Option<i64>,
+}
+
+impl ContactRouting {
+    /// The core's view of a chat contact that arrived at `arrived`.
+    pub fn spec(
+        &self,
+        contact: acd::ContactId,
+        queue: acd::QueueId,
+        arrived: acd::Time,
+    ) -> acd::ContactSpec {
+        let mut spec = acd::ContactSpec::new(contact, queue, acd::Media::Chat, arrived);
+        spec.priority = self.priority;
+        spec.preferred_agent = self.preferred_agent.map(acd::AgentId);
+        spec.attributes = acd::Attributes {
+            region: self.region.clone(),
+            utc_offset_minutes: self.utc_offset_minutes,
+            class: self.class.clone(),
+            language: self.language.clone(),
+        };
+        spec
+    }
+}

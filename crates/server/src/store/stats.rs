@@ -1,0 +1,80 @@
+//! Stat events: one row per routing transition, for records and reports.
+
+use serde::Serialize;
+
+use super::{Store, StoreError};
+use crate::ids::{ContactId, TenantId};
+
+/// One routing transition (see `acd::Event`), as stored and as pushed to
+/// supervisors.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatEvent {
+    #[serde(skip)]
+    pub tenant: TenantId,
+    pub at: i64,
+    pub kind: &'static str,
+    pub contact: Option<i64>,
+    pub agent: Option<i64>,
+    pub queue: Option<i64>,
+    pub detail: serde_json::Value,
+}
+
+/// A stored stat event, read back.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredStatEvent {
+    pub at: i64,
+    pub kind: String,
+    pub contact: Option<i64>,
+    pub agent: Option<i64>,
+    pub queue: Option<i64>,
+    pub detail: serde_json::Value,
+}
+
+impl Store {
+    pub async fn insert_stat_event(&self, e: &StatEvent) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO acd_events (tenant_id, at, kind, contact_id, agent_id, queue_id, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(e.tenant.0)
+        .bind(e.at)
+        .bind(e.kind)
+        .bind(e.contact)
+        .bind(e.agent)
+        .bind(e.queue)
+        .bind(e.detail.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A contact's routing history, oldest first.
+    pub async fn contact_stat_events(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+    ) -> Result<Vec<StoredStatEvent>, StoreError> {
+        use sqlx::Row;
+        let rows = sqlx::query(
+            "SELECT at, kind, contact_id, agent_id, queue_id, detail FROM acd_events \
+             WHERE tenant_id = $1 AND contact_id = $2 ORDER BY id",
+        )
+        .bind(tenant.0)
+        .bind(contact.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let detail: String = r.try_get("detail")?;
+                Ok(StoredStatEvent {
+                    at: r.try_get("at")?,
+                    kind: r.try_get("kind")?,
+                    contact: r.try_get("contact_id")?,
+                    agent: r.try_get("agent_id")?,
+                    queue: r.try_get("queue_id")?,
+                    detail: serde_json::from_str(&detail).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+}

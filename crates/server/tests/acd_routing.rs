@@ -1,0 +1,348 @@
+//! The routing engine wired into the server: centers' hours, entitlements,
+//! skills nobody has, waiting contacts surviving a restart, and stat events.
+
+mod common;
+
+use common::{TestServer, WAIT, hello};
+use serde_json::{Value, json};
+
+/// Today's UTC date as "YYYY-MM-DD".
+fn today() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// A tenant whose one center is closed today (a holiday) and open otherwise.
+fn holiday_tenant() -> String {
+    format!(
+        r#"
+[tenant]
+slug = "closedco"
+
+[[centers]]
+name = "hq"
+time_zone = "UTC"
+holidays = ["{}"]
+
+[[queues]]
+name = "help"
+skill = "help"
+
+[[links]]
+slug = "help"
+name = "Help"
+queue = "help"
+
+[[agents]]
+name = "kim"
+skills = ["help"]
+"#,
+        today()
+    )
+}
+
+async fn visitor(
+    server: &TestServer,
+    tenant: &str,
+    link: &str,
+    identity: Option<&str>,
+) -> common::Ws {
+    let url = format!(
+        "{}/ws/visitor?tenant={tenant}&link={link}",
+        server.public_ws()
+    );
+    let mut ws = common::Ws::connect(&url, Some(&server.public), None).await;
+    ws.send(hello("http://shop.example/", identity, None)).await;
+    ws
+}
+
+#[tokio::test]
+async fn a_closed_center_refuses_and_names_the_next_opening() {
+    let server = TestServer::builder()
+        .tenant_file(&holiday_tenant())
+        .start()
+        .await;
+    let mut v = visitor(&server, "closedco", "help", None).await;
+    let welcome = v.until_type("welcome").await;
+    assert_eq!(welcome["open"], false, "{welcome}");
+    let next_open = welcome["next_open"]
+        .as_i64()
+        .expect("next opening is given");
+    // Tomorrow 00:00 UTC: the holiday ends at midnight.
+    let day = 86_400_000;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    assert_eq!(next_open % day, 0, "opens at midnight UTC");
+    assert!(
+        next_open > now && next_open <= now + day,
+        "{next_open} vs {now}"
+    );
+
+    v.send(json!({"type": "start", "text": "are you there?"}))
+        .await;
+    let refused = v.until_type("unavailable").await;
+    assert_eq!(refused["reason"], "closed");
+    assert_eq!(refused["next_open"], next_open);
+
+    // The record keeps the message and says why it was not served.
+    let tenant = server
+        .store
+        .tenant_by_slug("closedco")
+        .await
+        .unwrap()
+        .unwrap();
+    let owner = server.staff("closedco", "kim", "pw-kim").await;
+    let record = owner
+        .newest_record_when(|r| r["outcome"] == "refused")
+        .await;
+    assert_eq!(record["state"], "closed");
+    let id = record["id"].as_i64().unwrap();
+    let transcript = server
+        .store
+        .transcript(tenant.id, switchboard::ids::ContactId(id))
+        .await
+        .unwrap();
+    assert_eq!(transcript.len(), 1);
+    assert_eq!(transcript[0].text, "are you there?");
+}
+
+#[tokio::test]
+async fn media_reserved_to_a_class_is_refused_politely_and_the_class_is_served() {
+    let file = r#"
+[tenant]
+slug = "goldco"
+
+[[classes]]
+name = "gold"
+priority_boost = 2
+
+[[media_rules]]
+media = "chat"
+classes = ["gold"]
+
+[[queues]]
+name = "vip"
+skill = "vip"
+
+[[links]]
+slug = "vip"
+name = "VIP"
+queue = "vip"
+
+[[agents]]
+name = "lee"
+skills = ["vip"]
+"#;
+    let server = TestServer::builder().tenant_file(file).start().await;
+    let mut anonymous = visitor(&server, "goldco", "vip", None).await;
+    anonymous.until_type("welcome").await;
+    anonymous
+        .send(json!({"type": "start", "text": "hello"}))
+        .await;
+    let refused = anonymous.until_type("unavailable").await;
+    assert_eq!(refused["reason"], "not_entitled");
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains("gold"), "{message}");
+
+    // A verified gold customer is queued.
+    let tenant = server
+        .store
+        .tenant_by_slug("goldco")
+        .await
+        .unwrap()
+        .unwrap();
+    let token = switchboard::auth::sign_identity(
+        &switchboard::auth::IdentityClaims {
+            sub: "c-1".into(),
+            name: Some("Goldie".into()),
+            email: None,
+            entitlements: vec!["gold".into()],
+            exp: u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap() + 600,
+        },
+        tenant.widget_secret.expose(),
+    )
+    .unwrap();
+    let mut gold = visitor(&server, "goldco", "vip", Some(&token)).await;
+    gold.until_type("welcome").await;
+    gold.send(json!({"type": "start", "text": "hello"})).await;
+    let queued = gold.until_type("queued").await;
+    assert_eq!(queued["position"], 1);
+}
+
+#[tokio::test]
+async fn a_skill_nobody_has_is_told_at_once() {
+    let file = r#"
+[tenant]
+slug = "nobodyco"
+
+[[queues]]
+name = "klingon"
+skill = "klingon"
+
+[[links]]
+slug = "k"
+name = "Klingon desk"
+queue = "klingon"
+
+[[agents]]
+name = "pat"
+skills = ["english"]
+"#;
+    let server = TestServer::builder().tenant_file(file).start().await;
+    let mut v = visitor(&server, "nobodyco", "k", None).await;
+    v.until_type("welcome").await;
+    v.send(json!({"type": "start", "text": "nuqneH"})).await;
+    let refused = v.until_type("unavailable").await;
+    assert_eq!(refused["reason"], "no_agents");
+}
+
+#[tokio::test]
+async fn a_waiting_chat_survives_a_restart_at_its_place_and_is_offered() {
+    let server = TestServer::start().await;
+    let mut first = server.open_chat("support", "first in line").await;
+    let welcome = first.until_type("welcome").await;
+    let resume = welcome["resume"].as_str().unwrap().to_owned();
+    first.until_type("queued").await;
+    let mut second = server.open_chat("support", "second in line").await;
+    second.until_type("queued").await;
+    drop(first);
+    drop(second);
+
+    let server = server.restart().await;
+    // The first visitor comes back with their token and is still in line.
+    let url = format!("{}/ws/visitor?tenant=demo&link=support", server.public_ws());
+    let mut back = common::Ws::connect(&url, Some(&server.public), None).await;
+    back.send(hello("http://shop.example/", None, Some(&resume)))
+        .await;
+    let welcome = back.until_type("welcome").await;
+    assert_eq!(welcome["state"], "queued", "{welcome}");
+    let status = back.until("status", |f| f["position"].is_number()).await;
+    assert_eq!(status["position"], 1, "kept its place: {status}");
+
+    // An agent who comes online gets the first contact, not the second.
+    let (_bob, mut console) = server.ready_agent("bob").await;
+    let offer = console.until_type("offer").await;
+    let transcript = offer["screenpop"].to_string();
+    assert!(offer["contact"].is_number());
+    let contact = offer["contact"].as_i64().unwrap();
+    let tenant = server.store.tenant_by_slug("demo").await.unwrap().unwrap();
+    let messages = server
+        .store
+        .transcript(tenant.id, switchboard::ids::ContactId(contact))
+        .await
+        .unwrap();
+    assert_eq!(messages[0].text, "first in line", "{transcript}");
+
+    // Its routing history shows both lives: queued before and after the restart.
+    let sam = server.demo_staff("sam").await;
+    let (code, events) = sam.get(&format!("/api/v1/contacts/{contact}/events")).await;
+    assert_eq!(code, 200);
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "queued").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"offered"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn supervisors_get_stat_events_pushed_and_other_tenants_do_not_see_them() {
+    let server = TestServer::start().await;
+    let sam = server.demo_staff("sam").await;
+    let mut stream = sam
+        .client
+        .get(format!("{}/api/v1/live/events", server.agent))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let (_alice, _console) = server.ready_agent("alice").await;
+    let mut seen = String::new();
+    let found = tokio::time::timeout(WAIT, async {
+        while let Some(chunk) = stream.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("\"kind\":\"agent_state\"") && seen.contains("\"state\":\"available\"")
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "{seen}");
+    let stat: Value = seen
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .find(|v| v["kind"] == "agent_state" && v["detail"]["state"] == "available")
+        .unwrap();
+    assert!(stat["agent"].is_number());
+
+    // An agent cannot open the stream.
+    let alice = server.demo_staff("alice").await;
+    let denied = alice
+        .client
+        .get(format!("{}/api/v1/live/events", server.agent))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+}
+
+#[tokio::test]
+async fn an_impossible_rule_is_refused_at_load_naming_it() {
+    let loop_file = r#"
+[tenant]
+slug = "loopco"
+
+[[queues]]
+name = "a"
+skill = "a"
+overflow = [{ after_secs = 30, add_queue = "b" }]
+
+[[queues]]
+name = "b"
+skill = "b"
+overflow = [{ after_secs = 30, add_queue = "a" }]
+"#;
+    let e = switchboard::tenant_file::parse(loop_file)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(r#""a" -> "b" -> "a""#), "{e}");
+
+    let level =
+        "[tenant]\nslug = \"x\"\n[[queues]]\nname = \"a\"\nskill = \"a\"\nskills = { a = 11 }\n";
+    let e = switchboard::tenant_file::parse(level)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("11") && e.contains(r#"queue "a""#), "{e}");
+
+    let negative = "[tenant]\nslug = \"x\"\n[[queues]]\nname = \"a\"\nskill = \"a\"\noffer_timeout_secs = -5\n";
+    let e = switchboard::tenant_file::parse(negative)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 6") && e.contains("offer_timeout_secs"),
+        "{e}"
+    );
+
+    let unknown = "[tenant]\nslug = \"x\"\n[[queues]]\nname = \"a\"\nskill = \"a\"\noverflow = [{ after_secs = 5, drop_skill = \"nope\" }]\n";
+    let e = switchboard::tenant_file::parse(unknown)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(r#"unknown skill "nope""#), "{e}");
+
+    let center = "[tenant]\nslug = \"x\"\n[[centers]]\nname = \"hq\"\ntime_zone = \"Mars/Base\"\n";
+    let e = switchboard::tenant_file::parse(center)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(r#"center "hq""#) && e.contains("Mars/Base"),
+        "{e}"
+    );
+}
