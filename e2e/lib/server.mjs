@@ -12,10 +12,18 @@
  * as --database-url. SWITCHBOARD_TEST_POSTGRES (an admin URL such as
  * postgres://postgres@127.0.0.1:5432/test) gives each server a fresh PostgreSQL
  * database instead, created and dropped with psql.
+ *
+ * `tenantFiles` (optional) is a list of tenant-file texts (TOML, as in
+ * crates/server/src/demo.toml) applied with `switchboard tenant apply` against the
+ * same data directory / database before the server starts, so it loads them at start:
+ *
+ *   const server = await startServer({ tenantFiles: [toml] });
+ *   server.tenantOutput  // stdout of each `tenant apply`, in order
+ *   server.newUsers      // { name: password } for users those files created
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -41,7 +49,7 @@ export function serverBinary() {
   return path.resolve(E2E_DIR, process.env.SWITCHBOARD_BIN || '../target/debug/switchboard');
 }
 
-export async function startServer({ extraArgs = [], env = {} } = {}) {
+export async function startServer({ extraArgs = [], env = {}, tenantFiles = [] } = {}) {
   const bin = serverBinary();
   if (!existsSync(bin)) {
     throw new Error(
@@ -53,17 +61,49 @@ export async function startServer({ extraArgs = [], env = {} } = {}) {
   const args = [
     'serve',
     '--demo',
-    '--data-dir', dataDir,
     '--public-addr', '127.0.0.1:0',
     '--agent-addr', '127.0.0.1:0',
   ];
   const pg = freshPostgres();
+  // Where the data lives; shared by `serve` and `tenant apply`.
+  const storeArgs = ['--data-dir', dataDir];
   if (pg) {
-    args.push('--database-url', pg.url);
+    storeArgs.push('--database-url', pg.url);
   } else if (process.env.SWITCHBOARD_TEST_DATABASE_URL) {
-    args.push('--database-url', process.env.SWITCHBOARD_TEST_DATABASE_URL);
+    storeArgs.push('--database-url', process.env.SWITCHBOARD_TEST_DATABASE_URL);
   }
-  args.push(...extraArgs);
+  args.push(...storeArgs, ...extraArgs);
+
+  const tenantOutput = [];
+  const newUsers = {};
+  try {
+    for (const [i, text] of tenantFiles.entries()) {
+      const file = path.join(dataDir, `tenant-${i}.toml`);
+      await writeFile(file, text);
+      let out;
+      try {
+        out = execFileSync(bin, [...storeArgs, 'tenant', 'apply', file], {
+          cwd: REPO_DIR,
+          env: { ...process.env, ...env },
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+      } catch (err) {
+        throw new Error(
+          `switchboard tenant apply (file ${i}) failed: ${err.message}\n` +
+            `--- stdout ---\n${err.stdout ?? ''}\n--- stderr ---\n${err.stderr ?? ''}`,
+        );
+      }
+      tenantOutput.push(out);
+      for (const m of out.matchAll(/^new user (\S+): password \(shown once\): (\S+)$/gm)) {
+        newUsers[m[1]] = m[2];
+      }
+    }
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true });
+    pg?.drop();
+    throw err;
+  }
 
   const child = spawn(bin, args, {
     cwd: REPO_DIR,
@@ -123,6 +163,8 @@ export async function startServer({ extraArgs = [], env = {} } = {}) {
   return {
     ...urls,
     dataDir,
+    tenantOutput,
+    newUsers,
     /** The last lines the server printed, for failure messages. */
     output: () => log.join('\n'),
     /** Stops the server (SIGTERM, then SIGKILL) and removes its data directory. */

@@ -70,7 +70,7 @@ impl Calendar {
     pub(crate) fn new(
         zone: &str,
         hours: WeeklyHours,
-        holidays: Vec<Date>,
+        holidays: &[Date],
     ) -> Result<Calendar, CalendarError> {
         let zone = TimeZone::get(zone).map_err(|_| CalendarError::TimeZone)?;
         for (d, intervals) in hours.days.iter().enumerate() {
@@ -121,7 +121,9 @@ impl Calendar {
         if self.is_open(t) {
             return Some(t);
         }
-        self.transitions(t).find(|&(_, opens)| opens).map(|(at, _)| at)
+        self.transitions(t)
+            .find(|&(_, opens)| opens)
+            .map(|(at, _)| at)
     }
 
     /// The first moment after `t` when the center opens or closes, if within two
@@ -136,8 +138,7 @@ impl Calendar {
     /// The center's offset from UTC at `t`, in minutes.
     pub fn utc_offset_minutes(&self, t: Time) -> i32 {
         jiff::Timestamp::from_millisecond(t.0)
-            .map(|ts| self.zone.to_offset(ts).seconds() / 60)
-            .unwrap_or(0)
+            .map_or(0, |ts| self.zone.to_offset(ts).seconds() / 60)
     }
 
     fn local(&self, t: Time) -> Option<civil::DateTime> {
@@ -156,7 +157,7 @@ impl Calendar {
     /// against the current state, so a close-then-open at the same instant is
     /// harmless.
     fn transitions(&self, t: Time) -> impl Iterator<Item = (Time, bool)> + '_ {
-        let start = self.local(t).map(|l| l.date());
+        let start = self.local(t).map(civil::DateTime::date);
         (0..LOOKAHEAD_DAYS)
             .filter_map(move |offset| start?.checked_add(jiff::Span::new().days(offset)).ok())
             .filter(|date| !self.holidays.contains(date))
@@ -183,6 +184,14 @@ impl Calendar {
     }
 }
 
+/// The UTC offset, in minutes, of the IANA zone `zone` at `t`; `None` for an
+/// unknown zone. Owners use it to place a visitor (the widget reports its zone).
+pub fn utc_offset_minutes(zone: &str, t: Time) -> Option<i32> {
+    let zone = TimeZone::get(zone).ok()?;
+    let ts = jiff::Timestamp::from_millisecond(t.0).ok()?;
+    Some(zone.to_offset(ts).seconds() / 60)
+}
+
 fn minute_of_day(t: civil::Time) -> u16 {
     u16::try_from(i32::from(t.hour()) * 60 + i32::from(t.minute())).unwrap_or(0)
 }
@@ -206,19 +215,24 @@ mod tests {
         Time(ts.as_millisecond())
     }
 
-    fn weekdays_9_to_17(zone: &str, holidays: Vec<Date>) -> Calendar {
-        Calendar::new(zone, WeeklyHours::on(&[0, 1, 2, 3, 4], 9 * 60, 17 * 60), holidays).unwrap()
+    fn weekdays_9_to_17(zone: &str, holidays: &[Date]) -> Calendar {
+        Calendar::new(
+            zone,
+            WeeklyHours::on(&[0, 1, 2, 3, 4], 9 * 60, 17 * 60),
+            holidays,
+        )
+        .unwrap()
     }
 
     #[test]
     fn open_in_local_time() {
         // Paris is UTC+1 in winter: 08:30 UTC is 09:30 there.
-        let paris = weekdays_9_to_17("Europe/Paris", Vec::new());
+        let paris = weekdays_9_to_17("Europe/Paris", &[]);
         assert!(paris.is_open(utc("2026-11-23T08:30:00Z"))); // a Monday
         assert!(!paris.is_open(utc("2026-11-23T07:30:00Z")));
         assert!(!paris.is_open(utc("2026-11-23T16:00:00Z")));
         // Same instant, New York (UTC-5) is still closed.
-        let ny = weekdays_9_to_17("America/New_York", Vec::new());
+        let ny = weekdays_9_to_17("America/New_York", &[]);
         assert!(!ny.is_open(utc("2026-11-23T08:30:00Z")));
         assert!(ny.is_open(utc("2026-11-23T15:00:00Z")));
     }
@@ -230,7 +244,7 @@ mod tests {
             month: 11,
             day: 23,
         };
-        let paris = weekdays_9_to_17("Europe/Paris", vec![holiday]);
+        let paris = weekdays_9_to_17("Europe/Paris", &[holiday]);
         // Saturday evening: Monday is a holiday, so Tuesday 09:00 Paris = 08:00 UTC.
         assert_eq!(
             paris.next_open(utc("2026-11-21T18:00:00Z")),
@@ -244,7 +258,7 @@ mod tests {
 
     #[test]
     fn daylight_saving_moves_the_utc_opening() {
-        let paris = weekdays_9_to_17("Europe/Paris", Vec::new());
+        let paris = weekdays_9_to_17("Europe/Paris", &[]);
         // Summer: UTC+2, so 09:00 local is 07:00 UTC.
         assert_eq!(
             paris.next_open(utc("2026-07-06T05:00:00Z")),
@@ -256,18 +270,18 @@ mod tests {
     #[test]
     fn bad_spans_and_zones_are_refused() {
         assert_eq!(
-            Calendar::new("Nowhere/Town", WeeklyHours::always(), Vec::new()).unwrap_err(),
+            Calendar::new("Nowhere/Town", WeeklyHours::always(), &[]).unwrap_err(),
             CalendarError::TimeZone
         );
         assert!(matches!(
-            Calendar::new("UTC", WeeklyHours::on(&[0], 600, 500), Vec::new()),
+            Calendar::new("UTC", WeeklyHours::on(&[0], 600, 500), &[]),
             Err(CalendarError::Hours(_))
         ));
     }
 
     #[test]
     fn never_open_has_no_next_opening() {
-        let closed = Calendar::new("UTC", WeeklyHours::default(), Vec::new()).unwrap();
+        let closed = Calendar::new("UTC", WeeklyHours::default(), &[]).unwrap();
         assert_eq!(closed.next_open(utc("2026-11-23T08:30:00Z")), None);
     }
 }

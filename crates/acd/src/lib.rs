@@ -44,7 +44,13 @@
 //!   Each agent belongs to one center.
 //! * A **queue** (one per link) requires skills at minimum levels, picks an agent
 //!   by its [`Strategy`], picks a center for each arrival by its [`CenterPolicy`],
-//!   and widens its requirements by [`OverflowRule`]s as a contact waits.
+//!   and widens its requirements by [`OverflowRule`]s as a contact waits. The
+//!   picked center is a preference: its free agents are offered the contact
+//!   first, but any agent of the queue's centers may take it, so nobody waits on
+//!   a busy center while another has room. `OverflowAction::AddCenter` brings in
+//!   a center outside the queue's list (a backup center).
+//! * Business hours decide which contacts are accepted (and the queue's `open`
+//!   status), not whether a logged-in agent gets offers.
 //! * A **contact** has a media, a priority, extra required skills, attributes
 //!   (region, UTC offset, verified class of service), maybe a preferred agent, and
 //!   an arrival time. Waiting contacts are served highest effective priority first,
@@ -62,12 +68,12 @@ pub mod simulate;
 mod view;
 
 pub use crate::core::Acd;
-pub use crate::view::{AgentView, ContactStage, ContactView, QueueStatus};
-pub use crate::hours::{Calendar, Date, WeeklyHours};
+pub use crate::hours::{Calendar, Date, WeeklyHours, utc_offset_minutes};
 pub use crate::setup::{
     CenterPolicy, CenterSpec, ClassOfService, MediaRule, OverflowAction, OverflowRule, QueueSpec,
     SetupError, SkillReq, Strategy, TenantSetup,
 };
+pub use crate::view::{AgentView, ContactStage, ContactView, QueueStatus};
 
 use std::time::Duration;
 
@@ -318,7 +324,9 @@ pub enum AgentState {
     /// still be room for more chats).
     Busy,
     /// Every contact the agent holds is in wrap-up, until the given time.
-    WrapUp { until: Time },
+    WrapUp {
+        until: Time,
+    },
 }
 
 /// Something that happened, fed to the core.
@@ -331,40 +339,67 @@ pub enum Input {
     /// An agent is configured (or reconfigured). A new agent starts `Offline`.
     AgentDefined(AgentSpec),
     /// An agent was deleted: like `AgentOffline`, then forgotten.
-    AgentRemoved { agent: AgentId },
+    AgentRemoved {
+        agent: AgentId,
+    },
     /// The agent's console connected: `NotReady(Login)` until they choose.
-    AgentOnline { agent: AgentId },
+    AgentOnline {
+        agent: AgentId,
+    },
     /// The console went away. A pending offer is withdrawn and the contact goes
     /// back to its place; contacts the agent holds stay held (the console may come
     /// back) until they end.
-    AgentOffline { agent: AgentId },
-    AgentReady { agent: AgentId },
-    AgentNotReady { agent: AgentId, reason: String },
+    AgentOffline {
+        agent: AgentId,
+    },
+    AgentReady {
+        agent: AgentId,
+    },
+    AgentNotReady {
+        agent: AgentId,
+        reason: String,
+    },
     /// A contact asks to be served.
     ContactArrived(Box<ContactSpec>),
     /// The visitor left (or the system closed the contact) before it was served.
     /// Waiting or scheduled: leaves. Offered: the offer is cancelled. Held by an
     /// agent: ignored (end it with `ContactEnded`).
-    ContactLeft { contact: ContactId },
+    ContactLeft {
+        contact: ContactId,
+    },
     /// A waiting contact becomes a callback (virtual hold): it keeps its place,
     /// and at its turn an agent is reserved and `Command::DialCallback` issued.
     ToCallback {
         contact: ContactId,
         plan: CallbackPlan,
     },
-    OfferAccepted { contact: ContactId, agent: AgentId },
-    OfferDeclined { contact: ContactId, agent: AgentId },
+    OfferAccepted {
+        contact: ContactId,
+        agent: AgentId,
+    },
+    OfferDeclined {
+        contact: ContactId,
+        agent: AgentId,
+    },
     /// The callback dialled for `contact` was answered: the agent now holds it.
-    CallbackConnected { contact: ContactId },
+    CallbackConnected {
+        contact: ContactId,
+    },
     /// The callback attempt failed (busy, no answer, machine ...): it goes back to
     /// its place after the retry delay, or leaves with `Outcome::CallbackFailed`
     /// when attempts run out. The agent is free again (not penalised).
-    CallbackFailed { contact: ContactId },
+    CallbackFailed {
+        contact: ContactId,
+    },
     /// The conversation is over; the agent's wrap-up starts (timed by the queue's
     /// `wrap_up`). The contact leaves the core with `Outcome::Answered`.
-    ContactEnded { contact: ContactId },
+    ContactEnded {
+        contact: ContactId,
+    },
     /// The agent finished wrap-up early; the slot is free.
-    WrapUpDone { contact: ContactId },
+    WrapUpDone {
+        contact: ContactId,
+    },
     /// The timer returned by the last `Output::Timeout` fired.
     Timeout,
 }

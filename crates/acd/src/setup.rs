@@ -150,14 +150,38 @@ pub enum SetupError {
     NoCenter,
     DuplicateCenter(CenterId),
     DuplicateQueue(QueueId),
-    BadTimeZone { center: CenterId, zone: String },
-    BadHours { center: CenterId, why: String },
-    UnknownCenter { queue: QueueId, center: CenterId },
-    UnknownQueue { queue: QueueId, target: QueueId },
-    LevelOutOfRange { queue: QueueId, skill: SkillId, level: u8 },
-    ZeroTimeout { queue: QueueId, what: &'static str },
-    OverflowLoop { queues: Vec<QueueId> },
-    UnknownClass { media: Media, class: String },
+    BadTimeZone {
+        center: CenterId,
+        zone: String,
+    },
+    BadHours {
+        center: CenterId,
+        why: String,
+    },
+    UnknownCenter {
+        queue: QueueId,
+        center: CenterId,
+    },
+    UnknownQueue {
+        queue: QueueId,
+        target: QueueId,
+    },
+    LevelOutOfRange {
+        queue: QueueId,
+        skill: SkillId,
+        level: u8,
+    },
+    ZeroTimeout {
+        queue: QueueId,
+        what: &'static str,
+    },
+    OverflowLoop {
+        queues: Vec<QueueId>,
+    },
+    UnknownClass {
+        media: Media,
+        class: String,
+    },
 }
 
 impl fmt::Display for SetupError {
@@ -174,7 +198,11 @@ impl fmt::Display for SetupError {
                 write!(f, "queue {} names unknown center {}", queue.0, center.0)
             }
             SetupError::UnknownQueue { queue, target } => {
-                write!(f, "queue {} overflows to unknown queue {}", queue.0, target.0)
+                write!(
+                    f,
+                    "queue {} overflows to unknown queue {}",
+                    queue.0, target.0
+                )
             }
             SetupError::LevelOutOfRange {
                 queue,
@@ -215,17 +243,15 @@ impl TenantSetup {
             if !centers.insert(c.center) {
                 return Err(SetupError::DuplicateCenter(c.center));
             }
-            Calendar::new(&c.time_zone, c.hours.clone(), c.holidays.clone()).map_err(|e| {
-                match e {
-                    crate::hours::CalendarError::TimeZone => SetupError::BadTimeZone {
-                        center: c.center,
-                        zone: c.time_zone.clone(),
-                    },
-                    crate::hours::CalendarError::Hours(why) => SetupError::BadHours {
-                        center: c.center,
-                        why,
-                    },
-                }
+            Calendar::new(&c.time_zone, c.hours.clone(), &c.holidays).map_err(|e| match e {
+                crate::hours::CalendarError::TimeZone => SetupError::BadTimeZone {
+                    center: c.center,
+                    zone: c.time_zone.clone(),
+                },
+                crate::hours::CalendarError::Hours(why) => SetupError::BadHours {
+                    center: c.center,
+                    why,
+                },
             })?;
         }
         let queues: BTreeSet<QueueId> = self.queues.iter().map(|q| q.queue).collect();
@@ -309,6 +335,30 @@ fn check_queue(
     Ok(())
 }
 
+/// Depth-first search with an explicit path; setups are small.
+fn visit(
+    q: QueueId,
+    edges: &BTreeMap<QueueId, Vec<QueueId>>,
+    path: &mut Vec<QueueId>,
+    done: &mut BTreeSet<QueueId>,
+) -> Result<(), SetupError> {
+    if let Some(start) = path.iter().position(|p| *p == q) {
+        let mut queues = path[start..].to_vec();
+        queues.push(q);
+        return Err(SetupError::OverflowLoop { queues });
+    }
+    if done.contains(&q) {
+        return Ok(());
+    }
+    path.push(q);
+    for t in edges.get(&q).into_iter().flatten() {
+        visit(*t, edges, path, done)?;
+    }
+    path.pop();
+    done.insert(q);
+    Ok(())
+}
+
 /// Rejects `AddQueue` chains that come back to where they started (a queue adding
 /// itself included): they would widen forever in a circle and say nothing.
 fn check_overflow_loops(queues: &[QueueSpec]) -> Result<(), SetupError> {
@@ -326,29 +376,6 @@ fn check_overflow_loops(queues: &[QueueSpec]) -> Result<(), SetupError> {
             (q.queue, targets)
         })
         .collect();
-    // Depth-first search with an explicit path; setups are small.
-    fn visit(
-        q: QueueId,
-        edges: &BTreeMap<QueueId, Vec<QueueId>>,
-        path: &mut Vec<QueueId>,
-        done: &mut BTreeSet<QueueId>,
-    ) -> Result<(), SetupError> {
-        if let Some(start) = path.iter().position(|p| *p == q) {
-            let mut queues = path[start..].to_vec();
-            queues.push(q);
-            return Err(SetupError::OverflowLoop { queues });
-        }
-        if done.contains(&q) {
-            return Ok(());
-        }
-        path.push(q);
-        for t in edges.get(&q).into_iter().flatten() {
-            visit(*t, edges, path, done)?;
-        }
-        path.pop();
-        done.insert(q);
-        Ok(())
-    }
     let mut done = BTreeSet::new();
     for q in edges.keys() {
         visit(*q, &edges, &mut Vec::new(), &mut done)?;
@@ -373,7 +400,13 @@ mod tests {
                 capacity: None,
             }],
             queues: vec![
-                QueueSpec::new(QueueId(1), vec![SkillReq { skill: SkillId(1), min_level: 3 }]),
+                QueueSpec::new(
+                    QueueId(1),
+                    vec![SkillReq {
+                        skill: SkillId(1),
+                        min_level: 3,
+                    }],
+                ),
                 QueueSpec::new(QueueId(2), Vec::new()),
             ],
             classes: Vec::new(),
@@ -421,7 +454,10 @@ mod tests {
     fn unknown_names_are_refused() {
         let mut s = setup();
         s.queues[1].centers.push(CenterId(9));
-        assert!(matches!(s.validate(), Err(SetupError::UnknownCenter { .. })));
+        assert!(matches!(
+            s.validate(),
+            Err(SetupError::UnknownCenter { .. })
+        ));
         let mut s = setup();
         s.centers[0].time_zone = "Mars/Olympus".into();
         assert!(matches!(s.validate(), Err(SetupError::BadTimeZone { .. })));

@@ -41,12 +41,20 @@ pub struct AgentView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContactStage {
     /// A callback waiting for its scheduled time (or its retry delay).
-    Scheduled { at: Time },
+    Scheduled {
+        at: Time,
+    },
     Waiting,
-    Offered { agent: AgentId },
+    Offered {
+        agent: AgentId,
+    },
     /// A callback whose agent is reserved while the customer is dialled.
-    Dialing { agent: AgentId },
-    Assigned { agent: AgentId },
+    Dialing {
+        agent: AgentId,
+    },
+    Assigned {
+        agent: AgentId,
+    },
 }
 
 /// One contact as the core sees it.

@@ -99,6 +99,11 @@ struct SimulateArgs {
     seed: u64,
 }
 
+/// Finite and above zero (NaN is not).
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
 fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
     let media = match args.media.as_str() {
         "voice" => acd::Media::Voice,
@@ -107,8 +112,8 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
     };
     if args.agents == 0
         || args.skills == 0
-        || !(args.arrivals_per_hour > 0.0)
-        || !(args.hours > 0.0)
+        || !positive(args.arrivals_per_hour)
+        || !positive(args.hours)
     {
         anyhow::bail!("--agents, --skills, --arrivals-per-hour and --hours must be above zero");
     }

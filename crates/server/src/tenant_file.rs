@@ -123,8 +123,10 @@ pub struct AgentSection {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum AgentSkills {
-    Names(Vec<Spanned<String>>),
-    Levels(BTreeMap<String, Spanned<u8>>),
+    // No spans here: an untagged enum buffers its input, which loses them;
+    // errors point at the agent instead.
+    Names(Vec<String>),
+    Levels(BTreeMap<String, u8>),
 }
 
 impl Default for AgentSkills {
@@ -140,14 +142,8 @@ impl AgentSection {
     /// Skill names with levels.
     fn skill_levels(&self) -> Vec<(String, u8)> {
         match &self.skills {
-            AgentSkills::Names(names) => names
-                .iter()
-                .map(|n| (n.get_ref().clone(), DEFAULT_LEVEL))
-                .collect(),
-            AgentSkills::Levels(levels) => levels
-                .iter()
-                .map(|(n, l)| (n.clone(), *l.get_ref()))
-                .collect(),
+            AgentSkills::Names(names) => names.iter().map(|n| (n.clone(), DEFAULT_LEVEL)).collect(),
+            AgentSkills::Levels(levels) => levels.iter().map(|(n, l)| (n.clone(), *l)).collect(),
         }
     }
 
@@ -281,22 +277,19 @@ pub fn parse(text: &str) -> Result<TenantFile, TenantFileError> {
                 position(text, a.role.span().start)
             )));
         }
-        match &a.skills {
-            AgentSkills::Names(names) => {
-                for s in names {
-                    check_name(text, "agents.skills", s)?;
-                }
-            }
-            AgentSkills::Levels(levels) => {
-                for level in levels.values() {
-                    if !(1..=10).contains(level.get_ref()) {
-                        return Err(TenantFileError::Invalid(format!(
-                            "{}: agents.skills level {} is outside 1-10",
-                            position(text, level.span().start),
-                            level.get_ref()
-                        )));
-                    }
-                }
+        for (skill, level) in a.skill_levels() {
+            let at = || position(text, a.name.span().start);
+            check_name(
+                text,
+                "agents.skills",
+                &Spanned::new(a.name.span(), skill.clone()),
+            )?;
+            if !(1..=10).contains(&level) {
+                return Err(TenantFileError::Invalid(format!(
+                    "{}: agents.skills of {:?}: level {level} of {skill:?} is outside 1-10",
+                    at(),
+                    a.name.get_ref()
+                )));
             }
         }
         if let Some(center) = &a.center

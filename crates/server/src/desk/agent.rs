@@ -51,6 +51,7 @@ impl DeskState {
                     conns: vec![conn],
                     wrapup_codes: tenant.wrapup_codes.clone(),
                     dropped_while_available: None,
+                    presence: None,
                 },
             );
             true
@@ -103,6 +104,9 @@ impl DeskState {
             });
         }
         let (state, reason) = state_name(&self.agent_state(user.id));
+        if let Some(seat) = self.seats.get_mut(&user.id) {
+            seat.presence = Some((state, reason.clone()));
+        }
         let hello = ToAgent::Hello {
             agent: AgentInfo {
                 name: user.name,

@@ -230,6 +230,8 @@ struct Seat {
     /// that comes back within the grace time (reload, network blip) resumes
     /// being available instead of starting over as not ready.
     dropped_while_available: Option<Instant>,
+    /// The presence last sent to the consoles, as (state, reason).
+    presence: Option<(&'static str, Option<String>)>,
 }
 
 struct AgentConn {
@@ -294,6 +296,21 @@ struct DeskState {
     classes: HashMap<TenantId, Vec<(String, i32)>>,
     /// Stat events for live supervisor views.
     stats: broadcast::Sender<StatEvent>,
+    /// Stat events to store, written by their own task.
+    stat_writer: mpsc::Sender<StatEvent>,
+}
+
+/// How many stat events may wait for the database before new ones are dropped
+/// (and counted): a stalled database must not stall routing.
+const STAT_WRITER_BACKLOG: usize = 4096;
+
+/// Stores stat events as they come, off the desk's path.
+async fn write_stats(store: Store, mut rx: mpsc::Receiver<StatEvent>) {
+    while let Some(stat) = rx.recv().await {
+        if let Err(e) = store.insert_stat_event(&stat).await {
+            tracing::error!(error = %e, "storing a stat event failed");
+        }
+    }
 }
 
 /// Wall-clock now, as the routing core counts time.
@@ -306,6 +323,8 @@ pub(crate) fn now() -> acd::Time {
 
 impl DeskState {
     fn new(store: Store, config: DeskConfig, stats: broadcast::Sender<StatEvent>) -> Self {
+        let (stat_writer, stat_rx) = mpsc::channel(STAT_WRITER_BACKLOG);
+        tokio::spawn(write_stats(store.clone(), stat_rx));
         let acd = acd::Acd::new(acd::Config::default(), now());
         Self {
             store,
@@ -322,6 +341,7 @@ impl DeskState {
             queue_tenants: HashMap::new(),
             classes: HashMap::new(),
             stats,
+            stat_writer,
         }
     }
 

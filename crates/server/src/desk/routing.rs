@@ -62,7 +62,7 @@ impl DeskState {
                 }
                 acd::Output::Command(command) => self.command(command).await,
                 acd::Output::Event(event) => {
-                    self.record(&event).await;
+                    self.record(&event);
                     self.event(event).await;
                 }
             }
@@ -140,12 +140,20 @@ impl DeskState {
     }
 
     /// Stores one stat event for records and reports.
-    async fn record(&mut self, event: &acd::Event) {
+    /// Hands one stat event to the writer task (storage off the desk's path)
+    /// and to live supervisor streams. Position and estimate updates
+    /// (`Event::Waiting`) go to the visitor only: they are not transitions, and
+    /// a long line would write one row per visitor per second.
+    fn record(&mut self, event: &acd::Event) {
+        if matches!(event, acd::Event::Waiting { .. }) {
+            return;
+        }
         let Some(stat) = self.stat_event(event) else {
             return;
         };
-        if let Err(e) = self.store.insert_stat_event(&stat).await {
-            tracing::error!(error = %e, "storing a stat event failed");
+        if self.stat_writer.try_send(stat.clone()).is_err() {
+            metrics::counter!("switchboard_stat_events_dropped_total").increment(1);
+            tracing::warn!("stat event writer is behind; an event was not stored");
         }
         let _ = self.stats.send(stat);
     }
@@ -284,6 +292,16 @@ impl DeskState {
         match event {
             acd::Event::AgentStateChanged { agent, state } => {
                 let (name, reason) = state_name(&state);
+                // Consoles see presence; a change of activity alone (ringing,
+                // busy, wrap-up) is not news to them.
+                let presence = (name, reason.clone());
+                let Some(seat) = self.seats.get_mut(&user(agent)) else {
+                    return;
+                };
+                if seat.presence.as_ref() == Some(&presence) {
+                    return;
+                }
+                seat.presence = Some(presence);
                 self.send_agent(
                     user(agent),
                     &ToAgent::State {
