@@ -1,18 +1,25 @@
 /**
- * Supervisor live view: polls `GET /api/v1/live` every 2 s and shows the queues
- * (waiting, longest wait, available agents) and the agents (state, contacts).
+ * Supervisor live view: shows the queues (waiting, longest wait, available
+ * agents, open or closed) and the agents (what they are doing, contacts).
+ * The server pushes every routing transition on `GET /api/v1/live/events`
+ * (server-sent events); each one refreshes the view from `GET /api/v1/live`
+ * (at most every REFRESH_MS). A slow poll keeps the longest-wait clocks moving
+ * and covers a dropped event stream.
  * Requires a supervisor or admin session; without a session it goes to sign-in.
  */
 import { api, requireSession } from '/common/api.js';
 import { h, formatDuration } from '/common/dom.js';
 
-const POLL_MS = 2000;
+const POLL_MS = 10000;
+const REFRESH_MS = 250;
 const $ = (id) => document.getElementById(id);
 
 /** First defined value among several possible field names. */
 const pick = (obj, ...keys) => keys.map((k) => obj?.[k]).find((v) => v != null);
 
-const STATE_BADGE = { available: 'ok', not_ready: 'warn', busy: 'warn', offline: '' };
+const STATE_BADGE = {
+  available: 'ok', reserved: 'warn', busy: 'warn', wrap_up: 'warn', not_ready: 'warn', offline: '',
+};
 
 function queueRow(q) {
   const links = Array.isArray(q.links) ? q.links.filter(Boolean) : [];
@@ -38,7 +45,7 @@ function queueRow(q) {
 
 function agentRow(a) {
   const name = pick(a, 'display_name', 'name') ?? '?';
-  const state = String(pick(a, 'state') ?? 'offline');
+  const state = String(pick(a, 'activity', 'state') ?? 'offline');
   const reason = pick(a, 'reason');
   const contacts = Array.isArray(a.contacts) ? a.contacts : [];
   const offered = pick(a, 'offered');
@@ -89,10 +96,32 @@ async function poll() {
     $('error').hidden = false;
     if (err.status === 403) return; // no point polling
   }
-  setTimeout(poll, POLL_MS);
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(poll, POLL_MS);
+}
+
+let pollTimer;
+let refreshPending = false;
+
+/** Refresh soon after a pushed event, coalescing bursts. */
+function refreshSoon() {
+  if (refreshPending) return;
+  refreshPending = true;
+  setTimeout(() => {
+    refreshPending = false;
+    poll();
+  }, REFRESH_MS);
+}
+
+function listen() {
+  const events = new EventSource('/api/v1/live/events');
+  events.addEventListener('stat', refreshSoon);
+  events.addEventListener('lagged', refreshSoon);
+  // EventSource reconnects by itself; the slow poll covers the gap.
 }
 
 const user = await requireSession();
 $('user-name').textContent = user.display_name || user.name;
 $('nav-admin').hidden = user.role !== 'admin';
 poll();
+listen();

@@ -4,7 +4,8 @@
  *   <script src="https://HOST/widget.js" data-tenant="demo" data-link="sales" async></script>
  *
  * Optional attributes: data-identity (merchant-signed JWT), data-name and
- * data-email (unsigned, shown to agents as unverified), data-label (button text).
+ * data-email (unsigned, shown to agents as unverified), data-region (routes to
+ * the nearest call center), data-label (button text).
  *
  * The loader stays small (a test holds it to 10 KB gzipped): it records the pages
  * visited in this session, draws a launcher in a Shadow DOM, keeps the visitor
@@ -245,7 +246,8 @@
         const attributes = {};
         if (opts.name) attributes.name = opts.name;
         if (opts.email) attributes.email = opts.email;
-        if (attributes.name || attributes.email) hello.attributes = attributes;
+        if (opts.region) attributes.region = opts.region;
+        if (attributes.name || attributes.email || attributes.region) hello.attributes = attributes;
         const resume = store.get(resumeKey);
         if (resume) hello.resume = resume;
         ctx.send(hello);
