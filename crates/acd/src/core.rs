@@ -160,7 +160,13 @@ struct Contact {
     /// The group of the current requirement, once known (cleared when the
     /// requirement changes), so a requeue does not rebuild and hash it.
     group: Option<GroupId>,
+    /// The pending offer's expiry timer, removed when the offer resolves so the
+    /// owner is not woken for nothing.
+    offer_timer: Option<TimerKey>,
 }
+
+/// An entry of `Acd::timers`.
+type TimerKey = (Time, u64, Timer);
 
 /// The routing core. See the crate documentation for the run-loop contract.
 #[derive(Debug)]
@@ -178,7 +184,7 @@ pub struct Acd {
     group_index: HashMap<Req, GroupId>,
     /// Groups with a waiting contact and a free qualified agent, by head key.
     active: BTreeSet<(Key, GroupId)>,
-    timers: BTreeSet<(Time, u64, Timer)>,
+    timers: BTreeSet<TimerKey>,
     timer_seq: u64,
     arrival_seq: u64,
     out: VecDeque<Output>,
@@ -320,9 +326,11 @@ impl Acd {
         self.event(Event::Ignored { reason });
     }
 
-    fn timer(&mut self, at: Time, what: Timer) {
+    fn timer(&mut self, at: Time, what: Timer) -> TimerKey {
         self.timer_seq += 1;
-        self.timers.insert((at, self.timer_seq, what));
+        let key = (at, self.timer_seq, what);
+        self.timers.insert(key);
+        key
     }
 
     fn run_timers(&mut self) {
@@ -622,6 +630,7 @@ impl Acd {
             // With the probe's very requirement (no preference) the contact
             // waits in the probe group itself.
             group: preferred.is_none().then_some(probe),
+            offer_timer: None,
         };
         self.contacts.insert(id, contact);
         if let Some(c) = self.center_mut(tid, center) {
@@ -656,11 +665,15 @@ impl Acd {
 
     /// Removes a contact for good with a `Left` event.
     fn left(&mut self, id: ContactId, outcome: Outcome) {
-        if let Some(c) = self.contacts.remove(&id)
-            && let Some(center) = c.center
-            && let Some(center) = self.center_mut(c.tenant, center)
-        {
-            center.load = center.load.saturating_sub(1);
+        if let Some(c) = self.contacts.remove(&id) {
+            if let Some(key) = c.offer_timer {
+                self.timers.remove(&key);
+            }
+            if let Some(center) = c.center
+                && let Some(center) = self.center_mut(c.tenant, center)
+            {
+                center.load = center.load.saturating_sub(1);
+            }
         }
         self.event(Event::Left {
             contact: id,
@@ -673,6 +686,10 @@ impl Acd {
             Some(c) => {
                 c.stage = stage;
                 c.epoch += 1;
+                // Whatever the new stage, a pending offer has resolved.
+                if let Some(key) = c.offer_timer.take() {
+                    self.timers.remove(&key);
+                }
                 c.epoch
             }
             None => 0,
@@ -882,15 +899,18 @@ impl Acd {
             && a.held.iter().any(|(h, _)| *h == id)
         {
             a.held.retain(|(h, _)| *h != id);
+            self.timer_seq += 1;
+            let timer = (until, self.timer_seq, Timer::WrapUp(agent, id));
+            self.timers.insert(timer);
             a.wrapping.push(Wrap {
                 contact: id,
                 queue,
                 media,
                 until,
                 assigned_at,
+                timer,
             });
             self.wrapups.insert(id, agent);
-            self.timer(until, Timer::WrapUp(agent, id));
         }
         self.left(id, Outcome::Answered);
         self.touch(agent);

@@ -361,3 +361,53 @@ overflow = [{ after_secs = 30, add_queue = "a" }]
         "{e}"
     );
 }
+
+/// A verified customer's new chat goes to the agent who served them last, even
+/// when another agent has been idle longer.
+#[tokio::test]
+async fn a_returning_customer_is_offered_to_their_last_agent_first() {
+    let server = TestServer::start().await;
+    let token = common::demo_identity(&server).await;
+    let start_chat = |text: &'static str| {
+        let server = &server;
+        let token = token.clone();
+        async move {
+            let mut v = server.visitor("demo", "support").await;
+            v.send(hello("http://shop.example/", Some(&token), None))
+                .await;
+            v.until_type("welcome").await;
+            v.send(json!({"type": "start", "text": text})).await;
+            v
+        }
+    };
+
+    let (_bob, mut bob) = server.ready_agent("bob").await;
+    let _first = start_chat("first visit").await;
+    let offer = bob.until_type("offer").await;
+    let contact = offer["contact"].clone();
+    bob.send(json!({"type": "accept", "contact": contact}))
+        .await;
+    bob.until_type("assigned").await;
+    // Alice becomes ready while Bob still holds the chat: once Bob is done,
+    // she is the longest idle.
+    let (_alice, mut alice) = server.ready_agent("alice").await;
+    bob.send(json!({"type": "end", "contact": contact})).await;
+    bob.until_type("ended").await;
+    bob.send(json!({"type": "wrapup", "contact": contact, "code": "resolved"}))
+        .await;
+    bob.until_type("wrapped").await;
+
+    let _second = start_chat("back again").await;
+    let offer = bob.until_type("offer").await;
+    assert_ne!(offer["contact"], contact, "a new contact");
+    // Alice, idle longer, was not offered it: everything she got before the
+    // answer to a ping sent now is not an offer.
+    alice.send(json!({"type": "ping"})).await;
+    loop {
+        let frame = alice.next().await;
+        assert_ne!(frame["type"], "offer", "{frame}");
+        if frame["type"] == "pong" {
+            break;
+        }
+    }
+}

@@ -49,9 +49,59 @@ fn run(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
 fn help_lists_the_commands() {
     let (ok, out, _) = run(&["--help"], None);
     assert!(ok);
-    for word in ["serve", "tenant", "user", "apikey"] {
+    for word in ["serve", "tenant", "user", "apikey", "simulate"] {
         assert!(out.contains(word), "{out}");
     }
+}
+
+#[test]
+fn simulate_prints_the_day_beside_erlang_c() {
+    // 20 agents at about 90 % load for two hours: people wait, so the estimate
+    // error is measured too.
+    let (ok, out, err) = run(
+        &[
+            "simulate",
+            "--hours",
+            "2",
+            "--arrivals-per-hour",
+            "360",
+            "--seed",
+            "7",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("Erlang C"), "{out}");
+    for line in [
+        "service level (20 s)",
+        "average speed of answer",
+        "abandonment",
+        "occupancy",
+        "wait estimate MAE",
+    ] {
+        assert!(out.contains(line), "{line} missing: {out}");
+    }
+    // The same seed gives the same day.
+    let (_, again, _) = run(
+        &[
+            "simulate",
+            "--hours",
+            "2",
+            "--arrivals-per-hour",
+            "360",
+            "--seed",
+            "7",
+        ],
+        None,
+    );
+    assert_eq!(out, again);
+    // Bad input is one clear line, not a panic.
+    let (ok, _, err) = run(&["simulate", "--agents", "0"], None);
+    assert!(!ok);
+    assert!(err.contains("must be above zero"), "{err}");
+    let (ok, _, err) = run(&["simulate", "--media", "fax"], None);
+    assert!(!ok);
+    assert!(err.contains("chat or voice"), "{err}");
 }
 
 #[test]

@@ -20,6 +20,8 @@ pub(super) struct Wrap {
     pub media: Media,
     pub until: Time,
     pub assigned_at: Time,
+    /// Its timeout in `Acd::timers`, removed when the wrap-up ends early.
+    pub timer: super::TimerKey,
 }
 
 /// What the group sets and queue counters currently hold for an agent.
@@ -393,6 +395,11 @@ impl Acd {
         for w in wraps {
             self.wrapups.remove(&w);
         }
+        if let Some(a) = self.agents.get(&agent) {
+            for w in &a.wrapping {
+                self.timers.remove(&w.timer);
+            }
+        }
         if let Some(a) = self.agents.remove(&agent)
             && let Some(t) = self.tenants.get_mut(&a.spec.tenant)
         {
@@ -492,6 +499,7 @@ impl Acd {
         }
         let w = a.wrapping.remove(i);
         a.idle_since = now;
+        self.timers.remove(&w.timer);
         self.wrapups.remove(&contact);
         self.record_handle_time(w.queue, now.since(w.assigned_at));
         self.event(Event::WrapUpEnded {

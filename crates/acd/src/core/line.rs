@@ -351,7 +351,10 @@ impl Acd {
         } else {
             let expires = self.now.plus(timeout);
             let epoch = self.set_stage(contact, Stage::Offered(agent));
-            self.timer(expires, Timer::Offer(contact, epoch));
+            let key = self.timer(expires, Timer::Offer(contact, epoch));
+            if let Some(c) = self.contacts.get_mut(&contact) {
+                c.offer_timer = Some(key);
+            }
             self.command(Command::Offer {
                 contact,
                 agent,
