@@ -5,6 +5,7 @@
  * console opens the agent WebSocket and reacts to its frames (docs/protocol.md):
  * `hello` restores state, `offer` rings with a screen pop and a countdown,
  * `assigned` opens a conversation, `ended` asks for a wrap-up, `wrapped` closes it.
+ * `callback` asks the agent to dial a visitor and report with `callback_result`.
  * Visitor text is only ever rendered as text nodes.
  */
 import { api, login, logout, me } from '/common/api.js';
@@ -88,6 +89,8 @@ function showLoginError(message) {
 const conversations = new Map();
 /** Pending offers by contact id: {screenpop, expiresAt, total}. */
 const offers = new Map();
+/** Callbacks to dial by contact id: {phone, attempt, screenpop}. */
+const callbacks = new Map();
 let selectedId = null;
 let wrapupCodes = [];
 let agentState = 'offline';
@@ -115,8 +118,10 @@ function startConsole(user) {
   $('nav-admin').hidden = user.role !== 'admin';
   conversations.clear();
   offers.clear();
+  callbacks.clear();
   selectedId = null;
   renderAll();
+  renderCallbacks();
 
   socket?.close();
   socket = new AgentSocket();
@@ -131,7 +136,8 @@ async function onLink(up) {
   conn.classList.toggle('down', !up);
   statusSelect.disabled = !up;
   if (up) return;
-  // Offers die with the socket; the server re-offers elsewhere.
+  // Offers die with the socket; the server re-offers elsewhere. Callback cards
+  // stay: the agent may be on the phone, and can report once reconnected.
   offers.clear();
   renderOffer();
   // A closed socket may mean the session expired: then sign in again.
@@ -185,8 +191,14 @@ function onFrame(f) {
       }
       break;
     }
+    case 'callback':
+      callbacks.set(f.contact, { phone: String(f.phone ?? ''), attempt: f.attempt, screenpop: f.screenpop });
+      renderCallbacks();
+      break;
     case 'assigned':
       offers.delete(f.contact);
+      // The callback reached the visitor: its card gives way to the conversation.
+      if (callbacks.delete(f.contact)) renderCallbacks();
       addConversation(f.contact, f.screenpop, f.transcript, 'connected');
       selectedId = f.contact;
       renderAll();
@@ -198,6 +210,11 @@ function onFrame(f) {
       if (offer) {
         offer.screenpop = f.screenpop;
         renderOffer();
+      }
+      const cb = callbacks.get(f.contact);
+      if (cb) {
+        cb.screenpop = f.screenpop;
+        renderCallbacks();
       }
       const conv = conversations.get(f.contact);
       if (conv) {
@@ -325,6 +342,16 @@ function answerOffer(type) {
   renderOffer();
 }
 
+/** Reports how the call went; on `connected` the server follows with `assigned`. */
+function answerCallback(id, connected) {
+  if (!socket?.send({ type: 'callback_result', contact: id, connected })) {
+    flash(notice, 'Not connected; result not sent.', { error: true });
+    return;
+  }
+  callbacks.delete(id);
+  renderCallbacks();
+}
+
 $('compose').addEventListener('submit', (ev) => {
   ev.preventDefault();
   sendReply();
@@ -450,6 +477,63 @@ function renderOffer() {
   };
   tick();
   countdownTimer = setInterval(tick, 250);
+}
+
+/** One card per callback: the number to dial (a tel: link), the attempt, the screen pop. */
+function renderCallbacks() {
+  $('callbacks').replaceChildren(
+    ...[...callbacks].map(([id, cb]) => {
+      const pop = cb.screenpop || {};
+      const meta = [`Attempt ${cb.attempt ?? 1}`, pop.link_name || pop.link, `#${id}`];
+      return h(
+        'section',
+        {
+          class: 'offer card callback',
+          dataset: { testid: 'callback-card', contact: String(id) },
+          attrs: { 'aria-label': 'Call back' },
+        },
+        h(
+          'div',
+          { class: 'offer-head' },
+          h(
+            'div',
+            {},
+            h('h2', { text: 'Call back' }),
+            h('a', {
+              class: 'callback-phone',
+              href: `tel:${cb.phone.replace(/[^\d+]/g, '')}`,
+              dataset: { testid: 'callback-phone' },
+              text: cb.phone,
+            }),
+            h('p', {
+              class: 'callback-meta',
+              dataset: { testid: 'callback-attempt' },
+              text: meta.filter(Boolean).join(' · '),
+            }),
+          ),
+          h(
+            'div',
+            { class: 'offer-actions' },
+            h('button', {
+              type: 'button',
+              class: 'btn ok',
+              dataset: { testid: 'callback-connected' },
+              text: 'Connected',
+              on: { click: () => answerCallback(id, true) },
+            }),
+            h('button', {
+              type: 'button',
+              class: 'btn danger',
+              dataset: { testid: 'callback-failed' },
+              text: 'No answer',
+              on: { click: () => answerCallback(id, false) },
+            }),
+          ),
+        ),
+        h('sb-screen-pop', { dataset: { testid: 'callback-screenpop' }, data: pop }),
+      );
+    }),
+  );
 }
 
 function renderList() {

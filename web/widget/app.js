@@ -28,6 +28,9 @@ const CSS = `
 .icon:hover{background:rgba(255,255,255,.18)}
 .state{margin:0;padding:8px 14px;font-size:12px;color:#4a5368;background:#f3f5f9;border-bottom:1px solid #e4e8ef}
 .state.err{color:#a11d2c;background:#fdecee}
+.cb{display:flex;flex-wrap:wrap;gap:8px;padding:10px 14px;border-bottom:1px solid #e4e8ef}
+.cb[hidden]{display:none}
+.cb input{flex:1 1 140px;min-width:0}
 .log{flex:1;margin:0;padding:12px 14px;list-style:none;overflow-y:auto;display:flex;flex-direction:column;gap:8px}
 .msg{max-width:85%;padding:8px 11px;border-radius:12px;background:#eef1f6;white-space:pre-wrap;overflow-wrap:anywhere}
 .msg .who{display:block;font-size:11px;font-weight:600;color:#5b6478;margin-bottom:2px}
@@ -37,8 +40,8 @@ const CSS = `
 .msg.system{align-self:center;background:transparent;color:#5b6478;font-size:12px;padding:2px}
 .typing{margin:0;padding:0 14px 6px;font-size:12px;font-style:italic;color:#5b6478}
 .compose{display:flex;flex-direction:column;gap:8px;padding:10px 14px 14px;border-top:1px solid #e4e8ef}
-textarea{box-sizing:border-box;width:100%;resize:none;border:1px solid #c9d0dc;border-radius:8px;padding:8px 10px;font:inherit;color:inherit}
-textarea:focus{outline:2px solid var(--sb-accent);outline-offset:0;border-color:transparent}
+textarea,input{box-sizing:border-box;width:100%;resize:none;border:1px solid #c9d0dc;border-radius:8px;padding:8px 10px;font:inherit;color:inherit}
+textarea:focus,input:focus{outline:2px solid var(--sb-accent);outline-offset:0;border-color:transparent}
 .actions{display:flex;justify-content:space-between;gap:8px}
 .btn{border:1px solid #c9d0dc;background:#fff;color:#1d2433;border-radius:8px;padding:7px 14px;font:inherit;cursor:pointer}
 .btn.primary{border-color:var(--sb-accent);background:var(--sb-accent);color:var(--sb-accent-ink);font-weight:600}
@@ -55,6 +58,12 @@ const TEMPLATE = `
     <button type="button" class="icon min" aria-label="Minimise chat" title="Minimise">&#8211;</button>
   </header>
   <p class="state" data-testid="sb-state" role="status" aria-live="polite"></p>
+  <form class="cb" hidden>
+    <label class="sr" for="sb-phone">Your phone number</label>
+    <input id="sb-phone" type="tel" data-testid="sb-callback-phone" autocomplete="tel" maxlength="20"
+      placeholder="+1 555 123 4567">
+    <button type="submit" class="btn primary" data-testid="sb-callback-submit">Call me back when you open</button>
+  </form>
   <ol class="log" data-testid="sb-chat-log" role="log" aria-live="polite" aria-label="Conversation"></ol>
   <p class="typing" data-testid="sb-typing" hidden>Agent is typing…</p>
   <form class="compose">
@@ -76,7 +85,7 @@ export function mount(ctx) {
 class ChatPanel {
   constructor(ctx) {
     this.ctx = ctx;
-    /** `idle` | `starting` | `queued` | `connected` | `ended` */
+    /** `idle` | `starting` | `queued` | `connected` | `ended` | `unavailable` | `callback` */
     this.state = 'idle';
     this.agentName = '';
     this.position = null;
@@ -105,6 +114,8 @@ class ChatPanel {
     this.form = $('.compose');
     this.input = $('textarea');
     this.endBtn = $('.end');
+    this.cbForm = $('.cb');
+    this.phone = $('.cb input');
 
     const name = ctx.welcome?.link_name || ctx.link;
     this.title.textContent = `Chat with ${name}`;
@@ -122,6 +133,10 @@ class ChatPanel {
         ev.preventDefault();
         this.sendText();
       }
+    });
+    this.cbForm.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.askCallback();
     });
     this.input.addEventListener('input', () => this.noteTyping());
     this.endBtn.addEventListener('click', () => this.end());
@@ -199,6 +214,12 @@ class ChatPanel {
         this.pending.forEach((p) => p.row.classList.remove('pending'));
         this.addRow('system', f.message || 'Chat is not available right now.');
         break;
+      case 'callback_scheduled':
+        // Stored server-side: the visitor will be called around `at`.
+        this.state = 'callback';
+        this.callbackAt = f.at;
+        this.phone.value = '';
+        break;
       case 'connected':
         this.state = 'connected';
         this.agentName = f.agent_name || 'an agent';
@@ -265,7 +286,7 @@ class ChatPanel {
       return;
     }
     let ok;
-    if (this.state === 'idle' || this.state === 'ended' || this.state === 'unavailable') {
+    if (this.canStart) {
       if (this.state !== 'idle') this.clearLog();
       ok = this.ctx.send({ type: 'start', text });
       if (ok) this.state = 'starting';
@@ -282,6 +303,21 @@ class ChatPanel {
     this.pending.push({ text, row, sentAt: Date.now() });
     this.input.value = '';
     this.render();
+  }
+
+  /** Asks to be called back; only while no conversation is open. */
+  askCallback() {
+    const phone = this.phone.value.trim();
+    if (!/^[\d +().-]{7,20}$/.test(phone)) {
+      this.showError({ message: 'Please enter a valid phone number.' });
+    } else if (!this.ctx.send({ type: 'callback', phone })) {
+      this.showError({ message: 'Not connected. Trying again shortly…' });
+    }
+  }
+
+  /** No conversation is open: a message starts one, a callback may be asked for. */
+  get canStart() {
+    return ['idle', 'ended', 'unavailable', 'callback'].includes(this.state);
   }
 
   end() {
@@ -378,10 +414,12 @@ class ChatPanel {
     this.stateLine.textContent = line;
     this.stateLine.classList.toggle('err', !!this.error || !this.linkUp);
 
-    this.input.placeholder =
-      this.state === 'idle' || this.state === 'ended' || this.state === 'unavailable'
-        ? 'Type a message to start a chat…'
-        : 'Type your message…';
+    this.cbForm.hidden = !(
+      this.state === 'unavailable' ||
+      (this.state === 'idle' && this.ctx.status?.open === false)
+    );
+
+    this.input.placeholder = this.canStart ? 'Type a message to start a chat…' : 'Type your message…';
   }
 
   stateText() {
@@ -397,6 +435,10 @@ class ChatPanel {
       }
       case 'connected':
         return `Connected to ${this.agentName || 'an agent'}.`;
+      case 'callback': {
+        const at = this.callbackAt ? ` around ${openingText(this.callbackAt).replace(/^(at|on) /, '')}` : ' soon';
+        return `We will call you back${at}.`;
+      }
       case 'ended':
         return 'Chat ended. Type a message to start a new chat.';
       case 'unavailable': {

@@ -79,12 +79,52 @@ pub enum VisitorFrame {
         context: PageContext,
     },
     End,
+    /// Asks to be called back on `phone`, at `at` (Unix ms) or, without it, as
+    /// soon as the link's call center is open.
+    Callback {
+        phone: String,
+        #[serde(default)]
+        at: Option<i64>,
+    },
     Ping,
 }
 
 /// Type names `VisitorFrame` accepts (kept beside the enum; a test checks both).
-pub const VISITOR_FRAME_TYPES: &[&str] =
-    &["hello", "start", "message", "typing", "page", "end", "ping"];
+pub const VISITOR_FRAME_TYPES: &[&str] = &[
+    "hello", "start", "message", "typing", "page", "end", "callback", "ping",
+];
+
+/// A phone number as typed ("+33 6 12-34 (56) 78") to the digits kept ("+33612345678"):
+/// an optional leading `+` and 6-15 digits.
+///
+/// # Errors
+/// An `invalid` frame error saying what a number looks like.
+pub fn phone_number(text: &str) -> Result<String, FrameError> {
+    let text = text.trim();
+    let bad = || {
+        FrameError::new(
+            ErrorCode::Invalid,
+            "give a phone number such as +1 555 123 4567",
+        )
+    };
+    if text.len() > 32
+        || !text
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')'))
+        || text.chars().skip(1).any(|c| c == '+')
+    {
+        return Err(bad());
+    }
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    if !(6..=15).contains(&digits.len()) {
+        return Err(bad());
+    }
+    Ok(if text.starts_with('+') {
+        format!("+{digits}")
+    } else {
+        digits
+    })
+}
 
 /// Frames an agent's console sends.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -118,11 +158,24 @@ pub enum AgentFrame {
         #[serde(default)]
         note: Option<String>,
     },
+    /// How the callback the agent was reserved for went.
+    CallbackResult {
+        contact: i64,
+        connected: bool,
+    },
     Ping,
 }
 
 pub const AGENT_FRAME_TYPES: &[&str] = &[
-    "status", "accept", "decline", "message", "typing", "end", "wrapup", "ping",
+    "status",
+    "accept",
+    "decline",
+    "message",
+    "typing",
+    "end",
+    "wrapup",
+    "callback_result",
+    "ping",
 ];
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -184,6 +237,10 @@ pub enum ToVisitor {
         open: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         next_open: Option<i64>,
+    },
+    /// A callback request is stored; the visitor is called around `at`.
+    CallbackScheduled {
+        at: i64,
     },
     /// The contact was not taken: `reason` is `closed`, `not_entitled`,
     /// `no_agents` or `unknown_queue`; `message` is for the visitor.
@@ -249,6 +306,14 @@ pub enum ToAgent {
     Offer {
         contact: i64,
         expires_in: u64,
+        screenpop: Value,
+    },
+    /// The agent is reserved for a callback: dial `phone` now and answer with
+    /// `callback_result`.
+    Callback {
+        contact: i64,
+        phone: String,
+        attempt: u32,
         screenpop: Value,
     },
     OfferCancelled {
@@ -394,6 +459,26 @@ mod tests {
         );
         let hello = visitor(r#"{"v":1,"type":"hello","context":{"url":"http://x/"}}"#).unwrap();
         assert!(matches!(hello, VisitorFrame::Hello { context, .. } if context.url == "http://x/"));
+    }
+
+    #[test]
+    fn phone_numbers_are_normalised_or_refused() {
+        assert_eq!(phone_number(" +1 (555) 123-4567 ").unwrap(), "+15551234567");
+        assert_eq!(phone_number("06.12.34.56.78").unwrap(), "0612345678");
+        for bad in [
+            "",
+            "call me",
+            "12345",
+            "+1 555 +123 4567",
+            "1234567890123456",
+            "555-1234<script>",
+        ] {
+            assert_eq!(
+                phone_number(bad).unwrap_err().code,
+                ErrorCode::Invalid,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -411,3 +411,81 @@ async fn a_returning_customer_is_offered_to_their_last_agent_first() {
         }
     }
 }
+
+/// A visitor asks to be called back; the request outlives the page and a
+/// restart, reserves an agent at its turn, is retried after a failed attempt,
+/// and a connected callback is held, ended and wrapped up like a chat.
+#[tokio::test]
+async fn a_callback_request_survives_a_restart_and_reserves_an_agent() {
+    let server = TestServer::start().await;
+    let mut v = server.visitor("demo", "support").await;
+    v.send(hello("http://shop.example/", None, None)).await;
+    v.until_type("welcome").await;
+    v.send(json!({"type": "callback", "phone": "call me maybe"}))
+        .await;
+    assert_eq!(v.until_type("error").await["code"], "invalid");
+    let before = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    v.send(json!({"type": "callback", "phone": "+1 (555) 123-4567"}))
+        .await;
+    let scheduled = v.until_type("callback_scheduled").await;
+    // The center is open: as soon as an agent is free.
+    assert!(scheduled["at"].as_i64().unwrap() >= before, "{scheduled}");
+    drop(v);
+
+    let server = server.restart().await;
+    let (_bob, mut bob) = server.ready_agent("bob").await;
+    let call = bob.until_type("callback").await;
+    assert_eq!(call["phone"], "+15551234567");
+    assert_eq!(call["attempt"], 1);
+    let first = call["contact"].clone();
+    bob.send(json!({"type": "callback_result", "contact": first, "connected": false}))
+        .await;
+
+    // Another request is next; Bob was not penalised for the failed attempt.
+    let mut w = server.visitor("demo", "support").await;
+    w.send(hello("http://shop.example/", None, None)).await;
+    w.until_type("welcome").await;
+    w.send(json!({"type": "callback", "phone": "+44 20 7946 0000"}))
+        .await;
+    w.until_type("callback_scheduled").await;
+    let call = bob.until_type("callback").await;
+    assert_eq!(call["phone"], "+442079460000");
+    let second = call["contact"].clone();
+    assert_ne!(second, first);
+    bob.send(json!({"type": "callback_result", "contact": second, "connected": true}))
+        .await;
+    bob.until("assigned", |f| f["contact"] == second).await;
+    bob.send(json!({"type": "end", "contact": second})).await;
+    bob.until_type("ended").await;
+    bob.send(json!({"type": "wrapup", "contact": second, "code": "resolved"}))
+        .await;
+    bob.until_type("wrapped").await;
+
+    let sam = server.demo_staff("sam").await;
+    let record = sam
+        .newest_record_when(|r| r["id"] == second && r["state"] == "closed")
+        .await;
+    assert_eq!(record["media"], "callback");
+    assert_eq!(record["outcome"], "answered");
+    // The failed one waits for its retry, and its history says why.
+    let (_, one) = sam.get(&format!("/api/v1/contacts/{first}")).await;
+    assert_eq!(one["state"], "queued", "{one}");
+    let kinds = tokio::time::timeout(WAIT, async {
+        loop {
+            let (_, events) = sam.get(&format!("/api/v1/contacts/{first}/events")).await;
+            let kinds: Vec<String> = events
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+                .collect();
+            if kinds.iter().any(|k| k == "callback_failed") {
+                return kinds;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the failed attempt is stored");
+    assert!(kinds.iter().any(|k| k == "queued"), "{kinds:?}");
+}

@@ -79,6 +79,7 @@ fn outbound_types_are_documented() {
             open: true,
             next_open: None,
         },
+        ToVisitor::CallbackScheduled { at: 1 },
         ToVisitor::Unavailable {
             reason: "closed",
             message: String::new(),
@@ -123,6 +124,12 @@ fn outbound_types_are_documented() {
         ToAgent::OfferCancelled {
             contact: 1,
             reason: "timeout",
+        },
+        ToAgent::Callback {
+            contact: 1,
+            phone: String::new(),
+            attempt: 1,
+            screenpop: Value::Null,
         },
         ToAgent::Assigned {
             contact: 1,

@@ -162,6 +162,10 @@ impl DeskState {
                         .handle_input(now, acd::Input::OfferDeclined { contact, agent });
                 })
             }
+            AgentFrame::CallbackResult { contact, connected } => {
+                self.callback_result(user, ContactId(contact), connected)
+                    .await
+            }
             AgentFrame::Message { contact, text } => {
                 self.agent_message(user, ContactId(contact), &text).await
             }
@@ -207,6 +211,42 @@ impl DeskState {
     }
 
     /// The contact if it is offered to this agent right now.
+    /// The agent reports the callback they were reserved for: answered (the
+    /// agent now holds it, like an accepted chat) or not (it is tried again
+    /// after the retry delay, keeping its place, until attempts run out).
+    async fn callback_result(
+        &mut self,
+        user: UserId,
+        contact: ContactId,
+        connected: bool,
+    ) -> Result<(), FrameError> {
+        let contact = self.offered_to(user, contact)?;
+        if self
+            .contacts
+            .get(&contact)
+            .is_none_or(|c| c.callback_phone.is_none())
+        {
+            return Err(FrameError::new(
+                ErrorCode::BadState,
+                "that contact is not a callback",
+            ));
+        }
+        let input = if connected {
+            acd::Input::CallbackConnected { contact }
+        } else {
+            if let Some(live) = self.contacts.get_mut(&contact) {
+                live.phase = Phase::Waiting;
+                let tenant = live.tenant;
+                if let Err(e) = self.store.mark_requeued(tenant, contact).await {
+                    tracing::error!(error = %e, "storing a failed callback failed");
+                }
+            }
+            acd::Input::CallbackFailed { contact }
+        };
+        self.acd.handle_input(super::now(), input);
+        Ok(())
+    }
+
     fn offered_to(&self, user: UserId, contact: ContactId) -> Result<ContactId, FrameError> {
         match self.contacts.get(&contact).map(|c| c.phase) {
             Some(Phase::Offered(to)) if to == user => Ok(contact),

@@ -199,6 +199,9 @@ struct LiveContact {
     orphaned_since: Option<Instant>,
     /// The visitor was told the chat entered the queue.
     queued_sent: bool,
+    /// The number to call, for a callback request (which needs no visitor
+    /// connection and is never swept as abandoned).
+    callback_phone: Option<String>,
 }
 
 struct VisitorConn {

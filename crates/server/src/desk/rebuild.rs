@@ -77,9 +77,11 @@ impl DeskState {
                 context,
                 wrapup_codes: tenant.wrapup_codes.clone(),
                 // Nobody is connected yet: the visitor has the grace time to
-                // come back, as after any dropped connection.
-                orphaned_since: Some(Instant::now()),
+                // come back, as after any dropped connection. A callback needs
+                // no visitor.
+                orphaned_since: routing.callback.is_none().then(Instant::now),
                 queued_sent: true,
+                callback_phone: routing.callback.as_ref().map(|c| c.phone.clone()),
             },
         );
         self.acd.handle_input(

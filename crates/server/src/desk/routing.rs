@@ -113,13 +113,38 @@ impl DeskState {
                 );
                 self.requeue(contact).await;
             }
-            acd::Command::DialCallback { contact, .. } => {
-                // Web callbacks are not offered by the widget yet (the callback
-                // issue dials them); a callback can only come from a setup made
-                // elsewhere, so it is given up cleanly rather than held forever.
-                tracing::warn!(contact = contact.0, "no dialer for callbacks yet");
-                self.acd
-                    .handle_input(now(), acd::Input::CallbackFailed { contact });
+            acd::Command::DialCallback {
+                contact,
+                agent,
+                attempt,
+            } => {
+                // The agent is reserved; they dial from their own phone and
+                // report how it went (`callback_result`). The SIP dialer comes
+                // with the callback issue.
+                let Some(live) = self.contacts.get_mut(&contact) else {
+                    self.acd
+                        .handle_input(now(), acd::Input::CallbackFailed { contact });
+                    return;
+                };
+                live.phase = Phase::Offered(user(agent));
+                let (tenant, screenpop, phone) = (
+                    live.tenant,
+                    live.screenpop.clone(),
+                    live.callback_phone.clone().unwrap_or_default(),
+                );
+                if let Err(e) = self.store.mark_offered(tenant, contact).await {
+                    tracing::error!(error = %e, "storing a callback dial failed");
+                }
+                metrics::counter!("switchboard_callback_dials_total").increment(1);
+                self.send_agent(
+                    user(agent),
+                    &ToAgent::Callback {
+                        contact: contact.0,
+                        phone,
+                        attempt,
+                        screenpop,
+                    },
+                );
             }
         }
     }

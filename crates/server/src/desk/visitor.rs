@@ -147,7 +147,14 @@ impl DeskState {
                 ErrorCode::BadState,
                 "hello was already received",
             )),
-            (VisitorFrame::Start { text }, None) => self.visitor_start(conn, text).await,
+            (VisitorFrame::Start { text }, None) => self.visitor_start(conn, text, None).await,
+            (VisitorFrame::Callback { phone, at }, None) => {
+                self.visitor_callback(conn, &phone, at).await
+            }
+            (VisitorFrame::Callback { .. }, Some(_)) => Err(FrameError::new(
+                ErrorCode::BadState,
+                "a conversation is open; ask the agent instead",
+            )),
             (VisitorFrame::Start { .. }, Some(_)) => Err(FrameError::new(
                 ErrorCode::BadState,
                 "a conversation is already open",
@@ -205,10 +212,13 @@ impl DeskState {
         }
     }
 
+    /// Opens a contact: a chat (the visitor's tabs join it) or, with
+    /// `callback`, a callback request that lives on without the visitor.
     async fn visitor_start(
         &mut self,
         conn: ConnId,
         text: Option<String>,
+        callback: Option<crate::routing::CallbackRequest>,
     ) -> Result<(), FrameError> {
         let first = text
             .as_deref()
@@ -237,10 +247,16 @@ impl DeskState {
             Err(e) => return Err(internal(&e)),
         };
         let context = &hello.context;
-        let routing = self.contact_routing(tenant_id, &hello).await;
+        let mut routing = self.contact_routing(tenant_id, &hello).await;
+        routing.callback.clone_from(&callback);
         let new = NewContact {
             tenant: tenant_id,
             link: link.id,
+            media: if callback.is_some() {
+                "callback"
+            } else {
+                "chat"
+            },
             resume_hash: resume_hash.clone(),
             page_url: context.url.clone(),
             page_title: context.title.clone(),
@@ -272,6 +288,20 @@ impl DeskState {
         )
         .await
         .map_err(|e| internal(&e))?;
+        if callback.is_some() {
+            return self
+                .start_callback(
+                    contact,
+                    tenant_id,
+                    link,
+                    resume_hash,
+                    screenpop,
+                    &hello,
+                    routing,
+                    conn,
+                )
+                .await;
+        }
         if let Some(w) = self.watchers.get_mut(&link.queue) {
             w.remove(&conn);
         }
@@ -312,6 +342,7 @@ impl DeskState {
                 wrapup_codes: tenant.wrapup_codes.clone(),
                 orphaned_since: None,
                 queued_sent: false,
+                callback_phone: None,
             },
         );
         metrics::counter!("switchboard_contacts_started_total").increment(1);
@@ -344,6 +375,70 @@ impl DeskState {
                 wait_seconds: wait.as_secs(),
             },
         );
+        Ok(())
+    }
+
+    /// A callback request enters the routing core (scheduled for its time) and
+    /// the visitor is told when to expect the call; the visitor stays free to
+    /// chat and may leave.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_callback(
+        &mut self,
+        contact: ContactId,
+        tenant: crate::ids::TenantId,
+        link: Link,
+        resume_hash: String,
+        screenpop: serde_json::Value,
+        hello: &VisitorHello,
+        routing: crate::routing::ContactRouting,
+        conn: ConnId,
+    ) -> Result<(), FrameError> {
+        let queue = link.queue;
+        let wrapup_codes = self
+            .store
+            .tenant(tenant)
+            .await
+            .ok()
+            .flatten()
+            .map(|t| t.wrapup_codes)
+            .unwrap_or_default();
+        self.insert_contact(
+            contact,
+            LiveContact {
+                tenant,
+                link,
+                resume_hash,
+                visitors: Vec::new(),
+                agent: None,
+                agent_name: None,
+                phase: Phase::Waiting,
+                screenpop,
+                context: hello.context.clone(),
+                wrapup_codes,
+                orphaned_since: None,
+                queued_sent: true,
+                callback_phone: routing.callback.as_ref().map(|c| c.phone.clone()),
+            },
+        );
+        metrics::counter!("switchboard_callbacks_requested_total").increment(1);
+        let at = super::now();
+        self.acd.handle_input(
+            at,
+            acd::Input::ContactArrived(Box::new(routing.spec(contact, queue, at))),
+        );
+        if self.acd.contact(contact).is_none() {
+            // Refused (no agent for this link at all): its record is closed
+            // when the core's events are drained.
+            return Err(FrameError::new(
+                ErrorCode::Invalid,
+                "nobody here can call you back for this; please leave a message",
+            ));
+        }
+        let when = routing
+            .callback
+            .and_then(|c| c.not_before)
+            .unwrap_or(at.as_millis());
+        self.send_visitor(conn, ToVisitor::CallbackScheduled { at: when });
         Ok(())
     }
 
@@ -380,7 +475,35 @@ impl DeskState {
             utc_offset_minutes: acd::utc_offset_minutes(&context.timezone, super::now()),
             language: Some(context.language.clone()).filter(|l| !l.is_empty()),
             preferred_agent,
+            callback: None,
         }
+    }
+
+    /// A call-back request: at the time asked, or when the link's center opens
+    /// if it is closed now, or as soon as an agent is free.
+    async fn visitor_callback(
+        &mut self,
+        conn: ConnId,
+        phone: &str,
+        at: Option<i64>,
+    ) -> Result<(), FrameError> {
+        let phone = protocol::phone_number(phone)?;
+        let Some(queue) = self.visitors.get(&conn).map(|v| v.link.queue) else {
+            return Ok(());
+        };
+        let now = super::now().as_millis();
+        let status = self.acd.queue_status(queue);
+        let not_before = match at {
+            Some(t) if t > now => Some(t),
+            _ if !status.open => status.next_open.map(acd::Time::as_millis),
+            _ => None,
+        };
+        self.visitor_start(
+            conn,
+            None,
+            Some(crate::routing::CallbackRequest { phone, not_before }),
+        )
+        .await
     }
 
     async fn visitor_message(&mut self, contact: ContactId, text: &str) -> Result<(), FrameError> {
@@ -479,6 +602,7 @@ impl DeskState {
             .iter()
             .filter(|(_, c)| {
                 c.phase != Phase::WrapUp
+                    && c.callback_phone.is_none()
                     && c.orphaned_since.is_some_and(|t| {
                         now.saturating_duration_since(t) >= self.config.visitor_grace
                     })

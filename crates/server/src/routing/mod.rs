@@ -205,6 +205,18 @@ pub struct ContactRouting {
     pub language: Option<String>,
     #[serde(default)]
     pub preferred_agent: Option<i64>,
+    /// Set for a web callback request.
+    #[serde(default)]
+    pub callback: Option<CallbackRequest>,
+}
+
+/// A visitor's request to be called back.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallbackRequest {
+    pub phone: String,
+    /// Not before this time (Unix ms); `None` as soon as possible.
+    #[serde(default)]
+    pub not_before: Option<i64>,
 }
 
 impl ContactRouting {
@@ -215,7 +227,17 @@ impl ContactRouting {
         queue: acd::QueueId,
         arrived: acd::Time,
     ) -> acd::ContactSpec {
-        let mut spec = acd::ContactSpec::new(contact, queue, acd::Media::Chat, arrived);
+        let media = if self.callback.is_some() {
+            acd::Media::Callback
+        } else {
+            acd::Media::Chat
+        };
+        let mut spec = acd::ContactSpec::new(contact, queue, media, arrived);
+        spec.not_before = self
+            .callback
+            .as_ref()
+            .and_then(|c| c.not_before)
+            .map(acd::Time);
         spec.priority = self.priority;
         spec.preferred_agent = self.preferred_agent.map(acd::AgentId);
         spec.attributes = acd::Attributes {

@@ -78,6 +78,8 @@ pub struct Message {
 pub struct NewContact {
     pub tenant: TenantId,
     pub link: LinkId,
+    /// `chat` or `callback`.
+    pub media: &'static str,
     pub resume_hash: String,
     pub page_url: String,
     pub page_title: String,
@@ -171,7 +173,7 @@ impl Store {
             "INSERT INTO contacts (tenant_id, link_id, media, resume_hash, page_url, page_title, \
              referrer, pages, language, timezone, verified, customer_ref, identity, state, \
              created_at, queued_at, routing) \
-             VALUES ($1, $2, 'chat', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', $13, $13, $14) \
+             VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', $13, $13, $14) \
              RETURNING id",
         )
         .bind(c.tenant.0)
@@ -188,6 +190,7 @@ impl Store {
         .bind(&c.identity_json)
         .bind(now)
         .bind(&c.routing_json)
+        .bind(c.media)
         .fetch_one(&self.pool)
         .await?;
         Ok(ContactId(id))
