@@ -148,6 +148,16 @@ test('a closed link says so, names the next opening and answers a message polite
   // The launcher still says closed.
   assert.equal((await help.getByTestId('sb-wait').textContent()).trim(), 'Closed now');
 
+  // A call back instead: scheduled for the next opening.
+  await help.getByTestId('sb-callback-phone').fill('+1 (555) 123-4567');
+  await help.getByTestId('sb-callback-submit').click();
+  await waitForText(state, 'We will call you back around');
+  const scheduled = await until(() => frames.find((f) => f.type === 'callback_scheduled'), {
+    message: 'the callback_scheduled frame',
+  });
+  assert.equal(scheduled.at, NEXT_OPEN_MS, JSON.stringify(scheduled));
+  assert.equal(await help.getByTestId('sb-callback-phone').isVisible(), false);
+
   assert.deepEqual(problems.errors, []);
   assert.deepEqual(problems.dialogs, []);
   await context.close();
