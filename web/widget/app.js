@@ -115,6 +115,7 @@ class ChatPanel {
     this.input = $('textarea');
     this.endBtn = $('.end');
     this.cbForm = $('.cb');
+    this.cbButton = $('.cb button');
     this.phone = $('.cb input');
 
     const name = ctx.welcome?.link_name || ctx.link;
@@ -305,7 +306,8 @@ class ChatPanel {
     this.render();
   }
 
-  /** Asks to be called back; only while no conversation is open. */
+  /** Asks to be called back: while no conversation is open, or instead of
+   * waiting in line (the server keeps the place). */
   askCallback() {
     const phone = this.phone.value.trim();
     if (!/^[\d +().-]{7,20}$/.test(phone)) {
@@ -414,10 +416,15 @@ class ChatPanel {
     this.stateLine.textContent = line;
     this.stateLine.classList.toggle('err', !!this.error || !this.linkUp);
 
+    // Closed: a call back at the opening. Waiting in line: a call back instead,
+    // keeping the place in line (virtual hold).
     this.cbForm.hidden = !(
       this.state === 'unavailable' ||
+      this.state === 'queued' ||
       (this.state === 'idle' && this.ctx.status?.open === false)
     );
+    this.cbButton.textContent =
+      this.state === 'queued' ? 'Call me back instead (keeps my place)' : 'Call me back when you open';
 
     this.input.placeholder = this.canStart ? 'Type a message to start a chat…' : 'Type your message…';
   }

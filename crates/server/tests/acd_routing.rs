@@ -489,3 +489,38 @@ async fn a_callback_request_survives_a_restart_and_reserves_an_agent() {
     .expect("the failed attempt is stored");
     assert!(kinds.iter().any(|k| k == "queued"), "{kinds:?}");
 }
+
+/// Virtual hold: a chat waiting in line becomes a callback and keeps its place
+/// ahead of those who came after it.
+#[tokio::test]
+async fn a_waiting_chat_turned_callback_keeps_its_place() {
+    let server = TestServer::start().await;
+    let mut first = server.open_chat("support", "first").await;
+    first.until_type("queued").await;
+    let mut second = server.open_chat("support", "second").await;
+    second.until_type("queued").await;
+
+    // Only a waiting chat may turn; a bad number changes nothing.
+    first
+        .send(json!({"type": "callback", "phone": "nope"}))
+        .await;
+    assert_eq!(first.until_type("error").await["code"], "invalid");
+    first
+        .send(json!({"type": "callback", "phone": "+1 555 000 1111"}))
+        .await;
+    first.until_type("callback_scheduled").await;
+    // The tab is free again: it may start a new chat.
+    first.send(json!({"type": "start", "text": "new"})).await;
+    first.until_type("queued").await;
+
+    let (_bob, mut bob) = server.ready_agent("bob").await;
+    let call = bob.until_type("callback").await;
+    assert_eq!(
+        call["phone"], "+15550001111",
+        "the first in line, as a callback"
+    );
+    let tenant = server.store.tenant_by_slug("demo").await.unwrap().unwrap();
+    let contact = switchboard::ids::ContactId(call["contact"].as_i64().unwrap());
+    let messages = server.store.transcript(tenant.id, contact).await.unwrap();
+    assert_eq!(messages[0].text, "first");
+}

@@ -151,10 +151,9 @@ impl DeskState {
             (VisitorFrame::Callback { phone, at }, None) => {
                 self.visitor_callback(conn, &phone, at).await
             }
-            (VisitorFrame::Callback { .. }, Some(_)) => Err(FrameError::new(
-                ErrorCode::BadState,
-                "a conversation is open; ask the agent instead",
-            )),
+            (VisitorFrame::Callback { phone, .. }, Some(contact)) => {
+                self.waiting_to_callback(contact, &phone).await
+            }
             (VisitorFrame::Start { .. }, Some(_)) => Err(FrameError::new(
                 ErrorCode::BadState,
                 "a conversation is already open",
@@ -477,6 +476,68 @@ impl DeskState {
             preferred_agent,
             callback: None,
         }
+    }
+
+    /// Virtual hold: a chat waiting in line becomes a callback that keeps its
+    /// place; the visitor's tabs are free again and told when to expect the call.
+    async fn waiting_to_callback(
+        &mut self,
+        contact: ContactId,
+        phone: &str,
+    ) -> Result<(), FrameError> {
+        let phone = protocol::phone_number(phone)?;
+        let not_waiting = || {
+            FrameError::new(
+                ErrorCode::BadState,
+                "only a chat still waiting in line can become a call back",
+            )
+        };
+        let waiting = self
+            .acd
+            .contact(contact)
+            .is_some_and(|v| v.stage == acd::ContactStage::Waiting && v.media == acd::Media::Chat);
+        let Some(live) = self.contacts.get(&contact).filter(|_| waiting) else {
+            return Err(not_waiting());
+        };
+        if live.phase != Phase::Waiting {
+            return Err(not_waiting());
+        }
+        let tenant = live.tenant;
+        let mut routing: crate::routing::ContactRouting = self
+            .store
+            .contact_routing(tenant, contact)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "loading a contact's routing failed");
+                not_waiting()
+            })?;
+        routing.callback = Some(crate::routing::CallbackRequest {
+            phone: phone.clone(),
+            not_before: None,
+        });
+        self.store
+            .make_callback(tenant, contact, &to_json(&routing))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "storing a callback failed");
+                not_waiting()
+            })?;
+        self.acd.handle_input(
+            super::now(),
+            acd::Input::ToCallback {
+                contact,
+                plan: acd::CallbackPlan::default(),
+            },
+        );
+        metrics::counter!("switchboard_callbacks_requested_total").increment(1);
+        let at = super::now().as_millis();
+        self.send_contact_visitors(contact, &ToVisitor::CallbackScheduled { at });
+        self.detach_visitors(contact);
+        if let Some(live) = self.contacts.get_mut(&contact) {
+            live.callback_phone = Some(phone);
+            live.orphaned_since = None;
+        }
+        Ok(())
     }
 
     /// A call-back request: at the time asked, or when the link's center opens

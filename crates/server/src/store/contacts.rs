@@ -495,6 +495,39 @@ impl Store {
         .collect()
     }
 
+    /// A contact's stored routing facts.
+    pub async fn contact_routing(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+    ) -> Result<crate::routing::ContactRouting, StoreError> {
+        let text: String =
+            sqlx::query_scalar("SELECT routing FROM contacts WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0)
+                .bind(id.0)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(serde_json::from_str(&text).unwrap_or_default())
+    }
+
+    /// A waiting chat becomes a callback (same contact, same place in line).
+    pub async fn make_callback(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        routing_json: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE contacts SET media = 'callback', routing = $1 WHERE tenant_id = $2 AND id = $3",
+        )
+        .bind(routing_json)
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// The agent who last served this customer (for routing to them again).
     pub async fn last_agent_for(
         &self,
