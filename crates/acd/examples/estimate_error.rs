@@ -72,13 +72,19 @@ fn main() {
     println!("| occupancy target | handle_time_smoothing | est. samples | MAE | bias |");
     println!("|---|---|---|---|---|");
     for rho in [0.70, 0.85, 0.95] {
-        for smoothing in [0.2, 0.05, 0.01, 0.0] {
+        for smoothing in [0.2, 0.1, 0.05, 0.02, 0.01, 0.0] {
             let sc = scenario(rho, Duration::from_hours(100));
             let mut config = sc.engine_config();
             config.handle_time_smoothing = smoothing;
             let r = run_with(&sc, config);
+            let default = if (smoothing - acd::Config::default().handle_time_smoothing).abs() < 1e-9
+            {
+                " (default)"
+            } else {
+                ""
+            };
             println!(
-                "| {rho:.2} | {smoothing} | {} | {:.1} s | {:+.1} s |",
+                "| {rho:.2} | {smoothing}{default} | {} | {:.1} s | {:+.1} s |",
                 r.estimate_samples,
                 r.estimate_mae.as_secs_f64(),
                 r.estimate_bias_secs,

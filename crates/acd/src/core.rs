@@ -23,9 +23,10 @@
 //!   of another tenant takes it over).
 //! * A contact's requirement is a list of alternatives (skills at levels, in a
 //!   set of centers); it starts as the queue's and the contact's skills in the
-//!   center chosen for it, and overflow rules widen it. A group is one queue,
+//!   queue's centers, and overflow rules widen it. The center the policy chose
+//!   is a preference: its free agents are picked first (see `line::route`). A group is one queue,
 //!   one media, one such requirement and maybe a preferred agent.
-//! * With a valid preferred agent the contact is placed in that agent's center.
+//! * With a valid preferred agent the contact prefers that agent's center.
 //! * Overflow and preference timers count from when the contact entered the line
 //!   (its arrival, or its scheduled time for a scheduled callback).
 //! * A scheduled callback enters the line at its time without checking business
@@ -65,8 +66,10 @@ const IDLE_WAKE_UP: Duration = Duration::from_hours(1);
 /// lower goes first.
 type Key = (i64, u64);
 
-/// Something the core must do at a time. Stale entries (for a contact that has
-/// moved on) are recognised when they fire and skipped.
+/// Something the core must do at a time. Offer and wrap-up timers are removed
+/// when the offer or wrap-up resolves (so the owner is not woken for nothing);
+/// other stale entries (for a contact that has moved on) are recognised when
+/// they fire and skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     /// The offer made at `epoch` expires.
@@ -152,7 +155,8 @@ struct Contact {
     attempts: u32,
     plan: CallbackPlan,
     assigned_at: Time,
-    /// Last `Waiting` sent: (position, whole seconds) and when.
+    /// Last `Waiting` sent: (position, whole seconds) and when. While the
+    /// contact waits these live in its line entry (`line::Waiter`) instead.
     sent: Option<(u32, u64)>,
     sent_at: Option<Time>,
     /// Bumped on every stage change; timers carry it to detect staleness.
@@ -176,7 +180,7 @@ pub struct Acd {
     aging_ms: i64,
     tenants: HashMap<TenantId, Tenant, IdHash>,
     queue_tenant: HashMap<QueueId, TenantId, IdHash>,
-    agents: BTreeMap<AgentId, Agent>,
+    agents: HashMap<AgentId, Agent, IdHash>,
     contacts: HashMap<ContactId, Contact, IdHash>,
     /// Contacts in wrap-up (already left) and the agent wrapping them up.
     wrapups: HashMap<ContactId, AgentId, IdHash>,
@@ -188,9 +192,13 @@ pub struct Acd {
     timer_seq: u64,
     arrival_seq: u64,
     out: VecDeque<Output>,
-    dirty_queues: BTreeSet<QueueId>,
+    /// Queues whose status may have changed during this input (duplicates
+    /// allowed; sorted and deduplicated when flushed, so the buffer is reused).
+    dirty_queues: Vec<QueueId>,
     /// Contacts that entered the line during this input (announced after routing).
     entered: Vec<ContactId>,
+    /// Reused buffer for `agents::apply_snap`.
+    scratch_groups: Vec<GroupId>,
 }
 
 impl Acd {
@@ -202,7 +210,7 @@ impl Acd {
             aging_ms,
             tenants: HashMap::default(),
             queue_tenant: HashMap::default(),
-            agents: BTreeMap::new(),
+            agents: HashMap::default(),
             contacts: HashMap::default(),
             wrapups: HashMap::default(),
             groups: Vec::new(),
@@ -212,8 +220,9 @@ impl Acd {
             timer_seq: 0,
             arrival_seq: 0,
             out: VecDeque::new(),
-            dirty_queues: BTreeSet::new(),
+            dirty_queues: Vec::new(),
             entered: Vec::new(),
+            scratch_groups: Vec::new(),
         }
     }
 
@@ -275,7 +284,9 @@ impl Acd {
 
     /// Every agent, by id.
     pub fn agents(&self) -> Vec<AgentView> {
-        self.agents.values().map(Agent::view).collect()
+        let mut all: Vec<AgentView> = self.agents.values().map(Agent::view).collect();
+        all.sort_unstable_by_key(|a| a.agent);
+        all
     }
 
     pub fn agent(&self, agent: AgentId) -> Option<AgentView> {
@@ -427,7 +438,7 @@ impl Acd {
         };
         for q in queues.keys() {
             self.queue_tenant.insert(*q, tid);
-            self.dirty_queues.insert(*q);
+            self.dirty_queues.push(*q);
         }
         self.tenants.insert(
             tid,
@@ -560,7 +571,10 @@ impl Acd {
             return;
         }
         let skills = merge_skills(&queue.spec.required, &spec.skills);
-        let queue_spec = queue.spec.clone();
+        // Only what is needed later (no clone of the whole spec per arrival).
+        let policy = queue.spec.center_policy;
+        let preferred_wait = queue.spec.preferred_agent_wait;
+        let overflow_after: Vec<Duration> = queue.spec.overflow.iter().map(|r| r.after).collect();
         // Contacts without extra skills share the queue's probe group per media.
         let plain = spec.skills.is_empty();
         let cached = queue.probes[spec.media.index()].filter(|_| plain);
@@ -594,7 +608,14 @@ impl Acd {
         });
         let center = match preferred.and_then(|a| self.agents.get(&a)) {
             Some(a) => a.spec.center,
-            None => self.choose_center(tid, &queue_spec, probe, &candidates, &spec.attributes),
+            None => self.choose_center(
+                tid,
+                spec.queue,
+                policy,
+                probe,
+                &candidates,
+                &spec.attributes,
+            ),
         };
         let base = scheduled.unwrap_or(spec.arrived);
         self.arrival_seq += 1;
@@ -642,14 +663,11 @@ impl Acd {
             center: Some(center),
             scheduled_for: scheduled,
         });
-        for (i, rule) in queue_spec.overflow.iter().enumerate() {
-            self.timer(base.plus(rule.after), Timer::Overflow(id, i));
+        for (i, after) in overflow_after.into_iter().enumerate() {
+            self.timer(base.plus(after), Timer::Overflow(id, i));
         }
         if preferred.is_some() {
-            self.timer(
-                base.plus(queue_spec.preferred_agent_wait),
-                Timer::Preference(id),
-            );
+            self.timer(base.plus(preferred_wait), Timer::Preference(id));
         }
         if let Some(at) = scheduled {
             self.timer(at, Timer::Enter(id, 0));

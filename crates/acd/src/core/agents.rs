@@ -176,6 +176,7 @@ impl Acd {
             groups,
             tenants,
             dirty_queues,
+            scratch_groups,
             ..
         } = self;
         let Some(a) = agents.get_mut(&agent) else {
@@ -187,7 +188,9 @@ impl Acd {
         }
         a.snap = new;
         let center = a.spec.center;
-        let mut reindex = Vec::new();
+        // A buffer kept in `Acd` so a change allocates nothing.
+        let mut reindex = std::mem::take(scratch_groups);
+        reindex.clear();
         for &g in &a.groups {
             let Some(group) = groups.get_mut(g) else {
                 continue;
@@ -246,14 +249,15 @@ impl Acd {
                     }
                 }
                 if changed {
-                    dirty_queues.insert(*q);
+                    dirty_queues.push(*q);
                 }
             }
         }
-        for g in reindex {
+        for &g in &reindex {
             self.reindex(g);
             self.mark_dirty(g);
         }
+        self.scratch_groups = reindex;
     }
 
     /// Takes the agent out of every group and queue (before its qualification

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use super::line::GroupId;
 use super::{Acd, Timer};
-use crate::setup::{CenterPolicy, QueueSpec};
-use crate::{Attributes, CenterId, TenantId};
+use crate::setup::CenterPolicy;
+use crate::{Attributes, CenterId, QueueId, TenantId};
 
 /// A center considered for an arrival.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +28,8 @@ impl Acd {
     pub(super) fn choose_center(
         &mut self,
         tenant: TenantId,
-        queue: &QueueSpec,
+        queue: QueueId,
+        policy: CenterPolicy,
         probe: GroupId,
         candidates: &BTreeSet<CenterId>,
         attributes: &Attributes,
@@ -77,7 +78,7 @@ impl Acd {
             // least wait rather than refuse.
             return least_wait(&options);
         }
-        match queue.center_policy {
+        match policy {
             CenterPolicy::LeastWait => least_wait(&options),
             CenterPolicy::Weighted => self.weighted(tenant, queue, &options),
             CenterPolicy::Nearest => {
@@ -118,7 +119,7 @@ impl Acd {
     }
 
     /// Smooth weighted round-robin (as nginx does) over the options with weight.
-    fn weighted(&mut self, tenant: TenantId, queue: &QueueSpec, options: &[Option_]) -> CenterId {
+    fn weighted(&mut self, tenant: TenantId, queue: QueueId, options: &[Option_]) -> CenterId {
         let weighted: Vec<&Option_> = options.iter().filter(|o| o.weight > 0).collect();
         if weighted.is_empty() {
             return least_wait(options);
@@ -126,7 +127,7 @@ impl Acd {
         let Some(q) = self
             .tenants
             .get_mut(&tenant)
-            .and_then(|t| t.queues.get_mut(&queue.queue))
+            .and_then(|t| t.queues.get_mut(&queue))
         else {
             return least_wait(options);
         };

@@ -19,12 +19,13 @@
 //! length when it joins at the tail, the common case; else a count of those
 //! ahead).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::line::GroupId;
-use super::{Acd, Key, Stage, Timer};
+use super::{Acd, Center, Key, Queue, Stage, Tenant, Timer};
 use crate::view::QueueStatus;
-use crate::{Event, QueueId};
+use crate::{CenterId, Event, QueueId};
 
 impl Acd {
     /// Notes that estimates of group `g` may have changed and schedules its
@@ -59,12 +60,7 @@ impl Acd {
             ),
             None => return,
         };
-        let Acd {
-            groups,
-            contacts,
-            out,
-            ..
-        } = self;
+        let Acd { groups, out, .. } = self;
         let Some(group) = groups.get_mut(g) else {
             return;
         };
@@ -76,10 +72,7 @@ impl Acd {
         group.last_publish = Some(now);
         let staffed = group.staffed;
         let mut retry: Option<crate::Time> = None;
-        for (i, id) in group.line.values().enumerate() {
-            let Some(c) = contacts.get_mut(id) else {
-                continue;
-            };
+        for (i, c) in group.line.values_mut().enumerate() {
             let position = i as u32 + 1;
             let wait = wait_for(handle_ms, position, staffed);
             let value = (position, wait.as_secs());
@@ -95,7 +88,7 @@ impl Acd {
             c.sent = Some(value);
             c.sent_at = Some(now);
             out.push_back(crate::Output::Event(Event::Waiting {
-                contact: *id,
+                contact: c.id,
                 queue,
                 position,
                 wait,
@@ -122,7 +115,11 @@ impl Acd {
     /// waiting, their position and estimate.
     pub(super) fn announce_entered(&mut self) {
         let now = self.now;
-        for id in std::mem::take(&mut self.entered) {
+        if self.entered.is_empty() {
+            return;
+        }
+        let mut entered = std::mem::take(&mut self.entered);
+        for &id in &entered {
             let Some(c) = self.contacts.get(&id) else {
                 continue;
             };
@@ -132,9 +129,9 @@ impl Acd {
             let (key, queue) = (c.key, c.queue);
             let position = self.cheap_position(g, key);
             let wait = self.estimate(g, position);
-            if let Some(c) = self.contacts.get_mut(&id) {
-                c.sent = Some((position, wait.as_secs()));
-                c.sent_at = Some(now);
+            if let Some(w) = self.groups.get_mut(g).and_then(|gr| gr.line.get_mut(&key)) {
+                w.sent = Some((position, wait.as_secs()));
+                w.sent_at = Some(now);
             }
             self.event(Event::Waiting {
                 contact: id,
@@ -143,6 +140,8 @@ impl Acd {
                 wait,
             });
         }
+        entered.clear();
+        self.entered = entered;
     }
 
     fn cheap_position(&self, g: GroupId, key: Key) -> u32 {
@@ -157,13 +156,27 @@ impl Acd {
     /// Emits `QueueStatus` for each queue whose status changed since last told
     /// (`oldest_since` alone does not count as a change).
     pub(super) fn flush_queues(&mut self) {
-        for q in std::mem::take(&mut self.dirty_queues) {
-            let Some(status) = self.compute_status(q) else {
+        if self.dirty_queues.is_empty() {
+            return;
+        }
+        let mut dirty = std::mem::take(&mut self.dirty_queues);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for &q in &dirty {
+            let Some(&tid) = self.queue_tenant.get(&q) else {
                 continue;
             };
-            let Some(queue) = self.queue_mut(q) else {
+            let Some(Tenant {
+                centers, queues, ..
+            }) = self.tenants.get_mut(&tid)
+            else {
                 continue;
             };
+            let Some(queue) = queues.get_mut(&q) else {
+                continue;
+            };
+            // `oldest_since` (a B-tree walk) only when the rest changed.
+            let mut status = status_of(centers, queue, false);
             let same = queue.published.as_ref().is_some_and(|p| {
                 p.open == status.open
                     && p.next_open == status.next_open
@@ -174,9 +187,15 @@ impl Acd {
             if same {
                 continue;
             }
+            status.oldest_since = queue.oldest.first().map(|(t, _)| *t);
             queue.published = Some(status.clone());
-            self.event(Event::QueueStatus { queue: q, status });
+            self.out.push_back(crate::Output::Event(Event::QueueStatus {
+                queue: q,
+                status,
+            }));
         }
+        dirty.clear();
+        self.dirty_queues = dirty;
     }
 
     /// What a newcomer to queue `q` would find. The wait for a newcomer counts
@@ -185,32 +204,7 @@ impl Acd {
     pub(super) fn compute_status(&self, q: QueueId) -> Option<QueueStatus> {
         let t = self.tenants.get(self.queue_tenant.get(&q)?)?;
         let queue = t.queues.get(&q)?;
-        let centers = || {
-            let all = queue.spec.centers.is_empty();
-            t.centers
-                .iter()
-                .filter(move |(id, _)| all || queue.spec.centers.contains(id))
-                .map(|(_, c)| c)
-        };
-        let open = centers().any(|c| c.open);
-        let next_open = if open {
-            None
-        } else {
-            centers().filter_map(|c| c.next_open).min()
-        };
-        let wait = if queue.free > 0 {
-            Duration::ZERO
-        } else {
-            wait_for(queue.handle_ms, queue.waiting + 1, queue.online)
-        };
-        Some(QueueStatus {
-            open,
-            next_open,
-            available: queue.ready > 0,
-            wait,
-            waiting: queue.waiting,
-            oldest_since: queue.oldest.first().map(|(t, _)| *t),
-        })
+        Some(status_of(&t.centers, queue, true))
     }
 
     /// Folds one handle time into the queue's moving average. The sample is the
@@ -222,11 +216,55 @@ impl Acd {
             return;
         };
         queue.handle_ms = queue.handle_ms * (1.0 - alpha) + sample.as_millis() as f64 * alpha;
-        let groups = queue.groups.clone();
-        self.dirty_queues.insert(q);
-        for g in groups {
+        // Every estimate of the queue moves with its handle time. The list is
+        // lent out rather than cloned (`mark_dirty` does not touch it).
+        let groups = std::mem::take(&mut queue.groups);
+        self.dirty_queues.push(q);
+        for &g in &groups {
             self.mark_dirty(g);
         }
+        if let Some(queue) = self.queue_mut(q) {
+            queue.groups = groups;
+        }
+    }
+}
+
+/// The status of `queue` given its tenant's centers; `oldest_since` is left
+/// `None` unless `with_oldest`.
+fn status_of(
+    centers: &BTreeMap<CenterId, Center>,
+    queue: &Queue,
+    with_oldest: bool,
+) -> QueueStatus {
+    let in_queue = || {
+        let all = queue.spec.centers.is_empty();
+        centers
+            .iter()
+            .filter(move |(id, _)| all || queue.spec.centers.contains(id))
+            .map(|(_, c)| c)
+    };
+    let open = in_queue().any(|c| c.open);
+    let next_open = if open {
+        None
+    } else {
+        in_queue().filter_map(|c| c.next_open).min()
+    };
+    let wait = if queue.free > 0 {
+        Duration::ZERO
+    } else {
+        wait_for(queue.handle_ms, queue.waiting + 1, queue.online)
+    };
+    QueueStatus {
+        open,
+        next_open,
+        available: queue.ready > 0,
+        wait,
+        waiting: queue.waiting,
+        oldest_since: if with_oldest {
+            queue.oldest.first().map(|(t, _)| *t)
+        } else {
+            None
+        },
     }
 }
 

@@ -40,10 +40,22 @@ pub(super) struct Req {
     pub preferred: Option<AgentId>,
 }
 
+/// A contact in a group's line, with what it was last told (kept here rather
+/// than in the contact, so publishing estimates walks the line alone and does
+/// not look up every waiting contact; copied to and from the contact when it
+/// enters and leaves).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Waiter {
+    pub id: ContactId,
+    /// Last `Waiting` sent: (position, whole seconds) and when.
+    pub sent: Option<(u32, u64)>,
+    pub sent_at: Option<Time>,
+}
+
 #[derive(Debug)]
 pub(super) struct Group {
     pub req: Req,
-    pub line: BTreeMap<Key, ContactId>,
+    pub line: BTreeMap<Key, Waiter>,
     /// Free qualified agents by (idle since, id).
     pub free: BTreeSet<(Time, AgentId)>,
     /// Slots of online qualified agents (for the estimate).
@@ -54,10 +66,21 @@ pub(super) struct Group {
     pub ready: BTreeMap<CenterId, u32>,
     /// Entry in `Acd::active`, if any.
     pub active: Option<Key>,
+    /// The first key of `line` (kept by `Group::line_changed`), so `reindex`
+    /// does not walk down the line's B-tree each time a qualified agent frees
+    /// up or is taken.
+    pub head: Option<Key>,
     /// Estimates changed since last published.
     pub dirty: bool,
     pub publish_at: Option<Time>,
     pub last_publish: Option<Time>,
+}
+
+impl Group {
+    /// Call after every change to `line`.
+    fn line_changed(&mut self) {
+        self.head = self.line.first_key_value().map(|(k, _)| *k);
+    }
 }
 
 impl Acd {
@@ -75,6 +98,7 @@ impl Acd {
             configured: BTreeMap::new(),
             ready: BTreeMap::new(),
             active: None,
+            head: None,
             dirty: false,
             publish_at: None,
             last_publish: None,
@@ -143,7 +167,13 @@ impl Acd {
             return;
         };
         let (key, queue, arrived, tenant, center) = (c.key, c.queue, c.arrived, c.tenant, c.center);
-        self.groups[g].line.insert(key, id);
+        let waiter = Waiter {
+            id,
+            sent: c.sent,
+            sent_at: c.sent_at,
+        };
+        self.groups[g].line.insert(key, waiter);
+        self.groups[g].line_changed();
         if let Some(q) = self.queue_mut(queue) {
             q.waiting += 1;
             q.oldest.insert((arrived, id));
@@ -151,7 +181,7 @@ impl Acd {
         if let Some(center) = center.and_then(|c| self.center_mut(tenant, c)) {
             center.waiting += 1;
         }
-        self.dirty_queues.insert(queue);
+        self.dirty_queues.push(queue);
         self.reindex(g);
         self.mark_dirty(g);
     }
@@ -165,8 +195,16 @@ impl Acd {
             return;
         };
         let (key, queue, arrived, tenant, center) = (c.key, c.queue, c.arrived, c.tenant, c.center);
-        if let Some(group) = self.groups.get_mut(g) {
-            group.line.remove(&key);
+        let removed = self.groups.get_mut(g).and_then(|group| {
+            let w = group.line.remove(&key);
+            group.line_changed();
+            w
+        });
+        if let Some(w) = removed
+            && let Some(c) = self.contacts.get_mut(&id)
+        {
+            c.sent = w.sent;
+            c.sent_at = w.sent_at;
         }
         if let Some(q) = self.queue_mut(queue) {
             q.waiting = q.waiting.saturating_sub(1);
@@ -175,7 +213,7 @@ impl Acd {
         if let Some(center) = center.and_then(|c| self.center_mut(tenant, c)) {
             center.waiting = center.waiting.saturating_sub(1);
         }
-        self.dirty_queues.insert(queue);
+        self.dirty_queues.push(queue);
         self.reindex(g);
         self.mark_dirty(g);
     }
@@ -200,10 +238,21 @@ impl Acd {
         if g == old {
             return;
         }
-        if let Some(group) = self.groups.get_mut(old) {
-            group.line.remove(&key);
-        }
-        self.groups[g].line.insert(key, id);
+        let waiter = self
+            .groups
+            .get_mut(old)
+            .and_then(|group| {
+                let w = group.line.remove(&key);
+                group.line_changed();
+                w
+            })
+            .unwrap_or(Waiter {
+                id,
+                sent: None,
+                sent_at: None,
+            });
+        self.groups[g].line.insert(key, waiter);
+        self.groups[g].line_changed();
         self.set_stage(id, Stage::Waiting(g));
         self.reindex(old);
         self.mark_dirty(old);
@@ -219,7 +268,7 @@ impl Acd {
         let want = if group.free.is_empty() {
             None
         } else {
-            group.line.first_key_value().map(|(k, _)| *k)
+            group.head
         };
         if want == group.active {
             return;
@@ -237,7 +286,10 @@ impl Acd {
     /// lowest key among the groups some free agent qualifies for.
     pub(super) fn route(&mut self) {
         while let Some(&(key, g)) = self.active.first() {
-            let contact = self.groups.get(g).and_then(|gr| gr.line.get(&key).copied());
+            let contact = self
+                .groups
+                .get(g)
+                .and_then(|gr| gr.line.get(&key).map(|w| w.id));
             let prefer = contact
                 .and_then(|c| self.contacts.get(&c))
                 .and_then(|c| c.center);
@@ -332,12 +384,13 @@ impl Acd {
             return;
         };
         let (queue, media, attempt) = (c.queue, c.media, c.attempts.saturating_add(1));
-        let timeout = self
-            .queue_ref(queue)
-            .map_or(std::time::Duration::from_secs(20), |q| q.spec.offer_timeout);
-        if let Some(q) = self.queue_mut(queue) {
-            q.rr_last = Some(agent);
-        }
+        let timeout = match self.queue_mut(queue) {
+            Some(q) => {
+                q.rr_last = Some(agent);
+                q.spec.offer_timeout
+            }
+            None => std::time::Duration::from_secs(20),
+        };
         if let Some(a) = self.agents.get_mut(&agent) {
             a.pending = Some(contact);
         }
