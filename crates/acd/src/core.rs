@@ -276,6 +276,7 @@ impl Acd {
             open: false,
             next_open: None,
             available: false,
+            free_agents: 0,
             wait: Duration::ZERO,
             waiting: 0,
             oldest_since: None,

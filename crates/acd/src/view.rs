@@ -13,6 +13,9 @@ pub struct QueueStatus {
     pub next_open: Option<Time>,
     /// At least one agent qualified for the queue is ready (whatever their load).
     pub available: bool,
+    /// Qualified agents who could take a contact of the queue right now. Not
+    /// compared when deciding whether to publish a `QueueStatus` event.
+    pub free_agents: u32,
     /// Estimated wait for a contact arriving now: zero if a qualified agent could
     /// take an offer right now, else the estimate at position `waiting + 1`.
     pub wait: Duration,

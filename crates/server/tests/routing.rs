@@ -106,6 +106,18 @@ async fn idle_widgets_see_availability_change_live() {
         .find(|q| q["links"][0] == "billing")
         .unwrap();
     assert_eq!(billing["available_agents"], 1);
+    // Per queue: Bob holds support too, but not sales.
+    let free = |link: &str| {
+        live["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["links"][0] == link)
+            .unwrap()["available_agents"]
+            .clone()
+    };
+    assert_eq!(free("support"), 1);
+    assert_eq!(free("sales"), 0);
     let bob = live["agents"]
         .as_array()
         .unwrap()

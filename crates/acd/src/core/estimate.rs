@@ -258,6 +258,7 @@ fn status_of(
         open,
         next_open,
         available: queue.ready > 0,
+        free_agents: queue.free,
         wait,
         waiting: queue.waiting,
         oldest_since: if with_oldest {

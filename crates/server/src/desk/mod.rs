@@ -592,7 +592,7 @@ impl DeskState {
                         .oldest_since
                         .map_or(0, |since| at.since(since).as_secs()),
                     available: status.available,
-                    available_agents: 0,
+                    available_agents: status.free_agents,
                     wait_seconds: status.wait.as_secs(),
                     open: status.open,
                 }
@@ -623,16 +623,6 @@ impl DeskState {
             })
             .collect();
         agents.sort_by(|a, b| a.name.cmp(&b.name));
-        let available = agents.iter().filter(|a| a.activity == "available").count();
-        for q in &mut queues {
-            // Per-queue qualification lives in the core; the live view shows the
-            // tenant's idle agents against every queue that has any available.
-            q.available_agents = if q.available {
-                u32::try_from(available).unwrap_or(u32::MAX)
-            } else {
-                0
-            };
-        }
         LiveView { queues, agents }
     }
 }
