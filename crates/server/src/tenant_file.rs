@@ -78,7 +78,10 @@ pub struct QueueSection {
 }
 
 impl QueueSection {
-    /// The rules stored with the queue.
+    /// The rules stored with the queue. The fields are spelled out here rather
+    /// than flattened from `QueueRouting`: serde's `flatten` does not combine
+    /// with `deny_unknown_fields` (a typo would pass silently) nor keep the
+    /// spans that give errors their line.
     pub fn routing(&self) -> QueueRouting {
         QueueRouting {
             skills: self.skills.clone(),

@@ -60,6 +60,31 @@ async fn visitor(
     ws
 }
 
+/// The kinds of a contact's stored routing events, once `kind` is among them
+/// (a writer task stores them, a moment after they happen).
+async fn stored_kinds_once(staff: &common::Staff, contact: &str, kind: &str) -> Vec<String> {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let (code, events) = staff
+                .get(&format!("/api/v1/contacts/{contact}/events"))
+                .await;
+            assert_eq!(code, 200);
+            let kinds: Vec<String> = events
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+                .collect();
+            if kinds.iter().any(|k| k == kind) {
+                return kinds;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no stored {kind} event for contact {contact}"))
+}
+
 #[tokio::test]
 async fn a_closed_center_refuses_and_names_the_next_opening() {
     let server = TestServer::builder()
@@ -243,24 +268,7 @@ async fn a_waiting_chat_survives_a_restart_at_its_place_and_is_offered() {
     // Its routing history shows both lives: queued before and after the
     // restart. Events are stored by a writer task, so wait for the offer's.
     let sam = server.demo_staff("sam").await;
-    let kinds = tokio::time::timeout(WAIT, async {
-        loop {
-            let (code, events) = sam.get(&format!("/api/v1/contacts/{contact}/events")).await;
-            assert_eq!(code, 200);
-            let kinds: Vec<String> = events
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|e| e["kind"].as_str().map(str::to_owned))
-                .collect();
-            if kinds.iter().any(|k| k == "offered") {
-                return kinds;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the offer is stored");
+    let kinds = stored_kinds_once(&sam, &contact.to_string(), "offered").await;
     assert_eq!(
         kinds.iter().filter(|k| *k == "queued").count(),
         2,
@@ -470,23 +478,7 @@ async fn a_callback_request_survives_a_restart_and_reserves_an_agent() {
     // The failed one waits for its retry, and its history says why.
     let (_, one) = sam.get(&format!("/api/v1/contacts/{first}")).await;
     assert_eq!(one["state"], "queued", "{one}");
-    let kinds = tokio::time::timeout(WAIT, async {
-        loop {
-            let (_, events) = sam.get(&format!("/api/v1/contacts/{first}/events")).await;
-            let kinds: Vec<String> = events
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|e| e["kind"].as_str().map(str::to_owned))
-                .collect();
-            if kinds.iter().any(|k| k == "callback_failed") {
-                return kinds;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the failed attempt is stored");
+    let kinds = stored_kinds_once(&sam, &first.to_string(), "callback_failed").await;
     assert!(kinds.iter().any(|k| k == "queued"), "{kinds:?}");
 }
 

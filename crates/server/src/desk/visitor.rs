@@ -287,19 +287,23 @@ impl DeskState {
         )
         .await
         .map_err(|e| internal(&e))?;
-        if callback.is_some() {
-            return self
-                .start_callback(
-                    contact,
-                    tenant_id,
-                    link,
-                    resume_hash,
-                    screenpop,
-                    &hello,
-                    routing,
-                    conn,
-                )
-                .await;
+        if let Some(request) = &callback {
+            let live = LiveContact {
+                tenant: tenant_id,
+                link,
+                resume_hash,
+                visitors: Vec::new(),
+                agent: None,
+                agent_name: None,
+                phase: Phase::Waiting,
+                screenpop,
+                context: hello.context.clone(),
+                wrapup_codes: tenant.wrapup_codes.clone(),
+                orphaned_since: None,
+                queued_sent: true,
+                callback_phone: Some(request.phone.clone()),
+            };
+            return self.start_callback(contact, live, &routing, conn);
         }
         if let Some(w) = self.watchers.get_mut(&link.queue) {
             w.remove(&conn);
@@ -380,45 +384,15 @@ impl DeskState {
     /// A callback request enters the routing core (scheduled for its time) and
     /// the visitor is told when to expect the call; the visitor stays free to
     /// chat and may leave.
-    #[allow(clippy::too_many_arguments)]
-    async fn start_callback(
+    fn start_callback(
         &mut self,
         contact: ContactId,
-        tenant: crate::ids::TenantId,
-        link: Link,
-        resume_hash: String,
-        screenpop: serde_json::Value,
-        hello: &VisitorHello,
-        routing: crate::routing::ContactRouting,
+        live: LiveContact,
+        routing: &crate::routing::ContactRouting,
         conn: ConnId,
     ) -> Result<(), FrameError> {
-        let queue = link.queue;
-        let wrapup_codes = self
-            .store
-            .tenant(tenant)
-            .await
-            .ok()
-            .flatten()
-            .map(|t| t.wrapup_codes)
-            .unwrap_or_default();
-        self.insert_contact(
-            contact,
-            LiveContact {
-                tenant,
-                link,
-                resume_hash,
-                visitors: Vec::new(),
-                agent: None,
-                agent_name: None,
-                phase: Phase::Waiting,
-                screenpop,
-                context: hello.context.clone(),
-                wrapup_codes,
-                orphaned_since: None,
-                queued_sent: true,
-                callback_phone: routing.callback.as_ref().map(|c| c.phone.clone()),
-            },
-        );
+        let queue = live.link.queue;
+        self.insert_contact(contact, live);
         metrics::counter!("switchboard_callbacks_requested_total").increment(1);
         let at = super::now();
         self.acd.handle_input(
@@ -435,6 +409,7 @@ impl DeskState {
         }
         let when = routing
             .callback
+            .as_ref()
             .and_then(|c| c.not_before)
             .unwrap_or(at.as_millis());
         self.send_visitor(conn, ToVisitor::CallbackScheduled { at: when });
