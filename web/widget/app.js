@@ -199,6 +199,8 @@ class ChatPanel {
       case 'status':
         if (f.position != null) this.position = f.position;
         if (f.wait_seconds != null) this.waitSeconds = f.wait_seconds;
+        // Refused because closed, and now open: the visitor may start again.
+        if (this.state === 'unavailable' && this.unavailable?.reason === 'closed' && f.open) this.state = 'idle';
         break;
       case 'queued':
         this.state = 'queued';
@@ -466,10 +468,14 @@ class ChatPanel {
   }
 }
 
-/** "at 09:00" today, else "on Tue 09:00", in the visitor's own time zone. */
+/** "at 09:00" today, else "on Tue 09:00" ("on Tue, 1 Dec 09:00" a week or
+ * more ahead), in the visitor's own time zone. */
 function openingText(ms) {
   const d = new Date(ms);
   const time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   if (d.toDateString() === new Date().toDateString()) return `at ${time}`;
-  return `on ${d.toLocaleDateString([], { weekday: 'short' })} ${time}`;
+  // A weekday alone is ambiguous a week or more ahead: add the date.
+  const far = ms - Date.now() > 6 * 864e5;
+  const day = d.toLocaleDateString([], far ? { weekday: 'short', day: 'numeric', month: 'short' } : { weekday: 'short' });
+  return `on ${day} ${time}`;
 }
