@@ -516,3 +516,61 @@ async fn a_waiting_chat_turned_callback_keeps_its_place() {
     let messages = server.store.transcript(tenant.id, contact).await.unwrap();
     assert_eq!(messages[0].text, "first");
 }
+
+/// A tenant file applied to a running server takes effect when one of the
+/// tenant's agents next connects.
+#[tokio::test]
+async fn a_routing_change_applies_at_the_next_agent_login() {
+    let base = r#"
+[tenant]
+slug = "growco"
+
+[[queues]]
+name = "help"
+skill = "help"
+
+[[links]]
+slug = "help"
+name = "Help"
+queue = "help"
+
+[[agents]]
+name = "kim"
+skills = ["help"]
+"#;
+    let server = TestServer::builder().tenant_file(base).start().await;
+    // The desk has loaded the tenant once it answers a visitor.
+    let mut first = visitor(&server, "growco", "help", None).await;
+    first.until_type("welcome").await;
+    let grown = format!(
+        "{base}\n[[queues]]\nname = \"vip\"\nskill = \"vip\"\n\n[[links]]\nslug = \"vip\"\nname = \"VIP\"\nqueue = \"vip\"\n\n[[agents]]\nname = \"lee\"\nskills = [\"vip\"]\n"
+    );
+    let file = switchboard::tenant_file::parse(&grown).unwrap();
+    switchboard::tenant_file::apply(&server.store, &file, &|n| Some(format!("pw-{n}")))
+        .await
+        .unwrap();
+
+    // Not loaded yet: the new queue is unknown to routing.
+    let mut early = visitor(&server, "growco", "vip", None).await;
+    early.until_type("welcome").await;
+    early.send(json!({"type": "start", "text": "hi"})).await;
+    assert_eq!(
+        early.until_type("unavailable").await["reason"],
+        "unknown_queue"
+    );
+
+    // Lee logs in: the tenant is reloaded, and a new chat reaches him.
+    let lee = server.staff("growco", "lee", "pw-lee").await;
+    let mut console = server.console(&lee).await;
+    console.until_type("hello").await;
+    console
+        .send(json!({"type": "status", "state": "available"}))
+        .await;
+    console.until("state", |f| f["state"] == "available").await;
+    let mut later = visitor(&server, "growco", "vip", None).await;
+    later.until_type("welcome").await;
+    later
+        .send(json!({"type": "start", "text": "hi again"}))
+        .await;
+    console.until_type("offer").await;
+}

@@ -26,7 +26,7 @@ impl DeskState {
     ) {
         // Skills, center and capacity are read fresh from the tenant's setup, so a
         // change applied while the server runs takes effect at the next login.
-        if let Err(e) = self.load_tenant(tenant.id).await {
+        if let Err(e) = self.load_tenant(tenant.id, Some(user.id)).await {
             tracing::error!(error = %e, "loading the tenant's routing failed");
         }
         self.agent_conns.insert(

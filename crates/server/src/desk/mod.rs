@@ -297,6 +297,8 @@ struct DeskState {
     /// Each tenant's classes of service by name, with their priority boost, to
     /// pick a visitor's class from their verified entitlements.
     classes: HashMap<TenantId, Vec<(String, i32)>>,
+    /// The setup each tenant's routing last received.
+    setups: HashMap<TenantId, acd::TenantSetup>,
     /// Stat events for live supervisor views.
     stats: broadcast::Sender<StatEvent>,
     /// Stat events to store, written by their own task.
@@ -343,6 +345,7 @@ impl DeskState {
             watchers: HashMap::new(),
             queue_tenants: HashMap::new(),
             classes: HashMap::new(),
+            setups: HashMap::new(),
             stats,
             stat_writer,
         }
@@ -352,7 +355,7 @@ impl DeskState {
     /// waiting when the server stopped.
     async fn load_all(&mut self) -> Result<(), crate::store::StoreError> {
         for tenant in self.store.tenant_ids().await? {
-            self.load_tenant(tenant).await?;
+            self.load_tenant(tenant, None).await?;
         }
         self.drain().await;
         self.rebuild_waiting().await?;
@@ -360,14 +363,19 @@ impl DeskState {
         Ok(())
     }
 
-    /// (Re)loads one tenant's centers, queues, classes and agents into the core.
-    /// A setup the core refuses (it was checked when applied, so only a manual
-    /// database edit gets here) leaves the previous one running, and says why.
+    /// (Re)loads one tenant's centers, queues and classes into the core, with
+    /// all its agents or only `only` (whose console just connected). The setup
+    /// goes to the core only when it changed: reconfiguring walks every contact
+    /// of the tenant, which a login storm must not repeat. A changed setup
+    /// reloads every agent (center ids may have moved). A setup the core refuses
+    /// (it was checked when applied, so only a manual database edit gets here)
+    /// leaves the previous one running, and says why.
     pub(super) async fn load_tenant(
         &mut self,
         tenant: TenantId,
+        only: Option<UserId>,
     ) -> Result<(), crate::store::StoreError> {
-        let inputs = self.store.routing_inputs(tenant).await?;
+        let inputs = self.store.routing_inputs(tenant, only).await?;
         let names = crate::routing::Names {
             skills: inputs.skills.clone(),
             queues: inputs
@@ -417,8 +425,14 @@ impl DeskState {
                 .collect(),
         );
         let at = now();
-        self.acd
-            .handle_input(at, acd::Input::Configure(Box::new(setup)));
+        if self.setups.get(&tenant) != Some(&setup) {
+            if only.is_some() {
+                return Box::pin(self.load_tenant(tenant, None)).await;
+            }
+            self.setups.insert(tenant, setup.clone());
+            self.acd
+                .handle_input(at, acd::Input::Configure(Box::new(setup)));
+        }
         for agent in agents {
             self.acd.handle_input(at, acd::Input::AgentDefined(agent));
         }

@@ -192,8 +192,13 @@ impl Store {
         Ok(())
     }
 
-    /// Everything the routing core needs about one tenant, with names.
-    pub async fn routing_inputs(&self, tenant: TenantId) -> Result<RoutingInputs, StoreError> {
+    /// Everything the routing core needs about one tenant, with names; its
+    /// agents, or only `only` (an agent whose console just connected).
+    pub async fn routing_inputs(
+        &self,
+        tenant: TenantId,
+        only: Option<UserId>,
+    ) -> Result<RoutingInputs, StoreError> {
         let routing: String = sqlx::query_scalar("SELECT routing FROM tenants WHERE id = $1")
             .bind(tenant.0)
             .fetch_one(&self.pool)
@@ -223,17 +228,7 @@ impl Store {
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut agents = Vec::new();
-        for r in sqlx::query(
-            "SELECT id, center, capacity, max_chats FROM users \
-             WHERE tenant_id = $1 AND role <> 'admin' ORDER BY id",
-        )
-        .bind(tenant.0)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            agents.push(self.agent_row(tenant, &r).await?);
-        }
+        let agents = self.agents_routing(tenant, only).await?;
         Ok(RoutingInputs {
             routing: from_json(&routing),
             skills,
@@ -242,59 +237,58 @@ impl Store {
         })
     }
 
-    /// One agent's routing facts, read fresh when their console connects.
-    pub async fn agent_routing(
+    /// The tenant's agents (or only `only`) with their skills, in two queries
+    /// whatever their number.
+    async fn agents_routing(
         &self,
         tenant: TenantId,
-        user: UserId,
-    ) -> Result<Option<AgentRouting>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, center, capacity, max_chats FROM users WHERE tenant_id = $1 AND id = $2",
+        only: Option<UserId>,
+    ) -> Result<Vec<AgentRouting>, StoreError> {
+        // With no single agent asked for, `$2` matches every id.
+        let (one, id) = (only.is_some(), only.map_or(0, |u| u.0));
+        let mut levels: HashMap<i64, Vec<(SkillId, u8)>> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT user_id, skill_id, level FROM user_skills \
+             WHERE tenant_id = $1 AND ($2 = 0 OR user_id = $3)",
         )
         .bind(tenant.0)
-        .bind(user.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(r) => Ok(Some(self.agent_row(tenant, &r).await?)),
-            None => Ok(None),
+        .bind(i64::from(one))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let level: i64 = r.try_get("level")?;
+            levels.entry(r.try_get("user_id")?).or_default().push((
+                SkillId(r.try_get("skill_id")?),
+                u8::try_from(level.clamp(1, 10)).unwrap_or(1),
+            ));
         }
-    }
-
-    async fn agent_row(
-        &self,
-        tenant: TenantId,
-        r: &sqlx::any::AnyRow,
-    ) -> Result<AgentRouting, StoreError> {
-        let user = UserId(r.try_get("id")?);
-        let capacity: String = r.try_get("capacity")?;
-        let max_chats: i64 = r.try_get("max_chats")?;
-        // Users made before capacities existed (or by `user add`) take their
-        // chat limit and one call.
-        let capacity = serde_json::from_str(&capacity)
-            .unwrap_or_else(|_| CapacityDoc::with_chats(u32::try_from(max_chats).unwrap_or(1)));
-        let skills = sqlx::query(
-            "SELECT skill_id, level FROM user_skills WHERE tenant_id = $1 AND user_id = $2",
+        sqlx::query(
+            "SELECT id, center, capacity, max_chats FROM users \
+             WHERE tenant_id = $1 AND role <> 'admin' AND ($2 = 0 OR id = $3) ORDER BY id",
         )
         .bind(tenant.0)
-        .bind(user.0)
+        .bind(i64::from(one))
+        .bind(id)
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(|r| {
-            let level: i64 = r.try_get("level")?;
-            Ok((
-                SkillId(r.try_get("skill_id")?),
-                u8::try_from(level.clamp(1, 10)).unwrap_or(1),
-            ))
+            let user: i64 = r.try_get("id")?;
+            let capacity: String = r.try_get("capacity")?;
+            let max_chats: i64 = r.try_get("max_chats")?;
+            // Users made before capacities existed (or by `user add`) take their
+            // chat limit and one call.
+            let capacity = serde_json::from_str(&capacity)
+                .unwrap_or_else(|_| CapacityDoc::with_chats(u32::try_from(max_chats).unwrap_or(1)));
+            Ok(AgentRouting {
+                agent: UserId(user).agent(),
+                center: r.try_get("center")?,
+                skills: levels.remove(&user).unwrap_or_default(),
+                capacity,
+            })
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(AgentRouting {
-            agent: user.agent(),
-            center: r.try_get("center")?,
-            skills,
-            capacity,
-        })
+        .collect()
     }
 
     /// Replaces the agent's skills with `skills` (name, level).
