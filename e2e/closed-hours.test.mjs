@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startServer } from './lib/server.mjs';
-import { launchBrowser, openPage, until, waitForText } from './lib/browser.mjs';
+import { addWidget, launchBrowser, openPage, until, waitForText } from './lib/browser.mjs';
 
 const DAY_MS = 86_400_000;
 const CLOSED_MESSAGE = 'We are closed right now. You can leave a message, or come back when we open.';
@@ -52,20 +52,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-function addWidget(page, tenant, link) {
-  return page.evaluate(
-    ([t, l]) => {
-      const s = document.createElement('script');
-      s.src = '/widget.js';
-      s.async = true;
-      s.dataset.tenant = t;
-      s.dataset.link = l;
-      document.body.append(s);
-    },
-    [tenant, link],
-  );
-}
 
 /** Records the JSON frames the server sends on the visitor socket for tenant/link. */
 function recordVisitorFrames(page, tenant, link) {

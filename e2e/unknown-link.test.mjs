@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startServer } from './lib/server.mjs';
-import { launchBrowser, openPage, waitForText, widget } from './lib/browser.mjs';
+import { addWidget, launchBrowser, openPage, waitForText, widget } from './lib/browser.mjs';
 
 let server;
 let browser;
@@ -17,20 +17,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-function addWidget(page, tenant, link) {
-  return page.evaluate(
-    ([t, l]) => {
-      const s = document.createElement('script');
-      s.src = '/widget.js';
-      s.async = true;
-      s.dataset.tenant = t;
-      s.dataset.link = l;
-      document.body.append(s);
-    },
-    [tenant, link],
-  );
-}
 
 test('unknown link and unknown tenant show "unavailable" without page errors', async () => {
   const { page, problems, context } = await openPage(browser);

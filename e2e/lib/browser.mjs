@@ -83,6 +83,21 @@ export function widget(page, link) {
   return page.locator(`[data-sb-link="${link}"]`);
 }
 
+/** Adds a widget script tag for `tenant`/`link` to the page (same origin as the server). */
+export function addWidget(page, tenant, link) {
+  return page.evaluate(
+    ([t, l]) => {
+      const s = document.createElement('script');
+      s.src = '/widget.js';
+      s.async = true;
+      s.dataset.tenant = t;
+      s.dataset.link = l;
+      document.body.append(s);
+    },
+    [tenant, link],
+  );
+}
+
 /** Signs in on the agent console and waits for the console and its WebSocket. */
 export async function loginAgent(page, agentUrl, user, password) {
   await page.goto(`${agentUrl}/`);
