@@ -132,6 +132,23 @@ async fn a_closed_center_refuses_and_names_the_next_opening() {
         .unwrap();
     assert_eq!(transcript.len(), 1);
     assert_eq!(transcript[0].text, "are you there?");
+    // Its routing history ends with the same outcome as the record.
+    stored_kinds_once(&owner, &id.to_string(), "left").await;
+    let (_, events) = owner.get(&format!("/api/v1/contacts/{id}/events")).await;
+    let left = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "left")
+        .unwrap();
+    assert_eq!(left["detail"]["outcome"], "refused");
+    let refused = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "refused")
+        .unwrap();
+    assert_eq!(refused["detail"]["reason"], "closed");
 }
 
 #[tokio::test]

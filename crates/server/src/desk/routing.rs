@@ -293,7 +293,7 @@ impl DeskState {
                 "left",
                 *contact,
                 None,
-                json!({ "outcome": format!("{outcome:?}").to_lowercase() }),
+                json!({ "outcome": record_outcome(*outcome).as_str() }),
             ),
             acd::Event::QueueStatus { queue, status } => Some(StatEvent {
                 tenant: *self.queue_tenants.get(queue)?,
@@ -487,13 +487,10 @@ impl DeskState {
     /// The core let go of a contact. Answered ones are closed at wrap-up; the
     /// others left unanswered and their record is closed here.
     async fn left(&mut self, contact: ContactId, outcome: acd::Outcome) {
-        let outcome = match outcome {
-            acd::Outcome::Answered => return,
-            acd::Outcome::Abandoned => Outcome::Abandoned,
-            acd::Outcome::DeclinedAll => Outcome::DeclinedAll,
-            acd::Outcome::Refused => Outcome::Refused,
-            acd::Outcome::CallbackFailed => Outcome::CallbackFailed,
-        };
+        if outcome == acd::Outcome::Answered {
+            return;
+        }
+        let outcome = record_outcome(outcome);
         let Some(tenant) = self.contacts.get(&contact).map(|c| c.tenant) else {
             return;
         };
@@ -503,6 +500,17 @@ impl DeskState {
         metrics::counter!("switchboard_contacts_unanswered_total").increment(1);
         self.detach_visitors(contact);
         self.remove_contact(contact);
+    }
+}
+
+/// The contact record's outcome for the core's (same names in stat events).
+fn record_outcome(outcome: acd::Outcome) -> Outcome {
+    match outcome {
+        acd::Outcome::Answered => Outcome::Answered,
+        acd::Outcome::Abandoned => Outcome::Abandoned,
+        acd::Outcome::DeclinedAll => Outcome::DeclinedAll,
+        acd::Outcome::Refused => Outcome::Refused,
+        acd::Outcome::CallbackFailed => Outcome::CallbackFailed,
     }
 }
 
