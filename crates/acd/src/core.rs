@@ -574,7 +574,9 @@ impl Acd {
         let skills = merge_skills(&queue.spec.required, &spec.skills);
         // Only what is needed later (no clone of the whole spec per arrival).
         let policy = queue.spec.center_policy;
-        let preferred_wait = queue.spec.preferred_agent_wait;
+        let preferred_wait = spec
+            .preferred_wait
+            .unwrap_or(queue.spec.preferred_agent_wait);
         let overflow_after: Vec<Duration> = queue.spec.overflow.iter().map(|r| r.after).collect();
         // Contacts without extra skills share the queue's probe group per media.
         let plain = spec.skills.is_empty();

@@ -285,6 +285,9 @@ pub struct ContactSpec {
     pub callback: Option<CallbackPlan>,
     /// Callback attempts already made (when rebuilt after a restart).
     pub attempts_made: u32,
+    /// How long the preferred agent is waited for, instead of the queue's
+    /// `preferred_agent_wait` (a transfer to a named agent sets it).
+    pub preferred_wait: Option<Duration>,
 }
 
 impl ContactSpec {
@@ -302,6 +305,7 @@ impl ContactSpec {
             not_before: None,
             callback: None,
             attempts_made: 0,
+            preferred_wait: None,
         }
     }
 }

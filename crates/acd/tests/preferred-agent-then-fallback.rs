@@ -50,3 +50,19 @@ fn an_unknown_or_unqualified_preference_is_skipped() {
         sim.accept(c, 1);
     }
 }
+
+/// A transfer to a named agent sets its own wait instead of the queue's.
+#[test]
+fn a_contact_may_set_its_own_preference_wait() {
+    let mut sim = Sim::with_queues(&[(1, Some(1))]);
+    sim.hire(7, 1);
+    sim.staff(1, 1);
+    let mut spec = sim.spec(1, 1, Media::Voice);
+    spec.preferred_agent = Some(agent(7));
+    spec.preferred_wait = Some(secs(60));
+    sim.arrive_spec(spec);
+    let d = sim.run_for(secs(59));
+    assert!(d.offers().is_empty(), "still waiting for agent 7 at 59 s");
+    let d = sim.run_for(secs(1));
+    assert_eq!(d.offers(), vec![(contact(1), agent(1))]);
+}

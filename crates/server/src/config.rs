@@ -2,7 +2,11 @@
 //! environment variables, then command-line flags. Built once in `main` and passed
 //! down; nothing reads the environment later.
 
-use std::{fmt, net::SocketAddr, path::PathBuf};
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+};
 
 use serde::Deserialize;
 
@@ -47,6 +51,13 @@ pub struct Config {
     /// `https://contact.example.com`), for the embed snippets shown to admins.
     /// Default: `http://` + the bound public address, unless it is 0.0.0.0.
     pub public_url: Option<String>,
+    /// UDP port every WebRTC session shares (0 picks a free one).
+    pub media_port: u16,
+    /// Address announced to browsers in ICE candidates; found from the host's
+    /// interfaces when absent (the first non-loopback IPv4, else 127.0.0.1).
+    pub media_ip: Option<IpAddr>,
+    /// Seconds a call leg may take to connect (ICE and DTLS) before it is dropped.
+    pub media_connect_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -61,6 +72,9 @@ impl Default for Config {
             visitor_grace_secs: 60,
             visitor_connects_per_minute: 60,
             public_url: None,
+            media_port: 40000,
+            media_ip: None,
+            media_connect_timeout_secs: 20,
         }
     }
 }
@@ -77,6 +91,9 @@ struct FileConfig {
     visitor_grace_secs: Option<u64>,
     visitor_connects_per_minute: Option<u32>,
     public_url: Option<String>,
+    media_port: Option<u16>,
+    media_ip: Option<IpAddr>,
+    media_connect_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +117,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub demo: bool,
+    pub media_port: Option<u16>,
+    pub media_ip: Option<IpAddr>,
 }
 
 impl Config {
@@ -154,6 +173,15 @@ impl Config {
         if let Some(v) = file.public_url {
             self.public_url = Some(v);
         }
+        if let Some(v) = file.media_port {
+            self.media_port = v;
+        }
+        if let Some(v) = file.media_ip {
+            self.media_ip = Some(v);
+        }
+        if let Some(v) = file.media_connect_timeout_secs {
+            self.media_connect_timeout_secs = v;
+        }
     }
 
     fn apply_env(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
@@ -177,6 +205,12 @@ impl Config {
                 self.visitor_grace_secs = value.parse().map_err(|e| bad(format!("{e}")))?;
             }
             "SWITCHBOARD_PUBLIC_URL" => self.public_url = Some(value.to_owned()),
+            "SWITCHBOARD_MEDIA_PORT" => {
+                self.media_port = value.parse().map_err(|e| bad(format!("{e}")))?;
+            }
+            "SWITCHBOARD_MEDIA_IP" => {
+                self.media_ip = Some(value.parse().map_err(|e| bad(format!("{e}")))?);
+            }
             "SWITCHBOARD_VISITOR_CONNECTS_PER_MINUTE" => {
                 self.visitor_connects_per_minute =
                     value.parse().map_err(|e| bad(format!("{e}")))?;
@@ -200,6 +234,30 @@ impl Config {
             self.database_url = Some(Secret::new(v));
         }
         self.demo |= o.demo;
+        if let Some(v) = o.media_port {
+            self.media_port = v;
+        }
+        if let Some(v) = o.media_ip {
+            self.media_ip = Some(v);
+        }
+    }
+
+    /// The address announced in ICE candidates.
+    pub fn media_announce_ip(&self) -> IpAddr {
+        self.media_ip.unwrap_or_else(default_media_ip)
+    }
+}
+
+/// The host's outward IPv4 address as routing sees it: a UDP socket "connected"
+/// to a documentation address sends nothing but learns which local address the
+/// kernel would use. Loopback when the host has no route.
+fn default_media_ip() -> IpAddr {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|()| s))
+        .and_then(|s| s.local_addr());
+    match probe {
+        Ok(addr) if !addr.ip().is_unspecified() => addr.ip(),
+        _ => IpAddr::from([127, 0, 0, 1]),
     }
 }
 

@@ -10,6 +10,7 @@
 //!   conversation; connections talk to it through channels.
 //! * `protocol`: the WebSocket JSON frames (docs/protocol.md).
 //! * `ws`: the visitor and agent WebSocket endpoints.
+//! * `media`: the media engine (WebRTC legs, bridge, recorder, listener).
 //! * `http`: the two listeners (public, agent), REST API, embedded web assets.
 //!
 //! `main.rs` parses the command line and calls [`open_store`] and [`run`];
@@ -21,6 +22,7 @@ pub mod demo;
 pub mod desk;
 pub mod http;
 pub mod ids;
+pub mod media;
 pub mod protocol;
 pub mod routing;
 pub mod store;
@@ -51,6 +53,8 @@ pub enum StartError {
     Demo(#[from] tenant_file::TenantFileError),
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    #[error("media engine: {0}")]
+    Media(media::MediaError),
 }
 
 /// The two bound sockets.
@@ -115,6 +119,27 @@ fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
         .clone()
 }
 
+/// Binds the media engine's UDP socket: on the announced address when it is
+/// loopback (tests, a laptop), else on every interface (behind NAT the
+/// announced address is not a local one).
+async fn start_media(config: &Config) -> Result<media::MediaEngine, StartError> {
+    let announce = config.media_announce_ip();
+    let bind_ip = if announce.is_loopback() {
+        announce
+    } else {
+        std::net::IpAddr::from([0, 0, 0, 0])
+    };
+    let engine = media::MediaEngine::start(media::MediaConfig {
+        bind: SocketAddr::new(bind_ip, config.media_port),
+        announce,
+        connect_timeout: Duration::from_secs(config.media_connect_timeout_secs),
+    })
+    .await
+    .map_err(StartError::Media)?;
+    tracing::info!(port = engine.local_addr().port(), "media engine listening");
+    Ok(engine)
+}
+
 /// Serves both listeners until `shutdown` resolves.
 pub async fn run(
     config: Config,
@@ -122,12 +147,15 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    let media = start_media(&config).await?;
     let (desk, desk_task) = Desk::start(
         store.clone(),
         DeskConfig {
             offer_timeout: Duration::from_secs(config.offer_timeout_secs),
             visitor_grace: Duration::from_secs(config.visitor_grace_secs),
+            recordings: config.data_dir.join("recordings"),
         },
+        Some(media),
     )
     .await?;
     let public_url = config.public_url.clone().or_else(|| {
@@ -141,6 +169,7 @@ pub async fn run(
         public_url,
         limits: std::sync::Arc::new(Limits::new(config.visitor_connects_per_minute)),
         metrics: metrics_handle(),
+        recordings: config.data_dir.join("recordings"),
     };
     let public =
         http::public_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();

@@ -44,6 +44,13 @@ enum Command {
         /// Staff-facing listener (console, admin, API, metrics).
         #[arg(long)]
         agent_addr: Option<SocketAddr>,
+        /// UDP port all WebRTC calls share (default 40000; 0 picks one).
+        #[arg(long)]
+        media_port: Option<u16>,
+        /// Address announced to browsers for media (default: the host's
+        /// outward IPv4 address).
+        #[arg(long)]
+        media_ip: Option<std::net::IpAddr>,
     },
     /// Tenants (merchants).
     Tenant {
@@ -225,13 +232,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         return simulate(args);
     }
     let demo = matches!(cli.command, Command::Serve { demo: true, .. });
-    let (public_addr, agent_addr) = match &cli.command {
+    let (public_addr, agent_addr, media_port, media_ip) = match &cli.command {
         Command::Serve {
             public_addr,
             agent_addr,
+            media_port,
+            media_ip,
             ..
-        } => (*public_addr, *agent_addr),
-        _ => (None, None),
+        } => (*public_addr, *agent_addr, *media_port, *media_ip),
+        _ => (None, None, None, None),
     };
     let env = std::env::vars().filter(|(k, _)| k.starts_with("SWITCHBOARD_"));
     let config = Config::load(
@@ -243,6 +252,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             data_dir: cli.data_dir,
             database_url: cli.database_url,
             demo,
+            media_port,
+            media_ip,
         },
     )?;
     match cli.command {

@@ -5,10 +5,13 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use crate::store::{Message, Sender};
+use crate::store::{CallMedia, Message, Sender};
 
-/// Largest frame a client may send (bytes).
-pub const MAX_FRAME: usize = 4096;
+/// Largest frame a client may send (bytes): room for a browser's SDP offer
+/// with audio and video (5-8 KB from Chrome); chat text has its own limit.
+pub const MAX_FRAME: usize = 16 * 1024;
+/// Longest SDP offer accepted (bytes).
+pub const MAX_SDP: usize = 14 * 1024;
 /// Longest chat message (characters).
 pub const MAX_TEXT_CHARS: usize = 2000;
 
@@ -86,13 +89,98 @@ pub enum VisitorFrame {
         #[serde(default)]
         at: Option<i64>,
     },
+    /// Starts a call: `sdp` is the browser's offer; the answer comes back in
+    /// `call_answer` to this connection only.
+    Call {
+        media: CallMedia,
+        sdp: String,
+    },
+    /// The visitor's answer to a `media_control` request.
+    MediaControlResult {
+        id: u64,
+        accepted: bool,
+        #[serde(default)]
+        applied: MediaSettings,
+    },
     Ping,
 }
 
 /// Type names `VisitorFrame` accepts (kept beside the enum; a test checks both).
 pub const VISITOR_FRAME_TYPES: &[&str] = &[
-    "hello", "start", "message", "typing", "page", "end", "callback", "ping",
+    "hello",
+    "start",
+    "message",
+    "typing",
+    "page",
+    "end",
+    "callback",
+    "call",
+    "media_control_result",
+    "ping",
 ];
+
+/// Audio settings an agent may ask a visitor's browser to change (remote media
+/// control); absent fields are left as they are.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo_cancellation: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_suppression: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_gain_control: Option<bool>,
+    /// Microphone gain, 0.0-2.0 (1.0 unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mic_gain: Option<f32>,
+    /// Speaker volume, 0.0-1.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker_volume: Option<f32>,
+}
+
+impl MediaSettings {
+    /// Refuses an empty request and values out of range.
+    ///
+    /// # Errors
+    /// An `invalid` frame error naming the setting.
+    pub fn check(&self) -> Result<(), FrameError> {
+        let bad = |what: &str| Err(FrameError::new(ErrorCode::Invalid, what.to_owned()));
+        if *self == Self::default() {
+            return bad("name at least one setting to change");
+        }
+        if self.mic_gain.is_some_and(|g| !(0.0..=2.0).contains(&g)) {
+            return bad("mic_gain must be between 0.0 and 2.0");
+        }
+        if self
+            .speaker_volume
+            .is_some_and(|v| !(0.0..=1.0).contains(&v))
+        {
+            return bad("speaker_volume must be between 0.0 and 1.0");
+        }
+        Ok(())
+    }
+}
+
+/// An SDP offer as sent by a browser, checked for size and shape before it
+/// reaches the media engine (which parses it fully).
+///
+/// # Errors
+/// An `invalid` frame error.
+pub fn sdp_offer(sdp: &str) -> Result<&str, FrameError> {
+    if sdp.len() > MAX_SDP {
+        return Err(FrameError::new(
+            ErrorCode::TooLarge,
+            format!("the SDP offer exceeds {MAX_SDP} bytes"),
+        ));
+    }
+    if !sdp.starts_with("v=0") || !sdp.contains("\nm=") {
+        return Err(FrameError::new(
+            ErrorCode::Invalid,
+            "sdp must be an SDP offer with at least one media section",
+        ));
+    }
+    Ok(sdp)
+}
 
 /// A phone number as typed ("+33 6 12-34 (56) 78") to the digits kept ("+33612345678"):
 /// an optional leading `+` and 6-15 digits.
@@ -163,6 +251,28 @@ pub enum AgentFrame {
         contact: i64,
         connected: bool,
     },
+    /// The agent's browser joins an assigned call with this SDP offer.
+    CallSdp {
+        contact: i64,
+        sdp: String,
+    },
+    Hold {
+        contact: i64,
+        on: bool,
+    },
+    /// Blind transfer to a queue or to a named agent (exactly one).
+    Transfer {
+        contact: i64,
+        #[serde(default)]
+        queue: Option<String>,
+        #[serde(default)]
+        agent: Option<String>,
+    },
+    /// Asks the visitor's browser to change its audio settings.
+    MediaControl {
+        contact: i64,
+        settings: MediaSettings,
+    },
     Ping,
 }
 
@@ -175,6 +285,10 @@ pub const AGENT_FRAME_TYPES: &[&str] = &[
     "end",
     "wrapup",
     "callback_result",
+    "call_sdp",
+    "hold",
+    "transfer",
+    "media_control",
     "ping",
 ];
 
@@ -228,6 +342,12 @@ pub enum ToVisitor {
         transcript: Vec<Message>,
         #[serde(skip_serializing_if = "Option::is_none")]
         agent_name: Option<String>,
+        /// Media this link offers besides chat.
+        calls: Vec<CallMedia>,
+        /// Calls on this link are recorded.
+        recording: bool,
+        /// The visitor's call in progress, for a tab that (re)connects.
+        call: Option<CallInfo>,
     },
     Status {
         available: bool,
@@ -241,6 +361,21 @@ pub enum ToVisitor {
     /// A callback request is stored; the visitor is called around `at`.
     CallbackScheduled {
         at: i64,
+    },
+    /// The media engine's answer to this connection's `call` offer.
+    CallAnswer {
+        sdp: String,
+    },
+    CallState {
+        state: CallState,
+        media: CallMedia,
+        recording: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'static str>,
+    },
+    MediaControl {
+        id: u64,
+        settings: MediaSettings,
     },
     /// The contact was not taken: `reason` is `closed`, `not_entitled`,
     /// `no_agents` or `unknown_queue`; `message` is for the visitor.
@@ -271,10 +406,43 @@ pub enum ToVisitor {
     },
 }
 
+/// Where a call stands, as the visitor and the agent are told.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    Queued,
+    Ringing,
+    /// Assigned; the agent's media is joining.
+    Connecting,
+    Connected,
+    OnHold,
+    Transferring,
+    Ended,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct CallInfo {
+    pub media: CallMedia,
+    pub state: CallState,
+}
+
+/// Where a transfer may go, listed to consoles at hello.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TransferTargets {
+    pub queues: Vec<TransferQueue>,
+    pub agents: Vec<AgentInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TransferQueue {
+    pub name: String,
+}
+
 /// One contact an agent holds, resent after a console reconnects.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct HeldContact {
     pub contact: i64,
+    pub media: &'static str,
     pub state: &'static str,
     pub screenpop: Value,
     pub transcript: Vec<Message>,
@@ -297,6 +465,9 @@ pub enum ToAgent {
         reason: Option<String>,
         wrapup_codes: Vec<String>,
         contacts: Vec<HeldContact>,
+        transfer: TransferTargets,
+        /// The tenant lets agents ask for visitor media changes.
+        media_control: bool,
     },
     State {
         state: &'static str,
@@ -305,6 +476,7 @@ pub enum ToAgent {
     },
     Offer {
         contact: i64,
+        media: &'static str,
         expires_in: u64,
         screenpop: Value,
     },
@@ -322,8 +494,24 @@ pub enum ToAgent {
     },
     Assigned {
         contact: i64,
+        media: &'static str,
         screenpop: Value,
         transcript: Vec<Message>,
+    },
+    CallAnswer {
+        contact: i64,
+        sdp: String,
+    },
+    CallState {
+        contact: i64,
+        state: CallState,
+        recording: bool,
+    },
+    MediaControlResult {
+        contact: i64,
+        id: u64,
+        accepted: bool,
+        applied: MediaSettings,
     },
     Screenpop {
         contact: i64,
@@ -514,9 +702,80 @@ mod tests {
     fn oversize_frame_is_refused_before_parsing() {
         let big = format!(
             r#"{{"v":1,"type":"message","text":"{}"}}"#,
-            "a".repeat(5000)
+            "a".repeat(MAX_FRAME)
         );
         assert_eq!(visitor(&big).unwrap_err().code, ErrorCode::TooLarge);
+    }
+
+    #[test]
+    fn call_frames_parse_and_bad_ones_are_named() {
+        let f = visitor(r#"{"v":1,"type":"call","media":"video","sdp":"v=0\r\nm=audio 9"}"#);
+        assert!(matches!(
+            f,
+            Ok(VisitorFrame::Call {
+                media: CallMedia::Video,
+                ..
+            })
+        ));
+        // Unknown media, missing sdp, unknown setting: the frame is refused, not the connection.
+        let e = visitor(r#"{"v":1,"type":"call","media":"fax","sdp":"v=0"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadJson);
+        let e = visitor(r#"{"v":1,"type":"call","media":"voice"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadJson);
+        let e: FrameError = parse::<AgentFrame>(
+            r#"{"v":1,"type":"media_control","contact":1,"settings":{"volume":3}}"#,
+            AGENT_FRAME_TYPES,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadJson);
+    }
+
+    #[test]
+    fn sdp_offers_are_checked_for_shape_and_size() {
+        assert!(
+            sdp_offer("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111").is_ok()
+        );
+        for bad in [
+            "",
+            "hello",
+            "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n",
+            "m=audio 9\nv=0",
+        ] {
+            assert_eq!(
+                sdp_offer(bad).unwrap_err().code,
+                ErrorCode::Invalid,
+                "{bad:?}"
+            );
+        }
+        let huge = format!("v=0\nm=audio 9\n{}", "a=x\n".repeat(MAX_SDP));
+        assert_eq!(sdp_offer(&huge).unwrap_err().code, ErrorCode::TooLarge);
+    }
+
+    #[test]
+    fn media_settings_are_range_checked() {
+        let ok = MediaSettings {
+            echo_cancellation: Some(false),
+            speaker_volume: Some(0.5),
+            ..MediaSettings::default()
+        };
+        assert!(ok.check().is_ok());
+        assert!(MediaSettings::default().check().is_err());
+        for bad in [
+            MediaSettings {
+                mic_gain: Some(2.5),
+                ..MediaSettings::default()
+            },
+            MediaSettings {
+                speaker_volume: Some(-0.1),
+                ..MediaSettings::default()
+            },
+            MediaSettings {
+                speaker_volume: Some(f32::NAN),
+                ..MediaSettings::default()
+            },
+        ] {
+            assert_eq!(bad.check().unwrap_err().code, ErrorCode::Invalid);
+        }
     }
 
     #[test]

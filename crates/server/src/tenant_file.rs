@@ -18,7 +18,7 @@ use crate::{
         OverflowDoc, PolicyName, QueueInput, QueueRouting, StrategyName, TenantRouting,
         build_setup,
     },
-    store::{CustomerInput, Role, Store, StoreError},
+    store::{CallMedia, CustomerInput, LinkCalls, Role, Store, StoreError, TenantCalls},
 };
 
 #[derive(Debug, Deserialize)]
@@ -39,6 +39,9 @@ pub struct TenantFile {
     pub classes: Vec<ClassDoc>,
     #[serde(default)]
     pub media_rules: Vec<MediaRuleDoc>,
+    /// Tenant-wide call settings; defaults when absent.
+    #[serde(default)]
+    pub calls: Option<TenantCalls>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +106,12 @@ pub struct LinkSection {
     pub slug: Spanned<String>,
     pub name: String,
     pub queue: Spanned<String>,
+    /// Media the widget offers besides chat: "voice", "video".
+    #[serde(default)]
+    pub calls: Vec<CallMedia>,
+    /// Record this link's calls (the visitor is told before connecting).
+    #[serde(default)]
+    pub record_calls: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -416,6 +425,9 @@ pub async fn apply(
         .await?;
 
     store.set_tenant_routing(tenant.id, &file.routing()).await?;
+    store
+        .set_tenant_calls(tenant.id, &file.calls.clone().unwrap_or_default())
+        .await?;
     let mut queues = HashMap::new();
     for q in &file.queues {
         let skill = store.ensure_skill(tenant.id, q.skill.get_ref()).await?;
@@ -430,9 +442,14 @@ pub async fn apply(
         let Some(queue) = queues.get(l.queue.get_ref().as_str()) else {
             continue;
         };
-        store
+        let link = store
             .upsert_link(tenant.id, l.slug.get_ref(), &l.name, *queue)
             .await?;
+        let calls = LinkCalls {
+            media: l.calls.clone(),
+            record: l.record_calls,
+        };
+        store.set_link_calls(tenant.id, link, &calls).await?;
         applied.links += 1;
     }
     for a in &file.agents {

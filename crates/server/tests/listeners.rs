@@ -27,6 +27,9 @@ const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/links"),
     ("GET", "/api/v1/live"),
     ("POST", "/api/v1/api-keys"),
+    ("GET", "/api/v1/contacts/1/recordings/visitor"),
+    ("POST", "/api/v1/calls/1/listen"),
+    ("DELETE", "/api/v1/calls/1/listen/1"),
 ];
 
 #[tokio::test]

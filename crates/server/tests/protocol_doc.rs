@@ -53,8 +53,11 @@ fn inbound_types_match() {
 #[test]
 fn outbound_types_are_documented() {
     use serde_json::Value;
-    use switchboard::protocol::{AgentInfo, ErrorCode, ToAgent, ToVisitor, VisitorState, encode};
-    use switchboard::store::{Message, Sender};
+    use switchboard::protocol::{
+        AgentInfo, CallState, ErrorCode, MediaSettings, ToAgent, ToVisitor, TransferTargets,
+        VisitorState, encode,
+    };
+    use switchboard::store::{CallMedia, Message, Sender};
     let m = Message {
         from: Sender::Agent,
         text: "t".into(),
@@ -71,6 +74,20 @@ fn outbound_types_are_documented() {
             state: VisitorState::Idle,
             transcript: vec![],
             agent_name: None,
+            calls: vec![CallMedia::Voice],
+            recording: false,
+            call: None,
+        },
+        ToVisitor::CallAnswer { sdp: String::new() },
+        ToVisitor::CallState {
+            state: CallState::Ringing,
+            media: CallMedia::Voice,
+            recording: false,
+            reason: None,
+        },
+        ToVisitor::MediaControl {
+            id: 1,
+            settings: MediaSettings::default(),
         },
         ToVisitor::Status {
             available: true,
@@ -111,6 +128,8 @@ fn outbound_types_are_documented() {
             reason: None,
             wrapup_codes: vec![],
             contacts: vec![],
+            transfer: TransferTargets::default(),
+            media_control: true,
         },
         ToAgent::State {
             state: "available",
@@ -118,6 +137,7 @@ fn outbound_types_are_documented() {
         },
         ToAgent::Offer {
             contact: 1,
+            media: "voice",
             expires_in: 1,
             screenpop: Value::Null,
         },
@@ -133,8 +153,24 @@ fn outbound_types_are_documented() {
         },
         ToAgent::Assigned {
             contact: 1,
+            media: "voice",
             screenpop: Value::Null,
             transcript: vec![],
+        },
+        ToAgent::CallAnswer {
+            contact: 1,
+            sdp: String::new(),
+        },
+        ToAgent::CallState {
+            contact: 1,
+            state: CallState::Connected,
+            recording: false,
+        },
+        ToAgent::MediaControlResult {
+            contact: 1,
+            id: 1,
+            accepted: true,
+            applied: MediaSettings::default(),
         },
         ToAgent::Screenpop {
             contact: 1,

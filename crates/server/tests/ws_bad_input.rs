@@ -17,7 +17,7 @@ async fn bad_visitor_frames_get_errors_and_the_connection_stays() {
     v.until_type("welcome").await;
     let oversize = format!(
         r#"{{"v":1,"type":"message","text":"{}"}}"#,
-        "x".repeat(5000)
+        "x".repeat(17_000)
     );
     let cases: Vec<(String, &str)> = vec![
         ("{not json".into(), "bad_json"),

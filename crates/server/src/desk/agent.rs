@@ -79,18 +79,18 @@ impl DeskState {
             }
         }
         // Contacts this agent still holds (a console reload mid-conversation).
-        let held: Vec<(ContactId, &'static str, serde_json::Value)> = self
+        let held: Vec<(ContactId, &'static str, &'static str, serde_json::Value)> = self
             .contacts
             .iter()
             .filter(|(_, c)| c.agent == Some(user.id))
             .filter_map(|(id, c)| match c.phase {
-                Phase::Connected => Some((*id, "connected", c.screenpop.clone())),
-                Phase::WrapUp => Some((*id, "wrapup", c.screenpop.clone())),
+                Phase::Connected => Some((*id, c.media_name(), "connected", c.screenpop.clone())),
+                Phase::WrapUp => Some((*id, c.media_name(), "wrapup", c.screenpop.clone())),
                 _ => None,
             })
             .collect();
         let mut contacts = Vec::new();
-        for (contact, state, screenpop) in held {
+        for (contact, media, state, screenpop) in held {
             let transcript = self
                 .store
                 .transcript(tenant.id, contact)
@@ -98,6 +98,7 @@ impl DeskState {
                 .unwrap_or_default();
             contacts.push(HeldContact {
                 contact: contact.0,
+                media,
                 state,
                 screenpop,
                 transcript,
@@ -107,6 +108,7 @@ impl DeskState {
         if let Some(seat) = self.seats.get_mut(&user.id) {
             seat.presence = Some((state, reason.clone()));
         }
+        let transfer = self.transfer_targets(tenant.id, &user.name).await;
         let hello = ToAgent::Hello {
             agent: AgentInfo {
                 name: user.name,
@@ -116,6 +118,8 @@ impl DeskState {
             reason,
             wrapup_codes: tenant.wrapup_codes.clone(),
             contacts,
+            transfer,
+            media_control: tenant.calls.media_control,
         };
         if let Some(c) = self.agent_conns.get(&conn)
             && !c.outbox.send(hello)
@@ -188,6 +192,18 @@ impl DeskState {
                 code,
                 note,
             } => self.wrapup(user, ContactId(contact), &code, note).await,
+            AgentFrame::CallSdp { contact, sdp } => {
+                self.agent_call_sdp(conn, user, contact, &sdp).await
+            }
+            AgentFrame::Hold { contact, on } => self.agent_hold(user, contact, on).await,
+            AgentFrame::Transfer {
+                contact,
+                queue,
+                agent,
+            } => self.agent_transfer(user, contact, queue, agent).await,
+            AgentFrame::MediaControl { contact, settings } => {
+                self.agent_media_control(user, contact, settings)
+            }
         };
         if let Err(e) = result {
             self.reply(
@@ -200,7 +216,35 @@ impl DeskState {
         }
     }
 
-    fn reply(&mut self, conn: ConnId, frame: ToAgent) {
+    /// The tenant's queues and other staff, for the console's transfer menu.
+    async fn transfer_targets(
+        &self,
+        tenant: crate::ids::TenantId,
+        me: &str,
+    ) -> protocol::TransferTargets {
+        let mut queues: Vec<protocol::TransferQueue> = self
+            .queue_names
+            .iter()
+            .filter(|(id, _)| self.queue_tenants.get(id) == Some(&tenant))
+            .map(|(_, name)| protocol::TransferQueue { name: name.clone() })
+            .collect();
+        queues.sort_by(|a, b| a.name.cmp(&b.name));
+        let agents = self
+            .store
+            .staff_names(tenant)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "listing staff failed");
+                Vec::new()
+            })
+            .into_iter()
+            .filter(|(name, _)| name != me)
+            .map(|(name, display_name)| AgentInfo { name, display_name })
+            .collect();
+        protocol::TransferTargets { queues, agents }
+    }
+
+    pub(super) fn reply(&mut self, conn: ConnId, frame: ToAgent) {
         let ok = self
             .agent_conns
             .get(&conn)
@@ -258,7 +302,7 @@ impl DeskState {
     }
 
     /// The contact if this agent holds it in `phase`.
-    fn held_by(
+    pub(super) fn held_by(
         &self,
         user: UserId,
         contact: ContactId,

@@ -9,9 +9,10 @@
 //!
 //! Files: `visitor.rs` handles visitor frames, `agent.rs` agent frames,
 //! `routing.rs` carries out what the ACD core decides, `screenpop.rs` builds what
-//! the agent sees.
+//! the agent sees, `calls.rs` runs voice and video contacts with the media engine.
 
 mod agent;
+mod calls;
 mod rebuild;
 mod routing;
 mod screenpop;
@@ -32,6 +33,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
+    media::{LegId, MediaEngine, MediaEvent},
     protocol::{AgentFrame, PageContext, ToAgent, ToVisitor, VisitorFrame},
     store::{Link, StatEvent, Store, Tenant, User},
 };
@@ -69,6 +71,8 @@ pub struct DeskConfig {
     pub offer_timeout: Duration,
     /// How long a conversation waits for a visitor whose connection dropped.
     pub visitor_grace: Duration,
+    /// Where call recordings are written (`{tenant}/{contact}-{party}.ogg`).
+    pub recordings: std::path::PathBuf,
 }
 
 /// What connections ask of the desk.
@@ -108,6 +112,27 @@ pub(crate) enum Request {
         queue: QueueId,
         reply: oneshot::Sender<acd::QueueStatus>,
     },
+    /// A supervisor listens in on a call with this SDP offer.
+    Listen {
+        tenant: TenantId,
+        contact: ContactId,
+        sdp: String,
+        reply: oneshot::Sender<Result<(LegId, String), ListenError>>,
+    },
+    StopListen {
+        tenant: TenantId,
+        contact: ContactId,
+        leg: LegId,
+    },
+}
+
+/// Why a supervisor cannot listen in.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("no live call with that id")]
+    NoCall,
+    #[error("{0}")]
+    BadOffer(String),
 }
 
 /// Cheap, cloneable handle to the desk task.
@@ -127,15 +152,18 @@ pub struct DeskStopped;
 
 impl Desk {
     /// Starts the desk task. It stops when every handle is dropped.
+    /// Without a media engine, calls are refused and chat works as before.
     pub async fn start(
         store: Store,
         config: DeskConfig,
+        media: Option<MediaEngine>,
     ) -> Result<(Desk, tokio::task::JoinHandle<()>), crate::store::StoreError> {
         let (tx, rx) = mpsc::channel(1024);
         let (stats, _) = broadcast::channel(STATS_BACKLOG);
-        let mut state = DeskState::new(store, config, stats.clone());
+        let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS_BACKLOG);
+        let mut state = DeskState::new(store, config, stats.clone(), media, media_tx);
         state.load_all().await?;
-        let task = tokio::spawn(state.run(rx));
+        let task = tokio::spawn(state.run(rx, media_rx));
         Ok((
             Desk {
                 tx,
@@ -171,6 +199,39 @@ impl Desk {
         self.send(Request::QueueStatus { queue, reply }).await?;
         rx.await.map_err(|_| DeskStopped)
     }
+
+    /// Adds a receive-only listener leg to a tenant's live call; returns the
+    /// leg and the SDP answer.
+    pub async fn listen(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        sdp: String,
+    ) -> Result<Result<(LegId, String), ListenError>, DeskStopped> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Listen {
+            tenant,
+            contact,
+            sdp,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| DeskStopped)
+    }
+
+    pub async fn stop_listening(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        leg: LegId,
+    ) -> Result<(), DeskStopped> {
+        self.send(Request::StopListen {
+            tenant,
+            contact,
+            leg,
+        })
+        .await
+    }
 }
 
 /// Where a live contact stands.
@@ -202,6 +263,19 @@ struct LiveContact {
     /// The number to call, for a callback request (which needs no visitor
     /// connection and is never swept as abandoned).
     callback_phone: Option<String>,
+    /// The media call of a voice or video contact.
+    call: Option<Box<calls::LiveCall>>,
+}
+
+impl LiveContact {
+    /// The contact's media as the protocol names it.
+    fn media_name(&self) -> &'static str {
+        match (&self.call, &self.callback_phone) {
+            (Some(call), _) => call.media.name(),
+            (None, Some(_)) => "callback",
+            (None, None) => "chat",
+        }
+    }
 }
 
 struct VisitorConn {
@@ -247,6 +321,19 @@ struct AgentConn {
 pub struct LiveView {
     pub queues: Vec<LiveQueue>,
     pub agents: Vec<LiveAgent>,
+    pub calls: Vec<LiveCallView>,
+}
+
+/// A call in progress, for supervisors (who may listen in).
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveCallView {
+    pub contact: i64,
+    pub media: &'static str,
+    pub agent: Option<String>,
+    pub state: crate::protocol::CallState,
+    /// When the call started, Unix ms.
+    pub since: i64,
+    pub listeners: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -303,7 +390,14 @@ struct DeskState {
     stats: broadcast::Sender<StatEvent>,
     /// Stat events to store, written by their own task.
     stat_writer: mpsc::Sender<StatEvent>,
+    /// Queue names, for transfers by name.
+    queue_names: HashMap<QueueId, String>,
+    /// Calls: the media engine, its events' channel, and who owns each call.
+    calls: calls::CallBook,
 }
+
+/// How many media events may wait for the desk.
+const MEDIA_EVENTS_BACKLOG: usize = 1024;
 
 /// How many stat events may wait for the database before new ones are dropped
 /// (and counted): a stalled database must not stall routing.
@@ -327,7 +421,13 @@ pub(crate) fn now() -> acd::Time {
 }
 
 impl DeskState {
-    fn new(store: Store, config: DeskConfig, stats: broadcast::Sender<StatEvent>) -> Self {
+    fn new(
+        store: Store,
+        config: DeskConfig,
+        stats: broadcast::Sender<StatEvent>,
+        media: Option<MediaEngine>,
+        media_tx: mpsc::Sender<MediaEvent>,
+    ) -> Self {
         let (stat_writer, stat_rx) = mpsc::channel(STAT_WRITER_BACKLOG);
         tokio::spawn(write_stats(store.clone(), stat_rx));
         let acd = acd::Acd::new(acd::Config::default(), now());
@@ -348,6 +448,8 @@ impl DeskState {
             setups: HashMap::new(),
             stats,
             stat_writer,
+            queue_names: HashMap::new(),
+            calls: calls::CallBook::new(media, media_tx),
         }
     }
 
@@ -414,6 +516,7 @@ impl DeskState {
                 spec.offer_timeout = self.config.offer_timeout;
             }
             self.queue_tenants.insert(q.id, tenant);
+            self.queue_names.insert(q.id, q.name.clone());
         }
         self.classes.insert(
             tenant,
@@ -450,7 +553,11 @@ impl DeskState {
             .map(|(name, _)| name.clone())
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Request>,
+        mut media_rx: mpsc::Receiver<MediaEvent>,
+    ) {
         // Housekeeping (dropped visitors) runs on its own coarse tick.
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -462,6 +569,7 @@ impl DeskState {
                     let Some(request) = request else { break };
                     self.handle(request).await;
                 }
+                Some(event) = media_rx.recv() => self.media_event(event).await,
                 () = tokio::time::sleep_until(deadline) => {
                     self.acd.handle_input(now(), acd::Input::Timeout);
                 }
@@ -500,6 +608,19 @@ impl DeskState {
             Request::QueueStatus { queue, reply } => {
                 let _ = reply.send(self.acd.queue_status(queue));
             }
+            Request::Listen {
+                tenant,
+                contact,
+                sdp,
+                reply,
+            } => {
+                let _ = reply.send(self.listen(tenant, contact, &sdp).await);
+            }
+            Request::StopListen {
+                tenant,
+                contact,
+                leg,
+            } => self.stop_listening(tenant, contact, leg).await,
         }
     }
 
@@ -555,10 +676,16 @@ impl DeskState {
     }
 
     fn remove_contact(&mut self, id: ContactId) {
-        if let Some(contact) = self.contacts.remove(&id)
-            && self.by_resume.get(&contact.resume_hash) == Some(&id)
-        {
+        let Some(mut contact) = self.contacts.remove(&id) else {
+            return;
+        };
+        if self.by_resume.get(&contact.resume_hash) == Some(&id) {
             self.by_resume.remove(&contact.resume_hash);
+        }
+        // Normally the call was finished (and its figures stored) already;
+        // this only makes sure no media outlives its contact.
+        if let Some(call) = contact.call.take() {
+            self.calls.release(contact.tenant, &call);
         }
     }
 
@@ -637,6 +764,27 @@ impl DeskState {
             })
             .collect();
         agents.sort_by(|a, b| a.name.cmp(&b.name));
-        LiveView { queues, agents }
+        let mut calls: Vec<LiveCallView> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| c.tenant == tenant)
+            .filter_map(|(id, c)| {
+                let call = c.call.as_ref()?;
+                Some(LiveCallView {
+                    contact: id.0,
+                    media: call.media.name(),
+                    agent: c.agent_name.clone(),
+                    state: call.state,
+                    since: call.started_at,
+                    listeners: call.listeners.len(),
+                })
+            })
+            .collect();
+        calls.sort_by_key(|c| c.contact);
+        LiveView {
+            queues,
+            agents,
+            calls,
+        }
     }
 }

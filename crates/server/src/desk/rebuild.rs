@@ -82,6 +82,7 @@ impl DeskState {
                 orphaned_since: routing.callback.is_none().then(Instant::now),
                 queued_sent: true,
                 callback_phone: routing.callback.as_ref().map(|c| c.phone.clone()),
+                call: None,
             },
         );
         self.acd.handle_input(

@@ -6,7 +6,7 @@
 use super::{DeskState, Phase, now};
 use crate::{
     ids::{ContactId, TenantId, UserId},
-    protocol::{ToAgent, ToVisitor},
+    protocol::{CallState, ToAgent, ToVisitor},
     store::{Outcome, StatEvent},
 };
 
@@ -80,7 +80,8 @@ impl DeskState {
                     return;
                 };
                 live.phase = Phase::Offered(user(agent));
-                let (tenant, screenpop) = (live.tenant, live.screenpop.clone());
+                let (tenant, screenpop, media) =
+                    (live.tenant, live.screenpop.clone(), live.media_name());
                 if let Err(e) = self.store.mark_offered(tenant, contact).await {
                     tracing::error!(error = %e, "storing an offer failed");
                 }
@@ -89,10 +90,12 @@ impl DeskState {
                     user(agent),
                     &ToAgent::Offer {
                         contact: contact.0,
+                        media,
                         expires_in: expires.since(now()).as_secs_f64().ceil() as u64,
                         screenpop,
                     },
                 );
+                self.set_call_state(contact, CallState::Ringing);
             }
             acd::Command::CancelOffer {
                 contact,
@@ -161,6 +164,7 @@ impl DeskState {
             if let Err(e) = self.store.mark_requeued(tenant, contact).await {
                 tracing::error!(error = %e, "storing a requeue failed");
             }
+            self.set_call_state(contact, CallState::Queued);
         }
     }
 
@@ -455,7 +459,7 @@ impl DeskState {
         live.phase = Phase::Connected;
         live.agent = Some(agent);
         live.agent_name.clone_from(&agent_name);
-        let (tenant, screenpop) = (live.tenant, live.screenpop.clone());
+        let (tenant, screenpop, media) = (live.tenant, live.screenpop.clone(), live.media_name());
         if let Err(e) = self.store.mark_answered(tenant, contact, agent).await {
             tracing::error!(error = %e, "storing an answer failed");
         }
@@ -472,6 +476,7 @@ impl DeskState {
             agent,
             &ToAgent::Assigned {
                 contact: contact.0,
+                media,
                 screenpop,
                 transcript,
             },
@@ -482,6 +487,7 @@ impl DeskState {
                 agent_name: agent_name.unwrap_or_else(|| "an agent".to_owned()),
             },
         );
+        self.set_call_state(contact, CallState::Connecting);
     }
 
     /// The core let go of a contact. Answered ones are closed at wrap-up; the
@@ -490,6 +496,12 @@ impl DeskState {
         if outcome == acd::Outcome::Answered {
             return;
         }
+        let reason = if outcome == acd::Outcome::Abandoned {
+            "hangup"
+        } else {
+            "unanswered"
+        };
+        self.finish_call(contact, reason).await;
         let outcome = record_outcome(outcome);
         let Some(tenant) = self.contacts.get(&contact).map(|c| c.tenant) else {
             return;

@@ -60,6 +60,7 @@ impl DeskState {
         let mut welcome_state = VisitorState::Idle;
         let mut transcript = Vec::new();
         let mut agent_name = None;
+        let mut call = None;
         if let Some(contact) = resumed {
             transcript = self
                 .store
@@ -73,6 +74,7 @@ impl DeskState {
                 live.visitors.push(conn);
                 live.orphaned_since = None;
                 agent_name.clone_from(&live.agent_name);
+                call = live.call.as_ref().map(|c| c.info());
                 welcome_state = match live.phase {
                     Phase::Waiting | Phase::Offered(_) => VisitorState::Queued,
                     Phase::Connected => VisitorState::Connected,
@@ -95,6 +97,9 @@ impl DeskState {
             state: welcome_state,
             transcript,
             agent_name,
+            calls: link.calls.media.clone(),
+            recording: link.calls.record,
+            call,
         };
         self.tabs.entry(resume_hash.clone()).or_default().push(conn);
         self.visitors.insert(
@@ -147,7 +152,22 @@ impl DeskState {
                 ErrorCode::BadState,
                 "hello was already received",
             )),
-            (VisitorFrame::Start { text }, None) => self.visitor_start(conn, text, None).await,
+            (VisitorFrame::Start { text }, None) => {
+                self.visitor_start(conn, text, None, None).await
+            }
+            (VisitorFrame::Call { media, sdp }, None) => self.visitor_call(conn, media, &sdp).await,
+            (VisitorFrame::Call { .. }, Some(_)) => Err(FrameError::new(
+                ErrorCode::BadState,
+                "a conversation is already open; end it before calling",
+            )),
+            (
+                VisitorFrame::MediaControlResult {
+                    id,
+                    accepted,
+                    applied,
+                },
+                Some(contact),
+            ) => self.visitor_media_result(contact, id, accepted, applied),
             (VisitorFrame::Callback { phone, at }, None) => {
                 self.visitor_callback(conn, &phone, at).await
             }
@@ -193,7 +213,10 @@ impl DeskState {
                 Ok(())
             }
             (
-                VisitorFrame::Message { .. } | VisitorFrame::Typing { .. } | VisitorFrame::End,
+                VisitorFrame::Message { .. }
+                | VisitorFrame::Typing { .. }
+                | VisitorFrame::End
+                | VisitorFrame::MediaControlResult { .. },
                 None,
             ) => Err(FrameError::new(
                 ErrorCode::BadState,
@@ -211,13 +234,15 @@ impl DeskState {
         }
     }
 
-    /// Opens a contact: a chat (the visitor's tabs join it) or, with
-    /// `callback`, a callback request that lives on without the visitor.
-    async fn visitor_start(
+    /// Opens a contact: a chat (the visitor's tabs join it), with `call` a
+    /// voice or video call (`calls.rs` made its media), or, with `callback`, a
+    /// callback request that lives on without the visitor.
+    pub(super) async fn visitor_start(
         &mut self,
         conn: ConnId,
         text: Option<String>,
         callback: Option<crate::routing::CallbackRequest>,
+        call: Option<Box<super::calls::LiveCall>>,
     ) -> Result<(), FrameError> {
         let first = text
             .as_deref()
@@ -248,13 +273,14 @@ impl DeskState {
         let context = &hello.context;
         let mut routing = self.contact_routing(tenant_id, &hello).await;
         routing.callback.clone_from(&callback);
+        routing.call = call.as_ref().map(|c| c.media);
         let new = NewContact {
             tenant: tenant_id,
             link: link.id,
-            media: if callback.is_some() {
-                "callback"
-            } else {
-                "chat"
+            media: match (&callback, &call) {
+                (Some(_), _) => "callback",
+                (None, Some(call)) => call.media.name(),
+                (None, None) => "chat",
             },
             resume_hash: resume_hash.clone(),
             page_url: context.url.clone(),
@@ -302,6 +328,7 @@ impl DeskState {
                 orphaned_since: None,
                 queued_sent: true,
                 callback_phone: Some(request.phone.clone()),
+                call: None,
             };
             return self.start_callback(contact, live, &routing, conn);
         }
@@ -330,6 +357,7 @@ impl DeskState {
             }
         }
         let queue = link.queue;
+        let is_call = call.is_some();
         self.insert_contact(
             contact,
             LiveContact {
@@ -346,8 +374,12 @@ impl DeskState {
                 orphaned_since: None,
                 queued_sent: false,
                 callback_phone: None,
+                call,
             },
         );
+        if is_call {
+            self.call_created(tenant_id, contact);
+        }
         metrics::counter!("switchboard_contacts_started_total").increment(1);
         tracing::info!(contact = contact.0, tenant = %tenant.slug, "contact queued");
         if let Some(text) = first {
@@ -450,6 +482,8 @@ impl DeskState {
             language: Some(context.language.clone()).filter(|l| !l.is_empty()),
             preferred_agent,
             callback: None,
+            call: None,
+            preferred_wait_secs: None,
         }
     }
 
@@ -538,6 +572,7 @@ impl DeskState {
             conn,
             None,
             Some(crate::routing::CallbackRequest { phone, not_before }),
+            None,
         )
         .await
     }
@@ -627,6 +662,7 @@ impl DeskState {
             if live.visitors.is_empty() {
                 live.orphaned_since = Some(Instant::now());
             }
+            self.call_window_gone(contact, conn);
         }
     }
 
@@ -648,6 +684,7 @@ impl DeskState {
         for contact in expired {
             self.end_contact(contact, Sender::System).await;
         }
+        self.sweep_calls().await;
     }
 
     /// Ends a conversation from either side (or the system).
@@ -656,6 +693,12 @@ impl DeskState {
     /// the outcome (`routing.rs` closes the record). After, the contact waits for
     /// the agent's wrap-up.
     pub(super) async fn end_contact(&mut self, contact: ContactId, by: Sender) {
+        let reason = if by == Sender::System {
+            "ended"
+        } else {
+            "hangup"
+        };
+        self.finish_call(contact, reason).await;
         let Some(live) = self.contacts.get_mut(&contact) else {
             return;
         };

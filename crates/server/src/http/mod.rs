@@ -11,6 +11,7 @@
 
 mod admin;
 pub mod assets;
+mod calls;
 pub mod error;
 pub mod limit;
 mod public;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     pub limits: Arc<Limits>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Where call recordings are (the desk writes them, staff download them).
+    pub recordings: std::path::PathBuf,
 }
 
 /// The rate limits of both listeners.
@@ -105,6 +108,12 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/contacts.csv", get(records::csv))
         .route("/contacts/{id}", get(records::one))
         .route("/contacts/{id}/events", get(admin::contact_events))
+        .route("/contacts/{id}/recordings/{party}", get(calls::recording))
+        .route("/calls/{id}/listen", post(calls::listen))
+        .route(
+            "/calls/{id}/listen/{leg}",
+            axum::routing::delete(calls::stop_listening),
+        )
         .route("/customers", get(admin::customers))
         .route(
             "/customers/{external_id}",

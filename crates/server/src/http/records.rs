@@ -180,6 +180,9 @@ pub async fn one(
         }
     }
     record.transcript = Some(state.store.transcript(principal.tenant, id).await?);
+    if let Some(call) = state.store.call_record(principal.tenant, id).await? {
+        record.call = Some(super::calls::record_json(id.0, &record.media, &call));
+    }
     Ok(Json(record))
 }
 

@@ -208,6 +208,13 @@ pub struct ContactRouting {
     /// Set for a web callback request.
     #[serde(default)]
     pub callback: Option<CallbackRequest>,
+    /// Set for a voice or video call.
+    #[serde(default)]
+    pub call: Option<crate::store::CallMedia>,
+    /// How long `preferred_agent` is waited for instead of the queue's setting
+    /// (a transfer to a named agent).
+    #[serde(default)]
+    pub preferred_wait_secs: Option<u64>,
 }
 
 /// A visitor's request to be called back.
@@ -227,10 +234,10 @@ impl ContactRouting {
         queue: acd::QueueId,
         arrived: acd::Time,
     ) -> acd::ContactSpec {
-        let media = if self.callback.is_some() {
-            acd::Media::Callback
-        } else {
-            acd::Media::Chat
+        let media = match (&self.callback, self.call) {
+            (Some(_), _) => acd::Media::Callback,
+            (None, Some(call)) => call.acd(),
+            (None, None) => acd::Media::Chat,
         };
         let mut spec = acd::ContactSpec::new(contact, queue, media, arrived);
         spec.not_before = self
@@ -240,6 +247,7 @@ impl ContactRouting {
             .map(acd::Time);
         spec.priority = self.priority;
         spec.preferred_agent = self.preferred_agent.map(acd::AgentId);
+        spec.preferred_wait = self.preferred_wait_secs.map(std::time::Duration::from_secs);
         spec.attributes = acd::Attributes {
             region: self.region.clone(),
             utc_offset_minutes: self.utc_offset_minutes,

@@ -137,6 +137,9 @@ pub struct ContactRecord {
     pub wrapup_note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transcript: Option<Vec<Message>>,
+    /// For a voice or video contact: talk and hold time, transfers, recording.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<serde_json::Value>,
 }
 
 /// A customer's earlier contact, for the screen pop.
@@ -448,7 +451,8 @@ impl Store {
     /// Conversations left open by a previous run (the process stopped while an
     /// agent held them) are closed with outcome `closed`, so no record stays
     /// half-written. Contacts still waiting (or ringing an agent) are kept: the
-    /// desk routes them again, at their old place.
+    /// desk routes them again, at their old place. Calls are not: their media
+    /// ended with the process.
     pub async fn close_stale_contacts(&self) -> Result<u64, StoreError> {
         let now = now_ms();
         sqlx::query("UPDATE contacts SET state = 'queued' WHERE state = 'offered'")
@@ -456,7 +460,8 @@ impl Store {
             .await?;
         let result = sqlx::query(
             "UPDATE contacts SET state = 'closed', ended_at = COALESCE(ended_at, $1), \
-             outcome = COALESCE(outcome, 'closed') WHERE state NOT IN ('closed', 'queued')",
+             outcome = COALESCE(outcome, 'closed') \
+             WHERE state <> 'closed' AND (state <> 'queued' OR media IN ('voice', 'video'))",
         )
         .bind(now)
         .execute(&self.pool)
@@ -566,5 +571,6 @@ fn record_from_row(r: &sqlx::any::AnyRow) -> Result<ContactRecord, StoreError> {
         wrapup_code: r.try_get("wrapup_code")?,
         wrapup_note: r.try_get("wrapup_note")?,
         transcript: None,
+        call: None,
     })
 }

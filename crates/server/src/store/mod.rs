@@ -9,6 +9,7 @@
 //! Every function that touches tenant data takes a `TenantId` and puts it in the
 //! `WHERE` clause: no query reads or writes another tenant's rows.
 
+mod calls;
 mod contacts;
 mod customers;
 mod routing;
@@ -23,6 +24,7 @@ use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
 };
 
+pub use calls::{CallMedia, CallRecord, LinkCalls, TenantCalls};
 pub use contacts::{
     ContactFilter, ContactRecord, Message, NewContact, Outcome, PreviousContact, Sender,
     WaitingContact,

@@ -20,6 +20,9 @@ pub struct Link {
     #[serde(skip)]
     pub queue: QueueId,
     pub queue_name: String,
+    /// What calls this link offers and whether they are recorded.
+    #[serde(skip)]
+    pub calls: super::LinkCalls,
 }
 
 /// A queue as stored: its main skill by name and its rules.
@@ -130,7 +133,7 @@ impl Store {
         slug: &str,
     ) -> Result<Option<Link>, StoreError> {
         let row = sqlx::query(
-            "SELECT l.id, l.slug, l.name, l.queue_id, q.name AS queue_name \
+            "SELECT l.id, l.slug, l.name, l.queue_id, l.calls, q.name AS queue_name \
              FROM links l JOIN queues q ON q.id = l.queue_id AND q.tenant_id = l.tenant_id \
              WHERE l.tenant_id = $1 AND l.slug = $2",
         )
@@ -143,7 +146,7 @@ impl Store {
 
     pub async fn links(&self, tenant: TenantId) -> Result<Vec<Link>, StoreError> {
         let rows = sqlx::query(
-            "SELECT l.id, l.slug, l.name, l.queue_id, q.name AS queue_name \
+            "SELECT l.id, l.slug, l.name, l.queue_id, l.calls, q.name AS queue_name \
              FROM links l JOIN queues q ON q.id = l.queue_id AND q.tenant_id = l.tenant_id \
              WHERE l.tenant_id = $1 ORDER BY l.slug",
         )
@@ -328,5 +331,7 @@ fn link_from_row(tenant: TenantId, r: &sqlx::any::AnyRow) -> Result<Link, StoreE
         name: r.try_get("name")?,
         queue: QueueId(r.try_get("queue_id")?),
         queue_name: r.try_get("queue_name")?,
+        calls: serde_json::from_str(&r.try_get::<String, _>("calls")?)
+            .map_err(|e| StoreError::Corrupt(format!("link calls: {e}")))?,
     })
 }

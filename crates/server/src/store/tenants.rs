@@ -15,6 +15,7 @@ pub struct Tenant {
     /// Origins (scheme://host[:port]) whose pages may open the visitor WebSocket.
     pub allowed_origins: Vec<String>,
     pub wrapup_codes: Vec<String>,
+    pub calls: super::TenantCalls,
 }
 
 fn tenant_from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, StoreError> {
@@ -25,10 +26,12 @@ fn tenant_from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, StoreError> {
         widget_secret: Secret::new(row.try_get::<String, _>("widget_secret")?),
         allowed_origins: string_list(&row.try_get::<String, _>("allowed_origins")?)?,
         wrapup_codes: string_list(&row.try_get::<String, _>("wrapup_codes")?)?,
+        calls: serde_json::from_str(&row.try_get::<String, _>("calls")?)
+            .map_err(|e| StoreError::Corrupt(format!("tenant calls: {e}")))?,
     })
 }
 
-const COLUMNS: &str = "id, slug, name, widget_secret, allowed_origins, wrapup_codes";
+const COLUMNS: &str = "id, slug, name, widget_secret, allowed_origins, wrapup_codes, calls";
 
 impl Store {
     pub async fn create_tenant(

@@ -83,6 +83,9 @@ impl Builder {
             visitor_grace_secs: self.visitor_grace_secs,
             visitor_connects_per_minute: 600,
             public_url: None,
+            media_port: 0,
+            media_ip: Some("127.0.0.1".parse().unwrap()),
+            media_connect_timeout_secs: 3,
         };
         let store = switchboard::open_store(&config).await.expect("store opens");
         for text in &tenant_files {

@@ -1,0 +1,802 @@
+//! Voice and video contacts. A call is a contact like a chat (the routing core
+//! queues and offers it), plus a media call: the visitor's leg joins at once,
+//! the agent's when they accept, and a bridge in the media engine connects
+//! them (DESIGN.md principle 3). This file starts calls, follows their legs,
+//! holds, transfers, lets supervisors listen in, relays remote media control,
+//! and keeps the figures the contact's record gets.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    time::{Duration, Instant},
+};
+
+use tokio::sync::mpsc;
+
+use super::{ConnId, DeskState, ListenError, Phase};
+use crate::{
+    ids::{ContactId, QueueId, TenantId, UserId},
+    media::{self, LegId, LegRole, MediaEngine, MediaError, MediaEvent, MediaEventKind},
+    protocol::{self, CallState, ErrorCode, FrameError, MediaSettings, ToAgent, ToVisitor},
+    store::{CallMedia, CallRecord, Sender},
+};
+
+/// Remote media control requests that may await a visitor's answer at once.
+const MAX_PENDING_REQUESTS: usize = 4;
+/// How long a transfer to a named agent waits for them before anyone
+/// qualified in the queue may take the call.
+const NAMED_TRANSFER_WAIT: Duration = Duration::from_mins(1);
+/// Priority a transferred contact gains, so it goes ahead of new arrivals.
+const TRANSFER_PRIORITY: i32 = 2;
+/// How far back call attempts count against a visitor's hourly allowance.
+const ATTEMPT_WINDOW: Duration = Duration::from_hours(1);
+
+/// A live call's media and figures.
+pub(super) struct LiveCall {
+    pub(super) media: CallMedia,
+    handle: media::Call,
+    tag: i64,
+    /// The link records its calls (the visitor was told).
+    pub(super) recording: bool,
+    /// The tenant lets agents ask for visitor media changes.
+    media_control: bool,
+    /// The visitor connection (the call window) whose offer made the visitor leg.
+    visitor_conn: ConnId,
+    visitor_up: bool,
+    agent_leg: Option<LegId>,
+    agent_up: bool,
+    pub(super) state: CallState,
+    /// When the call was placed, Unix ms.
+    pub(super) started_at: i64,
+    talk_since: Option<Instant>,
+    hold_since: Option<Instant>,
+    record: CallRecord,
+    pub(super) listeners: Vec<LegId>,
+    next_request: u64,
+    pending: VecDeque<u64>,
+    /// The call window closed: the call ends at the next sweep.
+    window_gone: bool,
+}
+
+impl LiveCall {
+    /// Closes the running talk or hold interval into the totals.
+    fn settle(&mut self, now: Instant) {
+        if let Some(t) = self.talk_since.take() {
+            self.record.talk_ms += millis(now.saturating_duration_since(t));
+        }
+        if let Some(t) = self.hold_since.take() {
+            self.record.hold_ms += millis(now.saturating_duration_since(t));
+        }
+    }
+
+    pub(super) fn info(&self) -> protocol::CallInfo {
+        protocol::CallInfo {
+            media: self.media,
+            state: self.state,
+        }
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The desk's side of the media engine: the engine, where its events go, which
+/// contact owns each call, and the per-tenant and per-visitor limits.
+pub(super) struct CallBook {
+    engine: Option<MediaEngine>,
+    events: mpsc::Sender<MediaEvent>,
+    next_tag: i64,
+    by_tag: HashMap<i64, ContactId>,
+    per_tenant: HashMap<TenantId, u32>,
+    /// Recent call attempts per visitor (resume-token hash).
+    attempts: HashMap<String, VecDeque<Instant>>,
+    attempts_swept: Option<Instant>,
+}
+
+impl CallBook {
+    pub(super) fn new(engine: Option<MediaEngine>, events: mpsc::Sender<MediaEvent>) -> Self {
+        Self {
+            engine,
+            events,
+            next_tag: 1,
+            by_tag: HashMap::new(),
+            per_tenant: HashMap::new(),
+            attempts: HashMap::new(),
+            attempts_swept: None,
+        }
+    }
+
+    fn track(&mut self, tenant: TenantId, tag: i64, contact: ContactId) {
+        self.by_tag.insert(tag, contact);
+        *self.per_tenant.entry(tenant).or_default() += 1;
+    }
+
+    /// Forgets a call and hangs up its media. The hang-up runs in its own task:
+    /// it waits for the call task, which the desk must never do.
+    pub(super) fn release(&mut self, tenant: TenantId, call: &LiveCall) {
+        if self.by_tag.remove(&call.tag).is_some()
+            && let Some(n) = self.per_tenant.get_mut(&tenant)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_tenant.remove(&tenant);
+            }
+        }
+        let handle = call.handle.clone();
+        tokio::spawn(async move { handle.hangup().await });
+    }
+
+    fn live(&self, tenant: TenantId) -> u32 {
+        self.per_tenant.get(&tenant).copied().unwrap_or(0)
+    }
+
+    /// Counts an attempt; false when the visitor used up the hour's allowance.
+    fn attempt(&mut self, visitor: &str, per_hour: u32) -> bool {
+        let now = Instant::now();
+        let recent = self.attempts.entry(visitor.to_owned()).or_default();
+        while recent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= ATTEMPT_WINDOW)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= per_hour as usize {
+            return false;
+        }
+        recent.push_back(now);
+        true
+    }
+
+    /// Drops attempt histories older than the window, at most once a minute.
+    pub(super) fn sweep_attempts(&mut self) {
+        let now = Instant::now();
+        if self
+            .attempts_swept
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_mins(1))
+        {
+            return;
+        }
+        self.attempts_swept = Some(now);
+        self.attempts.retain(|_, recent| {
+            recent
+                .back()
+                .is_some_and(|t| now.saturating_duration_since(*t) < ATTEMPT_WINDOW)
+        });
+    }
+}
+
+/// A media engine failure as the client sees it.
+fn media_error(e: &MediaError) -> FrameError {
+    match e {
+        MediaError::BadOffer(why) => FrameError::new(ErrorCode::Invalid, format!("sdp: {why}")),
+        MediaError::CallEnded => FrameError::new(ErrorCode::BadState, "the call has ended"),
+        MediaError::Io(_) | MediaError::Unavailable => {
+            tracing::error!(error = %e, "media engine failed");
+            FrameError::new(
+                ErrorCode::BadState,
+                "calls are not available right now; please chat with us",
+            )
+        }
+    }
+}
+
+fn not_a_call() -> FrameError {
+    FrameError::new(ErrorCode::BadState, "this contact is not a call")
+}
+
+impl DeskState {
+    /// A visitor places a call: checks, the visitor's media leg from their
+    /// offer (answered at once so media connects while they wait), then the
+    /// contact enters the queue like a chat.
+    pub(super) async fn visitor_call(
+        &mut self,
+        conn: ConnId,
+        media: CallMedia,
+        sdp: &str,
+    ) -> Result<(), FrameError> {
+        let sdp = protocol::sdp_offer(sdp)?;
+        let Some(v) = self.visitors.get(&conn) else {
+            return Ok(());
+        };
+        let (tenant_id, link_calls, resume_hash) =
+            (v.tenant, v.link.calls.clone(), v.resume_hash.clone());
+        if !link_calls.media.contains(&media) {
+            return Err(FrameError::new(
+                ErrorCode::Forbidden,
+                format!("{} calls are not offered here", media.name()),
+            ));
+        }
+        let Some(engine) = self.calls.engine.clone() else {
+            return Err(FrameError::new(
+                ErrorCode::BadState,
+                "calls are not available on this server; please chat with us",
+            ));
+        };
+        let settings = match self.store.tenant(tenant_id).await {
+            Ok(Some(t)) => t.calls,
+            Ok(None) => return Err(FrameError::new(ErrorCode::UnknownTenant, "tenant is gone")),
+            Err(e) => {
+                tracing::error!(error = %e, "loading call settings failed");
+                return Err(FrameError::new(
+                    ErrorCode::BadState,
+                    "the call could not be started; try again",
+                ));
+            }
+        };
+        if self.calls.live(tenant_id) >= settings.max_concurrent {
+            metrics::counter!("switchboard_calls_refused_total", "reason" => "busy").increment(1);
+            return Err(FrameError::new(
+                ErrorCode::RateLimited,
+                "all our lines are busy; please try again shortly or chat with us",
+            ));
+        }
+        if !self.calls.attempt(&resume_hash, settings.attempts_per_hour) {
+            metrics::counter!("switchboard_calls_refused_total", "reason" => "attempts")
+                .increment(1);
+            return Err(FrameError::new(
+                ErrorCode::RateLimited,
+                "too many calls in a short time; please chat with us instead",
+            ));
+        }
+        let tag = self.calls.next_tag;
+        self.calls.next_tag += 1;
+        let handle = engine.call(tag, self.calls.events.clone());
+        let (_, answer) = match handle.add_webrtc(LegRole::Visitor, sdp).await {
+            Ok(x) => x,
+            Err(e) => {
+                handle.hangup().await;
+                return Err(media_error(&e));
+            }
+        };
+        self.send_visitor(conn, ToVisitor::CallAnswer { sdp: answer });
+        let call = LiveCall {
+            media,
+            handle: handle.clone(),
+            tag,
+            recording: link_calls.record,
+            media_control: settings.media_control,
+            visitor_conn: conn,
+            visitor_up: false,
+            agent_leg: None,
+            agent_up: false,
+            state: CallState::Queued,
+            started_at: super::now().as_millis(),
+            talk_since: None,
+            hold_since: None,
+            record: CallRecord::default(),
+            listeners: Vec::new(),
+            next_request: 1,
+            pending: VecDeque::new(),
+            window_gone: false,
+        };
+        let started = self
+            .visitor_start(conn, None, None, Some(Box::new(call)))
+            .await;
+        if started.is_err() {
+            handle.hangup().await;
+        }
+        started
+    }
+
+    /// Called by `visitor_start` once a call's contact exists.
+    pub(super) fn call_created(&mut self, tenant: TenantId, contact: ContactId) {
+        let Some(tag) = self
+            .contacts
+            .get(&contact)
+            .and_then(|c| c.call.as_ref())
+            .map(|c| c.tag)
+        else {
+            return;
+        };
+        self.calls.track(tenant, tag, contact);
+        metrics::counter!("switchboard_calls_started_total").increment(1);
+        self.announce_call(contact, None);
+    }
+
+    /// Tells the visitor's tabs and the agent where the call stands.
+    pub(super) fn announce_call(&mut self, contact: ContactId, reason: Option<&'static str>) {
+        let Some(live) = self.contacts.get(&contact) else {
+            return;
+        };
+        let Some(call) = live.call.as_ref() else {
+            return;
+        };
+        let (state, media, recording, agent) = (call.state, call.media, call.recording, live.agent);
+        self.send_contact_visitors(
+            contact,
+            &ToVisitor::CallState {
+                state,
+                media,
+                recording,
+                reason,
+            },
+        );
+        if let Some(agent) = agent {
+            self.send_agent(
+                agent,
+                &ToAgent::CallState {
+                    contact: contact.0,
+                    state,
+                    recording,
+                },
+            );
+        }
+    }
+
+    /// Moves a call to `state` (when it has one) and says so.
+    pub(super) fn set_call_state(&mut self, contact: ContactId, state: CallState) {
+        let Some(call) = self
+            .contacts
+            .get_mut(&contact)
+            .and_then(|c| c.call.as_mut())
+        else {
+            return;
+        };
+        if call.state == state {
+            return;
+        }
+        call.state = state;
+        self.announce_call(contact, None);
+    }
+
+    /// Ends a contact's media: totals stored on the record, both sides told,
+    /// the media engine's call hung up. Nothing happens for a chat or a call
+    /// already finished.
+    pub(super) async fn finish_call(&mut self, contact: ContactId, reason: &'static str) {
+        let Some(live) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let Some(mut call) = live.call.take() else {
+            return;
+        };
+        let tenant = live.tenant;
+        call.settle(Instant::now());
+        call.state = CallState::Ended;
+        let (media, recording, agent) = (call.media, call.recording, live.agent);
+        self.send_contact_visitors(
+            contact,
+            &ToVisitor::CallState {
+                state: CallState::Ended,
+                media,
+                recording,
+                reason: Some(reason),
+            },
+        );
+        if let Some(agent) = agent {
+            self.send_agent(
+                agent,
+                &ToAgent::CallState {
+                    contact: contact.0,
+                    state: CallState::Ended,
+                    recording,
+                },
+            );
+        }
+        if let Err(e) = self
+            .store
+            .set_call_record(tenant, contact, &call.record)
+            .await
+        {
+            tracing::error!(error = %e, "storing a call's figures failed");
+        }
+        self.calls.release(tenant, &call);
+        metrics::counter!("switchboard_calls_ended_total", "reason" => reason).increment(1);
+    }
+
+    /// What the media engine reports about a call's legs.
+    pub(super) async fn media_event(&mut self, event: MediaEvent) {
+        let Some(&contact) = self.calls.by_tag.get(&event.tag) else {
+            return;
+        };
+        let Some(call) = self
+            .contacts
+            .get_mut(&contact)
+            .and_then(|c| c.call.as_mut())
+        else {
+            return;
+        };
+        match event.kind {
+            MediaEventKind::Connected { leg, role } => {
+                match role {
+                    LegRole::Visitor => call.visitor_up = true,
+                    LegRole::Agent if call.agent_leg == Some(leg) => call.agent_up = true,
+                    LegRole::Agent | LegRole::Listener => return,
+                }
+                self.call_progress(contact).await;
+            }
+            MediaEventKind::LegFailed { leg, role, reason } => {
+                tracing::debug!(contact = contact.0, ?role, reason, "call leg failed");
+                match role {
+                    LegRole::Listener => call.listeners.retain(|l| *l != leg),
+                    LegRole::Agent if call.agent_leg != Some(leg) => {}
+                    LegRole::Visitor | LegRole::Agent => {
+                        metrics::counter!("switchboard_call_legs_failed_total").increment(1);
+                        self.finish_call(contact, "media_failed").await;
+                        self.end_contact(contact, Sender::System).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Both parties' media are up: the call is connected (and recorded when
+    /// the link says so).
+    async fn call_progress(&mut self, contact: ContactId) {
+        let Some(live) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let tenant = live.tenant;
+        let Some(call) = live.call.as_mut() else {
+            return;
+        };
+        if !(call.visitor_up && call.agent_up && call.state == CallState::Connecting) {
+            return;
+        }
+        call.state = CallState::Connected;
+        call.talk_since = Some(Instant::now());
+        let start_recording = call.recording && call.record.recording.is_none();
+        let handle = call.handle.clone();
+        if start_recording {
+            let dir = self.config.recordings.join(tenant.0.to_string());
+            match handle.record(dir, contact.0.to_string()).await {
+                Ok(_) => {
+                    if let Some(call) = self
+                        .contacts
+                        .get_mut(&contact)
+                        .and_then(|c| c.call.as_mut())
+                    {
+                        call.record.recording = Some(format!("{}/{}", tenant.0, contact.0));
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "starting a recording failed"),
+            }
+        }
+        self.announce_call(contact, None);
+    }
+
+    /// The agent's browser joins the call it was assigned.
+    pub(super) async fn agent_call_sdp(
+        &mut self,
+        conn: ConnId,
+        user: UserId,
+        contact: i64,
+        sdp: &str,
+    ) -> Result<(), FrameError> {
+        let contact = self.held_by(user, ContactId(contact), Phase::Connected)?;
+        let sdp = protocol::sdp_offer(sdp)?;
+        let handle = self
+            .contacts
+            .get(&contact)
+            .and_then(|c| c.call.as_ref())
+            .map(|c| c.handle.clone())
+            .ok_or_else(not_a_call)?;
+        let (leg, answer) = handle
+            .add_webrtc(LegRole::Agent, sdp)
+            .await
+            .map_err(|e| media_error(&e))?;
+        if let Some(call) = self
+            .contacts
+            .get_mut(&contact)
+            .and_then(|c| c.call.as_mut())
+        {
+            // A second offer (a console reload) replaces the agent's leg.
+            call.agent_leg = Some(leg);
+            call.agent_up = false;
+            if call.state == CallState::Connected {
+                call.state = CallState::Connecting;
+            }
+        }
+        self.reply(
+            conn,
+            ToAgent::CallAnswer {
+                contact: contact.0,
+                sdp: answer,
+            },
+        );
+        Ok(())
+    }
+
+    /// Hold stops both directions in the bridge; the visitor's call window
+    /// shows it and plays its hold tone.
+    pub(super) async fn agent_hold(
+        &mut self,
+        user: UserId,
+        contact: i64,
+        on: bool,
+    ) -> Result<(), FrameError> {
+        let contact = self.held_by(user, ContactId(contact), Phase::Connected)?;
+        let call = self
+            .contacts
+            .get_mut(&contact)
+            .and_then(|c| c.call.as_mut())
+            .ok_or_else(not_a_call)?;
+        let now = Instant::now();
+        let next = match (on, call.state) {
+            (true, CallState::Connected) => {
+                call.settle(now);
+                call.hold_since = Some(now);
+                CallState::OnHold
+            }
+            (false, CallState::OnHold) => {
+                call.settle(now);
+                call.talk_since = Some(now);
+                CallState::Connected
+            }
+            (_, CallState::Connected | CallState::OnHold) => return Ok(()),
+            _ => {
+                return Err(FrameError::new(
+                    ErrorCode::BadState,
+                    "the call is not connected yet",
+                ));
+            }
+        };
+        call.handle.set_hold(on).await;
+        self.set_call_state(contact, next);
+        Ok(())
+    }
+
+    /// Blind transfer: the agent lets go and the contact waits again, in
+    /// another queue or for a named agent (then, after a minute, for anyone in
+    /// its queue). The screen pop goes with it. Works for chats too.
+    pub(super) async fn agent_transfer(
+        &mut self,
+        user: UserId,
+        contact: i64,
+        queue: Option<String>,
+        agent: Option<String>,
+    ) -> Result<(), FrameError> {
+        let contact = self.held_by(user, ContactId(contact), Phase::Connected)?;
+        let Some(live) = self.contacts.get(&contact) else {
+            return Ok(());
+        };
+        let (tenant, link_queue) = (live.tenant, live.link.queue);
+        let (queue, to_agent) = match (queue, agent) {
+            (Some(name), None) => (self.queue_named(tenant, &name)?, None),
+            (None, Some(name)) => (link_queue, Some(self.signed_in_agent(tenant, &name, user)?)),
+            _ => {
+                return Err(FrameError::new(
+                    ErrorCode::Invalid,
+                    "name exactly one of queue or agent",
+                ));
+            }
+        };
+        let mut routing = match self.store.contact_routing(tenant, contact).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "loading a contact's routing failed");
+                return Err(FrameError::new(
+                    ErrorCode::BadState,
+                    "the transfer failed; try again",
+                ));
+            }
+        };
+        // The transferring agent's part ends here.
+        let mut figures = None;
+        if let Some(call) = self
+            .contacts
+            .get_mut(&contact)
+            .and_then(|c| c.call.as_mut())
+        {
+            call.settle(Instant::now());
+            call.record.transfers += 1;
+            call.state = CallState::Transferring;
+            if let Some(leg) = call.agent_leg.take() {
+                call.handle.remove_leg(leg).await;
+            }
+            call.agent_up = false;
+            call.handle.set_hold(false).await;
+            figures = Some(call.record.clone());
+        }
+        if let Some(figures) = figures
+            && let Err(e) = self.store.set_call_record(tenant, contact, &figures).await
+        {
+            tracing::error!(error = %e, "storing a call's figures failed");
+        }
+        let at = super::now();
+        self.acd
+            .handle_input(at, acd::Input::ContactEnded { contact });
+        self.acd
+            .handle_input(at, acd::Input::WrapUpDone { contact });
+        self.send_agent(user, &ToAgent::Wrapped { contact: contact.0 });
+        if let Some(live) = self.contacts.get_mut(&contact) {
+            live.phase = Phase::Waiting;
+            live.agent = None;
+            live.agent_name = None;
+        }
+        if let Err(e) = self.store.mark_requeued(tenant, contact).await {
+            tracing::error!(error = %e, "storing a transfer failed");
+        }
+        routing.priority += TRANSFER_PRIORITY;
+        routing.preferred_agent = to_agent.map(|u| u.0);
+        routing.preferred_wait_secs = to_agent.map(|_| NAMED_TRANSFER_WAIT.as_secs());
+        self.acd.handle_input(
+            at,
+            acd::Input::ContactArrived(Box::new(routing.spec(contact, queue, at))),
+        );
+        metrics::counter!("switchboard_transfers_total").increment(1);
+        self.announce_call(contact, None);
+        Ok(())
+    }
+
+    fn queue_named(&self, tenant: TenantId, name: &str) -> Result<QueueId, FrameError> {
+        self.queue_names
+            .iter()
+            .find(|(id, n)| n.as_str() == name && self.queue_tenants.get(id) == Some(&tenant))
+            .map(|(id, _)| *id)
+            .ok_or_else(|| FrameError::new(ErrorCode::Invalid, format!("no queue named {name:?}")))
+    }
+
+    fn signed_in_agent(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        from: UserId,
+    ) -> Result<UserId, FrameError> {
+        let found = self
+            .seats
+            .iter()
+            .find(|(_, s)| s.tenant == tenant && s.name == name && !s.conns.is_empty())
+            .map(|(id, _)| *id);
+        match found {
+            Some(id) if id == from => Err(FrameError::new(
+                ErrorCode::Invalid,
+                "you already hold this contact",
+            )),
+            Some(id) => Ok(id),
+            None => Err(FrameError::new(
+                ErrorCode::Invalid,
+                format!("{name:?} is not signed in"),
+            )),
+        }
+    }
+
+    /// An agent asks the visitor's browser to change its audio settings; the
+    /// visitor allows or refuses.
+    pub(super) fn agent_media_control(
+        &mut self,
+        user: UserId,
+        contact: i64,
+        settings: MediaSettings,
+    ) -> Result<(), FrameError> {
+        let contact = self.held_by(user, ContactId(contact), Phase::Connected)?;
+        settings.check()?;
+        let call = self
+            .contacts
+            .get_mut(&contact)
+            .and_then(|c| c.call.as_mut())
+            .ok_or_else(not_a_call)?;
+        if !call.media_control {
+            return Err(FrameError::new(
+                ErrorCode::Forbidden,
+                "remote media control is switched off for this tenant",
+            ));
+        }
+        if call.pending.len() >= MAX_PENDING_REQUESTS {
+            return Err(FrameError::new(
+                ErrorCode::RateLimited,
+                "wait for the visitor to answer the earlier requests",
+            ));
+        }
+        let id = call.next_request;
+        call.next_request += 1;
+        call.pending.push_back(id);
+        self.send_contact_visitors(contact, &ToVisitor::MediaControl { id, settings });
+        Ok(())
+    }
+
+    /// The visitor's answer to a media control request goes to the agent.
+    pub(super) fn visitor_media_result(
+        &mut self,
+        contact: ContactId,
+        id: u64,
+        accepted: bool,
+        applied: MediaSettings,
+    ) -> Result<(), FrameError> {
+        let Some(live) = self.contacts.get_mut(&contact) else {
+            return Ok(());
+        };
+        let agent = live.agent;
+        let call = live.call.as_mut().ok_or_else(not_a_call)?;
+        let Some(at) = call.pending.iter().position(|p| *p == id) else {
+            return Err(FrameError::new(
+                ErrorCode::Invalid,
+                "no media control request with that id",
+            ));
+        };
+        call.pending.remove(at);
+        if let Some(agent) = agent {
+            self.send_agent(
+                agent,
+                &ToAgent::MediaControlResult {
+                    contact: contact.0,
+                    id,
+                    accepted,
+                    applied,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// The connection carrying a call's media closed: the call ends at the next
+    /// sweep (a call window cannot rejoin the same media without a new offer).
+    pub(super) fn call_window_gone(&mut self, contact: ContactId, conn: ConnId) {
+        if let Some(call) = self
+            .contacts
+            .get_mut(&contact)
+            .and_then(|c| c.call.as_mut())
+            .filter(|c| c.visitor_conn == conn)
+        {
+            call.window_gone = true;
+        }
+    }
+
+    /// Ends calls whose window closed.
+    pub(super) async fn sweep_calls(&mut self) {
+        let gone: Vec<ContactId> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| c.call.as_ref().is_some_and(|call| call.window_gone))
+            .map(|(id, _)| *id)
+            .collect();
+        for contact in gone {
+            self.finish_call(contact, "hangup").await;
+            self.end_contact(contact, Sender::Visitor).await;
+        }
+        self.calls.sweep_attempts();
+    }
+
+    /// A supervisor joins a tenant's live call, receive-only.
+    pub(super) async fn listen(
+        &mut self,
+        tenant: TenantId,
+        contact: ContactId,
+        sdp: &str,
+    ) -> Result<(LegId, String), ListenError> {
+        let handle = self
+            .contacts
+            .get(&contact)
+            .filter(|c| c.tenant == tenant)
+            .and_then(|c| c.call.as_ref())
+            .map(|c| c.handle.clone())
+            .ok_or(ListenError::NoCall)?;
+        let sdp = protocol::sdp_offer(sdp).map_err(|e| ListenError::BadOffer(e.message))?;
+        let (leg, answer) =
+            handle
+                .add_webrtc(LegRole::Listener, sdp)
+                .await
+                .map_err(|e| match e {
+                    MediaError::BadOffer(why) => ListenError::BadOffer(why),
+                    _ => ListenError::NoCall,
+                })?;
+        if let Some(call) = self
+            .contacts
+            .get_mut(&contact)
+            .and_then(|c| c.call.as_mut())
+        {
+            call.listeners.push(leg);
+        }
+        metrics::counter!("switchboard_listen_ins_total").increment(1);
+        Ok((leg, answer))
+    }
+
+    pub(super) async fn stop_listening(
+        &mut self,
+        tenant: TenantId,
+        contact: ContactId,
+        leg: LegId,
+    ) {
+        let Some(call) = self
+            .contacts
+            .get_mut(&contact)
+            .filter(|c| c.tenant == tenant)
+            .and_then(|c| c.call.as_mut())
+        else {
+            return;
+        };
+        if let Some(at) = call.listeners.iter().position(|l| *l == leg) {
+            call.listeners.remove(at);
+            call.handle.remove_leg(leg).await;
+        }
+    }
+}

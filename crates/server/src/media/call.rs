@@ -1,0 +1,533 @@
+//! The per-call task: owns the call's legs and bridge, and its recording.
+//!
+//! It waits on three things: commands from [`Call`](super::Call) handles,
+//! datagrams the receive task routed to one of its legs, and the earliest
+//! timer (a leg's str0m timeout, a connect deadline, the once-a-second
+//! housekeeping). Whatever it does to a leg is followed by draining that leg
+//! (str0m's run-loop contract); what draining yields (frames, keyframe
+//! requests, state changes) is routed by the bridge, which may write to and
+//! drain other legs in turn, until nothing is left to route.
+
+use std::{
+    collections::VecDeque,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use str0m::media::{Frequency, KeyframeRequestKind, MediaData};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    LegId, LegRole, LegStats, MediaError, MediaEvent, MediaEventKind, RecordingFiles, Shared,
+    leg::{Leg, LegOutput, SILENCE_LIMIT},
+    recorder::Recording,
+    socket::{CALL_QUEUE, Inbound, RouteCommand},
+};
+
+/// How often liveness and recording pages are looked at.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+
+/// Datagrams handled in one go before commands and timers get a look.
+const BATCH: usize = 64;
+
+pub(crate) enum Command {
+    AddWebrtc {
+        role: LegRole,
+        offer: str0m::change::SdpOffer,
+        reply: oneshot::Sender<Result<(LegId, String), MediaError>>,
+    },
+    RemoveLeg {
+        leg: LegId,
+        reply: oneshot::Sender<()>,
+    },
+    SetHold {
+        on: bool,
+        reply: oneshot::Sender<()>,
+    },
+    Record {
+        dir: PathBuf,
+        stem: String,
+        reply: oneshot::Sender<Result<RecordingFiles, MediaError>>,
+    },
+    Stats {
+        reply: oneshot::Sender<Vec<LegStats>>,
+    },
+    Hangup {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+pub(crate) struct CallTask {
+    shared: Arc<Shared>,
+    tag: i64,
+    events: mpsc::Sender<MediaEvent>,
+    commands: mpsc::Receiver<Command>,
+    inbound: mpsc::Receiver<Inbound>,
+    /// Given to the receive task with each leg's registration.
+    inbound_tx: mpsc::Sender<Inbound>,
+    legs: Vec<Leg>,
+    hold: bool,
+    recording: Option<Recording>,
+    /// Events waiting to be sent to the desk.
+    pending_events: Vec<MediaEventKind>,
+    next_housekeeping: Instant,
+    /// Scratch space reused for each leg's outputs, and for the bridge's
+    /// work queue (no allocation per datagram).
+    scratch: Vec<LegOutput>,
+    work: VecDeque<Routed>,
+}
+
+/// Work for the bridge: what leg `from` produced.
+struct Routed {
+    from: LegId,
+    output: LegOutput,
+}
+
+impl CallTask {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        tag: i64,
+        events: mpsc::Sender<MediaEvent>,
+        commands: mpsc::Receiver<Command>,
+    ) -> Self {
+        let (inbound_tx, inbound) = mpsc::channel(CALL_QUEUE);
+        Self {
+            shared,
+            tag,
+            events,
+            commands,
+            inbound,
+            inbound_tx,
+            legs: Vec::new(),
+            hold: false,
+            recording: None,
+            pending_events: Vec::new(),
+            next_housekeeping: Instant::now() + HOUSEKEEPING,
+            scratch: Vec::new(),
+            work: VecDeque::new(),
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let sleep = tokio::time::sleep_until(self.next_deadline().into());
+        tokio::pin!(sleep);
+        let mut armed = self.next_deadline();
+        loop {
+            let deadline = self.next_deadline();
+            if deadline != armed {
+                sleep.as_mut().reset(deadline.into());
+                armed = deadline;
+            }
+            tokio::select! {
+                biased;
+                command = self.commands.recv() => match command {
+                    Some(Command::Hangup { reply }) => {
+                        self.end().await;
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(command) => self.on_command(command).await,
+                    // Every `Call` handle is gone.
+                    None => break,
+                },
+                // Due timers before datagrams, so a busy call still sends
+                // its reports and notices failures.
+                () = &mut sleep => self.on_timer(Instant::now()),
+                Some(first) = self.inbound.recv() => {
+                    self.on_datagram(&first);
+                    for _ in 1..BATCH {
+                        let Ok(next) = self.inbound.try_recv() else { break };
+                        self.on_datagram(&next);
+                    }
+                }
+            }
+            self.settle().await;
+        }
+        self.end().await;
+    }
+
+    /// The earliest instant something is due.
+    fn next_deadline(&self) -> Instant {
+        self.legs
+            .iter()
+            .map(|l| {
+                if l.connected {
+                    l.timeout
+                } else {
+                    l.timeout.min(l.connect_by)
+                }
+            })
+            .fold(self.next_housekeeping, Instant::min)
+    }
+
+    async fn on_command(&mut self, command: Command) {
+        match command {
+            Command::AddWebrtc { role, offer, reply } => {
+                let result = self.add_webrtc(role, offer).await;
+                let _ = reply.send(result);
+            }
+            Command::RemoveLeg { leg, reply } => {
+                self.remove(leg).await;
+                let _ = reply.send(());
+            }
+            Command::SetHold { on, reply } => {
+                self.set_hold(on);
+                let _ = reply.send(());
+            }
+            Command::Record { dir, stem, reply } => {
+                let _ = reply.send(self.record(&dir, &stem));
+            }
+            Command::Stats { reply } => {
+                let _ = reply.send(self.legs.iter().map(Leg::stats).collect());
+            }
+            // Handled by the run loop: it ends the task.
+            Command::Hangup { reply } => {
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    async fn add_webrtc(
+        &mut self,
+        role: LegRole,
+        offer: str0m::change::SdpOffer,
+    ) -> Result<(LegId, String), MediaError> {
+        let id = self.shared.next_leg_id();
+        let now = Instant::now();
+        let (leg, answer) = Leg::from_offer(
+            &self.shared.setup,
+            id,
+            role,
+            offer,
+            self.shared.connect_timeout,
+            now,
+        )?;
+        // One visitor and one agent at a time: a new one replaces the old.
+        if role != LegRole::Listener {
+            let old: Vec<LegId> = self
+                .legs
+                .iter()
+                .filter(|l| l.role == role)
+                .map(|l| l.id)
+                .collect();
+            for old in old {
+                self.remove(old).await;
+            }
+        }
+        // Registered before the answer leaves: the browser's first STUN
+        // must find the leg.
+        let registered = self
+            .shared
+            .routes
+            .send(RouteCommand::Register {
+                leg: id,
+                ufrag: leg.ufrag.clone(),
+                pass: leg.pass.clone(),
+                to: self.inbound_tx.clone(),
+            })
+            .await;
+        if registered.is_err() {
+            return Err(MediaError::Unavailable);
+        }
+        tracing::info!(tag = self.tag, leg = id.0, ?role, "media leg added");
+        self.legs.push(leg);
+        Ok((id, answer))
+    }
+
+    fn set_hold(&mut self, on: bool) {
+        if self.hold == on {
+            return;
+        }
+        self.hold = on;
+        tracing::info!(tag = self.tag, on, "media hold");
+        if on {
+            if let Some(recording) = &mut self.recording {
+                recording.pause();
+            }
+        } else {
+            // Video resumes from a keyframe rather than a smear.
+            let now = Instant::now();
+            let parties: Vec<LegId> = self
+                .legs
+                .iter()
+                .filter(|l| l.role != LegRole::Listener)
+                .map(|l| l.id)
+                .collect();
+            for id in parties {
+                self.keyframe_from(id, KeyframeRequestKind::Pli, true, now);
+            }
+        }
+    }
+
+    fn record(&mut self, dir: &std::path::Path, stem: &str) -> Result<RecordingFiles, MediaError> {
+        if let Some(previous) = self.recording.take() {
+            previous.finish();
+        }
+        match Recording::start(dir, stem) {
+            Ok((recording, files)) => {
+                tracing::info!(tag = self.tag, "recording started");
+                self.recording = Some(recording);
+                Ok(files)
+            }
+            Err(e) => {
+                tracing::warn!(tag = self.tag, error = %e, "recording not started");
+                Err(MediaError::Io(e))
+            }
+        }
+    }
+
+    fn index(&self, id: LegId) -> Option<usize> {
+        self.legs.iter().position(|l| l.id == id)
+    }
+
+    fn on_datagram(&mut self, datagram: &Inbound) {
+        DBG_DGRAM.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(i) = self.index(datagram.leg) else {
+            return; // the leg was removed while this was queued
+        };
+        let destination = self.shared.setup.candidate;
+        let mut out = std::mem::take(&mut self.scratch);
+        self.legs[i].receive(
+            datagram.at,
+            datagram.source,
+            destination,
+            &datagram.data,
+            &self.shared.socket,
+            &mut out,
+        );
+        self.route(datagram.leg, out);
+    }
+
+    fn on_timer(&mut self, now: Instant) {
+        DBG_TIMER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for l in &self.legs {
+            if l.timeout <= now {
+                let r = l.reason();
+                if let Ok(mut m) = DBG_REASONS.lock() {
+                    *m.entry(r).or_insert(0) += 1;
+                }
+            }
+        }
+        let due: Vec<LegId> = self
+            .legs
+            .iter()
+            .filter(|l| l.timeout <= now)
+            .map(|l| l.id)
+            .collect();
+        for id in due {
+            if let Some(i) = self.index(id) {
+                let mut out = std::mem::take(&mut self.scratch);
+                self.legs[i].tick(now, &self.shared.socket, &mut out);
+                self.route(id, out);
+            }
+        }
+        for i in 0..self.legs.len() {
+            let leg = &mut self.legs[i];
+            let mut out = Vec::new();
+            if !leg.connected && now >= leg.connect_by {
+                leg.fail("not connected in time".into(), &mut out);
+            } else if leg.connected && now.saturating_duration_since(leg.last_rx) >= SILENCE_LIMIT {
+                leg.fail("no packets from the peer".into(), &mut out);
+            }
+            if !out.is_empty() {
+                let id = leg.id;
+                self.route(id, out);
+            }
+        }
+        if now >= self.next_housekeeping {
+            self.next_housekeeping = now + HOUSEKEEPING;
+            if let Some(recording) = &mut self.recording {
+                recording.tick(now);
+            }
+        }
+    }
+
+    /// The bridge: routes what legs produced until nothing is left.
+    fn route(&mut self, from: LegId, mut first: Vec<LegOutput>) {
+        // Re-entered (a keyframe request routed while routing) it starts
+        // with an empty queue of its own.
+        let mut work = std::mem::take(&mut self.work);
+        work.extend(first.drain(..).map(|output| Routed { from, output }));
+        self.scratch = first;
+        while let Some(Routed { from, output }) = work.pop_front() {
+            let Some(i) = self.index(from) else { continue };
+            let role = self.legs[i].role;
+            let mut out = std::mem::take(&mut self.scratch);
+            match output {
+                LegOutput::Media(data) => {
+                    self.legs[i].frames_in += 1;
+                    self.forward(i, &data, &mut work, &mut out);
+                }
+                LegOutput::KeyframeRequest(kind) => {
+                    if let Some(source) = self.party_opposite(role) {
+                        self.keyframe_from(source, kind, true, Instant::now());
+                    }
+                }
+                LegOutput::Connected => {
+                    tracing::info!(tag = self.tag, leg = from.0, ?role, "media leg connected");
+                    self.pending_events
+                        .push(MediaEventKind::Connected { leg: from, role });
+                    // A party that just joined should see video at once.
+                    if let Some(source) = self.party_opposite(role) {
+                        self.keyframe_from(source, KeyframeRequestKind::Pli, true, Instant::now());
+                    }
+                }
+                LegOutput::Failed(reason) => {
+                    tracing::info!(tag = self.tag, leg = from.0, ?role, %reason, "media leg failed");
+                    self.pending_events.push(MediaEventKind::LegFailed {
+                        leg: from,
+                        role,
+                        reason,
+                    });
+                }
+            }
+            work.extend(out.drain(..).map(|output| Routed { from, output }));
+            self.scratch = out;
+        }
+        self.work = work;
+    }
+
+    /// The party leg a frame from `role` goes to (visitor ↔ agent).
+    fn party_opposite(&self, role: LegRole) -> Option<LegId> {
+        let other = match role {
+            LegRole::Visitor => LegRole::Agent,
+            LegRole::Agent => LegRole::Visitor,
+            LegRole::Listener => return None,
+        };
+        self.legs
+            .iter()
+            .find(|l| l.role == other && !l.failed)
+            .map(|l| l.id)
+    }
+
+    /// Asks party leg `id` for a keyframe (its outputs are routed later).
+    fn keyframe_from(&mut self, id: LegId, kind: KeyframeRequestKind, force: bool, now: Instant) {
+        let Some(i) = self.index(id) else { return };
+        let mut out = Vec::new();
+        self.legs[i].request_keyframe(kind, force, now, &self.shared.socket, &mut out);
+        if !out.is_empty() {
+            self.route(id, out);
+        }
+    }
+
+    /// Sends a frame from leg `i` where the bridge says; what the receiving
+    /// legs produce while sending goes to `work`.
+    fn forward(
+        &mut self,
+        i: usize,
+        data: &MediaData,
+        work: &mut VecDeque<Routed>,
+        out: &mut Vec<LegOutput>,
+    ) {
+        let source = &self.legs[i];
+        let (role, source_id) = (source.role, source.id);
+        if role == LegRole::Listener || self.hold {
+            return; // a listener is heard by no one; on hold nobody is
+        }
+        let audio = data.params.spec().codec.is_audio();
+        let now = Instant::now();
+        if audio {
+            if let Some(recording) = &mut self.recording {
+                let rtp = data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
+                recording.push(role, source_id, rtp, &data.data, now);
+            }
+        } else if !data.contiguous {
+            // Frames were lost: the receivers need a keyframe to recover.
+            let mut own = Vec::new();
+            self.legs[i].request_keyframe(
+                KeyframeRequestKind::Fir,
+                false,
+                now,
+                &self.shared.socket,
+                &mut own,
+            );
+            work.extend(own.into_iter().map(|output| Routed {
+                from: source_id,
+                output,
+            }));
+        }
+        let socket = &self.shared.socket;
+        for target in &mut self.legs {
+            if target.id == source_id || !target.connected || target.failed {
+                continue;
+            }
+            let mid = match (role, target.role, audio) {
+                // A listener's first line carries the visitor, its second the agent.
+                (LegRole::Visitor, LegRole::Agent | LegRole::Listener, true)
+                | (LegRole::Agent, LegRole::Visitor, true) => target.audio_line(0),
+                (LegRole::Visitor, LegRole::Agent, false)
+                | (LegRole::Agent, LegRole::Visitor, false) => target.video_send,
+                (LegRole::Agent, LegRole::Listener, true) => target.audio_line(1),
+                _ => None,
+            };
+            let Some(mid) = mid else { continue };
+            target.write(mid, data, socket, out);
+            let from = target.id;
+            work.extend(out.drain(..).map(|output| Routed { from, output }));
+        }
+    }
+
+    /// Removes failed legs and sends events to the desk.
+    async fn settle(&mut self) {
+        let failed: Vec<LegId> = self
+            .legs
+            .iter()
+            .filter(|l| l.failed)
+            .map(|l| l.id)
+            .collect();
+        for id in failed {
+            self.remove(id).await;
+        }
+        for kind in self.pending_events.drain(..) {
+            // The desk reads its event channel; if it is gone nobody cares.
+            let _ = self
+                .events
+                .send(MediaEvent {
+                    tag: self.tag,
+                    kind,
+                })
+                .await;
+        }
+    }
+
+    /// Closes leg `id` and frees its routes.
+    async fn remove(&mut self, id: LegId) {
+        let Some(i) = self.index(id) else { return };
+        let mut leg = self.legs.swap_remove(i);
+        leg.close(&self.shared.socket);
+        // If the receive task is gone, so are its maps.
+        let _ = self
+            .shared
+            .routes
+            .send(RouteCommand::Unregister { leg: id })
+            .await;
+        tracing::debug!(tag = self.tag, leg = id.0, "media leg removed");
+    }
+
+    /// Hangup, or every handle dropped: close all legs, finish recording.
+    async fn end(&mut self) {
+        self.settle().await;
+        let ids: Vec<LegId> = self.legs.iter().map(|l| l.id).collect();
+        for id in ids {
+            self.remove(id).await;
+        }
+        if let Some(recording) = self.recording.take() {
+            recording.finish();
+        }
+        tracing::info!(tag = self.tag, "media call ended");
+    }
+}
+
+pub static DBG_TIMER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static DBG_DGRAM: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static DBG_REASONS: std::sync::Mutex<std::collections::BTreeMap<String, u64>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+pub fn dbg_dump() -> String {
+    format!(
+        "timer {} dgram {} reasons {:?}",
+        DBG_TIMER.load(std::sync::atomic::Ordering::Relaxed),
+        DBG_DGRAM.load(std::sync::atomic::Ordering::Relaxed),
+        DBG_REASONS.lock().unwrap()
+    )
+}

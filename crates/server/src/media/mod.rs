@@ -1,0 +1,310 @@
+//! The media engine: WebRTC terminated on the server (str0m), every call's legs
+//! joined by a bridge (DESIGN.md principle 3).
+//!
+//! One UDP socket carries every session. A receive task demultiplexes packets
+//! to the call that owns the leg (by STUN username before ICE completes, by
+//! source address after); packets from unknown sources are dropped. One task
+//! owns each call: its legs, its bridge and its recorders.
+//!
+//! API contract (the desk uses only this):
+//! * [`MediaEngine::start`] binds the socket; [`MediaEngine::call`] starts a
+//!   call task whose [`MediaEvent`]s go to the given channel, tagged.
+//! * [`Call::add_webrtc`] takes a browser's SDP offer and returns the answer.
+//!   A leg that does not connect (ICE + DTLS) within `connect_timeout` fails
+//!   with [`MediaEventKind::LegFailed`] and is freed.
+//! * Bridge: the visitor leg and the current agent leg hear each other unless
+//!   the call is on hold; listener legs receive both parties' audio and send
+//!   nothing anyone hears; recording writes each party's audio to its own
+//!   Ogg/Opus file.
+//!
+//! # Layout
+//!
+//! * `socket`: the receive task. It owns the routing maps (local ICE ufrag →
+//!   leg, source address → leg) and hands each datagram to its call's bounded
+//!   channel; whatever it cannot route is counted and dropped.
+//! * `call`: the per-call task (the companion IO of STYLE.md 2): commands from
+//!   [`Call`] handles, datagrams from the socket task, the legs' timers. It
+//!   owns the bridge: which leg's media goes where.
+//! * `leg`: one browser's `str0m::Rtc` (ICE-lite, DTLS-SRTP) and the media
+//!   lines negotiated in its offer.
+//! * `recorder` and `ogg`: Ogg/Opus files written without a library.
+//! * `testclient` (hidden): an in-process str0m peer that plays the browser in
+//!   tests and in the `media_load` benchmark.
+//!
+//! # Media
+//!
+//! Only Opus (audio) and VP8 (video, with RTX, NACK, PLI and FIR) are offered
+//! to browsers, so both parties of a call always negotiate the same codecs and
+//! frames are forwarded without transcoding. H.264 is not enabled: every
+//! browser we target sends VP8, and one video codec means a visitor and an
+//! agent can never end up with codecs the other cannot decode.
+//!
+//! The bridge works at the frame level (str0m's sample API, as in its
+//! `chat.rs`), not in RTP mode: each leg is its own RTP session with its own
+//! SSRCs, sequence numbers, NACK/RTX buffers and keyframe-request plumbing.
+//! That makes replacing the agent leg (a transfer), hold and listeners plain
+//! routing decisions (no sequence-number or SSRC rewriting, no NACKs relayed
+//! across legs), and the recorder gets whole Opus packets. The price is
+//! depacketizing and packetizing every frame, which for 20 ms audio frames is
+//! one packet in, one packet out (see docs/benchmarks.md, "Media relay").
+//!
+//! All legs share one DTLS certificate, made when the engine starts: a
+//! certificate per leg would cost an ECDSA key generation per call.
+
+pub mod call;
+mod leg;
+mod ogg;
+mod recorder;
+mod socket;
+#[doc(hidden)]
+pub mod testclient;
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::sync::{mpsc, oneshot};
+
+use self::{
+    call::{CallTask, Command},
+    leg::LegSetup,
+    socket::RouteCommand,
+};
+
+/// Settings of the media engine.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// UDP address every session shares (port 0 picks one).
+    pub bind: SocketAddr,
+    /// Address announced in ICE candidates.
+    pub announce: IpAddr,
+    /// How long a leg may take to connect (ICE and DTLS) before it is dropped.
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("media socket: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("bad SDP offer: {0}")]
+    BadOffer(String),
+    #[error("the call has ended")]
+    CallEnded,
+    #[error("the media engine is not available")]
+    Unavailable,
+}
+
+/// What a leg is for in its call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LegRole {
+    Visitor,
+    Agent,
+    /// A supervisor listening in: receives both parties, heard by no one.
+    Listener,
+}
+
+/// One leg of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LegId(pub u64);
+
+#[derive(Debug, Clone)]
+pub struct MediaEvent {
+    /// The tag given to [`MediaEngine::call`] (the desk uses the contact id).
+    pub tag: i64,
+    pub kind: MediaEventKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum MediaEventKind {
+    /// ICE and DTLS completed; media flows.
+    Connected { leg: LegId, role: LegRole },
+    /// The leg is gone: it never connected in time, the peer closed it, or its
+    /// transport failed. `reason` is for logs.
+    ///
+    /// Legs the desk removes itself ([`Call::remove_leg`], an agent leg
+    /// replaced by a new one, [`Call::hangup`]) are not reported.
+    LegFailed {
+        leg: LegId,
+        role: LegRole,
+        reason: String,
+    },
+}
+
+/// Cheap, cloneable handle to the media engine.
+#[derive(Clone)]
+pub struct MediaEngine {
+    local: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+/// What the engine's handles and call tasks share. The receive task ends
+/// when the last of them is gone (its control channel closes).
+struct Shared {
+    socket: Arc<tokio::net::UdpSocket>,
+    setup: LegSetup,
+    connect_timeout: Duration,
+    routes: mpsc::Sender<RouteCommand>,
+    next_leg: AtomicU64,
+    dropped: Arc<AtomicU64>,
+    /// Call tasks run on the runtime the engine was started on, whoever
+    /// calls [`MediaEngine::call`].
+    runtime: tokio::runtime::Handle,
+}
+
+/// Cheap, cloneable handle to one call's task. The task ends on
+/// [`Call::hangup`] or when every handle is dropped.
+#[derive(Clone)]
+pub struct Call {
+    commands: mpsc::Sender<Command>,
+}
+
+/// One leg as the call task sees it (diagnostics, tests).
+#[derive(Debug, Clone)]
+pub struct LegStats {
+    pub leg: LegId,
+    pub role: LegRole,
+    pub connected: bool,
+    /// Frames (audio packets, whole video frames) received from the browser.
+    pub frames_in: u64,
+    /// Frames sent to the browser.
+    pub frames_out: u64,
+}
+
+/// The files one call's recording writes.
+#[derive(Debug, Clone)]
+pub struct RecordingFiles {
+    pub visitor: PathBuf,
+    pub agent: PathBuf,
+}
+
+/// Commands a call task may have queued before it gets to them.
+const CALL_COMMANDS: usize = 16;
+
+impl MediaEngine {
+    /// Binds the media socket and starts the receive task on the current
+    /// tokio runtime (call tasks will run there too).
+    #[allow(
+        clippy::unused_async,
+        reason = "async in the API contract; binding may become async (e.g. a port range)"
+    )]
+    pub async fn start(config: MediaConfig) -> Result<Self, MediaError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| MediaError::Unavailable)?;
+        let socket = Arc::new(socket::bind(config.bind)?);
+        let local = socket.local_addr()?;
+        let candidate = SocketAddr::new(config.announce, local.port());
+        if str0m::Candidate::host(candidate, "udp").is_err() {
+            return Err(MediaError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the announced media address cannot be an ICE candidate",
+            )));
+        }
+        let setup = LegSetup::new(candidate).ok_or(MediaError::Unavailable)?;
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (routes, control) = mpsc::channel(socket::CONTROL_QUEUE);
+        runtime.spawn(socket::run(
+            Arc::clone(&socket),
+            control,
+            setup.hmac(),
+            Arc::clone(&dropped),
+        ));
+        tracing::info!(port = local.port(), "media engine listening");
+        tracing::debug!(%local, %candidate, "media socket bound");
+        Ok(Self {
+            local,
+            shared: Arc::new(Shared {
+                socket,
+                setup,
+                connect_timeout: config.connect_timeout,
+                routes,
+                next_leg: AtomicU64::new(1),
+                dropped,
+                runtime,
+            }),
+        })
+    }
+
+    /// The bound UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Datagrams the receive task dropped so far: unknown sources, garbage,
+    /// STUN that failed its integrity check, or a call too busy to take them.
+    /// The same figure is exported as `media_packets_dropped_total`.
+    pub fn dropped_packets(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Starts a call; its events go to `events` with `tag`.
+    pub fn call(&self, tag: i64, events: mpsc::Sender<MediaEvent>) -> Call {
+        let (commands, rx) = mpsc::channel(CALL_COMMANDS);
+        let task = CallTask::new(Arc::clone(&self.shared), tag, events, rx);
+        self.shared.runtime.spawn(task.run());
+        Call { commands }
+    }
+}
+
+impl Shared {
+    fn next_leg_id(&self) -> LegId {
+        LegId(self.next_leg.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl Call {
+    /// Adds a WebRTC leg from a browser's SDP offer; returns the SDP answer.
+    pub async fn add_webrtc(
+        &self,
+        role: LegRole,
+        offer: &str,
+    ) -> Result<(LegId, String), MediaError> {
+        let offer = leg::parse_offer(offer)?;
+        self.ask(|reply| Command::AddWebrtc { role, offer, reply })
+            .await?
+    }
+
+    /// Closes one leg (an agent transferring away, a supervisor leaving).
+    pub async fn remove_leg(&self, leg: LegId) {
+        let _ = self.ask(|reply| Command::RemoveLeg { leg, reply }).await;
+    }
+
+    /// On hold neither party hears the other (recording pauses too).
+    pub async fn set_hold(&self, on: bool) {
+        let _ = self.ask(|reply| Command::SetHold { on, reply }).await;
+    }
+
+    /// Starts writing each party's audio to its own Ogg/Opus file in `dir`,
+    /// named from `stem` (`{stem}-visitor.ogg`, `{stem}-agent.ogg`).
+    pub async fn record(&self, dir: PathBuf, stem: String) -> Result<RecordingFiles, MediaError> {
+        self.ask(|reply| Command::Record { dir, stem, reply })
+            .await?
+    }
+
+    /// The call's legs as its task sees them now.
+    pub async fn stats(&self) -> Result<Vec<LegStats>, MediaError> {
+        self.ask(|reply| Command::Stats { reply }).await
+    }
+
+    /// Ends the call: closes every leg and finishes the recordings.
+    pub async fn hangup(&self) {
+        let _ = self.ask(|reply| Command::Hangup { reply }).await;
+    }
+
+    /// Sends a command and waits for the task's answer.
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, MediaError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| MediaError::CallEnded)?;
+        answer.await.map_err(|_| MediaError::CallEnded)
+    }
+}

@@ -1,0 +1,194 @@
+//! Call settings (what a link offers, what a tenant allows) and what a call adds
+//! to its contact's record: talk and hold time, transfers, the recording.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::ids::{ContactId, LinkId, TenantId};
+
+/// Media a visitor may call with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallMedia {
+    Voice,
+    Video,
+}
+
+impl CallMedia {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Voice => "voice",
+            Self::Video => "video",
+        }
+    }
+
+    pub fn acd(self) -> acd::Media {
+        match self {
+            Self::Voice => acd::Media::Voice,
+            Self::Video => acd::Media::Video,
+        }
+    }
+}
+
+/// A link's call settings (`[[links]]` `calls` and `record_calls` in the tenant file).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct LinkCalls {
+    /// Media the widget offers besides chat; empty means chat only.
+    pub media: Vec<CallMedia>,
+    /// Calls are recorded; the visitor is told before connecting.
+    pub record: bool,
+}
+
+/// A tenant's call settings (`[calls]` in the tenant file).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantCalls {
+    /// Agents may ask a visitor's browser to change its audio processing and
+    /// volumes (the visitor still has to allow each request).
+    pub media_control: bool,
+    /// Calls live at once; more are refused politely.
+    pub max_concurrent: u32,
+    /// Calls one visitor may start per hour.
+    pub attempts_per_hour: u32,
+}
+
+impl Default for TenantCalls {
+    fn default() -> Self {
+        Self {
+            media_control: true,
+            max_concurrent: 100,
+            attempts_per_hour: 20,
+        }
+    }
+}
+
+/// What a call adds to its contact's record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CallRecord {
+    pub talk_ms: i64,
+    pub hold_ms: i64,
+    pub transfers: u32,
+    /// File stem of the recording under the data directory's `recordings/`.
+    pub recording: Option<String>,
+}
+
+fn json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+impl Store {
+    pub async fn link_calls(
+        &self,
+        tenant: TenantId,
+        link: LinkId,
+    ) -> Result<LinkCalls, StoreError> {
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT calls FROM links WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0)
+                .bind(link.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        text.map_or_else(|| Ok(LinkCalls::default()), |t| json(&t, "link calls"))
+    }
+
+    pub async fn set_link_calls(
+        &self,
+        tenant: TenantId,
+        link: LinkId,
+        calls: &LinkCalls,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE links SET calls = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(serde_json::to_string(calls).unwrap_or_else(|_| "{}".into()))
+            .bind(tenant.0)
+            .bind(link.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn tenant_calls(&self, tenant: TenantId) -> Result<TenantCalls, StoreError> {
+        let text: Option<String> = sqlx::query_scalar("SELECT calls FROM tenants WHERE id = $1")
+            .bind(tenant.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        text.map_or_else(|| Ok(TenantCalls::default()), |t| json(&t, "tenant calls"))
+    }
+
+    pub async fn set_tenant_calls(
+        &self,
+        tenant: TenantId,
+        calls: &TenantCalls,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tenants SET calls = $1 WHERE id = $2")
+            .bind(serde_json::to_string(calls).unwrap_or_else(|_| "{}".into()))
+            .bind(tenant.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a call's figures on its contact (called when the call ends, and
+    /// at a transfer so a crash loses at most the current agent's part).
+    pub async fn set_call_record(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        call: &CallRecord,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE contacts SET talk_ms = $1, hold_ms = $2, transfers = $3, recording = $4 \
+             WHERE tenant_id = $5 AND id = $6",
+        )
+        .bind(call.talk_ms)
+        .bind(call.hold_ms)
+        .bind(i64::from(call.transfers))
+        .bind(call.recording.as_deref())
+        .bind(tenant.0)
+        .bind(contact.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A contact's call figures, if it was a call.
+    pub async fn call_record(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+    ) -> Result<Option<CallRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT talk_ms, hold_ms, transfers, recording FROM contacts \
+             WHERE tenant_id = $1 AND id = $2 AND media IN ('voice', 'video')",
+        )
+        .bind(tenant.0)
+        .bind(contact.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(CallRecord {
+                talk_ms: r.try_get::<Option<i64>, _>("talk_ms")?.unwrap_or(0),
+                hold_ms: r.try_get::<Option<i64>, _>("hold_ms")?.unwrap_or(0),
+                transfers: u32::try_from(r.try_get::<i64, _>("transfers")?).unwrap_or(0),
+                recording: r.try_get("recording")?,
+            })
+        })
+        .transpose()
+    }
+}
+
+impl Store {
+    /// Every staff member of a tenant as (name, display name), by name: where a
+    /// call may be transferred.
+    pub async fn staff_names(&self, tenant: TenantId) -> Result<Vec<(String, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT name, display_name FROM users WHERE tenant_id = $1 ORDER BY name")
+                .bind(tenant.0)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("display_name")?)))
+            .collect()
+    }
+}
