@@ -528,6 +528,25 @@ async fn bad_offers_and_limits_are_refused_with_a_reason() {
     assert_eq!(first.until_type("error").await["code"], "bad_state");
     first.send(json!({"type": "end"})).await;
     first.until("call_state", |f| f["state"] == "ended").await;
+    // Two calls an hour per visitor here: the second goes through (the line
+    // is free again), the third is refused.
+    let (_peer, offer) = Peer::new(Shape::Party { video: false }).await;
+    first
+        .send(json!({"type": "call", "media": "voice", "sdp": offer}))
+        .await;
+    first.until_type("call_answer").await;
+    first.send(json!({"type": "end"})).await;
+    first.until("call_state", |f| f["state"] == "ended").await;
+    let (_peer, offer) = Peer::new(Shape::Party { video: false }).await;
+    first
+        .send(json!({"type": "call", "media": "voice", "sdp": offer}))
+        .await;
+    let e = first.until_type("error").await;
+    assert_eq!(e["code"], "rate_limited", "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("too many calls"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -554,4 +573,34 @@ async fn a_call_whose_media_never_connects_ends() {
     .await
     .expect("the call ends when its media never connects");
     assert_eq!(ended["reason"], "media_failed");
+}
+
+#[tokio::test]
+async fn a_call_waiting_at_a_restart_is_closed_not_routed_again() {
+    let server = TestServer::start().await;
+    let (ws, _peer) = caller(&server, "demo", "sales").await;
+    drop(ws);
+    let server = server.restart().await;
+    // Its media died with the process: the record is closed, and an agent who
+    // comes online is offered nothing.
+    let boss = server.demo_staff("sam").await;
+    let (_, list) = boss.get("/api/v1/contacts").await;
+    let call = list["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["media"] == "voice")
+        .cloned()
+        .expect("the call's record");
+    assert_eq!(call["state"], "closed", "{call}");
+    assert_eq!(call["outcome"], "closed", "{call}");
+    let (_, live) = boss.get("/api/v1/live").await;
+    assert!(
+        live["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["waiting"] == 0),
+        "{live}"
+    );
 }
