@@ -298,11 +298,22 @@ async fn a_transfer_reaches_the_next_agent_with_the_screen_pop() {
         assert_eq!(cat.until_type("error").await["code"], "invalid", "{bad}");
     }
 
-    cat.send(json!({"type": "end", "contact": contact})).await;
-    cat.until_type("ended").await;
+    // By name to ben, who serves only the back queue: it goes through that
+    // queue (the front one would never offer it to him).
+    cat.send(json!({"type": "transfer", "contact": contact, "agent": "ben"}))
+        .await;
+    cat.until("wrapped", |f| f["contact"] == contact).await;
+    let (again, mut ben_media) = answer_call(&mut ben).await;
+    assert_eq!(again, contact);
+    caller_media
+        .send_until(b"back-to-ben", &mut ben_media, 0)
+        .await;
+
+    ben.send(json!({"type": "end", "contact": contact})).await;
+    ben.until_type("ended").await;
     let boss = server.staff("desks", "boss", "pw-boss").await;
-    let body = record(&boss, contact, |r| r["call"]["transfers"] == 2).await;
-    assert_eq!(body["agent"], "cat");
+    let body = record(&boss, contact, |r| r["call"]["transfers"] == 3).await;
+    assert_eq!(body["agent"], "ben");
 }
 
 #[tokio::test]

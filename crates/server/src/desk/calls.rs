@@ -550,9 +550,20 @@ impl DeskState {
             return Ok(());
         };
         let (tenant, link_queue) = (live.tenant, live.link.queue);
+        let media = self
+            .acd
+            .contact(contact)
+            .map_or(acd::Media::Chat, |c| c.media);
+        let current = self.acd.contact(contact).map_or(link_queue, |c| c.queue);
         let (queue, to_agent) = match (queue, agent) {
             (Some(name), None) => (self.queue_named(tenant, &name)?, None),
-            (None, Some(name)) => (link_queue, Some(self.signed_in_agent(tenant, &name, user)?)),
+            (None, Some(name)) => {
+                let to = self.signed_in_agent(tenant, &name, user)?;
+                (
+                    self.queue_served_by(tenant, to, media, current, &name)?,
+                    Some(to),
+                )
+            }
             _ => {
                 return Err(FrameError::new(
                     ErrorCode::Invalid,
@@ -624,6 +635,43 @@ impl DeskState {
             .find(|(id, n)| n.as_str() == name && self.queue_tenants.get(id) == Some(&tenant))
             .map(|(id, _)| *id)
             .ok_or_else(|| FrameError::new(ErrorCode::Invalid, format!("no queue named {name:?}")))
+    }
+
+    /// The queue a transfer to a named agent goes through: the contact's own
+    /// when the agent serves it, else the first (by name) they do serve. The
+    /// routing core only offers a preferred agent who qualifies for the queue.
+    fn queue_served_by(
+        &self,
+        tenant: TenantId,
+        agent: UserId,
+        media: acd::Media,
+        current: QueueId,
+        name: &str,
+    ) -> Result<QueueId, FrameError> {
+        let refused = || {
+            FrameError::new(
+                ErrorCode::Invalid,
+                format!("{name:?} does not take this kind of contact in any queue"),
+            )
+        };
+        let spec = self.agent_specs.get(&agent).ok_or_else(refused)?;
+        if spec.capacity.of(media) == 0 {
+            return Err(refused());
+        }
+        let setup = self.setups.get(&tenant).ok_or_else(refused)?;
+        let serves = |q: &acd::QueueSpec| {
+            q.required.iter().all(|r| {
+                spec.skills
+                    .iter()
+                    .any(|(s, level)| *s == r.skill && *level >= r.min_level)
+            })
+        };
+        let mut served: Vec<&acd::QueueSpec> = setup.queues.iter().filter(|q| serves(q)).collect();
+        if served.iter().any(|q| q.queue == current) {
+            return Ok(current);
+        }
+        served.sort_by_key(|q| self.queue_names.get(&q.queue));
+        served.first().map(|q| q.queue).ok_or_else(refused)
     }
 
     fn signed_in_agent(

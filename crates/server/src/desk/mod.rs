@@ -392,6 +392,9 @@ struct DeskState {
     stat_writer: mpsc::Sender<StatEvent>,
     /// Queue names, for transfers by name.
     queue_names: HashMap<QueueId, String>,
+    /// Each agent's skills and capacity as last defined, to find a queue an
+    /// agent can serve (transfers by name).
+    agent_specs: HashMap<UserId, acd::AgentSpec>,
     /// Calls: the media engine, its events' channel, and who owns each call.
     calls: calls::CallBook,
 }
@@ -449,6 +452,7 @@ impl DeskState {
             stats,
             stat_writer,
             queue_names: HashMap::new(),
+            agent_specs: HashMap::new(),
             calls: calls::CallBook::new(media, media_tx),
         }
     }
@@ -537,6 +541,8 @@ impl DeskState {
                 .handle_input(at, acd::Input::Configure(Box::new(setup)));
         }
         for agent in agents {
+            self.agent_specs
+                .insert(UserId(agent.agent.0), agent.clone());
             self.acd.handle_input(at, acd::Input::AgentDefined(agent));
         }
         Ok(())

@@ -282,7 +282,6 @@ impl CallTask {
     }
 
     fn on_datagram(&mut self, datagram: &Inbound) {
-        DBG_DGRAM.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Some(i) = self.index(datagram.leg) else {
             return; // the leg was removed while this was queued
         };
@@ -300,15 +299,6 @@ impl CallTask {
     }
 
     fn on_timer(&mut self, now: Instant) {
-        DBG_TIMER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        for l in &self.legs {
-            if l.timeout <= now {
-                let r = l.reason();
-                if let Ok(mut m) = DBG_REASONS.lock() {
-                    *m.entry(r).or_insert(0) += 1;
-                }
-            }
-        }
         let due: Vec<LegId> = self
             .legs
             .iter()
@@ -517,17 +507,4 @@ impl CallTask {
         }
         tracing::info!(tag = self.tag, "media call ended");
     }
-}
-
-pub static DBG_TIMER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-pub static DBG_DGRAM: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-pub static DBG_REASONS: std::sync::Mutex<std::collections::BTreeMap<String, u64>> =
-    std::sync::Mutex::new(std::collections::BTreeMap::new());
-pub fn dbg_dump() -> String {
-    format!(
-        "timer {} dgram {} reasons {:?}",
-        DBG_TIMER.load(std::sync::atomic::Ordering::Relaxed),
-        DBG_DGRAM.load(std::sync::atomic::Ordering::Relaxed),
-        DBG_REASONS.lock().unwrap()
-    )
 }

@@ -393,10 +393,6 @@ impl Leg {
         }
     }
 
-    pub(crate) fn reason(&self) -> String {
-        format!("{:?}", self.rtc.last_timeout_reason())
-    }
-
     pub(crate) fn stats(&self) -> LegStats {
         LegStats {
             leg: self.id,

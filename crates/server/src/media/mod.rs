@@ -51,7 +51,7 @@
 //! All legs share one DTLS certificate, made when the engine starts: a
 //! certificate per leg would cost an ECDSA key generation per call.
 
-pub mod call;
+mod call;
 mod leg;
 mod ogg;
 mod recorder;
