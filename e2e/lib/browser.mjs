@@ -7,8 +7,9 @@ import { chromium } from 'playwright-core';
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS) || 15_000;
 
-/** A fresh headless Chromium; `chromium.launch` uses a throwaway profile. */
-export function launchBrowser() {
+/** A fresh headless Chromium; `chromium.launch` uses a throwaway profile.
+ * `extraArgs` adds command-line switches (e.g. fake media devices, lib/media.mjs). */
+export function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
@@ -20,6 +21,7 @@ export function launchBrowser() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

@@ -8,7 +8,9 @@
  *
  * The binary comes from SWITCHBOARD_BIN (relative to e2e/ or absolute), default
  * ../target/debug/switchboard. Each server gets a fresh data directory, ports chosen
- * by the OS, and the demo tenant. SWITCHBOARD_TEST_DATABASE_URL, when set, is passed
+ * by the OS, and the demo tenant. Call media (WebRTC over UDP) binds a port chosen
+ * by the OS on 127.0.0.1, so test media stays on loopback.
+ * SWITCHBOARD_TEST_DATABASE_URL, when set, is passed
  * as --database-url. SWITCHBOARD_TEST_POSTGRES (an admin URL such as
  * postgres://postgres@127.0.0.1:5432/test) gives each server a fresh PostgreSQL
  * database instead, created and dropped with psql.
@@ -29,6 +31,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+
+/** Call media on a free UDP port of 127.0.0.1. */
+const MEDIA_ARGS = ['--media-port', '0', '--media-ip', '127.0.0.1'];
 export const E2E_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_DIR = path.resolve(E2E_DIR, '..');
 
@@ -72,7 +77,7 @@ export async function startServer({ extraArgs = [], env = {}, tenantFiles = [] }
   } else if (process.env.SWITCHBOARD_TEST_DATABASE_URL) {
     storeArgs.push('--database-url', process.env.SWITCHBOARD_TEST_DATABASE_URL);
   }
-  args.push(...storeArgs, ...extraArgs);
+  args.push(...storeArgs, ...MEDIA_ARGS, ...extraArgs);
 
   const tenantOutput = [];
   const newUsers = {};

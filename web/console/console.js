@@ -6,11 +6,16 @@
  * `hello` restores state, `offer` rings with a screen pop and a countdown,
  * `assigned` opens a conversation, `ended` asks for a wrap-up, `wrapped` closes it.
  * `callback` asks the agent to dial a visitor and report with `callback_result`.
+ * Voice and video contacts (`media`) are calls: the Accept click starts the
+ * microphone (and camera), `assigned` sends the offer (`call_sdp`), `call_answer`
+ * completes it, `call_state` drives the call panel (call-panel.js).
  * Visitor text is only ever rendered as text nodes.
  */
 import { api, login, logout, me } from '/common/api.js';
 import { h, flash, formatTime } from '/common/dom.js';
 import { AgentSocket } from './agent-socket.js';
+import { AgentCall, getLocalMedia, releaseLocalMedia } from './call.js';
+import { CallPanel, DEFAULT_MEDIA, describeSettings, isCall } from './call-panel.js';
 import './screen-pop.js';
 
 const $ = (id) => document.getElementById(id);
@@ -91,6 +96,8 @@ const conversations = new Map();
 const offers = new Map();
 /** Callbacks to dial by contact id: {phone, attempt, screenpop}. */
 const callbacks = new Map();
+/** Devices asked for at the Accept click of a call, by contact id (a getUserMedia promise). */
+const pendingMedia = new Map();
 let selectedId = null;
 let wrapupCodes = [];
 let agentState = 'offline';
@@ -108,6 +115,11 @@ const chatLog = $('chat-log');
 const chatInput = $('chat-input');
 const offerPop = $('offer-pop');
 const activePop = $('active-pop');
+const callPanel = new CallPanel({
+  send: (frame) => !!socket?.send(frame),
+  reconnect: (conv) => startCall(conv, getLocalMedia(conv.media)),
+  problem: (message) => flash(notice, message, { error: true }),
+});
 
 function startConsole(user) {
   loginView.hidden = true;
@@ -116,6 +128,7 @@ function startConsole(user) {
   $('agent-name').textContent = user.display_name || user.name || '';
   $('nav-supervisor').hidden = !['supervisor', 'admin'].includes(user.role);
   $('nav-admin').hidden = user.role !== 'admin';
+  closeCalls();
   conversations.clear();
   offers.clear();
   callbacks.clear();
@@ -162,9 +175,22 @@ function onFrame(f) {
       wrapupCodes = Array.isArray(f.wrapup_codes) ? f.wrapup_codes : [];
       if (f.agent?.display_name) $('agent-name').textContent = f.agent.display_name;
       setAgentState(f.state, f.reason);
-      conversations.clear();
-      for (const c of f.contacts || []) {
-        addConversation(c.contact, c.screenpop, c.transcript, c.state === 'wrapup' ? 'wrapup' : 'connected');
+      callPanel.configure(f);
+      {
+        // A reconnect of the socket alone keeps the calls' media: carry it over.
+        const before = new Map(conversations);
+        conversations.clear();
+        for (const c of f.contacts || []) {
+          const conv = addConversation(c.contact, c.screenpop, c.transcript, c.state === 'wrapup' ? 'wrapup' : 'connected', c.media);
+          const old = before.get(c.contact);
+          if (old) {
+            for (const key of ['call', 'callState', 'recording', 'connectedAt', 'endedAt', 'mc']) conv[key] = old[key];
+            before.delete(c.contact);
+          } else if (isCall(conv.media) && conv.state === 'connected') {
+            conv.callState = 'connected'; // in progress, but this page has no media for it
+          }
+        }
+        for (const old of before.values()) old.call?.close();
       }
       if (!conversations.has(selectedId)) selectedId = conversations.keys().next().value ?? null;
       renderWrapupCodes();
@@ -175,6 +201,7 @@ function onFrame(f) {
       break;
     case 'offer':
       offers.set(f.contact, {
+        media: f.media || 'chat',
         screenpop: f.screenpop,
         total: Math.max(1, Number(f.expires_in) || 0),
         expiresAt: Date.now() + (Number(f.expires_in) || 0) * 1000,
@@ -184,6 +211,8 @@ function onFrame(f) {
       break;
     case 'offer_cancelled': {
       const had = offers.delete(f.contact);
+      releaseLocalMedia(pendingMedia.get(f.contact));
+      pendingMedia.delete(f.contact);
       renderOffer();
       if (had) {
         const why = { timeout: 'it was not answered in time', abandoned: 'the visitor left', declined: 'it was declined' };
@@ -199,11 +228,44 @@ function onFrame(f) {
       offers.delete(f.contact);
       // The callback reached the visitor: its card gives way to the conversation.
       if (callbacks.delete(f.contact)) renderCallbacks();
-      addConversation(f.contact, f.screenpop, f.transcript, 'connected');
+      {
+        const conv = addConversation(f.contact, f.screenpop, f.transcript, 'connected', f.media);
+        if (isCall(conv.media)) {
+          startCall(conv, pendingMedia.get(f.contact) || getLocalMedia(conv.media));
+          pendingMedia.delete(f.contact);
+        }
+      }
       selectedId = f.contact;
       renderAll();
       chatInput.focus();
       break;
+    case 'call_answer':
+      conversations.get(f.contact)?.call?.answer(f.sdp);
+      break;
+    case 'call_state': {
+      const conv = conversations.get(f.contact);
+      if (!conv) break;
+      conv.callState = f.state;
+      if (f.recording != null) conv.recording = !!f.recording;
+      if (f.state === 'connected' && !conv.connectedAt) conv.connectedAt = Date.now();
+      if (f.state === 'ended') endCall(conv);
+      if (conv.id === selectedId) callPanel.render();
+      renderList();
+      break;
+    }
+    case 'media_control_result': {
+      const conv = conversations.get(f.contact);
+      if (!conv) break;
+      if (f.accepted) {
+        Object.assign(conv.mc.values, f.applied || {});
+        const what = describeSettings(f.applied);
+        conv.mc.result = what ? `The visitor allowed: ${what}.` : 'The visitor allowed, but nothing could be changed.';
+      } else {
+        conv.mc.result = 'The visitor refused the change.';
+      }
+      if (conv.id === selectedId) callPanel.render();
+      break;
+    }
     case 'screenpop': {
       // Fresh details for a contact (e.g. the visitor moved to another page).
       const offer = offers.get(f.contact);
@@ -241,20 +303,43 @@ function onFrame(f) {
       conv.visitorTyping = false;
       if (typingSentFor === f.contact) stopTyping();
       const who = { visitor: 'The visitor', agent: 'You', system: 'The system' }[f.by] || 'Someone';
-      conv.messages.push({ from: 'system', text: `${who} ended the chat.`, at: Date.now() });
+      const what = isCall(conv.media) ? 'call' : 'chat';
+      if (conv.transferTo && f.by !== 'visitor') {
+        conv.messages.push({ from: 'system', text: `Transferred to ${conv.transferTo}.`, at: Date.now() });
+      } else {
+        conv.messages.push({ from: 'system', text: `${who} ended the ${what}.`, at: Date.now() });
+      }
+      if (isCall(conv.media)) endCall(conv);
       renderAll();
       break;
     }
-    case 'wrapped':
+    case 'wrapped': {
+      // Also the end of a blind transfer: the contact left this agent at once.
+      const conv = conversations.get(f.contact);
+      conv?.call?.close();
       conversations.delete(f.contact);
       if (selectedId === f.contact) selectedId = conversations.keys().next().value ?? null;
-      flash(notice, 'Wrap-up saved.');
+      flash(notice, conv?.transferTo && conv.state === 'connected' ? `Transferred to ${conv.transferTo}.` : 'Wrap-up saved.');
       renderAll();
       break;
+    }
     case 'error':
       // An accept that failed (e.g. the offer just expired) frees the buttons again.
-      for (const offer of offers.values()) offer.answering = false;
+      for (const [id, offer] of offers) {
+        if (offer.answering) {
+          releaseLocalMedia(pendingMedia.get(id));
+          pendingMedia.delete(id);
+        }
+        offer.answering = false;
+      }
       if (offers.size) renderOffer();
+      // A transfer that was refused: the call stays with this agent.
+      for (const conv of conversations.values()) {
+        if (conv.transferTo) {
+          conv.transferTo = null;
+          if (conv.id === selectedId) callPanel.render();
+        }
+      }
       flash(notice, `Server: ${f.message || f.code}`, { error: true, ms: 8000 });
       break;
     default:
@@ -283,8 +368,8 @@ function onMessage(f) {
   renderAll();
 }
 
-function addConversation(id, screenpop, transcript, state) {
-  conversations.set(id, {
+function addConversation(id, screenpop, transcript, state, media) {
+  const conv = {
     id,
     screenpop: screenpop || {},
     messages: (transcript || []).map((m) => ({ from: m.from, text: m.text, at: m.at })),
@@ -293,7 +378,48 @@ function addConversation(id, screenpop, transcript, state) {
     draft: '',
     unread: 0,
     pending: [],
+    media: media || 'chat',
+    call: null,
+    callState: null,
+    recording: false,
+    connectedAt: 0,
+    endedAt: 0,
+    transferTo: null,
+    mc: { values: { ...DEFAULT_MEDIA }, dirty: new Set(), result: '' },
+  };
+  conversations.set(id, conv);
+  return conv;
+}
+
+// ---------------------------------------------------------------------------
+// Calls
+// ---------------------------------------------------------------------------
+
+/** Connects this console to the call: devices (a getUserMedia promise), offer, `call_sdp`. */
+function startCall(conv, localMedia) {
+  conv.call?.close();
+  const call = new AgentCall(conv.id, conv.media, (frame) => !!socket?.send(frame), $('call-audio'));
+  conv.call = call;
+  conv.callState ||= 'connecting';
+  call.addEventListener('change', () => {
+    if (conv.id === selectedId && conv.call === call) callPanel.render();
   });
+  call.start(localMedia).then((ok) => {
+    if (!ok && call.error) flash(notice, call.error, { error: true, ms: 8000 });
+  });
+}
+
+/** The call is over for this agent: media closed, the timer stops. */
+function endCall(conv) {
+  conv.callState = 'ended';
+  conv.endedAt ||= Date.now();
+  conv.call?.close();
+}
+
+function closeCalls() {
+  for (const conv of conversations.values()) conv.call?.close();
+  for (const p of pendingMedia.values()) releaseLocalMedia(p);
+  pendingMedia.clear();
 }
 
 function setAgentState(state, reason) {
@@ -332,7 +458,12 @@ $('offer-decline').addEventListener('click', () => answerOffer('decline'));
 function answerOffer(type) {
   const id = currentOfferId();
   if (id == null) return;
+  const offer = offers.get(id);
+  // A call: ask for the microphone (and camera) now, inside the click.
+  if (type === 'accept' && isCall(offer.media) && !pendingMedia.has(id)) pendingMedia.set(id, getLocalMedia(offer.media));
   if (!socket?.send({ type, contact: id })) {
+    releaseLocalMedia(pendingMedia.get(id));
+    pendingMedia.delete(id);
     flash(notice, 'Not connected.', { error: true });
     return;
   }
@@ -428,6 +559,7 @@ $('wrapup').addEventListener('submit', (ev) => {
 $('logout').addEventListener('click', async () => {
   socket?.close();
   socket = null;
+  closeCalls();
   stopRing();
   try {
     await logout();
@@ -464,7 +596,9 @@ function renderOffer() {
   $('offer-accept').disabled = !!offer.answering;
   $('offer-decline').disabled = !!offer.answering;
   const pop = offer.screenpop || {};
-  $('offer-title').textContent = `Incoming chat${pop.link_name ? ` · ${pop.link_name}` : ''}`;
+  const kind = { voice: 'Incoming voice call', video: 'Incoming video call' }[offer.media] || 'Incoming chat';
+  $('offer-title').textContent = `${kind}${pop.link_name ? ` · ${pop.link_name}` : ''}`;
+  section.dataset.media = offer.media || 'chat';
   if (offerPop.data !== pop) offerPop.data = pop;
   section.hidden = false;
   section.classList.add('ringing');
@@ -561,6 +695,13 @@ function renderList() {
             class: 'tab-meta muted',
             text: [`#${conv.id}`, conv.screenpop.link_name || conv.screenpop.link].filter(Boolean).join(' · '),
           }),
+          isCall(conv.media)
+            ? h('span', {
+              class: `badge media-badge ${conv.callState === 'on_hold' ? 'warn' : conv.state === 'connected' ? 'ok' : ''}`,
+              dataset: { testid: 'contact-media' },
+              text: `${conv.media === 'video' ? 'Video' : 'Voice'}${conv.callState === 'on_hold' ? ' · on hold' : ''}`,
+            })
+            : null,
           conv.state === 'wrapup' ? h('span', { class: 'badge warn', text: 'Wrap-up' }) : null,
           conv.unread ? h('span', { class: 'badge ok', text: String(conv.unread), title: 'Unread messages' }) : null,
         ),
@@ -583,18 +724,22 @@ function renderChat() {
   activePop.closest('aside').hidden = !conv;
   if (!conv) {
     renderedChatId = null;
+    callPanel.show(null);
     return;
   }
   conv.unread = 0;
   const identity = conv.screenpop.identity || {};
   $('chat-title').textContent = `${identity.name || 'Visitor'} · #${conv.id}`;
+  const kind = { voice: 'Voice call', video: 'Video call' }[conv.media] || 'Live chat';
   $('chat-state').textContent =
-    conv.state === 'connected' ? `Live chat${conv.screenpop.link_name ? ` on ${conv.screenpop.link_name}` : ''}` : 'Ended: wrap-up due';
+    conv.state === 'connected' ? `${kind}${conv.screenpop.link_name ? ` on ${conv.screenpop.link_name}` : ''}` : 'Ended: wrap-up due';
   if (activePop.data !== conv.screenpop) activePop.data = conv.screenpop;
+  callPanel.show(conv);
 
   const live = conv.state === 'connected';
   $('compose').hidden = !live;
-  $('end').hidden = !live;
+  // A call hangs up from its call panel.
+  $('end').hidden = !live || isCall(conv.media);
   const wrapup = $('wrapup');
   const showWrapup = conv.state === 'wrapup';
   if (showWrapup && wrapup.hidden) $('wrapup-note').value = '';

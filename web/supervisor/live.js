@@ -1,6 +1,7 @@
 /**
  * Supervisor live view: shows the queues (waiting, longest wait, available
- * agents, open or closed) and the agents (what they are doing, contacts).
+ * agents, open or closed), the calls in progress (with "Listen" to hear both
+ * parties, listen.js) and the agents (what they are doing, contacts).
  * The server pushes every routing transition on `GET /api/v1/live/events`
  * (server-sent events); each one refreshes the view from `GET /api/v1/live`
  * (at most every REFRESH_MS). A slow poll keeps the longest-wait clocks moving
@@ -9,6 +10,7 @@
  */
 import { api, requireSession } from '/common/api.js';
 import { h, formatDuration } from '/common/dom.js';
+import { Listening } from './listen.js';
 
 const POLL_MS = 10000;
 const REFRESH_MS = 250;
@@ -64,6 +66,67 @@ function agentRow(a) {
   );
 }
 
+/** Calls being listened to, by contact id. */
+const listening = new Map();
+let calls = [];
+
+function callRow(c) {
+  const id = pick(c, 'contact', 'id');
+  const on = listening.has(id);
+  const state = String(pick(c, 'state') ?? '');
+  const since = Number(pick(c, 'since'));
+  return h(
+    'tr',
+    { dataset: { contact: String(id) } },
+    h('th', { scope: 'row', text: `#${id}` }),
+    h('td', { text: c.media === 'video' ? 'Video' : 'Voice' }),
+    h('td', { text: String(pick(c, 'agent_name', 'agent') ?? '—') }),
+    h('td', {}, h('span', {
+      class: `badge ${state === 'connected' ? 'ok' : state ? 'warn' : ''}`,
+      text: state.replace(/_/g, ' ') || '—',
+    })),
+    h('td', { class: 'num', text: since > 0 ? formatDuration((Date.now() - since) / 1000) : '—' }),
+    h('td', {}, h('button', {
+      type: 'button',
+      class: `btn${on ? ' danger' : ''}`,
+      dataset: { testid: 'call-listen', contact: String(id) },
+      attrs: { 'aria-pressed': String(on) },
+      text: on ? 'Stop' : 'Listen',
+      on: { click: () => toggleListen(id) },
+    })),
+  );
+}
+
+function renderCalls() {
+  fillTable($('calls'), calls.map(callRow), 'No calls in progress.', 6);
+}
+
+async function toggleListen(id) {
+  const current = listening.get(id);
+  if (current) {
+    listening.delete(id);
+    renderCalls();
+    await current.stop().catch((err) => showError(`Could not stop listening: ${err.message}`));
+    return;
+  }
+  const listen = new Listening(id, $('listen-audio'));
+  listening.set(id, listen);
+  renderCalls();
+  try {
+    await listen.start();
+  } catch (err) {
+    listening.delete(id);
+    listen.stop().catch(() => {});
+    renderCalls();
+    showError(`Could not listen in: ${err.message}`);
+  }
+}
+
+function showError(message) {
+  $('error').textContent = message;
+  $('error').hidden = false;
+}
+
 function describeContact(c) {
   if (c == null || typeof c !== 'object') return `#${c}`;
   const id = pick(c, 'contact', 'id');
@@ -84,6 +147,16 @@ async function poll() {
     const agents = Array.isArray(live?.agents) ? live.agents : [];
     fillTable($('queues'), queues.map(queueRow), 'No queues.', 4);
     fillTable($('agents'), agents.map(agentRow), 'No agents.', 3);
+    calls = Array.isArray(live?.calls) ? live.calls : [];
+    // A call that ended takes its listening leg with it.
+    const ids = new Set(calls.map((c) => pick(c, 'contact', 'id')));
+    for (const [id, listen] of listening) {
+      if (!ids.has(id)) {
+        listening.delete(id);
+        listen.stop().catch(() => {});
+      }
+    }
+    renderCalls();
     $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
     $('error').hidden = true;
   } catch (err) {
@@ -125,3 +198,4 @@ $('user-name').textContent = user.display_name || user.name;
 $('nav-admin').hidden = user.role !== 'admin';
 poll();
 listen();
+setInterval(() => calls.length && renderCalls(), 1000); // keep durations moving

@@ -6,7 +6,14 @@
  *   ctx.send(frame)      -> false when the socket is down
  *   ctx.subscribe(fn)    -> replays the last `welcome` and later frames, then live ones;
  *                           `{type:"_link", up}` reports the socket going down or up
- *   ctx.root / ctx.launcher / ctx.status / ctx.link
+ *   ctx.root / ctx.launcher / ctx.status / ctx.link / ctx.origin
+ *   ctx.hello()          -> the loader's `hello` frame (context, identity, resume)
+ *
+ * Calls: when the link offers them (`welcome.calls`), "Call" and "Video" open the
+ * call window (widget/call.html on the server's origin) in a popup, which joins as
+ * another tab of the same visitor and owns the call's media. The page can then be
+ * left or navigated without dropping the call; the panel only shows that a call is
+ * in progress and brings the window back to the front.
  *
  * All visitor and agent text is rendered with textContent, never as markup.
  */
@@ -18,6 +25,9 @@ const TYPING_IDLE_MS = 1500;
 const TYPING_STALE_MS = 15000;
 /** An echo of the visitor's own message is matched to its optimistic row within this window. */
 const ECHO_WINDOW_MS = 60000;
+/** Size of the call window. */
+const CALL_WINDOW = 'popup,width=380,height=560';
+const MEDIA_NAME = { voice: 'Voice call', video: 'Video call' };
 
 const CSS = `
 .panel{position:fixed;right:16px;bottom:16px;z-index:2147483000;width:min(360px,calc(100vw - 32px));height:min(520px,calc(100vh - 32px));display:flex;flex-direction:column;background:#fff;color:#1d2433;border-radius:14px;box-shadow:0 12px 40px rgba(16,24,40,.28);overflow:hidden;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
@@ -47,6 +57,12 @@ textarea:focus,input:focus{outline:2px solid var(--sb-accent);outline-offset:0;b
 .btn.primary{border-color:var(--sb-accent);background:var(--sb-accent);color:var(--sb-accent-ink);font-weight:600}
 .btn[disabled]{opacity:.5;cursor:not-allowed}
 .btn:focus-visible,.icon:focus-visible{outline:3px solid #ffbf47;outline-offset:1px}
+.calls{display:flex;gap:8px;padding:10px 14px;border-bottom:1px solid #e4e8ef}
+.calls[hidden],.callbar[hidden]{display:none}
+.calls .btn{flex:1;display:inline-flex;align-items:center;justify-content:center;gap:6px}
+.compose[hidden]{display:none}
+.callbar{display:flex;flex-wrap:wrap;align-items:center;gap:8px;padding:10px 14px;background:#eaf7ef;border-bottom:1px solid #cfe9d8}
+.callbar p{flex:1 1 100%;margin:0;font-weight:600;color:#15603a}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 `;
 
@@ -58,6 +74,15 @@ const TEMPLATE = `
     <button type="button" class="icon min" aria-label="Minimise chat" title="Minimise">&#8211;</button>
   </header>
   <p class="state" data-testid="sb-state" role="status" aria-live="polite"></p>
+  <div class="calls" hidden>
+    <button type="button" class="btn call-voice" data-testid="sb-call-voice" hidden><svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true"><path fill="currentColor" d="M6.6 10.8a15 15 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25c1.1.37 2.3.57 3.6.57a1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1z"/></svg> Call</button>
+    <button type="button" class="btn call-video" data-testid="sb-call-video" hidden><svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true"><path fill="currentColor" d="M17 10.5V7a1 1 0 0 0-1-1H4a1 1 0 0 0-1 1v10a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1v-3.5l4 4v-11z"/></svg> Video call</button>
+  </div>
+  <div class="callbar" data-testid="sb-callbar" hidden>
+    <p class="call-status" data-testid="sb-call-status" role="status" aria-live="polite"></p>
+    <button type="button" class="btn primary call-focus" data-testid="sb-call-focus">Show call window</button>
+    <button type="button" class="btn call-hangup" data-testid="sb-call-hangup">Hang up</button>
+  </div>
   <form class="cb" hidden>
     <label class="sr" for="sb-phone">Your phone number</label>
     <input id="sb-phone" type="tel" data-testid="sb-callback-phone" autocomplete="tel" maxlength="20"
@@ -98,6 +123,12 @@ class ChatPanel {
     this.staleTimer = 0;
     this.errorTimer = 0;
     this.error = '';
+    /** Media this link offers by call (`welcome.calls`). */
+    this.calls = [];
+    /** The call in progress, `{media, state}` from `welcome.call` / `call_state`, or null. */
+    this.call = null;
+    /** The call window, while this page opened it (else found again by name). */
+    this.callWin = null;
 
     const style = document.createElement('style');
     style.textContent = CSS;
@@ -117,6 +148,11 @@ class ChatPanel {
     this.cbForm = $('.cb');
     this.cbButton = $('.cb button');
     this.phone = $('.cb input');
+    this.callsRow = $('.calls');
+    this.callVoice = $('.call-voice');
+    this.callVideo = $('.call-video');
+    this.callbar = $('.callbar');
+    this.callStatus = $('.call-status');
 
     const name = ctx.welcome?.link_name || ctx.link;
     this.title.textContent = `Chat with ${name}`;
@@ -141,6 +177,23 @@ class ChatPanel {
     });
     this.input.addEventListener('input', () => this.noteTyping());
     this.endBtn.addEventListener('click', () => this.end());
+    this.callVoice.addEventListener('click', () => this.startCall('voice'));
+    this.callVideo.addEventListener('click', () => this.startCall('video'));
+    $('.call-focus').addEventListener('click', () => this.focusCall());
+    $('.call-hangup').addEventListener('click', () => this.ctx.send({ type: 'end' }));
+    // The call window reports a call that never started (no microphone...),
+    // and a visitor who would rather chat.
+    addEventListener('message', (ev) => {
+      const d = ev.data;
+      if (ev.origin !== ctx.origin || d?.link !== ctx.link) return;
+      if (d.type === 'switchboard:no-call' && this.call?.state === 'starting') this.call = null;
+      if (d.type === 'switchboard:chat') {
+        if (this.call?.state === 'starting') this.call = null;
+        this.open();
+        this.addRow('system', 'Type your message to start a chat.');
+      }
+      this.render();
+    });
     $('.min').addEventListener('click', () => this.close());
     this.panel.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape') this.close();
@@ -185,6 +238,8 @@ class ChatPanel {
   onFrame(f) {
     switch (f.type) {
       case 'welcome':
+        this.calls = Array.isArray(f.calls) ? f.calls : [];
+        this.call = f.call && f.call.state !== 'ended' ? f.call : null;
         this.state = f.state || 'idle';
         this.agentName = f.agent_name || '';
         this.waitSeconds = f.wait_seconds ?? null;
@@ -214,6 +269,7 @@ class ChatPanel {
         // qualified): say why; the message typed stays in the record.
         this.state = 'unavailable';
         this.unavailable = f;
+        this.call = null;
         this.pending.forEach((p) => p.row.classList.remove('pending'));
         this.addRow('system', f.message || 'Chat is not available right now.');
         break;
@@ -226,7 +282,11 @@ class ChatPanel {
       case 'connected':
         this.state = 'connected';
         this.agentName = f.agent_name || 'an agent';
-        this.addRow('system', `${this.agentName} joined the chat.`);
+        this.addRow('system', this.inCall ? `${this.agentName} answered the call.` : `${this.agentName} joined the chat.`);
+        break;
+      case 'call_state':
+        this.call = { media: f.media || this.call?.media || 'voice', state: f.state };
+        if (f.state !== 'ended' && this.state !== 'connected') this.state = f.state === 'queued' ? 'queued' : 'connected';
         break;
       case 'message':
         this.onMessage(f);
@@ -238,7 +298,10 @@ class ChatPanel {
         this.state = 'ended';
         this.showAgentTyping(false);
         this.stopTyping();
-        this.addRow('system', f.by === 'visitor' ? 'You ended the chat.' : 'The chat has ended.');
+        this.endedCall = !!this.call;
+        if (this.call) this.addRow('system', 'The call has ended.');
+        else this.addRow('system', f.by === 'visitor' ? 'You ended the chat.' : 'The chat has ended.');
+        this.call = null;
         break;
       case 'error':
         this.showError(f);
@@ -277,6 +340,100 @@ class ChatPanel {
     }
     if (f.from === 'agent') this.showAgentTyping(false);
     this.addRow(f.from, f.text);
+  }
+
+  // ---- calls ------------------------------------------------------------
+
+  /** A call is open (queued, ringing, talking...) in the call window. */
+  get inCall() {
+    return !!this.call && this.call.state !== 'ended';
+  }
+
+  get callWindowName() {
+    return `sb-call-${this.ctx.tenant}-${this.ctx.link}`.replace(/[^\w-]/g, '_');
+  }
+
+  /** Opens the call window; must run inside the click (popup blockers). */
+  startCall(media) {
+    if (this.inCall) {
+      this.focusCall();
+      return;
+    }
+    const hello = this.ctx.hello();
+    hello.resume ||= this.ctx.welcome?.resume;
+    // The fragment never leaves the browser: the call window reads it and
+    // connects as another tab of this visitor.
+    const params = new URLSearchParams({
+      tenant: this.ctx.tenant,
+      link: this.ctx.link,
+      media,
+      name: this.ctx.welcome?.link_name || this.ctx.link,
+      opener: location.origin,
+      hello: JSON.stringify(hello),
+    });
+    const win = open(`${this.ctx.origin}/widget/call.html#${params}`, this.callWindowName, CALL_WINDOW);
+    if (!win) {
+      this.showError({
+        message: 'Your browser blocked the call window. Allow pop-ups for this site, then press Call again.',
+      });
+      return;
+    }
+    this.callWin = win;
+    this.call = { media, state: 'starting' };
+    // Closed before the call started: the buttons come back.
+    const watch = setInterval(() => {
+      if (this.call?.state !== 'starting') clearInterval(watch);
+      else if (win.closed) {
+        clearInterval(watch);
+        this.call = null;
+        this.render();
+      }
+    }, 1000);
+    this.render();
+  }
+
+  /** Brings the call window to the front, also after this page navigated. */
+  focusCall() {
+    let win = this.callWin && !this.callWin.closed ? this.callWin : null;
+    if (!win) {
+      // Another page of this site opened it: find it by name. A window that
+      // was not there opens blank; close that one again.
+      win = open('', this.callWindowName, CALL_WINDOW);
+      try {
+        if (win && win.location.href === 'about:blank') {
+          win.close();
+          win = null;
+        }
+      } catch {
+        /* cross-origin: it is our call window */
+      }
+    }
+    if (win) {
+      this.callWin = win;
+      win.focus();
+    } else {
+      this.showError({ message: 'The call window was closed. Hang up here, or wait for the call to end.' });
+    }
+  }
+
+  callText() {
+    const what = MEDIA_NAME[this.call.media] || 'Call';
+    switch (this.call.state) {
+      case 'starting':
+        return `${what}: starting in the call window…`;
+      case 'queued': {
+        const line = this.position != null ? ` (number ${this.position} in line)` : '';
+        return `Call in progress: waiting for an agent${line}.`;
+      }
+      case 'ringing':
+        return 'Call in progress: ringing…';
+      case 'on_hold':
+        return 'Call in progress: you are on hold.';
+      case 'transferring':
+        return 'Call in progress: transferring you…';
+      default:
+        return `Call in progress${this.agentName ? ` with ${this.agentName}` : ''}.`;
+    }
   }
 
   // ---- visitor actions --------------------------------------------------
@@ -406,6 +563,15 @@ class ChatPanel {
 
   /** Updates the state line and the controls from the current state. */
   render() {
+    const inCall = this.inCall;
+    this.callbar.hidden = !inCall;
+    if (inCall) this.callStatus.textContent = this.callText();
+    this.form.hidden = inCall;
+    const offers = (m) => this.calls.includes(m) && this.canStart && !inCall;
+    this.callVoice.hidden = !offers('voice');
+    this.callVideo.hidden = !offers('video');
+    this.callsRow.hidden = this.callVoice.hidden && this.callVideo.hidden;
+
     const live = this.state === 'queued' || this.state === 'connected' || this.state === 'starting';
     this.endBtn.disabled = !live;
     this.endBtn.textContent = this.state === 'connected' ? 'End chat' : 'Leave queue';
@@ -420,7 +586,7 @@ class ChatPanel {
 
     // Closed: a call back at the opening. Waiting in line: a call back instead,
     // keeping the place in line (virtual hold).
-    this.cbForm.hidden = !(
+    this.cbForm.hidden = inCall || !(
       this.state === 'unavailable' ||
       this.state === 'queued' ||
       (this.state === 'idle' && this.ctx.status?.open === false)
@@ -432,6 +598,7 @@ class ChatPanel {
   }
 
   stateText() {
+    if (this.inCall) return `${MEDIA_NAME[this.call.media] || 'Call'} in the call window.`;
     const minutes = (s) => (s > 30 ? `about ${Math.ceil(s / 60)} min` : 'less than a minute');
     switch (this.state) {
       case 'starting':
@@ -449,7 +616,7 @@ class ChatPanel {
         return `We will call you back${at}.`;
       }
       case 'ended':
-        return 'Chat ended. Type a message to start a new chat.';
+        return this.endedCall ? 'Call ended. Type a message to chat with us.' : 'Chat ended. Type a message to start a new chat.';
       case 'unavailable': {
         const u = this.unavailable || {};
         const opens = u.next_open ? ` We open again ${openingText(u.next_open)}.` : '';

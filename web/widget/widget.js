@@ -205,9 +205,9 @@
           if (f.resume) store.set(resumeKey, f.resume);
           setLabel(f.link_name);
           showStatus(f);
-          if (f.state === 'queued' || f.state === 'connected') {
-            // A conversation is open: tell the agent where the visitor is now
-            // and bring the panel back.
+          if (f.state === 'queued' || f.state === 'connected' || f.call) {
+            // A conversation or call is open: tell the agent where the visitor
+            // is now and bring the panel back.
             if (firstWelcome) {
               ctx.send({ type: 'page', context: pageContext() });
               openApp(true);
@@ -233,6 +233,22 @@
       emit(f);
     }
 
+    /** The `hello` frame: page context, identity, attributes, resume token.
+     * The call window (widget/call.html) sends the same one as another tab. */
+    function helloFrame() {
+      const hello = { type: 'hello', context: pageContext() };
+      if (opts.identity) hello.identity = opts.identity;
+      const attributes = {};
+      if (opts.name) attributes.name = opts.name;
+      if (opts.email) attributes.email = opts.email;
+      if (opts.region) attributes.region = opts.region;
+      if (attributes.name || attributes.email || attributes.region) hello.attributes = attributes;
+      const resume = store.get(resumeKey);
+      if (resume) hello.resume = resume;
+      return hello;
+    }
+    ctx.hello = helloFrame;
+
     function connect() {
       const url = new URL('/ws/visitor', origin);
       url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -241,16 +257,7 @@
       const sock = (ws = new WebSocket(url));
 
       sock.addEventListener('open', () => {
-        const hello = { type: 'hello', context: pageContext() };
-        if (opts.identity) hello.identity = opts.identity;
-        const attributes = {};
-        if (opts.name) attributes.name = opts.name;
-        if (opts.email) attributes.email = opts.email;
-        if (opts.region) attributes.region = opts.region;
-        if (attributes.name || attributes.email || attributes.region) hello.attributes = attributes;
-        const resume = store.get(resumeKey);
-        if (resume) hello.resume = resume;
-        ctx.send(hello);
+        ctx.send(helloFrame());
         pingTimer = setInterval(() => ctx.send({ type: 'ping' }), 25000);
         emit({ type: '_link', up: true });
       });

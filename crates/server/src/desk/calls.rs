@@ -39,8 +39,6 @@ pub(super) struct LiveCall {
     pub(super) recording: bool,
     /// The tenant lets agents ask for visitor media changes.
     media_control: bool,
-    /// The visitor connection (the call window) whose offer made the visitor leg.
-    visitor_conn: ConnId,
     visitor_up: bool,
     agent_leg: Option<LegId>,
     agent_up: bool,
@@ -53,8 +51,6 @@ pub(super) struct LiveCall {
     pub(super) listeners: Vec<LegId>,
     next_request: u64,
     pending: VecDeque<u64>,
-    /// The call window closed: the call ends at the next sweep.
-    window_gone: bool,
 }
 
 impl LiveCall {
@@ -255,7 +251,6 @@ impl DeskState {
             tag,
             recording: link_calls.record,
             media_control: settings.media_control,
-            visitor_conn: conn,
             visitor_up: false,
             agent_leg: None,
             agent_up: false,
@@ -267,7 +262,6 @@ impl DeskState {
             listeners: Vec::new(),
             next_request: 1,
             pending: VecDeque::new(),
-            window_gone: false,
         };
         let started = self
             .visitor_start(conn, None, None, Some(Box::new(call)))
@@ -766,31 +760,13 @@ impl DeskState {
         Ok(())
     }
 
-    /// The connection carrying a call's media closed: the call ends at the next
-    /// sweep (a call window cannot rejoin the same media without a new offer).
-    pub(super) fn call_window_gone(&mut self, contact: ContactId, conn: ConnId) {
-        if let Some(call) = self
-            .contacts
-            .get_mut(&contact)
-            .and_then(|c| c.call.as_mut())
-            .filter(|c| c.visitor_conn == conn)
-        {
-            call.window_gone = true;
-        }
-    }
-
-    /// Ends calls whose window closed.
-    pub(super) async fn sweep_calls(&mut self) {
-        let gone: Vec<ContactId> = self
-            .contacts
-            .iter()
-            .filter(|(_, c)| c.call.as_ref().is_some_and(|call| call.window_gone))
-            .map(|(id, _)| *id)
-            .collect();
-        for contact in gone {
-            self.finish_call(contact, "hangup").await;
-            self.end_contact(contact, Sender::Visitor).await;
-        }
+    /// Housekeeping on the desk's tick.
+    ///
+    /// A call does not end when its window's socket drops: the media runs on
+    /// its own, the window reconnects (and sends `end` when it closes), and a
+    /// window that vanished without a word is caught by the media engine,
+    /// whose leg fails when the browser stops answering.
+    pub(super) fn sweep_calls(&mut self) {
         self.calls.sweep_attempts();
     }
 

@@ -662,7 +662,6 @@ impl DeskState {
             if live.visitors.is_empty() {
                 live.orphaned_since = Some(Instant::now());
             }
-            self.call_window_gone(contact, conn);
         }
     }
 
@@ -684,7 +683,7 @@ impl DeskState {
         for contact in expired {
             self.end_contact(contact, Sender::System).await;
         }
-        self.sweep_calls().await;
+        self.sweep_calls();
     }
 
     /// Ends a conversation from either side (or the system).

@@ -160,7 +160,11 @@ async fn staff_asset(
     axum::extract::Path(path): axum::extract::Path<String>,
 ) -> axum::response::Response {
     let top = path.split('/').next().unwrap_or_default();
-    if !matches!(top, "console" | "supervisor" | "admin" | "common") {
+    // `widget/` too: the console shares the call window's WebRTC helpers.
+    if !matches!(
+        top,
+        "console" | "supervisor" | "admin" | "common" | "widget"
+    ) {
         // The console's own files are addressed from the root (`/app.js`).
         return assets::serve(&format!("console/{path}"));
     }
