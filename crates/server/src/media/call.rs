@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     LegId, LegRole, LegStats, MediaError, MediaEvent, MediaEventKind, RecordingFiles, Shared,
-    leg::{Leg, LegOutput, SILENCE_LIMIT},
+    leg::{Leg, LegOutput, Offer, SILENCE_LIMIT},
     recorder::Recording,
     socket::{CALL_QUEUE, Inbound, RouteCommand},
 };
@@ -34,7 +34,7 @@ const BATCH: usize = 64;
 pub(crate) enum Command {
     AddWebrtc {
         role: LegRole,
-        offer: str0m::change::SdpOffer,
+        offer: Offer,
         reply: oneshot::Sender<Result<(LegId, String), MediaError>>,
     },
     RemoveLeg {
@@ -191,7 +191,7 @@ impl CallTask {
     async fn add_webrtc(
         &mut self,
         role: LegRole,
-        offer: str0m::change::SdpOffer,
+        offer: Offer,
     ) -> Result<(LegId, String), MediaError> {
         let id = self.shared.next_leg_id();
         let now = Instant::now();

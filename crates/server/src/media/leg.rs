@@ -20,6 +20,7 @@ use str0m::{
     ice::IceCreds,
     media::{KeyframeRequestKind, MediaData, MediaKind, Mid},
     net::{DatagramRecv, Protocol, Receive},
+    rtp::Extension,
 };
 use tokio::net::UdpSocket;
 
@@ -62,8 +63,8 @@ impl LegSetup {
         self.crypto.sha1_hmac_provider
     }
 
-    fn config(&self, creds: IceCreds) -> RtcConfig {
-        RtcConfig::new()
+    fn config(&self, creds: IceCreds, video: bool) -> RtcConfig {
+        let config = RtcConfig::new()
             .set_ice_lite(true)
             .set_local_ice_credentials(creds)
             .set_crypto_provider(Arc::clone(&self.crypto))
@@ -73,17 +74,43 @@ impl LegSetup {
             .enable_vp8(true)
             // A relay should not hold audio back waiting for a lost packet:
             // the browser's jitter buffer conceals it better than a delay.
-            .set_reordering_size_audio(0)
+            .set_reordering_size_audio(0);
+        if video {
+            return config;
+        }
+        // Audio only: no transport-wide congestion control. Its per-packet
+        // sequence numbers and feedback (sent and processed every 100 ms
+        // both ways) cost about 40% of a relayed audio frame's CPU
+        // (docs/benchmarks.md), and a voice stream of a few dozen kbit/s
+        // gains little from send-side bandwidth estimation. Video legs keep
+        // it: it drives the browser's video bitrate.
+        config
+            .clear_extension_map()
+            .set_extension(1, Extension::AudioLevel)
+            .set_extension(2, Extension::AbsoluteSendTime)
+            .set_extension(4, Extension::RtpMid)
     }
+}
+
+/// A parsed offer, and whether it has a video line to negotiate.
+pub(crate) struct Offer {
+    sdp: SdpOffer,
+    video: bool,
 }
 
 /// Parses a browser's offer. Runs in the caller's task, so garbage never
 /// reaches the call task.
-pub(crate) fn parse_offer(sdp: &str) -> Result<SdpOffer, MediaError> {
+pub(crate) fn parse_offer(sdp: &str) -> Result<Offer, MediaError> {
     if sdp.trim().is_empty() {
         return Err(MediaError::BadOffer("empty offer".into()));
     }
-    SdpOffer::from_sdp_string(sdp).map_err(|e| bad_offer(&e.to_string()))
+    let parsed = SdpOffer::from_sdp_string(sdp).map_err(|e| bad_offer(&e.to_string()))?;
+    // A video line offered with port 0 is rejected already.
+    let video = sdp
+        .lines()
+        .filter_map(|l| l.strip_prefix("m=video "))
+        .any(|rest| !rest.starts_with("0 "));
+    Ok(Offer { sdp: parsed, video })
 }
 
 fn bad_offer(text: &str) -> MediaError {
@@ -141,19 +168,19 @@ impl Leg {
         setup: &LegSetup,
         id: LegId,
         role: LegRole,
-        offer: SdpOffer,
+        offer: Offer,
         connect_timeout: Duration,
         now: Instant,
     ) -> Result<(Self, String), MediaError> {
         let creds = IceCreds::new();
         let (ufrag, pass) = (creds.ufrag.clone(), creds.pass.clone());
-        let mut rtc = Box::new(setup.config(creds).build(now));
+        let mut rtc = Box::new(setup.config(creds, offer.video).build(now));
         let candidate = Candidate::host(setup.candidate, "udp")
             .map_err(|e| MediaError::Io(std::io::Error::other(e.to_string())))?;
         rtc.add_local_candidate(candidate);
         let answer = rtc
             .sdp_api()
-            .accept_offer(offer)
+            .accept_offer(offer.sdp)
             .map_err(|e| bad_offer(&e.to_string()))?;
         let mut leg = Self {
             id,

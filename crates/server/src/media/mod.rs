@@ -48,8 +48,18 @@
 //! depacketizing and packetizing every frame, which for 20 ms audio frames is
 //! one packet in, one packet out (see docs/benchmarks.md, "Media relay").
 //!
+//! Legs whose offer has no video line are answered without transport-wide
+//! congestion control (`transport-cc`): its per-packet bookkeeping and
+//! feedback cost about 40% of a relayed audio frame's CPU, and a voice
+//! stream gains little from it. Video legs keep it for the browser's
+//! bandwidth estimation.
+//!
 //! All legs share one DTLS certificate, made when the engine starts: a
 //! certificate per leg would cost an ECDSA key generation per call.
+//!
+//! Datagrams are sent with `try_send_to` from the call task: a full socket
+//! buffer drops the datagram (counted as `media_packets_unsent_total`), as
+//! the network itself might, rather than stalling the call.
 
 mod call;
 mod leg;
