@@ -282,6 +282,76 @@ async fn video_is_forwarded_and_keyframe_requests_reach_the_sender() {
         .await;
 }
 
+/// An H.264 access unit in Annex B form: a start code and one IDR slice NAL.
+fn h264_frame(index: usize, size: usize) -> Vec<u8> {
+    let mut frame = vec![0, 0, 0, 1, 0x65, 0x88, 0x84, index as u8];
+    frame.resize(size, 0x40 | (index as u8 & 0x3f));
+    frame
+}
+
+/// Sends `sent` from one peer and collects as many video frames at the other.
+async fn relay_video(from: &Peer, to: &mut Peer, sent: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    for frame in sent {
+        from.client.send_video(frame.clone()).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut got = Vec::new();
+    timeout(WAIT, async {
+        while got.len() < sent.len() {
+            if let Some(ClientEvent::Video { data }) = to.events.recv().await {
+                got.push(data.to_vec());
+            }
+        }
+    })
+    .await
+    .expect("video frames in time");
+    got
+}
+
+#[tokio::test]
+async fn h264_is_forwarded_when_both_parties_offer_only_h264() {
+    let (_engine, call, _events) = call().await;
+    let visitor = join(&call, LegRole::Visitor, Shape::H264Party).await;
+    let mut agent = join(&call, LegRole::Agent, Shape::H264Party).await;
+    let sent: Vec<Vec<u8>> = (0..5).map(|i| h264_frame(i, 3000)).collect();
+    let got = relay_video(&visitor, &mut agent, &sent).await;
+    assert_eq!(got, sent);
+}
+
+#[tokio::test]
+async fn without_a_shared_video_codec_video_is_dropped_and_audio_goes_on() {
+    let (_engine, call, _events) = call().await;
+    let visitor = join(&call, LegRole::Visitor, Shape::H264Party).await;
+    let mut agent = join(&call, LegRole::Agent, Shape::Party { video: true }).await;
+    for i in 0..5 {
+        visitor.client.send_video(h264_frame(i, 1000)).await;
+    }
+    frames_in(&call, visitor.leg, 5).await;
+    // The video reached the engine first; the audio sent after it arrives,
+    // and nothing of the video does on the way.
+    let spoken = frames(3, 5);
+    visitor.send_audio(&spoken).await;
+    let last = spoken.last().unwrap().clone();
+    let mut heard = Vec::new();
+    timeout(WAIT, async {
+        loop {
+            match agent.events.recv().await.expect("peer alive") {
+                ClientEvent::Audio { data, .. } => {
+                    heard.push(data.to_vec());
+                    if *data == *last {
+                        return;
+                    }
+                }
+                ClientEvent::Video { .. } => panic!("H.264 video reached a VP8-only party"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the audio in time");
+    assert_eq!(heard, spoken);
+}
+
 #[tokio::test]
 async fn listeners_hear_both_parties_and_are_heard_by_no_one() {
     let (_engine, call, _events) = call().await;

@@ -72,6 +72,9 @@ impl LegSetup {
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
+            // After VP8, so a browser offering both keeps VP8; one offering
+            // only H.264 gets it (forwarded when the other party has it too).
+            .enable_h264(true)
             // A relay should not hold audio back waiting for a lost packet:
             // the browser's jitter buffer conceals it better than a delay.
             .set_reordering_size_audio(0);

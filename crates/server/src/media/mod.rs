@@ -33,11 +33,12 @@
 //!
 //! # Media
 //!
-//! Only Opus (audio) and VP8 (video, with RTX, NACK, PLI and FIR) are offered
-//! to browsers, so both parties of a call always negotiate the same codecs and
-//! frames are forwarded without transcoding. H.264 is not enabled: every
-//! browser we target sends VP8, and one video codec means a visitor and an
-//! agent can never end up with codecs the other cannot decode.
+//! Opus (audio) and VP8, then H.264 (video, with RTX, NACK, PLI and FIR) are
+//! accepted, and frames are forwarded without transcoding. A browser offering
+//! VP8 gets VP8 (the widget and console offer only VP8, so their calls always
+//! match); one offering only H.264 gets H.264, and its video reaches the other
+//! party when that party has H.264 too. When the two parties share no video
+//! codec, their video is dropped and the call goes on with audio.
 //!
 //! The bridge works at the frame level (str0m's sample API, as in its
 //! `chat.rs`), not in RTP mode: each leg is its own RTP session with its own

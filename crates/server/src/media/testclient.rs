@@ -31,6 +31,8 @@ use tokio::{
 pub enum Shape {
     /// A visitor or an agent: `sendrecv` audio, and `sendrecv` video if asked.
     Party { video: bool },
+    /// A party whose only video codec is H.264 (as some browsers offer).
+    H264Party,
     /// A supervisor: `lines` `recvonly` audio lines.
     Listener { lines: usize },
 }
@@ -98,7 +100,8 @@ impl TestClient {
             .set_dtls_cert(cert.clone())
             .clear_codecs()
             .enable_opus(true, false)
-            .enable_vp8(true)
+            .enable_vp8(!matches!(shape, Shape::H264Party))
+            .enable_h264(matches!(shape, Shape::H264Party))
             .build(Instant::now());
         let candidate =
             Candidate::host(local, "udp").map_err(|e| io::Error::other(e.to_string()))?;
@@ -107,7 +110,8 @@ impl TestClient {
         let mut audio = Vec::new();
         let mut video = None;
         match shape {
-            Shape::Party { video: with_video } => {
+            Shape::Party { .. } | Shape::H264Party => {
+                let with_video = matches!(shape, Shape::Party { video: true } | Shape::H264Party);
                 audio.push(sdp.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None));
                 if with_video {
                     video = Some(sdp.add_media(
