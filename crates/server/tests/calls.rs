@@ -67,6 +67,12 @@ impl Peer {
 
 /// A visitor on `link` who placed a voice call; media connected to the server.
 async fn caller(server: &TestServer, tenant: &str, link: &str) -> (Ws, Peer) {
+    let (ws, peer, _) = caller_told(server, tenant, link).await;
+    (ws, peer)
+}
+
+/// As `caller`, with the welcome the visitor was given before calling.
+async fn caller_told(server: &TestServer, tenant: &str, link: &str) -> (Ws, Peer, Value) {
     let mut ws = server.visitor(tenant, link).await;
     ws.send(hello("http://shop.example/", None, None)).await;
     let welcome = ws.until_type("welcome").await;
@@ -84,7 +90,7 @@ async fn caller(server: &TestServer, tenant: &str, link: &str) -> (Ws, Peer) {
     peer.answer(&answer).await;
     peer.connected().await;
     ws.until("call_state", |f| f["state"] == "queued").await;
-    (ws, peer)
+    (ws, peer, welcome)
 }
 
 /// The agent takes the offered call and joins its media.
@@ -320,17 +326,8 @@ async fn a_transfer_reaches_the_next_agent_with_the_screen_pop() {
 async fn a_recorded_call_is_told_recorded_and_served_to_the_tenants_supervisors() {
     let server = TestServer::start().await;
     let (_bob, mut console) = server.ready_agent("bob").await;
-    let mut ws = server.visitor("demo", "support").await;
-    ws.send(hello("http://shop.example/", None, None)).await;
-    let welcome = ws.until_type("welcome").await;
+    let (mut ws, mut caller_media, welcome) = caller_told(&server, "demo", "support").await;
     assert_eq!(welcome["recording"], true, "told before the call connects");
-    let (mut caller_media, offer) = Peer::new(Shape::Party { video: false }).await;
-    ws.send(json!({"type": "call", "media": "voice", "sdp": offer}))
-        .await;
-    caller_media
-        .answer(&ws.until_type("call_answer").await)
-        .await;
-    caller_media.connected().await;
     let (contact, mut agent_media) = answer_call(&mut console).await;
     ws.until("call_state", |f| {
         f["state"] == "connected" && f["recording"] == true
