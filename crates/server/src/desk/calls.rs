@@ -194,8 +194,12 @@ impl DeskState {
         let Some(v) = self.visitors.get(&conn) else {
             return Ok(());
         };
-        let (tenant_id, link_calls, resume_hash) =
-            (v.tenant, v.link.calls.clone(), v.resume_hash.clone());
+        let (tenant_id, link_calls, resume_hash, settings) = (
+            v.tenant,
+            v.link.calls.clone(),
+            v.resume_hash.clone(),
+            v.calls.clone(),
+        );
         if !link_calls.media.contains(&media) {
             return Err(FrameError::new(
                 ErrorCode::Forbidden,
@@ -207,17 +211,6 @@ impl DeskState {
                 ErrorCode::BadState,
                 "calls are not available on this server; please chat with us",
             ));
-        };
-        let settings = match self.store.tenant(tenant_id).await {
-            Ok(Some(t)) => t.calls,
-            Ok(None) => return Err(FrameError::new(ErrorCode::UnknownTenant, "tenant is gone")),
-            Err(e) => {
-                tracing::error!(error = %e, "loading call settings failed");
-                return Err(FrameError::new(
-                    ErrorCode::BadState,
-                    "the call could not be started; try again",
-                ));
-            }
         };
         if self.calls.live(tenant_id) >= settings.max_concurrent {
             metrics::counter!("switchboard_calls_refused_total", "reason" => "busy").increment(1);

@@ -285,6 +285,8 @@ struct VisitorConn {
     hello: VisitorHello,
     outbox: Outbox<ToVisitor>,
     contact: Option<ContactId>,
+    /// The tenant's call limits as they were at hello (no read per call).
+    calls: crate::store::TenantCalls,
 }
 
 /// What a visitor said at hello, kept to build the contact when they start.

@@ -115,6 +115,7 @@ impl DeskState {
                 },
                 outbox,
                 contact: resumed,
+                calls: tenant.calls.clone(),
             },
         );
         self.send_visitor(conn, welcome);
