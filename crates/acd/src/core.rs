@@ -151,6 +151,8 @@ struct Contact {
     /// Who may serve: an agent matching any alternative.
     alts: Vec<Alt>,
     preferred: Option<AgentId>,
+    /// Kept away from this agent until the preference wait ends.
+    excluded: Option<AgentId>,
     declined: bool,
     attempts: u32,
     plan: CallbackPlan,
@@ -593,6 +595,7 @@ impl Acd {
                     centers: candidates.clone(),
                 }],
                 preferred: None,
+                excluded: None,
             };
             let g = self.group_for(probe);
             if plain && let Some(q) = self.queue_mut(spec.queue) {
@@ -644,6 +647,7 @@ impl Acd {
                 centers: candidates.clone(),
             }],
             preferred,
+            excluded: spec.excluded_agent,
             declined: false,
             attempts: spec.attempts_made,
             plan: spec.callback.unwrap_or_default(),
@@ -651,9 +655,9 @@ impl Acd {
             sent: None,
             sent_at: None,
             epoch: 0,
-            // With the probe's very requirement (no preference) the contact
-            // waits in the probe group itself.
-            group: preferred.is_none().then_some(probe),
+            // With the probe's very requirement (no preference, nobody
+            // excluded) the contact waits in the probe group itself.
+            group: (preferred.is_none() && spec.excluded_agent.is_none()).then_some(probe),
             offer_timer: None,
         };
         self.contacts.insert(id, contact);
@@ -669,7 +673,7 @@ impl Acd {
         for (i, after) in overflow_after.into_iter().enumerate() {
             self.timer(base.plus(after), Timer::Overflow(id, i));
         }
-        if preferred.is_some() {
+        if preferred.is_some() || spec.excluded_agent.is_some() {
             self.timer(base.plus(preferred_wait), Timer::Preference(id));
         }
         if let Some(at) = scheduled {
@@ -948,10 +952,11 @@ impl Acd {
         let Some(c) = self.contacts.get_mut(&id) else {
             return;
         };
-        if c.preferred.is_none() || matches!(c.stage, Stage::Held(_)) {
+        if (c.preferred.is_none() && c.excluded.is_none()) || matches!(c.stage, Stage::Held(_)) {
             return;
         }
         c.preferred = None;
+        c.excluded = None;
         c.group = None;
         self.event(Event::PreferenceExpired { contact: id });
         self.regroup(id);

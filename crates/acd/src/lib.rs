@@ -288,6 +288,9 @@ pub struct ContactSpec {
     /// How long the preferred agent is waited for, instead of the queue's
     /// `preferred_agent_wait` (a transfer to a named agent sets it).
     pub preferred_wait: Option<Duration>,
+    /// Not offered to this agent during the preference wait (a blind transfer
+    /// away from them); after it, to anyone qualified.
+    pub excluded_agent: Option<AgentId>,
 }
 
 impl ContactSpec {
@@ -306,6 +309,7 @@ impl ContactSpec {
             callback: None,
             attempts_made: 0,
             preferred_wait: None,
+            excluded_agent: None,
         }
     }
 }

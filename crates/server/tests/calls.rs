@@ -218,6 +218,8 @@ skill = "front"
 [[queues]]
 name = "back"
 skill = "back"
+# The most skilled free agent first: amy, were she not the one transferring.
+strategy = "most-skilled"
 
 [[links]]
 slug = "front"
@@ -227,7 +229,7 @@ calls = ["voice"]
 
 [[agents]]
 name = "amy"
-skills = ["front"]
+skills = { front = 5, back = 9 }
 
 [[agents]]
 name = "cat"
@@ -235,7 +237,7 @@ skills = ["front"]
 
 [[agents]]
 name = "ben"
-skills = ["back"]
+skills = { back = 3 }
 
 [[agents]]
 name = "boss"
@@ -267,7 +269,9 @@ async fn a_transfer_reaches_the_next_agent_with_the_screen_pop() {
     let (mut visitor, mut caller_media) = caller(&server, "desks", "front").await;
     let (contact, _amy_media) = answer_call(&mut amy).await;
 
-    // To a queue: ben, the back office, gets the same contact.
+    // To a queue: ben, the back office, gets the same contact, although amy
+    // serves that queue too, is free again and more skilled: the one who
+    // transferred is passed over.
     let mut ben = desks_agent(&server, "ben").await;
     amy.send(json!({"type": "transfer", "contact": contact, "queue": "back"}))
         .await;

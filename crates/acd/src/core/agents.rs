@@ -73,6 +73,7 @@ impl Agent {
         self.spec.tenant == req.tenant
             && self.spec.capacity.of(req.media) >= 1
             && req.preferred.is_none_or(|p| p == self.spec.agent)
+            && req.excluded != Some(self.spec.agent)
             && req
                 .alts
                 .iter()

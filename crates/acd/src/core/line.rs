@@ -1,7 +1,7 @@
 //! The line: waiting contacts grouped by identical requirement, and routing.
 //!
 //! A [`Group`] holds the waiting contacts of one queue whose requirement (media,
-//! alternatives, preferred agent) is identical, ordered by their [`Key`], and the
+//! alternatives, preferred or excluded agent) is identical, ordered by their [`Key`], and the
 //! set of *free* agents qualified for it, ordered by idle time. Which agents
 //! qualify for a group is worked out once, when the group is created (a scan of
 //! the tenant's agents) or when an agent is (re)defined (a scan of the groups);
@@ -38,6 +38,8 @@ pub(super) struct Req {
     pub media: Media,
     pub alts: Vec<Alt>,
     pub preferred: Option<AgentId>,
+    /// An agent who may not serve it (for a while; see `ContactSpec`).
+    pub excluded: Option<AgentId>,
 }
 
 /// A contact in a group's line, with what it was last told (kept here rather
@@ -142,6 +144,7 @@ impl Acd {
             media: c.media,
             alts: c.alts.clone(),
             preferred: c.preferred,
+            excluded: c.excluded,
         })
     }
 

@@ -25,6 +25,9 @@ const MAX_PENDING_REQUESTS: usize = 4;
 /// How long a transfer to a named agent waits for them before anyone
 /// qualified in the queue may take the call.
 const NAMED_TRANSFER_WAIT: Duration = Duration::from_mins(1);
+/// How long a transfer to a queue keeps away from the agent who made it
+/// (after that, they may get it back if nobody else is free).
+const QUEUE_TRANSFER_EXCLUSION: Duration = Duration::from_secs(30);
 /// Priority a transferred contact gains, so it goes ahead of new arrivals.
 const TRANSFER_PRIORITY: i32 = 2;
 /// How far back call attempts count against a visitor's hourly allowance.
@@ -606,7 +609,12 @@ impl DeskState {
         }
         routing.priority += TRANSFER_PRIORITY;
         routing.preferred_agent = to_agent.map(|u| u.0);
-        routing.preferred_wait_secs = to_agent.map(|_| NAMED_TRANSFER_WAIT.as_secs());
+        routing.excluded_agent = to_agent.is_none().then_some(user.0);
+        routing.preferred_wait_secs = Some(if to_agent.is_some() {
+            NAMED_TRANSFER_WAIT.as_secs()
+        } else {
+            QUEUE_TRANSFER_EXCLUSION.as_secs()
+        });
         self.acd.handle_input(
             at,
             acd::Input::ContactArrived(Box::new(routing.spec(contact, queue, at))),

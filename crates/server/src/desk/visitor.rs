@@ -485,6 +485,7 @@ impl DeskState {
             callback: None,
             call: None,
             preferred_wait_secs: None,
+            excluded_agent: None,
         }
     }
 

@@ -211,10 +211,14 @@ pub struct ContactRouting {
     /// Set for a voice or video call.
     #[serde(default)]
     pub call: Option<crate::store::CallMedia>,
-    /// How long `preferred_agent` is waited for instead of the queue's setting
-    /// (a transfer to a named agent).
+    /// How long `preferred_agent` is waited for (and `excluded_agent` kept
+    /// away) instead of the queue's preference wait: set by transfers.
     #[serde(default)]
     pub preferred_wait_secs: Option<u64>,
+    /// The agent who transferred the contact to a queue: not offered it again
+    /// during the wait.
+    #[serde(default)]
+    pub excluded_agent: Option<i64>,
 }
 
 /// A visitor's request to be called back.
@@ -247,6 +251,7 @@ impl ContactRouting {
             .map(acd::Time);
         spec.priority = self.priority;
         spec.preferred_agent = self.preferred_agent.map(acd::AgentId);
+        spec.excluded_agent = self.excluded_agent.map(acd::AgentId);
         spec.preferred_wait = self.preferred_wait_secs.map(std::time::Duration::from_secs);
         spec.attributes = acd::Attributes {
             region: self.region.clone(),
