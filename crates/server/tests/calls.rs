@@ -65,6 +65,16 @@ impl Peer {
     }
 }
 
+/// Each side's `tag` reaches the other: the two parties hear each other.
+async fn talk(visitor: &mut Peer, agent: &mut Peer, tag: &str) {
+    visitor
+        .send_until(format!("{tag}-from-visitor").as_bytes(), agent, 0)
+        .await;
+    agent
+        .send_until(format!("{tag}-from-agent").as_bytes(), visitor, 0)
+        .await;
+}
+
 /// A visitor on `link` who placed a voice call; media connected to the server.
 async fn caller(server: &TestServer, tenant: &str, link: &str) -> (Ws, Peer) {
     let (ws, peer, _) = caller_told(server, tenant, link).await;
@@ -140,12 +150,7 @@ async fn a_call_connects_both_ways_holds_and_leaves_a_record() {
         .until("call_state", |f| f["state"] == "connected")
         .await;
 
-    caller_media
-        .send_until(b"visitor-1", &mut agent_media, 0)
-        .await;
-    agent_media
-        .send_until(b"agent-1", &mut caller_media, 0)
-        .await;
+    talk(&mut caller_media, &mut agent_media, "first").await;
 
     // On hold nothing passes either way; after resuming it does again.
     console
@@ -281,10 +286,7 @@ async fn a_transfer_reaches_the_next_agent_with_the_screen_pop() {
         .await;
     let (again, mut ben_media) = answer_call(&mut ben).await;
     assert_eq!(again, contact, "the same contact, not a new one");
-    caller_media.send_until(b"to-ben", &mut ben_media, 0).await;
-    ben_media
-        .send_until(b"from-ben", &mut caller_media, 0)
-        .await;
+    talk(&mut caller_media, &mut ben_media, "ben").await;
 
     // To a named agent: cat, although amy is free again and qualified.
     let mut cat = desks_agent(&server, "cat").await;
@@ -337,12 +339,7 @@ async fn a_recorded_call_is_told_recorded_and_served_to_the_tenants_supervisors(
         f["state"] == "connected" && f["recording"] == true
     })
     .await;
-    caller_media
-        .send_until(b"recorded-visitor", &mut agent_media, 0)
-        .await;
-    agent_media
-        .send_until(b"recorded-agent", &mut caller_media, 0)
-        .await;
+    talk(&mut caller_media, &mut agent_media, "recorded").await;
     console
         .send(json!({"type": "end", "contact": contact}))
         .await;
