@@ -128,6 +128,31 @@ async fn answer_call(console: &mut Ws) -> (i64, Peer) {
     (contact, peer)
 }
 
+/// A demo sales call answered by alice, both parties' media connected.
+struct Connected {
+    console: Ws,
+    visitor: Ws,
+    caller_media: Peer,
+    agent_media: Peer,
+    contact: i64,
+}
+
+async fn connected_call(server: &TestServer) -> Connected {
+    let (_alice, mut console) = server.ready_agent("alice").await;
+    let (mut visitor, caller_media) = caller(server, "demo", "sales").await;
+    let (contact, agent_media) = answer_call(&mut console).await;
+    visitor
+        .until("call_state", |f| f["state"] == "connected")
+        .await;
+    Connected {
+        console,
+        visitor,
+        caller_media,
+        agent_media,
+        contact,
+    }
+}
+
 async fn record(staff: &Staff, contact: i64, pred: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
@@ -143,12 +168,13 @@ async fn record(staff: &Staff, contact: i64, pred: impl Fn(&Value) -> bool) -> V
 #[tokio::test]
 async fn a_call_connects_both_ways_holds_and_leaves_a_record() {
     let server = TestServer::start().await;
-    let (_alice, mut console) = server.ready_agent("alice").await;
-    let (mut visitor, mut caller_media) = caller(&server, "demo", "sales").await;
-    let (contact, mut agent_media) = answer_call(&mut console).await;
-    visitor
-        .until("call_state", |f| f["state"] == "connected")
-        .await;
+    let Connected {
+        mut console,
+        mut visitor,
+        mut caller_media,
+        mut agent_media,
+        contact,
+    } = connected_call(&server).await;
 
     talk(&mut caller_media, &mut agent_media, "first").await;
 
@@ -385,9 +411,14 @@ async fn a_recorded_call_is_told_recorded_and_served_to_the_tenants_supervisors(
 #[tokio::test]
 async fn a_supervisor_listens_in_unheard() {
     let server = TestServer::start().await;
-    let (_alice, mut console) = server.ready_agent("alice").await;
-    let (_visitor, caller_media) = caller(&server, "demo", "sales").await;
-    let (contact, mut agent_media) = answer_call(&mut console).await;
+    // Every part stays bound: a dropped socket or peer would end the call.
+    let Connected {
+        console: _console,
+        visitor: _visitor,
+        caller_media,
+        mut agent_media,
+        contact,
+    } = connected_call(&server).await;
 
     let boss = server.demo_staff("sam").await;
     let (status, live) = boss.get("/api/v1/live").await;
@@ -449,9 +480,13 @@ async fn a_supervisor_listens_in_unheard() {
 #[tokio::test]
 async fn remote_media_control_goes_to_the_visitor_and_back() {
     let server = TestServer::start().await;
-    let (_alice, mut console) = server.ready_agent("alice").await;
-    let (mut visitor, _caller_media) = caller(&server, "demo", "sales").await;
-    let (contact, _agent_media) = answer_call(&mut console).await;
+    let Connected {
+        mut console,
+        mut visitor,
+        caller_media: _caller_media,
+        agent_media: _agent_media,
+        contact,
+    } = connected_call(&server).await;
 
     console
         .send(json!({"type": "media_control", "contact": contact,
