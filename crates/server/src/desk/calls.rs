@@ -125,6 +125,11 @@ impl CallBook {
         tokio::spawn(async move { handle.hangup().await });
     }
 
+    /// The contacts with a live call.
+    pub(super) fn contacts(&self) -> impl Iterator<Item = ContactId> + '_ {
+        self.by_tag.values().copied()
+    }
+
     fn live(&self, tenant: TenantId) -> u32 {
         self.per_tenant.get(&tenant).copied().unwrap_or(0)
     }

@@ -772,9 +772,11 @@ impl DeskState {
             })
             .collect();
         agents.sort_by(|a, b| a.name.cmp(&b.name));
+        // Only the live calls are walked, not every conversation.
         let mut calls: Vec<LiveCallView> = self
-            .contacts
-            .iter()
+            .calls
+            .contacts()
+            .filter_map(|id| Some((id, self.contacts.get(&id)?)))
             .filter(|(_, c)| c.tenant == tenant)
             .filter_map(|(id, c)| {
                 let call = c.call.as_ref()?;
