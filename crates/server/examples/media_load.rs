@@ -173,6 +173,7 @@ fn engine_thread() -> (MediaEngine, String) {
                     bind: "127.0.0.1:0".parse().expect("address"),
                     announce: "127.0.0.1".parse().expect("address"),
                     connect_timeout: Duration::from_secs(30),
+                    rtp_ports: (0, 0),
                 })
                 .await
                 .expect("engine starts");

@@ -22,6 +22,7 @@ async fn engine(connect_timeout: Duration) -> MediaEngine {
         bind: "127.0.0.1:0".parse().unwrap(),
         announce: "127.0.0.1".parse().unwrap(),
         connect_timeout,
+        rtp_ports: (0, 0),
     })
     .await
     .expect("engine starts")

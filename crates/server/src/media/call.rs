@@ -10,6 +10,7 @@
 
 use std::{
     collections::VecDeque,
+    net::SocketAddr,
     path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
@@ -20,8 +21,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     LegId, LegRole, LegStats, MediaError, MediaEvent, MediaEventKind, RecordingFiles, Shared,
-    leg::{Leg, LegOutput, Offer, SILENCE_LIMIT},
+    leg::{LegOutput, Offer, SILENCE_LIMIT, WebrtcLeg},
+    legs::Leg,
     recorder::Recording,
+    rtp::{self, RtpError, RtpLeg, RtpPeer},
     socket::{CALL_QUEUE, Inbound, RouteCommand},
 };
 
@@ -36,6 +39,20 @@ pub(crate) enum Command {
         role: LegRole,
         offer: Offer,
         reply: oneshot::Sender<Result<(LegId, String), MediaError>>,
+    },
+    AddRtp {
+        role: LegRole,
+        reply: oneshot::Sender<Result<(LegId, SocketAddr), MediaError>>,
+    },
+    SetRtpPeer {
+        leg: LegId,
+        peer: RtpPeer,
+        reply: oneshot::Sender<Result<(), MediaError>>,
+    },
+    SendDtmf {
+        leg: LegId,
+        digits: String,
+        reply: oneshot::Sender<Result<(), MediaError>>,
     },
     RemoveLeg {
         leg: LegId,
@@ -151,13 +168,7 @@ impl CallTask {
     fn next_deadline(&self) -> Instant {
         self.legs
             .iter()
-            .map(|l| {
-                if l.connected {
-                    l.timeout
-                } else {
-                    l.timeout.min(l.connect_by)
-                }
-            })
+            .map(|l| l.connect_by().map_or(l.timeout(), |c| c.min(l.timeout())))
             .fold(self.next_housekeeping, Instant::min)
     }
 
@@ -165,6 +176,20 @@ impl CallTask {
         match command {
             Command::AddWebrtc { role, offer, reply } => {
                 let result = self.add_webrtc(role, offer).await;
+                let _ = reply.send(result);
+            }
+            Command::AddRtp { role, reply } => {
+                let result = self.add_rtp(role).await;
+                let _ = reply.send(result);
+            }
+            Command::SetRtpPeer { leg, peer, reply } => {
+                let result = self.rtp_leg(leg).map(|l| l.set_peer(peer, Instant::now()));
+                let _ = reply.send(result);
+            }
+            Command::SendDtmf { leg, digits, reply } => {
+                let result = self
+                    .rtp_leg(leg)
+                    .and_then(|l| l.send_dtmf(&digits).map_err(MediaError::from));
                 let _ = reply.send(result);
             }
             Command::RemoveLeg { leg, reply } => {
@@ -195,7 +220,7 @@ impl CallTask {
     ) -> Result<(LegId, String), MediaError> {
         let id = self.shared.next_leg_id();
         let now = Instant::now();
-        let (leg, answer) = Leg::from_offer(
+        let (leg, answer) = WebrtcLeg::from_offer(
             &self.shared.setup,
             id,
             role,
@@ -203,18 +228,7 @@ impl CallTask {
             self.shared.connect_timeout,
             now,
         )?;
-        // One visitor and one agent at a time: a new one replaces the old.
-        if role != LegRole::Listener {
-            let old: Vec<LegId> = self
-                .legs
-                .iter()
-                .filter(|l| l.role == role)
-                .map(|l| l.id)
-                .collect();
-            for old in old {
-                self.remove(old).await;
-            }
-        }
+        self.replace_party(role).await;
         // Registered before the answer leaves: the browser's first STUN
         // must find the leg.
         let registered = self
@@ -231,8 +245,71 @@ impl CallTask {
             return Err(MediaError::Unavailable);
         }
         tracing::info!(tag = self.tag, leg = id.0, ?role, "media leg added");
-        self.legs.push(leg);
+        self.legs.push(Leg::Webrtc(leg));
         Ok((id, answer))
+    }
+
+    /// One visitor and one agent at a time: a new one replaces the old.
+    async fn replace_party(&mut self, role: LegRole) {
+        if role == LegRole::Listener {
+            return;
+        }
+        let old: Vec<LegId> = self
+            .legs
+            .iter()
+            .filter(|l| l.role() == role)
+            .map(Leg::id)
+            .collect();
+        for old in old {
+            self.remove(old).await;
+        }
+    }
+
+    /// Opens a phone's leg on a fresh port pair; media flows once its
+    /// address is set.
+    async fn add_rtp(&mut self, role: LegRole) -> Result<(LegId, SocketAddr), MediaError> {
+        let (rtp_socket, rtcp_socket) = self.shared.ports.bind()?;
+        let port = rtp_socket.local_addr()?.port();
+        let id = self.shared.next_leg_id();
+        let (rtp_socket, rtcp_socket) = (Arc::new(rtp_socket), Arc::new(rtcp_socket));
+        let receiver = self
+            .shared
+            .runtime
+            .spawn(rtp::receive(
+                id,
+                Arc::clone(&rtp_socket),
+                Arc::clone(&rtcp_socket),
+                self.inbound_tx.clone(),
+            ))
+            .abort_handle();
+        let leg = match RtpLeg::new(
+            id,
+            role,
+            rtp_socket,
+            rtcp_socket,
+            receiver.clone(),
+            self.shared.connect_timeout,
+            Arc::clone(&self.shared.rtp_drops),
+            Instant::now(),
+        ) {
+            Ok(leg) => leg,
+            Err(e) => {
+                receiver.abort();
+                return Err(e.into());
+            }
+        };
+        self.replace_party(role).await;
+        tracing::info!(tag = self.tag, leg = id.0, ?role, "rtp leg added");
+        self.legs.push(Leg::Rtp(Box::new(leg)));
+        Ok((id, SocketAddr::new(self.shared.announce, port)))
+    }
+
+    fn rtp_leg(&mut self, id: LegId) -> Result<&mut RtpLeg, MediaError> {
+        match self.legs.iter_mut().find(|l| l.id() == id) {
+            Some(Leg::Rtp(leg)) => Ok(leg),
+            Some(Leg::Webrtc(_)) => Err(RtpError::NotRtp.into()),
+            None => Err(RtpError::NoSuchLeg.into()),
+        }
     }
 
     fn set_hold(&mut self, on: bool) {
@@ -251,8 +328,8 @@ impl CallTask {
             let parties: Vec<LegId> = self
                 .legs
                 .iter()
-                .filter(|l| l.role != LegRole::Listener)
-                .map(|l| l.id)
+                .filter(|l| l.role() != LegRole::Listener)
+                .map(Leg::id)
                 .collect();
             for id in parties {
                 self.keyframe_from(id, KeyframeRequestKind::Pli, true, now);
@@ -278,7 +355,7 @@ impl CallTask {
     }
 
     fn index(&self, id: LegId) -> Option<usize> {
-        self.legs.iter().position(|l| l.id == id)
+        self.legs.iter().position(|l| l.id() == id)
     }
 
     fn on_datagram(&mut self, datagram: &Inbound) {
@@ -287,14 +364,7 @@ impl CallTask {
         };
         let destination = self.shared.setup.candidate;
         let mut out = std::mem::take(&mut self.scratch);
-        self.legs[i].receive(
-            datagram.at,
-            datagram.source,
-            destination,
-            &datagram.data,
-            &self.shared.socket,
-            &mut out,
-        );
+        self.legs[i].receive(datagram, destination, &self.shared.socket, &mut out);
         self.route(datagram.leg, out);
     }
 
@@ -302,8 +372,8 @@ impl CallTask {
         let due: Vec<LegId> = self
             .legs
             .iter()
-            .filter(|l| l.timeout <= now)
-            .map(|l| l.id)
+            .filter(|l| l.timeout() <= now)
+            .map(Leg::id)
             .collect();
         for id in due {
             if let Some(i) = self.index(id) {
@@ -315,13 +385,15 @@ impl CallTask {
         for i in 0..self.legs.len() {
             let leg = &mut self.legs[i];
             let mut out = Vec::new();
-            if !leg.connected && now >= leg.connect_by {
+            if leg.connect_by().is_some_and(|by| now >= by) {
                 leg.fail("not connected in time".into(), &mut out);
-            } else if leg.connected && now.saturating_duration_since(leg.last_rx) >= SILENCE_LIMIT {
+            } else if leg.connected()
+                && now.saturating_duration_since(leg.last_rx()) >= SILENCE_LIMIT
+            {
                 leg.fail("no packets from the peer".into(), &mut out);
             }
             if !out.is_empty() {
-                let id = leg.id;
+                let id = leg.id();
                 self.route(id, out);
             }
         }
@@ -342,11 +414,11 @@ impl CallTask {
         self.scratch = first;
         while let Some(Routed { from, output }) = work.pop_front() {
             let Some(i) = self.index(from) else { continue };
-            let role = self.legs[i].role;
+            let role = self.legs[i].role();
             let mut out = std::mem::take(&mut self.scratch);
             match output {
                 LegOutput::Media(data) => {
-                    self.legs[i].frames_in += 1;
+                    self.legs[i].count_frame_in();
                     self.forward(i, &data, &mut work, &mut out);
                 }
                 LegOutput::KeyframeRequest(kind) => {
@@ -362,6 +434,14 @@ impl CallTask {
                     if let Some(source) = self.party_opposite(role) {
                         self.keyframe_from(source, KeyframeRequestKind::Pli, true, Instant::now());
                     }
+                }
+                LegOutput::Dtmf(digit) => {
+                    tracing::debug!(tag = self.tag, leg = from.0, "dtmf digit received");
+                    self.pending_events.push(MediaEventKind::Dtmf {
+                        leg: from,
+                        role,
+                        digit,
+                    });
                 }
                 LegOutput::Failed(reason) => {
                     tracing::info!(tag = self.tag, leg = from.0, ?role, %reason, "media leg failed");
@@ -387,8 +467,8 @@ impl CallTask {
         };
         self.legs
             .iter()
-            .find(|l| l.role == other && !l.failed)
-            .map(|l| l.id)
+            .find(|l| l.role() == other && !l.failed())
+            .map(Leg::id)
     }
 
     /// Asks party leg `id` for a keyframe (its outputs are routed later).
@@ -411,7 +491,7 @@ impl CallTask {
         out: &mut Vec<LegOutput>,
     ) {
         let source = &self.legs[i];
-        let (role, source_id) = (source.role, source.id);
+        let (role, source_id) = (source.role(), source.id());
         if role == LegRole::Listener || self.hold {
             return; // a listener is heard by no one; on hold nobody is
         }
@@ -439,21 +519,21 @@ impl CallTask {
         }
         let socket = &self.shared.socket;
         for target in &mut self.legs {
-            if target.id == source_id || !target.connected || target.failed {
+            if target.id() == source_id || !target.takes_media() {
                 continue;
             }
-            let mid = match (role, target.role, audio) {
+            let mid = match (role, target.role(), audio) {
                 // A listener's first line carries the visitor, its second the agent.
                 (LegRole::Visitor, LegRole::Agent | LegRole::Listener, true)
                 | (LegRole::Agent, LegRole::Visitor, true) => target.audio_line(0),
                 (LegRole::Visitor, LegRole::Agent, false)
-                | (LegRole::Agent, LegRole::Visitor, false) => target.video_send,
+                | (LegRole::Agent, LegRole::Visitor, false) => target.video_send(),
                 (LegRole::Agent, LegRole::Listener, true) => target.audio_line(1),
                 _ => None,
             };
             let Some(mid) = mid else { continue };
             target.write(mid, data, socket, out);
-            let from = target.id;
+            let from = target.id();
             work.extend(out.drain(..).map(|output| Routed { from, output }));
         }
     }
@@ -463,8 +543,8 @@ impl CallTask {
         let failed: Vec<LegId> = self
             .legs
             .iter()
-            .filter(|l| l.failed)
-            .map(|l| l.id)
+            .filter(|l| l.failed())
+            .map(Leg::id)
             .collect();
         for id in failed {
             self.remove(id).await;
@@ -498,7 +578,7 @@ impl CallTask {
     /// Hangup, or every handle dropped: close all legs, finish recording.
     async fn end(&mut self) {
         self.settle().await;
-        let ids: Vec<LegId> = self.legs.iter().map(|l| l.id).collect();
+        let ids: Vec<LegId> = self.legs.iter().map(Leg::id).collect();
         for id in ids {
             self.remove(id).await;
         }

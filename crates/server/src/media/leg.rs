@@ -2,7 +2,7 @@
 //! media lines its offer negotiated.
 //!
 //! str0m is sans-IO: every mutation (a datagram, a timeout, a frame written)
-//! is followed by [`Leg::drain`], which sends what str0m wants sent and turns
+//! is followed by [`WebrtcLeg::drain`], which sends what str0m wants sent and turns
 //! its events into [`LegOutput`]s for the bridge, until str0m returns its next
 //! timeout.
 
@@ -138,9 +138,11 @@ pub(crate) enum LegOutput {
     Connected,
     /// The leg is dead; `reason` is for logs.
     Failed(String),
+    /// A DTMF digit from a phone (RTP legs only).
+    Dtmf(char),
 }
 
-pub(crate) struct Leg {
+pub(crate) struct WebrtcLeg {
     pub(crate) id: LegId,
     pub(crate) role: LegRole,
     pub(crate) ufrag: String,
@@ -165,7 +167,7 @@ pub(crate) struct Leg {
     frames_out: u64,
 }
 
-impl Leg {
+impl WebrtcLeg {
     /// Accepts `offer`; returns the leg and the SDP answer.
     pub(crate) fn from_offer(
         setup: &LegSetup,

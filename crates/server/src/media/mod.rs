@@ -12,6 +12,13 @@
 //! * [`Call::add_webrtc`] takes a browser's SDP offer and returns the answer.
 //!   A leg that does not connect (ICE + DTLS) within `connect_timeout` fails
 //!   with [`MediaEventKind::LegFailed`] and is freed.
+//! * [`Call::add_rtp`] opens a phone's leg (a SIP trunk's media) on a port
+//!   pair from `rtp_ports` and returns the address for the SDP;
+//!   [`Call::set_rtp_peer`] says where the phone's media goes (the SIP side
+//!   parsed it from the SDP). The leg is connected when the phone's first
+//!   packet arrives, and fails if none comes within `connect_timeout`, or
+//!   nothing for `SILENCE_LIMIT` after. Digits go both ways as RFC 4733
+//!   events ([`Call::send_dtmf`], [`MediaEventKind::Dtmf`]).
 //! * Bridge: the visitor leg and the current agent leg hear each other unless
 //!   the call is on hold; listener legs receive both parties' audio and send
 //!   nothing anyone hears; recording writes each party's audio to its own
@@ -25,8 +32,11 @@
 //! * `call`: the per-call task (the companion IO of STYLE.md 2): commands from
 //!   [`Call`] handles, datagrams from the socket task, the legs' timers. It
 //!   owns the bridge: which leg's media goes where.
+//! * `legs`: the kinds of leg (browser or phone) as the bridge sees them.
 //! * `leg`: one browser's `str0m::Rtc` (ICE-lite, DTLS-SRTP) and the media
 //!   lines negotiated in its offer.
+//! * `rtp`: one phone's leg: its own UDP port pair, G.711, jitter buffer,
+//!   RFC 4733 and RTCP; it transcodes so the bridge sees Opus (`opus`).
 //! * `recorder` and `ogg`: Ogg/Opus files written without a library.
 //! * `testclient` (hidden): an in-process str0m peer that plays the browser in
 //!   tests and in the `media_load` benchmark.
@@ -58,14 +68,25 @@
 //! All legs share one DTLS certificate, made when the engine starts: a
 //! certificate per leg would cost an ECDSA key generation per call.
 //!
+//! A phone's leg speaks Opus towards the bridge: it decodes G.711 and
+//! encodes Opus at 8 kHz, and decodes the browser's Opus at 8 kHz for
+//! G.711. So hold, listeners, transfers and the Ogg/Opus recorder work the
+//! same whichever kind of leg a party is, at the price of one Opus encode
+//! and one decode per 20 ms per phone (about 2% of a core; see
+//! docs/benchmarks.md, "Bridged calls"). Browser-to-browser calls still
+//! forward without transcoding.
+//!
 //! Datagrams are sent with `try_send_to` from the call task: a full socket
 //! buffer drops the datagram (counted as `media_packets_unsent_total`), as
 //! the network itself might, rather than stalling the call.
 
 mod call;
 mod leg;
+mod legs;
 mod ogg;
+mod opus;
 mod recorder;
+mod rtp;
 mod socket;
 #[doc(hidden)]
 pub mod testclient;
@@ -85,7 +106,12 @@ use tokio::sync::{mpsc, oneshot};
 use self::{
     call::{CallTask, Command},
     leg::LegSetup,
+    rtp::{PortPool, RtpDrops},
     socket::RouteCommand,
+};
+pub use self::{
+    opus::OpusError,
+    rtp::{G711, RtpError, RtpPeer},
 };
 
 /// Settings of the media engine.
@@ -95,8 +121,13 @@ pub struct MediaConfig {
     pub bind: SocketAddr,
     /// Address announced in ICE candidates.
     pub announce: IpAddr,
-    /// How long a leg may take to connect (ICE and DTLS) before it is dropped.
+    /// How long a leg may take to connect (ICE and DTLS; a phone's first
+    /// packet) before it is dropped.
     pub connect_timeout: Duration,
+    /// Ports for RTP legs, inclusive (RTP on an even port, RTCP on the next
+    /// odd one). (0, 0): let the OS pick (tests). RTP sockets bind on
+    /// `bind`'s IP; the address returned for SDP uses `announce`.
+    pub rtp_ports: (u16, u16),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +140,8 @@ pub enum MediaError {
     CallEnded,
     #[error("the media engine is not available")]
     Unavailable,
+    #[error("rtp leg: {0}")]
+    Rtp(#[from] RtpError),
 }
 
 /// What a leg is for in its call.
@@ -145,6 +178,12 @@ pub enum MediaEventKind {
         role: LegRole,
         reason: String,
     },
+    /// A DTMF digit from a phone (one per RFC 4733 event).
+    Dtmf {
+        leg: LegId,
+        role: LegRole,
+        digit: char,
+    },
 }
 
 /// Cheap, cloneable handle to the media engine.
@@ -163,6 +202,10 @@ struct Shared {
     routes: mpsc::Sender<RouteCommand>,
     next_leg: AtomicU64,
     dropped: Arc<AtomicU64>,
+    /// Port pairs for RTP legs, and the address announced for them.
+    ports: PortPool,
+    announce: IpAddr,
+    rtp_drops: Arc<RtpDrops>,
     /// Call tasks run on the runtime the engine was started on, whoever
     /// calls [`MediaEngine::call`].
     runtime: tokio::runtime::Handle,
@@ -234,7 +277,10 @@ impl MediaEngine {
                 connect_timeout: config.connect_timeout,
                 routes,
                 next_leg: AtomicU64::new(1),
+                rtp_drops: Arc::new(RtpDrops::new(Arc::clone(&dropped))),
                 dropped,
+                ports: PortPool::new(config.bind.ip(), config.rtp_ports),
+                announce: config.announce,
                 runtime,
             }),
         })
@@ -246,7 +292,9 @@ impl MediaEngine {
     }
 
     /// Datagrams the receive task dropped so far: unknown sources, garbage,
-    /// STUN that failed its integrity check, or a call too busy to take them.
+    /// STUN that failed its integrity check, or a call too busy to take them;
+    /// and what RTP legs dropped: garbage, or packets from a source other
+    /// than the one they latched to.
     /// The same figure is exported as `media_packets_dropped_total`.
     pub fn dropped_packets(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
@@ -276,6 +324,28 @@ impl Call {
     ) -> Result<(LegId, String), MediaError> {
         let offer = leg::parse_offer(offer)?;
         self.ask(|reply| Command::AddWebrtc { role, offer, reply })
+            .await?
+    }
+
+    /// Opens an RTP leg (a phone on a SIP trunk) on a free port pair from the
+    /// range; returns the leg and the address to announce in SDP.
+    pub async fn add_rtp(&self, role: LegRole) -> Result<(LegId, SocketAddr), MediaError> {
+        self.ask(|reply| Command::AddRtp { role, reply }).await?
+    }
+
+    /// Where the phone's media goes (from the SDP offer/answer). May be
+    /// called again (re-INVITE, early media then answer). Media flows after
+    /// this.
+    pub async fn set_rtp_peer(&self, leg: LegId, peer: RtpPeer) -> Result<(), MediaError> {
+        self.ask(|reply| Command::SetRtpPeer { leg, peer, reply })
+            .await?
+    }
+
+    /// Sends digits (0-9 * # A-D) to an RTP leg as RFC 4733 events, one
+    /// after another (100 ms tone, 60 ms gap). Error if the peer negotiated
+    /// no telephone-event.
+    pub async fn send_dtmf(&self, leg: LegId, digits: String) -> Result<(), MediaError> {
+        self.ask(|reply| Command::SendDtmf { leg, digits, reply })
             .await?
     }
 

@@ -62,6 +62,8 @@ pub(crate) struct Inbound {
     pub(crate) source: SocketAddr,
     pub(crate) at: Instant,
     pub(crate) data: Bytes,
+    /// From an RTP leg's RTCP port.
+    pub(crate) rtcp: bool,
 }
 
 pub(crate) enum RouteCommand {
@@ -238,6 +240,7 @@ impl Routes {
             source,
             at: Instant::now(),
             data,
+            rtcp: false,
         };
         match to.try_send(inbound) {
             Ok(()) => {}

@@ -57,6 +57,69 @@ pub enum ClientEvent {
 /// Makes one payload per tick of [`TestClient::stream_audio`].
 pub type PayloadSource = Box<dyn FnMut() -> Vec<u8> + Send>;
 
+/// Opus packets (48 kHz mono, 20 ms each, as a browser sends) of a sine
+/// tone at `hz`, `frames` of them: a whole second loops without a click for
+/// any whole-number frequency. Encoding is done once, so streaming them
+/// costs a peer nothing.
+pub fn opus_tone(hz: f32, frames: usize) -> Vec<Vec<u8>> {
+    let mut encoder = opus_rs::OpusEncoder::new(48_000, 1, opus_rs::Application::Voip)
+        .expect("48 kHz mono is a valid encoder");
+    encoder.bitrate_bps = 32_000;
+    let mut out = vec![0u8; 1500];
+    (0..frames)
+        .map(|f| {
+            let pcm: Vec<i16> = (f * 960..(f + 1) * 960)
+                .map(|i| {
+                    let t = i as f32 / 48_000.0;
+                    ((2.0 * std::f32::consts::PI * hz * t).sin() * 8000.0) as i16
+                })
+                .collect();
+            let n = encoder
+                .encode_i16(&pcm, 960, &mut out)
+                .expect("20 ms at 48 kHz is a valid frame");
+            out[..n].to_vec()
+        })
+        .collect()
+}
+
+/// A [`PayloadSource`] looping over `packets`.
+pub fn looping(packets: Vec<Vec<u8>>) -> PayloadSource {
+    let mut i = 0;
+    Box::new(move || {
+        let packet = packets[i % packets.len()].clone();
+        i += 1;
+        packet
+    })
+}
+
+/// Decodes what a peer receives to 8 kHz mono, for tone detection.
+pub struct AudioProbe {
+    decoder: opus_rs::OpusDecoder,
+    pcm: Vec<f32>,
+}
+
+impl Default for AudioProbe {
+    fn default() -> Self {
+        Self {
+            decoder: opus_rs::OpusDecoder::new(8000, 1).expect("8 kHz mono is a valid decoder"),
+            pcm: vec![0.0; 960],
+        }
+    }
+}
+
+impl AudioProbe {
+    /// The samples of one Opus packet (none if it does not decode).
+    pub fn decode(&mut self, packet: &[u8]) -> Vec<i16> {
+        match self.decoder.decode(packet, 960, &mut self.pcm) {
+            Ok(n) => self.pcm[..n]
+                .iter()
+                .map(|&s| (s * 32_768.0).clamp(-32_768.0, 32_767.0) as i16)
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
 enum ClientCommand {
     Answer(String, oneshot::Sender<Result<(), String>>),
     Audio(Vec<u8>),
@@ -373,4 +436,18 @@ impl Peer {
         };
         let _ = writer.write(pt, Instant::now(), time, payload);
     }
+}
+
+/// G.711 encoding of `pcm`, for tests that play a phone.
+pub fn g711_encode(codec: super::G711, pcm: &[i16]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(pcm.len());
+    super::rtp::g711_encode(codec, pcm, &mut out);
+    out
+}
+
+/// G.711 decoding of `payload`, for tests that play a phone.
+pub fn g711_decode(codec: super::G711, payload: &[u8]) -> Vec<i16> {
+    let mut pcm = Vec::with_capacity(payload.len());
+    super::rtp::g711_decode(codec, payload, &mut pcm);
+    pcm
 }

@@ -1,0 +1,185 @@
+//! A small jitter buffer for one RTP stream: up to [`CAPACITY`] packets
+//! reordered by sequence number, drained one packet per 20 ms tick.
+//!
+//! Latency stays small by design: a phone on a trunk sends evenly paced
+//! 20 ms packets, so the buffer only absorbs reordering and a little jitter.
+//! A tick that finds the next packet missing while later ones wait reports
+//! a loss and moves on; a tick that finds the buffer empty reports an
+//! underrun and waits for the packet (it may be late, not lost), which adds
+//! one frame of delay that [`CAPACITY`] bounds.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+/// Packets held at most (60 ms of 20 ms frames).
+pub(crate) const CAPACITY: usize = 3;
+
+/// A jump in sequence numbers beyond this is a restarted stream, not loss.
+const MAX_JUMP: u16 = 100;
+
+/// What a tick gets.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Playout {
+    Frame(Bytes),
+    /// The next packet is missing and later ones are here: it is lost.
+    Lost,
+    /// Nothing to play.
+    Empty,
+}
+
+#[derive(Default)]
+pub(crate) struct JitterBuffer {
+    /// Ordered by sequence number (wrapping).
+    packets: VecDeque<(u16, Bytes)>,
+    /// The sequence number the next tick plays; `None` before the first.
+    next: Option<u16>,
+    /// Late and duplicate packets dropped.
+    pub(crate) late: u64,
+    /// Packets dropped because the buffer was full.
+    pub(crate) overflow: u64,
+}
+
+/// `a` comes before `b`, modulo 2^16.
+fn before(a: u16, b: u16) -> bool {
+    a != b && b.wrapping_sub(a) < 0x8000
+}
+
+impl JitterBuffer {
+    pub(crate) fn push(&mut self, seq: u16, payload: Bytes) {
+        if let Some(next) = self.next {
+            let ahead = seq.wrapping_sub(next);
+            let behind = next.wrapping_sub(seq);
+            if ahead > MAX_JUMP && behind > MAX_JUMP {
+                // The sender restarted its sequence: start over.
+                self.packets.clear();
+                self.next = None;
+            } else if before(seq, next) {
+                self.late += 1;
+                return;
+            }
+        }
+        let at = self.packets.iter().rposition(|(s, _)| !before(seq, *s));
+        let index = match at {
+            Some(i) if self.packets[i].0 == seq => {
+                self.late += 1;
+                return;
+            }
+            Some(i) => i + 1,
+            None => 0,
+        };
+        self.packets.insert(index, (seq, payload));
+        if self.packets.len() > CAPACITY {
+            // Too much delay: drop the oldest and play on from the next.
+            self.packets.pop_front();
+            self.overflow += 1;
+            self.next = self.packets.front().map(|(s, _)| *s);
+        }
+    }
+
+    /// Called once per 20 ms tick.
+    pub(crate) fn pop(&mut self) -> Playout {
+        let Some(&(seq, _)) = self.packets.front() else {
+            return Playout::Empty;
+        };
+        match self.next {
+            Some(next) if next != seq => {
+                self.next = Some(next.wrapping_add(1));
+                Playout::Lost
+            }
+            _ => {
+                self.next = Some(seq.wrapping_add(1));
+                self.packets
+                    .pop_front()
+                    .map_or(Playout::Empty, |(_, payload)| Playout::Frame(payload))
+            }
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.packets.clear();
+        self.next = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(seq: u16) -> Bytes {
+        Bytes::copy_from_slice(&seq.to_be_bytes())
+    }
+
+    fn played(p: Playout) -> Option<u16> {
+        match p {
+            Playout::Frame(b) => Some(u16::from_be_bytes([b[0], b[1]])),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn reordered_packets_play_in_order() {
+        let mut jb = JitterBuffer::default();
+        jb.push(10, frame(10));
+        jb.push(12, frame(12));
+        jb.push(11, frame(11));
+        assert_eq!(played(jb.pop()), Some(10));
+        assert_eq!(played(jb.pop()), Some(11));
+        assert_eq!(played(jb.pop()), Some(12));
+        assert_eq!(jb.pop(), Playout::Empty);
+    }
+
+    #[test]
+    fn late_and_duplicate_packets_are_dropped() {
+        let mut jb = JitterBuffer::default();
+        jb.push(5, frame(5));
+        jb.push(5, frame(5));
+        assert_eq!(played(jb.pop()), Some(5));
+        jb.push(4, frame(4));
+        jb.push(5, frame(5));
+        assert_eq!(jb.late, 3);
+        assert_eq!(jb.pop(), Playout::Empty);
+    }
+
+    #[test]
+    fn a_gap_is_a_loss_once_later_packets_wait() {
+        let mut jb = JitterBuffer::default();
+        jb.push(1, frame(1));
+        assert_eq!(played(jb.pop()), Some(1));
+        // 2 has not come: an underrun, 2 may still arrive.
+        assert_eq!(jb.pop(), Playout::Empty);
+        jb.push(3, frame(3));
+        assert_eq!(jb.pop(), Playout::Lost);
+        assert_eq!(played(jb.pop()), Some(3));
+        jb.push(2, frame(2)); // too late now
+        assert_eq!(jb.late, 1);
+    }
+
+    #[test]
+    fn sequence_numbers_wrap() {
+        let mut jb = JitterBuffer::default();
+        jb.push(65_535, frame(65_535));
+        jb.push(0, frame(0));
+        assert_eq!(played(jb.pop()), Some(65_535));
+        assert_eq!(played(jb.pop()), Some(0));
+    }
+
+    #[test]
+    fn overflow_drops_the_oldest() {
+        let mut jb = JitterBuffer::default();
+        for s in 0..5 {
+            jb.push(s, frame(s));
+        }
+        assert_eq!(jb.overflow, 2);
+        assert_eq!(played(jb.pop()), Some(2));
+    }
+
+    #[test]
+    fn a_restarted_stream_starts_over() {
+        let mut jb = JitterBuffer::default();
+        jb.push(100, frame(100));
+        assert_eq!(played(jb.pop()), Some(100));
+        jb.push(40_000, frame(40_000));
+        assert_eq!(played(jb.pop()), Some(40_000));
+    }
+}

@@ -1,0 +1,560 @@
+//! One RTP leg: a phone on a SIP trunk, seen by the bridge as if it were a
+//! browser sending Opus.
+//!
+//! Phone to bridge: G.711 packets go through the jitter buffer; each 20 ms
+//! tick plays one (or conceals a missing one), encodes it as Opus and hands
+//! the frame to the bridge. Bridge to phone: Opus frames are decoded at
+//! 8 kHz, re-chunked into 20 ms and sent as G.711 of our own stream (our
+//! SSRC, sequence numbers and timestamps), as soon as a chunk is full.
+//!
+//! Symmetric RTP: we send to the SDP address until the first valid packet
+//! arrives, then to its source (a phone behind NAT is reachable only
+//! there); after that, packets from other sources are dropped.
+
+use std::{
+    collections::VecDeque,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use metrics::Counter;
+use str0m::{
+    format::{Codec, CodecExtra, CodecSpec, FormatParams, PayloadParams},
+    media::{Frequency, MediaData, MediaTime, Mid, Pt},
+    rtp::{ExtensionValues, SeqNo},
+};
+use tokio::{net::UdpSocket, task::AbortHandle};
+
+use super::{
+    G711, RtpError, RtpPeer, dtmf, g711,
+    jitter::{JitterBuffer, Playout},
+    packet, rtcp,
+};
+use crate::media::{
+    LegId, LegRole, LegStats,
+    leg::LegOutput,
+    opus::{self, FRAME},
+    socket::Inbound,
+};
+
+/// One packet's worth of time.
+pub(crate) const PTIME: Duration = Duration::from_millis(20);
+/// How often we send a sender report.
+const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+/// Concealed frames (each half as loud as the last) before going silent.
+const FADE_FRAMES: u8 = 4;
+/// Samples from the bridge held for the phone at most (60 ms): more means
+/// the browser sends faster than we drain, and old audio is dropped.
+const MAX_BACKLOG: usize = 3 * FRAME;
+/// A gap in what we send longer than this starts a new talkspurt, with a
+/// timestamp from the clock (so the phone hears the silence as silence).
+const TALKSPURT_GAP: Duration = Duration::from_millis(60);
+/// The Opus payload type the bridge sees on frames from RTP legs (any:
+/// receiving legs match by codec, not by number).
+const OPUS_PT: u8 = 111;
+
+/// The Opus parameters of frames handed to the bridge: those str0m
+/// negotiates with browsers, so a WebRTC leg's writer matches them exactly.
+fn opus_params() -> PayloadParams {
+    PayloadParams::new(
+        Pt::from(OPUS_PT),
+        None,
+        CodecSpec {
+            codec: Codec::Opus,
+            clock_rate: Frequency::FORTY_EIGHT_KHZ,
+            channels: Some(2),
+            format: FormatParams {
+                min_p_time: Some(10),
+                use_inband_fec: Some(true),
+                ..FormatParams::default()
+            },
+        },
+    )
+}
+
+/// Why a datagram was dropped (the `reason` label of
+/// `media_packets_dropped_total`).
+pub(crate) struct RtpDrops {
+    pub(crate) total: Arc<AtomicU64>,
+    stranger: Counter,
+    malformed: Counter,
+    early: Counter,
+}
+
+impl RtpDrops {
+    pub(crate) fn new(total: Arc<AtomicU64>) -> Self {
+        let counter = |reason: &'static str| metrics::counter!("media_packets_dropped_total", "reason" => reason);
+        Self {
+            total,
+            stranger: counter("rtp_stranger"),
+            malformed: counter("rtp_malformed"),
+            early: counter("rtp_no_peer"),
+        }
+    }
+
+    fn count(&self, counter: &Counter) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        counter.increment(1);
+    }
+}
+
+/// The phone's stream as we receive it.
+struct Inward {
+    ssrc: Option<u32>,
+    jitter: JitterBuffer,
+    reception: rtcp::Reception,
+    dtmf: dtmf::Receiver,
+    encoder: opus::Encoder,
+    /// The last frame played, for concealment, and how often it was reused.
+    last: Vec<i16>,
+    concealed: u8,
+    pcm: Vec<i16>,
+    /// RTP time (48 kHz) of frames to the bridge: one frame per tick.
+    media_time: u64,
+    frames: u64,
+}
+
+/// Our stream to the phone.
+struct Outward {
+    ssrc: u32,
+    seq: u16,
+    /// Random offset of our RTP clock.
+    clock_base: u32,
+    /// Timestamp of the last packet sent.
+    timestamp: u32,
+    last_sent: Option<Instant>,
+    packets: u32,
+    octets: u32,
+    decoder: opus::Decoder,
+    backlog: VecDeque<i16>,
+    pcm: Vec<i16>,
+    dtmf: dtmf::Sender,
+    dtmf_timestamp: u32,
+    buf: Vec<u8>,
+}
+
+pub(crate) struct RtpLeg {
+    pub(crate) id: LegId,
+    pub(crate) role: LegRole,
+    pub(crate) connected: bool,
+    pub(crate) failed: bool,
+    /// Set by [`RtpLeg::set_peer`] until the first packet arrives.
+    pub(crate) connect_by: Option<Instant>,
+    pub(crate) last_rx: Instant,
+    /// The next 20 ms tick (jitter buffer, DTMF, RTCP), once a peer is set.
+    pub(crate) timeout: Instant,
+    pub(crate) frames_in: u64,
+    frames_out: u64,
+    rtp: Arc<UdpSocket>,
+    rtcp: Arc<UdpSocket>,
+    receiver: AbortHandle,
+    connect_timeout: Duration,
+    peer: Option<RtpPeer>,
+    latched: Option<SocketAddr>,
+    rtcp_source: Option<SocketAddr>,
+    next_rtcp: Instant,
+    /// Our clock's origin (arrival times, timestamps).
+    origin: Instant,
+    drops: Arc<RtpDrops>,
+    inward: Inward,
+    outward: Outward,
+}
+
+/// Far enough in the future to never come (a leg without a peer has no
+/// timer).
+fn never(now: Instant) -> Instant {
+    now + Duration::from_hours(24 * 365)
+}
+
+/// `d` in 8 kHz clock units, wrapping like an RTP timestamp.
+fn ticks(d: Duration) -> u32 {
+    (d.as_micros() * 8 / 1000) as u32
+}
+
+impl RtpLeg {
+    #[allow(clippy::too_many_arguments, reason = "all of it is the leg's own")]
+    pub(crate) fn new(
+        id: LegId,
+        role: LegRole,
+        rtp: Arc<UdpSocket>,
+        rtcp: Arc<UdpSocket>,
+        receiver: AbortHandle,
+        connect_timeout: Duration,
+        drops: Arc<RtpDrops>,
+        now: Instant,
+    ) -> Result<Self, RtpError> {
+        Ok(Self {
+            id,
+            role,
+            connected: false,
+            failed: false,
+            connect_by: None,
+            last_rx: now,
+            timeout: never(now),
+            frames_in: 0,
+            frames_out: 0,
+            rtp,
+            rtcp,
+            receiver,
+            connect_timeout,
+            peer: None,
+            latched: None,
+            rtcp_source: None,
+            next_rtcp: now + RTCP_INTERVAL,
+            origin: now,
+            drops,
+            inward: Inward {
+                ssrc: None,
+                jitter: JitterBuffer::default(),
+                reception: rtcp::Reception::default(),
+                dtmf: dtmf::Receiver::default(),
+                encoder: opus::Encoder::new()?,
+                last: Vec::with_capacity(FRAME),
+                concealed: FADE_FRAMES,
+                pcm: Vec::with_capacity(FRAME),
+                media_time: 0,
+                frames: 0,
+            },
+            outward: Outward {
+                ssrc: rand::random(),
+                seq: rand::random(),
+                clock_base: rand::random(),
+                timestamp: 0,
+                last_sent: None,
+                packets: 0,
+                octets: 0,
+                decoder: opus::Decoder::new()?,
+                backlog: VecDeque::with_capacity(MAX_BACKLOG + 6 * FRAME),
+                pcm: Vec::with_capacity(6 * FRAME),
+                dtmf: dtmf::Sender::default(),
+                dtmf_timestamp: 0,
+                buf: Vec::with_capacity(packet::HEADER + FRAME),
+            },
+        })
+    }
+
+    /// Where the phone's media goes (again, on a re-INVITE). A new address
+    /// undoes the latch: the phone may have moved.
+    pub(crate) fn set_peer(&mut self, peer: RtpPeer, now: Instant) {
+        if self.peer.is_some_and(|p| p.addr != peer.addr) {
+            self.latched = None;
+            self.rtcp_source = None;
+        }
+        if self.peer.is_none() {
+            self.timeout = now + PTIME;
+        }
+        if !self.connected {
+            self.connect_by = Some(now + self.connect_timeout);
+        }
+        self.peer = Some(peer);
+    }
+
+    /// Queues digits for RFC 4733 events.
+    pub(crate) fn send_dtmf(&mut self, digits: &str) -> Result<(), RtpError> {
+        if self.peer.and_then(|p| p.dtmf_payload_type).is_none() {
+            return Err(RtpError::NoTelephoneEvent);
+        }
+        let codes = digits
+            .chars()
+            .map(|d| dtmf::code(d).ok_or(RtpError::BadDigit(d)))
+            .collect::<Result<Vec<u8>, _>>()?;
+        if self.outward.dtmf.queue(&codes) {
+            Ok(())
+        } else {
+            Err(RtpError::TooManyDigits)
+        }
+    }
+
+    /// Media may be sent to the phone (its address is known).
+    pub(crate) fn has_peer(&self) -> bool {
+        self.peer.is_some()
+    }
+
+    pub(crate) fn receive(&mut self, datagram: &Inbound, out: &mut Vec<LegOutput>) {
+        let Some(peer) = self.peer else {
+            return self.drops.count(&self.drops.early);
+        };
+        if datagram.rtcp {
+            self.receive_rtcp(peer, datagram);
+            return;
+        }
+        let Some(p) = packet::parse(&datagram.data) else {
+            return self.drops.count(&self.drops.malformed);
+        };
+        let dtmf = peer.dtmf_payload_type == Some(p.payload_type);
+        if p.payload_type != peer.payload_type && !dtmf {
+            return self.drops.count(&self.drops.malformed);
+        }
+        match self.latched {
+            Some(source) if source != datagram.source => {
+                return self.drops.count(&self.drops.stranger);
+            }
+            Some(_) => {}
+            None => {
+                self.latched = Some(datagram.source);
+                tracing::debug!(leg = self.id.0, source = %datagram.source, "rtp source latched");
+                if !self.connected {
+                    self.connected = true;
+                    self.connect_by = None;
+                    out.push(LegOutput::Connected);
+                }
+            }
+        }
+        self.last_rx = datagram.at;
+        let inward = &mut self.inward;
+        if inward.ssrc != Some(p.ssrc) {
+            inward.ssrc = Some(p.ssrc);
+            inward.jitter.reset();
+        }
+        let arrival = ticks(datagram.at.saturating_duration_since(self.origin));
+        inward
+            .reception
+            .on_packet(p.ssrc, p.seq, p.timestamp, arrival);
+        let payload = datagram.data.slice(p.payload);
+        if dtmf {
+            if let Some(event) = dtmf::parse(&payload)
+                && let Some(digit) = inward.dtmf.on_packet(p.timestamp, event)
+            {
+                out.push(LegOutput::Dtmf(digit));
+            }
+        } else {
+            inward.jitter.push(p.seq, payload);
+        }
+    }
+
+    fn receive_rtcp(&mut self, peer: RtpPeer, datagram: &Inbound) {
+        let expected = self.latched.unwrap_or(peer.addr).ip();
+        if datagram.source.ip() != expected {
+            return self.drops.count(&self.drops.stranger);
+        }
+        let Some(parsed) = rtcp::parse(&datagram.data) else {
+            return self.drops.count(&self.drops.malformed);
+        };
+        self.last_rx = datagram.at;
+        self.rtcp_source = Some(datagram.source);
+        if let Some(ntp) = parsed.sender_report {
+            self.inward.reception.on_sender_report(ntp, datagram.at);
+        }
+    }
+
+    /// The 20 ms tick: one frame to the bridge, one DTMF packet, and the
+    /// periodic report.
+    pub(crate) fn tick(&mut self, now: Instant, out: &mut Vec<LegOutput>) {
+        let Some(peer) = self.peer else {
+            self.timeout = never(now);
+            return;
+        };
+        if now < self.timeout {
+            return;
+        }
+        if self.connected {
+            self.play(peer.codec, now, out);
+        }
+        self.send_dtmf_packet(peer, now);
+        if now >= self.next_rtcp {
+            self.next_rtcp = now + RTCP_INTERVAL;
+            self.send_report(peer, now);
+        }
+        self.timeout += PTIME;
+        if self.timeout <= now {
+            // The task was late by more than a tick: skip, don't burst.
+            self.timeout = now + PTIME;
+        }
+    }
+
+    fn play(&mut self, codec: G711, now: Instant, out: &mut Vec<LegOutput>) {
+        let inward = &mut self.inward;
+        inward.media_time += 960;
+        let contiguous = match inward.jitter.pop() {
+            Playout::Frame(payload) => {
+                g711::decode(codec, &payload, &mut inward.pcm);
+                // A phone may send other packet sizes; the bridge gets 20 ms.
+                inward.pcm.resize(FRAME, 0);
+                inward.last.clone_from(&inward.pcm);
+                inward.concealed = 0;
+                true
+            }
+            Playout::Lost | Playout::Empty => {
+                if inward.concealed >= FADE_FRAMES || inward.last.is_empty() {
+                    return;
+                }
+                inward.concealed += 1;
+                for s in &mut inward.last {
+                    *s /= 2;
+                }
+                inward.pcm.clone_from(&inward.last);
+                false
+            }
+        };
+        let Some(encoded) = inward.encoder.encode(&inward.pcm) else {
+            return;
+        };
+        let seq = SeqNo::from(inward.frames);
+        inward.frames += 1;
+        out.push(LegOutput::Media(MediaData {
+            mid: Mid::from("rtp"),
+            pt: Pt::from(OPUS_PT),
+            rid: None,
+            params: opus_params(),
+            time: MediaTime::new(inward.media_time, Frequency::FORTY_EIGHT_KHZ),
+            network_time: now,
+            seq_range: seq..=seq,
+            contiguous,
+            data: Arc::from(encoded),
+            ext_vals: ExtensionValues::default(),
+            codec_extra: CodecExtra::None,
+            last_sender_info: None,
+            audio_start_of_talk_spurt: false,
+        }));
+    }
+
+    /// A frame from the bridge: decoded, re-chunked, sent as G.711.
+    pub(crate) fn write(&mut self, data: &MediaData) {
+        let Some(peer) = self.peer else { return };
+        if data.params.spec().codec != Codec::Opus || data.data.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let outward = &mut self.outward;
+        outward.pcm.clear();
+        if !data.contiguous {
+            // A frame went missing before this one: let the decoder
+            // conceal it rather than cut.
+            outward.decoder.decode(&[], &mut outward.pcm);
+        }
+        outward.decoder.decode(&data.data, &mut outward.pcm);
+        if outward.dtmf.busy() {
+            // RFC 4733 2.5.1.1: no audio while an event plays.
+            return;
+        }
+        outward.backlog.extend(&outward.pcm);
+        let excess = outward.backlog.len().saturating_sub(MAX_BACKLOG);
+        outward.backlog.drain(..excess);
+        let mut chunk = [0i16; FRAME];
+        while self.outward.backlog.len() >= FRAME {
+            for (d, s) in chunk.iter_mut().zip(self.outward.backlog.drain(..FRAME)) {
+                *d = s;
+            }
+            self.send_audio(peer, &chunk, now);
+        }
+    }
+
+    fn clock(&self, now: Instant) -> u32 {
+        self.outward
+            .clock_base
+            .wrapping_add(ticks(now.saturating_duration_since(self.origin)))
+    }
+
+    fn send_audio(&mut self, peer: RtpPeer, pcm: &[i16], now: Instant) {
+        let resume = self
+            .outward
+            .last_sent
+            .is_none_or(|t| now.saturating_duration_since(t) > TALKSPURT_GAP);
+        let timestamp = if resume {
+            self.clock(now)
+        } else {
+            self.outward.timestamp.wrapping_add(FRAME as u32)
+        };
+        let o = &mut self.outward;
+        packet::write_header(
+            &mut o.buf,
+            resume,
+            peer.payload_type,
+            o.seq,
+            timestamp,
+            o.ssrc,
+        );
+        g711::encode(peer.codec, pcm, &mut o.buf);
+        o.timestamp = timestamp;
+        o.last_sent = Some(now);
+        self.send_rtp(peer);
+    }
+
+    fn send_dtmf_packet(&mut self, peer: RtpPeer, now: Instant) {
+        let Some(pt) = peer.dtmf_payload_type else {
+            return;
+        };
+        let Some(next) = self.outward.dtmf.tick() else {
+            return;
+        };
+        if next.first {
+            let start = self.clock(now);
+            self.outward.dtmf_timestamp = start;
+        }
+        let o = &mut self.outward;
+        packet::write_header(&mut o.buf, next.first, pt, o.seq, o.dtmf_timestamp, o.ssrc);
+        dtmf::write(next.event, &mut o.buf);
+        // Audio after the event continues from the event's end.
+        o.timestamp = o
+            .dtmf_timestamp
+            .wrapping_add(u32::from(next.event.duration));
+        o.last_sent = Some(now);
+        self.send_rtp(peer);
+    }
+
+    fn send_rtp(&mut self, peer: RtpPeer) {
+        let o = &mut self.outward;
+        o.seq = o.seq.wrapping_add(1);
+        o.packets = o.packets.wrapping_add(1);
+        o.octets = o.octets.wrapping_add((o.buf.len() - packet::HEADER) as u32);
+        self.frames_out += 1;
+        send(&self.rtp, &o.buf, self.latched.unwrap_or(peer.addr));
+    }
+
+    fn send_report(&mut self, peer: RtpPeer, now: Instant) {
+        let to = self.rtcp_source.unwrap_or_else(|| {
+            let rtp = self.latched.unwrap_or(peer.addr);
+            SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))
+        });
+        let sending = rtcp::Sending {
+            ssrc: self.outward.ssrc,
+            rtp_time: self.clock(now),
+            packets: self.outward.packets,
+            octets: self.outward.octets,
+        };
+        let mut buf = std::mem::take(&mut self.outward.buf);
+        rtcp::write_report(&sending, &mut self.inward.reception, now, &mut buf);
+        send(&self.rtcp, &buf, to);
+        self.outward.buf = buf;
+    }
+
+    pub(crate) fn fail(&mut self, reason: String, out: &mut Vec<LegOutput>) {
+        if !self.failed {
+            self.failed = true;
+            out.push(LegOutput::Failed(reason));
+        }
+    }
+
+    pub(crate) fn stats(&self) -> LegStats {
+        LegStats {
+            leg: self.id,
+            role: self.role,
+            connected: self.connected,
+            frames_in: self.frames_in,
+            frames_out: self.frames_out,
+        }
+    }
+
+    /// Stops the receive task; the sockets close with the last reference.
+    pub(crate) fn close(&mut self) {
+        self.receiver.abort();
+    }
+}
+
+impl Drop for RtpLeg {
+    fn drop(&mut self) {
+        self.receiver.abort();
+    }
+}
+
+/// Sends one datagram without waiting (see `leg::send`).
+fn send(socket: &UdpSocket, data: &[u8], to: SocketAddr) {
+    if let Err(e) = socket.try_send_to(data, to) {
+        tracing::trace!(error = %e, "rtp datagram not sent");
+        metrics::counter!("media_packets_unsent_total").increment(1);
+    }
+}

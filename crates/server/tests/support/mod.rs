@@ -1,0 +1,2 @@
+//! Helpers shared by media tests.
+pub mod tone;
