@@ -33,7 +33,9 @@ import { fileURLToPath } from 'node:url';
 
 
 /** Call media on a free UDP port of 127.0.0.1. */
-const MEDIA_ARGS = ['--media-port', '0', '--media-ip', '127.0.0.1'];
+const MEDIA_ARGS = ['--media-port', '0', '--media-ip', '127.0.0.1', '--rtp-ports', '0-0'];
+/** SIP on a free port unless a test passes its own --sip-addr. */
+const SIP_ARGS = ['--sip-addr', '127.0.0.1:0'];
 export const E2E_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_DIR = path.resolve(E2E_DIR, '..');
 
@@ -77,7 +79,8 @@ export async function startServer({ extraArgs = [], env = {}, tenantFiles = [] }
   } else if (process.env.SWITCHBOARD_TEST_DATABASE_URL) {
     storeArgs.push('--database-url', process.env.SWITCHBOARD_TEST_DATABASE_URL);
   }
-  args.push(...storeArgs, ...MEDIA_ARGS, ...extraArgs);
+  const sipArgs = extraArgs.includes('--sip-addr') ? [] : SIP_ARGS;
+  args.push(...storeArgs, ...MEDIA_ARGS, ...sipArgs, ...extraArgs);
 
   const tenantOutput = [];
   const newUsers = {};

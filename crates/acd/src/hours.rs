@@ -67,6 +67,14 @@ pub struct Calendar {
 }
 
 impl Calendar {
+    /// A center's calendar, for callers outside the core that must know
+    /// whether a center is open (the server picking a call center's phone
+    /// number). `None` when the spec's time zone or hours are invalid, which
+    /// [`crate::Config`] validation refuses anyway.
+    pub fn of(spec: &crate::CenterSpec) -> Option<Calendar> {
+        Calendar::new(&spec.time_zone, spec.hours.clone(), &spec.holidays).ok()
+    }
+
     pub(crate) fn new(
         zone: &str,
         hours: WeeklyHours,

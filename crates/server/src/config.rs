@@ -8,10 +8,11 @@ use std::{
     path::PathBuf,
 };
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// A value that must never reach a log line.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
+/// A value that must never reach a log line. It does serialize: tenant
+/// settings that hold one (a trunk's password) are stored as JSON.
+#[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -58,6 +59,15 @@ pub struct Config {
     pub media_ip: Option<IpAddr>,
     /// Seconds a call leg may take to connect (ICE and DTLS) before it is dropped.
     pub media_connect_timeout_secs: u64,
+    /// Where SIP listens, UDP and TCP on the same port (trunks reach us here).
+    pub sip_addr: SocketAddr,
+    /// UDP ports for RTP legs to trunks, inclusive: RTP on even ports, RTCP on
+    /// the next odd one. `(0, 0)` lets the system pick (tests).
+    pub rtp_ports: (u16, u16),
+    /// Seconds an outbound call may ring before it is given up (SIP CANCEL).
+    pub sip_no_answer_secs: u64,
+    /// INVITEs one source address may send per 10 s before it gets 503.
+    pub sip_invites_per_source: u32,
 }
 
 impl Default for Config {
@@ -75,6 +85,10 @@ impl Default for Config {
             media_port: 40000,
             media_ip: None,
             media_connect_timeout_secs: 20,
+            sip_addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            rtp_ports: (41000, 41999),
+            sip_no_answer_secs: 45,
+            sip_invites_per_source: 20,
         }
     }
 }
@@ -94,6 +108,11 @@ struct FileConfig {
     media_port: Option<u16>,
     media_ip: Option<IpAddr>,
     media_connect_timeout_secs: Option<u64>,
+    sip_addr: Option<SocketAddr>,
+    /// "41000-41999".
+    rtp_ports: Option<String>,
+    sip_no_answer_secs: Option<u64>,
+    sip_invites_per_source: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +138,8 @@ pub struct Overrides {
     pub demo: bool,
     pub media_port: Option<u16>,
     pub media_ip: Option<IpAddr>,
+    pub sip_addr: Option<SocketAddr>,
+    pub rtp_ports: Option<(u16, u16)>,
 }
 
 impl Config {
@@ -139,7 +160,12 @@ impl Config {
                 path: path.to_owned(),
                 message: crate::tenant_file::describe_toml_error(&text, &e),
             })?;
-            config.apply_file(parsed);
+            config
+                .apply_file(parsed)
+                .map_err(|message| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message,
+                })?;
         }
         for (name, value) in env {
             config.apply_env(&name, &value)?;
@@ -148,7 +174,7 @@ impl Config {
         Ok(config)
     }
 
-    fn apply_file(&mut self, file: FileConfig) {
+    fn apply_file(&mut self, file: FileConfig) -> Result<(), String> {
         if let Some(v) = file.public_addr {
             self.public_addr = v;
         }
@@ -182,6 +208,19 @@ impl Config {
         if let Some(v) = file.media_connect_timeout_secs {
             self.media_connect_timeout_secs = v;
         }
+        if let Some(v) = file.sip_addr {
+            self.sip_addr = v;
+        }
+        if let Some(v) = file.rtp_ports {
+            self.rtp_ports = parse_port_range(&v).map_err(|e| format!("rtp_ports: {e}"))?;
+        }
+        if let Some(v) = file.sip_no_answer_secs {
+            self.sip_no_answer_secs = v;
+        }
+        if let Some(v) = file.sip_invites_per_source {
+            self.sip_invites_per_source = v;
+        }
+        Ok(())
     }
 
     fn apply_env(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
@@ -211,6 +250,10 @@ impl Config {
             "SWITCHBOARD_MEDIA_IP" => {
                 self.media_ip = Some(value.parse().map_err(|e| bad(format!("{e}")))?);
             }
+            "SWITCHBOARD_SIP_ADDR" => {
+                self.sip_addr = value.parse().map_err(|e| bad(format!("{e}")))?;
+            }
+            "SWITCHBOARD_RTP_PORTS" => self.rtp_ports = parse_port_range(value).map_err(bad)?,
             "SWITCHBOARD_VISITOR_CONNECTS_PER_MINUTE" => {
                 self.visitor_connects_per_minute =
                     value.parse().map_err(|e| bad(format!("{e}")))?;
@@ -240,12 +283,38 @@ impl Config {
         if let Some(v) = o.media_ip {
             self.media_ip = Some(v);
         }
+        if let Some(v) = o.sip_addr {
+            self.sip_addr = v;
+        }
+        if let Some(v) = o.rtp_ports {
+            self.rtp_ports = v;
+        }
     }
 
     /// The address announced in ICE candidates.
     pub fn media_announce_ip(&self) -> IpAddr {
         self.media_ip.unwrap_or_else(default_media_ip)
     }
+}
+
+/// "41000-41999" (inclusive) as a port range for RTP legs: an even start so
+/// each leg gets an even RTP port and the odd one after it for RTCP, and room
+/// for at least one pair. "0-0" lets the system pick.
+pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let (low, high) = text
+        .split_once('-')
+        .ok_or_else(|| format!("{text:?} is not a range like 41000-41999"))?;
+    let low: u16 = low.trim().parse().map_err(|e| format!("{low:?}: {e}"))?;
+    let high: u16 = high.trim().parse().map_err(|e| format!("{high:?}: {e}"))?;
+    if (low, high) == (0, 0) {
+        return Ok((0, 0));
+    }
+    if low == 0 || !low.is_multiple_of(2) || high <= low {
+        return Err(format!(
+            "{text:?} must start at an even port above 0 and end above its start"
+        ));
+    }
+    Ok((low, high))
 }
 
 /// The host's outward IPv4 address as routing sees it: a UDP socket "connected"
@@ -264,6 +333,15 @@ fn default_media_ip() -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rtp_port_ranges_are_checked() {
+        assert_eq!(parse_port_range("41000-41999"), Ok((41000, 41999)));
+        assert_eq!(parse_port_range("0-0"), Ok((0, 0)));
+        for bad in ["41001-41999", "41000", "5-2", "0-10", "a-b", "41000-70000"] {
+            assert!(parse_port_range(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn layers_apply_in_order() {

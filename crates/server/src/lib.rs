@@ -23,6 +23,7 @@ pub mod desk;
 pub mod http;
 pub mod ids;
 pub mod media;
+pub mod phone;
 pub mod protocol;
 pub mod routing;
 pub mod store;
@@ -55,6 +56,11 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("media engine: {0}")]
     Media(media::MediaError),
+    #[error("SIP on {addr} (set another with --sip-addr): {source}")]
+    Sip {
+        addr: SocketAddr,
+        source: sip::SipError,
+    },
 }
 
 /// The two bound sockets.
@@ -133,11 +139,38 @@ async fn start_media(config: &Config) -> Result<media::MediaEngine, StartError> 
         bind: SocketAddr::new(bind_ip, config.media_port),
         announce,
         connect_timeout: Duration::from_secs(config.media_connect_timeout_secs),
+        rtp_ports: config.rtp_ports,
     })
     .await
     .map_err(StartError::Media)?;
     tracing::info!(port = engine.local_addr().port(), "media engine listening");
     Ok(engine)
+}
+
+/// Starts the SIP user agent for trunks; its Via and Contact carry the same
+/// address as media candidates unless SIP listens on a specific address.
+async fn start_sip(
+    config: &Config,
+) -> Result<(sip::SipAgent, tokio::sync::mpsc::Receiver<sip::SipEvent>), StartError> {
+    let announce = if config.sip_addr.ip().is_unspecified() {
+        config.media_announce_ip()
+    } else {
+        config.sip_addr.ip()
+    };
+    let started = sip::SipAgent::start(sip::SipConfig {
+        bind: config.sip_addr,
+        announce,
+        invite_rate_per_source: config.sip_invites_per_source,
+        user_agent: format!("Switchboard/{}", env!("CARGO_PKG_VERSION")),
+        no_answer_timeout: Duration::from_secs(config.sip_no_answer_secs),
+    })
+    .await
+    .map_err(|source| StartError::Sip {
+        addr: config.sip_addr,
+        source,
+    })?;
+    tracing::info!(port = started.0.local_addr().port(), "SIP listening");
+    Ok(started)
 }
 
 /// Serves both listeners until `shutdown` resolves.
@@ -148,6 +181,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let media = start_media(&config).await?;
+    let sip = start_sip(&config).await?;
     let (desk, desk_task) = Desk::start(
         store.clone(),
         DeskConfig {
@@ -156,6 +190,7 @@ pub async fn run(
             recordings: config.data_dir.join("recordings"),
         },
         Some(media),
+        Some(sip),
     )
     .await?;
     let public_url = config.public_url.clone().or_else(|| {

@@ -51,6 +51,13 @@ enum Command {
         /// outward IPv4 address).
         #[arg(long)]
         media_ip: Option<std::net::IpAddr>,
+        /// Where SIP trunks reach us, UDP and TCP (default 127.0.0.1:5060).
+        #[arg(long)]
+        sip_addr: Option<SocketAddr>,
+        /// UDP ports for RTP to trunks, e.g. 41000-41999 (default); 0-0 lets
+        /// the system pick.
+        #[arg(long, value_parser = switchboard::config::parse_port_range)]
+        rtp_ports: Option<(u16, u16)>,
     },
     /// Tenants (merchants).
     Tenant {
@@ -204,7 +211,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rsipstack=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -232,30 +239,31 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         return simulate(args);
     }
     let demo = matches!(cli.command, Command::Serve { demo: true, .. });
-    let (public_addr, agent_addr, media_port, media_ip) = match &cli.command {
-        Command::Serve {
-            public_addr,
-            agent_addr,
-            media_port,
-            media_ip,
-            ..
-        } => (*public_addr, *agent_addr, *media_port, *media_ip),
-        _ => (None, None, None, None),
+    let mut overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+        demo,
+        ..Overrides::default()
     };
+    if let Command::Serve {
+        public_addr,
+        agent_addr,
+        media_port,
+        media_ip,
+        sip_addr,
+        rtp_ports,
+        ..
+    } = &cli.command
+    {
+        overrides.public_addr = *public_addr;
+        overrides.agent_addr = *agent_addr;
+        overrides.media_port = *media_port;
+        overrides.media_ip = *media_ip;
+        overrides.sip_addr = *sip_addr;
+        overrides.rtp_ports = *rtp_ports;
+    }
     let env = std::env::vars().filter(|(k, _)| k.starts_with("SWITCHBOARD_"));
-    let config = Config::load(
-        cli.config.as_deref(),
-        env,
-        Overrides {
-            public_addr,
-            agent_addr,
-            data_dir: cli.data_dir,
-            database_url: cli.database_url,
-            demo,
-            media_port,
-            media_ip,
-        },
-    )?;
+    let config = Config::load(cli.config.as_deref(), env, overrides)?;
     match cli.command {
         Command::Serve { .. } => serve(config).await,
         Command::Tenant { command } => tenant(&config, command).await,

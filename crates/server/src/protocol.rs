@@ -377,6 +377,12 @@ pub enum ToVisitor {
         id: u64,
         settings: MediaSettings,
     },
+    /// The phone-side agent keyed a push code: the widget shows a notice and
+    /// opens `url` (one of the tenant's push codes, checked http(s)).
+    PushPage {
+        url: String,
+        code: String,
+    },
     /// The contact was not taken: `reason` is `closed`, `not_entitled`,
     /// `no_agents` or `unknown_queue`; `message` is for the visitor.
     Unavailable {

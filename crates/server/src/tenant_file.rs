@@ -13,12 +13,13 @@ use crate::{
     auth,
     config::Secret,
     ids::TenantId,
+    phone::TenantPhone,
     routing::{
         AgentRouting, CapacityDoc, CenterDoc, ClassDoc, MediaName, MediaRuleDoc, Names,
         OverflowDoc, PolicyName, QueueInput, QueueRouting, StrategyName, TenantRouting,
         build_setup,
     },
-    store::{CallMedia, CustomerInput, LinkCalls, Role, Store, StoreError, TenantCalls},
+    store::{CallMedia, CallRoute, CustomerInput, LinkCalls, Role, Store, StoreError, TenantCalls},
 };
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +43,9 @@ pub struct TenantFile {
     /// Tenant-wide call settings; defaults when absent.
     #[serde(default)]
     pub calls: Option<TenantCalls>,
+    /// Trunks, numbers, caller ids and push codes; none when absent.
+    #[serde(default)]
+    pub phone: Option<TenantPhone>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +116,10 @@ pub struct LinkSection {
     /// Record this link's calls (the visitor is told before connecting).
     #[serde(default)]
     pub record_calls: bool,
+    /// "agents" (default) or "phone": calls go to the queue's centers by
+    /// their phone numbers over a trunk.
+    #[serde(default)]
+    pub route_calls_to: CallRoute,
 }
 
 #[derive(Debug, Deserialize)]
@@ -316,6 +324,7 @@ pub fn parse(text: &str) -> Result<TenantFile, TenantFileError> {
         }
     }
     check_routing(&file)?;
+    check_phone(&file)?;
     for c in &file.customers {
         if c.external_id.get_ref().is_empty() || c.external_id.get_ref().len() > 200 {
             return Err(TenantFileError::Invalid(format!(
@@ -386,6 +395,81 @@ fn check_routing(file: &TenantFile) -> Result<(), TenantFileError> {
         .map_err(|e| TenantFileError::Invalid(format!("routing: {e}")))
 }
 
+/// The telephone settings against each other and the rest of the file:
+/// centers' numbers and trunks, links sent to phone centers.
+fn check_phone(file: &TenantFile) -> Result<(), TenantFileError> {
+    let invalid = |m: String| Err(TenantFileError::Invalid(m));
+    let none = TenantPhone::default();
+    let phone = file.phone.as_ref().unwrap_or(&none);
+    let links: Vec<&str> = file
+        .links
+        .iter()
+        .map(|l| l.slug.get_ref().as_str())
+        .collect();
+    phone.check(&links).map_err(TenantFileError::Invalid)?;
+    for c in &file.centers {
+        match (&c.phone, &c.trunk) {
+            (None, None) => {}
+            (Some(number), Some(trunk)) => {
+                if !sip::is_e164(number) {
+                    return invalid(format!(
+                        "centers {:?}: phone {number:?} must be E.164, like +15125550100",
+                        c.name
+                    ));
+                }
+                if phone.trunk(trunk).is_none() {
+                    return invalid(format!(
+                        "centers {:?}: trunk {trunk:?} is not one of the [[phone.trunks]]",
+                        c.name
+                    ));
+                }
+                if !phone.may_dial(number) {
+                    return invalid(format!(
+                        "centers {:?}: phone {number:?} is not under phone.allowed_destinations",
+                        c.name
+                    ));
+                }
+            }
+            _ => {
+                return invalid(format!("centers {:?}: phone and trunk go together", c.name));
+            }
+        }
+    }
+    for l in &file.links {
+        if l.route_calls_to != CallRoute::Phone {
+            continue;
+        }
+        if l.calls != [CallMedia::Voice] {
+            return invalid(format!(
+                "links {:?}: calls routed to phone centers must be calls = [\"voice\"]",
+                l.slug.get_ref()
+            ));
+        }
+        let queue = file
+            .queues
+            .iter()
+            .find(|q| q.name.get_ref() == l.queue.get_ref());
+        let allowed = queue.map(|q| q.centers.clone()).unwrap_or_default();
+        let reachable = file
+            .centers
+            .iter()
+            .any(|c| c.phone.is_some() && (allowed.is_empty() || allowed.contains(&c.name)));
+        if !reachable {
+            return invalid(format!(
+                "links {:?}: route_calls_to = \"phone\" but no center of its queue has a phone",
+                l.slug.get_ref()
+            ));
+        }
+        if phone.caller_ids.is_empty() {
+            return invalid(format!(
+                "links {:?}: calls to phone centers need phone.caller_ids (one per live call)",
+                l.slug.get_ref()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Applies a parsed file. `passwords` gives known passwords for new users (the
 /// demo seed); other new users get a generated one, returned in `Applied`.
 pub async fn apply(
@@ -428,6 +512,9 @@ pub async fn apply(
     store
         .set_tenant_calls(tenant.id, &file.calls.clone().unwrap_or_default())
         .await?;
+    store
+        .set_tenant_phone(tenant.id, &file.phone.clone().unwrap_or_default())
+        .await?;
     let mut queues = HashMap::new();
     for q in &file.queues {
         let skill = store.ensure_skill(tenant.id, q.skill.get_ref()).await?;
@@ -448,6 +535,7 @@ pub async fn apply(
         let calls = LinkCalls {
             media: l.calls.clone(),
             record: l.record_calls,
+            route_to: l.route_calls_to,
         };
         store.set_link_calls(tenant.id, link, &calls).await?;
         applied.links += 1;

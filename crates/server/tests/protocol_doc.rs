@@ -89,6 +89,10 @@ fn outbound_types_are_documented() {
             id: 1,
             settings: MediaSettings::default(),
         },
+        ToVisitor::PushPage {
+            url: String::new(),
+            code: String::new(),
+        },
         ToVisitor::Status {
             available: true,
             wait_seconds: 0,

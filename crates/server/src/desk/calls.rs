@@ -17,7 +17,7 @@ use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
     media::{self, LegId, LegRole, MediaEngine, MediaError, MediaEvent, MediaEventKind},
     protocol::{self, CallState, ErrorCode, FrameError, MediaSettings, ToAgent, ToVisitor},
-    store::{CallMedia, CallRecord, Sender},
+    store::{CallMedia, CallRecord, CallRoute, Sender},
 };
 
 /// Remote media control requests that may await a visitor's answer at once.
@@ -36,7 +36,7 @@ const ATTEMPT_WINDOW: Duration = Duration::from_hours(1);
 /// A live call's media and figures.
 pub(super) struct LiveCall {
     pub(super) media: CallMedia,
-    handle: media::Call,
+    pub(super) handle: media::Call,
     tag: i64,
     /// The link records its calls (the visitor was told).
     pub(super) recording: bool,
@@ -54,9 +54,49 @@ pub(super) struct LiveCall {
     pub(super) listeners: Vec<LegId>,
     next_request: u64,
     pending: VecDeque<u64>,
+    /// The phone side, for a call over a SIP trunk (`phone.rs`).
+    pub(super) phone: Option<Box<super::phone::PhoneLeg>>,
 }
 
 impl LiveCall {
+    pub(super) fn new(
+        media: CallMedia,
+        handle: media::Call,
+        tag: i64,
+        settings: &crate::store::TenantCalls,
+        recording: bool,
+    ) -> Self {
+        Self {
+            media,
+            handle,
+            tag,
+            recording,
+            media_control: settings.media_control,
+            visitor_up: false,
+            agent_leg: None,
+            agent_up: false,
+            state: CallState::Queued,
+            started_at: super::now().as_millis(),
+            talk_since: None,
+            hold_since: None,
+            record: CallRecord::default(),
+            listeners: Vec::new(),
+            next_request: 1,
+            pending: VecDeque::new(),
+            phone: None,
+        }
+    }
+
+    /// Hold starts or ends: the running interval closes into the totals.
+    pub(super) fn mark_hold(&mut self, on: bool, now: Instant) {
+        self.settle(now);
+        if on {
+            self.hold_since = Some(now);
+        } else {
+            self.talk_since = Some(now);
+        }
+    }
+
     /// Closes the running talk or hold interval into the totals.
     fn settle(&mut self, now: Instant) {
         if let Some(t) = self.talk_since.take() {
@@ -134,6 +174,22 @@ impl CallBook {
         self.per_tenant.get(&tenant).copied().unwrap_or(0)
     }
 
+    /// Whether the tenant may start another call under its limit.
+    pub(super) fn has_room(&self, tenant: TenantId, max_concurrent: u32) -> bool {
+        self.live(tenant) < max_concurrent
+    }
+
+    pub(super) fn engine(&self) -> Option<MediaEngine> {
+        self.engine.clone()
+    }
+
+    /// A new media call with its tag (its events come back with it).
+    pub(super) fn new_call(&mut self, engine: &MediaEngine) -> (media::Call, i64) {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        (engine.call(tag, self.events.clone()), tag)
+    }
+
     /// Counts an attempt; false when the visitor used up the hour's allowance.
     fn attempt(&mut self, visitor: &str, per_hour: u32) -> bool {
         let now = Instant::now();
@@ -174,7 +230,7 @@ fn media_error(e: &MediaError) -> FrameError {
     match e {
         MediaError::BadOffer(why) => FrameError::new(ErrorCode::Invalid, format!("sdp: {why}")),
         MediaError::CallEnded => FrameError::new(ErrorCode::BadState, "the call has ended"),
-        MediaError::Io(_) | MediaError::Unavailable => {
+        MediaError::Io(_) | MediaError::Unavailable | MediaError::Rtp(_) => {
             tracing::error!(error = %e, "media engine failed");
             FrameError::new(
                 ErrorCode::BadState,
@@ -202,11 +258,13 @@ impl DeskState {
         let Some(v) = self.visitors.get(&conn) else {
             return Ok(());
         };
-        let (tenant_id, link_calls, resume_hash, settings) = (
+        let (tenant_id, link_calls, resume_hash, settings, link, region) = (
             v.tenant,
             v.link.calls.clone(),
             v.resume_hash.clone(),
             v.calls.clone(),
+            v.link.clone(),
+            v.hello.region.clone(),
         );
         if !link_calls.media.contains(&media) {
             return Err(FrameError::new(
@@ -235,40 +293,48 @@ impl DeskState {
                 "too many calls in a short time; please chat with us instead",
             ));
         }
-        let tag = self.calls.next_tag;
-        self.calls.next_tag += 1;
-        let handle = engine.call(tag, self.calls.events.clone());
-        let (_, answer) = match handle.add_webrtc(LegRole::Visitor, sdp).await {
+        // A call to a call center's phone: which center, which caller id.
+        let plan = if link_calls.route_to == CallRoute::Phone {
+            Some(self.plan_center_call(tenant_id, &link, region.as_deref())?)
+        } else {
+            None
+        };
+        let (handle, tag) = self.calls.new_call(&engine);
+        let mut call = LiveCall::new(media, handle.clone(), tag, &settings, link_calls.record);
+        let legs = async {
+            let (_, answer) = handle.add_webrtc(LegRole::Visitor, sdp).await?;
+            let phone = match &plan {
+                Some((center, caller_id)) => {
+                    Some(Self::center_leg(&handle, center, caller_id.clone()).await?)
+                }
+                None => None,
+            };
+            Ok::<_, MediaError>((answer, phone))
+        };
+        let (answer, phone) = match legs.await {
             Ok(x) => x,
             Err(e) => {
                 handle.hangup().await;
+                if let Some((_, caller_id)) = &plan {
+                    self.unplan_center_call(tenant_id, caller_id);
+                }
                 return Err(media_error(&e));
             }
         };
+        if let Some(phone) = phone {
+            // The center's RTP leg plays the agent's part in the bridge.
+            call.agent_leg = Some(phone.leg);
+            call.phone = Some(Box::new(phone));
+        }
         self.send_visitor(conn, ToVisitor::CallAnswer { sdp: answer });
-        let call = LiveCall {
-            media,
-            handle: handle.clone(),
-            tag,
-            recording: link_calls.record,
-            media_control: settings.media_control,
-            visitor_up: false,
-            agent_leg: None,
-            agent_up: false,
-            state: CallState::Queued,
-            started_at: super::now().as_millis(),
-            talk_since: None,
-            hold_since: None,
-            record: CallRecord::default(),
-            listeners: Vec::new(),
-            next_request: 1,
-            pending: VecDeque::new(),
-        };
         let started = self
             .visitor_start(conn, None, None, Some(Box::new(call)))
             .await;
         if started.is_err() {
             handle.hangup().await;
+            if let Some((_, caller_id)) = &plan {
+                self.unplan_center_call(tenant_id, caller_id);
+            }
         }
         started
     }
@@ -348,6 +414,9 @@ impl DeskState {
         call.settle(Instant::now());
         call.state = CallState::Ended;
         let (media, recording, agent) = (call.media, call.recording, live.agent);
+        if let Some(phone) = call.phone.as_deref_mut() {
+            self.finish_phone(tenant, contact, phone).await;
+        }
         self.send_contact_visitors(
             contact,
             &ToVisitor::CallState {
@@ -397,8 +466,13 @@ impl DeskState {
                     LegRole::Agent if call.agent_leg == Some(leg) => call.agent_up = true,
                     LegRole::Agent | LegRole::Listener => return,
                 }
+                if role == LegRole::Agent {
+                    // An inbound phone call is answered once an agent is there.
+                    self.answer_inbound(contact);
+                }
                 self.call_progress(contact).await;
             }
+            MediaEventKind::Dtmf { leg, digit, .. } => self.phone_digit(contact, leg, digit),
             MediaEventKind::LegFailed { leg, role, reason } => {
                 tracing::debug!(contact = contact.0, ?role, reason, "call leg failed");
                 match role {
@@ -416,7 +490,7 @@ impl DeskState {
 
     /// Both parties' media are up: the call is connected (and recorded when
     /// the link says so).
-    async fn call_progress(&mut self, contact: ContactId) {
+    pub(super) async fn call_progress(&mut self, contact: ContactId) {
         let Some(live) = self.contacts.get_mut(&contact) else {
             return;
         };
@@ -526,6 +600,7 @@ impl DeskState {
             }
         };
         call.handle.set_hold(on).await;
+        self.phone_hold(contact, on);
         self.set_call_state(contact, next);
         Ok(())
     }

@@ -9,10 +9,12 @@
 //!
 //! Files: `visitor.rs` handles visitor frames, `agent.rs` agent frames,
 //! `routing.rs` carries out what the ACD core decides, `screenpop.rs` builds what
-//! the agent sees, `calls.rs` runs voice and video contacts with the media engine.
+//! the agent sees, `calls.rs` runs voice and video contacts with the media engine,
+//! `phone.rs` the calls that cross a SIP trunk.
 
 mod agent;
 mod calls;
+mod phone;
 mod rebuild;
 mod routing;
 mod screenpop;
@@ -157,13 +159,15 @@ impl Desk {
         store: Store,
         config: DeskConfig,
         media: Option<MediaEngine>,
+        sip: Option<(sip::SipAgent, mpsc::Receiver<sip::SipEvent>)>,
     ) -> Result<(Desk, tokio::task::JoinHandle<()>), crate::store::StoreError> {
         let (tx, rx) = mpsc::channel(1024);
         let (stats, _) = broadcast::channel(STATS_BACKLOG);
         let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS_BACKLOG);
-        let mut state = DeskState::new(store, config, stats.clone(), media, media_tx);
+        let (phone, sip_rx) = phone::PhoneBook::new(sip);
+        let mut state = DeskState::new(store, config, stats.clone(), media, media_tx, phone);
         state.load_all().await?;
-        let task = tokio::spawn(state.run(rx, media_rx));
+        let task = tokio::spawn(state.run(rx, media_rx, sip_rx));
         Ok((
             Desk {
                 tx,
@@ -399,6 +403,9 @@ struct DeskState {
     agent_specs: HashMap<UserId, acd::AgentSpec>,
     /// Calls: the media engine, its events' channel, and who owns each call.
     calls: calls::CallBook,
+    /// Calls over SIP trunks: the user agent, each tenant's numbers and
+    /// centers, the caller-id pool.
+    phone: phone::PhoneBook,
 }
 
 /// How many media events may wait for the desk.
@@ -432,6 +439,7 @@ impl DeskState {
         stats: broadcast::Sender<StatEvent>,
         media: Option<MediaEngine>,
         media_tx: mpsc::Sender<MediaEvent>,
+        phone: phone::PhoneBook,
     ) -> Self {
         let (stat_writer, stat_rx) = mpsc::channel(STAT_WRITER_BACKLOG);
         tokio::spawn(write_stats(store.clone(), stat_rx));
@@ -456,6 +464,7 @@ impl DeskState {
             queue_names: HashMap::new(),
             agent_specs: HashMap::new(),
             calls: calls::CallBook::new(media, media_tx),
+            phone,
         }
     }
 
@@ -533,6 +542,9 @@ impl DeskState {
                 .map(|c| (c.name.clone(), c.priority_boost))
                 .collect(),
         );
+        if only.is_none() {
+            self.load_phone(tenant, &inputs).await?;
+        }
         let at = now();
         if self.setups.get(&tenant) != Some(&setup) {
             if only.is_some() {
@@ -565,6 +577,7 @@ impl DeskState {
         mut self,
         mut rx: mpsc::Receiver<Request>,
         mut media_rx: mpsc::Receiver<MediaEvent>,
+        mut sip_rx: mpsc::Receiver<sip::SipEvent>,
     ) {
         // Housekeeping (dropped visitors) runs on its own coarse tick.
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -578,6 +591,7 @@ impl DeskState {
                     self.handle(request).await;
                 }
                 Some(event) = media_rx.recv() => self.media_event(event).await,
+                Some(event) = sip_rx.recv() => self.sip_event(event).await,
                 () = tokio::time::sleep_until(deadline) => {
                     self.acd.handle_input(now(), acd::Input::Timeout);
                 }

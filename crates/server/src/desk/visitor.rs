@@ -381,6 +381,12 @@ impl DeskState {
         if is_call {
             self.call_created(tenant_id, contact);
         }
+        if self.is_center_call(contact) {
+            // Answered by a call center's phone, not by our agents: no queue.
+            metrics::counter!("switchboard_contacts_started_total").increment(1);
+            self.dial_center(contact).await;
+            return Ok(());
+        }
         metrics::counter!("switchboard_contacts_started_total").increment(1);
         tracing::info!(contact = contact.0, tenant = %tenant.slug, "contact queued");
         if let Some(text) = first {
@@ -451,7 +457,7 @@ impl DeskState {
 
     /// What routing needs about this visitor: class of service from verified
     /// entitlements, where they are, and the agent who served them last.
-    async fn contact_routing(
+    pub(super) async fn contact_routing(
         &self,
         tenant: crate::ids::TenantId,
         hello: &VisitorHello,
@@ -694,6 +700,16 @@ impl DeskState {
     /// the outcome (`routing.rs` closes the record). After, the contact waits for
     /// the agent's wrap-up.
     pub(super) async fn end_contact(&mut self, contact: ContactId, by: Sender) {
+        if self.is_center_call(contact) {
+            let reason = if by == Sender::Visitor {
+                "hangup"
+            } else {
+                "ended"
+            };
+            let outcome = self.center_call_outcome(contact, Outcome::Abandoned);
+            self.end_center_call(contact, reason, outcome).await;
+            return;
+        }
         let reason = if by == Sender::System {
             "ended"
         } else {

@@ -14,6 +14,7 @@ pub mod assets;
 mod calls;
 pub mod error;
 pub mod limit;
+mod phone;
 mod public;
 mod records;
 pub mod staff;
@@ -109,6 +110,7 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/contacts/{id}", get(records::one))
         .route("/contacts/{id}/events", get(admin::contact_events))
         .route("/contacts/{id}/recordings/{party}", get(calls::recording))
+        .route("/calls/lookup", get(phone::lookup))
         .route("/calls/{id}/listen", post(calls::listen))
         .route(
             "/calls/{id}/listen/{leg}",

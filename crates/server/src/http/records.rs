@@ -183,6 +183,14 @@ pub async fn one(
     if let Some(call) = state.store.call_record(principal.tenant, id).await? {
         record.call = Some(super::calls::record_json(id.0, &record.media, &call));
     }
+    if let Some(phone) = state.store.phone_record(principal.tenant, id).await?
+        && let Some(call) = record.call.as_mut().and_then(|c| c.as_object_mut())
+    {
+        call.insert(
+            "phone".to_owned(),
+            serde_json::to_value(phone).unwrap_or_default(),
+        );
+    }
     Ok(Json(record))
 }
 

@@ -59,6 +59,8 @@ pub fn build_setup(
         region: None,
         weight: 1,
         capacity: None,
+        phone: None,
+        trunk: None,
     }];
     let center_docs: &[CenterDoc] = if routing.centers.is_empty() {
         &default_center
@@ -181,7 +183,7 @@ pub fn build_setup(
     Ok((setup, agents))
 }
 
-fn center(id: acd::CenterId, c: &CenterDoc) -> Result<acd::CenterSpec, BuildError> {
+pub(crate) fn center(id: acd::CenterId, c: &CenterDoc) -> Result<acd::CenterSpec, BuildError> {
     let whose = format!("center {:?}", c.name);
     let hours = parse_hours(c.hours.as_ref()).map_err(|e| BuildError(format!("{whose}: {e}")))?;
     let holidays = c

@@ -8,6 +8,7 @@
 mod build;
 mod hours;
 
+pub(crate) use build::center as center_spec;
 pub use build::{AgentRouting, BuildError, DEFAULT_CENTER, Names, QueueInput, build_setup};
 pub use hours::parse_hours;
 
@@ -49,6 +50,13 @@ pub struct CenterDoc {
     pub weight: u32,
     #[serde(default)]
     pub capacity: Option<u32>,
+    /// The center's phone number (E.164), for links whose calls go to centers
+    /// over the telephone network rather than to agents in a browser.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The `[[phone.trunks]]` entry such calls leave by.
+    #[serde(default)]
+    pub trunk: Option<String>,
 }
 
 fn utc() -> String {

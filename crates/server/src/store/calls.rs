@@ -39,6 +39,19 @@ pub struct LinkCalls {
     pub media: Vec<CallMedia>,
     /// Calls are recorded; the visitor is told before connecting.
     pub record: bool,
+    /// Who answers: agents in a browser, or a call center's phone number.
+    pub route_to: CallRoute,
+}
+
+/// Where a link's calls go (`route_calls_to` in the tenant file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallRoute {
+    /// The link's queue, to agents in the console.
+    #[default]
+    Agents,
+    /// The queue's centers by their phone numbers, over a SIP trunk.
+    Phone,
 }
 
 /// A tenant's call settings (`[calls]` in the tenant file).

@@ -12,6 +12,7 @@
 mod calls;
 mod contacts;
 mod customers;
+mod phone;
 mod routing;
 mod staff;
 mod stats;
@@ -24,12 +25,13 @@ use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
 };
 
-pub use calls::{CallMedia, CallRecord, LinkCalls, TenantCalls};
+pub use calls::{CallMedia, CallRecord, CallRoute, LinkCalls, TenantCalls};
 pub use contacts::{
     ContactFilter, ContactRecord, Message, NewContact, Outcome, PreviousContact, Sender,
     WaitingContact,
 };
 pub use customers::{Customer, CustomerInput, Ticket};
+pub use phone::{CallerSession, PhoneDirection, PhoneRecord, WebSession};
 pub use routing::{Link, RoutingInputs, StoredQueue};
 pub use staff::{ApiKey, Role, User};
 pub use stats::{StatEvent, StoredStatEvent};

@@ -24,6 +24,18 @@ use tokio_tungstenite::{
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// A loopback address whose port is free for both UDP and TCP right now (SIP
+/// listens on both): bound and released, so a test can pass it to the server.
+pub fn free_sip_addr() -> std::net::SocketAddr {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp bind");
+        let addr = udp.local_addr().expect("udp addr");
+        if std::net::TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+}
+
 /// How long a wait-for-condition may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -43,9 +55,17 @@ pub struct Builder {
     offer_timeout_secs: u64,
     visitor_grace_secs: u64,
     tenant_files: Vec<String>,
+    sip_addr: Option<std::net::SocketAddr>,
 }
 
 impl Builder {
+    /// SIP on this address (tests that send INVITEs need to know it; see
+    /// [`free_sip_addr`]). By default a port the system picks.
+    pub fn sip_addr(mut self, addr: std::net::SocketAddr) -> Self {
+        self.sip_addr = Some(addr);
+        self
+    }
+
     pub fn offer_timeout(mut self, secs: u64) -> Self {
         self.offer_timeout_secs = secs;
         self
@@ -86,6 +106,12 @@ impl Builder {
             media_port: 0,
             media_ip: Some("127.0.0.1".parse().unwrap()),
             media_connect_timeout_secs: 3,
+            sip_addr: self
+                .sip_addr
+                .unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()),
+            rtp_ports: (0, 0),
+            sip_no_answer_secs: 5,
+            sip_invites_per_source: 20,
         };
         let store = switchboard::open_store(&config).await.expect("store opens");
         for text in &tenant_files {
@@ -158,6 +184,7 @@ impl TestServer {
             offer_timeout_secs: 20,
             visitor_grace_secs: 60,
             tenant_files: Vec::new(),
+            sip_addr: None,
         }
     }
 

@@ -1,0 +1,885 @@
+//! Calls over SIP trunks (the documents' PSTN gateway, Figs 7-13).
+//!
+//! * **Browser to a call center's phone** (`route_calls_to = "phone"`): the
+//!   visitor's call does not queue for agents. A center is chosen by the
+//!   routing rules (open, below capacity, region, load per weight), a caller
+//!   id is taken from the tenant's pool so this call is the only live one
+//!   presenting it, the destination is checked against the tenant's allowed
+//!   prefixes, and the trunk is dialled with an RTP leg of the media call as
+//!   the "agent". The center's CRM can then ask `/api/v1/calls/lookup` by
+//!   that caller id. Digits the center keys are matched against the tenant's
+//!   push codes.
+//! * **A caller to one of the tenant's numbers** (DID): the RTP leg is the
+//!   "visitor" and the contact queues for agents like a browser call; the
+//!   caller hears ringing until an agent's media is up, then the call is
+//!   answered. The caller id is matched against the CRM by phone number.
+//!
+//! The SIP user agent is the `sip` crate's; nothing here parses SIP.
+
+use std::{collections::HashMap, net::SocketAddr, time::Instant};
+
+use tokio::sync::mpsc;
+
+use super::{ConnId, DeskState, LiveContact, Phase, VisitorHello, screenpop};
+use crate::{
+    ids::{ContactId, QueueId, TenantId},
+    media::{self, G711, LegId, LegRole, RtpPeer},
+    phone::{
+        TenantPhone,
+        centers::{PhoneCenter, choose, phone_centers},
+        codes::{Heard, Keyed},
+        pool::CallerIds,
+    },
+    protocol::{CallState, ErrorCode, FrameError, PageContext, ToVisitor},
+    store::{CallMedia, Link, NewContact, Outcome, PhoneDirection, PhoneRecord, Sender},
+};
+
+/// A live call's phone side.
+pub(super) struct PhoneLeg {
+    /// The SIP dialog, once dialled (outbound) or from the start (inbound).
+    pub(super) sip: Option<sip::SipCallId>,
+    /// The RTP leg in the media call.
+    pub(super) leg: LegId,
+    /// Our RTP address, announced in SDP.
+    local: SocketAddr,
+    pub(super) record: PhoneRecord,
+    /// The pooled caller id this call presents (outbound), released at the end.
+    caller_id: Option<String>,
+    keyed: Keyed,
+    /// The far end answered (outbound), or we answered (inbound).
+    pub(super) answered: bool,
+    /// The caller's media from their INVITE (inbound), used when we answer.
+    remote: Option<sip::RemoteMedia>,
+}
+
+/// What one tenant's phone settings come to at run time.
+struct TenantLines {
+    doc: TenantPhone,
+    centers: Vec<PhoneCenter>,
+    /// Each queue's center names (empty: any center).
+    queue_centers: HashMap<QueueId, Vec<String>>,
+    links: HashMap<String, Link>,
+}
+
+/// The desk's side of the SIP user agent.
+pub(super) struct PhoneBook {
+    agent: Option<sip::SipAgent>,
+    tenants: HashMap<TenantId, TenantLines>,
+    by_sip: HashMap<sip::SipCallId, ContactId>,
+    caller_ids: CallerIds,
+    /// Live calls per (tenant, center name), for capacity and load.
+    center_calls: HashMap<(TenantId, String), u32>,
+    /// Keeps the event channel open when there is no SIP agent, so the desk's
+    /// select loop does not see it close.
+    _idle: Option<mpsc::Sender<sip::SipEvent>>,
+}
+
+impl PhoneBook {
+    /// With no agent, returns the receiver of a channel nobody sends on.
+    pub(super) fn new(
+        agent: Option<(sip::SipAgent, mpsc::Receiver<sip::SipEvent>)>,
+    ) -> (Self, mpsc::Receiver<sip::SipEvent>) {
+        let (agent, events, idle) = if let Some((agent, events)) = agent {
+            (Some(agent), events, None)
+        } else {
+            let (tx, rx) = mpsc::channel(1);
+            (None, rx, Some(tx))
+        };
+        let book = Self {
+            agent,
+            tenants: HashMap::new(),
+            by_sip: HashMap::new(),
+            caller_ids: CallerIds::default(),
+            center_calls: HashMap::new(),
+            _idle: idle,
+        };
+        (book, events)
+    }
+
+    fn center_load(&self, tenant: TenantId, center: &str) -> u32 {
+        self.center_calls
+            .get(&(tenant, center.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every tenant's trunks to the SIP agent (after any tenant reloads).
+    fn push_trunks(&self) {
+        if let Some(agent) = &self.agent {
+            let trunks = self
+                .tenants
+                .iter()
+                .flat_map(|(id, lines)| lines.doc.sip_trunks(id.0))
+                .collect();
+            agent.set_trunks(trunks);
+        }
+    }
+}
+
+/// A failed outbound call's SIP status as the visitor's `call_state` reason.
+fn failure_reason(code: u16) -> &'static str {
+    match code {
+        486 | 600 => "busy",
+        408 | 480 | 487 => "no_answer",
+        _ => "unavailable",
+    }
+}
+
+fn rtp_peer(media: &sip::RemoteMedia) -> RtpPeer {
+    RtpPeer {
+        addr: media.addr,
+        codec: match media.codec {
+            sip::Codec::Pcmu => G711::Pcmu,
+            sip::Codec::Pcma => G711::Pcma,
+        },
+        payload_type: media.payload_type,
+        dtmf_payload_type: media.dtmf_payload_type,
+    }
+}
+
+fn unavailable(message: &str) -> FrameError {
+    FrameError::new(ErrorCode::BadState, message)
+}
+
+impl DeskState {
+    /// (Re)reads a tenant's phone settings: its centers with numbers, its
+    /// numbers' links, and its trunks for the SIP agent.
+    pub(super) async fn load_phone(
+        &mut self,
+        tenant: TenantId,
+        inputs: &crate::store::RoutingInputs,
+    ) -> Result<(), crate::store::StoreError> {
+        let doc = self.store.tenant_phone(tenant).await?;
+        let links = self
+            .store
+            .links(tenant)
+            .await?
+            .into_iter()
+            .map(|l| (l.slug.clone(), l))
+            .collect();
+        let lines = TenantLines {
+            centers: phone_centers(&inputs.routing.centers),
+            queue_centers: inputs
+                .queues
+                .iter()
+                .map(|q| (q.id, q.routing.centers.clone()))
+                .collect(),
+            links,
+            doc,
+        };
+        self.phone.tenants.insert(tenant, lines);
+        self.phone.push_trunks();
+        Ok(())
+    }
+
+    /// Before a browser call to a call center is placed: the center, the
+    /// caller id and the destination check. Nothing is dialled yet.
+    pub(super) fn plan_center_call(
+        &mut self,
+        tenant: TenantId,
+        link: &Link,
+        region: Option<&str>,
+    ) -> Result<(PhoneCenter, String), FrameError> {
+        if self.phone.agent.is_none() {
+            return Err(unavailable(
+                "calls to our call center are not available right now; please chat with us",
+            ));
+        }
+        let Some(lines) = self.phone.tenants.get(&tenant) else {
+            return Err(unavailable(
+                "calls are not set up here; please chat with us",
+            ));
+        };
+        let allowed = lines
+            .queue_centers
+            .get(&link.queue)
+            .cloned()
+            .unwrap_or_default();
+        let center = choose(&lines.centers, &allowed, region, super::now(), |name| {
+            self.phone.center_load(tenant, name)
+        })
+        .cloned()
+        .ok_or_else(|| {
+            FrameError::new(
+                ErrorCode::RateLimited,
+                "our call center is closed or busy right now; please chat with us or try later",
+            )
+        })?;
+        if !lines.doc.may_dial(&center.number) || lines.doc.trunk(&center.trunk).is_none() {
+            // The tenant file checks this; a hand-edited database may not.
+            tracing::warn!(
+                tenant = tenant.0,
+                center = %center.name,
+                "a call center's number is not an allowed destination; call refused"
+            );
+            return Err(unavailable(
+                "calls are not available right now; please chat with us",
+            ));
+        }
+        let caller_id = self
+            .phone
+            .caller_ids
+            .take(tenant, &lines.doc.caller_ids)
+            .ok_or_else(|| {
+                FrameError::new(
+                    ErrorCode::RateLimited,
+                    "all our lines are busy; please try again shortly or chat with us",
+                )
+            })?;
+        Ok((center, caller_id))
+    }
+
+    /// Gives back what `plan_center_call` took when the call never started.
+    pub(super) fn unplan_center_call(&mut self, tenant: TenantId, caller_id: &str) {
+        self.phone.caller_ids.release(tenant, caller_id);
+    }
+
+    /// The phone side of a planned browser-to-center call: its RTP leg.
+    pub(super) async fn center_leg(
+        handle: &media::Call,
+        center: &PhoneCenter,
+        caller_id: String,
+    ) -> Result<PhoneLeg, media::MediaError> {
+        let (leg, local) = handle.add_rtp(LegRole::Agent).await?;
+        Ok(PhoneLeg {
+            sip: None,
+            leg,
+            local,
+            record: PhoneRecord {
+                direction: PhoneDirection::Outbound,
+                trunk: center.trunk.clone(),
+                center: Some(center.name.clone()),
+                from: caller_id.clone(),
+                to: center.number.clone(),
+                sip_call_id: None,
+                sip_code: None,
+                answered_at: None,
+            },
+            caller_id: Some(caller_id),
+            keyed: Keyed::default(),
+            answered: false,
+            remote: None,
+        })
+    }
+
+    /// Whether a contact is a browser call to a call center (no agents, no
+    /// routing core).
+    pub(super) fn is_center_call(&self, contact: ContactId) -> bool {
+        self.contacts
+            .get(&contact)
+            .and_then(|c| c.call.as_ref())
+            .and_then(|c| c.phone.as_ref())
+            .is_some_and(|p| p.record.direction == PhoneDirection::Outbound)
+    }
+
+    /// How a browser-to-center call ends up in the record: answered if the
+    /// center ever picked up, else `unanswered`.
+    pub(super) fn center_call_outcome(&self, contact: ContactId, unanswered: Outcome) -> Outcome {
+        let answered = self
+            .contacts
+            .get(&contact)
+            .and_then(|c| c.call.as_ref())
+            .and_then(|c| c.phone.as_ref())
+            .is_some_and(|p| p.answered);
+        if answered {
+            Outcome::Answered
+        } else {
+            unanswered
+        }
+    }
+
+    /// Dials the center once the contact exists.
+    pub(super) async fn dial_center(&mut self, contact: ContactId) {
+        let Some(live) = self.contacts.get(&contact) else {
+            return;
+        };
+        let tenant = live.tenant;
+        let Some(phone) = live.call.as_ref().and_then(|c| c.phone.as_ref()) else {
+            return;
+        };
+        let dial = sip::Dial {
+            tenant: tenant.0,
+            trunk: phone.record.trunk.clone(),
+            to: phone.record.to.clone(),
+            from: phone.record.from.clone(),
+            media: sip::LocalMedia { addr: phone.local },
+        };
+        let center = phone.record.center.clone().unwrap_or_default();
+        let record = phone.record.clone();
+        if let Err(e) = self.store.set_phone_record(tenant, contact, &record).await {
+            tracing::error!(error = %e, "storing a phone call's record failed");
+        }
+        let Some(agent) = self.phone.agent.clone() else {
+            return;
+        };
+        match agent.dial(dial).await {
+            Ok(id) => {
+                self.phone.by_sip.insert(id, contact);
+                *self.phone.center_calls.entry((tenant, center)).or_default() += 1;
+                if let Some(p) = self.phone_leg_mut(contact) {
+                    p.sip = Some(id);
+                }
+                metrics::counter!("switchboard_phone_calls_total", "direction" => "outbound")
+                    .increment(1);
+                self.set_call_state(contact, CallState::Ringing);
+            }
+            Err(e) => {
+                tracing::warn!(contact = contact.0, error = %e, "dialling a call center failed");
+                if let Some(p) = self.phone_leg_mut(contact) {
+                    p.record.sip_code = Some(503);
+                }
+                self.end_center_call(contact, "unavailable", Outcome::Refused)
+                    .await;
+            }
+        }
+    }
+
+    fn phone_leg_mut(&mut self, contact: ContactId) -> Option<&mut PhoneLeg> {
+        self.contacts
+            .get_mut(&contact)?
+            .call
+            .as_mut()?
+            .phone
+            .as_deref_mut()
+    }
+
+    /// Ends a browser-to-center call and its contact (no routing core, no
+    /// wrap-up: the center's agent is not ours).
+    pub(super) async fn end_center_call(
+        &mut self,
+        contact: ContactId,
+        reason: &'static str,
+        outcome: Outcome,
+    ) {
+        self.finish_call(contact, reason).await;
+        let Some(live) = self.contacts.get(&contact) else {
+            return;
+        };
+        let tenant = live.tenant;
+        if let Err(e) = self.store.mark_ended(tenant, contact, outcome, false).await {
+            tracing::error!(error = %e, "storing the end of a contact failed");
+        }
+        let by = if reason == "hangup" {
+            Sender::Visitor
+        } else {
+            Sender::System
+        };
+        self.send_contact_visitors(contact, &ToVisitor::Ended { by });
+        self.detach_visitors(contact);
+        self.remove_contact(contact);
+    }
+
+    /// The phone side of `finish_call`: hang up the SIP dialog, give back the
+    /// caller id and the center's slot, store the phone record.
+    pub(super) async fn finish_phone(
+        &mut self,
+        tenant: TenantId,
+        contact: ContactId,
+        phone: &mut PhoneLeg,
+    ) {
+        if let Some(id) = phone.sip.take() {
+            self.phone.by_sip.remove(&id);
+            if let Some(agent) = self.phone.agent.clone() {
+                tokio::spawn(async move { agent.hangup(id).await });
+            }
+            if let Some(center) = &phone.record.center
+                && let Some(n) = self.phone.center_calls.get_mut(&(tenant, center.clone()))
+            {
+                *n = n.saturating_sub(1);
+            }
+        }
+        if let Some(id) = phone.caller_id.take() {
+            self.phone.caller_ids.release(tenant, &id);
+        }
+        if phone.record.sip_code.is_none() {
+            // Given up before any final answer: the caller cancelled.
+            phone.record.sip_code = Some(487);
+        }
+        if let Err(e) = self
+            .store
+            .set_phone_record(tenant, contact, &phone.record)
+            .await
+        {
+            tracing::error!(error = %e, "storing a phone call's record failed");
+        }
+    }
+
+    /// A digit keyed on the phone side: push codes open pages for the visitor.
+    pub(super) fn phone_digit(&mut self, contact: ContactId, leg: LegId, digit: char) {
+        let Some(live) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let tenant = live.tenant;
+        let Some(phone) = live.call.as_mut().and_then(|c| c.phone.as_mut()) else {
+            return;
+        };
+        if phone.leg != leg {
+            return;
+        }
+        let Some(lines) = self.phone.tenants.get(&tenant) else {
+            return;
+        };
+        match phone.keyed.push(digit, &lines.doc.push_codes) {
+            Heard::Code { code, url } => {
+                tracing::info!(contact = contact.0, code = %code, "push code keyed");
+                metrics::counter!("switchboard_push_codes_total").increment(1);
+                let frame = ToVisitor::PushPage {
+                    url: url.to_owned(),
+                    code,
+                };
+                self.send_contact_visitors(contact, &frame);
+            }
+            Heard::Partial => {}
+            Heard::Unknown { digits } => {
+                tracing::info!(contact = contact.0, digits = %digits, "keyed digits match no push code; ignored");
+            }
+        }
+    }
+
+    /// The agent's media joined an inbound phone call: answer it, now that
+    /// someone is there to talk.
+    pub(super) fn answer_inbound(&mut self, contact: ContactId) {
+        let Some(live) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let tenant = live.tenant;
+        let Some(call) = live.call.as_mut() else {
+            return;
+        };
+        let handle = call.handle.clone();
+        let Some(phone) = call.phone.as_mut() else {
+            return;
+        };
+        if phone.record.direction != PhoneDirection::Inbound || phone.answered {
+            return;
+        }
+        let (Some(id), Some(remote)) = (phone.sip, phone.remote.clone()) else {
+            return;
+        };
+        phone.answered = true;
+        phone.record.sip_code = Some(200);
+        phone.record.answered_at = Some(super::now().0);
+        let (leg, local, record) = (phone.leg, phone.local, phone.record.clone());
+        let store = self.store.clone();
+        let Some(agent) = self.phone.agent.clone() else {
+            return;
+        };
+        // The media peer is set only now: the caller's phone sends nothing
+        // before it is answered, and the leg's connect timer starts here.
+        tokio::spawn(async move {
+            if let Err(e) = handle.set_rtp_peer(leg, rtp_peer(&remote)).await {
+                tracing::warn!(error = %e, "setting up an inbound call's media failed");
+            }
+            if let Err(e) = agent.answer(id, sip::LocalMedia { addr: local }).await {
+                tracing::warn!(error = %e, "answering an inbound call failed");
+            }
+            if let Err(e) = store.set_phone_record(tenant, contact, &record).await {
+                tracing::error!(error = %e, "storing a phone call's record failed");
+            }
+        });
+    }
+
+    /// Hold from our side (an agent's hold on an inbound call): tell the
+    /// caller's phone with a re-INVITE.
+    pub(super) fn phone_hold(&self, contact: ContactId, on: bool) {
+        let Some(id) = self
+            .contacts
+            .get(&contact)
+            .and_then(|c| c.call.as_ref())
+            .and_then(|c| c.phone.as_ref())
+            .and_then(|p| p.sip)
+        else {
+            return;
+        };
+        if let Some(agent) = self.phone.agent.clone() {
+            tokio::spawn(async move {
+                if let Err(e) = agent.hold(id, on).await {
+                    tracing::warn!(error = %e, "telling the phone about hold failed");
+                }
+            });
+        }
+    }
+
+    /// What the SIP user agent reports.
+    pub(super) async fn sip_event(&mut self, event: sip::SipEvent) {
+        use sip::SipEvent as E;
+        match event {
+            E::Incoming {
+                call,
+                tenant,
+                trunk,
+                from,
+                to,
+                sip_call_id,
+                media,
+            } => {
+                self.inbound_call(call, TenantId(tenant), trunk, from, to, sip_call_id, media)
+                    .await;
+            }
+            E::Progress { call, code, media } => {
+                let Some(&contact) = self.phone.by_sip.get(&call) else {
+                    return;
+                };
+                tracing::debug!(contact = contact.0, code, "call center ringing");
+                if let Some(media) = media {
+                    self.set_peer(contact, &media).await;
+                }
+            }
+            E::Answered {
+                call,
+                sip_call_id,
+                media,
+            } => {
+                let Some(&contact) = self.phone.by_sip.get(&call) else {
+                    return;
+                };
+                self.set_peer(contact, &media).await;
+                if let Some(p) = self.phone_leg_mut(contact) {
+                    p.answered = true;
+                    p.record.sip_code = Some(200);
+                    p.record.sip_call_id = Some(sip_call_id);
+                    p.record.answered_at = Some(super::now().0);
+                }
+                self.set_call_state(contact, CallState::Connecting);
+                self.call_progress(contact).await;
+            }
+            E::Failed { call, code, reason } => {
+                let Some(contact) = self.phone.by_sip.remove(&call) else {
+                    return;
+                };
+                tracing::info!(contact = contact.0, code, reason = %reason, "call center did not answer");
+                if let Some(p) = self.phone_leg_mut(contact) {
+                    p.record.sip_code = Some(code);
+                    // Already over in SIP: nothing to hang up.
+                    p.sip = None;
+                }
+                self.release_center_slot(contact);
+                if self.is_center_call(contact) {
+                    self.end_center_call(contact, failure_reason(code), Outcome::Refused)
+                        .await;
+                } else {
+                    self.end_contact(contact, Sender::System).await;
+                }
+            }
+            E::RemoteHold { call, media } => {
+                let Some(&contact) = self.phone.by_sip.get(&call) else {
+                    return;
+                };
+                let on = media.direction != sip::Direction::SendRecv;
+                self.remote_hold(contact, on).await;
+            }
+            E::Ended {
+                call, by_remote, ..
+            } => {
+                let Some(contact) = self.phone.by_sip.remove(&call) else {
+                    return;
+                };
+                if !by_remote {
+                    return;
+                }
+                if let Some(p) = self.phone_leg_mut(contact) {
+                    p.sip = None;
+                }
+                self.release_center_slot(contact);
+                if self.is_center_call(contact) {
+                    let outcome = self.center_call_outcome(contact, Outcome::Refused);
+                    self.end_center_call(contact, "remote_hangup", outcome)
+                        .await;
+                } else {
+                    self.end_contact(contact, Sender::Visitor).await;
+                }
+            }
+            E::TrunkStatus { tenant, trunk, up } => {
+                tracing::info!(tenant, trunk = %trunk, up, "trunk status changed");
+                metrics::gauge!("switchboard_trunk_up", "trunk" => trunk)
+                    .set(f64::from(u8::from(up)));
+            }
+        }
+    }
+
+    /// A SIP dialog that ended on its own no longer holds its center's slot.
+    fn release_center_slot(&mut self, contact: ContactId) {
+        let Some(live) = self.contacts.get(&contact) else {
+            return;
+        };
+        let tenant = live.tenant;
+        if let Some(center) = live
+            .call
+            .as_ref()
+            .and_then(|c| c.phone.as_ref())
+            .and_then(|p| p.record.center.clone())
+            && let Some(n) = self.phone.center_calls.get_mut(&(tenant, center))
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    async fn set_peer(&mut self, contact: ContactId, media: &sip::RemoteMedia) {
+        let Some(call) = self.contacts.get(&contact).and_then(|c| c.call.as_ref()) else {
+            return;
+        };
+        let Some(phone) = call.phone.as_ref() else {
+            return;
+        };
+        if let Err(e) = call.handle.set_rtp_peer(phone.leg, rtp_peer(media)).await {
+            tracing::warn!(contact = contact.0, error = %e, "setting a phone leg's media failed");
+        }
+    }
+
+    /// The phone side put the call on hold (or resumed it) with a re-INVITE.
+    async fn remote_hold(&mut self, contact: ContactId, on: bool) {
+        let Some(call) = self
+            .contacts
+            .get_mut(&contact)
+            .and_then(|c| c.call.as_mut())
+        else {
+            return;
+        };
+        let next = match (on, call.state) {
+            (true, CallState::Connected) => CallState::OnHold,
+            (false, CallState::OnHold) => CallState::Connected,
+            _ => return,
+        };
+        call.mark_hold(on, Instant::now());
+        call.handle.set_hold(on).await;
+        self.set_call_state(contact, next);
+    }
+
+    /// A caller dialled one of the tenant's numbers.
+    #[allow(clippy::too_many_arguments, reason = "the fields of one SIP event")]
+    async fn inbound_call(
+        &mut self,
+        call: sip::SipCallId,
+        tenant: TenantId,
+        trunk: String,
+        from: String,
+        to: String,
+        sip_call_id: String,
+        media: sip::RemoteMedia,
+    ) {
+        let Some(agent) = self.phone.agent.clone() else {
+            return;
+        };
+        let reject = |code: u16| {
+            let agent = agent.clone();
+            tokio::spawn(async move {
+                let _ = agent.reject(call, code).await;
+            });
+        };
+        let link = self
+            .phone
+            .tenants
+            .get(&tenant)
+            .and_then(|lines| lines.links.get(lines.doc.link_for_number(&to)?))
+            .cloned();
+        let Some(link) = link else {
+            metrics::counter!("switchboard_phone_calls_refused_total", "reason" => "unknown_number")
+                .increment(1);
+            reject(404);
+            return;
+        };
+        let Some(engine) = self.calls.engine() else {
+            reject(503);
+            return;
+        };
+        match self
+            .start_inbound(
+                tenant,
+                &link,
+                call,
+                &from,
+                &to,
+                &trunk,
+                sip_call_id,
+                media,
+                &engine,
+            )
+            .await
+        {
+            Ok(contact) => {
+                self.phone.by_sip.insert(call, contact);
+                metrics::counter!("switchboard_phone_calls_total", "direction" => "inbound")
+                    .increment(1);
+                let agent = agent.clone();
+                tokio::spawn(async move {
+                    let _ = agent.ringing(call).await;
+                });
+            }
+            Err(code) => reject(code),
+        }
+    }
+
+    /// The contact and media of an inbound call; a SIP code when refused.
+    #[allow(clippy::too_many_arguments, reason = "the fields of one SIP event")]
+    async fn start_inbound(
+        &mut self,
+        tenant: TenantId,
+        link: &Link,
+        call: sip::SipCallId,
+        from: &str,
+        to: &str,
+        trunk: &str,
+        sip_call_id: String,
+        media: sip::RemoteMedia,
+        engine: &media::MediaEngine,
+    ) -> Result<ContactId, u16> {
+        let internal = |e: &dyn std::fmt::Display| {
+            tracing::error!(error = %e, "starting an inbound call failed");
+            500
+        };
+        let tenant_row = match self.store.tenant(tenant).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return Err(404),
+            Err(e) => return Err(internal(&e)),
+        };
+        if !self.calls.has_room(tenant, tenant_row.calls.max_concurrent) {
+            return Err(486);
+        }
+        let customer = self
+            .store
+            .customer_ref_by_phone(tenant, from)
+            .await
+            .map_err(|e| internal(&e))?;
+        // A caller id is no proof of identity: the match is shown, unverified.
+        let identity = screenpop::Identity {
+            verified: false,
+            sub: None,
+            name: None,
+            email: None,
+            entitlements: Vec::new(),
+        };
+        let context = PageContext {
+            title: format!("Phone call to {}", link.name),
+            ..PageContext::default()
+        };
+        let hello = VisitorHello {
+            context: context.clone(),
+            identity: identity.clone(),
+            region: None,
+        };
+        let mut routing = self.contact_routing(tenant, &hello).await;
+        routing.call = Some(CallMedia::Voice);
+        let new = NewContact {
+            tenant,
+            link: link.id,
+            media: CallMedia::Voice.name(),
+            // No visitor token: nobody can resume a phone call from a browser.
+            resume_hash: crate::auth::random_token(),
+            page_url: String::new(),
+            page_title: context.title.clone(),
+            referrer: String::new(),
+            pages_json: "[]".to_owned(),
+            language: String::new(),
+            timezone: String::new(),
+            verified: false,
+            customer_ref: customer.clone(),
+            identity_json: serde_json::to_string(&identity).unwrap_or_default(),
+            routing_json: serde_json::to_string(&routing).unwrap_or_default(),
+        };
+        let contact = self
+            .store
+            .create_contact(&new)
+            .await
+            .map_err(|e| internal(&e))?;
+        let mut pop =
+            screenpop::build(&self.store, &tenant_row, link, contact, &identity, &context)
+                .await
+                .map_err(|e| internal(&e))?;
+        if let Some(external) = &customer {
+            pop["customer"] = serde_json::to_value(
+                self.store
+                    .customer(tenant, external)
+                    .await
+                    .map_err(|e| internal(&e))?,
+            )
+            .unwrap_or_default();
+        }
+        pop["phone"] = serde_json::json!({
+            "from": from,
+            "to": to,
+            "customer_matched_by": customer.as_ref().map(|_| "caller_id"),
+        });
+        let record = PhoneRecord {
+            direction: PhoneDirection::Inbound,
+            trunk: trunk.to_owned(),
+            center: None,
+            from: from.to_owned(),
+            to: to.to_owned(),
+            sip_call_id: Some(sip_call_id),
+            sip_code: None,
+            answered_at: None,
+        };
+        if let Err(e) = self.store.set_phone_record(tenant, contact, &record).await {
+            tracing::error!(error = %e, "storing a phone call's record failed");
+        }
+        let (handle, tag) = self.calls.new_call(engine);
+        let (leg, local) = match handle.add_rtp(LegRole::Visitor).await {
+            Ok(x) => x,
+            Err(e) => {
+                handle.hangup().await;
+                let _ = self
+                    .store
+                    .mark_ended(tenant, contact, Outcome::Refused, false)
+                    .await;
+                tracing::error!(error = %e, "opening an RTP leg failed");
+                return Err(503);
+            }
+        };
+        let phone = PhoneLeg {
+            sip: Some(call),
+            leg,
+            local,
+            record,
+            caller_id: None,
+            keyed: Keyed::default(),
+            answered: false,
+            remote: Some(media),
+        };
+        let mut live_call =
+            super::calls::LiveCall::new(CallMedia::Voice, handle, tag, &tenant_row.calls, false);
+        live_call.phone = Some(Box::new(phone));
+        self.insert_contact(
+            contact,
+            LiveContact {
+                tenant,
+                link: link.clone(),
+                resume_hash: new.resume_hash.clone(),
+                visitors: Vec::<ConnId>::new(),
+                agent: None,
+                agent_name: None,
+                phase: Phase::Waiting,
+                screenpop: pop,
+                context,
+                wrapup_codes: tenant_row.wrapup_codes.clone(),
+                // Nobody's browser is attached, and none will be: the caller
+                // is on the line until the SIP dialog ends.
+                orphaned_since: None,
+                queued_sent: true,
+                callback_phone: None,
+                call: Some(Box::new(live_call)),
+            },
+        );
+        self.call_created(tenant, contact);
+        let at = super::now();
+        self.acd.handle_input(
+            at,
+            acd::Input::ContactArrived(Box::new(routing.spec(contact, link.queue, at))),
+        );
+        tracing::info!(contact = contact.0, tenant = %tenant_row.slug, "phone call queued");
+        Ok(contact)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sip_failures_read_as_reasons() {
+        assert_eq!(failure_reason(486), "busy");
+        assert_eq!(failure_reason(600), "busy");
+        assert_eq!(failure_reason(408), "no_answer");
+        assert_eq!(failure_reason(503), "unavailable");
+        assert_eq!(failure_reason(404), "unavailable");
+    }
+}

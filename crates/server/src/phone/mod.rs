@@ -1,0 +1,296 @@
+//! The telephone network as a tenant sets it up (`[phone]` in the tenant file):
+//! SIP trunks, the numbers callers dial (DIDs) and the link each reaches, the
+//! caller ids presented to call centers (the pseudo-ANI pool), the destinations
+//! calls may go to (toll-fraud guard) and the DTMF push codes.
+//!
+//! The SIP signalling itself is the `sip` crate's; the desk runs the calls
+//! (`desk/phone.rs`). This module holds the settings and the small pieces of
+//! policy the desk applies: which center number a call goes to
+//! (`centers.rs`), which caller id it presents (`pool.rs`), what keyed digits
+//! mean (`codes.rs`).
+
+pub mod centers;
+pub mod codes;
+pub mod pool;
+
+use std::{collections::BTreeMap, net::IpAddr, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Secret;
+
+/// A tenant's telephone settings, stored as JSON on the tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantPhone {
+    pub trunks: Vec<TrunkDoc>,
+    /// E.164 prefixes calls may be placed to, e.g. "+1512". A dial string that
+    /// matches none is refused before any INVITE leaves (toll fraud).
+    pub allowed_destinations: Vec<String>,
+    /// Caller ids presented to call centers, one per live call, so the
+    /// center's CRM can ask who is calling (`/api/v1/calls/lookup`).
+    pub caller_ids: Vec<String>,
+    /// Digits a phone-side agent keys (e.g. "*76") to the page the visitor's
+    /// widget then opens.
+    pub push_codes: BTreeMap<String, String>,
+    /// The tenant's numbers (DIDs) and the link whose queue each reaches.
+    pub numbers: Vec<NumberDoc>,
+    /// How long after a call its caller id still finds the web session.
+    pub lookup_window_secs: Option<u64>,
+}
+
+/// How long a caller id finds its web session after the call, by default.
+pub const DEFAULT_LOOKUP_WINDOW: Duration = Duration::from_hours(1);
+
+/// One SIP trunk (`[[phone.trunks]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkDoc {
+    pub name: String,
+    pub host: String,
+    #[serde(default = "sip_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub transport: TransportName,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// The From number when no pooled caller id applies (E.164).
+    #[serde(default)]
+    pub caller_id: Option<String>,
+    /// Addresses INVITEs from this trunk come from; the host's when empty.
+    #[serde(default)]
+    pub allowed_sources: Vec<IpAddr>,
+    /// OPTIONS keepalive towards the trunk, seconds (none when absent).
+    #[serde(default)]
+    pub options_interval_secs: Option<u64>,
+}
+
+fn sip_port() -> u16 {
+    5060
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportName {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+/// A number callers dial (`[[phone.numbers]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberDoc {
+    pub number: String,
+    /// The link whose queue calls to this number join.
+    pub link: String,
+}
+
+impl TenantPhone {
+    /// Checks what the tenant file cannot express by type: numbers in E.164,
+    /// trunk names unique, codes made of keypad digits, URLs http(s). `links`
+    /// are the file's link slugs. Errors name the field.
+    pub fn check(&self, links: &[&str]) -> Result<(), String> {
+        let mut names = std::collections::HashSet::new();
+        for t in &self.trunks {
+            if t.name.is_empty() || t.name.len() > 64 || !names.insert(t.name.as_str()) {
+                return Err(format!(
+                    "phone.trunks name {:?} must be 1-64 characters and unique",
+                    t.name
+                ));
+            }
+            if t.host.is_empty() || t.host.len() > 253 || t.host.contains(char::is_whitespace) {
+                return Err(format!(
+                    "phone.trunks {:?}: host {:?} is not a host",
+                    t.name, t.host
+                ));
+            }
+            if let Some(id) = &t.caller_id
+                && !sip::is_e164(id)
+            {
+                return Err(format!(
+                    "phone.trunks {:?}: caller_id {id:?} must be E.164, like +15125550100",
+                    t.name
+                ));
+            }
+            if t.username.is_some() != t.password.is_some() {
+                return Err(format!(
+                    "phone.trunks {:?}: username and password go together",
+                    t.name
+                ));
+            }
+        }
+        for prefix in &self.allowed_destinations {
+            let digits = prefix.strip_prefix('+').unwrap_or("");
+            if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(format!(
+                    "phone.allowed_destinations entry {prefix:?} must be + and 1-15 digits"
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for id in &self.caller_ids {
+            if !sip::is_e164(id) || !seen.insert(id.as_str()) {
+                return Err(format!(
+                    "phone.caller_ids entry {id:?} must be E.164 (like +15125550100) and listed once"
+                ));
+            }
+        }
+        for (code, url) in &self.push_codes {
+            let keypad = |c: char| c.is_ascii_digit() || c == '*' || c == '#';
+            if code.is_empty() || code.len() > 8 || !code.chars().all(keypad) {
+                return Err(format!(
+                    "phone.push_codes key {code:?} must be 1-8 of 0-9, * and #"
+                ));
+            }
+            let ok = url::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok || url.len() > 2000 {
+                return Err(format!(
+                    "phone.push_codes {code:?}: {url:?} is not an http(s) URL"
+                ));
+            }
+        }
+        let mut numbers = std::collections::HashSet::new();
+        for n in &self.numbers {
+            if !sip::is_e164(&n.number) || !numbers.insert(n.number.as_str()) {
+                return Err(format!(
+                    "phone.numbers entry {:?} must be E.164 (like +15125550100) and listed once",
+                    n.number
+                ));
+            }
+            if !links.contains(&n.link.as_str()) {
+                return Err(format!(
+                    "phone.numbers {:?}: link {:?} is not one of the [[links]] in this file",
+                    n.number, n.link
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn trunk(&self, name: &str) -> Option<&TrunkDoc> {
+        self.trunks.iter().find(|t| t.name == name)
+    }
+
+    /// The link slug a dialled number reaches.
+    pub fn link_for_number(&self, number: &str) -> Option<&str> {
+        self.numbers
+            .iter()
+            .find(|n| n.number == number)
+            .map(|n| n.link.as_str())
+    }
+
+    /// Whether calls may go to `number`: E.164 and under an allowed prefix.
+    pub fn may_dial(&self, number: &str) -> bool {
+        sip::is_e164(number)
+            && self
+                .allowed_destinations
+                .iter()
+                .any(|prefix| number.starts_with(prefix.as_str()))
+    }
+
+    pub fn lookup_window(&self) -> Duration {
+        self.lookup_window_secs
+            .map_or(DEFAULT_LOOKUP_WINDOW, Duration::from_secs)
+    }
+
+    /// The trunks as the SIP user agent takes them.
+    pub fn sip_trunks(&self, tenant: i64) -> Vec<sip::Trunk> {
+        self.trunks
+            .iter()
+            .map(|t| sip::Trunk {
+                tenant,
+                name: t.name.clone(),
+                host: t.host.clone(),
+                port: t.port,
+                transport: match t.transport {
+                    TransportName::Udp => sip::Transport::Udp,
+                    TransportName::Tcp => sip::Transport::Tcp,
+                },
+                username: t.username.clone(),
+                password: t.password.as_ref().map(|p| p.expose().to_owned()),
+                caller_id: t.caller_id.clone(),
+                allowed_sources: t.allowed_sources.clone(),
+                options_interval: t.options_interval_secs.map(Duration::from_secs),
+            })
+            .collect()
+    }
+}
+
+/// A number as people write it ("+1 (512) 555-0100") in E.164 ("+15125550100"),
+/// or `None` when it is not one.
+pub fn normalize_number(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    let digits: String = trimmed
+        .strip_prefix('+')?
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+        .collect();
+    let number = format!("+{digits}");
+    sip::is_e164(&number).then_some(number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phone(toml_text: &str) -> TenantPhone {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn numbers_normalise_to_e164() {
+        assert_eq!(
+            normalize_number("+1 (512) 555-0100").as_deref(),
+            Some("+15125550100")
+        );
+        assert_eq!(normalize_number("5125550100"), None);
+        assert_eq!(normalize_number("+0125550100"), None);
+        assert_eq!(normalize_number("+1512abc0100"), None);
+    }
+
+    #[test]
+    fn destinations_are_checked_against_prefixes() {
+        let p = phone("allowed_destinations = [\"+1512\", \"+35121\"]");
+        assert!(p.may_dial("+15125550100"));
+        assert!(p.may_dial("+351210000001"));
+        assert!(!p.may_dial("+882355550100"), "premium satellite range");
+        assert!(!p.may_dial("+1512"), "too short for E.164");
+        assert!(
+            !TenantPhone::default().may_dial("+15125550100"),
+            "nothing allowed by default"
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let cases = [
+            ("caller_ids = [\"12345\"]", "caller_ids"),
+            ("allowed_destinations = [\"1512\"]", "allowed_destinations"),
+            (
+                "push_codes = { \"*7a\" = \"https://x.example/\" }",
+                "push_codes",
+            ),
+            (
+                "push_codes = { \"*76\" = \"javascript:alert(1)\" }",
+                "push_codes",
+            ),
+            (
+                "[[numbers]]\nnumber = \"+15125550100\"\nlink = \"nope\"",
+                "link",
+            ),
+            (
+                "[[trunks]]\nname = \"t\"\nhost = \"127.0.0.1\"\nusername = \"u\"",
+                "username and password",
+            ),
+        ];
+        for (text, expect) in cases {
+            let e = phone(text).check(&["sales"]).unwrap_err();
+            assert!(e.contains(expect), "{text}: {e}");
+        }
+    }
+}

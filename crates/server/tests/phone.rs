@@ -1,0 +1,503 @@
+//! Calls across a SIP trunk through the whole server, with sipp (Debian's
+//! sip-tester) as the carrier and the call center, a test phone's RTP
+//! (common/phone.rs) for the phone's media, and in-process WebRTC peers for
+//! browsers. Browser to a center's phone (tones both ways, a DTMF push code,
+//! the caller-id lookup, the record), a busy center, a caller dialling a DID
+//! to an agent, and an unknown DID.
+
+mod common;
+#[path = "common/phone.rs"]
+mod phone;
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use common::{TestServer, WAIT, Ws, free_sip_addr, hello};
+use opus_rs::{Application, OpusDecoder, OpusEncoder};
+use phone::RtpPhone;
+use serde_json::{Value, json};
+use switchboard::media::testclient::{ClientEvent, Shape, TestClient};
+use tokio::{process::Child, sync::mpsc};
+
+const SIPP: &str = "/usr/bin/sipp";
+
+/// sipp must be there in CI; elsewhere a missing sipp skips with a reason.
+fn have_sipp() -> bool {
+    if std::path::Path::new(SIPP).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{SIPP} is missing (Debian package sip-tester); CI installs it"
+    );
+    eprintln!("skipping: {SIPP} is not installed (apt-get install sip-tester)");
+    false
+}
+
+fn scenario(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    match name {
+        // The e2e tests' call center scenarios serve here too.
+        "uas-answer.xml" | "uas-busy.xml" => dir.join("../../e2e/sipp").join(name),
+        _ => dir.join("tests/sipp").join(name),
+    }
+}
+
+/// One sipp process, killed when dropped.
+struct Sipp {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Sipp {
+    /// sipp on a free loopback port with `scenario`, one call, `args` after.
+    fn start(scenario_name: &str, args: &[String]) -> Sipp {
+        let addr = free_sip_addr();
+        let dir =
+            std::env::temp_dir().join(format!("sb-sipp-{}-{}", std::process::id(), addr.port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = tokio::process::Command::new(SIPP)
+            .args(["-i", "127.0.0.1", "-p", &addr.port().to_string(), "-m", "1"])
+            .arg("-sf")
+            .arg(scenario(scenario_name))
+            .args(["-trace_err", "-trace_msg", "-nostdin"])
+            .args(args)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sipp starts");
+        Sipp {
+            child,
+            port: addr.port(),
+            dir,
+        }
+    }
+
+    /// Waits for sipp to finish; its exit code (0: the scenario passed).
+    async fn exit_code(&mut self) -> i32 {
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("sipp did not finish; logs in {}", self.dir.display()))
+            .unwrap();
+        status.code().unwrap_or(-1)
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            out.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+        out
+    }
+}
+
+fn tenant_file(trunk_port: u16) -> String {
+    format!(
+        r#"
+[tenant]
+slug = "phoneco"
+name = "Phone Co"
+
+[[centers]]
+name = "hq"
+phone = "+15125550100"
+trunk = "carrier"
+
+[[queues]]
+name = "sales"
+skill = "sales"
+
+[[links]]
+slug = "center"
+name = "Center"
+queue = "sales"
+calls = ["voice"]
+route_calls_to = "phone"
+
+[[links]]
+slug = "desk"
+name = "Desk"
+queue = "sales"
+calls = ["voice"]
+
+[[agents]]
+name = "pat"
+skills = ["sales"]
+
+[[agents]]
+name = "sid"
+role = "supervisor"
+
+[[customers]]
+external_id = "c-7"
+name = "Casey Caller"
+phone = "+15125557777"
+
+[phone]
+allowed_destinations = ["+1512"]
+caller_ids = ["+15125550900"]
+push_codes = {{ "*76" = "https://shop.example/checkout" }}
+
+[[phone.trunks]]
+name = "carrier"
+host = "127.0.0.1"
+port = {trunk_port}
+allowed_sources = ["127.0.0.1"]
+
+[[phone.numbers]]
+number = "+15125550123"
+link = "desk"
+"#
+    )
+}
+
+/// A browser's media: a WebRTC peer sending an Opus tone and telling which
+/// tone it receives.
+struct Browser {
+    client: TestClient,
+    events: mpsc::Receiver<ClientEvent>,
+    encoder: OpusEncoder,
+    decoder: OpusDecoder,
+    sent: u64,
+    heard: Vec<Option<u32>>,
+}
+
+impl Browser {
+    async fn new() -> (Browser, String) {
+        let (client, offer, events) = TestClient::with_channel(Shape::Party { video: false })
+            .await
+            .unwrap();
+        let encoder = OpusEncoder::new(8000, 1, Application::Voip).unwrap();
+        let decoder = OpusDecoder::new(8000, 1).unwrap();
+        let browser = Browser {
+            client,
+            events,
+            encoder,
+            decoder,
+            sent: 0,
+            heard: Vec::new(),
+        };
+        (browser, offer)
+    }
+
+    async fn connected(&mut self) {
+        loop {
+            let event = tokio::time::timeout(WAIT, self.events.recv())
+                .await
+                .expect("browser media connects")
+                .expect("peer running");
+            if matches!(event, ClientEvent::Connected) {
+                return;
+            }
+        }
+    }
+
+    /// Sends 20 ms of `hz` and takes in what arrived meanwhile.
+    async fn tick(&mut self, hz: f64) {
+        let pcm: Vec<i16> = (0..160)
+            .map(|i| {
+                let t = (self.sent * 160 + i) as f64 / 8000.0;
+                ((2.0 * std::f64::consts::PI * hz * t).sin() * 8000.0) as i16
+            })
+            .collect();
+        self.sent += 1;
+        let mut out = vec![0u8; 400];
+        let n = self.encoder.encode_i16(&pcm, 160, &mut out).unwrap();
+        self.client.send_audio(out[..n].to_vec()).await;
+        let until = tokio::time::Instant::now() + Duration::from_millis(20);
+        while let Ok(Some(event)) = tokio::time::timeout_at(until, self.events.recv()).await {
+            if let ClientEvent::Audio { data, .. } = event {
+                // Up to 120 ms at 8 kHz; samples come as floats in -1..1.
+                let mut pcm = vec![0f32; 960];
+                if let Ok(n) = self.decoder.decode(&data, 960, &mut pcm) {
+                    let samples: Vec<f64> =
+                        pcm[..n].iter().map(|s| f64::from(*s) * 32768.0).collect();
+                    self.heard.push(phone::dominant_tone(&samples));
+                }
+            }
+        }
+    }
+
+    /// Plays `hz` (as a browser does from the moment its media is up) until
+    /// `ws` brings a frame `pred` accepts.
+    async fn talk_until_frame(
+        &mut self,
+        hz: f64,
+        ws: &mut Ws,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            self.tick(hz).await;
+            if let Ok(frame) = tokio::time::timeout(Duration::from_millis(1), ws.next()).await
+                && pred(&frame)
+            {
+                return frame;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no such frame within the wait"
+            );
+        }
+    }
+
+    /// Plays `hz` until `consecutive` received frames carry `want`.
+    async fn talk_until_hears(&mut self, hz: f64, want: u32, consecutive: usize) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::time::Instant::now() < deadline {
+            self.tick(hz).await;
+            if self
+                .heard
+                .windows(consecutive)
+                .any(|w| w.iter().all(|t| *t == Some(want)))
+            {
+                return;
+            }
+        }
+        panic!("the browser never heard {want} Hz; heard {:?}", self.heard);
+    }
+}
+
+async fn visitor_call(server: &TestServer, link: &str) -> (Ws, Browser) {
+    let mut ws = server.visitor("phoneco", link).await;
+    ws.send(hello("http://shop.example/cart", None, None)).await;
+    ws.until_type("welcome").await;
+    let (mut browser, offer) = Browser::new().await;
+    ws.send(json!({"type": "call", "media": "voice", "sdp": offer}))
+        .await;
+    let answer = ws.until_type("call_answer").await;
+    browser
+        .client
+        .accept_answer(answer["sdp"].as_str().unwrap())
+        .await
+        .unwrap();
+    browser.connected().await;
+    (ws, browser)
+}
+
+async fn record(server: &TestServer, contact: i64, pred: impl Fn(&Value) -> bool) -> Value {
+    let sid = server.staff("phoneco", "sid", "pw-sid").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = sid.get(&format!("/api/v1/contacts/{contact}")).await;
+        if status == 200 && pred(&body) {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "record: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_browser_call_reaches_the_center_phone_with_tones_dtmf_and_lookup() {
+    if !have_sipp() {
+        return;
+    }
+    let phone = RtpPhone::start(1000.0).await;
+    let mut center = Sipp::start(
+        "uas-answer.xml",
+        &[
+            "-key".into(),
+            "phone_ip".into(),
+            "127.0.0.1".into(),
+            "-key".into(),
+            "phone_port".into(),
+            phone.addr.port().to_string(),
+        ],
+    );
+    let server = TestServer::builder()
+        .tenant_file(&tenant_file(center.port))
+        .start()
+        .await;
+    let (mut ws, mut browser) = visitor_call(&server, "center").await;
+    browser
+        .talk_until_frame(440.0, &mut ws, |f| {
+            f["type"] == "call_state" && f["state"] == "connected"
+        })
+        .await;
+
+    // Tones both ways through Opus <-> PCMU.
+    browser.talk_until_hears(440.0, 1000, 5).await;
+    assert!(
+        phone.wait_for_tone(440, 5, WAIT).await,
+        "the phone never heard the browser's 440 Hz"
+    );
+
+    // The center's CRM asks who is calling by the caller id it sees.
+    let sid = server.staff("phoneco", "sid", "pw-sid").await;
+    let (status, session) = sid.get("/api/v1/calls/lookup?ani=%2B15125550900").await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["page_url"], "http://shop.example/cart");
+    assert_eq!(session["link"], "center");
+    assert_eq!(session["live"], true);
+    let contact = session["contact"].as_i64().unwrap();
+    let (status, _) = sid.get("/api/v1/calls/lookup?ani=%2B15125550999").await;
+    assert_eq!(status, 404, "an id from no call finds nothing");
+    let (status, _) = sid.get("/api/v1/calls/lookup?ani=12345").await;
+    assert_eq!(status, 400);
+
+    // The center's agent keys *76: the visitor's widget is told to open the page.
+    phone.send_dtmf("*76").await;
+    let push = ws.until_type("push_page").await;
+    assert_eq!(push["url"], "https://shop.example/checkout");
+    assert_eq!(push["code"], "*76");
+
+    // The visitor hangs up: the center gets BYE and its scenario completes.
+    ws.send(json!({"type": "end"})).await;
+    assert_eq!(center.exit_code().await, 0, "sipp: {}", center.logs());
+    let body = record(&server, contact, |r| r["ended_at"].is_i64()).await;
+    let phone_record = &body["call"]["phone"];
+    assert_eq!(phone_record["direction"], "outbound", "{body}");
+    assert_eq!(phone_record["to"], "+15125550100");
+    assert_eq!(phone_record["from"], "+15125550900");
+    assert_eq!(phone_record["center"], "hq");
+    assert_eq!(phone_record["trunk"], "carrier");
+    assert_eq!(phone_record["sip_code"], 200);
+    assert!(phone_record["sip_call_id"].is_string());
+    assert_eq!(body["outcome"], "answered");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_busy_center_ends_the_call_politely_and_frees_the_caller_id() {
+    if !have_sipp() {
+        return;
+    }
+    let mut center = Sipp::start("uas-busy.xml", &[]);
+    let server = TestServer::builder()
+        .tenant_file(&tenant_file(center.port))
+        .start()
+        .await;
+    let (mut ws, _browser) = visitor_call(&server, "center").await;
+    let ended = ws.until("call_state", |f| f["state"] == "ended").await;
+    assert_eq!(ended["reason"], "busy", "{ended}");
+    assert_eq!(center.exit_code().await, 0, "sipp: {}", center.logs());
+    let sid = server.staff("phoneco", "sid", "pw-sid").await;
+    let (_, session) = sid.get("/api/v1/calls/lookup?ani=%2B15125550900").await;
+    let contact = session["contact"].as_i64().unwrap();
+    let body = record(&server, contact, |r| r["ended_at"].is_i64()).await;
+    assert_eq!(body["call"]["phone"]["sip_code"], 486, "{body}");
+    assert_eq!(session["live"], false);
+
+    // The pool's only caller id is free again: a new call is placed (and
+    // reaches the trunk, which is gone now, so it fails on its own).
+    // (visitor_call fails unless the call is answered with media, which a
+    // pool with no free id refuses.)
+    let (mut ws, _browser) = visitor_call(&server, "center").await;
+    ws.until("call_state", |f| {
+        f["state"] == "ended" || f["state"] == "ringing"
+    })
+    .await;
+    server.stop().await;
+}
+
+/// A server whose SIP address is known, for callers to dial in (the trunk's
+/// own port is unused: nothing is dialled out).
+async fn did_server() -> (TestServer, std::net::SocketAddr) {
+    let sip = free_sip_addr();
+    let server = TestServer::builder()
+        .tenant_file(&tenant_file(9))
+        .sip_addr(sip)
+        .start()
+        .await;
+    (server, sip)
+}
+
+#[tokio::test]
+async fn a_caller_dialling_a_did_reaches_an_agent_with_the_crm_match() {
+    if !have_sipp() {
+        return;
+    }
+    let (server, sip) = did_server().await;
+    let pat = server.staff("phoneco", "pat", "pw-pat").await;
+    let mut console = server.console(&pat).await;
+    console.until_type("hello").await;
+    console
+        .send(json!({"type": "status", "state": "available"}))
+        .await;
+    console.until("state", |f| f["state"] == "available").await;
+
+    let phone = RtpPhone::start(1500.0).await;
+    let mut caller = Sipp::start(
+        "caller.xml",
+        &[
+            format!("{}:{}", sip.ip(), sip.port()),
+            "-s".into(),
+            "+15125550123".into(),
+            "-key".into(),
+            "caller".into(),
+            "+15125557777".into(),
+            "-key".into(),
+            "phone_port".into(),
+            phone.addr.port().to_string(),
+        ],
+    );
+
+    let offer = console.until_type("offer").await;
+    assert_eq!(offer["media"], "voice");
+    assert_eq!(
+        offer["screenpop"]["phone"]["from"], "+15125557777",
+        "{offer}"
+    );
+    assert_eq!(offer["screenpop"]["customer"]["name"], "Casey Caller");
+    let contact = offer["contact"].as_i64().unwrap();
+    console
+        .send(json!({"type": "accept", "contact": contact}))
+        .await;
+    console.until_type("assigned").await;
+    let (mut agent, sdp) = Browser::new().await;
+    console
+        .send(json!({"type": "call_sdp", "contact": contact, "sdp": sdp}))
+        .await;
+    let answer = console.until_type("call_answer").await;
+    agent
+        .client
+        .accept_answer(answer["sdp"].as_str().unwrap())
+        .await
+        .unwrap();
+    agent.connected().await;
+    agent
+        .talk_until_frame(440.0, &mut console, |f| {
+            f["type"] == "call_state" && f["state"] == "connected"
+        })
+        .await;
+    agent.talk_until_hears(440.0, 1500, 5).await;
+    assert!(
+        phone.wait_for_tone(440, 5, WAIT).await,
+        "the caller never heard the agent"
+    );
+
+    // The agent hangs up: the caller's phone gets BYE.
+    console
+        .send(json!({"type": "end", "contact": contact}))
+        .await;
+    assert_eq!(caller.exit_code().await, 0, "sipp: {}", caller.logs());
+    let body = record(&server, contact, |r| r["ended_at"].is_i64()).await;
+    let phone_record = &body["call"]["phone"];
+    assert_eq!(phone_record["direction"], "inbound", "{body}");
+    assert_eq!(phone_record["from"], "+15125557777");
+    assert_eq!(phone_record["to"], "+15125550123");
+    assert_eq!(phone_record["sip_code"], 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_did_gets_404() {
+    if !have_sipp() {
+        return;
+    }
+    let (server, sip) = did_server().await;
+    let mut caller = Sipp::start(
+        "caller-refused.xml",
+        &[
+            format!("{}:{}", sip.ip(), sip.port()),
+            "-s".into(),
+            "+15125550199".into(),
+        ],
+    );
+    assert_eq!(caller.exit_code().await, 0, "sipp: {}", caller.logs());
+    server.stop().await;
+}
