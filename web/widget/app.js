@@ -315,6 +315,10 @@ class ChatPanel {
           }
         }
         break;
+      case 'push_page':
+        // The loader checked the URL, shows the notice and opens the page.
+        this.addRow('system', `The agent sent you a page. Opening ${f.url}…`);
+        break;
       case '_link':
         this.linkUp = f.up;
         break;

@@ -48,6 +48,7 @@ const ui = {
   remoteVideo: $('sb-remote-video'),
   localVideo: $('sb-local-video'),
   hold: $('sb-hold'),
+  push: $('sb-push'),
   recNotice: $('sb-recording-notice'),
   fallback: $('sb-fallback'),
   fallbackText: $('sb-fallback-text'),
@@ -220,6 +221,9 @@ function onFrame(f) {
       break;
     case 'media_control':
       askConsent(f);
+      break;
+    case 'push_page':
+      showPushedPage(f);
       break;
     case 'callback_scheduled':
       ui.callbackResult.textContent = `Thank you. We will call you back ${whenText(f.at)}.`;
@@ -463,6 +467,24 @@ function tellOpener(message) {
     /* the opener went to another site */
   }
   return false;
+}
+
+/** The agent on the phone sent a page: a link here (the merchant page opens it). */
+function showPushedPage(f) {
+  let url;
+  try {
+    url = new URL(f.url);
+  } catch {
+    return;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return;
+  const a = document.createElement('a');
+  a.href = url.href;
+  a.textContent = url.href;
+  a.target = '_blank';
+  a.rel = 'noopener';
+  a.dataset.testid = 'sb-push-link';
+  ui.push.replaceChildren('The agent sent you a page: ', a);
 }
 
 // ---------------------------------------------------------------------------

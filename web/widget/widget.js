@@ -12,6 +12,9 @@
  * WebSocket open for live availability, and imports the chat panel (widget/app.js)
  * on first click, or at once when a conversation resumes after a navigation.
  * The tag may appear several times on a page: one launcher per tag.
+ * When an agent on the phone pushes a page (`push_page`), the loader shows a
+ * notice with the link and then opens it in this tab (the call lives on in the
+ * call window).
  */
 (() => {
   'use strict';
@@ -23,6 +26,8 @@
   const MAX_PAGES = 50;
   /** Frames over 4096 bytes are refused; stay below with some margin. */
   const MAX_FRAME = 3900;
+  /** How long the "agent sent you a page" notice shows before the page opens. */
+  const PUSH_DELAY_MS = 1500;
 
   /** sessionStorage that never throws (storage may be blocked or full). */
   const store = {
@@ -106,6 +111,9 @@
 .dot{width:8px;height:8px;border-radius:50%;background:#c3c9d5}
 .dot.on{background:#3ddc84}
 .wait{font-size:12px;color:#5b6478;padding-left:6px}
+.push{margin:0;max-width:320px;padding:8px 10px;border-radius:8px;background:#eaf0ff;color:#1d2433;font-size:13px;overflow-wrap:anywhere}
+.push:empty{display:none}
+.push a{color:var(--sb-accent)}
 `;
 
   /** Sets up one launcher for one script tag. */
@@ -133,11 +141,13 @@
       `<style>${CSS}</style><div class="sb">` +
       '<button type="button" class="launch" data-testid="sb-launcher" aria-expanded="false">' +
       '<span class="dot" aria-hidden="true"></span><span class="label"></span></button>' +
-      '<span class="wait" data-testid="sb-wait" role="status" aria-live="polite">Connecting…</span></div>';
+      '<span class="wait" data-testid="sb-wait" role="status" aria-live="polite">Connecting…</span>' +
+      '<p class="push" data-testid="sb-push" role="status" aria-live="polite"></p></div>';
     const launcher = root.querySelector('.launch');
     const label = root.querySelector('.label');
     const dot = root.querySelector('.dot');
     const wait = root.querySelector('.wait');
+    const push = root.querySelector('.push');
     const setLabel = (name) => {
       label.textContent = opts.label || `Chat with ${name || link.charAt(0).toUpperCase() + link.slice(1)}`;
     };
@@ -227,10 +237,37 @@
             ws.close();
           }
           break;
+        case 'push_page':
+          if (!pushPage(f)) return; // not an http(s) URL: ignored
+          break;
         case 'pong':
           return;
       }
       emit(f);
+    }
+
+    /** An agent on the phone sent the visitor a page (`push_page`): say so, then
+     * open it here. The call lives in the call window, so this page may go. */
+    function pushPage(f) {
+      let url;
+      try {
+        url = new URL(f.url);
+      } catch {
+        return false;
+      }
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') return false;
+      f.url = url.href;
+      const a = document.createElement('a');
+      a.href = url.href;
+      a.textContent = url.href;
+      a.dataset.testid = 'sb-push-link';
+      push.replaceChildren('The agent sent you a page \u2014 opening ', a, '\u2026');
+      // Every widget of this visitor on the page gets the frame: open it once.
+      if (!shared.pushed) {
+        shared.pushed = url.href;
+        setTimeout(() => location.assign(url.href), PUSH_DELAY_MS);
+      }
+      return true;
     }
 
     /** The `hello` frame: page context, identity, attributes, resume token.
@@ -308,8 +345,11 @@
     launcher.addEventListener('click', () => openApp(false));
     addEventListener('pagehide', () => (leaving = true));
     addEventListener('pageshow', (ev) => {
-      // Back/forward cache restore: the socket was closed while frozen.
+      // Back/forward cache restore: the socket was closed while frozen, and a
+      // page pushed earlier was already opened.
       leaving = false;
+      shared.pushed = null;
+      push.textContent = '';
       if (ev.persisted && (!ws || ws.readyState > WebSocket.OPEN)) connect();
     });
     connect();
