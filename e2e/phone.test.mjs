@@ -251,6 +251,8 @@ test('a busy call center: the call window says the call ended, politely', { skip
 
   await waitForCallState(popup, 'ended', { timeout: TIMEOUT_MS });
   await waitForText(popup.getByTestId('sb-call-state'), 'Call ended');
+  // The visitor is told why, politely, and what to do instead.
+  await waitForText(popup.getByTestId('sb-call-detail'), 'All our lines are busy');
   await popup.getByTestId('sb-close').waitFor();
   const ended = await until(() => v.popupFrames.find((f) => f.type === 'call_state' && f.state === 'ended'), {
     message: 'call_state ended in the call window',

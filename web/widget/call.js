@@ -682,6 +682,10 @@ function statusText() {
         no_agents: 'No agent could take the call.',
         unanswered: 'No agent could answer the call. Please try again later, or chat with us.',
         agent: 'The agent ended the call.',
+        busy: 'All our lines are busy. Please try again in a few minutes, or chat with us.',
+        no_answer: 'Nobody could answer right now. Please try again later, or chat with us.',
+        unavailable: 'We could not reach our call center. Please try again later, or chat with us.',
+        remote_hangup: 'The agent ended the call.',
       };
       return ['Call ended', why[call.endReason] || ''];
     }
