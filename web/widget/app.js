@@ -77,6 +77,7 @@ const TEMPLATE = `
   <div class="calls" hidden>
     <button type="button" class="btn call-voice" data-testid="sb-call-voice" hidden><svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true"><path fill="currentColor" d="M6.6 10.8a15 15 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25c1.1.37 2.3.57 3.6.57a1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1z"/></svg> Call</button>
     <button type="button" class="btn call-video" data-testid="sb-call-video" hidden><svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true"><path fill="currentColor" d="M17 10.5V7a1 1 0 0 0-1-1H4a1 1 0 0 0-1 1v10a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1v-3.5l4 4v-11z"/></svg> Video call</button>
+    <button type="button" class="btn call-dialin" data-testid="sb-call-dialin" hidden>Call from my phone</button>
   </div>
   <div class="callbar" data-testid="sb-callbar" hidden>
     <p class="call-status" data-testid="sb-call-status" role="status" aria-live="polite"></p>
@@ -151,6 +152,8 @@ class ChatPanel {
     this.callsRow = $('.calls');
     this.callVoice = $('.call-voice');
     this.callVideo = $('.call-video');
+    this.callDialIn = $('.call-dialin');
+    this.callFocus = $('.call-focus');
     this.callbar = $('.callbar');
     this.callStatus = $('.call-status');
 
@@ -179,6 +182,8 @@ class ChatPanel {
     this.endBtn.addEventListener('click', () => this.end());
     this.callVoice.addEventListener('click', () => this.startCall('voice'));
     this.callVideo.addEventListener('click', () => this.startCall('video'));
+    // A number lent to this visitor; the agent reserved for them answers it.
+    this.callDialIn.addEventListener('click', () => this.ctx.send({ type: 'dial_in' }));
     $('.call-focus').addEventListener('click', () => this.focusCall());
     $('.call-hangup').addEventListener('click', () => this.ctx.send({ type: 'end' }));
     // The call window reports a call that never started (no microphone...),
@@ -239,6 +244,7 @@ class ChatPanel {
     switch (f.type) {
       case 'welcome':
         this.calls = Array.isArray(f.calls) ? f.calls : [];
+        this.dialInOffered = !!f.dial_in;
         this.call = f.call && f.call.state !== 'ended' ? f.call : null;
         this.state = f.state || 'idle';
         this.agentName = f.agent_name || '';
@@ -272,6 +278,10 @@ class ChatPanel {
         this.call = null;
         this.pending.forEach((p) => p.row.classList.remove('pending'));
         this.addRow('system', f.message || 'Chat is not available right now.');
+        break;
+      case 'dial_in':
+        this.dialIn = f.number;
+        this.addRow('system', `Call ${f.number} from your phone within ${Math.ceil(f.expires_in_seconds / 60)} min. An agent is being reserved for you.`);
         break;
       case 'callback_scheduled':
         // Stored server-side: the visitor will be called around `at`.
@@ -422,6 +432,9 @@ class ChatPanel {
 
   callText() {
     const what = MEDIA_NAME[this.call.media] || 'Call';
+    if (this.dialIn && this.call.state !== 'connected' && this.call.state !== 'on_hold') {
+      return `Call ${this.dialIn} from your phone; an agent is being reserved for you.`;
+    }
     switch (this.call.state) {
       case 'starting':
         return `${what}: starting in the call window…`;
@@ -574,7 +587,11 @@ class ChatPanel {
     const offers = (m) => this.calls.includes(m) && this.canStart && !inCall;
     this.callVoice.hidden = !offers('voice');
     this.callVideo.hidden = !offers('video');
-    this.callsRow.hidden = this.callVoice.hidden && this.callVideo.hidden;
+    this.callDialIn.hidden = !(this.dialInOffered && this.canStart && !inCall);
+    this.callsRow.hidden = this.callVoice.hidden && this.callVideo.hidden && this.callDialIn.hidden;
+    // A call on the visitor's own phone has no call window.
+    this.callFocus.hidden = !!this.dialIn;
+    if (!inCall) this.dialIn = null;
 
     const live = this.state === 'queued' || this.state === 'connected' || this.state === 'starting';
     this.endBtn.disabled = !live;
@@ -602,7 +619,7 @@ class ChatPanel {
   }
 
   stateText() {
-    if (this.inCall) return `${MEDIA_NAME[this.call.media] || 'Call'} in the call window.`;
+    if (this.inCall) return this.dialIn ? 'Call on your phone.' : `${MEDIA_NAME[this.call.media] || 'Call'} in the call window.`;
     const minutes = (s) => (s > 30 ? `about ${Math.ceil(s / 60)} min` : 'less than a minute');
     switch (this.state) {
       case 'starting':

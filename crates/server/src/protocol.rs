@@ -95,6 +95,9 @@ pub enum VisitorFrame {
         media: CallMedia,
         sdp: String,
     },
+    /// Asks for a number to call from the visitor's own phone: an agent is
+    /// reserved and the number connects to them (a routing point).
+    DialIn,
     /// The visitor's answer to a `media_control` request.
     MediaControlResult {
         id: u64,
@@ -115,6 +118,7 @@ pub const VISITOR_FRAME_TYPES: &[&str] = &[
     "end",
     "callback",
     "call",
+    "dial_in",
     "media_control_result",
     "ping",
 ];
@@ -348,6 +352,14 @@ pub enum ToVisitor {
         recording: bool,
         /// The visitor's call in progress, for a tab that (re)connects.
         call: Option<CallInfo>,
+        /// The visitor may ask for a number to call from their own phone.
+        dial_in: bool,
+    },
+    /// The number to call from the visitor's phone, reserved for this
+    /// visitor (and an agent for them) for `expires_in_seconds`.
+    DialIn {
+        number: String,
+        expires_in_seconds: u64,
     },
     Status {
         available: bool,

@@ -120,6 +120,9 @@ pub struct LinkSection {
     /// their phone numbers over a trunk.
     #[serde(default)]
     pub route_calls_to: CallRoute,
+    /// Offer a reserved number to call from the visitor's own phone.
+    #[serde(default)]
+    pub dial_in: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -436,6 +439,12 @@ fn check_phone(file: &TenantFile) -> Result<(), TenantFileError> {
         }
     }
     for l in &file.links {
+        if l.dial_in && phone.routing_points.is_empty() {
+            return invalid(format!(
+                "links {:?}: dial_in needs phone.routing_points (numbers to reserve)",
+                l.slug.get_ref()
+            ));
+        }
         if l.route_calls_to != CallRoute::Phone {
             continue;
         }
@@ -536,6 +545,7 @@ pub async fn apply(
             media: l.calls.clone(),
             record: l.record_calls,
             route_to: l.route_calls_to,
+            dial_in: l.dial_in,
         };
         store.set_link_calls(tenant.id, link, &calls).await?;
         applied.links += 1;

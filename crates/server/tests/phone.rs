@@ -122,6 +122,7 @@ slug = "desk"
 name = "Desk"
 queue = "sales"
 calls = ["voice"]
+dial_in = true
 
 [[agents]]
 name = "pat"
@@ -140,6 +141,8 @@ phone = "+15125557777"
 allowed_destinations = ["+1512"]
 caller_ids = ["+15125550900"]
 push_codes = {{ "*76" = "https://shop.example/checkout" }}
+routing_points = ["+15125550130"]
+routing_point_hold_secs = 30
 
 [[phone.trunks]]
 name = "carrier"
@@ -397,9 +400,13 @@ async fn a_busy_center_ends_the_call_politely_and_frees_the_caller_id() {
 /// A server whose SIP address is known, for callers to dial in (the trunk's
 /// own port is unused: nothing is dialled out).
 async fn did_server() -> (TestServer, std::net::SocketAddr) {
+    did_server_with(&tenant_file(9)).await
+}
+
+async fn did_server_with(tenant: &str) -> (TestServer, std::net::SocketAddr) {
     let sip = free_sip_addr();
     let server = TestServer::builder()
-        .tenant_file(&tenant_file(9))
+        .tenant_file(tenant)
         .sip_addr(sip)
         .start()
         .await;
@@ -499,5 +506,128 @@ async fn an_unknown_did_gets_404() {
         ],
     );
     assert_eq!(caller.exit_code().await, 0, "sipp: {}", caller.logs());
+    server.stop().await;
+}
+
+/// A visitor on the `desk` link asks for a number to call from their phone.
+async fn lent_number(server: &TestServer) -> (Ws, Value) {
+    let mut ws = server.visitor("phoneco", "desk").await;
+    ws.send(hello("http://shop.example/cart", None, None)).await;
+    let welcome = ws.until_type("welcome").await;
+    assert_eq!(welcome["dial_in"], true, "{welcome}");
+    ws.send(json!({"type": "dial_in"})).await;
+    let lent = ws.until_type("dial_in").await;
+    (ws, lent)
+}
+
+#[tokio::test]
+async fn a_visitor_calling_the_lent_number_reaches_the_reserved_agent() {
+    if !have_sipp() {
+        return;
+    }
+    let (server, sip) = did_server().await;
+    let pat = server.staff("phoneco", "pat", "pw-pat").await;
+    let mut console = server.console(&pat).await;
+    console.until_type("hello").await;
+    console
+        .send(json!({"type": "status", "state": "available"}))
+        .await;
+    console.until("state", |f| f["state"] == "available").await;
+
+    let (mut visitor, lent) = lent_number(&server).await;
+    assert_eq!(lent["number"], "+15125550130");
+    assert_eq!(lent["expires_in_seconds"], 30);
+
+    // The agent is reserved with the web session's screen pop before any
+    // phone rings, and joins the call's media.
+    let offer = console.until_type("offer").await;
+    assert_eq!(
+        offer["screenpop"]["page"]["url"],
+        "http://shop.example/cart"
+    );
+    let contact = offer["contact"].as_i64().unwrap();
+    console
+        .send(json!({"type": "accept", "contact": contact}))
+        .await;
+    console.until_type("assigned").await;
+    let (mut agent, sdp) = Browser::new().await;
+    console
+        .send(json!({"type": "call_sdp", "contact": contact, "sdp": sdp}))
+        .await;
+    let answer = console.until_type("call_answer").await;
+    agent
+        .client
+        .accept_answer(answer["sdp"].as_str().unwrap())
+        .await
+        .unwrap();
+    agent.connected().await;
+
+    // The visitor dials the lent number from their phone.
+    let phone = RtpPhone::start(1500.0).await;
+    let mut caller = Sipp::start(
+        "caller.xml",
+        &[
+            format!("{}:{}", sip.ip(), sip.port()),
+            "-s".into(),
+            "+15125550130".into(),
+            "-key".into(),
+            "caller".into(),
+            "+15125557777".into(),
+            "-key".into(),
+            "phone_port".into(),
+            phone.addr.port().to_string(),
+        ],
+    );
+    agent
+        .talk_until_frame(440.0, &mut console, |f| {
+            f["type"] == "call_state" && f["state"] == "connected"
+        })
+        .await;
+    visitor
+        .until("call_state", |f| f["state"] == "connected")
+        .await;
+    agent.talk_until_hears(440.0, 1500, 5).await;
+    assert!(
+        phone.wait_for_tone(440, 5, WAIT).await,
+        "the visitor's phone never heard the agent"
+    );
+
+    // The number went back to the pool when it was called.
+    let (_other, lent_again) = lent_number(&server).await;
+    assert_eq!(lent_again["number"], "+15125550130");
+
+    console
+        .send(json!({"type": "end", "contact": contact}))
+        .await;
+    assert_eq!(caller.exit_code().await, 0, "sipp: {}", caller.logs());
+    let body = record(&server, contact, |r| r["ended_at"].is_i64()).await;
+    assert_eq!(body["call"]["phone"]["to"], "+15125550130", "{body}");
+    assert_eq!(body["call"]["phone"]["direction"], "inbound");
+    assert_eq!(body["page_url"], "http://shop.example/cart");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_uncalled_lent_number_expires_and_returns_to_the_pool() {
+    let tenant = tenant_file(9).replace(
+        "routing_point_hold_secs = 30",
+        "routing_point_hold_secs = 1",
+    );
+    let (server, _) = did_server_with(&tenant).await;
+    let (mut ws, lent) = lent_number(&server).await;
+    assert_eq!(lent["number"], "+15125550130");
+    // The only number is lent: a second visitor is refused politely.
+    let mut other = server.visitor("phoneco", "desk").await;
+    other.send(hello("http://shop.example/", None, None)).await;
+    other.until_type("welcome").await;
+    other.send(json!({"type": "dial_in"})).await;
+    let refused = other.until_type("error").await;
+    assert_eq!(refused["code"], "rate_limited", "{refused}");
+
+    let ended = ws.until("call_state", |f| f["state"] == "ended").await;
+    assert_eq!(ended["reason"], "expired", "{ended}");
+    other.send(json!({"type": "dial_in"})).await;
+    let lent = other.until_type("dial_in").await;
+    assert_eq!(lent["number"], "+15125550130");
     server.stop().await;
 }

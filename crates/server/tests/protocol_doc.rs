@@ -77,6 +77,11 @@ fn outbound_types_are_documented() {
             calls: vec![CallMedia::Voice],
             recording: false,
             call: None,
+            dial_in: false,
+        },
+        ToVisitor::DialIn {
+            number: String::new(),
+            expires_in_seconds: 0,
         },
         ToVisitor::CallAnswer { sdp: String::new() },
         ToVisitor::CallState {

@@ -56,6 +56,9 @@ pub(super) struct LiveCall {
     pending: VecDeque<u64>,
     /// The phone side, for a call over a SIP trunk (`phone.rs`).
     pub(super) phone: Option<Box<super::phone::PhoneLeg>>,
+    /// The routing point lent for this call, until the visitor's phone
+    /// calls it (`dial_in.rs`).
+    pub(super) dial_in: Option<String>,
 }
 
 impl LiveCall {
@@ -84,7 +87,13 @@ impl LiveCall {
             next_request: 1,
             pending: VecDeque::new(),
             phone: None,
+            dial_in: None,
         }
+    }
+
+    /// The agent's media is connected.
+    pub(super) fn agent_is_up(&self) -> bool {
+        self.agent_up
     }
 
     /// Hold starts or ends: the running interval closes into the totals.
@@ -416,6 +425,9 @@ impl DeskState {
         let (media, recording, agent) = (call.media, call.recording, live.agent);
         if let Some(phone) = call.phone.as_deref_mut() {
             self.finish_phone(tenant, contact, phone).await;
+        }
+        if let Some(number) = call.dial_in.take() {
+            self.return_routing_point(tenant, &number);
         }
         self.send_contact_visitors(
             contact,

@@ -14,6 +14,7 @@
 
 mod agent;
 mod calls;
+mod dial_in;
 mod phone;
 mod rebuild;
 mod routing;
@@ -595,7 +596,10 @@ impl DeskState {
                 () = tokio::time::sleep_until(deadline) => {
                     self.acd.handle_input(now(), acd::Input::Timeout);
                 }
-                _ = tick.tick() => self.sweep_orphans().await,
+                _ = tick.tick() => {
+                    self.sweep_orphans().await;
+                    self.expire_routing_points().await;
+                }
             }
             self.drain().await;
         }

@@ -28,7 +28,7 @@ use crate::{
         TenantPhone,
         centers::{PhoneCenter, choose, phone_centers},
         codes::{Heard, Keyed},
-        pool::CallerIds,
+        pool::NumberPool,
     },
     protocol::{CallState, ErrorCode, FrameError, PageContext, ToVisitor},
     store::{CallMedia, Link, NewContact, Outcome, PhoneDirection, PhoneRecord, Sender},
@@ -53,8 +53,8 @@ pub(super) struct PhoneLeg {
 }
 
 /// What one tenant's phone settings come to at run time.
-struct TenantLines {
-    doc: TenantPhone,
+pub(super) struct TenantLines {
+    pub(super) doc: TenantPhone,
     centers: Vec<PhoneCenter>,
     /// Each queue's center names (empty: any center).
     queue_centers: HashMap<QueueId, Vec<String>>,
@@ -66,7 +66,10 @@ pub(super) struct PhoneBook {
     agent: Option<sip::SipAgent>,
     tenants: HashMap<TenantId, TenantLines>,
     by_sip: HashMap<sip::SipCallId, ContactId>,
-    caller_ids: CallerIds,
+    caller_ids: NumberPool,
+    /// Routing points lent to visitors (`dial_in.rs`).
+    pub(super) routing_points: NumberPool,
+    pub(super) reserved: HashMap<(TenantId, String), super::dial_in::Reservation>,
     /// Live calls per (tenant, center name), for capacity and load.
     center_calls: HashMap<(TenantId, String), u32>,
     /// Keeps the event channel open when there is no SIP agent, so the desk's
@@ -89,11 +92,17 @@ impl PhoneBook {
             agent,
             tenants: HashMap::new(),
             by_sip: HashMap::new(),
-            caller_ids: CallerIds::default(),
+            caller_ids: NumberPool::default(),
+            routing_points: NumberPool::default(),
+            reserved: HashMap::new(),
             center_calls: HashMap::new(),
             _idle: idle,
         };
         (book, events)
+    }
+
+    pub(super) fn lines(&self, tenant: TenantId) -> Option<&TenantLines> {
+        self.tenants.get(&tenant)
     }
 
     fn center_load(&self, tenant: TenantId, center: &str) -> u32 {
@@ -666,6 +675,25 @@ impl DeskState {
                 let _ = agent.reject(call, code).await;
             });
         };
+        if let Some(contact) = self.claim_routing_point(tenant, &to) {
+            let record = PhoneRecord {
+                direction: PhoneDirection::Inbound,
+                trunk,
+                center: None,
+                from,
+                to,
+                sip_call_id: Some(sip_call_id),
+                sip_code: None,
+                answered_at: None,
+            };
+            if let Err(code) = self
+                .routing_point_called(contact, call, record, media)
+                .await
+            {
+                reject(code);
+            }
+            return;
+        }
         let link = self
             .phone
             .tenants
@@ -707,6 +735,65 @@ impl DeskState {
             }
             Err(code) => reject(code),
         }
+    }
+
+    /// A visitor called the routing point lent to them: their phone joins
+    /// their contact's call (answered now if the reserved agent's media is up
+    /// already, else when it is).
+    async fn routing_point_called(
+        &mut self,
+        contact: ContactId,
+        call: sip::SipCallId,
+        record: PhoneRecord,
+        media: sip::RemoteMedia,
+    ) -> Result<(), u16> {
+        let Some(live) = self.contacts.get(&contact) else {
+            return Err(404);
+        };
+        let tenant = live.tenant;
+        let Some(handle) = live.call.as_ref().map(|c| c.handle.clone()) else {
+            return Err(404);
+        };
+        let (leg, local) = match handle.add_rtp(LegRole::Visitor).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(error = %e, "opening an RTP leg failed");
+                return Err(503);
+            }
+        };
+        if let Err(e) = self.store.set_phone_record(tenant, contact, &record).await {
+            tracing::error!(error = %e, "storing a phone call's record failed");
+        }
+        let Some(live_call) = self
+            .contacts
+            .get_mut(&contact)
+            .and_then(|c| c.call.as_mut())
+        else {
+            return Err(404);
+        };
+        live_call.phone = Some(Box::new(PhoneLeg {
+            sip: Some(call),
+            leg,
+            local,
+            record,
+            caller_id: None,
+            keyed: Keyed::default(),
+            answered: false,
+            remote: Some(media),
+        }));
+        let agent_up = live_call.agent_is_up();
+        self.phone.by_sip.insert(call, contact);
+        metrics::counter!("switchboard_phone_calls_total", "direction" => "routing_point")
+            .increment(1);
+        tracing::info!(contact = contact.0, "routing point called");
+        if agent_up {
+            self.answer_inbound(contact);
+        } else if let Some(agent) = self.phone.agent.clone() {
+            tokio::spawn(async move {
+                let _ = agent.ringing(call).await;
+            });
+        }
+        Ok(())
     }
 
     /// The contact and media of an inbound call; a SIP code when refused.

@@ -100,6 +100,7 @@ impl DeskState {
             calls: link.calls.media.clone(),
             recording: link.calls.record,
             call,
+            dial_in: link.calls.dial_in,
         };
         self.tabs.entry(resume_hash.clone()).or_default().push(conn);
         self.visitors.insert(
@@ -157,6 +158,11 @@ impl DeskState {
                 self.visitor_start(conn, text, None, None).await
             }
             (VisitorFrame::Call { media, sdp }, None) => self.visitor_call(conn, media, &sdp).await,
+            (VisitorFrame::DialIn, None) => self.visitor_dial_in(conn).await,
+            (VisitorFrame::DialIn, Some(_)) => Err(FrameError::new(
+                ErrorCode::BadState,
+                "a conversation is already open; end it first",
+            )),
             (VisitorFrame::Call { .. }, Some(_)) => Err(FrameError::new(
                 ErrorCode::BadState,
                 "a conversation is already open; end it before calling",
@@ -682,6 +688,11 @@ impl DeskState {
             .filter(|(_, c)| {
                 c.phase != Phase::WrapUp
                     && c.callback_phone.is_none()
+                    // A phone call goes on without the visitor's browser.
+                    && !c
+                        .call
+                        .as_ref()
+                        .is_some_and(|call| call.phone.is_some() || call.dial_in.is_some())
                     && c.orphaned_since.is_some_and(|t| {
                         now.saturating_duration_since(t) >= self.config.visitor_grace
                     })

@@ -37,7 +37,15 @@ pub struct TenantPhone {
     pub numbers: Vec<NumberDoc>,
     /// How long after a call its caller id still finds the web session.
     pub lookup_window_secs: Option<u64>,
+    /// Numbers (DIDs) lent to one visitor at a time for `dial_in` links: a
+    /// call to one connects to the agent reserved for that visitor.
+    pub routing_points: Vec<String>,
+    /// How long a lent number waits for the visitor's call.
+    pub routing_point_hold_secs: Option<u64>,
 }
+
+/// How long a routing point waits for the visitor's call, by default.
+pub const DEFAULT_ROUTING_POINT_HOLD: Duration = Duration::from_mins(3);
 
 /// How long a caller id finds its web session after the call, by default.
 pub const DEFAULT_LOOKUP_WINDOW: Duration = Duration::from_hours(1);
@@ -155,6 +163,13 @@ impl TenantPhone {
             }
         }
         let mut numbers = std::collections::HashSet::new();
+        for n in &self.routing_points {
+            if !sip::is_e164(n) || !numbers.insert(n.as_str()) {
+                return Err(format!(
+                    "phone.routing_points entry {n:?} must be E.164 (like +15125550100) and listed once"
+                ));
+            }
+        }
         for n in &self.numbers {
             if !sip::is_e164(&n.number) || !numbers.insert(n.number.as_str()) {
                 return Err(format!(
@@ -191,6 +206,11 @@ impl TenantPhone {
                 .allowed_destinations
                 .iter()
                 .any(|prefix| number.starts_with(prefix.as_str()))
+    }
+
+    pub fn routing_point_hold(&self) -> Duration {
+        self.routing_point_hold_secs
+            .map_or(DEFAULT_ROUTING_POINT_HOLD, Duration::from_secs)
     }
 
     pub fn lookup_window(&self) -> Duration {

@@ -1,23 +1,28 @@
+//! Pools of the tenant's numbers lent one at a time: caller ids and routing
+//! points.
+//!
 //! The pseudo-ANI pool: each live outbound call presents a caller id no other
 //! live call of its tenant presents, so the call center's CRM can tell which
 //! web session is on the line by the number it sees (the documents' gateway
 //! port / pseudo-ANI). A released id rests as long as possible before reuse
 //! (least recently released first), so a lookup shortly after a call still
-//! finds that call's session rather than a newer one.
+//! finds that call's session rather than a newer one. Routing points (numbers
+//! a visitor calls from their own phone) are lent the same way, one visitor
+//! per number at a time.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::ids::TenantId;
 
 #[derive(Debug, Default)]
-pub struct CallerIds {
+pub struct NumberPool {
     in_use: HashMap<TenantId, HashSet<String>>,
     /// When each id was last released, by a counter (no clock needed).
     released: HashMap<(TenantId, String), u64>,
     releases: u64,
 }
 
-impl CallerIds {
+impl NumberPool {
     /// A free id from the tenant's `pool`, now in use; `None` when every id
     /// is on a live call.
     pub fn take(&mut self, tenant: TenantId, pool: &[String]) -> Option<String> {
@@ -65,7 +70,7 @@ mod tests {
 
     #[test]
     fn live_calls_never_share_an_id() {
-        let mut ids = CallerIds::default();
+        let mut ids = NumberPool::default();
         let t = TenantId(1);
         let a = ids.take(t, &pool()).unwrap();
         let b = ids.take(t, &pool()).unwrap();
@@ -79,7 +84,7 @@ mod tests {
 
     #[test]
     fn the_longest_rested_id_is_reused_first() {
-        let mut ids = CallerIds::default();
+        let mut ids = NumberPool::default();
         let t = TenantId(1);
         let a = ids.take(t, &pool()).unwrap();
         let b = ids.take(t, &pool()).unwrap();

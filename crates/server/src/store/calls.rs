@@ -41,6 +41,9 @@ pub struct LinkCalls {
     pub record: bool,
     /// Who answers: agents in a browser, or a call center's phone number.
     pub route_to: CallRoute,
+    /// The widget offers a number to call from the visitor's own phone, with
+    /// an agent reserved for them (`[phone] routing_points`).
+    pub dial_in: bool,
 }
 
 /// Where a link's calls go (`route_calls_to` in the tenant file).
