@@ -235,6 +235,11 @@ test('a browser call reaches the call center\'s phone: both hear each other, *76
   await phone.waitForTone(VISITOR_HZ, { timeoutMs: TIMEOUT_MS, consecutive: 10 });
   await waitForTone(popup, VISITOR_HEARS, PHONE_HZ, { samples: 5, label: 'the visitor after the push' });
 
+  // The visitor works the center's phone menu from the call window's keypad.
+  await popup.getByTestId('sb-keypad-toggle').click();
+  for (const key of ['1', '2', '#']) await popup.getByTestId(`sb-key-${key}`).click();
+  assert.equal(await phone.waitForDigits('12#', { timeoutMs: TIMEOUT_MS }), '12#');
+
   // The visitor hangs up: the call center gets a BYE and its scenario completes.
   await popup.getByTestId('sb-hangup').click();
   await waitForCallState(popup, 'ended');

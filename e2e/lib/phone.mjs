@@ -251,6 +251,9 @@ class Phone {
     this.watchers = new Set();
     /** DTMF digits queued for sending: [{event, resolve}] and the one being sent. */
     this.dtmfQueue = [];
+    /** Digits received as RFC 4733 events, in order. */
+    this.digits = '';
+    this.lastEventTs = null;
     this.dtmf = null;
     this.socket = dgram.createSocket('udp4');
   }
@@ -411,8 +414,12 @@ class Phone {
     this.stats.received++;
     this.stats.receivedByType[rtp.payloadType] = (this.stats.receivedByType[rtp.payloadType] || 0) + 1;
     this.lastSource = { address: rinfo.address, port: rinfo.port };
+    if (rtp.payloadType === this.dtmfPayloadType) {
+      this.onEvent(rtp);
+      return;
+    }
     const decode = DECODE[rtp.payloadType];
-    if (!decode) return; // telephone-event, comfort noise...: not audio to analyse
+    if (!decode) return; // comfort noise...: not audio to analyse
     for (const byte of rtp.payload) {
       this.pending.push(decode(byte) / 32768);
       if (this.pending.length === WINDOW_SAMPLES) {
@@ -420,6 +427,23 @@ class Phone {
         this.pending = [];
       }
     }
+  }
+
+  /** A received RFC 4733 event: one digit per event, on its first end packet. */
+  onEvent(rtp) {
+    const p = rtp.payload;
+    if (p.length < 4 || !(p[1] & 0x80) || this.lastEventTs === rtp.timestamp) return;
+    this.lastEventTs = rtp.timestamp;
+    this.digits += '0123456789*#ABCD'[p[0]] ?? '?';
+  }
+
+  /** Waits until the digits received (RFC 4733) read `want`. */
+  async waitForDigits(want, { timeoutMs = 10_000 } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    while (this.digits !== want && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.digits;
   }
 
   addWindow(win) {

@@ -59,6 +59,8 @@ const ui = {
   changes: $('sb-media-changes'),
   controls: $('sb-controls'),
   mute: $('sb-mute'),
+  keypadToggle: $('sb-keypad-toggle'),
+  keypad: $('sb-keypad'),
   volume: $('sb-volume'),
   playAudio: $('sb-play-audio'),
   close: $('sb-close'),
@@ -204,6 +206,9 @@ function onFrame(f) {
       return;
     case 'call_state':
       onCallState(f);
+      // The call reaches a phone that takes keyed digits (a call center).
+      ui.keypadToggle.hidden = !f.keypad || f.state === 'ended';
+      if (ui.keypadToggle.hidden) ui.keypad.hidden = true;
       break;
     case 'connected':
       call.agentName = f.agent_name || call.agentName;
@@ -733,6 +738,20 @@ function tellable() {
 // ---------------------------------------------------------------------------
 // Controls
 // ---------------------------------------------------------------------------
+
+for (const key of '123456789*0#') {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'btn';
+  b.textContent = key;
+  b.dataset.testid = `sb-key-${key}`;
+  b.addEventListener('click', () => send({ type: 'dtmf', digits: key }));
+  ui.keypad.append(b);
+}
+ui.keypadToggle.addEventListener('click', () => {
+  ui.keypad.hidden = !ui.keypad.hidden;
+  ui.keypadToggle.setAttribute('aria-expanded', String(!ui.keypad.hidden));
+});
 
 ui.mute.addEventListener('click', () => {
   call.muted = !call.muted;

@@ -95,6 +95,10 @@ pub enum VisitorFrame {
         media: CallMedia,
         sdp: String,
     },
+    /// Digits for the call center's phone during a call to it (`0-9 * # A-D`).
+    Dtmf {
+        digits: String,
+    },
     /// Asks for a number to call from the visitor's own phone: an agent is
     /// reserved and the number connects to them (a routing point).
     DialIn,
@@ -119,6 +123,7 @@ pub const VISITOR_FRAME_TYPES: &[&str] = &[
     "callback",
     "call",
     "dial_in",
+    "dtmf",
     "media_control_result",
     "ping",
 ];
@@ -191,6 +196,26 @@ pub fn sdp_offer(sdp: &str) -> Result<&str, FrameError> {
 ///
 /// # Errors
 /// An `invalid` frame error saying what a number looks like.
+/// Most digits one `dtmf` frame may carry.
+pub const MAX_DTMF_DIGITS: usize = 16;
+
+/// Keypad digits for a phone: 1-16 of `0-9 * # A-D`.
+pub fn dtmf_digits(text: &str) -> Result<String, FrameError> {
+    let ok = !text.is_empty()
+        && text.len() <= MAX_DTMF_DIGITS
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D'));
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(FrameError::new(
+            ErrorCode::Invalid,
+            format!("digits must be 1-{MAX_DTMF_DIGITS} of 0-9, *, # and A-D"),
+        ))
+    }
+}
+
 pub fn phone_number(text: &str) -> Result<String, FrameError> {
     let text = text.trim();
     let bad = || {
@@ -384,6 +409,8 @@ pub enum ToVisitor {
         recording: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<&'static str>,
+        /// The call reaches a phone that listens to keyed digits (`dtmf`).
+        keypad: bool,
     },
     MediaControl {
         id: u64,
@@ -648,6 +675,23 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dtmf_digits_are_keypad_keys_only() {
+        assert_eq!(dtmf_digits("12#*A").unwrap(), "12#*A");
+        for bad in ["", "12x", "1 2", "*76*76*76*76*76*76", "½"] {
+            assert_eq!(
+                dtmf_digits(bad).unwrap_err().code,
+                ErrorCode::Invalid,
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            visitor(r#"{"v":1,"type":"dtmf","digits":"1"}"#),
+            Ok(VisitorFrame::Dtmf { .. })
+        ));
+        assert!(visitor(r#"{"v":1,"type":"dtmf"}"#).is_err());
+    }
 
     fn visitor(text: &str) -> Result<VisitorFrame, FrameError> {
         parse(text, VISITOR_FRAME_TYPES)

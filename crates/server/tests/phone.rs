@@ -316,11 +316,12 @@ async fn a_browser_call_reaches_the_center_phone_with_tones_dtmf_and_lookup() {
         .start()
         .await;
     let (mut ws, mut browser) = visitor_call(&server, "center").await;
-    browser
+    let connected = browser
         .talk_until_frame(440.0, &mut ws, |f| {
             f["type"] == "call_state" && f["state"] == "connected"
         })
         .await;
+    assert_eq!(connected["keypad"], true, "{connected}");
 
     // Tones both ways through Opus <-> PCMU.
     browser.talk_until_hears(440.0, 1000, 5).await;
@@ -347,6 +348,13 @@ async fn a_browser_call_reaches_the_center_phone_with_tones_dtmf_and_lookup() {
     let push = ws.until_type("push_page").await;
     assert_eq!(push["url"], "https://shop.example/checkout");
     assert_eq!(push["code"], "*76");
+
+    // The visitor keys digits for the center's menu: RFC 4733 at the phone.
+    ws.send(json!({"type": "dtmf", "digits": "12x"})).await;
+    let refused = ws.until_type("error").await;
+    assert_eq!(refused["code"], "invalid", "{refused}");
+    ws.send(json!({"type": "dtmf", "digits": "12#"})).await;
+    assert_eq!(phone.wait_for_digits("12#", WAIT).await, "12#");
 
     // The visitor hangs up: the center gets BYE and its scenario completes.
     ws.send(json!({"type": "end"})).await;

@@ -89,6 +89,7 @@ fn outbound_types_are_documented() {
             media: CallMedia::Voice,
             recording: false,
             reason: None,
+            keypad: false,
         },
         ToVisitor::MediaControl {
             id: 1,

@@ -91,6 +91,14 @@ impl LiveCall {
         }
     }
 
+    /// The visitor's keypad reaches the other party: a call center's phone
+    /// (browser calls only; a caller on a phone has their own keypad).
+    pub(super) fn keypad(&self) -> bool {
+        self.phone
+            .as_ref()
+            .is_some_and(|p| p.record.direction == crate::store::PhoneDirection::Outbound)
+    }
+
     /// The agent's media is connected.
     pub(super) fn agent_is_up(&self) -> bool {
         self.agent_up
@@ -372,6 +380,7 @@ impl DeskState {
             return;
         };
         let (state, media, recording, agent) = (call.state, call.media, call.recording, live.agent);
+        let keypad = call.keypad();
         self.send_contact_visitors(
             contact,
             &ToVisitor::CallState {
@@ -379,6 +388,7 @@ impl DeskState {
                 media,
                 recording,
                 reason,
+                keypad,
             },
         );
         if let Some(agent) = agent {
@@ -436,6 +446,7 @@ impl DeskState {
                 media,
                 recording,
                 reason: Some(reason),
+                keypad: false,
             },
         );
         if let Some(agent) = agent {
@@ -574,6 +585,35 @@ impl DeskState {
                 sdp: answer,
             },
         );
+        Ok(())
+    }
+
+    /// The visitor keys digits for the call center's phone (its menu, an
+    /// extension): RFC 4733 events on the phone leg.
+    pub(super) fn visitor_dtmf(
+        &mut self,
+        contact: ContactId,
+        digits: &str,
+    ) -> Result<(), FrameError> {
+        let digits = protocol::dtmf_digits(digits)?;
+        let call = self
+            .contacts
+            .get(&contact)
+            .and_then(|c| c.call.as_ref())
+            .ok_or_else(not_a_call)?;
+        let Some(leg) = call.phone.as_ref().filter(|_| call.keypad()).map(|p| p.leg) else {
+            return Err(FrameError::new(
+                ErrorCode::BadState,
+                "this call has no phone to send digits to",
+            ));
+        };
+        let handle = call.handle.clone();
+        // Keying takes a few hundred ms per digit: never in the desk's task.
+        tokio::spawn(async move {
+            if let Err(e) = handle.send_dtmf(leg, digits).await {
+                tracing::debug!(error = %e, "sending digits to a phone failed");
+            }
+        });
         Ok(())
     }
 

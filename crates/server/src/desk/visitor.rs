@@ -159,6 +159,7 @@ impl DeskState {
             }
             (VisitorFrame::Call { media, sdp }, None) => self.visitor_call(conn, media, &sdp).await,
             (VisitorFrame::DialIn, None) => self.visitor_dial_in(conn).await,
+            (VisitorFrame::Dtmf { digits }, Some(contact)) => self.visitor_dtmf(contact, &digits),
             (VisitorFrame::DialIn, Some(_)) => Err(FrameError::new(
                 ErrorCode::BadState,
                 "a conversation is already open; end it first",
@@ -223,6 +224,7 @@ impl DeskState {
                 VisitorFrame::Message { .. }
                 | VisitorFrame::Typing { .. }
                 | VisitorFrame::End
+                | VisitorFrame::Dtmf { .. }
                 | VisitorFrame::MediaControlResult { .. },
                 None,
             ) => Err(FrameError::new(

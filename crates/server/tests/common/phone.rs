@@ -36,6 +36,10 @@ struct Heard {
     timestamp: u32,
     /// Tone packets pause while digits are keyed.
     keying: bool,
+    /// RFC 4733 digits received, one per event (its end packets share the
+    /// event's timestamp).
+    digits: String,
+    last_event: Option<u32>,
 }
 
 /// Frequencies the tests use; a frame "has" one when it holds most of the
@@ -75,6 +79,18 @@ impl RtpPhone {
             }
             if tokio::time::Instant::now() >= deadline {
                 return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the digits received (RFC 4733) read `want`.
+    pub async fn wait_for_digits(&self, want: &str, within: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got = self.shared.lock().unwrap().digits.clone();
+            if got == want || tokio::time::Instant::now() >= deadline {
+                return got;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -141,6 +157,21 @@ async fn receive(socket: Arc<UdpSocket>, shared: Arc<Mutex<Heard>>) {
         let pt = buf[1] & 0x7f;
         let mut heard = shared.lock().unwrap();
         heard.peer.get_or_insert(from);
+        if pt == DTMF_PT && n >= 16 && buf[13] & 0x80 != 0 {
+            let timestamp = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+            if heard.last_event != Some(timestamp) {
+                heard.last_event = Some(timestamp);
+                let digit = match buf[12] {
+                    e @ 0..=9 => char::from(b'0' + e),
+                    10 => '*',
+                    11 => '#',
+                    e @ 12..=15 => char::from(b'A' + e - 12),
+                    _ => '?',
+                };
+                heard.digits.push(digit);
+            }
+            continue;
+        }
         if pt != 0 {
             continue;
         }
