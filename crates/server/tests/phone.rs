@@ -421,12 +421,8 @@ async fn did_server_with(tenant: &str) -> (TestServer, std::net::SocketAddr) {
     (server, sip)
 }
 
-#[tokio::test]
-async fn a_caller_dialling_a_did_reaches_an_agent_with_the_crm_match() {
-    if !have_sipp() {
-        return;
-    }
-    let (server, sip) = did_server().await;
+/// An agent console, available.
+async fn ready_pat(server: &TestServer) -> Ws {
     let pat = server.staff("phoneco", "pat", "pw-pat").await;
     let mut console = server.console(&pat).await;
     console.until_type("hello").await;
@@ -434,10 +430,29 @@ async fn a_caller_dialling_a_did_reaches_an_agent_with_the_crm_match() {
         .send(json!({"type": "status", "state": "available"}))
         .await;
     console.until("state", |f| f["state"] == "available").await;
+    console
+}
 
+/// A caller on sipp `scenario` dialling the `desk` link's number, answered by
+/// pat, both hearing each other.
+struct DidCall {
+    console: Ws,
+    agent: Browser,
+    /// The caller's media, kept alive for the call.
+    _phone: RtpPhone,
+    caller: Sipp,
+    contact: i64,
+}
+
+async fn answered_did_call(
+    server: &TestServer,
+    sip: std::net::SocketAddr,
+    scenario: &str,
+) -> DidCall {
+    let mut console = ready_pat(server).await;
     let phone = RtpPhone::start(1500.0).await;
-    let mut caller = Sipp::start(
-        "caller.xml",
+    let caller = Sipp::start(
+        scenario,
         &[
             format!("{}:{}", sip.ip(), sip.port()),
             "-s".into(),
@@ -484,6 +499,27 @@ async fn a_caller_dialling_a_did_reaches_an_agent_with_the_crm_match() {
         phone.wait_for_tone(440, 5, WAIT).await,
         "the caller never heard the agent"
     );
+    DidCall {
+        console,
+        agent,
+        _phone: phone,
+        caller,
+        contact,
+    }
+}
+
+#[tokio::test]
+async fn a_caller_dialling_a_did_reaches_an_agent_with_the_crm_match() {
+    if !have_sipp() {
+        return;
+    }
+    let (server, sip) = did_server().await;
+    let DidCall {
+        mut console,
+        mut caller,
+        contact,
+        ..
+    } = answered_did_call(&server, sip, "caller.xml").await;
 
     // The agent hangs up: the caller's phone gets BYE.
     console
@@ -496,6 +532,50 @@ async fn a_caller_dialling_a_did_reaches_an_agent_with_the_crm_match() {
     assert_eq!(phone_record["from"], "+15125557777");
     assert_eq!(phone_record["to"], "+15125550123");
     assert_eq!(phone_record["sip_code"], 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn hold_crosses_the_trunk_both_ways_as_re_invites() {
+    if !have_sipp() {
+        return;
+    }
+    let (server, sip) = did_server().await;
+    let DidCall {
+        mut console,
+        mut agent,
+        mut caller,
+        contact,
+        ..
+    } = answered_did_call(&server, sip, "caller-hold.xml").await;
+
+    // The agent holds: the caller's phone gets a re-INVITE with a=sendonly
+    // (the scenario checks it) and hears nothing of the agent.
+    console
+        .send(json!({"type": "hold", "contact": contact, "on": true}))
+        .await;
+    console
+        .until("call_state", |f| f["state"] == "on_hold")
+        .await;
+    console
+        .send(json!({"type": "hold", "contact": contact, "on": false}))
+        .await;
+    agent
+        .talk_until_frame(440.0, &mut console, |f| {
+            f["type"] == "call_state" && f["state"] == "connected"
+        })
+        .await;
+    // Then the caller holds the agent with its own re-INVITE (a=sendonly):
+    // the agent's console shows the call on hold.
+    agent
+        .talk_until_frame(440.0, &mut console, |f| {
+            f["type"] == "call_state" && f["state"] == "on_hold"
+        })
+        .await;
+    console
+        .send(json!({"type": "end", "contact": contact}))
+        .await;
+    assert_eq!(caller.exit_code().await, 0, "sipp: {}", caller.logs());
     server.stop().await;
 }
 
@@ -534,13 +614,7 @@ async fn a_visitor_calling_the_lent_number_reaches_the_reserved_agent() {
         return;
     }
     let (server, sip) = did_server().await;
-    let pat = server.staff("phoneco", "pat", "pw-pat").await;
-    let mut console = server.console(&pat).await;
-    console.until_type("hello").await;
-    console
-        .send(json!({"type": "status", "state": "available"}))
-        .await;
-    console.until("state", |f| f["state"] == "available").await;
+    let mut console = ready_pat(&server).await;
 
     let (mut visitor, lent) = lent_number(&server).await;
     assert_eq!(lent["number"], "+15125550130");
