@@ -231,7 +231,9 @@ fn common_headers(msg: &Parsed<'_>, total: usize) -> Result<usize, &'static str>
     for via in msg.all("via") {
         for hop in split_outside_quotes(via, ',') {
             let hop = hop.trim();
-            if !hop.to_ascii_uppercase().starts_with("SIP/2.0/")
+            // LWS may sit around the slashes ("SIP  /  2.0 / UDP", RFC 4475 wsinv).
+            let protocol: String = hop.chars().filter(|c| !c.is_whitespace()).collect();
+            if !protocol.to_ascii_uppercase().starts_with("SIP/2.0/")
                 || hop.split(';').skip(1).any(|p| p.trim().is_empty())
             {
                 return Err("Bad Via");
@@ -347,7 +349,8 @@ fn check_name_addr(value: &str) -> Result<(), &'static str> {
         }
         Ok(())
     } else {
-        let uri = value.split(';').next().unwrap_or_default();
+        // LWS may come before the parameters ("sip:a@b ;tag=1", RFC 4475 wsinv).
+        let uri = value.split(';').next().unwrap_or_default().trim();
         if uri.contains(['?', ',', '"', ' ', '\t', '>']) || !uri.contains(':') {
             return Err("Bad Address");
         }
@@ -390,7 +393,10 @@ fn check_request(msg: &Parsed<'_>, total: usize) -> Verdict {
         return bad("Bad Request-URI");
     }
     let scheme = scheme.to_ascii_lowercase();
-    if (scheme == "sip" || scheme == "sips") && uri.contains('?') {
+    // A user part may hold '?' (user-unreserved, RFC 4475 intmeth); only a
+    // '?' after the host starts header components.
+    let host_part = uri.rsplit_once('@').map_or(*uri, |(_, host)| host);
+    if (scheme == "sip" || scheme == "sips") && host_part.contains('?') {
         // Header components are not allowed in a Request-URI (RFC 3261 §19.1.5).
         return bad("Bad Request-URI");
     }

@@ -80,8 +80,10 @@ const CASES: &[(&str, Want)] = &[
 ];
 
 /// Cases where the agent does not yet do what the RFC says; printed, not failed.
-/// wsinv and intmeth are valid but answered 400; inv2543 (no branch) is not answered.
-const KNOWN_DEVIATIONS: &[&str] = &["wsinv", "intmeth", "inv2543"];
+/// Valid, but not answered: wsinv (folded lines and LWS everywhere) passes our
+/// validator and is then dropped by rsipstack's parser; inv2543 (RFC 2543, no
+/// branch) is dropped too. Neither crashes anything; the test prints them.
+const KNOWN_DEVIATIONS: &[&str] = &["wsinv", "inv2543"];
 
 fn dir() -> Option<PathBuf> {
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/rfc4475");
@@ -130,6 +132,8 @@ fn validation_layer_classifies_each_message() {
         };
         if !ok && !KNOWN_DEVIATIONS.contains(name) {
             failures.push(format!("{name}: want {want:?}, got {verdict:?}"));
+        } else if !ok {
+            println!("known deviation {name}: want {want:?}, validator says {verdict:?}");
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
