@@ -433,6 +433,45 @@ async fn ready_pat(server: &TestServer) -> Ws {
     console
 }
 
+/// The agent takes the offered contact and joins its media from a browser.
+async fn agent_joins(console: &mut Ws, contact: i64) -> Browser {
+    console
+        .send(json!({"type": "accept", "contact": contact}))
+        .await;
+    console.until_type("assigned").await;
+    let (mut agent, sdp) = Browser::new().await;
+    console
+        .send(json!({"type": "call_sdp", "contact": contact, "sdp": sdp}))
+        .await;
+    let answer = console.until_type("call_answer").await;
+    agent
+        .client
+        .accept_answer(answer["sdp"].as_str().unwrap())
+        .await
+        .unwrap();
+    agent.connected().await;
+    agent
+}
+
+/// A caller (+15125557777) on sipp `scenario` dialling `number` at the
+/// server's SIP address, their media on `phone`.
+fn dial(scenario: &str, sip: std::net::SocketAddr, number: &str, phone: &RtpPhone) -> Sipp {
+    Sipp::start(
+        scenario,
+        &[
+            format!("{}:{}", sip.ip(), sip.port()),
+            "-s".into(),
+            number.into(),
+            "-key".into(),
+            "caller".into(),
+            "+15125557777".into(),
+            "-key".into(),
+            "phone_port".into(),
+            phone.addr.port().to_string(),
+        ],
+    )
+}
+
 /// A caller on sipp `scenario` dialling the `desk` link's number, answered by
 /// pat, both hearing each other.
 struct DidCall {
@@ -451,20 +490,7 @@ async fn answered_did_call(
 ) -> DidCall {
     let mut console = ready_pat(server).await;
     let phone = RtpPhone::start(1500.0).await;
-    let caller = Sipp::start(
-        scenario,
-        &[
-            format!("{}:{}", sip.ip(), sip.port()),
-            "-s".into(),
-            "+15125550123".into(),
-            "-key".into(),
-            "caller".into(),
-            "+15125557777".into(),
-            "-key".into(),
-            "phone_port".into(),
-            phone.addr.port().to_string(),
-        ],
-    );
+    let caller = dial(scenario, sip, "+15125550123", &phone);
 
     let offer = console.until_type("offer").await;
     assert_eq!(offer["media"], "voice");
@@ -474,21 +500,7 @@ async fn answered_did_call(
     );
     assert_eq!(offer["screenpop"]["customer"]["name"], "Casey Caller");
     let contact = offer["contact"].as_i64().unwrap();
-    console
-        .send(json!({"type": "accept", "contact": contact}))
-        .await;
-    console.until_type("assigned").await;
-    let (mut agent, sdp) = Browser::new().await;
-    console
-        .send(json!({"type": "call_sdp", "contact": contact, "sdp": sdp}))
-        .await;
-    let answer = console.until_type("call_answer").await;
-    agent
-        .client
-        .accept_answer(answer["sdp"].as_str().unwrap())
-        .await
-        .unwrap();
-    agent.connected().await;
+    let mut agent = agent_joins(&mut console, contact).await;
     agent
         .talk_until_frame(440.0, &mut console, |f| {
             f["type"] == "call_state" && f["state"] == "connected"
@@ -628,38 +640,11 @@ async fn a_visitor_calling_the_lent_number_reaches_the_reserved_agent() {
         "http://shop.example/cart"
     );
     let contact = offer["contact"].as_i64().unwrap();
-    console
-        .send(json!({"type": "accept", "contact": contact}))
-        .await;
-    console.until_type("assigned").await;
-    let (mut agent, sdp) = Browser::new().await;
-    console
-        .send(json!({"type": "call_sdp", "contact": contact, "sdp": sdp}))
-        .await;
-    let answer = console.until_type("call_answer").await;
-    agent
-        .client
-        .accept_answer(answer["sdp"].as_str().unwrap())
-        .await
-        .unwrap();
-    agent.connected().await;
+    let mut agent = agent_joins(&mut console, contact).await;
 
     // The visitor dials the lent number from their phone.
     let phone = RtpPhone::start(1500.0).await;
-    let mut caller = Sipp::start(
-        "caller.xml",
-        &[
-            format!("{}:{}", sip.ip(), sip.port()),
-            "-s".into(),
-            "+15125550130".into(),
-            "-key".into(),
-            "caller".into(),
-            "+15125557777".into(),
-            "-key".into(),
-            "phone_port".into(),
-            phone.addr.port().to_string(),
-        ],
-    );
+    let mut caller = dial("caller.xml", sip, "+15125550130", &phone);
     agent
         .talk_until_frame(440.0, &mut console, |f| {
             f["type"] == "call_state" && f["state"] == "connected"
