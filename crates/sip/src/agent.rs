@@ -372,9 +372,10 @@ impl SipAgent {
         }
     }
 
-    /// Sends an INVITE; progress comes as events.
-    pub async fn dial(&self, dial: Dial) -> Result<SipCallId, SipError> {
-        call::dial(&self.inner, dial).await
+    /// Places a call: returns at once (nothing here waits on the network),
+    /// the INVITE goes out from the call's own task, progress comes as events.
+    pub fn dial(&self, dial: Dial) -> Result<SipCallId, SipError> {
+        call::dial(&self.inner, dial)
     }
 
     /// Inbound: 180 Ringing.

@@ -62,7 +62,11 @@ impl SdpState {
     }
 }
 
-pub(crate) async fn dial(inner: &Arc<Inner>, dial: Dial) -> Result<SipCallId, SipError> {
+/// Starts an outbound call. Only what needs no I/O happens before the id is
+/// returned: the trunk's host is resolved (DNS may take seconds) and the
+/// INVITE sent in the call's own task, so the caller never waits on the
+/// network. A failure there comes back as `Failed` (503) like any other.
+pub(crate) fn dial(inner: &Arc<Inner>, dial: Dial) -> Result<SipCallId, SipError> {
     if !number::is_e164(&dial.to) || !number::is_e164(&dial.from) {
         return Err(SipError::BadNumber);
     }
@@ -70,6 +74,45 @@ pub(crate) async fn dial(inner: &Arc<Inner>, dial: Dial) -> Result<SipCallId, Si
         .gate
         .trunk(dial.tenant, &dial.trunk)
         .ok_or(SipError::UnknownTrunk)?;
+    let call = inner.new_call_id();
+    let (cmd_tx, cmd_rx) = mpsc::channel(8);
+    if let Ok(mut calls) = inner.calls.lock() {
+        calls.insert(call, cmd_tx);
+    }
+    debug!(?call, to = %dial.to, "dialing");
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        match send_invite(&inner, &trunk, dial).await {
+            Ok((dialog, join, states, sdp_state)) => {
+                outbound(inner, call, dialog, join, states, cmd_rx, sdp_state).await;
+            }
+            Err(e) => {
+                debug!(?call, error = %e, "the INVITE could not be sent");
+                inner.forget(call);
+                inner.emit(SipEvent::Failed {
+                    call,
+                    code: 503,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    });
+    Ok(call)
+}
+
+type Invite = (
+    InviteDialog,
+    tokio::task::JoinHandle<rsipstack::dialog::invitation::InviteAsyncResult>,
+    DialogStateReceiver,
+    SdpState,
+);
+
+/// Resolves the trunk and sends the INVITE with our SDP offer.
+async fn send_invite(
+    inner: &Arc<Inner>,
+    trunk: &crate::Trunk,
+    dial: Dial,
+) -> Result<Invite, SipError> {
     let dest = tokio::net::lookup_host((trunk.host.as_str(), trunk.port))
         .await
         .ok()
@@ -130,22 +173,7 @@ pub(crate) async fn dial(inner: &Arc<Inner>, dial: Dial) -> Result<SipCallId, Si
     };
     let (state_tx, state_rx) = inner.dialogs.new_dialog_state_channel();
     let (dialog, join) = inner.dialogs.do_invite_async(option, state_tx)?;
-    let call = inner.new_call_id();
-    let (cmd_tx, cmd_rx) = mpsc::channel(8);
-    if let Ok(mut calls) = inner.calls.lock() {
-        calls.insert(call, cmd_tx);
-    }
-    debug!(?call, to = %dial.to, "dialing");
-    tokio::spawn(outbound(
-        inner.clone(),
-        call,
-        dialog,
-        join,
-        state_rx,
-        cmd_rx,
-        sdp_state,
-    ));
-    Ok(call)
+    Ok((dialog, join, state_rx, sdp_state))
 }
 
 #[allow(clippy::too_many_arguments)]

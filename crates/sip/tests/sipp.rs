@@ -104,7 +104,7 @@ async fn outbound_answered(transport: Transport) {
     wait_listening(sipp.port).await;
     let (agent, mut rx) = agent(10, Duration::from_secs(10)).await;
     agent.set_trunks(vec![trunk(sipp.port, transport)]);
-    let call = agent.dial(dial_to("+4930123456")).await.unwrap();
+    let call = agent.dial(dial_to("+4930123456")).unwrap();
     let ev = wait_for(&mut rx, "Answered", |e| {
         matches!(e, SipEvent::Answered { .. } | SipEvent::Failed { .. })
     })
@@ -148,7 +148,7 @@ async fn outbound_fails(scen: &str, want: u16, no_answer: Duration) {
     wait_listening(sipp.port).await;
     let (agent, mut rx) = agent(10, no_answer).await;
     agent.set_trunks(vec![trunk(sipp.port, Transport::Udp)]);
-    let call = agent.dial(dial_to("+4930123456")).await.unwrap();
+    let call = agent.dial(dial_to("+4930123456")).unwrap();
     let ev = wait_for(&mut rx, "Failed", |e| {
         matches!(e, SipEvent::Failed { .. } | SipEvent::Answered { .. })
     })
@@ -187,7 +187,7 @@ async fn outbound_digest_auth() {
     t.username = Some("alice".into());
     t.password = Some("s3cret".into());
     agent.set_trunks(vec![t]);
-    let call = agent.dial(dial_to("+4930123456")).await.unwrap();
+    let call = agent.dial(dial_to("+4930123456")).unwrap();
     let ev = wait_for(&mut rx, "Answered", |e| {
         matches!(e, SipEvent::Answered { .. } | SipEvent::Failed { .. })
     })
@@ -206,7 +206,7 @@ async fn outbound_early_media_then_answer() {
     wait_listening(sipp.port).await;
     let (agent, mut rx) = agent(10, Duration::from_secs(10)).await;
     agent.set_trunks(vec![trunk(sipp.port, Transport::Udp)]);
-    let call = agent.dial(dial_to("+4930123456")).await.unwrap();
+    let call = agent.dial(dial_to("+4930123456")).unwrap();
     let ev = wait_for(&mut rx, "Progress", |e| {
         matches!(e, SipEvent::Progress { .. })
     })

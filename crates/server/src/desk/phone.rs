@@ -52,6 +52,29 @@ pub(super) struct PhoneLeg {
     remote: Option<sip::RemoteMedia>,
 }
 
+impl PhoneLeg {
+    /// A caller's leg (a DID or a routing point): answered later, with the
+    /// media their INVITE offered.
+    fn inbound(
+        call: sip::SipCallId,
+        leg: LegId,
+        local: SocketAddr,
+        record: PhoneRecord,
+        media: sip::RemoteMedia,
+    ) -> Self {
+        Self {
+            sip: Some(call),
+            leg,
+            local,
+            record,
+            caller_id: None,
+            keyed: Keyed::default(),
+            answered: false,
+            remote: Some(media),
+        }
+    }
+}
+
 /// What one tenant's phone settings come to at run time.
 pub(super) struct TenantLines {
     pub(super) doc: TenantPhone,
@@ -321,7 +344,7 @@ impl DeskState {
         let Some(agent) = self.phone.agent.clone() else {
             return;
         };
-        match agent.dial(dial).await {
+        match agent.dial(dial) {
             Ok(id) => {
                 self.phone.by_sip.insert(id, contact);
                 *self.phone.center_calls.entry((tenant, center)).or_default() += 1;
@@ -771,16 +794,7 @@ impl DeskState {
         else {
             return Err(404);
         };
-        live_call.phone = Some(Box::new(PhoneLeg {
-            sip: Some(call),
-            leg,
-            local,
-            record,
-            caller_id: None,
-            keyed: Keyed::default(),
-            answered: false,
-            remote: Some(media),
-        }));
+        live_call.phone = Some(Box::new(PhoneLeg::inbound(call, leg, local, record, media)));
         let agent_up = live_call.agent_is_up();
         self.phone.by_sip.insert(call, contact);
         metrics::counter!("switchboard_phone_calls_total", "direction" => "routing_point")
@@ -912,16 +926,7 @@ impl DeskState {
                 return Err(503);
             }
         };
-        let phone = PhoneLeg {
-            sip: Some(call),
-            leg,
-            local,
-            record,
-            caller_id: None,
-            keyed: Keyed::default(),
-            answered: false,
-            remote: Some(media),
-        };
+        let phone = PhoneLeg::inbound(call, leg, local, record, media);
         let mut live_call =
             super::calls::LiveCall::new(CallMedia::Voice, handle, tag, &tenant_row.calls, false);
         live_call.phone = Some(Box::new(phone));
