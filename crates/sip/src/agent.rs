@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rsipstack::EndpointBuilder;
 use rsipstack::dialog::dialog::Dialog;
@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::call::{self, Command};
+use crate::canonical;
 use crate::ratelimit::{RateLimiter, Verdict as Rate};
 use crate::validate::{self, Kind, Verdict};
 use crate::{Dial, LocalMedia, SipCallId, SipConfig, SipError, SipEvent, Transport, Trunk};
@@ -189,27 +190,72 @@ impl rsipstack::platform::net::UdpSocket for GuardedUdp {
                         }
                     }
                     let data = &buf[..len];
-                    if rsipstack::sip::SipMessage::try_from(data).is_err() {
-                        // Valid by RFC 3261 as far as we check, but beyond rsipstack's
-                        // parser: answer rather than let it vanish.
-                        debug!(%from, "message valid but not parseable by rsipstack");
-                        if matches!(message, Kind::Request { .. }) {
-                            self.answer(data, from, 400, "Bad Request", &[]).await;
-                        }
-                        continue;
+                    if stack_takes(data) {
+                        return Ok((len, from));
                     }
-                    return Ok((len, from));
+                    // Valid, but spelled in a way rsipstack does not take (folded
+                    // lines, LWS, RFC 2543): hand on the plain spelling.
+                    let plain = canonical::canonical(data)
+                        .filter(|p| p.len() <= buf.len())
+                        .filter(|p| rsipstack::sip::SipMessage::try_from(p.as_slice()).is_ok());
+                    if let Some(plain) = plain {
+                        debug!(%from, "message rewritten to plain form");
+                        buf[..plain.len()].copy_from_slice(&plain);
+                        return Ok((plain.len(), from));
+                    }
+                    // Answer rather than let it vanish.
+                    debug!(%from, "message valid but not parseable by rsipstack");
+                    if matches!(message, Kind::Request { .. }) {
+                        self.answer(data, from, 400, "Bad Request", &[]).await;
+                    }
                 }
             }
         }
     }
 
     async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> rsipstack::Result<usize> {
+        // What we send an RFC 2543 peer carries its own From again.
+        if let Some(plain) = canonical::strip_synthetic_tag(buf) {
+            self.socket.send_to(&plain, addr).await?;
+            return Ok(buf.len());
+        }
         Ok(self.socket.send_to(buf, addr).await?)
     }
 
     fn local_addr(&self) -> rsipstack::Result<SocketAddr> {
         Ok(self.socket.local_addr()?)
+    }
+}
+
+/// rsipstack takes this message as it is: it parses, and the transaction key
+/// can be built from it (a typed top Via and, for a request, a From tag).
+/// Anything else goes through [`canonical`] first.
+fn stack_takes(data: &[u8]) -> bool {
+    use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
+    match rsipstack::sip::SipMessage::try_from(data) {
+        Ok(rsipstack::sip::SipMessage::Request(req)) => {
+            req.top_via_header().is_ok_and(|v| v.typed().is_ok())
+                && req
+                    .from_header()
+                    .is_ok_and(|f| f.tag().is_ok_and(|t| t.is_some()))
+        }
+        Ok(rsipstack::sip::SipMessage::Response(_)) => true,
+        Err(_) => false,
+    }
+}
+
+/// rsipstack binds its TCP listener when the endpoint's serve task first runs,
+/// after `start` has spawned it: wait until it accepts, so a carrier's first
+/// TCP INVITE is not refused, and a port taken meanwhile is an error here
+/// rather than a log line.
+async fn wait_tcp_listening(local: SocketAddr) -> Result<(), SipError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        match tokio::net::TcpStream::connect(local).await {
+            Ok(_) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(SipError::Bind(e)),
+            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
     }
 }
 
@@ -301,6 +347,7 @@ impl SipAgent {
             }
         });
         tokio::spawn(dispatch(Arc::downgrade(&inner), incoming));
+        wait_tcp_listening(local).await?;
         info!(port = local.port(), "SIP agent listening");
         Ok((SipAgent { inner }, rx))
     }

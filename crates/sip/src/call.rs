@@ -2,6 +2,7 @@
 //! the agent's methods reach it as [`Command`]s.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::TerminatedReason;
@@ -9,7 +10,7 @@ use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TransactionHan
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::HeadersExt as _;
-use rsipstack::sip::{Header, Request, StatusCode, StatusCodeKind, Uri};
+use rsipstack::sip::{Header, Request, Response, StatusCode, StatusCodeKind, Uri};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::SipAddr;
 use tokio::sync::{mpsc, oneshot};
@@ -187,6 +188,7 @@ async fn outbound(
     mut sdp_state: SdpState,
 ) {
     let deadline = tokio::time::Instant::now() + inner.config.no_answer_timeout;
+    let mut early_answers = EarlyAnswers::default();
     let mut answered = false;
     let mut invite_done = false;
     let mut timed_out = false;
@@ -195,9 +197,21 @@ async fn outbound(
         tokio::select! {
             result = &mut join, if !invite_done => {
                 invite_done = true;
+                // The provisionals reach us on the state channel, the final response
+                // here: take what is queued first, so a 2xx never overtakes the 1xx
+                // before it (its Progress, or the answer a reliable 183 delivered).
+                while let Ok(state) = states.try_recv() {
+                    match state {
+                        DialogState::Early(_, resp) => early_answers.progress(&inner, call, &resp),
+                        DialogState::Updated(_, req, handle) => {
+                            remote_reinvite(&inner, call, &req, &handle, &mut sdp_state).await;
+                        }
+                        _ => {}
+                    }
+                }
                 match result {
                     Ok(Ok((_, Some(resp)))) if resp.status_code.kind() == StatusCodeKind::Successful => {
-                        match sdp::parse(&resp.body) {
+                        match early_answers.answer_in(&resp) {
                             Ok(media) if !hung_up => {
                                 answered = true;
                                 let sip_call_id = resp.call_id_header().map(|c| c.value().to_string()).unwrap_or_default();
@@ -245,9 +259,7 @@ async fn outbound(
             }
             state = states.recv() => match state {
                 Some(DialogState::Early(_, resp)) if !answered => {
-                    let code = resp.status_code.code();
-                    let media = if resp.body.is_empty() { None } else { sdp::parse(&resp.body).ok() };
-                    inner.emit(SipEvent::Progress { call, code, media });
+                    early_answers.progress(&inner, call, &resp);
                 }
                 Some(DialogState::Updated(_, req, handle)) => {
                     remote_reinvite(&inner, call, &req, &handle, &mut sdp_state).await;
@@ -300,6 +312,50 @@ async fn outbound(
     }
     inner.forget(call);
     inner.dialogs.remove_dialog(&dialog.id());
+}
+
+/// SDP answers that reliable provisionals delivered, by the To tag of their early
+/// dialog. With 100rel the offer/answer exchange can complete in a 183 (RFC 3262
+/// section 5, RFC 3264): the 2xx that follows then carries no SDP, or the same.
+#[derive(Default)]
+struct EarlyAnswers(Vec<(String, RemoteMedia)>);
+
+fn to_tag(resp: &Response) -> Option<String> {
+    let tag = resp.to_header().ok()?.tag().ok()??;
+    Some(tag.value().to_string())
+}
+
+impl EarlyAnswers {
+    /// A provisional response: reported as `Progress`; a reliable one's SDP kept.
+    fn progress(&mut self, inner: &Inner, call: SipCallId, resp: &Response) {
+        let code = resp.status_code.code();
+        let media = if resp.body.is_empty() {
+            None
+        } else {
+            sdp::parse(&resp.body).ok()
+        };
+        if let Some(m) = &media
+            && resp.header_contains_token("Require", "100rel")
+            && let Some(tag) = to_tag(resp)
+            && !self.0.iter().any(|(t, _)| *t == tag)
+        {
+            // Only the first SDP of an early dialog is the answer; later ones repeat it.
+            self.0.push((tag, m.clone()));
+        }
+        inner.emit(SipEvent::Progress { call, code, media });
+    }
+
+    /// The remote media of a 2xx to our INVITE: its own SDP, or else the answer a
+    /// reliable provisional of the same dialog delivered.
+    fn answer_in(&self, resp: &Response) -> Result<RemoteMedia, sdp::SdpError> {
+        if resp.body.is_empty()
+            && let Some(tag) = to_tag(resp)
+            && let Some((_, media)) = self.0.iter().find(|(t, _)| *t == tag)
+        {
+            return Ok(media.clone());
+        }
+        sdp::parse(&resp.body)
+    }
 }
 
 fn reinvite_result(
@@ -425,6 +481,7 @@ pub(crate) async fn incoming(inner: &Arc<Inner>, mut tx: Transaction) {
         inner.local.port()
     ))
     .ok();
+    let reliable = Reliable::required_by(&tx.original);
     let (state_tx, state_rx) = inner.dialogs.new_dialog_state_channel();
     let dialog = match inner
         .dialogs
@@ -465,9 +522,117 @@ pub(crate) async fn incoming(inner: &Arc<Inner>, mut tx: Transaction) {
         call,
         dialog,
         media,
+        reliable,
         state_rx,
         cmd_rx,
     ));
+}
+
+/// RFC 3262 timer T1, and how long an unacknowledged reliable provisional is
+/// retransmitted (64*T1) before the INVITE is refused.
+const T1: Duration = Duration::from_millis(500);
+const RELIABLE_GIVE_UP: Duration = Duration::from_secs(32);
+
+/// Our reliable provisionals (RFC 3262) on an inbound call whose INVITE has
+/// `Require: 100rel`: the 180 then carries `Require: 100rel` and an RSeq, and is
+/// sent again at T1, 2*T1, 4*T1... until the PRACK arrives. A second one waits for
+/// the PRACK of the first (section 3).
+struct Reliable {
+    invite_cseq: u32,
+    next_rseq: u32,
+    pending: Option<Pending>,
+}
+
+/// A reliable provisional not yet known to be acknowledged.
+struct Pending {
+    rseq: u32,
+    /// The peer's highest CSeq when it went out.
+    floor: u32,
+    interval: Duration,
+    next: tokio::time::Instant,
+    give_up: tokio::time::Instant,
+}
+
+impl Reliable {
+    /// Only when the caller requires it: with `Supported: 100rel` alone an
+    /// unreliable 180 is the interoperable choice.
+    fn required_by(invite: &Request) -> Option<Reliable> {
+        if !invite.header_contains_token("Require", "100rel") {
+            return None;
+        }
+        Some(Reliable {
+            invite_cseq: invite.cseq_header().ok()?.seq().ok()?,
+            // The first RSeq is random in 1..2^31 (section 3).
+            next_rseq: rand::random_range(1..1u32 << 31),
+            pending: None,
+        })
+    }
+
+    /// Whether the pending provisional was acknowledged. rsipstack answers the
+    /// PRACK itself, without telling the dialog's owner, but records its CSeq: a
+    /// request in the dialog with a higher CSeq than when the provisional went out
+    /// means the peer has it (it needed its To tag).
+    fn acknowledged(&self, dialog: &InviteDialog) -> bool {
+        self.pending
+            .as_ref()
+            .is_none_or(|p| dialog.snapshot().remote_cseq > p.floor)
+    }
+
+    fn send(dialog: &InviteDialog, rseq: u32) -> Result<(), SipError> {
+        let headers = vec![
+            Header::Require("100rel".into()),
+            Header::RSeq(rseq.to_string().into()),
+        ];
+        dialog.ringing(Some(headers), None).map_err(SipError::from)
+    }
+
+    /// The `ringing` command.
+    fn ring(&mut self, dialog: &InviteDialog) -> Result<(), SipError> {
+        if !self.acknowledged(dialog) {
+            // Still being retransmitted; the peer will hear it.
+            return Ok(());
+        }
+        let rseq = self.next_rseq;
+        Self::send(dialog, rseq)?;
+        self.next_rseq = rseq.wrapping_add(1);
+        let now = tokio::time::Instant::now();
+        self.pending = Some(Pending {
+            rseq,
+            floor: dialog.snapshot().remote_cseq.max(self.invite_cseq),
+            interval: T1,
+            next: now + T1,
+            give_up: now + RELIABLE_GIVE_UP,
+        });
+        Ok(())
+    }
+
+    /// When the pending provisional is due again.
+    fn due(&self) -> Option<tokio::time::Instant> {
+        self.pending.as_ref().map(|p| p.next)
+    }
+
+    /// At `due`: done if acknowledged, else sent again. False once it is time to
+    /// give up (no PRACK within 64*T1).
+    fn retransmit(&mut self, dialog: &InviteDialog) -> bool {
+        if self.acknowledged(dialog) {
+            self.pending = None;
+            return true;
+        }
+        let Some(p) = self.pending.as_mut() else {
+            return true;
+        };
+        let now = tokio::time::Instant::now();
+        if now >= p.give_up {
+            self.pending = None;
+            return false;
+        }
+        if let Err(e) = Self::send(dialog, p.rseq) {
+            debug!(error = %e, "reliable provisional not sent again");
+        }
+        p.interval *= 2;
+        p.next = now + p.interval;
+        true
+    }
 }
 
 async fn inbound(
@@ -475,6 +640,7 @@ async fn inbound(
     call: SipCallId,
     dialog: InviteDialog,
     offer: RemoteMedia,
+    mut reliable: Option<Reliable>,
     mut states: DialogStateReceiver,
     mut commands: mpsc::Receiver<Command>,
 ) {
@@ -482,7 +648,18 @@ async fn inbound(
     let mut answered = false;
     let mut finished = false;
     loop {
+        let retransmit_at = reliable.as_ref().and_then(Reliable::due);
         tokio::select! {
+            () = sleep_until_some(retransmit_at), if retransmit_at.is_some() => {
+                let Some(r) = reliable.as_mut() else { continue };
+                if !r.retransmit(&dialog) && !answered && !finished {
+                    // No PRACK within 64*T1: RFC 3262 section 3 wants a 5xx.
+                    debug!(?call, "reliable provisional never acknowledged");
+                    let _ = dialog.reject(Some(StatusCode::ServerInternalError), None);
+                    finished = true;
+                    inner.emit(SipEvent::Ended { call, by_remote: false, code: Some(500) });
+                }
+            }
             state = states.recv() => match state {
                 Some(DialogState::Updated(_, req, handle)) => {
                     if let Some(s) = sdp_state.as_mut() {
@@ -510,7 +687,13 @@ async fn inbound(
                 let Some(command) = command else { break };
                 match command {
                     Command::Ringing(reply) => {
-                        let r = if answered || finished { Err(SipError::WrongState) } else { dialog.ringing(None, None).map_err(SipError::from) };
+                        let r = if answered || finished {
+                            Err(SipError::WrongState)
+                        } else if let Some(r) = reliable.as_mut() {
+                            r.ring(&dialog)
+                        } else {
+                            dialog.ringing(None, None).map_err(SipError::from)
+                        };
                         let _ = reply.send(r);
                     }
                     Command::Answer(local, reply) => {
@@ -521,8 +704,14 @@ async fn inbound(
                         let mut s = SdpState { local, version: 0 };
                         let body = s.next_answer(&offer);
                         sdp_state = Some(s);
+                        // The 180 carried no SDP, so the 200 need not wait for its
+                        // PRACK (RFC 3262 section 3); a final response ends its
+                        // retransmissions.
                         let r = dialog.accept(Some(vec![sdp_header()]), Some(body)).map_err(SipError::from);
                         answered = r.is_ok();
+                        if answered && let Some(r) = reliable.as_mut() {
+                            r.pending = None;
+                        }
                         let _ = reply.send(r);
                     }
                     Command::Reject(code, reply) => {
@@ -532,6 +721,7 @@ async fn inbound(
                         }
                         let r = dialog.reject(Some(StatusCode::from(code)), None).map_err(SipError::from);
                         finished = true;
+                        reliable = None;
                         inner.emit(SipEvent::Ended { call, by_remote: false, code: Some(code) });
                         let _ = reply.send(r);
                     }
@@ -564,4 +754,12 @@ async fn inbound(
     }
     inner.forget(call);
     inner.dialogs.remove_dialog(&dialog.id());
+}
+
+/// Sleeps until `at`; never returns for `None` (a disabled `select!` branch).
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }

@@ -35,6 +35,7 @@
 
 pub mod agent;
 mod call;
+pub mod canonical;
 pub mod digest;
 mod keepalive;
 pub mod number;

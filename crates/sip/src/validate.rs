@@ -285,7 +285,7 @@ fn common_headers(msg: &Parsed<'_>, total: usize) -> Result<usize, &'static str>
     }
 }
 
-fn split_outside_quotes(s: &str, sep: char) -> Vec<&str> {
+pub(crate) fn split_outside_quotes(s: &str, sep: char) -> Vec<&str> {
     let mut out = Vec::new();
     let mut quoted = false;
     let mut escaped = false;

@@ -3,107 +3,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use sip::{Codec, Dial, Direction, SipEvent, Transport};
-use tokio::process::{Child, Command};
-
-const SIPP: &str = "/usr/bin/sipp";
-
-fn sipp_available() -> bool {
-    if Path::new(SIPP).exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "sipp missing at {SIPP} and CI is set"
-    );
-    eprintln!("skipping: sipp not installed at {SIPP}");
-    false
-}
-
-fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/scenarios")
-        .join(format!("{name}.xml"))
-}
-
-/// A running sipp, killed on drop.
-struct Sipp {
-    child: Child,
-    port: u16,
-}
-
-impl Sipp {
-    fn spawn(name: &str, transport: Transport, extra: &[&str]) -> Sipp {
-        let port = free_port();
-        let t = match transport {
-            Transport::Udp => "u1",
-            Transport::Tcp => "t1",
-        };
-        let child = Command::new(SIPP)
-            .arg("-sf")
-            .arg(scenario(name))
-            .args([
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-t",
-                t,
-                "-m",
-                "1",
-            ])
-            .args(["-nostdin", "-timeout", "30s", "-timeout_error"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn sipp");
-        Sipp { child, port }
-    }
-
-    /// Waits for sipp to finish; true on exit code 0 (all calls successful).
-    async fn success(mut self) -> bool {
-        match tokio::time::timeout(Duration::from_secs(40), self.child.wait()).await {
-            Ok(Ok(status)) => status.success(),
-            _ => false,
-        }
-    }
-}
-
-async fn wait_listening(port: u16) {
-    // sipp binds quickly; give its socket a moment by polling for the UDP port in use.
-    for _ in 0..100 {
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_err() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn dial_to(to: &str) -> Dial {
-    Dial {
-        tenant: 1,
-        trunk: "main".into(),
-        to: to.into(),
-        from: "+14155550199".into(),
-        media: media(),
-    }
-}
+use sip::{Codec, Direction, SipEvent, Transport};
 
 async fn outbound_answered(transport: Transport) {
     if !sipp_available() {
         return;
     }
-    let sipp = Sipp::spawn("uas_answer", transport, &[]);
-    wait_listening(sipp.port).await;
-    let (agent, mut rx) = agent(10, Duration::from_secs(10)).await;
-    agent.set_trunks(vec![trunk(sipp.port, transport)]);
+    let (sipp, agent, mut rx) = agent_with_sipp_trunk("uas_answer", transport).await;
     let call = agent.dial(dial_to("+4930123456")).unwrap();
     let ev = wait_for(&mut rx, "Answered", |e| {
         matches!(e, SipEvent::Answered { .. } | SipEvent::Failed { .. })
@@ -145,7 +54,7 @@ async fn outbound_fails(scen: &str, want: u16, no_answer: Duration) {
         return;
     }
     let sipp = Sipp::spawn(scen, Transport::Udp, &[]);
-    wait_listening(sipp.port).await;
+    sipp.wait_listening().await;
     let (agent, mut rx) = agent(10, no_answer).await;
     agent.set_trunks(vec![trunk(sipp.port, Transport::Udp)]);
     let call = agent.dial(dial_to("+4930123456")).unwrap();
@@ -181,7 +90,7 @@ async fn outbound_digest_auth() {
         return;
     }
     let sipp = Sipp::spawn("uas_auth", Transport::Udp, &[]);
-    wait_listening(sipp.port).await;
+    sipp.wait_listening().await;
     let (agent, mut rx) = agent(10, Duration::from_secs(10)).await;
     let mut t = trunk(sipp.port, Transport::Udp);
     t.username = Some("alice".into());
@@ -202,10 +111,7 @@ async fn outbound_early_media_then_answer() {
     if !sipp_available() {
         return;
     }
-    let sipp = Sipp::spawn("uas_early_media", Transport::Udp, &[]);
-    wait_listening(sipp.port).await;
-    let (agent, mut rx) = agent(10, Duration::from_secs(10)).await;
-    agent.set_trunks(vec![trunk(sipp.port, Transport::Udp)]);
+    let (sipp, agent, mut rx) = agent_with_sipp_trunk("uas_early_media", Transport::Udp).await;
     let call = agent.dial(dial_to("+4930123456")).unwrap();
     let ev = wait_for(&mut rx, "Progress", |e| {
         matches!(e, SipEvent::Progress { .. })
@@ -224,12 +130,6 @@ async fn outbound_early_media_then_answer() {
     assert!(sipp.success().await);
 }
 
-/// sipp calls us: `-s` is the dialled DID.
-fn sipp_uac(name: &str, agent_port: u16, transport: Transport) -> Sipp {
-    let target = format!("127.0.0.1:{agent_port}");
-    Sipp::spawn(name, transport, &["-s", "4930123456", &target])
-}
-
 #[tokio::test]
 async fn inbound_call_answered_then_remote_bye() {
     if !sipp_available() {
@@ -238,26 +138,7 @@ async fn inbound_call_answered_then_remote_bye() {
     let (agent, mut rx) = agent(10, Duration::from_secs(10)).await;
     agent.set_trunks(vec![trunk(5060, Transport::Udp)]);
     let sipp = sipp_uac("uac_call", agent.local_addr().port(), Transport::Udp);
-    let ev = wait_for(&mut rx, "Incoming", |e| {
-        matches!(e, SipEvent::Incoming { .. })
-    })
-    .await;
-    let SipEvent::Incoming {
-        call,
-        tenant,
-        trunk,
-        from,
-        to,
-        media,
-        ..
-    } = ev
-    else {
-        unreachable!()
-    };
-    assert_eq!((tenant, trunk.as_str()), (1, "main"));
-    assert_eq!(from, "+14155550100");
-    assert_eq!(to, "+4930123456");
-    assert_eq!(media.codec, Codec::Pcmu);
+    let call = incoming(&mut rx).await;
     agent.ringing(call).await.unwrap();
     agent.answer(call, media_local()).await.unwrap();
     let ev = wait_for(&mut rx, "Ended", |e| matches!(e, SipEvent::Ended { .. })).await;
