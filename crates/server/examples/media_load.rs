@@ -19,6 +19,8 @@
 //! cargo run --release -p switchboard --example media_load -- --calls 500 --seconds 20
 //! ```
 
+mod common;
+
 use std::{
     sync::{
         Arc, Mutex,
@@ -28,43 +30,17 @@ use std::{
 };
 
 use switchboard::media::{
-    LegRole, MediaConfig, MediaEngine,
+    LegRole,
     testclient::{ClientEvent, Shape, TestClient},
 };
 use tokio::sync::mpsc;
+
+use self::common::{engine_thread, thread_cpu_ns};
 
 const FRAME: Duration = Duration::from_millis(20);
 const PAYLOAD: usize = 80;
 /// Calls set up at once.
 const SETUP_BATCH: usize = 25;
-
-struct Args {
-    calls: usize,
-    seconds: u64,
-    warmup: u64,
-}
-
-fn args() -> Args {
-    let mut args = Args {
-        calls: 100,
-        seconds: 10,
-        warmup: 3,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().and_then(|v| v.parse::<u64>().ok());
-        match (flag.as_str(), value) {
-            ("--calls", Some(v)) => args.calls = v as usize,
-            ("--seconds", Some(v)) => args.seconds = v,
-            ("--warmup", Some(v)) => args.warmup = v,
-            _ => {
-                eprintln!("usage: media_load [--calls N] [--seconds S] [--warmup W]");
-                std::process::exit(2);
-            }
-        }
-    }
-    args
-}
 
 /// What the peers count, shared by all of them.
 struct Tally {
@@ -120,14 +96,6 @@ impl Tally {
     }
 }
 
-/// CPU time a thread has used, in nanoseconds (first field of schedstat).
-fn thread_cpu_ns(task: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{task}/schedstat"))
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
-
 /// User and system CPU time of a thread, in nanoseconds (`stat` fields 14
 /// and 15, in clock ticks of 10 ms).
 fn thread_user_system_ns(task: &str) -> (u64, u64) {
@@ -157,41 +125,9 @@ fn process_cpu_ns() -> u64 {
         .sum()
 }
 
-/// Starts the engine on its own thread; returns it and the thread's /proc
-/// task path (`<pid>/task/<tid>`).
-fn engine_thread() -> (MediaEngine, String) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("media-engine".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("engine runtime");
-            runtime.block_on(async move {
-                let engine = MediaEngine::start(MediaConfig {
-                    bind: "127.0.0.1:0".parse().expect("address"),
-                    announce: "127.0.0.1".parse().expect("address"),
-                    connect_timeout: Duration::from_secs(30),
-                    rtp_ports: (0, 0),
-                })
-                .await
-                .expect("engine starts");
-                let task = std::fs::read_link("/proc/thread-self")
-                    .expect("/proc/thread-self")
-                    .to_string_lossy()
-                    .into_owned();
-                tx.send((engine, task)).expect("main thread waits");
-                std::future::pending::<()>().await;
-            });
-        })
-        .expect("engine thread");
-    rx.recv().expect("engine started")
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let args = args();
+    let args = common::args("media_load", 100);
     let (engine, task) = engine_thread();
     let tally = Arc::new(Tally {
         epoch: Instant::now(),

@@ -148,15 +148,19 @@ impl CallTask {
                     // Every `Call` handle is gone.
                     None => break,
                 },
-                // Due timers before datagrams, so a busy call still sends
-                // its reports and notices failures.
-                () = &mut sleep => self.on_timer(Instant::now()),
+                // Due timers before new datagrams, so a busy call still
+                // sends its reports and notices failures. But a batch of
+                // those already queued goes first: when the task ran late,
+                // they are the packets its RTP legs' late ticks are due to
+                // play (not yet in a jitter buffer, they would be concealed
+                // now and held as extra delay after).
+                () = &mut sleep => {
+                    self.take_queued(BATCH);
+                    self.on_timer(Instant::now());
+                }
                 Some(first) = self.inbound.recv() => {
                     self.on_datagram(&first);
-                    for _ in 1..BATCH {
-                        let Ok(next) = self.inbound.try_recv() else { break };
-                        self.on_datagram(&next);
-                    }
+                    self.take_queued(BATCH - 1);
                 }
             }
             self.settle().await;
@@ -356,6 +360,16 @@ impl CallTask {
 
     fn index(&self, id: LegId) -> Option<usize> {
         self.legs.iter().position(|l| l.id() == id)
+    }
+
+    /// Handles up to `limit` datagrams already queued.
+    fn take_queued(&mut self, limit: usize) {
+        for _ in 0..limit {
+            let Ok(next) = self.inbound.try_recv() else {
+                break;
+            };
+            self.on_datagram(&next);
+        }
     }
 
     fn on_datagram(&mut self, datagram: &Inbound) {

@@ -1,19 +1,35 @@
-//! A small jitter buffer for one RTP stream: up to [`CAPACITY`] packets
-//! reordered by sequence number, drained one packet per 20 ms tick.
+//! A small jitter buffer for one RTP stream: packets reordered by sequence
+//! number, drained one packet per 20 ms tick.
 //!
 //! Latency stays small by design: a phone on a trunk sends evenly paced
 //! 20 ms packets, so the buffer only absorbs reordering and a little jitter.
 //! A tick that finds the next packet missing while later ones wait reports
 //! a loss and moves on; a tick that finds the buffer empty reports an
 //! underrun and waits for the packet (it may be late, not lost), which adds
-//! one frame of delay that [`CAPACITY`] bounds.
+//! one frame of delay.
+//!
+//! The delay is bounded when a tick has played, not when a packet arrives:
+//! packets that queued up while the call task was late (or came in a burst)
+//! are all kept for that task's catch-up ticks, up to [`CATCH_UP`] frames
+//! more than [`CAPACITY`]; what is still held beyond [`CAPACITY`] once the
+//! ticks are done is dropped, oldest first ([`JitterBuffer::trim`]).
 
 use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-/// Packets held at most (60 ms of 20 ms frames).
+use super::count_playout;
+
+/// Packets held after a tick at most (60 ms of 20 ms frames): the delay
+/// the buffer may add.
 pub(crate) const CAPACITY: usize = 3;
+
+/// Frames a late call task plays at most to catch up (100 ms): the packets
+/// that came while it was late wait for it, beyond [`CAPACITY`].
+pub(crate) const CATCH_UP: usize = 5;
+
+/// Packets held between ticks at most.
+const BURST: usize = CAPACITY + CATCH_UP;
 
 /// A jump in sequence numbers beyond this is a restarted stream, not loss.
 const MAX_JUMP: u16 = 100;
@@ -36,7 +52,7 @@ pub(crate) struct JitterBuffer {
     next: Option<u16>,
     /// Late and duplicate packets dropped.
     pub(crate) late: u64,
-    /// Packets dropped because the buffer was full.
+    /// Packets dropped to bound the delay (or because a burst overflowed).
     pub(crate) overflow: u64,
 }
 
@@ -55,26 +71,43 @@ impl JitterBuffer {
                 self.packets.clear();
                 self.next = None;
             } else if before(seq, next) {
-                self.late += 1;
+                self.discard_late();
                 return;
             }
         }
         let at = self.packets.iter().rposition(|(s, _)| !before(seq, *s));
         let index = match at {
             Some(i) if self.packets[i].0 == seq => {
-                self.late += 1;
+                self.discard_late();
                 return;
             }
             Some(i) => i + 1,
             None => 0,
         };
         self.packets.insert(index, (seq, payload));
-        if self.packets.len() > CAPACITY {
-            // Too much delay: drop the oldest and play on from the next.
-            self.packets.pop_front();
-            self.overflow += 1;
-            self.next = self.packets.front().map(|(s, _)| *s);
+        self.drop_oldest_beyond(BURST);
+    }
+
+    /// Bounds the delay: called after a tick's frames were played, it drops
+    /// the oldest packets beyond [`CAPACITY`] and plays on from the next.
+    pub(crate) fn trim(&mut self) {
+        self.drop_oldest_beyond(CAPACITY);
+    }
+
+    fn drop_oldest_beyond(&mut self, limit: usize) {
+        let excess = self.packets.len().saturating_sub(limit);
+        if excess == 0 {
+            return;
         }
+        self.packets.drain(..excess);
+        self.overflow += excess as u64;
+        count_playout("overflow", excess as u64);
+        self.next = self.packets.front().map(|(s, _)| *s);
+    }
+
+    fn discard_late(&mut self) {
+        self.late += 1;
+        count_playout("late", 1);
     }
 
     /// Called once per 20 ms tick.
@@ -167,11 +200,44 @@ mod tests {
     #[test]
     fn overflow_drops_the_oldest() {
         let mut jb = JitterBuffer::default();
-        for s in 0..5 {
+        for s in 0..10 {
             jb.push(s, frame(s));
         }
         assert_eq!(jb.overflow, 2);
         assert_eq!(played(jb.pop()), Some(2));
+    }
+
+    #[test]
+    fn packets_a_late_task_finds_are_all_played_by_its_catch_up() {
+        // Four packets came while the call task was 60 ms late (its four
+        // ticks are due at once), on top of one already waiting.
+        let mut jb = JitterBuffer::default();
+        for s in 0..5 {
+            jb.push(s, frame(s));
+        }
+        assert_eq!(jb.overflow, 0, "nothing is dropped on arrival");
+        for s in 0..4 {
+            assert_eq!(played(jb.pop()), Some(s));
+        }
+        jb.trim();
+        assert_eq!(jb.overflow, 0, "one left: within the delay bound");
+        assert_eq!(played(jb.pop()), Some(4));
+        assert_eq!(jb.late, 0);
+    }
+
+    #[test]
+    fn the_delay_is_bounded_once_a_tick_has_played() {
+        let mut jb = JitterBuffer::default();
+        for s in 0..6 {
+            jb.push(s, frame(s));
+        }
+        assert_eq!(played(jb.pop()), Some(0));
+        jb.trim();
+        // Five were left; the two oldest go, and play goes on from 3.
+        assert_eq!(jb.overflow, 2);
+        assert_eq!(played(jb.pop()), Some(3));
+        jb.push(2, frame(2));
+        assert_eq!(jb.late, 1, "a dropped packet's seat is not taken back");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! Phone to bridge: G.711 packets go through the jitter buffer; each 20 ms
 //! tick plays one (or conceals a missing one), encodes it as Opus and hands
-//! the frame to the bridge. Bridge to phone: Opus frames are decoded at
+//! the frame to the bridge. A tick that comes late plays every frame due
+//! since the last, so the buffer's delay does not grow with the call
+//! task's delays. Bridge to phone: Opus frames are decoded at
 //! 8 kHz, re-chunked into 20 ms and sent as G.711 of our own stream (our
 //! SSRC, sequence numbers and timestamps), as soon as a chunk is full.
 //!
@@ -30,8 +32,8 @@ use str0m::{
 use tokio::{net::UdpSocket, task::AbortHandle};
 
 use super::{
-    G711, RtpError, RtpPeer, dtmf, g711,
-    jitter::{JitterBuffer, Playout},
+    G711, RtpError, RtpPeer, count_playout, dtmf, g711,
+    jitter::{self, JitterBuffer, Playout},
     packet, rtcp,
 };
 use crate::media::{
@@ -341,8 +343,14 @@ impl RtpLeg {
         }
     }
 
-    /// The 20 ms tick: one frame to the bridge, one DTMF packet, and the
-    /// periodic report.
+    /// The 20 ms tick: one frame to the bridge and one DTMF packet for each
+    /// 20 ms that has passed, and the periodic report.
+    ///
+    /// A call task that ran late plays the frames it owes (their packets
+    /// waited in the jitter buffer) rather than skip them: a skipped frame
+    /// leaves its packet in the buffer as 20 ms more delay, for good, and
+    /// once the buffer is at its bound every later skip costs a packet.
+    /// Only a task later than [`jitter::CATCH_UP`] frames resumes from now.
     pub(crate) fn tick(&mut self, now: Instant, out: &mut Vec<LegOutput>) {
         let Some(peer) = self.peer else {
             self.timeout = never(now);
@@ -351,18 +359,28 @@ impl RtpLeg {
         if now < self.timeout {
             return;
         }
-        if self.connected {
-            self.play(peer.codec, now, out);
+        let mut played = 0;
+        while self.timeout <= now && played < jitter::CATCH_UP {
+            if self.connected {
+                self.play(peer.codec, now, out);
+            }
+            self.send_dtmf_packet(peer, now);
+            self.timeout += PTIME;
+            played += 1;
         }
-        self.send_dtmf_packet(peer, now);
+        if played > 1 {
+            count_playout("caught_up", played as u64 - 1);
+        }
+        if self.timeout <= now {
+            let behind = now.saturating_duration_since(self.timeout);
+            let skipped = behind.as_nanos() / PTIME.as_nanos() + 1;
+            count_playout("skipped", skipped as u64);
+            self.timeout = now + PTIME;
+        }
+        self.inward.jitter.trim();
         if now >= self.next_rtcp {
             self.next_rtcp = now + RTCP_INTERVAL;
             self.send_report(peer, now);
-        }
-        self.timeout += PTIME;
-        if self.timeout <= now {
-            // The task was late by more than a tick: skip, don't burst.
-            self.timeout = now + PTIME;
         }
     }
 
@@ -382,6 +400,7 @@ impl RtpLeg {
                 if inward.concealed >= FADE_FRAMES || inward.last.is_empty() {
                     return;
                 }
+                count_playout("concealed", 1);
                 inward.concealed += 1;
                 for s in &mut inward.last {
                     *s /= 2;
@@ -556,5 +575,115 @@ fn send(socket: &UdpSocket, data: &[u8], to: SocketAddr) {
     if let Err(e) = socket.try_send_to(data, to) {
         tracing::trace!(error = %e, "rtp datagram not sent");
         metrics::counter!("media_packets_unsent_total").increment(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    const PHONE: &str = "127.0.0.1:40000";
+
+    async fn leg(now: Instant) -> RtpLeg {
+        let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let rtcp = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let receiver = tokio::spawn(async {}).abort_handle();
+        let drops = Arc::new(RtpDrops::new(Arc::new(AtomicU64::new(0))));
+        let mut leg = RtpLeg::new(
+            LegId(1),
+            LegRole::Agent,
+            rtp,
+            rtcp,
+            receiver,
+            Duration::from_secs(5),
+            drops,
+            now,
+        )
+        .unwrap();
+        let peer = RtpPeer {
+            addr: PHONE.parse().unwrap(),
+            codec: G711::Pcmu,
+            payload_type: 0,
+            dtmf_payload_type: None,
+        };
+        leg.set_peer(peer, now);
+        leg
+    }
+
+    /// The phone's packet `seq` (20 ms of µ-law silence), arriving `at`.
+    fn packet(seq: u16, at: Instant) -> Inbound {
+        let mut data = Vec::new();
+        packet::write_header(&mut data, false, 0, seq, u32::from(seq) * 160, 7);
+        data.resize(packet::HEADER + FRAME, 0xff);
+        Inbound {
+            leg: LegId(1),
+            source: PHONE.parse().unwrap(),
+            at,
+            data: Bytes::from(data),
+            rtcp: false,
+        }
+    }
+
+    /// Frames handed to the bridge: (contiguous, RTP time).
+    fn frames(out: &mut Vec<LegOutput>) -> Vec<(bool, u64)> {
+        out.drain(..)
+            .filter_map(|o| match o {
+                LegOutput::Media(m) => Some((m.contiguous, m.time.numer())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_late_tick_plays_every_frame_due_and_keeps_its_grid() {
+        let start = Instant::now();
+        let mut leg = leg(start).await;
+        let mut out = Vec::new();
+        leg.receive(&packet(0, start + Duration::from_millis(5)), &mut out);
+        leg.tick(start + PTIME, &mut out);
+        assert_eq!(frames(&mut out), vec![(true, 960)]);
+        // The call task is 50 ms late: the packets of three ticks queued
+        // up meanwhile, and all three ticks are due.
+        for seq in 1..4 {
+            let at = start + PTIME * u32::from(seq) + Duration::from_millis(5);
+            leg.receive(&packet(seq, at), &mut out);
+        }
+        let late = start + PTIME * 4 + Duration::from_millis(10);
+        leg.tick(late, &mut out);
+        assert_eq!(
+            frames(&mut out),
+            vec![(true, 1920), (true, 2880), (true, 3840)],
+            "every packet played, none concealed"
+        );
+        assert_eq!(leg.timeout, start + PTIME * 5, "the 20 ms grid is kept");
+        assert_eq!(leg.inward.jitter.overflow, 0);
+        // Back on time, the next packet plays at its own tick: no delay
+        // was added.
+        leg.receive(
+            &packet(4, start + PTIME * 4 + Duration::from_millis(15)),
+            &mut out,
+        );
+        leg.tick(start + PTIME * 5, &mut out);
+        assert_eq!(frames(&mut out), vec![(true, 4800)]);
+        assert_eq!(leg.inward.jitter.pop(), Playout::Empty);
+    }
+
+    #[tokio::test]
+    async fn a_task_later_than_catching_up_can_mend_resumes_from_now() {
+        let start = Instant::now();
+        let mut leg = leg(start).await;
+        let mut out = Vec::new();
+        leg.receive(&packet(0, start), &mut out);
+        let late = start + PTIME * 10;
+        leg.tick(late, &mut out);
+        let played = frames(&mut out);
+        // The packet, then concealment of the rest it may catch up on.
+        let concealed = usize::from(FADE_FRAMES).min(jitter::CATCH_UP - 1);
+        assert_eq!(played.len(), 1 + concealed);
+        assert_eq!(played[0], (true, 960));
+        assert!(played[1..].iter().all(|(contiguous, _)| !contiguous));
+        assert_eq!(leg.timeout, late + PTIME);
     }
 }

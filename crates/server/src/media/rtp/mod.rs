@@ -83,6 +83,17 @@ pub enum RtpError {
     Codec(#[from] OpusError),
 }
 
+/// Counts `n` events of a phone stream's playout
+/// (`media_rtp_playout_total`, by `event`): `concealed` (a frame made up
+/// for a missing packet), `late` and `overflow` (packets the jitter buffer
+/// discarded: too late to play, or beyond its delay bound), `caught_up`
+/// (frames a late tick played late rather than skip) and `skipped` (ticks
+/// of a call task later than catching up can mend). Rare in a healthy call,
+/// so counted where they happen.
+pub(crate) fn count_playout(event: &'static str, n: u64) {
+    metrics::counter!("media_rtp_playout_total", "event" => event).increment(n);
+}
+
 /// Attempts at an OS-picked even port whose successor is free too.
 const OS_PICK_ATTEMPTS: usize = 32;
 
