@@ -187,6 +187,11 @@ export class CallPanel {
     $('call-kind').textContent = MEDIA_NAME[conv.media];
     let status = live ? STATE_TEXT[conv.callState] || STATE_TEXT.connecting : STATE_TEXT.ended;
     if (live && conv.transferTo && conv.callState !== 'ended') status = `Transferring to ${conv.transferTo}…`;
+    // A routing point: the visitor was lent a number and has yet to call it.
+    const dialIn = conv.screenpop?.dial_in?.number;
+    if (live && dialIn && (conv.callState || 'connecting') === 'connecting') {
+      status = `Waiting for the visitor to call ${dialIn} from their own phone…`;
+    }
     if (live && call?.error) status = call.error;
     if (live && !call) status = 'This window has no audio for the call (it was reloaded).';
     $('call-status').textContent = status;

@@ -31,13 +31,15 @@ class ScreenPop extends HTMLElement {
       this.replaceChildren(h('p', { class: 'empty', text: 'No customer selected.' }));
       return;
     }
-    this.replaceChildren(
+    const sections = [
       identitySection(pop.identity),
       crmSection(pop.customer, pop.identity),
       pageSection(pop),
+      sharedSection(pop.shared),
       pagesSection(pop.pages),
       previousSection(pop.previous),
-    );
+    ];
+    this.replaceChildren(...sections.filter(Boolean));
   }
 }
 
@@ -139,6 +141,22 @@ function pageSection(pop) {
       ['Link', pop.link_name || pop.link],
     ]),
   );
+}
+
+/** Cookies and form fields the merchant lets the page share (`[context]`);
+ * nothing when the tenant shares none. Typed by the visitor: shown as text. */
+function sharedSection(shared) {
+  const entries = (map) => (map && typeof map === 'object' ? Object.entries(map) : []);
+  const cookies = entries(shared && shared.cookies);
+  const fields = entries(shared && shared.fields);
+  if (!cookies.length && !fields.length) return null;
+  const rows = [
+    ...fields.map(([k, v]) => [`Field ${k}`, v]),
+    ...cookies.map(([k, v]) => [`Cookie ${k}`, v]),
+  ];
+  const list = facts(rows);
+  if (list) list.dataset.testid = 'shared-values';
+  return section('Shared by the page', list || h('p', { class: 'empty', text: 'Nothing filled in.' }));
 }
 
 function pagesSection(pages) {

@@ -23,6 +23,8 @@
   const shared = (window.__switchboard ||= { pages: null });
 
   const PAGES_KEY = 'sb:pages';
+  /** Frames that open a conversation: fresh shared values are sent first. */
+  const OPENING = new Set(['start', 'callback', 'dial_in', 'call']);
   const MAX_PAGES = 50;
   /** Frames over 4096 bytes are refused; stay below with some margin. */
   const MAX_FRAME = 3900;
@@ -62,16 +64,77 @@
     return (shared.pages = pages);
   }
 
-  /** What the agent's screen pop shows about the visitor's browsing. */
-  function pageContext() {
+  const cut = (s, n) => String(s || '').slice(0, n);
+  /** Longest shared cookie or field value sent (the server keeps 256 bytes). */
+  const MAX_SHARED = 256;
+
+  /** This page's cookies by name (values decoded where they are URI-encoded). */
+  function cookieJar() {
+    const jar = {};
+    for (const part of document.cookie ? document.cookie.split(';') : []) {
+      const eq = part.indexOf('=');
+      if (eq < 0) continue;
+      const name = part.slice(0, eq).trim();
+      let value = part.slice(eq + 1).trim();
+      try {
+        value = decodeURIComponent(value);
+      } catch {
+        /* not URI-encoded: keep it as it is */
+      }
+      if (name && !(name in jar)) jar[name] = value;
+    }
+    return jar;
+  }
+
+  /** The value of the form field called `name` on this page; undefined when
+   * there is none. Passwords and files are never read. */
+  function fieldValue(name) {
+    let fields;
+    try {
+      fields = document.getElementsByName(name);
+    } catch {
+      return undefined;
+    }
+    for (const el of fields) {
+      if (!('value' in el) || el.type === 'password' || el.type === 'file') continue;
+      if ((el.type === 'radio' || el.type === 'checkbox') && !el.checked) continue;
+      return el.value;
+    }
+    return undefined;
+  }
+
+  /** The cookies and form fields the tenant asked to share (`welcome.share`).
+   * A field filled in on an earlier page of this session keeps its value on
+   * pages without it (the order number typed on the cart page still counts
+   * at checkout); `share.key` names where the values are kept. */
+  function sharedValues(share) {
+    const kept = store.get(share.key) || {};
+    const out = { cookies: {}, fields: {} };
+    const jar = share.cookies.length ? cookieJar() : {};
+    for (const name of share.cookies) {
+      if (name in jar) out.cookies[name] = cut(jar[name], MAX_SHARED);
+    }
+    for (const name of share.fields) {
+      const value = fieldValue(name);
+      if (value !== undefined && value !== '') out.fields[name] = cut(value, MAX_SHARED);
+      else if (typeof (kept.fields || {})[name] === 'string') out.fields[name] = kept.fields[name];
+    }
+    store.set(share.key, out);
+    return out;
+  }
+
+  const hasShare = (share) => !!share && (share.cookies.length > 0 || share.fields.length > 0);
+
+  /** What the agent's screen pop shows about the visitor's browsing; with the
+   * cookies and form fields the tenant named, when it named any. */
+  function pageContext(share) {
     let timezone = '';
     try {
       timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
     } catch {
       /* very old engines: leave it empty */
     }
-    const cut = (s, n) => String(s || '').slice(0, n);
-    return {
+    const context = {
       url: cut(location.href, 1000),
       title: cut(document.title, 200),
       referrer: cut(document.referrer, 1000),
@@ -79,6 +142,16 @@
       language: navigator.language || '',
       timezone,
     };
+    if (hasShare(share)) context.shared = sharedValues(share);
+    return context;
+  }
+
+  /** The tenant's share lists from a `welcome`, or null when malformed; `key`
+   * is where this tenant's shared values are kept in the session. */
+  function shareLists(value, tenant) {
+    const names = (list) => (Array.isArray(list) ? list.filter((n) => typeof n === 'string') : []);
+    if (!value || typeof value !== 'object') return null;
+    return { cookies: names(value.cookies), fields: names(value.fields), key: `sb:shared:${tenant}` };
   }
 
   const byteLength = (s) => new TextEncoder().encode(s).length;
@@ -154,6 +227,10 @@
     setLabel();
 
     const resumeKey = `sb:resume:${tenant}:${link}`;
+    // What the tenant lets this widget share, as the last welcome said; kept for
+    // the next page's hello, which goes out before its welcome arrives.
+    const shareKey = `sb:share:${tenant}`;
+    let share = shareLists(store.get(shareKey), tenant);
     const listeners = new Set();
     let ws = null;
     let retries = 0;
@@ -177,6 +254,11 @@
       /** Sends a frame; false when the socket is not open. */
       send(frame) {
         if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+        // A conversation is about to open: the form fields as the visitor
+        // filled them in by now go with it.
+        if (OPENING.has(frame.type) && hasShare(share)) {
+          ws.send(encodeWithContext({ v: 1, type: 'page', context: pageContext(share) }));
+        }
         const msg = { v: 1, ...frame };
         ws.send(msg.context ? encodeWithContext(msg) : JSON.stringify(msg));
         return true;
@@ -213,13 +295,21 @@
           ctx.welcome = f;
           backlog = [];
           if (f.resume) store.set(resumeKey, f.resume);
+          {
+            const told = shareLists(f.share, tenant);
+            const changed = JSON.stringify(told) !== JSON.stringify(share);
+            share = told;
+            store.set(shareKey, told);
+            // The hello went out without (or with other) shared values.
+            if (changed && hasShare(share)) ctx.send({ type: 'page', context: pageContext(share) });
+          }
           setLabel(f.link_name);
           showStatus(f);
           if (f.state === 'queued' || f.state === 'connected' || f.call) {
             // A conversation or call is open: tell the agent where the visitor
             // is now and bring the panel back.
             if (firstWelcome) {
-              ctx.send({ type: 'page', context: pageContext() });
+              ctx.send({ type: 'page', context: pageContext(share) });
               openApp(true);
             }
           }
@@ -273,7 +363,7 @@
     /** The `hello` frame: page context, identity, attributes, resume token.
      * The call window (widget/call.html) sends the same one as another tab. */
     function helloFrame() {
-      const hello = { type: 'hello', context: pageContext() };
+      const hello = { type: 'hello', context: pageContext(share) };
       if (opts.identity) hello.identity = opts.identity;
       const attributes = {};
       if (opts.name) attributes.name = opts.name;
@@ -343,7 +433,11 @@
     }
 
     launcher.addEventListener('click', () => openApp(false));
-    addEventListener('pagehide', () => (leaving = true));
+    addEventListener('pagehide', () => {
+      leaving = true;
+      // Keep what the visitor typed here for the next page of the session.
+      if (hasShare(share)) sharedValues(share);
+    });
     addEventListener('pageshow', (ev) => {
       // Back/forward cache restore: the socket was closed while frozen, and a
       // page pushed earlier was already opened.

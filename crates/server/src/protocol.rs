@@ -30,6 +30,26 @@ pub struct PageContext {
     pub language: String,
     #[serde(default)]
     pub timezone: String,
+    /// Cookies and form fields the tenant allowed the widget to share
+    /// (`[context]` in the tenant file); anything else is dropped on arrival.
+    #[serde(default, skip_serializing_if = "SharedValues::is_empty")]
+    pub shared: SharedValues,
+}
+
+/// Named values from the visitor's page: `cookies` by cookie name, `fields`
+/// by form field name. Sorted maps so two contexts compare by content.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct SharedValues {
+    #[serde(default)]
+    pub cookies: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+impl SharedValues {
+    pub fn is_empty(&self) -> bool {
+        self.cookies.is_empty() && self.fields.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -379,6 +399,9 @@ pub enum ToVisitor {
         call: Option<CallInfo>,
         /// The visitor may ask for a number to call from their own phone.
         dial_in: bool,
+        /// The cookie and form field names the widget should send in
+        /// `context.shared`.
+        share: crate::store::ContextShare,
     },
     /// The number to call from the visitor's phone, reserved for this
     /// visitor (and an agent for them) for `expires_in_seconds`.

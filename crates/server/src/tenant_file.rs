@@ -19,7 +19,10 @@ use crate::{
         OverflowDoc, PolicyName, QueueInput, QueueRouting, StrategyName, TenantRouting,
         build_setup,
     },
-    store::{CallMedia, CallRoute, CustomerInput, LinkCalls, Role, Store, StoreError, TenantCalls},
+    store::{
+        CallMedia, CallRoute, ContextShare, CustomerInput, LinkCalls, Role, Store, StoreError,
+        TenantCalls,
+    },
 };
 
 #[derive(Debug, Deserialize)]
@@ -46,6 +49,9 @@ pub struct TenantFile {
     /// Trunks, numbers, caller ids and push codes; none when absent.
     #[serde(default)]
     pub phone: Option<TenantPhone>,
+    /// Cookies and form fields the widget shares; none when absent.
+    #[serde(default)]
+    pub context: Option<ContextShare>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,6 +334,9 @@ pub fn parse(text: &str) -> Result<TenantFile, TenantFileError> {
     }
     check_routing(&file)?;
     check_phone(&file)?;
+    if let Some(share) = &file.context {
+        share.check().map_err(TenantFileError::Invalid)?;
+    }
     for c in &file.customers {
         if c.external_id.get_ref().is_empty() || c.external_id.get_ref().len() > 200 {
             return Err(TenantFileError::Invalid(format!(
@@ -469,9 +478,20 @@ fn check_phone(file: &TenantFile) -> Result<(), TenantFileError> {
                 l.slug.get_ref()
             ));
         }
-        if phone.caller_ids.is_empty() {
+        let trunk_numbers = file
+            .centers
+            .iter()
+            .filter(|c| c.phone.is_some() && (allowed.is_empty() || allowed.contains(&c.name)))
+            .all(|c| {
+                c.trunk
+                    .as_ref()
+                    .and_then(|t| phone.trunk(t))
+                    .is_none_or(|t| t.caller_id.is_some())
+            });
+        if phone.caller_ids.is_empty() && !trunk_numbers {
             return invalid(format!(
-                "links {:?}: calls to phone centers need phone.caller_ids (one per live call)",
+                "links {:?}: calls to phone centers need phone.caller_ids (one per live call) \
+                 or a caller_id on every trunk they use",
                 l.slug.get_ref()
             ));
         }
@@ -523,6 +543,9 @@ pub async fn apply(
         .await?;
     store
         .set_tenant_phone(tenant.id, &file.phone.clone().unwrap_or_default())
+        .await?;
+    store
+        .set_tenant_share(tenant.id, &file.context.clone().unwrap_or_default())
         .await?;
     let mut queues = HashMap::new();
     for q in &file.queues {
@@ -642,6 +665,21 @@ mod tests {
     fn bad_slug_is_refused() {
         let e = err("[tenant]\nslug = \"a b\"\n");
         assert!(e.contains("tenant.slug"), "{e}");
+    }
+
+    #[test]
+    fn shared_names_are_checked() {
+        let e = err("[tenant]\nslug = \"a\"\n[context]\ncookies = [\"a b\"]\n");
+        assert!(
+            e.contains("context.cookies") && e.contains("\"a b\""),
+            "{e}"
+        );
+        let e = err("[tenant]\nslug = \"a\"\n[context]\nfields = [\"x\", \"x\"]\n");
+        assert!(e.contains("listed twice"), "{e}");
+        let e = err("[tenant]\nslug = \"a\"\n[context]\nlocalStorage = [\"x\"]\n");
+        assert!(e.contains("localStorage"), "{e}");
+        let ok = parse("[tenant]\nslug = \"a\"\n[context]\nfields = [\"order[id]\"]\n").unwrap();
+        assert_eq!(ok.context.unwrap().fields, ["order[id]"]);
     }
 
     #[test]

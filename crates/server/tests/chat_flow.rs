@@ -272,3 +272,69 @@ async fn a_chat_started_in_one_tab_shows_in_the_visitors_other_tabs() {
         .await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn only_the_cookies_and_fields_the_tenant_shares_reach_the_agent_and_the_record() {
+    let server = TestServer::start().await;
+    let (_alice, mut console) = server.ready_agent("alice").await;
+
+    let mut visitor = server.visitor("demo", "sales").await;
+    let mut frame = hello("http://shop.example/cart", None, None);
+    // The demo tenant shares the cookie "cart" and the field "order" only.
+    frame["context"]["shared"] = json!({
+        "cookies": {"cart": "c-991", "session": "s3cret"},
+        "fields": {"order": "A-1", "card": "4111111111111111"}
+    });
+    visitor.send(frame).await;
+    let welcome = visitor.until_type("welcome").await;
+    assert_eq!(
+        welcome["share"],
+        json!({"cookies": ["cart"], "fields": ["order"]})
+    );
+    // Before opening the chat the widget sends what the visitor typed by now;
+    // an over-long value is cut.
+    let long = "x".repeat(1000);
+    visitor
+        .send(json!({"type": "page", "context": {
+            "url": "http://shop.example/cart", "title": "Cart",
+            "shared": {"cookies": {"cart": "c-991"}, "fields": {"order": long}}
+        }}))
+        .await;
+    visitor.send(json!({"type": "start", "text": "Hi"})).await;
+    let offer = console.until_type("offer").await;
+    let contact = offer["contact"].as_i64().unwrap();
+    let shared = &offer["screenpop"]["shared"];
+    assert_eq!(shared["cookies"], json!({"cart": "c-991"}), "{shared}");
+    assert_eq!(shared["fields"]["order"].as_str().unwrap().len(), 256);
+    console
+        .send(json!({"type": "accept", "contact": contact}))
+        .await;
+    console.until_type("assigned").await;
+
+    // The visitor corrects the order number: the screen pop follows, and a
+    // name the tenant did not list is still dropped.
+    visitor
+        .send(json!({"type": "page", "context": {
+            "url": "http://shop.example/checkout", "title": "Checkout",
+            "shared": {"cookies": {"cart": "c-991", "session": "s3cret"},
+                       "fields": {"order": "A-1234"}}
+        }}))
+        .await;
+    let moved = console.until_type("screenpop").await;
+    assert_eq!(
+        moved["screenpop"]["shared"],
+        json!({"cookies": {"cart": "c-991"}, "fields": {"order": "A-1234"}})
+    );
+
+    let sam = server.demo_staff("sam").await;
+    let (status, record) = sam.get(&format!("/api/v1/contacts/{contact}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        record["shared"],
+        json!({"cookies": {"cart": "c-991"}, "fields": {"order": "A-1234"}}),
+        "{record}"
+    );
+    assert!(!record.to_string().contains("s3cret"));
+    assert!(!record.to_string().contains("4111"));
+    server.stop().await;
+}

@@ -153,6 +153,10 @@ allowed_sources = ["127.0.0.1"]
 [[phone.numbers]]
 number = "+15125550123"
 link = "desk"
+
+[context]
+cookies = ["cart"]
+fields = ["order"]
 "#
     )
 }
@@ -262,13 +266,37 @@ impl Browser {
         }
         panic!("the browser never heard {want} Hz; heard {:?}", self.heard);
     }
+
+    /// Goes on playing `hz` until `phone` has heard it in `consecutive`
+    /// frames in a row (a browser does not fall silent while it waits).
+    async fn talk_until_phone_hears(&mut self, hz: f64, phone: &RtpPhone, consecutive: usize) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !phone
+            .wait_for_tone(hz as u32, consecutive, Duration::ZERO)
+            .await
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the phone never heard the browser's {hz} Hz"
+            );
+            self.tick(hz).await;
+        }
+    }
 }
 
-async fn visitor_call(server: &TestServer, link: &str) -> (Ws, Browser) {
+/// A visitor's call the server took (it answered the browser's offer). A
+/// call that fails at once (a busy center) may end before its media is up.
+async fn placed_call(server: &TestServer, link: &str) -> (Ws, Browser) {
     let mut ws = server.visitor("phoneco", link).await;
-    ws.send(hello("http://shop.example/cart", None, None)).await;
+    let mut frame = hello("http://shop.example/cart", None, None);
+    // The tenant shares the cookie "cart" and the field "order", nothing else.
+    frame["context"]["shared"] = json!({
+        "cookies": {"cart": "c-42", "session": "s3cret"},
+        "fields": {"order": "A-77"}
+    });
+    ws.send(frame).await;
     ws.until_type("welcome").await;
-    let (mut browser, offer) = Browser::new().await;
+    let (browser, offer) = Browser::new().await;
     ws.send(json!({"type": "call", "media": "voice", "sdp": offer}))
         .await;
     let answer = ws.until_type("call_answer").await;
@@ -277,6 +305,12 @@ async fn visitor_call(server: &TestServer, link: &str) -> (Ws, Browser) {
         .accept_answer(answer["sdp"].as_str().unwrap())
         .await
         .unwrap();
+    (ws, browser)
+}
+
+/// A visitor's call whose media is up.
+async fn visitor_call(server: &TestServer, link: &str) -> (Ws, Browser) {
+    let (ws, mut browser) = placed_call(server, link).await;
     browser.connected().await;
     (ws, browser)
 }
@@ -325,10 +359,7 @@ async fn a_browser_call_reaches_the_center_phone_with_tones_dtmf_and_lookup() {
 
     // Tones both ways through Opus <-> PCMU.
     browser.talk_until_hears(440.0, 1000, 5).await;
-    assert!(
-        phone.wait_for_tone(440, 5, WAIT).await,
-        "the phone never heard the browser's 440 Hz"
-    );
+    browser.talk_until_phone_hears(440.0, &phone, 5).await;
 
     // The center's CRM asks who is calling by the caller id it sees.
     let sid = server.staff("phoneco", "sid", "pw-sid").await;
@@ -337,6 +368,8 @@ async fn a_browser_call_reaches_the_center_phone_with_tones_dtmf_and_lookup() {
     assert_eq!(session["page_url"], "http://shop.example/cart");
     assert_eq!(session["link"], "center");
     assert_eq!(session["live"], true);
+    assert_eq!(session["cookies"], json!({"cart": "c-42"}), "{session}");
+    assert_eq!(session["fields"], json!({"order": "A-77"}));
     let contact = session["contact"].as_i64().unwrap();
     let (status, _) = sid.get("/api/v1/calls/lookup?ani=%2B15125550999").await;
     assert_eq!(status, 404, "an id from no call finds nothing");
@@ -382,7 +415,7 @@ async fn a_busy_center_ends_the_call_politely_and_frees_the_caller_id() {
         .tenant_file(&tenant_file(center.port))
         .start()
         .await;
-    let (mut ws, _browser) = visitor_call(&server, "center").await;
+    let (mut ws, _browser) = placed_call(&server, "center").await;
     let ended = ws.until("call_state", |f| f["state"] == "ended").await;
     assert_eq!(ended["reason"], "busy", "{ended}");
     assert_eq!(center.exit_code().await, 0, "sipp: {}", center.logs());
@@ -393,15 +426,44 @@ async fn a_busy_center_ends_the_call_politely_and_frees_the_caller_id() {
     assert_eq!(body["call"]["phone"]["sip_code"], 486, "{body}");
     assert_eq!(session["live"], false);
 
-    // The pool's only caller id is free again: a new call is placed (and
-    // reaches the trunk, which is gone now, so it fails on its own).
-    // (visitor_call fails unless the call is answered with media, which a
-    // pool with no free id refuses.)
-    let (mut ws, _browser) = visitor_call(&server, "center").await;
+    // The pool's only caller id is free again: a new call is taken (with no
+    // free id the server refuses the `call` with an error instead of
+    // answering it). It then reaches the trunk, which is gone now, and fails
+    // on its own.
+    let (mut ws, _browser) = placed_call(&server, "center").await;
     ws.until("call_state", |f| {
         f["state"] == "ended" || f["state"] == "ringing"
     })
     .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn beyond_the_caller_id_pool_a_call_presents_the_trunks_own_number() {
+    if !have_sipp() {
+        return;
+    }
+    let mut center = Sipp::start("uas-busy.xml", &[]);
+    // No pooled caller id at all: every call overflows to the trunk's number.
+    let file = tenant_file(center.port)
+        .replace(r#"caller_ids = ["+15125550900"]"#, "caller_ids = []")
+        .replace(
+            r#"allowed_sources = ["127.0.0.1"]"#,
+            "allowed_sources = [\"127.0.0.1\"]\ncaller_id = \"+15125550199\"",
+        );
+    let server = TestServer::builder().tenant_file(&file).start().await;
+    let (mut ws, _browser) = placed_call(&server, "center").await;
+    let ended = ws.until("call_state", |f| f["state"] == "ended").await;
+    assert_eq!(ended["reason"], "busy", "{ended}");
+    assert_eq!(center.exit_code().await, 0, "sipp: {}", center.logs());
+    let sid = server.staff("phoneco", "sid", "pw-sid").await;
+    let (_, list) = sid.get("/api/v1/contacts").await;
+    let contact = list["contacts"][0]["id"].as_i64().unwrap();
+    let body = record(&server, contact, |r| r["ended_at"].is_i64()).await;
+    assert_eq!(body["call"]["phone"]["from"], "+15125550199", "{body}");
+    // The trunk's number is shared by calls: the lookup reveals none of them.
+    let (status, _) = sid.get("/api/v1/calls/lookup?ani=%2B15125550199").await;
+    assert_eq!(status, 404);
     server.stop().await;
 }
 
@@ -483,6 +545,22 @@ struct DidCall {
     contact: i64,
 }
 
+impl DidCall {
+    /// The agent ends the call: the caller's phone gets BYE and its scenario
+    /// completes.
+    async fn agent_hangs_up(&mut self) {
+        self.console
+            .send(json!({"type": "end", "contact": self.contact}))
+            .await;
+        assert_eq!(
+            self.caller.exit_code().await,
+            0,
+            "sipp: {}",
+            self.caller.logs()
+        );
+    }
+}
+
 async fn answered_did_call(
     server: &TestServer,
     sip: std::net::SocketAddr,
@@ -507,10 +585,7 @@ async fn answered_did_call(
         })
         .await;
     agent.talk_until_hears(440.0, 1500, 5).await;
-    assert!(
-        phone.wait_for_tone(440, 5, WAIT).await,
-        "the caller never heard the agent"
-    );
+    agent.talk_until_phone_hears(440.0, &phone, 5).await;
     DidCall {
         console,
         agent,
@@ -526,18 +601,9 @@ async fn a_caller_dialling_a_did_reaches_an_agent_with_the_crm_match() {
         return;
     }
     let (server, sip) = did_server().await;
-    let DidCall {
-        mut console,
-        mut caller,
-        contact,
-        ..
-    } = answered_did_call(&server, sip, "caller.xml").await;
-
-    // The agent hangs up: the caller's phone gets BYE.
-    console
-        .send(json!({"type": "end", "contact": contact}))
-        .await;
-    assert_eq!(caller.exit_code().await, 0, "sipp: {}", caller.logs());
+    let mut call = answered_did_call(&server, sip, "caller.xml").await;
+    let contact = call.contact;
+    call.agent_hangs_up().await;
     let body = record(&server, contact, |r| r["ended_at"].is_i64()).await;
     let phone_record = &body["call"]["phone"];
     assert_eq!(phone_record["direction"], "inbound", "{body}");
@@ -639,6 +705,8 @@ async fn a_visitor_calling_the_lent_number_reaches_the_reserved_agent() {
         offer["screenpop"]["page"]["url"],
         "http://shop.example/cart"
     );
+    // The agent is told which number the visitor's call will come in on.
+    assert_eq!(offer["screenpop"]["dial_in"]["number"], "+15125550130");
     let contact = offer["contact"].as_i64().unwrap();
     let mut agent = agent_joins(&mut console, contact).await;
 
@@ -654,10 +722,7 @@ async fn a_visitor_calling_the_lent_number_reaches_the_reserved_agent() {
         .until("call_state", |f| f["state"] == "connected")
         .await;
     agent.talk_until_hears(440.0, 1500, 5).await;
-    assert!(
-        phone.wait_for_tone(440, 5, WAIT).await,
-        "the visitor's phone never heard the agent"
-    );
+    agent.talk_until_phone_hears(440.0, &phone, 5).await;
 
     // The number went back to the pool when it was called.
     let (_other, lent_again) = lent_number(&server).await;
@@ -696,5 +761,82 @@ async fn an_uncalled_lent_number_expires_and_returns_to_the_pool() {
     other.send(json!({"type": "dial_in"})).await;
     let lent = other.until_type("dial_in").await;
     assert_eq!(lent["number"], "+15125550130");
+    server.stop().await;
+}
+
+/// The Opus packets of an Ogg file (RFC 7845), without its two header packets.
+fn ogg_opus_packets(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut packets = Vec::new();
+    let mut packet = Vec::new();
+    let mut at = 0;
+    while at + 27 <= bytes.len() {
+        assert_eq!(&bytes[at..at + 4], b"OggS", "page at {at}");
+        let segments = usize::from(bytes[at + 26]);
+        let table = &bytes[at + 27..at + 27 + segments];
+        let mut data = at + 27 + segments;
+        for &len in table {
+            packet.extend_from_slice(&bytes[data..data + usize::from(len)]);
+            data += usize::from(len);
+            if len < 255 {
+                packets.push(std::mem::take(&mut packet));
+            }
+        }
+        at = data;
+    }
+    assert!(packets.len() > 2, "an Ogg Opus file has headers and audio");
+    assert!(packets[0].starts_with(b"OpusHead") && packets[1].starts_with(b"OpusTags"));
+    packets.split_off(2)
+}
+
+/// How many 20 ms frames of a recording carry `hz`.
+fn frames_with_tone(bytes: &[u8], hz: u32) -> usize {
+    let mut decoder = OpusDecoder::new(8000, 1).unwrap();
+    ogg_opus_packets(bytes)
+        .iter()
+        .filter(|p| {
+            let mut pcm = vec![0f32; 960];
+            decoder.decode(p, 960, &mut pcm).is_ok_and(|n| {
+                let samples: Vec<f64> = pcm[..n].iter().map(|s| f64::from(*s) * 32768.0).collect();
+                phone::dominant_tone(&samples) == Some(hz)
+            })
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn a_recorded_phone_call_keeps_each_partys_voice() {
+    if !have_sipp() {
+        return;
+    }
+    let tenant = tenant_file(9).replace("dial_in = true", "dial_in = true\nrecord_calls = true");
+    let (server, sip) = did_server_with(&tenant).await;
+    // The caller's phone plays 1500 Hz, the agent's browser 440 Hz.
+    let mut call = answered_did_call(&server, sip, "caller.xml").await;
+    // Half a second more of both talking (the agent hears 25 frames of the
+    // caller in a row), so each file holds a stretch of its party's tone.
+    call.agent.heard.clear();
+    call.agent.talk_until_hears(440.0, 1500, 25).await;
+    let contact = call.contact;
+    call.agent_hangs_up().await;
+
+    let sid = server.staff("phoneco", "sid", "pw-sid").await;
+    let body = record(&server, contact, |r| !r["call"]["recording"].is_null()).await;
+    // The phone caller is the visitor's side of an inbound call.
+    for (party, hz) in [("visitor", 1500), ("agent", 440)] {
+        let url = body["call"]["recording"][party].as_str().unwrap();
+        let response = sid
+            .client
+            .get(format!("{}{url}", sid.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{party}");
+        let bytes = response.bytes().await.unwrap();
+        let frames = frames_with_tone(&bytes, hz);
+        assert!(
+            frames >= 5,
+            "{party}'s recording has {frames} frames of {hz} Hz"
+        );
+    }
     server.stop().await;
 }

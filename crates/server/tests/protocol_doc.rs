@@ -78,6 +78,7 @@ fn outbound_types_are_documented() {
             recording: false,
             call: None,
             dial_in: false,
+            share: switchboard::store::ContextShare::default(),
         },
         ToVisitor::DialIn {
             number: String::new(),

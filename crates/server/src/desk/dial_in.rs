@@ -62,7 +62,14 @@ impl DeskState {
                 )
             })?;
         let (handle, tag) = self.calls.new_call(&engine);
-        let mut call = LiveCall::new(CallMedia::Voice, handle.clone(), tag, &settings, false);
+        // Recorded like any call on the link; the widget said so in `welcome`.
+        let mut call = LiveCall::new(
+            CallMedia::Voice,
+            handle.clone(),
+            tag,
+            &settings,
+            link.calls.record,
+        );
         call.dial_in = Some(number.clone());
         if let Err(e) = self
             .visitor_start(conn, None, None, Some(Box::new(call)))

@@ -292,6 +292,8 @@ struct VisitorConn {
     contact: Option<ContactId>,
     /// The tenant's call limits as they were at hello (no read per call).
     calls: crate::store::TenantCalls,
+    /// The cookies and form fields the tenant lets this page share.
+    share: crate::store::ContextShare,
 }
 
 /// What a visitor said at hello, kept to build the contact when they start.

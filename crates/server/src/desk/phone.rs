@@ -248,16 +248,28 @@ impl DeskState {
                 "calls are not available right now; please chat with us",
             ));
         }
-        let caller_id = self
-            .phone
-            .caller_ids
-            .take(tenant, &lines.doc.caller_ids)
-            .ok_or_else(|| {
-                FrameError::new(
-                    ErrorCode::RateLimited,
-                    "all our lines are busy; please try again shortly or chat with us",
-                )
-            })?;
+        let caller_id = match self.phone.caller_ids.take(tenant, &lines.doc.caller_ids) {
+            Some(id) => id,
+            // Every pooled caller id is on a live call. The trunk's own number
+            // still connects the visitor; the center's CRM just cannot look this
+            // call up (the lookup answers only for pooled ids).
+            None => lines
+                .doc
+                .trunk(&center.trunk)
+                .and_then(|t| t.caller_id.clone())
+                .inspect(|_| {
+                    tracing::info!(
+                        tenant = tenant.0,
+                        "caller id pool exhausted; the call presents the trunk's number"
+                    );
+                })
+                .ok_or_else(|| {
+                    FrameError::new(
+                        ErrorCode::RateLimited,
+                        "all our lines are busy; please try again shortly or chat with us",
+                    )
+                })?,
+        };
         Ok((center, caller_id))
     }
 
@@ -872,6 +884,7 @@ impl DeskState {
             pages_json: "[]".to_owned(),
             language: String::new(),
             timezone: String::new(),
+            shared_json: "{}".to_owned(),
             verified: false,
             customer_ref: customer.clone(),
             identity_json: serde_json::to_string(&identity).unwrap_or_default(),
@@ -927,8 +940,16 @@ impl DeskState {
             }
         };
         let phone = PhoneLeg::inbound(call, leg, local, record, media);
-        let mut live_call =
-            super::calls::LiveCall::new(CallMedia::Voice, handle, tag, &tenant_row.calls, false);
+        // The link's `record_calls` holds however the call came in. Switchboard
+        // plays no announcement to a phone caller: the tenant's carrier or IVR
+        // must say the call is recorded (README, "Telephone network").
+        let mut live_call = super::calls::LiveCall::new(
+            CallMedia::Voice,
+            handle,
+            tag,
+            &tenant_row.calls,
+            link.calls.record,
+        );
         live_call.phone = Some(Box::new(phone));
         self.insert_contact(
             contact,

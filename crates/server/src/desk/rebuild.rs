@@ -58,6 +58,7 @@ impl DeskState {
             pages: serde_json::from_str(&w.pages_json).unwrap_or_default(),
             language: w.language.clone(),
             timezone: w.timezone.clone(),
+            shared: serde_json::from_str(&w.shared_json).unwrap_or_default(),
         };
         let screenpop =
             screenpop::build(&self.store, &tenant, &link, w.id, &identity, &context).await?;

@@ -2,6 +2,8 @@
 //! their CRM record, the page they are on, how they got there and their earlier
 //! contacts.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -9,7 +11,7 @@ use crate::{
     auth,
     ids::ContactId,
     protocol::{Attributes, PageContext},
-    store::{Link, Store, StoreError, Tenant},
+    store::{ContextShare, Link, Store, StoreError, Tenant},
 };
 
 /// The visitor's identity as established at hello.
@@ -64,8 +66,9 @@ impl Identity {
     }
 }
 
-/// Keeps the page context within sane bounds before it is stored or shown.
-pub fn bounded_context(mut context: PageContext) -> PageContext {
+/// Keeps the page context within sane bounds before it is stored or shown,
+/// and only the cookies and form fields the tenant allowed.
+pub fn bounded_context(mut context: PageContext, share: &ContextShare) -> PageContext {
     fn cut(s: &mut String, max: usize) {
         if s.len() > max {
             let end = (0..=max)
@@ -86,6 +89,14 @@ pub fn bounded_context(mut context: PageContext) -> PageContext {
         cut(&mut p.url, 2048);
         cut(&mut p.title, 300);
     }
+    let keep = |values: &mut BTreeMap<String, String>, allowed: &[String]| {
+        values.retain(|name, _| allowed.contains(name));
+        for value in values.values_mut() {
+            cut(value, ContextShare::MAX_VALUE);
+        }
+    };
+    keep(&mut context.shared.cookies, &share.cookies);
+    keep(&mut context.shared.fields, &share.fields);
     context
 }
 
@@ -115,6 +126,7 @@ pub async fn build(
         "pages": context.pages,
         "language": context.language,
         "timezone": context.timezone,
+        "shared": context.shared,
         "previous": previous,
     }))
 }
@@ -124,5 +136,6 @@ pub fn with_page(mut screenpop: Value, context: &PageContext) -> Value {
     screenpop["page"] =
         json!({"url": context.url, "title": context.title, "referrer": context.referrer});
     screenpop["pages"] = json!(context.pages);
+    screenpop["shared"] = json!(context.shared);
     screenpop
 }

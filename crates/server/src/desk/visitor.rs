@@ -32,7 +32,7 @@ impl DeskState {
         else {
             return;
         };
-        let context = screenpop::bounded_context(context);
+        let context = screenpop::bounded_context(context, &tenant.share);
         let region = attributes
             .as_ref()
             .and_then(|a| a.region.as_deref())
@@ -101,6 +101,7 @@ impl DeskState {
             recording: link.calls.record,
             call,
             dial_in: link.calls.dial_in,
+            share: tenant.share.clone(),
         };
         self.tabs.entry(resume_hash.clone()).or_default().push(conn);
         self.visitors.insert(
@@ -117,6 +118,7 @@ impl DeskState {
                 outbox,
                 contact: resumed,
                 calls: tenant.calls.clone(),
+                share: tenant.share,
             },
         );
         self.send_visitor(conn, welcome);
@@ -206,13 +208,15 @@ impl DeskState {
                 Ok(())
             }
             (VisitorFrame::Page { context }, Some(contact)) => {
-                self.visitor_page(contact, screenpop::bounded_context(context))
-                    .await;
+                if let Some(v) = self.visitors.get(&conn) {
+                    let context = screenpop::bounded_context(context, &v.share);
+                    self.visitor_page(contact, context).await;
+                }
                 Ok(())
             }
             (VisitorFrame::Page { context }, None) => {
                 if let Some(v) = self.visitors.get_mut(&conn) {
-                    v.hello.context = screenpop::bounded_context(context);
+                    v.hello.context = screenpop::bounded_context(context, &v.share);
                 }
                 Ok(())
             }
@@ -298,6 +302,7 @@ impl DeskState {
             pages_json: to_json(&context.pages),
             language: context.language.clone(),
             timezone: context.timezone.clone(),
+            shared_json: to_json(&context.shared),
             verified: hello.identity.verified,
             customer_ref: hello
                 .identity
@@ -312,7 +317,7 @@ impl DeskState {
             .create_contact(&new)
             .await
             .map_err(|e| internal(&e))?;
-        let screenpop = screenpop::build(
+        let mut screenpop = screenpop::build(
             &self.store,
             &tenant,
             &link,
@@ -322,6 +327,11 @@ impl DeskState {
         )
         .await
         .map_err(|e| internal(&e))?;
+        // A routing point: the agent is reserved before the visitor's phone
+        // rings, and should know which number the call will come in on.
+        if let Some(number) = call.as_ref().and_then(|c| c.dial_in.as_deref()) {
+            screenpop["dial_in"] = serde_json::json!({ "number": number });
+        }
         if let Some(request) = &callback {
             let live = LiveContact {
                 tenant: tenant_id,
@@ -633,9 +643,10 @@ impl DeskState {
         let (tenant, agent, phase, screenpop) =
             (live.tenant, live.agent, live.phase, live.screenpop.clone());
         let pages = serde_json::to_value(&context.pages).unwrap_or_default();
+        let shared = serde_json::to_value(&context.shared).unwrap_or_default();
         if let Err(e) = self
             .store
-            .update_contact_pages(tenant, contact, &pages)
+            .update_contact_pages(tenant, contact, &pages, &shared)
             .await
         {
             tracing::error!(error = %e, "storing the visitor's page failed");

@@ -32,6 +32,11 @@ pub async fn lookup(
     let ani = normalize_number(&q.ani)
         .ok_or_else(|| ApiError::bad_request("ani must be an E.164 number like +15125550100"))?;
     let phone = state.store.tenant_phone(principal.tenant).await?;
+    // Only a pooled caller id names one call; a trunk's own number is shared
+    // by every call that overflowed the pool and must not reveal any of them.
+    if !phone.caller_ids.contains(&ani) {
+        return Err(ApiError::not_found());
+    }
     let window = i64::try_from(phone.lookup_window().as_millis()).unwrap_or(i64::MAX);
     let since = crate::desk::now().0.saturating_sub(window);
     let found = state

@@ -64,7 +64,8 @@ pub struct TrunkDoc {
     pub username: Option<String>,
     #[serde(default)]
     pub password: Option<Secret>,
-    /// The From number when no pooled caller id applies (E.164).
+    /// The From number when every pooled caller id is on a live call (E.164):
+    /// the call still connects, but the center's CRM cannot look it up.
     #[serde(default)]
     pub caller_id: Option<String>,
     /// Addresses INVITEs from this trunk come from; the host's when empty.
@@ -120,6 +121,16 @@ impl TenantPhone {
             {
                 return Err(format!(
                     "phone.trunks {:?}: caller_id {id:?} must be E.164, like +15125550100",
+                    t.name
+                ));
+            }
+            // A pooled id identifies one live call; the trunk's number is shared.
+            if let Some(id) = &t.caller_id
+                && self.caller_ids.contains(id)
+            {
+                return Err(format!(
+                    "phone.trunks {:?}: caller_id {id:?} is also in phone.caller_ids; \
+                     a trunk's number is shared by calls, a pooled one is not",
                     t.name
                 ));
             }
@@ -306,6 +317,10 @@ mod tests {
             (
                 "[[trunks]]\nname = \"t\"\nhost = \"127.0.0.1\"\nusername = \"u\"",
                 "username and password",
+            ),
+            (
+                "caller_ids = [\"+15125550900\"]\n[[trunks]]\nname = \"t\"\nhost = \"127.0.0.1\"\ncaller_id = \"+15125550900\"",
+                "also in phone.caller_ids",
             ),
         ];
         for (text, expect) in cases {

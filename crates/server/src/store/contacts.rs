@@ -88,6 +88,8 @@ pub struct NewContact {
     pub pages_json: String,
     pub language: String,
     pub timezone: String,
+    /// JSON of the cookies and form fields the visitor's page shared.
+    pub shared_json: String,
     pub verified: bool,
     /// The verified `sub`; `None` for unverified visitors.
     pub customer_ref: Option<String>,
@@ -110,6 +112,7 @@ pub struct WaitingContact {
     pub pages_json: String,
     pub language: String,
     pub timezone: String,
+    pub shared_json: String,
     pub identity_json: String,
     pub routing_json: String,
     pub queued_at: i64,
@@ -135,6 +138,9 @@ pub struct ContactRecord {
     pub outcome: Option<String>,
     pub wrapup_code: Option<String>,
     pub wrapup_note: Option<String>,
+    /// The cookies and form fields the visitor's page shared (`[context]`).
+    #[serde(skip_serializing_if = "crate::protocol::SharedValues::is_empty")]
+    pub shared: crate::protocol::SharedValues,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transcript: Option<Vec<Message>>,
     /// For a voice or video contact: talk and hold time, transfers, recording.
@@ -165,7 +171,7 @@ pub struct ContactFilter {
 
 const RECORD_SELECT: &str = "SELECT c.id, l.slug AS link, c.media, c.page_url, c.page_title, \
      c.customer_ref, c.verified, u.name AS agent, c.state, c.created_at, c.queued_at, \
-     c.offered_at, c.answered_at, c.ended_at, c.outcome, c.wrapup_code, c.wrapup_note \
+     c.offered_at, c.answered_at, c.ended_at, c.outcome, c.wrapup_code, c.wrapup_note, c.shared \
      FROM contacts c JOIN links l ON l.id = c.link_id AND l.tenant_id = c.tenant_id \
      LEFT JOIN users u ON u.id = c.agent_id AND u.tenant_id = c.tenant_id";
 
@@ -175,8 +181,9 @@ impl Store {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO contacts (tenant_id, link_id, media, resume_hash, page_url, page_title, \
              referrer, pages, language, timezone, verified, customer_ref, identity, state, \
-             created_at, queued_at, routing) \
-             VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', $13, $13, $14) \
+             created_at, queued_at, routing, shared) \
+             VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', $13, $13, $14, \
+             $16) \
              RETURNING id",
         )
         .bind(c.tenant.0)
@@ -194,6 +201,7 @@ impl Store {
         .bind(now)
         .bind(&c.routing_json)
         .bind(c.media)
+        .bind(&c.shared_json)
         .fetch_one(&self.pool)
         .await?;
         Ok(ContactId(id))
@@ -287,16 +295,19 @@ impl Store {
     /// Records the visitor's browsing trail. `page_url` stays the page the
     /// contact started on (the record's source page); the screen pop shows
     /// where the visitor is now.
+    /// The visitor moved on: the pages they visited and what their page shared.
     pub async fn update_contact_pages(
         &self,
         tenant: TenantId,
         id: ContactId,
         pages: &serde_json::Value,
+        shared: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE contacts SET pages = $1 WHERE tenant_id = $2 AND id = $3")
+        sqlx::query("UPDATE contacts SET pages = $1, shared = $4 WHERE tenant_id = $2 AND id = $3")
             .bind(to_json(pages))
             .bind(tenant.0)
             .bind(id.0)
+            .bind(to_json(shared))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -474,7 +485,7 @@ impl Store {
     pub async fn waiting_contacts(&self) -> Result<Vec<WaitingContact>, StoreError> {
         sqlx::query(
             "SELECT id, tenant_id, link_id, resume_hash, page_url, page_title, referrer, pages, \
-             language, timezone, identity, routing, queued_at FROM contacts \
+             language, timezone, shared, identity, routing, queued_at FROM contacts \
              WHERE state = 'queued' ORDER BY queued_at, id",
         )
         .fetch_all(&self.pool)
@@ -492,6 +503,7 @@ impl Store {
                 pages_json: r.try_get("pages")?,
                 language: r.try_get("language")?,
                 timezone: r.try_get("timezone")?,
+                shared_json: r.try_get("shared")?,
                 identity_json: r.try_get("identity")?,
                 routing_json: r.try_get("routing")?,
                 queued_at: r.try_get::<Option<i64>, _>("queued_at")?.unwrap_or(0),
@@ -570,6 +582,8 @@ fn record_from_row(r: &sqlx::any::AnyRow) -> Result<ContactRecord, StoreError> {
         outcome: r.try_get("outcome")?,
         wrapup_code: r.try_get("wrapup_code")?,
         wrapup_note: r.try_get("wrapup_note")?,
+        // Written by us from a filtered map; an unreadable value shows as none.
+        shared: serde_json::from_str(&r.try_get::<String, _>("shared")?).unwrap_or_default(),
         transcript: None,
         call: None,
     })

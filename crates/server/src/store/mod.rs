@@ -35,7 +35,7 @@ pub use phone::{CallerSession, PhoneDirection, PhoneRecord, WebSession};
 pub use routing::{Link, RoutingInputs, StoredQueue};
 pub use staff::{ApiKey, Role, User};
 pub use stats::{StatEvent, StoredStatEvent};
-pub use tenants::Tenant;
+pub use tenants::{ContextShare, Tenant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -216,6 +216,9 @@ pub struct WebSession {
     pub verified: bool,
     pub customer: Option<String>,
     pub identity: serde_json::Value,
+    /// The cookies and form fields the tenant allowed the page to share.
+    pub cookies: std::collections::BTreeMap<String, String>,
+    pub fields: std::collections::BTreeMap<String, String>,
     pub started_at: i64,
 }
 
@@ -227,7 +230,7 @@ impl Store {
     ) -> Result<Option<WebSession>, StoreError> {
         let row = sqlx::query(
             "SELECT c.id, l.slug, c.page_url, c.page_title, c.referrer, c.pages, c.language, \
-             c.timezone, c.verified, c.customer_ref, c.identity, c.created_at \
+             c.timezone, c.verified, c.customer_ref, c.identity, c.shared, c.created_at \
              FROM contacts c JOIN links l ON l.id = c.link_id AND l.tenant_id = c.tenant_id \
              WHERE c.tenant_id = $1 AND c.id = $2",
         )
@@ -239,6 +242,8 @@ impl Store {
         let json = |text: String| serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
         // Flags are 0/1 integers on both backends (the schema's convention).
         let verified = r.try_get::<i64, _>("verified")? != 0;
+        let shared: crate::protocol::SharedValues =
+            serde_json::from_str(&r.try_get::<String, _>("shared")?).unwrap_or_default();
         Ok(Some(WebSession {
             contact: r.try_get("id")?,
             live: found.live,
@@ -252,6 +257,8 @@ impl Store {
             verified,
             customer: r.try_get("customer_ref")?,
             identity: json(r.try_get("identity")?),
+            cookies: shared.cookies,
+            fields: shared.fields,
             started_at: r.try_get("created_at")?,
         }))
     }

@@ -16,6 +16,52 @@ pub struct Tenant {
     pub allowed_origins: Vec<String>,
     pub wrapup_codes: Vec<String>,
     pub calls: super::TenantCalls,
+    /// Cookies and form fields the widget may share (`[context]`).
+    pub share: ContextShare,
+}
+
+/// Which of the visitor's cookies and form fields the widget sends with the
+/// page context, for the agent's screen pop and the caller-id lookup
+/// (`[context]` in the tenant file). Nothing is shared unless named here:
+/// cookies and form fields can hold anything, so the merchant opts in by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextShare {
+    pub cookies: Vec<String>,
+    /// Form fields by their `name` attribute (never a password input).
+    pub fields: Vec<String>,
+}
+
+impl ContextShare {
+    /// Names per list.
+    pub const MAX_NAMES: usize = 20;
+    /// Longest value kept, in bytes.
+    pub const MAX_VALUE: usize = 256;
+
+    /// Each list holds at most [`Self::MAX_NAMES`] distinct names of 1-64
+    /// characters from `A-Z a-z 0-9 _ - . [ ] :`.
+    pub fn check(&self) -> Result<(), String> {
+        for (what, names) in [("cookies", &self.cookies), ("fields", &self.fields)] {
+            if names.len() > Self::MAX_NAMES {
+                return Err(format!("context.{what}: at most {} names", Self::MAX_NAMES));
+            }
+            for (i, name) in names.iter().enumerate() {
+                let ok = (1..=64).contains(&name.len())
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_-.[]:".contains(&b));
+                if !ok {
+                    return Err(format!(
+                        "context.{what}: {name:?} is not a name (1-64 of A-Z a-z 0-9 _ - . [ ] :)"
+                    ));
+                }
+                if names[..i].contains(name) {
+                    return Err(format!("context.{what}: {name:?} is listed twice"));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn tenant_from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, StoreError> {
@@ -28,12 +74,29 @@ fn tenant_from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, StoreError> {
         wrapup_codes: string_list(&row.try_get::<String, _>("wrapup_codes")?)?,
         calls: serde_json::from_str(&row.try_get::<String, _>("calls")?)
             .map_err(|e| StoreError::Corrupt(format!("tenant calls: {e}")))?,
+        share: serde_json::from_str(&row.try_get::<String, _>("share")?)
+            .map_err(|e| StoreError::Corrupt(format!("tenant context share: {e}")))?,
     })
 }
 
-const COLUMNS: &str = "id, slug, name, widget_secret, allowed_origins, wrapup_codes, calls";
+const COLUMNS: &str = "id, slug, name, widget_secret, allowed_origins, wrapup_codes, calls, share";
 
 impl Store {
+    pub async fn set_tenant_share(
+        &self,
+        tenant: TenantId,
+        share: &ContextShare,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(share)
+            .map_err(|e| StoreError::Corrupt(format!("tenant context share: {e}")))?;
+        sqlx::query("UPDATE tenants SET share = $1 WHERE id = $2")
+            .bind(text)
+            .bind(tenant.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn create_tenant(
         &self,
         slug: &str,
