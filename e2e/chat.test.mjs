@@ -30,6 +30,9 @@ test('visitor and agent chat from offer to wrap-up', async () => {
 
   // The visitor browses two pages of the shop, then asks sales a question.
   await visitor.goto(`${pub}/demo/products.html`);
+  // An order number typed on the products page (a field the demo tenant
+  // shares) goes with the chat started from the home page.
+  await visitor.getByLabel('Order number, if you have one').fill('A-5150');
   await visitor.getByRole('navigation', { name: 'Shop' }).getByRole('link', { name: 'Home' }).click();
   await visitor.waitForURL(home);
   let sales = widget(visitor, 'sales');
@@ -54,6 +57,9 @@ test('visitor and agent chat from offer to wrap-up', async () => {
   assert.ok(visited.includes('Products'), `pages visited lists the products page: ${visited}`);
   assert.ok(visited.includes('Demo shop'), `pages visited lists the home page: ${visited}`);
   await waitForText(pop, 'T-42'); // CRM record with the open ticket
+  const shared = pop.getByTestId('shared-values');
+  await waitForText(shared, 'A-5150');
+  await waitForText(shared, 'demo-cart-3'); // the "cart" cookie the products page set
   await waitForText(offer.getByTestId('offer-countdown'), /\d+ s/);
 
   await offer.getByTestId('offer-accept').click();

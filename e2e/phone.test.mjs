@@ -10,7 +10,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startServer } from './lib/server.mjs';
-import { TIMEOUT_MS, addWidget, launchBrowser, openPage, until, waitForText, widget } from './lib/browser.mjs';
+import {
+  TIMEOUT_MS, addWidget, launchBrowser, openPage, recordVisitorFrames, until, waitForText, widget,
+} from './lib/browser.mjs';
 import { toneFile, waitForTone } from './lib/media.mjs';
 import { VISITOR_HEARS, openCallWindow, waitForCallState } from './lib/calls.mjs';
 import { createPhone } from './lib/phone.mjs';
@@ -65,6 +67,11 @@ host = "127.0.0.1"
 port = ${sippPort}
 transport = "udp"
 allowed_sources = ["127.0.0.1"]
+
+# The merchant shares this cookie and this form field with the call center's CRM.
+[context]
+cookies = ["cart"]
+fields = ["order"]
 `;
 
 let browser;
@@ -96,21 +103,6 @@ async function setUp(t, { scenario, phonePort = 0 }) {
   return { cc, server };
 }
 
-/** Records the JSON frames the server sends on `page`'s visitor sockets into `frames`. */
-function recordFrames(page, frames = []) {
-  page.on('websocket', (ws) => {
-    if (!new URL(ws.url()).pathname.endsWith('/ws/visitor')) return;
-    ws.on('framereceived', ({ payload }) => {
-      try {
-        frames.push(JSON.parse(String(payload)));
-      } catch {
-        /* not JSON */
-      }
-    });
-  });
-  return frames;
-}
-
 /**
  * The visitor on the demo shop with the phone link's widget, pressing Call:
  * resolves to the merchant page, the call window and the frames each received.
@@ -122,11 +114,17 @@ async function visitorCalls(t, server) {
   await v.context.route('https://shop.example/**', (route) =>
     route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>Checkout</title><h1>Checkout</h1>' }),
   );
-  const pageFrames = recordFrames(v.page);
+  const pageFrames = recordVisitorFrames(v.page);
   // The call window is a popup: listen from its creation, before it connects.
   const popupFrames = [];
-  v.context.on('page', (p) => recordFrames(p, popupFrames));
+  v.context.on('page', (p) => recordVisitorFrames(p, popupFrames));
   await v.page.goto(`${server.publicUrl}/demo/`);
+  // A cookie and an order number on the merchant's page, which the tenant shares.
+  await v.page.evaluate(() => {
+    document.cookie = 'cart=e2e-cart-7; path=/';
+    document.cookie = 'tracking=not-shared; path=/';
+    document.body.append(Object.assign(document.createElement('input'), { name: 'order', value: 'A-9' }));
+  });
   await addWidget(v.page, TENANT, LINK);
   const popup = await openCallWindow(v.page, LINK, 'voice');
   return { ...v, popup, pageFrames, popupFrames };
@@ -207,6 +205,8 @@ test('a browser call reaches the call center\'s phone: both hear each other, *76
   assert.equal(session.page_url, `${server.publicUrl}/demo/`);
   assert.equal(session.link, LINK);
   assert.equal(session.live, true);
+  assert.deepEqual(session.cookies, { cart: 'e2e-cart-7' }, 'only the shared cookie');
+  assert.deepEqual(session.fields, { order: 'A-9' });
   const other = CALLER_IDS.find((n) => n !== ani);
   assert.equal((await lookup(other)).status, 404, 'the other pooled number has no call');
   assert.equal(

@@ -100,11 +100,16 @@ export function addWidget(page, tenant, link) {
   );
 }
 
-/** Signs in on the agent console and waits for the console and its WebSocket. */
-export async function loginAgent(page, agentUrl, user, password) {
+/**
+ * Signs in on the agent console and waits for the console and its WebSocket.
+ * `tenant`: typed in, for a server with several tenants (the console prefills
+ * the tenant only when there is one, the demo's, and never over a typed one).
+ */
+export async function loginAgent(page, agentUrl, user, password, { tenant: tenantSlug } = {}) {
   await page.goto(`${agentUrl}/`);
   const tenant = page.getByTestId('login-tenant');
-  await until(async () => (await tenant.inputValue()) === 'demo', { message: 'tenant prefilled from login-hint' });
+  if (tenantSlug) await tenant.fill(tenantSlug);
+  else await until(async () => (await tenant.inputValue()) === 'demo', { message: 'tenant prefilled from login-hint' });
   await page.getByTestId('login-user').fill(user);
   await page.getByTestId('login-password').fill(password);
   await page.getByTestId('login-submit').click();
@@ -115,4 +120,19 @@ export async function loginAgent(page, agentUrl, user, password) {
 export async function setAgentStatus(page, state) {
   await page.getByTestId('agent-status').selectOption(state);
   await page.locator(`[data-testid="agent-status"][data-state="${state}"]`).waitFor();
+}
+
+/** Records the JSON frames the server sends on `page`'s visitor sockets into `frames`. */
+export function recordVisitorFrames(page, frames = []) {
+  page.on('websocket', (ws) => {
+    if (!new URL(ws.url()).pathname.endsWith('/ws/visitor')) return;
+    ws.on('framereceived', ({ payload }) => {
+      try {
+        frames.push(JSON.parse(String(payload)));
+      } catch {
+        /* not JSON */
+      }
+    });
+  });
+  return frames;
 }

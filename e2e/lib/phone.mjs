@@ -242,7 +242,8 @@ class Phone {
     this.timestampBase = randomInt(0, 2 ** 31);
     /** Samples generated so far (the tone's phase). */
     this.sampleIndex = 0;
-    this.stats = { sent: 0, received: 0, ignored: 0, receivedByType: {} };
+    /** `skipped`: 20 ms ticks given up after a stall of the event loop (no packet sent for them). */
+    this.stats = { sent: 0, skipped: 0, received: 0, ignored: 0, receivedByType: {} };
     /** Decoded samples waiting to fill a window. */
     this.pending = [];
     /** Recent analysed windows: Float32Array each. */
@@ -291,11 +292,17 @@ class Phone {
       // Fell far behind (a stalled event loop): skip time rather than burst.
       if (this.ticks < due) {
         const skipped = due - this.ticks;
+        this.stats.skipped += skipped;
         this.ticks = due;
         this.clock += skipped * PACKET_SAMPLES;
         this.sampleIndex += skipped * PACKET_SAMPLES;
       }
     }, PACKET_MS);
+  }
+
+  /** Ticks due on the wall clock that the timer has not run yet (it fires late under load). */
+  ticksOwed() {
+    return Math.floor((performance.now() - this.startedAt) / PACKET_MS) - this.ticks;
   }
 
   tick() {

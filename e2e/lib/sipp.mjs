@@ -1,6 +1,7 @@
 /**
- * SIPp as the far end of a SIP trunk (a call center) for the phone tests: one
- * UAS call on 127.0.0.1, from a scenario in e2e/sipp/.
+ * SIPp as the far end of a SIP trunk for the phone tests: one call on
+ * 127.0.0.1, from a scenario in e2e/sipp/. By default a UAS (a call center the
+ * server calls):
  *
  *   const cc = await startSipp({ scenario: 'uas-answer.xml', phonePort: phone.port });
  *   cc.port                      // the trunk's port (tenant file: [[phone.trunks]] port)
@@ -8,8 +9,16 @@
  *   await cc.expectExit(0)       // waits for SIPp to end; throws with its logs otherwise
  *   await cc.stop()              // kills it if still running, removes its files
  *
- * The 200 OK's SDP sends the call's media to `phoneIp:phonePort` (the test phone,
- * lib/phone.mjs) with PCMU and telephone-event 101 (`-key phone_ip/phone_port`).
+ * With `remote`, a UAC (a caller on the carrier's side) that dials `service` at
+ * `remote` as soon as it starts:
+ *
+ *   const caller = await startSipp({ scenario: 'uac-dial-in.xml', remote: '127.0.0.1:5060',
+ *     service: '+15125550130', phonePort: phone.port, keys: { caller: '+15125557777' } });
+ *   await caller.answerMedia()   // {address, port, payloadTypes} of the server's 200 OK SDP
+ *
+ * The scenario's SDP (the UAS's 200 OK, the UAC's INVITE) sends the call's media
+ * to `phoneIp:phonePort` (the test phone, lib/phone.mjs) with PCMU and
+ * telephone-event 101 (`-key phone_ip/phone_port`; `keys` adds more).
  * SIPp's output, unexpected messages (-trace_err), every SIP message
  * (-trace_msg) and the scenario's <log> lines (-trace_logs) go to a temporary
  * directory; `logs()` reads them and errors thrown here include them.
@@ -20,6 +29,7 @@ import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { E2E_DIR } from './server.mjs';
@@ -46,6 +56,26 @@ export async function freeUdpPort(host = '127.0.0.1') {
   return port;
 }
 
+/**
+ * A port of `host` free a moment ago for both UDP and TCP (a SIP listener binds
+ * both on one port, e.g. the server's `--sip-addr`).
+ */
+export async function freeSipPort(host = '127.0.0.1') {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freeUdpPort(host);
+    const server = net.createServer();
+    const ok = await new Promise((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, host, () => resolve(true));
+    });
+    if (ok) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+    if (attempt >= 20) throw new Error(`no port of ${host} free for both UDP and TCP`);
+  }
+}
+
 /** Whether some process has `host:port` bound for UDP (Linux: /proc/net/udp). */
 function udpBound(host, port) {
   const want = `${host.split('.').reverse().map((b) => Number(b).toString(16).padStart(2, '0')).join('')}:${port.toString(16).padStart(4, '0')}`.toUpperCase();
@@ -60,12 +90,17 @@ function udpBound(host, port) {
 }
 
 /**
- * Starts SIPp in UAS mode for one call. Options: `scenario` (a file name in
- * e2e/sipp/ or a path), `phonePort` and `phoneIp` ('127.0.0.1') for the SDP,
- * `host` ('127.0.0.1'), `port` (a free one when absent), `timeoutS` (SIPp gives
- * up and fails after this long; 120), `extraArgs`.
+ * Starts SIPp for one call: in UAS mode, or in UAC mode dialling `remote`
+ * ('host:port') when given. Options: `scenario` (a file name in e2e/sipp/ or a
+ * path), `phonePort` and `phoneIp` ('127.0.0.1') for the SDP, `host`
+ * ('127.0.0.1'), `port` (a free one when absent), `remote`, `service` (the
+ * number a UAC dials: `-s`), `keys` ({name: value}: more `-key`s for the
+ * scenario), `timeoutS` (SIPp gives up and fails after this long; 120),
+ * `extraArgs`.
  */
-export async function startSipp({ scenario, phonePort = 0, phoneIp = '127.0.0.1', host = '127.0.0.1', port, timeoutS = 120, extraArgs = [] }) {
+export async function startSipp({
+  scenario, phonePort = 0, phoneIp = '127.0.0.1', host = '127.0.0.1', port, remote, service, keys = {}, timeoutS = 120, extraArgs = [],
+}) {
   if (!haveSipp()) throw new Error(`SIPp not found at ${SIPP_PATH} (apt-get install sip-tester)`);
   const file = path.isAbsolute(scenario) ? scenario : path.join(SCENARIO_DIR, scenario);
   const dir = await mkdtemp(path.join(tmpdir(), 'switchboard-sipp-'));
@@ -84,6 +119,8 @@ export async function startSipp({ scenario, phonePort = 0, phoneIp = '127.0.0.1'
     '-sf', file,
     '-key', 'phone_ip', phoneIp,
     '-key', 'phone_port', String(phonePort),
+    ...Object.entries(keys).flatMap(([name, value]) => ['-key', name, String(value)]),
+    ...(service ? ['-s', service] : []),
     // Answer in-dialog OPTIONS, INFO, UPDATE, NOTIFY with 200 instead of failing.
     '-aa',
     '-nostdin',
@@ -93,6 +130,8 @@ export async function startSipp({ scenario, phonePort = 0, phoneIp = '127.0.0.1'
     '-trace_logs', '-log_file', files.logs,
     '-trace_screen', '-screen_file', files.screen,
     ...extraArgs,
+    // A UAC: where it sends its INVITE.
+    ...(remote ? [remote] : []),
   ];
   const out = await open(files.stdout, 'w');
   const err = await open(files.stderr, 'w');
@@ -144,6 +183,22 @@ export async function startSipp({ scenario, phonePort = 0, phoneIp = '127.0.0.1'
     await new Promise((r) => setTimeout(r, 20));
   }
 
+  /** `{address, port, payloadTypes}` from the scenario's `<kind>-media` and `<kind>-codecs` log lines. */
+  async function loggedMedia(kind, what, late, timeoutMs) {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const text = read(files.logs);
+      const media = new RegExp(`^${kind}-media (\\S+) (\\d+)$`, 'm').exec(text);
+      const codecs = new RegExp(`^${kind}-codecs (.*)$`, 'm').exec(text);
+      if (media && codecs) {
+        return { address: media[1], port: Number(media[2]), payloadTypes: codecs[1].trim().split(/\s+/).map(Number) };
+      }
+      if (exitCode !== undefined) throw fail(`SIPp ended without logging ${what}`);
+      if (Date.now() > end) throw fail(late);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   let stopped = null;
   return {
     host,
@@ -153,19 +208,12 @@ export async function startSipp({ scenario, phonePort = 0, phoneIp = '127.0.0.1'
     exited,
     logs,
     /** The server's SDP offer as the scenario logged it: `{address, port, payloadTypes}`. */
-    async offerMedia({ timeoutMs = 15_000 } = {}) {
-      const end = Date.now() + timeoutMs;
-      for (;;) {
-        const text = read(files.logs);
-        const media = /^offer-media (\S+) (\d+)$/m.exec(text);
-        const codecs = /^offer-codecs (.*)$/m.exec(text);
-        if (media && codecs) {
-          return { address: media[1], port: Number(media[2]), payloadTypes: codecs[1].trim().split(/\s+/).map(Number) };
-        }
-        if (exitCode !== undefined) throw fail('SIPp ended without logging the INVITE\'s SDP offer');
-        if (Date.now() > end) throw fail(`no INVITE with an SDP offer reached SIPp within ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+    offerMedia({ timeoutMs = 15_000 } = {}) {
+      return loggedMedia('offer', 'the INVITE\'s SDP offer', `no INVITE with an SDP offer reached SIPp within ${timeoutMs} ms`, timeoutMs);
+    },
+    /** A UAC's: the server's SDP answer (200 OK) as the scenario logged it, the same way. */
+    answerMedia({ timeoutMs = 15_000 } = {}) {
+      return loggedMedia('answer', 'the 200 OK\'s SDP answer', `no 200 OK with an SDP answer reached SIPp within ${timeoutMs} ms`, timeoutMs);
     },
     /** The SIP messages SIPp saw and sent so far. */
     messages: () => read(files.messages),
