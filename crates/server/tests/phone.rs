@@ -840,3 +840,72 @@ async fn a_recorded_phone_call_keeps_each_partys_voice() {
     }
     server.stop().await;
 }
+
+/// A trunk peer that answers every OPTIONS with 200 (what a carrier's edge
+/// does), on a loopback socket of its own.
+async fn options_answerer() -> (u16, tokio::task::JoinHandle<()>) {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if !request.starts_with("OPTIONS ") {
+                continue;
+            }
+            let mut response = String::from("SIP/2.0 200 OK\r\n");
+            for line in request.lines() {
+                let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+                match name.as_str() {
+                    "via" | "from" | "call-id" | "cseq" => {
+                        response.push_str(line);
+                        response.push_str("\r\n");
+                    }
+                    "to" => {
+                        response.push_str(line);
+                        response.push_str(";tag=edge\r\n");
+                    }
+                    _ => {}
+                }
+            }
+            response += "Content-Length: 0\r\n\r\n";
+            let _ = socket.send_to(response.as_bytes(), from).await;
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn a_trunk_answering_keepalives_is_up_on_the_metrics_page_by_tenant() {
+    let (port, answerer) = options_answerer().await;
+    let tenant = tenant_file(port).replace(
+        "allowed_sources = [\"127.0.0.1\"]",
+        "allowed_sources = [\"127.0.0.1\"]\noptions_interval_secs = 1",
+    );
+    let (server, _sip) = did_server_with(&tenant).await;
+    let want = r#"switchboard_trunk_up{tenant="phoneco",trunk="carrier"} 1"#;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let metrics = reqwest::get(format!("{}/metrics", server.agent))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(want) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {want} in:\n{}",
+            metrics
+                .lines()
+                .filter(|l| l.contains("trunk"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    answerer.abort();
+    server.stop().await;
+}

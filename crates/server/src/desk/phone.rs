@@ -634,8 +634,18 @@ impl DeskState {
                 }
             }
             E::TrunkStatus { tenant, trunk, up } => {
-                tracing::info!(tenant, trunk = %trunk, up, "trunk status changed");
-                metrics::gauge!("switchboard_trunk_up", "trunk" => trunk)
+                // Trunk names are the tenant's own: two tenants may both
+                // have a "carrier", so the gauge names the tenant too.
+                let tenant = match self.store.tenant(TenantId(tenant)).await {
+                    Ok(Some(row)) => row.slug,
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "trunk status: tenant lookup failed");
+                        tenant.to_string()
+                    }
+                };
+                tracing::info!(tenant = %tenant, trunk = %trunk, up, "trunk status changed");
+                metrics::gauge!("switchboard_trunk_up", "tenant" => tenant, "trunk" => trunk)
                     .set(f64::from(u8::from(up)));
             }
         }
