@@ -98,6 +98,21 @@ pub(crate) fn decode(codec: G711, payload: &[u8], pcm: &mut Vec<i16>) {
     pcm.extend(payload.iter().map(|&b| table[usize::from(b)]));
 }
 
+/// Peak below which a frame counts as quiet (about -40 dBFS): a pause in
+/// speech, where dropping the frame is not heard.
+const QUIET_PEAK: i16 = 328;
+
+/// Whether every sample of `payload` is below [`QUIET_PEAK`].
+pub(crate) fn is_quiet(codec: G711, payload: &[u8]) -> bool {
+    let table = match codec {
+        G711::Pcmu => &ULAW,
+        G711::Pcma => &ALAW,
+    };
+    payload
+        .iter()
+        .all(|&b| table[usize::from(b)].unsigned_abs() < QUIET_PEAK.unsigned_abs())
+}
+
 /// Encodes `pcm`, appending to `out`.
 pub(crate) fn encode(codec: G711, pcm: &[i16], out: &mut Vec<u8>) {
     match codec {
@@ -109,6 +124,18 @@ pub(crate) fn encode(codec: G711, pcm: &[i16], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn silence_is_quiet_and_speech_level_is_not() {
+        for codec in [G711::Pcmu, G711::Pcma] {
+            let mut silence = Vec::new();
+            encode(codec, &[0, 40, -40, 200, -200], &mut silence);
+            assert!(is_quiet(codec, &silence), "{codec:?}");
+            let mut loud = Vec::new();
+            encode(codec, &[0, 0, 3000, 0], &mut loud);
+            assert!(!is_quiet(codec, &loud), "{codec:?}");
+        }
+    }
 
     #[test]
     fn ulaw_known_values() {

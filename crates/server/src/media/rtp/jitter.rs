@@ -13,6 +13,12 @@
 //! are all kept for that task's catch-up ticks, up to [`CATCH_UP`] frames
 //! more than [`CAPACITY`]; what is still held beyond [`CAPACITY`] once the
 //! ticks are done is dropped, oldest first ([`JitterBuffer::trim`]).
+//!
+//! Delay an underrun added is given back slowly: once the buffer has held a
+//! spare packet after every tick for [`SHRINK_AFTER`] ticks (the phone's
+//! jitter stayed well inside it), the next quiet frame is dropped instead of
+//! played, 20 ms less delay from then on. Without a quiet frame (a tone,
+//! music on hold) one goes anyway after [`SHRINK_ANYWAY`] ticks.
 
 use std::collections::VecDeque;
 
@@ -30,6 +36,12 @@ pub(crate) const CATCH_UP: usize = 5;
 
 /// Packets held between ticks at most.
 const BURST: usize = CAPACITY + CATCH_UP;
+
+/// Ticks with a spare packet after each before one is given up (3 s).
+pub(crate) const SHRINK_AFTER: u32 = 150;
+
+/// Ticks with a spare packet after which one goes even if none is quiet (10 s).
+pub(crate) const SHRINK_ANYWAY: u32 = 500;
 
 /// A jump in sequence numbers beyond this is a restarted stream, not loss.
 const MAX_JUMP: u16 = 100;
@@ -54,6 +66,10 @@ pub(crate) struct JitterBuffer {
     pub(crate) late: u64,
     /// Packets dropped to bound the delay (or because a burst overflowed).
     pub(crate) overflow: u64,
+    /// Ticks in a row after which a spare packet was held.
+    spare_ticks: u32,
+    /// Packets dropped to give back delay no longer needed.
+    pub(crate) shrunk: u64,
 }
 
 /// `a` comes before `b`, modulo 2^16.
@@ -89,9 +105,29 @@ impl JitterBuffer {
     }
 
     /// Bounds the delay: called after a tick's frames were played, it drops
-    /// the oldest packets beyond [`CAPACITY`] and plays on from the next.
-    pub(crate) fn trim(&mut self) {
+    /// the oldest packets beyond [`CAPACITY`] and plays on from the next;
+    /// then gives back a frame of delay the phone's jitter has not needed
+    /// for a while, when `quiet` says the frame due next will not be missed.
+    pub(crate) fn trim(&mut self, quiet: impl Fn(&[u8]) -> bool) {
         self.drop_oldest_beyond(CAPACITY);
+        let Some((seq, payload)) = self.packets.front() else {
+            self.spare_ticks = 0;
+            return;
+        };
+        self.spare_ticks = self.spare_ticks.saturating_add(1);
+        // Only the frame due next: after a gap, the loss is played first.
+        let due_next = self.next.is_none_or(|next| next == *seq);
+        if self.spare_ticks >= SHRINK_AFTER
+            && due_next
+            && (self.spare_ticks >= SHRINK_ANYWAY || quiet(payload))
+        {
+            let seq = *seq;
+            self.packets.pop_front();
+            self.next = Some(seq.wrapping_add(1));
+            self.spare_ticks = 0;
+            self.shrunk += 1;
+            count_playout("shrunk", 1);
+        }
     }
 
     fn drop_oldest_beyond(&mut self, limit: usize) {
@@ -113,6 +149,8 @@ impl JitterBuffer {
     /// Called once per 20 ms tick.
     pub(crate) fn pop(&mut self) -> Playout {
         let Some(&(seq, _)) = self.packets.front() else {
+            // An underrun: the delay held is all needed.
+            self.spare_ticks = 0;
             return Playout::Empty;
         };
         match self.next {
@@ -132,6 +170,7 @@ impl JitterBuffer {
     pub(crate) fn reset(&mut self) {
         self.packets.clear();
         self.next = None;
+        self.spare_ticks = 0;
     }
 }
 
@@ -219,7 +258,7 @@ mod tests {
         for s in 0..4 {
             assert_eq!(played(jb.pop()), Some(s));
         }
-        jb.trim();
+        jb.trim(|_| false);
         assert_eq!(jb.overflow, 0, "one left: within the delay bound");
         assert_eq!(played(jb.pop()), Some(4));
         assert_eq!(jb.late, 0);
@@ -232,7 +271,7 @@ mod tests {
             jb.push(s, frame(s));
         }
         assert_eq!(played(jb.pop()), Some(0));
-        jb.trim();
+        jb.trim(|_| false);
         // Five were left; the two oldest go, and play goes on from 3.
         assert_eq!(jb.overflow, 2);
         assert_eq!(played(jb.pop()), Some(3));
@@ -247,5 +286,76 @@ mod tests {
         assert_eq!(played(jb.pop()), Some(100));
         jb.push(40_000, frame(40_000));
         assert_eq!(played(jb.pop()), Some(40_000));
+    }
+
+    /// Ticks of a phone whose packets come one tick early (one spare held
+    /// after each), until `ticks` have passed or a packet was given up.
+    fn steady_with_a_spare(jb: &mut JitterBuffer, seq: &mut u16, ticks: u32, quiet: bool) {
+        for _ in 0..ticks {
+            jb.push(*seq, frame(*seq));
+            *seq = seq.wrapping_add(1);
+            let shrunk = jb.shrunk;
+            assert!(played(jb.pop()).is_some());
+            jb.trim(|_| quiet);
+            if jb.shrunk > shrunk {
+                return;
+            }
+        }
+    }
+
+    #[test]
+    fn a_spare_frame_not_needed_for_a_while_is_given_back_when_quiet() {
+        let mut jb = JitterBuffer::default();
+        jb.push(0, frame(0));
+        let mut seq = 1;
+        steady_with_a_spare(&mut jb, &mut seq, SHRINK_AFTER - 1, true);
+        assert_eq!(jb.shrunk, 0, "not before {SHRINK_AFTER} ticks");
+        steady_with_a_spare(&mut jb, &mut seq, 1, true);
+        assert_eq!(jb.shrunk, 1);
+        // The spare was dropped: the next tick plays the packet that comes
+        // for it, with no loss reported.
+        jb.push(seq, frame(seq));
+        assert_eq!(played(jb.pop()), Some(seq));
+        assert_eq!(jb.pop(), Playout::Empty);
+        assert_eq!((jb.late, jb.overflow), (0, 0));
+    }
+
+    #[test]
+    fn without_a_quiet_frame_the_spare_goes_only_much_later() {
+        let mut jb = JitterBuffer::default();
+        jb.push(0, frame(0));
+        let mut seq = 1;
+        steady_with_a_spare(&mut jb, &mut seq, SHRINK_ANYWAY - 1, false);
+        assert_eq!(jb.shrunk, 0);
+        steady_with_a_spare(&mut jb, &mut seq, 1, false);
+        assert_eq!(jb.shrunk, 1);
+    }
+
+    #[test]
+    fn an_underrun_starts_the_wait_over() {
+        let mut jb = JitterBuffer::default();
+        jb.push(0, frame(0));
+        let mut seq = 1;
+        steady_with_a_spare(&mut jb, &mut seq, SHRINK_AFTER - 1, true);
+        // The phone's packets come late for a moment: the spare is used up.
+        assert_eq!(played(jb.pop()), Some(seq - 1));
+        assert_eq!(jb.pop(), Playout::Empty);
+        jb.trim(|_| true);
+        jb.push(seq, frame(seq));
+        seq += 1;
+        steady_with_a_spare(&mut jb, &mut seq, SHRINK_AFTER - 1, true);
+        assert_eq!(jb.shrunk, 0, "the spare the underrun showed is needed");
+    }
+
+    #[test]
+    fn a_buffer_that_holds_nothing_spare_never_shrinks() {
+        let mut jb = JitterBuffer::default();
+        for s in 0..(2 * SHRINK_ANYWAY) {
+            let s = s as u16;
+            jb.push(s, frame(s));
+            assert_eq!(played(jb.pop()), Some(s));
+            jb.trim(|_| true);
+        }
+        assert_eq!(jb.shrunk, 0);
     }
 }

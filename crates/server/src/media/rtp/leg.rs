@@ -377,7 +377,9 @@ impl RtpLeg {
             count_playout("skipped", skipped as u64);
             self.timeout = now + PTIME;
         }
-        self.inward.jitter.trim();
+        self.inward
+            .jitter
+            .trim(|payload| g711::is_quiet(peer.codec, payload));
         if now >= self.next_rtcp {
             self.next_rtcp = now + RTCP_INTERVAL;
             self.send_report(peer, now);
