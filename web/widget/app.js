@@ -296,6 +296,9 @@ class ChatPanel {
         break;
       case 'call_state':
         this.call = { media: f.media || this.call?.media || 'voice', state: f.state };
+        // The lent number belongs to this call; it may have come before the
+        // call's first state, so it is dropped only when the call ends.
+        if (f.state === 'ended') this.dialIn = null;
         if (f.state !== 'ended' && this.state !== 'connected') this.state = f.state === 'queued' ? 'queued' : 'connected';
         break;
       case 'message':
@@ -309,6 +312,7 @@ class ChatPanel {
         this.showAgentTyping(false);
         this.stopTyping();
         this.endedCall = !!this.call;
+        this.dialIn = null;
         if (this.call) this.addRow('system', 'The call has ended.');
         else this.addRow('system', f.by === 'visitor' ? 'You ended the chat.' : 'The chat has ended.');
         this.call = null;
@@ -591,7 +595,6 @@ class ChatPanel {
     this.callsRow.hidden = this.callVoice.hidden && this.callVideo.hidden && this.callDialIn.hidden;
     // A call on the visitor's own phone has no call window.
     this.callFocus.hidden = !!this.dialIn;
-    if (!inCall) this.dialIn = null;
 
     const live = this.state === 'queued' || this.state === 'connected' || this.state === 'starting';
     this.endBtn.disabled = !live;
