@@ -131,8 +131,8 @@ for (const codec of ['pcmu', 'pcma']) {
     assert.ok(!a.hears(1500) && !b.hears(1500));
     // Not a wrong frequency for a good stretch either.
     await Promise.all([
-      a.waitForTone(1000, { present: false, consecutive: 10, timeoutMs: 2000 }),
-      b.waitForTone(440, { present: false, consecutive: 10, timeoutMs: 2000 }),
+      a.waitForTone(1000, { present: false, consecutive: 10, timeoutMs: 10_000 }),
+      b.waitForTone(440, { present: false, consecutive: 10, timeoutMs: 10_000 }),
     ]);
     const wrong = await a.waitForTone(1500, { timeoutMs: 400, consecutive: 2 }).then(() => 'heard', (e) => e.message);
     assert.match(wrong, /did not hear 1500 Hz .*strongest 440 Hz/);

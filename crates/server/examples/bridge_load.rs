@@ -549,11 +549,12 @@ async fn main() {
         short(ps, br.saturating_sub(concealed))
     );
     println!(
-        "engine playout        {} frames caught up late, {} skipped; jitter buffer discarded {} late, {} over its bound",
+        "engine playout        {} frames caught up late, {} skipped; jitter buffer discarded {} late, {} over its bound, {} to shrink",
         playout("caught_up"),
         playout("skipped"),
         playout("late"),
         playout("overflow"),
+        playout("shrunk"),
     );
     println!(
         "engine dropped        {dropped} datagrams; {} not sent",
