@@ -14,11 +14,12 @@
 //! more than [`CAPACITY`]; what is still held beyond [`CAPACITY`] once the
 //! ticks are done is dropped, oldest first ([`JitterBuffer::trim`]).
 //!
-//! Delay an underrun added is given back slowly: once the buffer has held a
-//! spare packet after every tick for [`SHRINK_AFTER`] ticks (the phone's
-//! jitter stayed well inside it), the next quiet frame is dropped instead of
-//! played, 20 ms less delay from then on. Without a quiet frame (a tone,
-//! music on hold) one goes anyway after [`SHRINK_ANYWAY`] ticks.
+//! Delay an underrun added is given back: the buffer watches the fewest
+//! packets it held after a tick over [`SHRINK_WATCH`] ticks; that many
+//! were not needed by the phone's jitter, and they are dropped at the next
+//! quiet frames instead of played, 20 ms less delay each. Without a quiet
+//! frame (a tone, music on hold) one goes anyway every [`SHRINK_ANYWAY`]
+//! ticks. An underrun cancels what was still to drop.
 
 use std::collections::VecDeque;
 
@@ -37,11 +38,11 @@ pub(crate) const CATCH_UP: usize = 5;
 /// Packets held between ticks at most.
 const BURST: usize = CAPACITY + CATCH_UP;
 
-/// Ticks with a spare packet after each before one is given up (3 s).
-pub(crate) const SHRINK_AFTER: u32 = 150;
+/// Ticks over which the buffer's least holding is watched (2 s).
+pub(crate) const SHRINK_WATCH: u32 = 100;
 
-/// Ticks with a spare packet after which one goes even if none is quiet (10 s).
-pub(crate) const SHRINK_ANYWAY: u32 = 500;
+/// Ticks a frame found spare waits for a quiet one before it goes anyway (5 s).
+pub(crate) const SHRINK_ANYWAY: u32 = 250;
 
 /// A jump in sequence numbers beyond this is a restarted stream, not loss.
 const MAX_JUMP: u16 = 100;
@@ -66,10 +67,22 @@ pub(crate) struct JitterBuffer {
     pub(crate) late: u64,
     /// Packets dropped to bound the delay (or because a burst overflowed).
     pub(crate) overflow: u64,
-    /// Ticks in a row after which a spare packet was held.
-    spare_ticks: u32,
+    shrink: Shrink,
     /// Packets dropped to give back delay no longer needed.
     pub(crate) shrunk: u64,
+}
+
+/// How much of the buffer's delay the phone's jitter uses.
+#[derive(Default)]
+struct Shrink {
+    /// Ticks watched so far.
+    ticks: u32,
+    /// Fewest packets held after a tick while watching.
+    least: Option<usize>,
+    /// Frames found spare, still to drop.
+    owed: usize,
+    /// Ticks since a quiet frame was last waited for.
+    waited: u32,
 }
 
 /// `a` comes before `b`, modulo 2^16.
@@ -110,21 +123,31 @@ impl JitterBuffer {
     /// for a while, when `quiet` says the frame due next will not be missed.
     pub(crate) fn trim(&mut self, quiet: impl Fn(&[u8]) -> bool) {
         self.drop_oldest_beyond(CAPACITY);
+        let shrink = &mut self.shrink;
+        if shrink.owed == 0 {
+            let held = self.packets.len();
+            shrink.least = Some(shrink.least.map_or(held, |least| least.min(held)));
+            shrink.ticks += 1;
+            if shrink.ticks >= SHRINK_WATCH {
+                shrink.owed = shrink.least.unwrap_or(0);
+                shrink.ticks = 0;
+                shrink.least = None;
+                shrink.waited = 0;
+            }
+            return;
+        }
+        shrink.waited += 1;
         let Some((seq, payload)) = self.packets.front() else {
-            self.spare_ticks = 0;
             return;
         };
-        self.spare_ticks = self.spare_ticks.saturating_add(1);
         // Only the frame due next: after a gap, the loss is played first.
         let due_next = self.next.is_none_or(|next| next == *seq);
-        if self.spare_ticks >= SHRINK_AFTER
-            && due_next
-            && (self.spare_ticks >= SHRINK_ANYWAY || quiet(payload))
-        {
+        if due_next && (shrink.waited >= SHRINK_ANYWAY || quiet(payload)) {
             let seq = *seq;
             self.packets.pop_front();
             self.next = Some(seq.wrapping_add(1));
-            self.spare_ticks = 0;
+            shrink.owed -= 1;
+            shrink.waited = 0;
             self.shrunk += 1;
             count_playout("shrunk", 1);
         }
@@ -150,7 +173,8 @@ impl JitterBuffer {
     pub(crate) fn pop(&mut self) -> Playout {
         let Some(&(seq, _)) = self.packets.front() else {
             // An underrun: the delay held is all needed.
-            self.spare_ticks = 0;
+            self.shrink.owed = 0;
+            self.shrink.least = Some(0);
             return Playout::Empty;
         };
         match self.next {
@@ -170,7 +194,7 @@ impl JitterBuffer {
     pub(crate) fn reset(&mut self) {
         self.packets.clear();
         self.next = None;
-        self.spare_ticks = 0;
+        self.shrink = Shrink::default();
     }
 }
 
@@ -288,9 +312,10 @@ mod tests {
         assert_eq!(played(jb.pop()), Some(40_000));
     }
 
-    /// Ticks of a phone whose packets come one tick early (one spare held
-    /// after each), until `ticks` have passed or a packet was given up.
-    fn steady_with_a_spare(jb: &mut JitterBuffer, seq: &mut u16, ticks: u32, quiet: bool) {
+    /// Ticks of a phone whose packets keep the buffer holding what it holds
+    /// (one in, one out), until `ticks` have passed or a packet was dropped
+    /// to shrink.
+    fn steady(jb: &mut JitterBuffer, seq: &mut u16, ticks: u32, quiet: bool) {
         for _ in 0..ticks {
             jb.push(*seq, frame(*seq));
             *seq = seq.wrapping_add(1);
@@ -303,17 +328,24 @@ mod tests {
         }
     }
 
+    /// A buffer holding `spare` packets beyond the one each tick plays.
+    fn holding(spare: u16) -> (JitterBuffer, u16) {
+        let mut jb = JitterBuffer::default();
+        for s in 0..spare {
+            jb.push(s, frame(s));
+        }
+        (jb, spare)
+    }
+
     #[test]
     fn a_spare_frame_not_needed_for_a_while_is_given_back_when_quiet() {
-        let mut jb = JitterBuffer::default();
-        jb.push(0, frame(0));
-        let mut seq = 1;
-        steady_with_a_spare(&mut jb, &mut seq, SHRINK_AFTER - 1, true);
-        assert_eq!(jb.shrunk, 0, "not before {SHRINK_AFTER} ticks");
-        steady_with_a_spare(&mut jb, &mut seq, 1, true);
+        let (mut jb, mut seq) = holding(1);
+        steady(&mut jb, &mut seq, SHRINK_WATCH, true);
+        assert_eq!(jb.shrunk, 0, "not before {SHRINK_WATCH} ticks were watched");
+        steady(&mut jb, &mut seq, 1, true);
         assert_eq!(jb.shrunk, 1);
         // The spare was dropped: the next tick plays the packet that comes
-        // for it, with no loss reported.
+        // for it, with no loss reported, and nothing is held after it.
         jb.push(seq, frame(seq));
         assert_eq!(played(jb.pop()), Some(seq));
         assert_eq!(jb.pop(), Playout::Empty);
@@ -321,36 +353,57 @@ mod tests {
     }
 
     #[test]
+    fn every_spare_frame_found_goes_at_the_next_quiet_ones() {
+        let (mut jb, mut seq) = holding(3);
+        steady(&mut jb, &mut seq, SHRINK_WATCH, true);
+        for _ in 0..3 {
+            steady(&mut jb, &mut seq, 1, true);
+        }
+        assert_eq!(jb.shrunk, 3);
+        // None is spare now: another watch gives nothing back.
+        jb.push(seq, frame(seq));
+        seq += 1;
+        assert!(played(jb.pop()).is_some());
+        assert_eq!(jb.pop(), Playout::Empty);
+        for _ in 0..2 * SHRINK_WATCH {
+            jb.push(seq, frame(seq));
+            assert_eq!(played(jb.pop()), Some(seq));
+            seq += 1;
+            jb.trim(|_| true);
+        }
+        assert_eq!(jb.shrunk, 3);
+    }
+
+    #[test]
     fn without_a_quiet_frame_the_spare_goes_only_much_later() {
-        let mut jb = JitterBuffer::default();
-        jb.push(0, frame(0));
-        let mut seq = 1;
-        steady_with_a_spare(&mut jb, &mut seq, SHRINK_ANYWAY - 1, false);
+        let (mut jb, mut seq) = holding(1);
+        steady(&mut jb, &mut seq, SHRINK_WATCH + SHRINK_ANYWAY - 1, false);
         assert_eq!(jb.shrunk, 0);
-        steady_with_a_spare(&mut jb, &mut seq, 1, false);
+        steady(&mut jb, &mut seq, 1, false);
         assert_eq!(jb.shrunk, 1);
     }
 
     #[test]
-    fn an_underrun_starts_the_wait_over() {
-        let mut jb = JitterBuffer::default();
-        jb.push(0, frame(0));
-        let mut seq = 1;
-        steady_with_a_spare(&mut jb, &mut seq, SHRINK_AFTER - 1, true);
+    fn an_underrun_starts_the_watch_over() {
+        let (mut jb, mut seq) = holding(1);
+        steady(&mut jb, &mut seq, SHRINK_WATCH - 1, true);
         // The phone's packets come late for a moment: the spare is used up.
         assert_eq!(played(jb.pop()), Some(seq - 1));
         assert_eq!(jb.pop(), Playout::Empty);
         jb.trim(|_| true);
         jb.push(seq, frame(seq));
         seq += 1;
-        steady_with_a_spare(&mut jb, &mut seq, SHRINK_AFTER - 1, true);
+        steady(&mut jb, &mut seq, SHRINK_WATCH - 1, true);
         assert_eq!(jb.shrunk, 0, "the spare the underrun showed is needed");
+        // A whole watch with the spare again: now it goes.
+        steady(&mut jb, &mut seq, 2, true);
+        assert_eq!(jb.shrunk, 1);
     }
 
     #[test]
     fn a_buffer_that_holds_nothing_spare_never_shrinks() {
         let mut jb = JitterBuffer::default();
-        for s in 0..(2 * SHRINK_ANYWAY) {
+        for s in 0..(4 * SHRINK_WATCH) {
             let s = s as u16;
             jb.push(s, frame(s));
             assert_eq!(played(jb.pop()), Some(s));
