@@ -81,7 +81,7 @@ struct Shrink {
     least: Option<usize>,
     /// Frames found spare, still to drop.
     owed: usize,
-    /// Ticks since a quiet frame was last waited for.
+    /// Ticks spent waiting for a quiet frame to drop (reset by each drop).
     waited: u32,
 }
 
