@@ -2,6 +2,11 @@
 //!
 //! # Layout
 //!
+//! The routing core (`acd`), the SIP stack (`sip`) and the media engine
+//! (`media`: WebRTC legs, RTP legs, bridge, recorder) are crates of their own
+//! that know nothing of the server; this crate wires them to storage, tenants
+//! and connections.
+//!
 //! * `config`: layered configuration (defaults, TOML, `SWITCHBOARD_*`, flags).
 //! * `store`: SQLite or PostgreSQL behind one `Store`; every query tenant-scoped.
 //! * `auth`: argon2 passwords, tokens, merchant-signed visitor identities.
@@ -10,7 +15,6 @@
 //!   conversation; connections talk to it through channels.
 //! * `protocol`: the WebSocket JSON frames (docs/protocol.md).
 //! * `ws`: the visitor and agent WebSocket endpoints.
-//! * `media`: the media engine (WebRTC legs, bridge, recorder, listener).
 //! * `http`: the two listeners (public, agent), REST API, embedded web assets.
 //!
 //! `main.rs` parses the command line and calls [`open_store`] and [`run`];
@@ -22,7 +26,6 @@ pub mod demo;
 pub mod desk;
 pub mod http;
 pub mod ids;
-pub mod media;
 pub mod phone;
 pub mod protocol;
 pub mod routing;

@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Staff, TestServer, WAIT, Ws, hello};
+use media::testclient::{ClientEvent, Shape, TestClient};
 use serde_json::{Value, json};
-use switchboard::media::testclient::{ClientEvent, Shape, TestClient};
 use tokio::sync::mpsc;
 
 /// One in-process WebRTC peer and what it saw.

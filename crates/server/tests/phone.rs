@@ -12,10 +12,10 @@ mod phone;
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use common::{TestServer, WAIT, Ws, free_sip_addr, hello};
+use media::testclient::{ClientEvent, Shape, TestClient};
 use opus_rs::{Application, OpusDecoder, OpusEncoder};
 use phone::RtpPhone;
 use serde_json::{Value, json};
-use switchboard::media::testclient::{ClientEvent, Shape, TestClient};
 use tokio::{process::Child, sync::mpsc};
 
 const SIPP: &str = "/usr/bin/sipp";

@@ -12,10 +12,11 @@ use std::{
 
 use tokio::sync::mpsc;
 
+use media::{LegId, LegRole, MediaEngine, MediaError, MediaEvent, MediaEventKind};
+
 use super::{ConnId, DeskState, ListenError, Phase};
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
-    media::{self, LegId, LegRole, MediaEngine, MediaError, MediaEvent, MediaEventKind},
     protocol::{self, CallState, ErrorCode, FrameError, MediaSettings, ToAgent, ToVisitor},
     store::{CallMedia, CallRecord, CallRoute, Sender},
 };

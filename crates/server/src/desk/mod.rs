@@ -34,9 +34,10 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use media::{LegId, MediaEngine, MediaEvent};
+
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
-    media::{LegId, MediaEngine, MediaEvent},
     protocol::{AgentFrame, PageContext, ToAgent, ToVisitor, VisitorFrame},
     store::{Link, StatEvent, Store, Tenant, User},
 };

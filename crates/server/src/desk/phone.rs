@@ -20,10 +20,11 @@ use std::{collections::HashMap, net::SocketAddr, time::Instant};
 
 use tokio::sync::mpsc;
 
+use media::{G711, LegId, LegRole, RtpPeer};
+
 use super::{ConnId, DeskState, LiveContact, Phase, VisitorHello, screenpop};
 use crate::{
     ids::{ContactId, QueueId, TenantId},
-    media::{self, G711, LegId, LegRole, RtpPeer},
     phone::{
         TenantPhone,
         centers::{PhoneCenter, choose, phone_centers},

@@ -11,11 +11,12 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 
+use media::LegId;
+
 use super::{AppState, error::ApiError, staff::Principal};
 use crate::{
     desk::ListenError,
     ids::ContactId,
-    media::LegId,
     store::{CallRecord, Role},
 };
 

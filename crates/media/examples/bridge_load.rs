@@ -42,11 +42,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use switchboard::media::{
+use media::{
     Call, G711, LegRole, RtpPeer,
     testclient::{self, AudioProbe, ClientEvent, Shape, TestClient},
 };
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::{net::UdpSocket, sync::mpsc};
 
 use self::common::{engine_thread, this_thread, thread_cpu_ns};

@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use switchboard::media::{
+use media::{
     Call, LegId, LegRole, MediaConfig, MediaEngine, MediaError, MediaEvent, MediaEventKind,
     testclient::{ClientEvent, Shape, TestClient},
 };

@@ -29,7 +29,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use switchboard::media::{
+use media::{
     LegRole,
     testclient::{ClientEvent, Shape, TestClient},
 };

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use switchboard::media::{MediaConfig, MediaEngine};
+use media::{MediaConfig, MediaEngine};
 
 pub struct Args {
     pub calls: usize,

@@ -8,12 +8,12 @@ mod support;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use support::tone::{self, Detector};
-use switchboard::media::{
+use media::{
     Call, G711, LegId, LegRole, MediaConfig, MediaEngine, MediaError, MediaEvent, MediaEventKind,
     RtpError, RtpPeer,
     testclient::{self, AudioProbe, ClientEvent, Shape, TestClient},
 };
+use support::tone::{self, Detector};
 use tokio::{net::UdpSocket, sync::mpsc, task::JoinHandle, time::timeout};
 
 /// Longest any condition may take to come true.

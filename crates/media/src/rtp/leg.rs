@@ -36,7 +36,7 @@ use super::{
     jitter::{self, JitterBuffer, Playout},
     packet, rtcp,
 };
-use crate::media::{
+use crate::{
     LegId, LegRole, LegStats,
     leg::LegOutput,
     opus::{self, FRAME},
