@@ -3,7 +3,9 @@
 
 use std::time::Instant;
 
-use super::{AgentConn, ConnId, DeskState, Outbox, Phase, Seat, routing::state_name};
+use super::{
+    AgentConn, Author, ConnId, DeskState, Outbox, Phase, Seat, Stored, routing::state_name,
+};
 use crate::{
     ids::{ContactId, UserId},
     protocol::{
@@ -79,31 +81,25 @@ impl DeskState {
             }
         }
         // Contacts this agent still holds (a console reload mid-conversation).
-        let held: Vec<(ContactId, &'static str, &'static str, serde_json::Value)> = self
+        let contacts: Vec<HeldContact> = self
             .contacts
             .iter()
             .filter(|(_, c)| c.agent == Some(user.id))
-            .filter_map(|(id, c)| match c.phase {
-                Phase::Connected => Some((*id, c.media_name(), "connected", c.screenpop.clone())),
-                Phase::WrapUp => Some((*id, c.media_name(), "wrapup", c.screenpop.clone())),
-                _ => None,
+            .filter_map(|(id, c)| {
+                let state = match c.phase {
+                    Phase::Connected => "connected",
+                    Phase::WrapUp => "wrapup",
+                    _ => return None,
+                };
+                Some(HeldContact {
+                    contact: id.0,
+                    media: c.media_name(),
+                    state,
+                    screenpop: c.screenpop.clone(),
+                    transcript: c.transcript.clone(),
+                })
             })
             .collect();
-        let mut contacts = Vec::new();
-        for (contact, media, state, screenpop) in held {
-            let transcript = self
-                .store
-                .transcript(tenant.id, contact)
-                .await
-                .unwrap_or_default();
-            contacts.push(HeldContact {
-                contact: contact.0,
-                media,
-                state,
-                screenpop,
-                transcript,
-            });
-        }
         let (state, reason) = state_name(&self.agent_state(user.id));
         if let Some(seat) = self.seats.get_mut(&user.id) {
             seat.presence = Some((state, reason.clone()));
@@ -168,10 +164,9 @@ impl DeskState {
             }
             AgentFrame::CallbackResult { contact, connected } => {
                 self.callback_result(user, ContactId(contact), connected)
-                    .await
             }
             AgentFrame::Message { contact, text } => {
-                self.agent_message(user, ContactId(contact), &text).await
+                self.agent_message(user, ContactId(contact), &text)
             }
             AgentFrame::Typing { contact, active } => self
                 .held_by(user, ContactId(contact), Phase::Connected)
@@ -181,7 +176,7 @@ impl DeskState {
             AgentFrame::End { contact } => {
                 match self.held_by(user, ContactId(contact), Phase::Connected) {
                     Ok(contact) => {
-                        self.end_contact(contact, Sender::Agent).await;
+                        self.end_contact(contact, Sender::Agent);
                         Ok(())
                     }
                     Err(e) => Err(e),
@@ -191,7 +186,7 @@ impl DeskState {
                 contact,
                 code,
                 note,
-            } => self.wrapup(user, ContactId(contact), &code, note).await,
+            } => self.wrapup(user, ContactId(contact), &code, note),
             AgentFrame::CallSdp { contact, sdp } => {
                 self.agent_call_sdp(conn, user, contact, &sdp).await
             }
@@ -258,7 +253,7 @@ impl DeskState {
     /// The agent reports the callback they were reserved for: answered (the
     /// agent now holds it, like an accepted chat) or not (it is tried again
     /// after the retry delay, keeping its place, until attempts run out).
-    async fn callback_result(
+    fn callback_result(
         &mut self,
         user: UserId,
         contact: ContactId,
@@ -281,9 +276,12 @@ impl DeskState {
             if let Some(live) = self.contacts.get_mut(&contact) {
                 live.phase = Phase::Waiting;
                 let tenant = live.tenant;
-                if let Err(e) = self.store.mark_requeued(tenant, contact).await {
-                    tracing::error!(error = %e, "storing a failed callback failed");
-                }
+                self.writer.write(
+                    tenant,
+                    contact,
+                    "failed callback",
+                    move |store| async move { store.mark_requeued(tenant, contact).await },
+                );
             }
             acd::Input::CallbackFailed { contact }
         };
@@ -321,7 +319,7 @@ impl DeskState {
         }
     }
 
-    async fn agent_message(
+    fn agent_message(
         &mut self,
         user: UserId,
         contact: ContactId,
@@ -332,21 +330,17 @@ impl DeskState {
         let Some(tenant) = self.contacts.get(&contact).map(|c| c.tenant) else {
             return Ok(());
         };
-        let message = self
-            .store_message(tenant, contact, Sender::Agent, &text)
-            .await?;
-        self.send_contact_visitors(contact, &ToVisitor::Message(message.clone()));
-        self.send_agent(
-            user,
-            &ToAgent::Message {
-                contact: contact.0,
-                message,
-            },
-        );
+        if !self.writer.admits(tenant) {
+            return Err(super::stored::busy());
+        }
+        // Echoed to both sides once stored (`stored.rs`).
+        self.store_message(contact, Sender::Agent, text, Author::Agent(user));
         Ok(())
     }
 
-    async fn wrapup(
+    /// The routing core frees the agent at once; the contact is closed (and
+    /// the console told `wrapped`) when the wrap-up is stored (`stored.rs`).
+    fn wrapup(
         &mut self,
         user: UserId,
         contact: ContactId,
@@ -354,7 +348,7 @@ impl DeskState {
         note: Option<String>,
     ) -> Result<(), FrameError> {
         let contact = self.held_by(user, contact, Phase::WrapUp)?;
-        let Some(live) = self.contacts.get(&contact) else {
+        let Some(live) = self.contacts.get_mut(&contact) else {
             return Ok(());
         };
         if !live.wrapup_codes.iter().any(|c| c == code) {
@@ -366,24 +360,39 @@ impl DeskState {
                 ),
             ));
         }
+        if live.wrapping_up {
+            return Err(FrameError::new(
+                ErrorCode::BadState,
+                "the wrap-up is being stored",
+            ));
+        }
+        live.wrapping_up = true;
         let note: Option<String> = note
             .map(|n| n.trim().chars().take(MAX_NOTE_CHARS).collect())
             .filter(|n: &String| !n.is_empty());
         let tenant = live.tenant;
-        self.store
-            .set_wrapup(tenant, contact, code, note.as_deref())
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "storing a wrap-up failed");
-                FrameError::new(
-                    ErrorCode::BadState,
-                    "the wrap-up could not be stored; try again",
-                )
-            })?;
-        self.remove_contact(contact);
+        let code = code.to_owned();
+        let store = self.writer.store();
+        let tx = self.stored_tx.clone();
+        self.writer.then(tenant, contact, async move {
+            let ok = match store
+                .set_wrapup(tenant, contact, &code, note.as_deref())
+                .await
+            {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "storing a wrap-up failed");
+                    false
+                }
+            };
+            let _ = tx.send(Stored::WrapUp {
+                contact,
+                agent: user,
+                ok,
+            });
+        });
         self.acd
             .handle_input(super::now(), acd::Input::WrapUpDone { contact });
-        self.send_agent(user, &ToAgent::Wrapped { contact: contact.0 });
         Ok(())
     }
 

@@ -345,9 +345,7 @@ impl DeskState {
             call.phone = Some(Box::new(phone));
         }
         self.send_visitor(conn, ToVisitor::CallAnswer { sdp: answer });
-        let started = self
-            .visitor_start(conn, None, None, Some(Box::new(call)))
-            .await;
+        let started = self.visitor_start(conn, None, None, Some(Box::new(call)));
         if started.is_err() {
             handle.hangup().await;
             if let Some((_, caller_id)) = &plan {
@@ -423,7 +421,7 @@ impl DeskState {
     /// Ends a contact's media: totals stored on the record, both sides told,
     /// the media engine's call hung up. Nothing happens for a chat or a call
     /// already finished.
-    pub(super) async fn finish_call(&mut self, contact: ContactId, reason: &'static str) {
+    pub(super) fn finish_call(&mut self, contact: ContactId, reason: &'static str) {
         let Some(live) = self.contacts.get_mut(&contact) else {
             return;
         };
@@ -435,7 +433,7 @@ impl DeskState {
         call.state = CallState::Ended;
         let (media, recording, agent) = (call.media, call.recording, live.agent);
         if let Some(phone) = call.phone.as_deref_mut() {
-            self.finish_phone(tenant, contact, phone).await;
+            self.finish_phone(tenant, contact, phone);
         }
         if let Some(number) = call.dial_in.take() {
             self.return_routing_point(tenant, &number);
@@ -460,13 +458,11 @@ impl DeskState {
                 },
             );
         }
-        if let Err(e) = self
-            .store
-            .set_call_record(tenant, contact, &call.record)
-            .await
-        {
-            tracing::error!(error = %e, "storing a call's figures failed");
-        }
+        let figures = call.record.clone();
+        self.writer
+            .write(tenant, contact, "call figures", move |store| async move {
+                store.set_call_record(tenant, contact, &figures).await
+            });
         self.calls.release(tenant, &call);
         metrics::counter!("switchboard_calls_ended_total", "reason" => reason).increment(1);
     }
@@ -504,8 +500,8 @@ impl DeskState {
                     LegRole::Agent if call.agent_leg != Some(leg) => {}
                     LegRole::Visitor | LegRole::Agent => {
                         metrics::counter!("switchboard_call_legs_failed_total").increment(1);
-                        self.finish_call(contact, "media_failed").await;
-                        self.end_contact(contact, Sender::System).await;
+                        self.finish_call(contact, "media_failed");
+                        self.end_contact(contact, Sender::System);
                     }
                 }
             }
@@ -694,15 +690,13 @@ impl DeskState {
                 ));
             }
         };
-        let mut routing = match self.store.contact_routing(tenant, contact).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "loading a contact's routing failed");
-                return Err(FrameError::new(
-                    ErrorCode::BadState,
-                    "the transfer failed; try again",
-                ));
-            }
+        // The routing the contact started with: each transfer adds to it,
+        // not to the previous transfer's.
+        let Some(mut routing) = self.contacts.get(&contact).map(|c| c.routing.clone()) else {
+            return Err(FrameError::new(
+                ErrorCode::BadState,
+                "the transfer failed; try again",
+            ));
         };
         // The transferring agent's part ends here.
         let mut figures = None;
@@ -721,10 +715,11 @@ impl DeskState {
             call.handle.set_hold(false).await;
             figures = Some(call.record.clone());
         }
-        if let Some(figures) = figures
-            && let Err(e) = self.store.set_call_record(tenant, contact, &figures).await
-        {
-            tracing::error!(error = %e, "storing a call's figures failed");
+        if let Some(figures) = figures {
+            self.writer
+                .write(tenant, contact, "call figures", move |store| async move {
+                    store.set_call_record(tenant, contact, &figures).await
+                });
         }
         let at = super::now();
         self.acd
@@ -737,9 +732,10 @@ impl DeskState {
             live.agent = None;
             live.agent_name = None;
         }
-        if let Err(e) = self.store.mark_requeued(tenant, contact).await {
-            tracing::error!(error = %e, "storing a transfer failed");
-        }
+        self.writer
+            .write(tenant, contact, "transfer", move |store| async move {
+                store.mark_requeued(tenant, contact).await
+            });
         routing.priority += TRANSFER_PRIORITY;
         routing.preferred_agent = to_agent.map(|u| u.0);
         routing.excluded_agent = to_agent.is_none().then_some(user.0);

@@ -71,10 +71,7 @@ impl DeskState {
             link.calls.record,
         );
         call.dial_in = Some(number.clone());
-        if let Err(e) = self
-            .visitor_start(conn, None, None, Some(Box::new(call)))
-            .await
-        {
+        if let Err(e) = self.visitor_start(conn, None, None, Some(Box::new(call))) {
             handle.hangup().await;
             self.phone.routing_points.release(tenant, &number);
             return Err(e);
@@ -130,7 +127,7 @@ impl DeskState {
 
     /// Ends the contacts whose routing point was not called in time (on the
     /// desk's one-second tick).
-    pub(super) async fn expire_routing_points(&mut self) {
+    pub(super) fn expire_routing_points(&mut self) {
         let now = Instant::now();
         let expired: Vec<ContactId> = self
             .phone
@@ -141,8 +138,8 @@ impl DeskState {
             .collect();
         for contact in expired {
             metrics::counter!("switchboard_routing_points_expired_total").increment(1);
-            self.finish_call(contact, "expired").await;
-            self.end_contact(contact, Sender::System).await;
+            self.finish_call(contact, "expired");
+            self.end_contact(contact, Sender::System);
         }
     }
 }

@@ -19,7 +19,9 @@ mod phone;
 mod rebuild;
 mod routing;
 mod screenpop;
+mod stored;
 mod visitor;
+mod writer;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -35,6 +37,8 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use media::{LegId, MediaEngine, MediaEvent};
+
+pub use screenpop::{Identity, Profile};
 
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
@@ -85,12 +89,17 @@ pub(crate) enum Request {
         conn: ConnId,
         tenant: Box<Tenant>,
         link: Box<Link>,
+        /// Established by the connection from the hello's token or attributes.
+        identity: Box<Identity>,
         frame: VisitorFrame,
         outbox: Outbox<ToVisitor>,
     },
     Visitor {
         conn: ConnId,
         frame: VisitorFrame,
+        /// For a frame that starts a contact: what the store knows of a
+        /// verified visitor, read by the connection so the desk need not.
+        profile: Option<Box<Profile>>,
     },
     VisitorGone {
         conn: ConnId,
@@ -167,9 +176,11 @@ impl Desk {
         let (stats, _) = broadcast::channel(STATS_BACKLOG);
         let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS_BACKLOG);
         let (phone, sip_rx) = phone::PhoneBook::new(sip);
+        let (stored_tx, stored_rx) = mpsc::unbounded_channel();
         let mut state = DeskState::new(store, config, stats.clone(), media, media_tx, phone);
+        state.stored_tx = stored_tx;
         state.load_all().await?;
-        let task = tokio::spawn(state.run(rx, media_rx, sip_rx));
+        let task = tokio::spawn(state.run(rx, media_rx, sip_rx, stored_rx));
         Ok((
             Desk {
                 tx,
@@ -266,11 +277,22 @@ struct LiveContact {
     orphaned_since: Option<Instant>,
     /// The visitor was told the chat entered the queue.
     queued_sent: bool,
+    /// The first message is on its way to the database: the visitor hears
+    /// of the queue after its echo.
+    first_pending: bool,
     /// The number to call, for a callback request (which needs no visitor
     /// connection and is never swept as abandoned).
     callback_phone: Option<String>,
     /// The media call of a voice or video contact.
     call: Option<Box<calls::LiveCall>>,
+    /// What routing knows of the visitor, as stored with the contact (a
+    /// transfer or a callback starts from it without reading it back).
+    routing: crate::routing::ContactRouting,
+    /// The messages stored so far, in order: a reconnecting tab or console
+    /// and the agent who takes the contact get them without a read.
+    transcript: Vec<crate::store::Message>,
+    /// A wrap-up is on its way to the database: a second one is refused.
+    wrapping_up: bool,
 }
 
 impl LiveContact {
@@ -295,6 +317,9 @@ struct VisitorConn {
     calls: crate::store::TenantCalls,
     /// The cookies and form fields the tenant lets this page share.
     share: crate::store::ContextShare,
+    /// What the store knows of this (verified) visitor, handed in with the
+    /// frame that starts a contact and used by it.
+    profile: Option<Box<Profile>>,
 }
 
 /// What a visitor said at hello, kept to build the contact when they start.
@@ -410,6 +435,98 @@ struct DeskState {
     /// Calls over SIP trunks: the user agent, each tenant's numbers and
     /// centers, the caller-id pool.
     phone: phone::PhoneBook,
+    /// Every write to the database goes through here, off the desk's path.
+    writer: writer::Writer,
+    /// Writes that report back (what the user is told is stored).
+    stored_tx: mpsc::UnboundedSender<Stored>,
+    /// Ids for new contacts, reserved from the database a block at a time.
+    contact_ids: ContactIds,
+    /// Each tenant as its latest visitor connection read it, for what a new
+    /// contact needs (wrap-up codes, identity settings).
+    tenants: HashMap<TenantId, Arc<Tenant>>,
+}
+
+/// A write that committed (or failed), back at the desk to tell the user.
+enum Stored {
+    /// A new contact's row: on failure the contact is ended and its visitor
+    /// told; a callback's visitor is told when to expect the call.
+    Contact {
+        contact: ContactId,
+        ok: bool,
+        callback_at: Option<(ConnId, i64)>,
+    },
+    Message {
+        contact: ContactId,
+        /// Who sent it, to hear of a failure.
+        author: Author,
+        result: Result<crate::store::Message, ()>,
+    },
+    WrapUp {
+        contact: ContactId,
+        agent: UserId,
+        ok: bool,
+    },
+    /// A waiting chat became a callback (virtual hold).
+    CallbackMade {
+        contact: ContactId,
+        at: i64,
+        ok: bool,
+    },
+    ContactIds(Result<std::ops::Range<i64>, ()>),
+}
+
+/// Who sent a message, to tell them if it could not be stored.
+#[derive(Debug, Clone, Copy)]
+enum Author {
+    Visitor(ConnId),
+    Agent(UserId),
+    /// The first message of a contact (its visitor is told through the contact).
+    Start,
+}
+
+/// How many contact ids are reserved at a time, and the fewest left before
+/// the next block is asked for. At 500 new contacts a second a block lasts
+/// two seconds; the next is asked for a second ahead.
+const ID_BLOCK: i64 = 1000;
+const ID_LOW: i64 = 500;
+
+/// The blocks of contact ids in hand: the one in use and the next.
+#[derive(Default)]
+struct ContactIds {
+    current: std::ops::Range<i64>,
+    spare: Option<std::ops::Range<i64>>,
+    asked: bool,
+}
+
+impl ContactIds {
+    fn take(&mut self) -> Option<ContactId> {
+        if self.current.is_empty() {
+            self.current = self.spare.take()?;
+        }
+        self.current.next().map(ContactId)
+    }
+
+    /// Whether the next block should be asked for now (and notes that it was).
+    fn wants_more(&mut self) -> bool {
+        let want =
+            !self.asked && self.spare.is_none() && self.current.end - self.current.start < ID_LOW;
+        self.asked |= want;
+        want
+    }
+
+    fn add(&mut self, block: std::ops::Range<i64>) {
+        self.asked = false;
+        if self.current.is_empty() {
+            self.current = block;
+        } else {
+            self.spare = Some(block);
+        }
+    }
+
+    /// The ask failed: ask again at the next contact.
+    fn ask_failed(&mut self) {
+        self.asked = false;
+    }
 }
 
 /// How many media events may wait for the desk.
@@ -449,6 +566,10 @@ impl DeskState {
         tokio::spawn(write_stats(store.clone(), stat_rx));
         let acd = acd::Acd::new(acd::Config::default(), now());
         Self {
+            writer: writer::Writer::start(store.clone()),
+            stored_tx: mpsc::unbounded_channel().0,
+            contact_ids: ContactIds::default(),
+            tenants: HashMap::new(),
             store,
             config,
             acd,
@@ -475,12 +596,17 @@ impl DeskState {
     /// Loads every tenant's routing into the core, then the contacts that were
     /// waiting when the server stopped.
     async fn load_all(&mut self) -> Result<(), crate::store::StoreError> {
+        self.contact_ids
+            .add(self.store.reserve_contact_ids(ID_BLOCK).await?);
         for tenant in self.store.tenant_ids().await? {
+            if let Some(row) = self.store.tenant(tenant).await? {
+                self.tenants.insert(tenant, Arc::new(row));
+            }
             self.load_tenant(tenant, None).await?;
         }
-        self.drain().await;
+        self.drain();
         self.rebuild_waiting().await?;
-        self.drain().await;
+        self.drain();
         Ok(())
     }
 
@@ -582,6 +708,7 @@ impl DeskState {
         mut rx: mpsc::Receiver<Request>,
         mut media_rx: mpsc::Receiver<MediaEvent>,
         mut sip_rx: mpsc::Receiver<sip::SipEvent>,
+        mut stored_rx: mpsc::UnboundedReceiver<Stored>,
     ) {
         // Housekeeping (dropped visitors) runs on its own coarse tick.
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -596,15 +723,16 @@ impl DeskState {
                 }
                 Some(event) = media_rx.recv() => self.media_event(event).await,
                 Some(event) = sip_rx.recv() => self.sip_event(event).await,
+                Some(stored) = stored_rx.recv() => self.stored(stored),
                 () = tokio::time::sleep_until(deadline) => {
                     self.acd.handle_input(now(), acd::Input::Timeout);
                 }
                 _ = tick.tick() => {
-                    self.sweep_orphans().await;
-                    self.expire_routing_points().await;
+                    self.sweep_orphans();
+                    self.expire_routing_points();
                 }
             }
-            self.drain().await;
+            self.drain();
         }
         tracing::info!("desk stopped");
     }
@@ -615,13 +743,22 @@ impl DeskState {
                 conn,
                 tenant,
                 link,
+                identity,
                 frame,
                 outbox,
             } => {
-                self.visitor_hello(conn, *tenant, *link, frame, outbox)
-                    .await;
+                self.visitor_hello(conn, *tenant, *link, *identity, frame, outbox);
             }
-            Request::Visitor { conn, frame } => self.visitor_frame(conn, frame).await,
+            Request::Visitor {
+                conn,
+                frame,
+                profile,
+            } => {
+                if let Some(v) = self.visitors.get_mut(&conn) {
+                    v.profile = profile;
+                }
+                self.visitor_frame(conn, frame).await;
+            }
             Request::VisitorGone { conn } => self.visitor_gone(conn),
             Request::AgentHello {
                 conn,
@@ -716,27 +853,6 @@ impl DeskState {
         if let Some(call) = contact.call.take() {
             self.calls.release(contact.tenant, &call);
         }
-    }
-
-    /// Appends a chat message to the transcript; a storage failure becomes an
-    /// error frame for the sender (the message is not relayed unstored).
-    async fn store_message(
-        &self,
-        tenant: TenantId,
-        contact: ContactId,
-        from: crate::store::Sender,
-        text: &str,
-    ) -> Result<crate::store::Message, crate::protocol::FrameError> {
-        self.store
-            .append_message(tenant, contact, from, text)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "storing a message failed");
-                crate::protocol::FrameError::new(
-                    crate::protocol::ErrorCode::BadState,
-                    "the message could not be stored; try again",
-                )
-            })
     }
 
     /// An agent's state, straight from the routing core (the one place it lives).

@@ -334,7 +334,7 @@ impl DeskState {
     }
 
     /// Dials the center once the contact exists.
-    pub(super) async fn dial_center(&mut self, contact: ContactId) {
+    pub(super) fn dial_center(&mut self, contact: ContactId) {
         let Some(live) = self.contacts.get(&contact) else {
             return;
         };
@@ -351,9 +351,10 @@ impl DeskState {
         };
         let center = phone.record.center.clone().unwrap_or_default();
         let record = phone.record.clone();
-        if let Err(e) = self.store.set_phone_record(tenant, contact, &record).await {
-            tracing::error!(error = %e, "storing a phone call's record failed");
-        }
+        self.writer
+            .write(tenant, contact, "phone record", move |store| async move {
+                store.set_phone_record(tenant, contact, &record).await
+            });
         let Some(agent) = self.phone.agent.clone() else {
             return;
         };
@@ -373,8 +374,7 @@ impl DeskState {
                 if let Some(p) = self.phone_leg_mut(contact) {
                     p.record.sip_code = Some(503);
                 }
-                self.end_center_call(contact, "unavailable", Outcome::Refused)
-                    .await;
+                self.end_center_call(contact, "unavailable", Outcome::Refused);
             }
         }
     }
@@ -390,20 +390,23 @@ impl DeskState {
 
     /// Ends a browser-to-center call and its contact (no routing core, no
     /// wrap-up: the center's agent is not ours).
-    pub(super) async fn end_center_call(
+    pub(super) fn end_center_call(
         &mut self,
         contact: ContactId,
         reason: &'static str,
         outcome: Outcome,
     ) {
-        self.finish_call(contact, reason).await;
+        self.finish_call(contact, reason);
         let Some(live) = self.contacts.get(&contact) else {
             return;
         };
         let tenant = live.tenant;
-        if let Err(e) = self.store.mark_ended(tenant, contact, outcome, false).await {
-            tracing::error!(error = %e, "storing the end of a contact failed");
-        }
+        self.writer.write(
+            tenant,
+            contact,
+            "end of a contact",
+            move |store| async move { store.mark_ended(tenant, contact, outcome, false).await },
+        );
         let by = if reason == "hangup" {
             Sender::Visitor
         } else {
@@ -416,7 +419,7 @@ impl DeskState {
 
     /// The phone side of `finish_call`: hang up the SIP dialog, give back the
     /// caller id and the center's slot, store the phone record.
-    pub(super) async fn finish_phone(
+    pub(super) fn finish_phone(
         &mut self,
         tenant: TenantId,
         contact: ContactId,
@@ -440,13 +443,11 @@ impl DeskState {
             // Given up before any final answer: the caller cancelled.
             phone.record.sip_code = Some(487);
         }
-        if let Err(e) = self
-            .store
-            .set_phone_record(tenant, contact, &phone.record)
-            .await
-        {
-            tracing::error!(error = %e, "storing a phone call's record failed");
-        }
+        let record = phone.record.clone();
+        self.writer
+            .write(tenant, contact, "phone record", move |store| async move {
+                store.set_phone_record(tenant, contact, &record).await
+            });
     }
 
     /// A digit keyed on the phone side: push codes open pages for the visitor.
@@ -505,7 +506,10 @@ impl DeskState {
         phone.record.sip_code = Some(200);
         phone.record.answered_at = Some(super::now().0);
         let (leg, local, record) = (phone.leg, phone.local, phone.record.clone());
-        let store = self.store.clone();
+        self.writer
+            .write(tenant, contact, "phone record", move |store| async move {
+                store.set_phone_record(tenant, contact, &record).await
+            });
         let Some(agent) = self.phone.agent.clone() else {
             return;
         };
@@ -517,9 +521,6 @@ impl DeskState {
             }
             if let Err(e) = agent.answer(id, sip::LocalMedia { addr: local }).await {
                 tracing::warn!(error = %e, "answering an inbound call failed");
-            }
-            if let Err(e) = store.set_phone_record(tenant, contact, &record).await {
-                tracing::error!(error = %e, "storing a phone call's record failed");
             }
         });
     }
@@ -600,10 +601,9 @@ impl DeskState {
                 }
                 self.release_center_slot(contact);
                 if self.is_center_call(contact) {
-                    self.end_center_call(contact, failure_reason(code), Outcome::Refused)
-                        .await;
+                    self.end_center_call(contact, failure_reason(code), Outcome::Refused);
                 } else {
-                    self.end_contact(contact, Sender::System).await;
+                    self.end_contact(contact, Sender::System);
                 }
             }
             E::RemoteHold { call, media } => {
@@ -628,23 +628,18 @@ impl DeskState {
                 self.release_center_slot(contact);
                 if self.is_center_call(contact) {
                     let outcome = self.center_call_outcome(contact, Outcome::Refused);
-                    self.end_center_call(contact, "remote_hangup", outcome)
-                        .await;
+                    self.end_center_call(contact, "remote_hangup", outcome);
                 } else {
-                    self.end_contact(contact, Sender::Visitor).await;
+                    self.end_contact(contact, Sender::Visitor);
                 }
             }
             E::TrunkStatus { tenant, trunk, up } => {
                 // Trunk names are the tenant's own: two tenants may both
                 // have a "carrier", so the gauge names the tenant too.
-                let tenant = match self.store.tenant(TenantId(tenant)).await {
-                    Ok(Some(row)) => row.slug,
-                    Ok(None) => return,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "trunk status: tenant lookup failed");
-                        tenant.to_string()
-                    }
-                };
+                let tenant = self
+                    .tenants
+                    .get(&TenantId(tenant))
+                    .map_or_else(|| tenant.to_string(), |t| t.slug.clone());
                 tracing::info!(tenant = %tenant, trunk = %trunk, up, "trunk status changed");
                 metrics::gauge!("switchboard_trunk_up", "tenant" => tenant, "trunk" => trunk)
                     .set(f64::from(u8::from(up)));
@@ -807,8 +802,12 @@ impl DeskState {
                 return Err(503);
             }
         };
-        if let Err(e) = self.store.set_phone_record(tenant, contact, &record).await {
-            tracing::error!(error = %e, "storing a phone call's record failed");
+        {
+            let record = record.clone();
+            self.writer
+                .write(tenant, contact, "phone record", move |store| async move {
+                    store.set_phone_record(tenant, contact, &record).await
+                });
         }
         let Some(live_call) = self
             .contacts
@@ -847,14 +846,12 @@ impl DeskState {
         media: sip::RemoteMedia,
         engine: &media::MediaEngine,
     ) -> Result<ContactId, u16> {
-        let internal = |e: &dyn std::fmt::Display| {
+        let internal = |e: &dyn std::fmt::Display| -> u16 {
             tracing::error!(error = %e, "starting an inbound call failed");
             500
         };
-        let tenant_row = match self.store.tenant(tenant).await {
-            Ok(Some(t)) => t,
-            Ok(None) => return Err(404),
-            Err(e) => return Err(internal(&e)),
+        let Some(tenant_row) = self.tenants.get(&tenant).cloned() else {
+            return Err(404);
         };
         if !self.calls.has_room(tenant, tenant_row.calls.max_concurrent) {
             return Err(486);
@@ -881,7 +878,7 @@ impl DeskState {
             identity: identity.clone(),
             region: None,
         };
-        let mut routing = self.contact_routing(tenant, &hello).await;
+        let mut routing = self.contact_routing(tenant, &hello, None);
         routing.call = Some(CallMedia::Voice);
         let new = NewContact {
             tenant,
@@ -901,15 +898,10 @@ impl DeskState {
             identity_json: serde_json::to_string(&identity).unwrap_or_default(),
             routing_json: serde_json::to_string(&routing).unwrap_or_default(),
         };
-        let contact = self
-            .store
-            .create_contact(&new)
-            .await
-            .map_err(|e| internal(&e))?;
-        let mut pop =
-            screenpop::build(&self.store, &tenant_row, link, contact, &identity, &context)
-                .await
-                .map_err(|e| internal(&e))?;
+        let Some(contact) = self.next_contact_id() else {
+            return Err(503);
+        };
+        let mut pop = screenpop::build(link, contact, &identity, &context, None);
         if let Some(external) = &customer {
             pop["customer"] = serde_json::to_value(
                 self.store
@@ -919,6 +911,8 @@ impl DeskState {
             )
             .unwrap_or_default();
         }
+        let resume_hash = new.resume_hash.clone();
+        self.store_contact(contact, new, None);
         pop["phone"] = serde_json::json!({
             "from": from,
             "to": to,
@@ -934,18 +928,24 @@ impl DeskState {
             sip_code: None,
             answered_at: None,
         };
-        if let Err(e) = self.store.set_phone_record(tenant, contact, &record).await {
-            tracing::error!(error = %e, "storing a phone call's record failed");
+        {
+            let record = record.clone();
+            self.writer
+                .write(tenant, contact, "phone record", move |store| async move {
+                    store.set_phone_record(tenant, contact, &record).await
+                });
         }
         let (handle, tag) = self.calls.new_call(engine);
         let (leg, local) = match handle.add_rtp(LegRole::Visitor).await {
             Ok(x) => x,
             Err(e) => {
                 handle.hangup().await;
-                let _ = self
-                    .store
-                    .mark_ended(tenant, contact, Outcome::Refused, false)
-                    .await;
+                self.writer
+                    .write(tenant, contact, "refused call", move |store| async move {
+                        store
+                            .mark_ended(tenant, contact, Outcome::Refused, false)
+                            .await
+                    });
                 tracing::error!(error = %e, "opening an RTP leg failed");
                 return Err(503);
             }
@@ -967,7 +967,7 @@ impl DeskState {
             LiveContact {
                 tenant,
                 link: link.clone(),
-                resume_hash: new.resume_hash.clone(),
+                resume_hash,
                 visitors: Vec::<ConnId>::new(),
                 agent: None,
                 agent_name: None,
@@ -979,8 +979,12 @@ impl DeskState {
                 // is on the line until the SIP dialog ends.
                 orphaned_since: None,
                 queued_sent: true,
+                first_pending: false,
                 callback_phone: None,
                 call: Some(Box::new(live_call)),
+                routing: routing.clone(),
+                transcript: Vec::new(),
+                wrapping_up: false,
             },
         );
         self.call_created(tenant, contact);

@@ -60,9 +60,10 @@ impl DeskState {
             timezone: w.timezone.clone(),
             shared: serde_json::from_str(&w.shared_json).unwrap_or_default(),
         };
-        let screenpop =
-            screenpop::build(&self.store, &tenant, &link, w.id, &identity, &context).await?;
+        let profile = screenpop::Profile::load(&self.store, tenant.id, &identity, w.id).await?;
+        let screenpop = screenpop::build(&link, w.id, &identity, &context, profile.as_ref());
         let routing: ContactRouting = serde_json::from_str(&w.routing_json).unwrap_or_default();
+        let transcript = self.store.transcript(tenant.id, w.id).await?;
         let queue = link.queue;
         self.insert_contact(
             w.id,
@@ -82,8 +83,12 @@ impl DeskState {
                 // no visitor.
                 orphaned_since: routing.callback.is_none().then(Instant::now),
                 queued_sent: true,
+                first_pending: false,
                 callback_phone: routing.callback.as_ref().map(|c| c.phone.clone()),
                 call: None,
+                routing: routing.clone(),
+                transcript,
+                wrapping_up: false,
             },
         );
         self.acd.handle_input(

@@ -53,24 +53,24 @@ fn millis(d: std::time::Duration) -> i64 {
 
 impl DeskState {
     /// Drains the core's outputs until it names its next timeout.
-    pub(super) async fn drain(&mut self) {
+    pub(super) fn drain(&mut self) {
         loop {
             match self.acd.poll_output() {
                 acd::Output::Timeout(at) => {
                     self.next_timeout = at;
                     break;
                 }
-                acd::Output::Command(command) => self.command(command).await,
+                acd::Output::Command(command) => self.command(&command),
                 acd::Output::Event(event) => {
                     self.record(&event);
-                    self.event(event).await;
+                    self.event(event);
                 }
             }
         }
     }
 
-    async fn command(&mut self, command: acd::Command) {
-        match command {
+    fn command(&mut self, command: &acd::Command) {
+        match *command {
             acd::Command::Offer {
                 contact,
                 agent,
@@ -82,9 +82,10 @@ impl DeskState {
                 live.phase = Phase::Offered(user(agent));
                 let (tenant, screenpop, media) =
                     (live.tenant, live.screenpop.clone(), live.media_name());
-                if let Err(e) = self.store.mark_offered(tenant, contact).await {
-                    tracing::error!(error = %e, "storing an offer failed");
-                }
+                self.writer
+                    .write(tenant, contact, "offer", move |store| async move {
+                        store.mark_offered(tenant, contact).await
+                    });
                 metrics::counter!("switchboard_offers_total").increment(1);
                 self.send_agent(
                     user(agent),
@@ -114,7 +115,7 @@ impl DeskState {
                         reason,
                     },
                 );
-                self.requeue(contact).await;
+                self.requeue(contact);
             }
             acd::Command::DialCallback {
                 contact,
@@ -135,9 +136,10 @@ impl DeskState {
                     live.screenpop.clone(),
                     live.callback_phone.clone().unwrap_or_default(),
                 );
-                if let Err(e) = self.store.mark_offered(tenant, contact).await {
-                    tracing::error!(error = %e, "storing a callback dial failed");
-                }
+                self.writer
+                    .write(tenant, contact, "callback dial", move |store| async move {
+                        store.mark_offered(tenant, contact).await
+                    });
                 metrics::counter!("switchboard_callback_dials_total").increment(1);
                 self.send_agent(
                     user(agent),
@@ -154,16 +156,17 @@ impl DeskState {
 
     /// An offer failed: the contact waits again (at its old place, the core
     /// guarantees).
-    async fn requeue(&mut self, contact: ContactId) {
+    fn requeue(&mut self, contact: ContactId) {
         let Some(live) = self.contacts.get_mut(&contact) else {
             return;
         };
         if matches!(live.phase, Phase::Offered(_)) {
             live.phase = Phase::Waiting;
             let tenant = live.tenant;
-            if let Err(e) = self.store.mark_requeued(tenant, contact).await {
-                tracing::error!(error = %e, "storing a requeue failed");
-            }
+            self.writer
+                .write(tenant, contact, "requeue", move |store| async move {
+                    store.mark_requeued(tenant, contact).await
+                });
             self.set_call_state(contact, CallState::Queued);
         }
     }
@@ -317,7 +320,7 @@ impl DeskState {
         }
     }
 
-    async fn event(&mut self, event: acd::Event) {
+    fn event(&mut self, event: acd::Event) {
         match event {
             acd::Event::AgentStateChanged { agent, state } => {
                 let (name, reason) = state_name(&state);
@@ -345,6 +348,11 @@ impl DeskState {
                 position,
                 wait,
             } => {
+                if self.contacts.get(&contact).is_some_and(|c| c.first_pending) {
+                    // `queued` (and what follows it) waits for the first
+                    // message's echo.
+                    return;
+                }
                 let status = self.acd.queue_status(queue);
                 let first = self
                     .contacts
@@ -390,8 +398,8 @@ impl DeskState {
                 }
             }
             acd::Event::Refused { contact, reason } => self.refused(contact, &reason),
-            acd::Event::Assigned { contact, agent } => self.assigned(contact, user(agent)).await,
-            acd::Event::Left { contact, outcome } => self.left(contact, outcome).await,
+            acd::Event::Assigned { contact, agent } => self.assigned(contact, user(agent)),
+            acd::Event::Left { contact, outcome } => self.left(contact, outcome),
             acd::Event::Declined { .. } => {
                 metrics::counter!("switchboard_offers_declined_total").increment(1);
             }
@@ -451,7 +459,7 @@ impl DeskState {
         );
     }
 
-    async fn assigned(&mut self, contact: ContactId, agent: UserId) {
+    fn assigned(&mut self, contact: ContactId, agent: UserId) {
         let agent_name = self.seats.get(&agent).map(|s| s.display_name.clone());
         let Some(live) = self.contacts.get_mut(&contact) else {
             return;
@@ -460,16 +468,12 @@ impl DeskState {
         live.agent = Some(agent);
         live.agent_name.clone_from(&agent_name);
         let (tenant, screenpop, media) = (live.tenant, live.screenpop.clone(), live.media_name());
-        if let Err(e) = self.store.mark_answered(tenant, contact, agent).await {
-            tracing::error!(error = %e, "storing an answer failed");
-        }
-        let transcript = self
-            .store
-            .transcript(tenant, contact)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "loading a transcript failed");
-                Vec::new()
+        // The messages stored so far; any still on their way reach the agent
+        // when they are stored (`stored.rs`).
+        let transcript = live.transcript.clone();
+        self.writer
+            .write(tenant, contact, "answer", move |store| async move {
+                store.mark_answered(tenant, contact, agent).await
             });
         metrics::counter!("switchboard_contacts_answered_total").increment(1);
         self.send_agent(
@@ -492,7 +496,7 @@ impl DeskState {
 
     /// The core let go of a contact. Answered ones are closed at wrap-up; the
     /// others left unanswered and their record is closed here.
-    async fn left(&mut self, contact: ContactId, outcome: acd::Outcome) {
+    fn left(&mut self, contact: ContactId, outcome: acd::Outcome) {
         if outcome == acd::Outcome::Answered {
             return;
         }
@@ -501,14 +505,17 @@ impl DeskState {
         } else {
             "unanswered"
         };
-        self.finish_call(contact, reason).await;
+        self.finish_call(contact, reason);
         let outcome = record_outcome(outcome);
         let Some(tenant) = self.contacts.get(&contact).map(|c| c.tenant) else {
             return;
         };
-        if let Err(e) = self.store.mark_ended(tenant, contact, outcome, false).await {
-            tracing::error!(error = %e, "storing an unanswered contact failed");
-        }
+        self.writer.write(
+            tenant,
+            contact,
+            "unanswered contact",
+            move |store| async move { store.mark_ended(tenant, contact, outcome, false).await },
+        );
         metrics::counter!("switchboard_contacts_unanswered_total").increment(1);
         self.detach_visitors(contact);
         self.remove_contact(contact);

@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use crate::{
     auth,
-    ids::ContactId,
+    ids::{ContactId, TenantId, UserId},
     protocol::{Attributes, PageContext},
-    store::{ContextShare, Link, Store, StoreError, Tenant},
+    store::{ContextShare, Customer, Link, PreviousContact, Store, StoreError, Tenant},
 };
 
 /// The visitor's identity as established at hello.
@@ -100,23 +100,49 @@ pub fn bounded_context(mut context: PageContext, share: &ContextShare) -> PageCo
     context
 }
 
+/// What the store knows of a verified visitor: their CRM record, earlier
+/// contacts and the agent who served them last. It is read before a contact
+/// starts (by the visitor's connection task, or at rebuild), never inside the
+/// desk's loop.
+#[derive(Debug, Default, Clone)]
+pub struct Profile {
+    pub customer: Option<Customer>,
+    pub previous: Vec<PreviousContact>,
+    pub last_agent: Option<UserId>,
+}
+
+impl Profile {
+    /// The profile of a verified visitor; `None` for anyone else. `except` is
+    /// left out of the earlier contacts (the contact being rebuilt).
+    pub async fn load(
+        store: &Store,
+        tenant: TenantId,
+        identity: &Identity,
+        except: ContactId,
+    ) -> Result<Option<Profile>, StoreError> {
+        let (Some(sub), true) = (&identity.sub, identity.verified) else {
+            return Ok(None);
+        };
+        Ok(Some(Profile {
+            customer: store.customer(tenant, sub).await?,
+            previous: store.previous_contacts(tenant, sub, except, 10).await?,
+            last_agent: store.last_agent_for(tenant, sub).await?,
+        }))
+    }
+}
+
 /// Builds the screen pop for a new contact.
-pub async fn build(
-    store: &Store,
-    tenant: &Tenant,
+pub fn build(
     link: &Link,
     contact: ContactId,
     identity: &Identity,
     context: &PageContext,
-) -> Result<Value, StoreError> {
-    let (customer, previous) = match (&identity.sub, identity.verified) {
-        (Some(sub), true) => (
-            store.customer(tenant.id, sub).await?,
-            store.previous_contacts(tenant.id, sub, contact, 10).await?,
-        ),
-        _ => (None, Vec::new()),
-    };
-    Ok(json!({
+    profile: Option<&Profile>,
+) -> Value {
+    let (customer, previous) = profile.map_or((None, &[][..]), |p| {
+        (p.customer.as_ref(), p.previous.as_slice())
+    });
+    json!({
         "contact": contact.0,
         "link": link.slug,
         "link_name": link.name,
@@ -128,7 +154,7 @@ pub async fn build(
         "timezone": context.timezone,
         "shared": context.shared,
         "previous": previous,
-    }))
+    })
 }
 
 /// The same screen pop after the visitor moved to another page.

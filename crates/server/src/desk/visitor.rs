@@ -6,6 +6,7 @@ use std::time::Instant;
 use super::{
     ConnId, DeskState, LiveContact, Outbox, Phase, VisitorConn, VisitorHello,
     screenpop::{self, Identity},
+    stored::busy,
 };
 use crate::{
     auth,
@@ -15,19 +16,20 @@ use crate::{
 };
 
 impl DeskState {
-    pub(super) async fn visitor_hello(
+    pub(super) fn visitor_hello(
         &mut self,
         conn: ConnId,
         tenant: Tenant,
         link: Link,
+        identity: Identity,
         frame: VisitorFrame,
         outbox: Outbox<ToVisitor>,
     ) {
         let VisitorFrame::Hello {
             context,
-            identity,
             attributes,
             resume,
+            ..
         } = frame
         else {
             return;
@@ -38,7 +40,6 @@ impl DeskState {
             .and_then(|a| a.region.as_deref())
             .map(|r| r.trim().chars().take(64).collect::<String>())
             .filter(|r| !r.is_empty());
-        let identity = Identity::establish(&tenant, identity.as_deref(), attributes);
         // A resume token the visitor kept from an earlier connection brings back
         // their live conversation on this link; otherwise they get a fresh token.
         let resume_token = resume
@@ -62,15 +63,8 @@ impl DeskState {
         let mut agent_name = None;
         let mut call = None;
         if let Some(contact) = resumed {
-            transcript = self
-                .store
-                .transcript(tenant.id, contact)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "loading transcript failed");
-                    Vec::new()
-                });
             if let Some(live) = self.contacts.get_mut(&contact) {
+                transcript.clone_from(&live.transcript);
                 live.visitors.push(conn);
                 live.orphaned_since = None;
                 agent_name.clone_from(&live.agent_name);
@@ -118,9 +112,12 @@ impl DeskState {
                 outbox,
                 contact: resumed,
                 calls: tenant.calls.clone(),
-                share: tenant.share,
+                share: tenant.share.clone(),
+                profile: None,
             },
         );
+        // What a new contact of this tenant needs, without a read.
+        self.tenants.insert(tenant.id, std::sync::Arc::new(tenant));
         self.send_visitor(conn, welcome);
         if let Some(contact) = resumed {
             if let Some(view) = self.acd.contact(contact)
@@ -138,7 +135,7 @@ impl DeskState {
                 );
             }
             // The reload may have been a navigation: show the agent the new page.
-            self.visitor_page(contact, context).await;
+            self.visitor_page(contact, context);
         }
     }
 
@@ -157,7 +154,7 @@ impl DeskState {
                 "hello was already received",
             )),
             (VisitorFrame::Start { text }, None) => {
-                self.visitor_start(conn, text, None, None).await
+                self.visitor_start(conn, text.as_deref(), None, None)
             }
             (VisitorFrame::Call { media, sdp }, None) => self.visitor_call(conn, media, &sdp).await,
             (VisitorFrame::DialIn, None) => self.visitor_dial_in(conn).await,
@@ -178,18 +175,16 @@ impl DeskState {
                 },
                 Some(contact),
             ) => self.visitor_media_result(contact, id, accepted, applied),
-            (VisitorFrame::Callback { phone, at }, None) => {
-                self.visitor_callback(conn, &phone, at).await
-            }
+            (VisitorFrame::Callback { phone, at }, None) => self.visitor_callback(conn, &phone, at),
             (VisitorFrame::Callback { phone, .. }, Some(contact)) => {
-                self.waiting_to_callback(contact, &phone).await
+                self.waiting_to_callback(contact, &phone)
             }
             (VisitorFrame::Start { .. }, Some(_)) => Err(FrameError::new(
                 ErrorCode::BadState,
                 "a conversation is already open",
             )),
             (VisitorFrame::Message { text }, Some(contact)) => {
-                self.visitor_message(contact, &text).await
+                self.visitor_message(conn, contact, &text)
             }
             (VisitorFrame::Typing { active }, Some(contact)) => {
                 if let Some(agent) = self
@@ -210,7 +205,7 @@ impl DeskState {
             (VisitorFrame::Page { context }, Some(contact)) => {
                 if let Some(v) = self.visitors.get(&conn) {
                     let context = screenpop::bounded_context(context, &v.share);
-                    self.visitor_page(contact, context).await;
+                    self.visitor_page(contact, context);
                 }
                 Ok(())
             }
@@ -221,7 +216,7 @@ impl DeskState {
                 Ok(())
             }
             (VisitorFrame::End, Some(contact)) => {
-                self.end_contact(contact, Sender::Visitor).await;
+                self.end_contact(contact, Sender::Visitor);
                 Ok(())
             }
             (
@@ -250,15 +245,14 @@ impl DeskState {
     /// Opens a contact: a chat (the visitor's tabs join it), with `call` a
     /// voice or video call (`calls.rs` made its media), or, with `callback`, a
     /// callback request that lives on without the visitor.
-    pub(super) async fn visitor_start(
+    pub(super) fn visitor_start(
         &mut self,
         conn: ConnId,
-        text: Option<String>,
-        callback: Option<crate::routing::CallbackRequest>,
+        text: Option<&str>,
+        callback: Option<&crate::routing::CallbackRequest>,
         call: Option<Box<super::calls::LiveCall>>,
     ) -> Result<(), FrameError> {
         let first = text
-            .as_deref()
             .filter(|t| !t.trim().is_empty())
             .map(protocol::chat_text)
             .transpose()?;
@@ -271,21 +265,23 @@ impl DeskState {
             v.resume_hash.clone(),
             v.hello.clone(),
         );
-        let internal = |e: &dyn std::fmt::Display| {
-            tracing::error!(error = %e, "starting a contact failed");
-            FrameError::new(
-                ErrorCode::BadState,
-                "the chat could not be started; try again",
-            )
+        let Some(tenant) = self.tenants.get(&tenant_id).cloned() else {
+            return Err(FrameError::new(ErrorCode::UnknownTenant, "tenant is gone"));
         };
-        let tenant = match self.store.tenant(tenant_id).await {
-            Ok(Some(t)) => t,
-            Ok(None) => return Err(FrameError::new(ErrorCode::UnknownTenant, "tenant is gone")),
-            Err(e) => return Err(internal(&e)),
+        if !self.writer.admits(tenant_id) {
+            return Err(busy());
+        }
+        let Some(contact) = self.next_contact_id() else {
+            return Err(busy());
         };
+        let profile = self.visitors.get_mut(&conn).and_then(|v| v.profile.take());
         let context = &hello.context;
-        let mut routing = self.contact_routing(tenant_id, &hello).await;
-        routing.callback.clone_from(&callback);
+        let mut routing = self.contact_routing(
+            tenant_id,
+            &hello,
+            profile.as_ref().and_then(|p| p.last_agent),
+        );
+        routing.callback = callback.cloned();
         routing.call = call.as_ref().map(|c| c.media);
         let new = NewContact {
             tenant: tenant_id,
@@ -312,27 +308,14 @@ impl DeskState {
             identity_json: to_json(&hello.identity),
             routing_json: to_json(&routing),
         };
-        let contact = self
-            .store
-            .create_contact(&new)
-            .await
-            .map_err(|e| internal(&e))?;
-        let mut screenpop = screenpop::build(
-            &self.store,
-            &tenant,
-            &link,
-            contact,
-            &hello.identity,
-            context,
-        )
-        .await
-        .map_err(|e| internal(&e))?;
+        let mut screenpop =
+            screenpop::build(&link, contact, &hello.identity, context, profile.as_deref());
         // A routing point: the agent is reserved before the visitor's phone
         // rings, and should know which number the call will come in on.
         if let Some(number) = call.as_ref().and_then(|c| c.dial_in.as_deref()) {
             screenpop["dial_in"] = serde_json::json!({ "number": number });
         }
-        if let Some(request) = &callback {
+        if let Some(request) = callback {
             let live = LiveContact {
                 tenant: tenant_id,
                 link,
@@ -346,10 +329,14 @@ impl DeskState {
                 wrapup_codes: tenant.wrapup_codes.clone(),
                 orphaned_since: None,
                 queued_sent: true,
+                first_pending: false,
                 callback_phone: Some(request.phone.clone()),
                 call: None,
+                routing: routing.clone(),
+                transcript: Vec::new(),
+                wrapping_up: false,
             };
-            return self.start_callback(contact, live, &routing, conn);
+            return self.start_callback(contact, live, &new, conn);
         }
         if let Some(w) = self.watchers.get_mut(&link.queue) {
             w.remove(&conn);
@@ -392,42 +379,65 @@ impl DeskState {
                 wrapup_codes: tenant.wrapup_codes.clone(),
                 orphaned_since: None,
                 queued_sent: false,
+                first_pending: false,
                 callback_phone: None,
                 call,
+                routing: routing.clone(),
+                transcript: Vec::new(),
+                wrapping_up: false,
             },
         );
+        self.store_contact(contact, new, None);
         if is_call {
             self.call_created(tenant_id, contact);
         }
         if self.is_center_call(contact) {
             // Answered by a call center's phone, not by our agents: no queue.
             metrics::counter!("switchboard_contacts_started_total").increment(1);
-            self.dial_center(contact).await;
+            self.dial_center(contact);
             return Ok(());
         }
         metrics::counter!("switchboard_contacts_started_total").increment(1);
         tracing::info!(contact = contact.0, tenant = %tenant.slug, "contact queued");
+        let first_pending = first.is_some();
         if let Some(text) = first {
-            self.visitor_message(contact, &text).await?;
+            // The visitor sees their first message's echo before the queue
+            // position: `queued` waits for it (`stored.rs`).
+            if let Some(live) = self.contacts.get_mut(&contact) {
+                live.first_pending = true;
+            }
+            self.store_message(contact, Sender::Visitor, text, super::Author::Start);
         }
         let at = super::now();
         self.acd.handle_input(
             at,
             acd::Input::ContactArrived(Box::new(routing.spec(contact, queue, at))),
         );
-        // A contact the core refused is explained when its events are drained.
+        if !first_pending {
+            self.tell_queued(contact);
+        }
+        Ok(())
+    }
+
+    /// Tells the visitor the contact is in line, even when an agent is free
+    /// and the offer goes out at once. A contact the core refused is
+    /// explained when its events are drained; one already answered is past
+    /// the line.
+    pub(super) fn tell_queued(&mut self, contact: ContactId) {
         let Some(view) = self.acd.contact(contact) else {
-            return Ok(());
+            return;
         };
-        // Always tell the visitor the chat is in line, even when an agent is
-        // free and the offer goes out at once.
         let (position, wait) = (
             view.position.unwrap_or(1),
             view.wait.unwrap_or(std::time::Duration::ZERO),
         );
-        if let Some(live) = self.contacts.get_mut(&contact) {
-            live.queued_sent = true;
+        let Some(live) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        if live.queued_sent || !matches!(live.phase, Phase::Waiting | Phase::Offered(_)) {
+            return;
         }
+        live.queued_sent = true;
         self.send_contact_visitors(
             contact,
             &ToVisitor::Queued {
@@ -435,7 +445,6 @@ impl DeskState {
                 wait_seconds: wait.as_secs(),
             },
         );
-        Ok(())
     }
 
     /// A callback request enters the routing core (scheduled for its time) and
@@ -445,10 +454,11 @@ impl DeskState {
         &mut self,
         contact: ContactId,
         live: LiveContact,
-        routing: &crate::routing::ContactRouting,
+        new: &NewContact,
         conn: ConnId,
     ) -> Result<(), FrameError> {
         let queue = live.link.queue;
+        let routing = live.routing.clone();
         self.insert_contact(contact, live);
         metrics::counter!("switchboard_callbacks_requested_total").increment(1);
         let at = super::now();
@@ -458,7 +468,8 @@ impl DeskState {
         );
         if self.acd.contact(contact).is_none() {
             // Refused (no agent for this link at all): its record is closed
-            // when the core's events are drained.
+            // when the core's events are drained, after it is stored.
+            self.store_contact(contact, new.clone(), None);
             return Err(FrameError::new(
                 ErrorCode::Invalid,
                 "nobody here can call you back for this; please leave a message",
@@ -469,16 +480,18 @@ impl DeskState {
             .as_ref()
             .and_then(|c| c.not_before)
             .unwrap_or(at.as_millis());
-        self.send_visitor(conn, ToVisitor::CallbackScheduled { at: when });
+        // The visitor hears of it once it is stored.
+        self.store_contact(contact, new.clone(), Some((conn, when)));
         Ok(())
     }
 
     /// What routing needs about this visitor: class of service from verified
     /// entitlements, where they are, and the agent who served them last.
-    pub(super) async fn contact_routing(
+    pub(super) fn contact_routing(
         &self,
         tenant: crate::ids::TenantId,
         hello: &VisitorHello,
+        last_agent: Option<crate::ids::UserId>,
     ) -> crate::routing::ContactRouting {
         let identity = &hello.identity;
         let class = if identity.verified {
@@ -486,18 +499,7 @@ impl DeskState {
         } else {
             None
         };
-        let preferred_agent = match identity.sub.as_deref().filter(|_| identity.verified) {
-            Some(sub) => self
-                .store
-                .last_agent_for(tenant, sub)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "looking up the last agent failed");
-                    None
-                })
-                .map(|u| u.0),
-            None => None,
-        };
+        let preferred_agent = last_agent.filter(|_| identity.verified).map(|u| u.0);
         let context = &hello.context;
         crate::routing::ContactRouting {
             priority: 0,
@@ -515,11 +517,7 @@ impl DeskState {
 
     /// Virtual hold: a chat waiting in line becomes a callback that keeps its
     /// place; the visitor's tabs are free again and told when to expect the call.
-    async fn waiting_to_callback(
-        &mut self,
-        contact: ContactId,
-        phone: &str,
-    ) -> Result<(), FrameError> {
+    fn waiting_to_callback(&mut self, contact: ContactId, phone: &str) -> Result<(), FrameError> {
         let phone = protocol::phone_number(phone)?;
         let not_waiting = || {
             FrameError::new(
@@ -531,32 +529,22 @@ impl DeskState {
             .acd
             .contact(contact)
             .is_some_and(|v| v.stage == acd::ContactStage::Waiting && v.media == acd::Media::Chat);
-        let Some(live) = self.contacts.get(&contact).filter(|_| waiting) else {
+        let Some(live) = self.contacts.get_mut(&contact).filter(|_| waiting) else {
             return Err(not_waiting());
         };
-        if live.phase != Phase::Waiting {
+        if live.phase != Phase::Waiting || live.callback_phone.is_some() {
             return Err(not_waiting());
         }
         let tenant = live.tenant;
-        let mut routing: crate::routing::ContactRouting = self
-            .store
-            .contact_routing(tenant, contact)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "loading a contact's routing failed");
-                not_waiting()
-            })?;
-        routing.callback = Some(crate::routing::CallbackRequest {
+        live.routing.callback = Some(crate::routing::CallbackRequest {
             phone: phone.clone(),
             not_before: None,
         });
-        self.store
-            .make_callback(tenant, contact, &to_json(&routing))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "storing a callback failed");
-                not_waiting()
-            })?;
+        let routing_json = to_json(&live.routing);
+        live.callback_phone = Some(phone);
+        live.orphaned_since = None;
+        // The place in line is kept at once; the visitor hears of the call
+        // back (and is let go) once it is stored (`stored.rs`).
         self.acd.handle_input(
             super::now(),
             acd::Input::ToCallback {
@@ -566,18 +554,24 @@ impl DeskState {
         );
         metrics::counter!("switchboard_callbacks_requested_total").increment(1);
         let at = super::now().as_millis();
-        self.send_contact_visitors(contact, &ToVisitor::CallbackScheduled { at });
-        self.detach_visitors(contact);
-        if let Some(live) = self.contacts.get_mut(&contact) {
-            live.callback_phone = Some(phone);
-            live.orphaned_since = None;
-        }
+        let store = self.writer.store();
+        let tx = self.stored_tx.clone();
+        self.writer.then(tenant, contact, async move {
+            let ok = match store.make_callback(tenant, contact, &routing_json).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "storing a callback failed");
+                    false
+                }
+            };
+            let _ = tx.send(super::Stored::CallbackMade { contact, at, ok });
+        });
         Ok(())
     }
 
     /// A call-back request: at the time asked, or when the link's center opens
     /// if it is closed now, or as soon as an agent is free.
-    async fn visitor_callback(
+    fn visitor_callback(
         &mut self,
         conn: ConnId,
         phone: &str,
@@ -597,13 +591,17 @@ impl DeskState {
         self.visitor_start(
             conn,
             None,
-            Some(crate::routing::CallbackRequest { phone, not_before }),
+            Some(&crate::routing::CallbackRequest { phone, not_before }),
             None,
         )
-        .await
     }
 
-    async fn visitor_message(&mut self, contact: ContactId, text: &str) -> Result<(), FrameError> {
+    fn visitor_message(
+        &mut self,
+        conn: ConnId,
+        contact: ContactId,
+        text: &str,
+    ) -> Result<(), FrameError> {
         let text = protocol::chat_text(text)?;
         let Some(live) = self.contacts.get(&contact) else {
             return Ok(());
@@ -614,24 +612,14 @@ impl DeskState {
                 "the conversation has ended",
             ));
         }
-        let (tenant, agent, phase) = (live.tenant, live.agent, live.phase);
-        let message = self
-            .store_message(tenant, contact, Sender::Visitor, &text)
-            .await?;
-        self.send_contact_visitors(contact, &ToVisitor::Message(message.clone()));
-        if let (Some(agent), Phase::Connected) = (agent, phase) {
-            self.send_agent(
-                agent,
-                &ToAgent::Message {
-                    contact: contact.0,
-                    message,
-                },
-            );
+        if !self.writer.admits(live.tenant) {
+            return Err(super::stored::busy());
         }
+        self.store_message(contact, Sender::Visitor, text, super::Author::Visitor(conn));
         Ok(())
     }
 
-    async fn visitor_page(&mut self, contact: ContactId, context: protocol::PageContext) {
+    fn visitor_page(&mut self, contact: ContactId, context: protocol::PageContext) {
         let Some(live) = self.contacts.get_mut(&contact) else {
             return;
         };
@@ -639,18 +627,17 @@ impl DeskState {
             return;
         }
         live.screenpop = screenpop::with_page(live.screenpop.take(), &context);
-        live.context = context.clone();
-        let (tenant, agent, phase, screenpop) =
-            (live.tenant, live.agent, live.phase, live.screenpop.clone());
         let pages = serde_json::to_value(&context.pages).unwrap_or_default();
         let shared = serde_json::to_value(&context.shared).unwrap_or_default();
-        if let Err(e) = self
-            .store
-            .update_contact_pages(tenant, contact, &pages, &shared)
-            .await
-        {
-            tracing::error!(error = %e, "storing the visitor's page failed");
-        }
+        live.context = context;
+        let (tenant, agent, phase, screenpop) =
+            (live.tenant, live.agent, live.phase, live.screenpop.clone());
+        self.writer
+            .write(tenant, contact, "visitor's page", move |store| async move {
+                store
+                    .update_contact_pages(tenant, contact, &pages, &shared)
+                    .await
+            });
         let holder = match phase {
             Phase::Offered(agent) => Some(agent),
             Phase::Connected | Phase::WrapUp => agent,
@@ -693,7 +680,7 @@ impl DeskState {
     }
 
     /// Ends conversations whose visitor has been gone longer than the grace time.
-    pub(super) async fn sweep_orphans(&mut self) {
+    pub(super) fn sweep_orphans(&mut self) {
         let now = Instant::now();
         let expired: Vec<ContactId> = self
             .contacts
@@ -713,7 +700,7 @@ impl DeskState {
             .map(|(id, _)| *id)
             .collect();
         for contact in expired {
-            self.end_contact(contact, Sender::System).await;
+            self.end_contact(contact, Sender::System);
         }
         self.sweep_calls();
     }
@@ -723,7 +710,7 @@ impl DeskState {
     /// Before an agent accepted, the routing core drops the contact and reports
     /// the outcome (`routing.rs` closes the record). After, the contact waits for
     /// the agent's wrap-up.
-    pub(super) async fn end_contact(&mut self, contact: ContactId, by: Sender) {
+    pub(super) fn end_contact(&mut self, contact: ContactId, by: Sender) {
         if self.is_center_call(contact) {
             let reason = if by == Sender::Visitor {
                 "hangup"
@@ -731,7 +718,7 @@ impl DeskState {
                 "ended"
             };
             let outcome = self.center_call_outcome(contact, Outcome::Abandoned);
-            self.end_center_call(contact, reason, outcome).await;
+            self.end_center_call(contact, reason, outcome);
             return;
         }
         let reason = if by == Sender::System {
@@ -739,7 +726,7 @@ impl DeskState {
         } else {
             "hangup"
         };
-        self.finish_call(contact, reason).await;
+        self.finish_call(contact, reason);
         let Some(live) = self.contacts.get_mut(&contact) else {
             return;
         };
@@ -757,13 +744,16 @@ impl DeskState {
                     return;
                 };
                 let (tenant, agent) = (live.tenant, live.agent);
-                if let Err(e) = self
-                    .store
-                    .mark_ended(tenant, contact, Outcome::Answered, true)
-                    .await
-                {
-                    tracing::error!(error = %e, "storing the end of a contact failed");
-                }
+                self.writer.write(
+                    tenant,
+                    contact,
+                    "end of a contact",
+                    move |store| async move {
+                        store
+                            .mark_ended(tenant, contact, Outcome::Answered, true)
+                            .await
+                    },
+                );
                 self.send_contact_visitors(contact, &ToVisitor::Ended { by });
                 if let Some(agent) = agent {
                     self.send_agent(

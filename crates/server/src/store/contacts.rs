@@ -176,15 +176,16 @@ const RECORD_SELECT: &str = "SELECT c.id, l.slug AS link, c.media, c.page_url, c
      LEFT JOIN users u ON u.id = c.agent_id AND u.tenant_id = c.tenant_id";
 
 impl Store {
-    pub async fn create_contact(&self, c: &NewContact) -> Result<ContactId, StoreError> {
+    /// Stores a new contact under the id the desk gave it (from
+    /// [`Store::reserve_contact_ids`]).
+    pub async fn create_contact(&self, id: ContactId, c: &NewContact) -> Result<(), StoreError> {
         let now = now_ms();
-        let id: i64 = sqlx::query_scalar(
+        sqlx::query(
             "INSERT INTO contacts (tenant_id, link_id, media, resume_hash, page_url, page_title, \
              referrer, pages, language, timezone, verified, customer_ref, identity, state, \
-             created_at, queued_at, routing, shared) \
+             created_at, queued_at, routing, shared, id) \
              VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', $13, $13, $14, \
-             $16) \
-             RETURNING id",
+             $16, $17)",
         )
         .bind(c.tenant.0)
         .bind(c.link.0)
@@ -202,9 +203,38 @@ impl Store {
         .bind(&c.routing_json)
         .bind(c.media)
         .bind(&c.shared_json)
-        .fetch_one(&self.pool)
+        .bind(id.0)
+        .execute(&self.pool)
         .await?;
-        Ok(ContactId(id))
+        Ok(())
+    }
+
+    /// Takes the next `count` contact ids for this process to hand out. The
+    /// block row is created on first use just past the highest id stored, and
+    /// moved on under its row lock, so two processes never get the same ids.
+    /// (`WHERE true`: SQLite cannot otherwise tell the upsert's `ON` from a
+    /// join's.)
+    pub async fn reserve_contact_ids(
+        &self,
+        count: i64,
+    ) -> Result<std::ops::Range<i64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO id_blocks (name, next_id) \
+             SELECT 'contacts', COALESCE(MAX(id), 0) + 1 FROM contacts WHERE true \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let end: i64 = sqlx::query_scalar(
+            "UPDATE id_blocks SET next_id = next_id + $1 WHERE name = 'contacts' \
+             RETURNING next_id",
+        )
+        .bind(count)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(end - count..end)
     }
 
     pub async fn mark_offered(&self, tenant: TenantId, id: ContactId) -> Result<(), StoreError> {

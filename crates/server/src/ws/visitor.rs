@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{FrameBudget, Incoming, classify, send_error, send_text};
 use crate::{
-    desk::{Outbox, Request},
+    desk::{Identity, Outbox, Profile, Request},
     http::{AppState, error::ApiError, staff::same_origin},
     protocol::{self, ErrorCode, FrameError, VisitorFrame},
     store::{Link, Tenant},
@@ -83,6 +83,7 @@ async fn serve(socket: WebSocket, state: AppState, found: Option<(Tenant, Link)>
     let mut outbox = Some(outbox);
     let mut budget = FrameBudget::new();
     let mut greeted = false;
+    let mut identity: Option<Identity> = None;
     metrics::gauge!("switchboard_visitor_connections").increment(1.0);
     loop {
         tokio::select! {
@@ -103,10 +104,13 @@ async fn serve(socket: WebSocket, state: AppState, found: Option<(Tenant, Link)>
                         match (&found, outbox.take()) {
                             (Some((tenant, link)), Some(outbox)) => {
                                 greeted = true;
+                                let established = establish(tenant, &frame);
+                                identity = Some(established.clone());
                                 let request = Request::VisitorHello {
                                     conn,
                                     tenant: Box::new(tenant.clone()),
                                     link: Box::new(link.clone()),
+                                    identity: Box::new(established),
                                     frame,
                                     outbox,
                                 };
@@ -118,7 +122,13 @@ async fn serve(socket: WebSocket, state: AppState, found: Option<(Tenant, Link)>
                     }
                     Ok(_) if !greeted => Err(FrameError::new(ErrorCode::BadState, "send hello first")),
                     Ok(frame) => {
-                        if state.desk.send(Request::Visitor { conn, frame }).await.is_err() { break; }
+                        let profile = match (&found, &identity) {
+                            (Some((tenant, _)), Some(identity)) if starts_contact(&frame) => {
+                                profile(&state, tenant.id, identity).await
+                            }
+                            _ => None,
+                        };
+                        if state.desk.send(Request::Visitor { conn, frame, profile }).await.is_err() { break; }
                         Ok(())
                     }
                 };
@@ -136,5 +146,45 @@ async fn serve(socket: WebSocket, state: AppState, found: Option<(Tenant, Link)>
     metrics::gauge!("switchboard_visitor_connections").decrement(1.0);
     if greeted {
         let _ = state.desk.send(Request::VisitorGone { conn }).await;
+    }
+}
+
+/// The visitor's identity from the hello's signed token or attributes.
+fn establish(tenant: &Tenant, hello: &VisitorFrame) -> Identity {
+    match hello {
+        VisitorFrame::Hello {
+            identity,
+            attributes,
+            ..
+        } => Identity::establish(tenant, identity.as_deref(), attributes.clone()),
+        _ => Identity::establish(tenant, None, None),
+    }
+}
+
+/// Frames that may start a contact, whose screen pop and routing want the
+/// visitor's profile.
+fn starts_contact(frame: &VisitorFrame) -> bool {
+    matches!(
+        frame,
+        VisitorFrame::Start { .. }
+            | VisitorFrame::Call { .. }
+            | VisitorFrame::Callback { .. }
+            | VisitorFrame::DialIn
+    )
+}
+
+/// What the store knows of a verified visitor, read here so that the desk
+/// never waits for it. A failed read starts the contact without it.
+async fn profile(
+    state: &AppState,
+    tenant: crate::ids::TenantId,
+    identity: &Identity,
+) -> Option<Box<Profile>> {
+    match Profile::load(&state.store, tenant, identity, crate::ids::ContactId(0)).await {
+        Ok(profile) => profile.map(Box::new),
+        Err(e) => {
+            tracing::error!(error = %e, "loading a visitor's profile failed");
+            None
+        }
     }
 }

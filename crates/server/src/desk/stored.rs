@@ -1,0 +1,255 @@
+//! Writes that report back to the desk (`writer.rs` runs them off the loop).
+//!
+//! The rule: what a user is told is stored (a message echo, a
+//! `callback_scheduled`, a wrap-up) is told here, after the commit; what
+//! routing decides never waits for it. Also the desk's supply of contact ids,
+//! reserved from the database a block at a time so that numbering a new
+//! contact needs no query.
+
+use super::{Author, ConnId, DeskState, ID_BLOCK, Phase, Stored};
+use crate::{
+    ids::ContactId,
+    protocol::{ErrorCode, FrameError, ToAgent, ToVisitor},
+    store::{Message, NewContact, Sender},
+};
+
+/// Messages a live contact keeps in memory for reconnecting tabs and consoles
+/// and for the agent who takes it; older ones are still in the record.
+const TRANSCRIPT_KEPT: usize = 500;
+
+/// What a connection is told when its tenant's writes are backed up.
+pub(super) fn busy() -> FrameError {
+    FrameError::new(
+        ErrorCode::RateLimited,
+        "too busy to take this right now; try again in a moment",
+    )
+}
+
+impl DeskState {
+    /// The next contact id, asking for the next block in good time. `None`
+    /// only when the database has not handed out a block for a while.
+    pub(super) fn next_contact_id(&mut self) -> Option<ContactId> {
+        let id = self.contact_ids.take();
+        if self.contact_ids.wants_more() {
+            let store = self.writer.store();
+            let tx = self.stored_tx.clone();
+            tokio::spawn(async move {
+                let block = store.reserve_contact_ids(ID_BLOCK).await.map_err(|e| {
+                    tracing::error!(error = %e, "reserving contact ids failed");
+                });
+                let _ = tx.send(Stored::ContactIds(block));
+            });
+        }
+        id
+    }
+
+    /// Stores a new contact's row. With `callback_at` the visitor on that
+    /// connection is told when to expect the call once the row is stored.
+    pub(super) fn store_contact(
+        &self,
+        contact: ContactId,
+        new: NewContact,
+        callback_at: Option<(ConnId, i64)>,
+    ) {
+        let store = self.writer.store();
+        let tx = self.stored_tx.clone();
+        self.writer.then(new.tenant, contact, async move {
+            let ok = match store.create_contact(contact, &new).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "storing a new contact failed");
+                    false
+                }
+            };
+            if !ok || callback_at.is_some() {
+                let _ = tx.send(Stored::Contact {
+                    contact,
+                    ok,
+                    callback_at,
+                });
+            }
+        });
+    }
+
+    /// Stores a message; its echo (and its copy to the agent) goes out when
+    /// it is stored, in the order the contact's messages were sent.
+    pub(super) fn store_message(
+        &self,
+        contact: ContactId,
+        from: Sender,
+        text: String,
+        author: Author,
+    ) {
+        let Some(tenant) = self.contacts.get(&contact).map(|c| c.tenant) else {
+            return;
+        };
+        let store = self.writer.store();
+        let tx = self.stored_tx.clone();
+        self.writer.then(tenant, contact, async move {
+            let result = store
+                .append_message(tenant, contact, from, &text)
+                .await
+                .map_err(|e| tracing::error!(error = %e, "storing a message failed"));
+            let _ = tx.send(Stored::Message {
+                contact,
+                author,
+                result,
+            });
+        });
+    }
+
+    /// A write that reports back has finished.
+    pub(super) fn stored(&mut self, stored: Stored) {
+        match stored {
+            Stored::ContactIds(Ok(block)) => self.contact_ids.add(block),
+            Stored::ContactIds(Err(())) => self.contact_ids.ask_failed(),
+            Stored::Contact {
+                contact,
+                ok,
+                callback_at,
+            } => {
+                if ok {
+                    if let Some((conn, at)) = callback_at {
+                        self.send_visitor(conn, ToVisitor::CallbackScheduled { at });
+                    }
+                } else {
+                    self.contact_not_stored(contact, callback_at.map(|(conn, _)| conn));
+                }
+            }
+            Stored::Message {
+                contact,
+                author,
+                result,
+            } => {
+                match result {
+                    Ok(message) => self.message_stored(contact, message),
+                    Err(()) => self.message_not_stored(contact, author),
+                }
+                if matches!(author, Author::Start) {
+                    if let Some(live) = self.contacts.get_mut(&contact) {
+                        live.first_pending = false;
+                    }
+                    self.tell_queued(contact);
+                }
+            }
+            Stored::WrapUp { contact, agent, ok } => self.wrapup_stored(contact, agent, ok),
+            Stored::CallbackMade { contact, at, ok } => self.callback_made(contact, at, ok),
+        }
+    }
+
+    /// A contact whose row could not be stored ends at once: nothing about it
+    /// could be recorded, so it must not be served.
+    fn contact_not_stored(&mut self, contact: ContactId, callback_conn: Option<ConnId>) {
+        let error = ToVisitor::Error {
+            code: ErrorCode::BadState,
+            message: "the conversation could not be started; try again".to_owned(),
+        };
+        if let Some(conn) = callback_conn {
+            self.send_visitor(conn, error.clone());
+        }
+        self.send_contact_visitors(contact, &error);
+        if self
+            .contacts
+            .get(&contact)
+            .is_some_and(|c| c.callback_phone.is_some())
+        {
+            // A callback has no visitor to end it: the core lets it go.
+            self.acd
+                .handle_input(super::now(), acd::Input::ContactLeft { contact });
+        } else {
+            self.end_contact(contact, Sender::System);
+        }
+    }
+
+    fn message_stored(&mut self, contact: ContactId, message: Message) {
+        let Some(live) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        if live.transcript.len() == TRANSCRIPT_KEPT {
+            live.transcript.remove(0);
+        }
+        live.transcript.push(message.clone());
+        let holder = match live.phase {
+            Phase::Connected | Phase::WrapUp => live.agent,
+            Phase::Waiting | Phase::Offered(_) => None,
+        };
+        self.send_contact_visitors(contact, &ToVisitor::Message(message.clone()));
+        if let Some(agent) = holder {
+            self.send_agent(
+                agent,
+                &ToAgent::Message {
+                    contact: contact.0,
+                    message,
+                },
+            );
+        }
+    }
+
+    fn message_not_stored(&mut self, contact: ContactId, author: Author) {
+        let message = "the message could not be stored; send it again".to_owned();
+        match author {
+            Author::Visitor(conn) => self.send_visitor(
+                conn,
+                ToVisitor::Error {
+                    code: ErrorCode::BadState,
+                    message,
+                },
+            ),
+            Author::Start => self.send_contact_visitors(
+                contact,
+                &ToVisitor::Error {
+                    code: ErrorCode::BadState,
+                    message,
+                },
+            ),
+            Author::Agent(user) => self.send_agent(
+                user,
+                &ToAgent::Error {
+                    code: ErrorCode::BadState,
+                    message,
+                },
+            ),
+        }
+    }
+
+    /// The wrap-up is in the record: the contact is closed. The routing core
+    /// freed the agent when the wrap-up was sent; a wrap-up that could not be
+    /// stored leaves the contact in the agent's list to send again.
+    fn wrapup_stored(&mut self, contact: ContactId, agent: super::UserId, ok: bool) {
+        if ok {
+            self.remove_contact(contact);
+            self.send_agent(agent, &ToAgent::Wrapped { contact: contact.0 });
+            return;
+        }
+        if let Some(live) = self.contacts.get_mut(&contact) {
+            live.wrapping_up = false;
+        }
+        self.send_agent(
+            agent,
+            &ToAgent::Error {
+                code: ErrorCode::BadState,
+                message: "the wrap-up could not be stored; try again".to_owned(),
+            },
+        );
+    }
+
+    /// A waiting chat became a callback in the record: its visitor is told
+    /// when to expect the call and is free again. If it could not be stored,
+    /// the visitor hears so and the contact is let go.
+    fn callback_made(&mut self, contact: ContactId, at: i64, ok: bool) {
+        if ok {
+            self.send_contact_visitors(contact, &ToVisitor::CallbackScheduled { at });
+            self.detach_visitors(contact);
+            return;
+        }
+        self.send_contact_visitors(
+            contact,
+            &ToVisitor::Error {
+                code: ErrorCode::BadState,
+                message: "the call back could not be scheduled; try again".to_owned(),
+            },
+        );
+        self.acd
+            .handle_input(super::now(), acd::Input::ContactLeft { contact });
+    }
+}
