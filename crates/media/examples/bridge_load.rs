@@ -386,7 +386,7 @@ async fn main() {
     for batch in (0..args.calls).collect::<Vec<_>>().chunks(SETUP_BATCH) {
         let mut joins = Vec::new();
         for &i in batch {
-            let call = engine.call(i as i64, events.clone());
+            let call = engine.call(media::CallTag(i as i64), events.clone());
             let tally = Arc::clone(&tally);
             let c = call.clone();
             let onsets = Arc::new(CallOnsets::default());

@@ -149,7 +149,7 @@ async fn main() {
     for batch in (0..args.calls).collect::<Vec<_>>().chunks(SETUP_BATCH) {
         let mut joins = Vec::new();
         for &i in batch {
-            let call = engine.call(i as i64, events.clone());
+            let call = engine.call(media::CallTag(i as i64), events.clone());
             for role in [LegRole::Visitor, LegRole::Agent] {
                 let tally = Arc::clone(&tally);
                 let call = call.clone();

@@ -20,7 +20,8 @@ use str0m::media::{Frequency, KeyframeRequestKind, MediaData};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    LegId, LegRole, LegStats, MediaError, MediaEvent, MediaEventKind, RecordingFiles, Shared,
+    CallTag, LegId, LegRole, LegStats, MediaError, MediaEvent, MediaEventKind, RecordingFiles,
+    Shared,
     leg::{LegOutput, Offer, SILENCE_LIMIT, WebrtcLeg},
     legs::Leg,
     recorder::Recording,
@@ -77,7 +78,7 @@ pub(crate) enum Command {
 
 pub(crate) struct CallTask {
     shared: Arc<Shared>,
-    tag: i64,
+    tag: CallTag,
     events: mpsc::Sender<MediaEvent>,
     commands: mpsc::Receiver<Command>,
     inbound: mpsc::Receiver<Inbound>,
@@ -104,7 +105,7 @@ struct Routed {
 impl CallTask {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        tag: i64,
+        tag: CallTag,
         events: mpsc::Sender<MediaEvent>,
         commands: mpsc::Receiver<Command>,
     ) -> Self {
@@ -248,7 +249,7 @@ impl CallTask {
         if registered.is_err() {
             return Err(MediaError::Unavailable);
         }
-        tracing::info!(tag = self.tag, leg = id.0, ?role, "media leg added");
+        tracing::info!(tag = self.tag.0, leg = id.0, ?role, "media leg added");
         self.legs.push(Leg::Webrtc(leg));
         Ok((id, answer))
     }
@@ -286,12 +287,15 @@ impl CallTask {
                 self.inbound_tx.clone(),
             ))
             .abort_handle();
+        let ports = rtp::PortPair {
+            rtp: rtp_socket,
+            rtcp: rtcp_socket,
+            receiver: receiver.clone(),
+        };
         let leg = match RtpLeg::new(
             id,
             role,
-            rtp_socket,
-            rtcp_socket,
-            receiver.clone(),
+            ports,
             self.shared.connect_timeout,
             Arc::clone(&self.shared.rtp_drops),
             Instant::now(),
@@ -303,7 +307,7 @@ impl CallTask {
             }
         };
         self.replace_party(role).await;
-        tracing::info!(tag = self.tag, leg = id.0, ?role, "rtp leg added");
+        tracing::info!(tag = self.tag.0, leg = id.0, ?role, "rtp leg added");
         self.legs.push(Leg::Rtp(Box::new(leg)));
         Ok((id, SocketAddr::new(self.shared.announce, port)))
     }
@@ -321,7 +325,7 @@ impl CallTask {
             return;
         }
         self.hold = on;
-        tracing::info!(tag = self.tag, on, "media hold");
+        tracing::info!(tag = self.tag.0, on, "media hold");
         if on {
             if let Some(recording) = &mut self.recording {
                 recording.pause();
@@ -347,12 +351,12 @@ impl CallTask {
         }
         match Recording::start(dir, stem) {
             Ok((recording, files)) => {
-                tracing::info!(tag = self.tag, "recording started");
+                tracing::info!(tag = self.tag.0, "recording started");
                 self.recording = Some(recording);
                 Ok(files)
             }
             Err(e) => {
-                tracing::warn!(tag = self.tag, error = %e, "recording not started");
+                tracing::warn!(tag = self.tag.0, error = %e, "recording not started");
                 Err(MediaError::Io(e))
             }
         }
@@ -441,7 +445,7 @@ impl CallTask {
                     }
                 }
                 LegOutput::Connected => {
-                    tracing::info!(tag = self.tag, leg = from.0, ?role, "media leg connected");
+                    tracing::info!(tag = self.tag.0, leg = from.0, ?role, "media leg connected");
                     self.pending_events
                         .push(MediaEventKind::Connected { leg: from, role });
                     // A party that just joined should see video at once.
@@ -450,7 +454,7 @@ impl CallTask {
                     }
                 }
                 LegOutput::Dtmf(digit) => {
-                    tracing::debug!(tag = self.tag, leg = from.0, "dtmf digit received");
+                    tracing::debug!(tag = self.tag.0, leg = from.0, "dtmf digit received");
                     self.pending_events.push(MediaEventKind::Dtmf {
                         leg: from,
                         role,
@@ -458,7 +462,7 @@ impl CallTask {
                     });
                 }
                 LegOutput::Failed(reason) => {
-                    tracing::info!(tag = self.tag, leg = from.0, ?role, %reason, "media leg failed");
+                    tracing::info!(tag = self.tag.0, leg = from.0, ?role, %reason, "media leg failed");
                     self.pending_events.push(MediaEventKind::LegFailed {
                         leg: from,
                         role,
@@ -586,7 +590,7 @@ impl CallTask {
             .routes
             .send(RouteCommand::Unregister { leg: id })
             .await;
-        tracing::debug!(tag = self.tag, leg = id.0, "media leg removed");
+        tracing::debug!(tag = self.tag.0, leg = id.0, "media leg removed");
     }
 
     /// Hangup, or every handle dropped: close all legs, finish recording.
@@ -599,6 +603,6 @@ impl CallTask {
         if let Some(recording) = self.recording.take() {
             recording.finish();
         }
-        tracing::info!(tag = self.tag, "media call ended");
+        tracing::info!(tag = self.tag.0, "media call ended");
     }
 }

@@ -157,10 +157,15 @@ pub enum LegRole {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LegId(pub u64);
 
+/// The caller's name for a call, carried on each of its [`MediaEvent`]s so
+/// the events of many calls can share one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallTag(pub i64);
+
 #[derive(Debug, Clone)]
 pub struct MediaEvent {
-    /// The tag given to [`MediaEngine::call`] (the desk uses the contact id).
-    pub tag: i64,
+    /// The tag given to [`MediaEngine::call`].
+    pub tag: CallTag,
     pub kind: MediaEventKind,
 }
 
@@ -301,7 +306,7 @@ impl MediaEngine {
     }
 
     /// Starts a call; its events go to `events` with `tag`.
-    pub fn call(&self, tag: i64, events: mpsc::Sender<MediaEvent>) -> Call {
+    pub fn call(&self, tag: CallTag, events: mpsc::Sender<MediaEvent>) -> Call {
         let (commands, rx) = mpsc::channel(CALL_COMMANDS);
         let task = CallTask::new(Arc::clone(&self.shared), tag, events, rx);
         self.shared.runtime.spawn(task.run());

@@ -32,7 +32,7 @@ async fn engine(connect_timeout: Duration) -> MediaEngine {
 async fn call() -> (MediaEngine, Call, mpsc::Receiver<MediaEvent>) {
     let engine = engine(Duration::from_secs(10)).await;
     let (tx, rx) = mpsc::channel(64);
-    let call = engine.call(42, tx);
+    let call = engine.call(media::CallTag(42), tx);
     (engine, call, rx)
 }
 
@@ -140,7 +140,7 @@ async fn media_event(
     timeout(WAIT, async {
         loop {
             let event = events.recv().await.expect("call alive");
-            assert_eq!(event.tag, 42);
+            assert_eq!(event.tag, media::CallTag(42));
             if want(&event.kind) {
                 return event.kind;
             }
@@ -604,7 +604,7 @@ async fn bad_offers_are_refused_and_the_call_goes_on() {
 async fn a_leg_that_never_connects_fails_after_the_connect_timeout() {
     let engine = engine(Duration::from_secs(1)).await;
     let (tx, mut events) = mpsc::channel(8);
-    let call = engine.call(42, tx);
+    let call = engine.call(media::CallTag(42), tx);
     // The client never gets the answer, so it never starts ICE.
     let (_client, offer, _rx) = TestClient::with_channel(Shape::Party { video: false })
         .await

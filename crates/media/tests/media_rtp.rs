@@ -41,7 +41,7 @@ async fn engine(connect_timeout: Duration) -> MediaEngine {
 async fn call(connect_timeout: Duration) -> (MediaEngine, Call, mpsc::Receiver<MediaEvent>) {
     let engine = engine(connect_timeout).await;
     let (tx, rx) = mpsc::channel(64);
-    let call = engine.call(7, tx);
+    let call = engine.call(media::CallTag(7), tx);
     (engine, call, rx)
 }
 

@@ -25,3 +25,17 @@ impl UserId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct LinkId(pub i64);
+
+// The SIP agent carries the tenant a trunk belongs to in its own type (it
+// knows nothing of the server).
+impl From<TenantId> for sip::TenantId {
+    fn from(id: TenantId) -> Self {
+        sip::TenantId(id.0)
+    }
+}
+
+impl From<sip::TenantId> for TenantId {
+    fn from(id: sip::TenantId) -> Self {
+        TenantId(id.0)
+    }
+}

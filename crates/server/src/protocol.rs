@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use crate::store::{CallMedia, Message, Sender};
+use crate::store::{CallMedia, ContactMedia, Message, Sender};
 
 /// Largest frame a client may send (bytes): room for a browser's SDP offer
 /// with audio and video (5-8 KB from Chrome); chat text has its own limit.
@@ -510,7 +510,7 @@ pub struct TransferQueue {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct HeldContact {
     pub contact: i64,
-    pub media: &'static str,
+    pub media: ContactMedia,
     pub state: &'static str,
     pub screenpop: Value,
     pub transcript: Vec<Message>,
@@ -544,7 +544,7 @@ pub enum ToAgent {
     },
     Offer {
         contact: i64,
-        media: &'static str,
+        media: ContactMedia,
         expires_in: u64,
         screenpop: Value,
     },
@@ -562,7 +562,7 @@ pub enum ToAgent {
     },
     Assigned {
         contact: i64,
-        media: &'static str,
+        media: ContactMedia,
         screenpop: Value,
         transcript: Vec<Message>,
     },

@@ -148,7 +148,7 @@ fn outbound_types_are_documented() {
         },
         ToAgent::Offer {
             contact: 1,
-            media: "voice",
+            media: switchboard::store::ContactMedia::Voice,
             expires_in: 1,
             screenpop: Value::Null,
         },
@@ -164,7 +164,7 @@ fn outbound_types_are_documented() {
         },
         ToAgent::Assigned {
             contact: 1,
-            media: "voice",
+            media: switchboard::store::ContactMedia::Voice,
             screenpop: Value::Null,
             transcript: vec![],
         },

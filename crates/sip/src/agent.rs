@@ -23,7 +23,9 @@ use crate::call::{self, Command};
 use crate::canonical;
 use crate::ratelimit::{RateLimiter, Verdict as Rate};
 use crate::validate::{self, Kind, Verdict};
-use crate::{Dial, LocalMedia, SipCallId, SipConfig, SipError, SipEvent, Transport, Trunk};
+use crate::{
+    Dial, LocalMedia, SipCallId, SipConfig, SipError, SipEvent, TenantId, Transport, Trunk,
+};
 
 /// Sources tracked by the rate limiter at most.
 const MAX_TRACKED_SOURCES: usize = 4096;
@@ -81,14 +83,14 @@ pub(crate) struct Gate {
 }
 
 pub(crate) enum Admission {
-    Allowed { tenant: i64, trunk: String },
+    Allowed { tenant: TenantId, trunk: String },
     Forbidden,
     Limited { retry_after: u64 },
     Silent,
 }
 
 impl Gate {
-    pub fn trunk_for_source(&self, ip: IpAddr) -> Option<(i64, String)> {
+    pub fn trunk_for_source(&self, ip: IpAddr) -> Option<(TenantId, String)> {
         let trunks = self.trunks.read().ok()?;
         trunks
             .iter()
@@ -96,7 +98,7 @@ impl Gate {
             .map(|t| (t.trunk.tenant, t.trunk.name.clone()))
     }
 
-    pub fn trunk(&self, tenant: i64, name: &str) -> Option<Trunk> {
+    pub fn trunk(&self, tenant: TenantId, name: &str) -> Option<Trunk> {
         let trunks = self.trunks.read().ok()?;
         trunks
             .iter()

@@ -18,7 +18,7 @@ use tracing::debug;
 
 use crate::agent::{Admission, Inner};
 use crate::sdp::{self, Direction, LocalMedia, RemoteMedia};
-use crate::{Dial, SipCallId, SipError, SipEvent, Transport, number};
+use crate::{Dial, IncomingCall, SipCallId, SipError, SipEvent, Transport, number};
 
 pub(crate) type Reply = oneshot::Sender<Result<(), SipError>>;
 
@@ -84,9 +84,7 @@ pub(crate) fn dial(inner: &Arc<Inner>, dial: Dial) -> Result<SipCallId, SipError
     let inner = inner.clone();
     tokio::spawn(async move {
         match send_invite(&inner, &trunk, dial).await {
-            Ok((dialog, join, states, sdp_state)) => {
-                outbound(inner, call, dialog, join, states, cmd_rx, sdp_state).await;
-            }
+            Ok(invite) => outbound(inner, call, invite, cmd_rx).await,
             Err(e) => {
                 debug!(?call, error = %e, "the INVITE could not be sent");
                 inner.forget(call);
@@ -101,12 +99,14 @@ pub(crate) fn dial(inner: &Arc<Inner>, dial: Dial) -> Result<SipCallId, SipError
     Ok(call)
 }
 
-type Invite = (
-    InviteDialog,
-    tokio::task::JoinHandle<rsipstack::dialog::invitation::InviteAsyncResult>,
-    DialogStateReceiver,
-    SdpState,
-);
+/// An INVITE on its way: the dialog, the transaction that ends in its final
+/// response, the dialog's state changes, and our side of the SDP.
+struct Invite {
+    dialog: InviteDialog,
+    join: tokio::task::JoinHandle<rsipstack::dialog::invitation::InviteAsyncResult>,
+    states: DialogStateReceiver,
+    sdp_state: SdpState,
+}
 
 /// Resolves the trunk and sends the INVITE with our SDP offer.
 async fn send_invite(
@@ -174,19 +174,26 @@ async fn send_invite(
     };
     let (state_tx, state_rx) = inner.dialogs.new_dialog_state_channel();
     let (dialog, join) = inner.dialogs.do_invite_async(option, state_tx)?;
-    Ok((dialog, join, state_rx, sdp_state))
+    Ok(Invite {
+        dialog,
+        join,
+        states: state_rx,
+        sdp_state,
+    })
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn outbound(
     inner: Arc<Inner>,
     call: SipCallId,
-    dialog: InviteDialog,
-    mut join: tokio::task::JoinHandle<rsipstack::dialog::invitation::InviteAsyncResult>,
-    mut states: DialogStateReceiver,
+    invite: Invite,
     mut commands: mpsc::Receiver<Command>,
-    mut sdp_state: SdpState,
 ) {
+    let Invite {
+        dialog,
+        mut join,
+        mut states,
+        mut sdp_state,
+    } = invite;
     let deadline = tokio::time::Instant::now() + inner.config.no_answer_timeout;
     let mut early_answers = EarlyAnswers::default();
     let mut answered = false;
@@ -508,7 +515,7 @@ pub(crate) async fn incoming(inner: &Arc<Inner>, mut tx: Transaction) {
         }
     });
     debug!(?call, %from, %to, "incoming call");
-    inner.emit(SipEvent::Incoming {
+    inner.emit(SipEvent::Incoming(IncomingCall {
         call,
         tenant,
         trunk,
@@ -516,7 +523,7 @@ pub(crate) async fn incoming(inner: &Arc<Inner>, mut tx: Transaction) {
         to,
         sip_call_id,
         media: media.clone(),
-    });
+    }));
     tokio::spawn(inbound(
         inner.clone(),
         call,

@@ -70,7 +70,7 @@ pub enum Transport {
 
 #[derive(Clone, Debug)]
 pub struct Trunk {
-    pub tenant: i64,
+    pub tenant: TenantId,
     pub name: String,
     pub host: String,
     pub port: u16,
@@ -89,8 +89,26 @@ pub struct Trunk {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SipCallId(pub u64);
 
+/// A tenant as the server numbers it; the SIP agent only carries it, to say
+/// whose trunk a call or a status belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TenantId(pub i64);
+
+/// A call that came in on a trunk, waiting for an answer or a rejection.
+#[derive(Clone, Debug)]
+pub struct IncomingCall {
+    pub call: SipCallId,
+    /// The tenant whose trunk it came in on.
+    pub tenant: TenantId,
+    pub trunk: String,
+    pub from: String,
+    pub to: String,
+    pub sip_call_id: String,
+    pub media: RemoteMedia,
+}
+
 pub struct Dial {
-    pub tenant: i64,
+    pub tenant: TenantId,
     pub trunk: String,
     /// E.164, validated again here.
     pub to: String,
@@ -101,15 +119,7 @@ pub struct Dial {
 
 #[derive(Clone, Debug)]
 pub enum SipEvent {
-    Incoming {
-        call: SipCallId,
-        tenant: i64,
-        trunk: String,
-        from: String,
-        to: String,
-        sip_call_id: String,
-        media: RemoteMedia,
-    },
+    Incoming(IncomingCall),
     Progress {
         call: SipCallId,
         code: u16,
@@ -135,7 +145,7 @@ pub enum SipEvent {
         code: Option<u16>,
     },
     TrunkStatus {
-        tenant: i64,
+        tenant: TenantId,
         trunk: String,
         up: bool,
     },

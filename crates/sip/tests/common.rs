@@ -27,7 +27,7 @@ pub async fn agent(rate: u32, no_answer: Duration) -> (SipAgent, Receiver<SipEve
 
 pub fn trunk(port: u16, transport: Transport) -> Trunk {
     Trunk {
-        tenant: 1,
+        tenant: sip::TenantId(1),
         name: "main".into(),
         host: "127.0.0.1".into(),
         port,
@@ -176,7 +176,7 @@ pub fn sipp_uac(name: &str, agent_port: u16, transport: Transport) -> Sipp {
 
 pub fn dial_to(to: &str) -> Dial {
     Dial {
-        tenant: 1,
+        tenant: sip::TenantId(1),
         trunk: "main".into(),
         to: to.into(),
         from: "+14155550199".into(),
@@ -186,8 +186,8 @@ pub fn dial_to(to: &str) -> Dial {
 
 /// Waits for the `Incoming` event of a call from sipp and checks what it says.
 pub async fn incoming(rx: &mut Receiver<SipEvent>) -> SipCallId {
-    let ev = wait_for(rx, "Incoming", |e| matches!(e, SipEvent::Incoming { .. })).await;
-    let SipEvent::Incoming {
+    let ev = wait_for(rx, "Incoming", |e| matches!(e, SipEvent::Incoming(_))).await;
+    let SipEvent::Incoming(sip::IncomingCall {
         call,
         tenant,
         trunk,
@@ -195,11 +195,11 @@ pub async fn incoming(rx: &mut Receiver<SipEvent>) -> SipCallId {
         to,
         sip_call_id,
         media,
-    } = ev
+    }) = ev
     else {
         unreachable!()
     };
-    assert_eq!((tenant, trunk.as_str()), (1, "main"));
+    assert_eq!((tenant, trunk.as_str()), (sip::TenantId(1), "main"));
     assert_eq!(from, "+14155550100");
     assert_eq!(to, "+4930123456");
     assert!(!sip_call_id.is_empty());

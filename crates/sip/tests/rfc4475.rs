@@ -212,12 +212,12 @@ async fn an_rfc2543_invite_becomes_a_call_and_gets_its_own_from_back() {
         "{text}"
     );
     let incoming = wait_for(&mut events, "the call", |e| {
-        matches!(e, sip::SipEvent::Incoming { .. })
+        matches!(e, sip::SipEvent::Incoming(_))
     })
     .await;
-    let sip::SipEvent::Incoming {
+    let sip::SipEvent::Incoming(sip::IncomingCall {
         from, sip_call_id, ..
-    } = incoming
+    }) = incoming
     else {
         unreachable!()
     };

@@ -181,10 +181,8 @@ async fn remote_hold_reinvite() {
     let (agent, mut rx) = agent(10, Duration::from_secs(10)).await;
     agent.set_trunks(vec![trunk(5060, Transport::Udp)]);
     let sipp = sipp_uac("uac_remote_hold", agent.local_addr().port(), Transport::Udp);
-    let SipEvent::Incoming { call, .. } = wait_for(&mut rx, "Incoming", |e| {
-        matches!(e, SipEvent::Incoming { .. })
-    })
-    .await
+    let SipEvent::Incoming(sip::IncomingCall { call, .. }) =
+        wait_for(&mut rx, "Incoming", |e| matches!(e, SipEvent::Incoming(_))).await
     else {
         unreachable!()
     };

@@ -146,7 +146,7 @@ async fn trunk_status(rx: &mut Receiver<SipEvent>, what: &str) -> bool {
     let SipEvent::TrunkStatus { tenant, trunk, up } = ev else {
         unreachable!()
     };
-    assert_eq!((tenant, trunk.as_str()), (1, "main"));
+    assert_eq!((tenant, trunk.as_str()), (sip::TenantId(1), "main"));
     up
 }
 

@@ -177,18 +177,27 @@ fn ticks(d: Duration) -> u32 {
     (d.as_micros() * 8 / 1000) as u32
 }
 
+/// A phone leg's port pair and the task that reads it (aborted with the leg).
+pub(crate) struct PortPair {
+    pub(crate) rtp: Arc<UdpSocket>,
+    pub(crate) rtcp: Arc<UdpSocket>,
+    pub(crate) receiver: AbortHandle,
+}
+
 impl RtpLeg {
-    #[allow(clippy::too_many_arguments, reason = "all of it is the leg's own")]
     pub(crate) fn new(
         id: LegId,
         role: LegRole,
-        rtp: Arc<UdpSocket>,
-        rtcp: Arc<UdpSocket>,
-        receiver: AbortHandle,
+        ports: PortPair,
         connect_timeout: Duration,
         drops: Arc<RtpDrops>,
         now: Instant,
     ) -> Result<Self, RtpError> {
+        let PortPair {
+            rtp,
+            rtcp,
+            receiver,
+        } = ports;
         Ok(Self {
             id,
             role,
@@ -596,9 +605,11 @@ mod tests {
         let mut leg = RtpLeg::new(
             LegId(1),
             LegRole::Agent,
-            rtp,
-            rtcp,
-            receiver,
+            PortPair {
+                rtp,
+                rtcp,
+                receiver,
+            },
             Duration::from_secs(5),
             drops,
             now,

@@ -42,7 +42,7 @@ use tokio::{
 
 pub(crate) use self::{
     g711::{decode as g711_decode, encode as g711_encode},
-    leg::{RtpDrops, RtpLeg},
+    leg::{PortPair, RtpDrops, RtpLeg},
 };
 use super::{LegId, opus::OpusError, socket::Inbound};
 

@@ -93,7 +93,7 @@ impl DeskState {
                 };
                 Some(HeldContact {
                     contact: id.0,
-                    media: c.media_name(),
+                    media: c.media(),
                     state,
                     screenpop: c.screenpop.clone(),
                     transcript: c.transcript.clone(),

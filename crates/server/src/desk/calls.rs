@@ -12,7 +12,7 @@ use std::{
 
 use tokio::sync::mpsc;
 
-use media::{LegId, LegRole, MediaEngine, MediaError, MediaEvent, MediaEventKind};
+use media::{CallTag, LegId, LegRole, MediaEngine, MediaError, MediaEvent, MediaEventKind};
 
 use super::{ConnId, DeskState, ListenError, Phase};
 use crate::{
@@ -38,7 +38,7 @@ const ATTEMPT_WINDOW: Duration = Duration::from_hours(1);
 pub(super) struct LiveCall {
     pub(super) media: CallMedia,
     pub(super) handle: media::Call,
-    tag: i64,
+    tag: CallTag,
     /// The link records its calls (the visitor was told).
     pub(super) recording: bool,
     /// The tenant lets agents ask for visitor media changes.
@@ -66,7 +66,7 @@ impl LiveCall {
     pub(super) fn new(
         media: CallMedia,
         handle: media::Call,
-        tag: i64,
+        tag: CallTag,
         settings: &crate::store::TenantCalls,
         recording: bool,
     ) -> Self {
@@ -143,7 +143,7 @@ pub(super) struct CallBook {
     engine: Option<MediaEngine>,
     events: mpsc::Sender<MediaEvent>,
     next_tag: i64,
-    by_tag: HashMap<i64, ContactId>,
+    by_tag: HashMap<CallTag, ContactId>,
     per_tenant: HashMap<TenantId, u32>,
     /// Recent call attempts per visitor (resume-token hash).
     attempts: HashMap<String, VecDeque<Instant>>,
@@ -163,7 +163,7 @@ impl CallBook {
         }
     }
 
-    fn track(&mut self, tenant: TenantId, tag: i64, contact: ContactId) {
+    fn track(&mut self, tenant: TenantId, tag: CallTag, contact: ContactId) {
         self.by_tag.insert(tag, contact);
         *self.per_tenant.entry(tenant).or_default() += 1;
     }
@@ -202,8 +202,8 @@ impl CallBook {
     }
 
     /// A new media call with its tag (its events come back with it).
-    pub(super) fn new_call(&mut self, engine: &MediaEngine) -> (media::Call, i64) {
-        let tag = self.next_tag;
+    pub(super) fn new_call(&mut self, engine: &MediaEngine) -> (media::Call, CallTag) {
+        let tag = CallTag(self.next_tag);
         self.next_tag += 1;
         (engine.call(tag, self.events.clone()), tag)
     }

@@ -43,7 +43,7 @@ pub use screenpop::{Identity, Profile};
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
     protocol::{AgentFrame, PageContext, ToAgent, ToVisitor, VisitorFrame},
-    store::{Link, StatEvent, Store, Tenant, User},
+    store::{ContactMedia, Link, StatEvent, Store, Tenant, User},
 };
 
 /// Identifies one WebSocket connection.
@@ -296,12 +296,12 @@ struct LiveContact {
 }
 
 impl LiveContact {
-    /// The contact's media as the protocol names it.
-    fn media_name(&self) -> &'static str {
+    /// How the contact reaches the center.
+    fn media(&self) -> ContactMedia {
         match (&self.call, &self.callback_phone) {
-            (Some(call), _) => call.media.name(),
-            (None, Some(_)) => "callback",
-            (None, None) => "chat",
+            (Some(call), _) => call.media.into(),
+            (None, Some(_)) => ContactMedia::Callback,
+            (None, None) => ContactMedia::Chat,
         }
     }
 }
@@ -363,7 +363,7 @@ pub struct LiveView {
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveCallView {
     pub contact: i64,
-    pub media: &'static str,
+    pub media: ContactMedia,
     pub agent: Option<String>,
     pub state: crate::protocol::CallState,
     /// When the call started, Unix ms.
@@ -919,7 +919,7 @@ impl DeskState {
                 let call = c.call.as_ref()?;
                 Some(LiveCallView {
                     contact: id.0,
-                    media: call.media.name(),
+                    media: call.media.into(),
                     agent: c.agent_name.clone(),
                     state: call.state,
                     since: call.started_at,

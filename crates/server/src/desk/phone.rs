@@ -32,7 +32,9 @@ use crate::{
         pool::NumberPool,
     },
     protocol::{CallState, ErrorCode, FrameError, PageContext, ToVisitor},
-    store::{CallMedia, Link, NewContact, Outcome, PhoneDirection, PhoneRecord, Sender},
+    store::{
+        CallMedia, ContactMedia, Link, NewContact, Outcome, PhoneDirection, PhoneRecord, Sender,
+    },
 };
 
 /// A live call's phone side.
@@ -142,7 +144,7 @@ impl PhoneBook {
             let trunks = self
                 .tenants
                 .iter()
-                .flat_map(|(id, lines)| lines.doc.sip_trunks(id.0))
+                .flat_map(|(id, lines)| lines.doc.sip_trunks((*id).into()))
                 .collect();
             agent.set_trunks(trunks);
         }
@@ -343,7 +345,7 @@ impl DeskState {
             return;
         };
         let dial = sip::Dial {
-            tenant: tenant.0,
+            tenant: tenant.into(),
             trunk: phone.record.trunk.clone(),
             to: phone.record.to.clone(),
             from: phone.record.from.clone(),
@@ -550,18 +552,7 @@ impl DeskState {
     pub(super) async fn sip_event(&mut self, event: sip::SipEvent) {
         use sip::SipEvent as E;
         match event {
-            E::Incoming {
-                call,
-                tenant,
-                trunk,
-                from,
-                to,
-                sip_call_id,
-                media,
-            } => {
-                self.inbound_call(call, TenantId(tenant), trunk, from, to, sip_call_id, media)
-                    .await;
-            }
+            E::Incoming(incoming) => self.inbound_call(incoming).await,
             E::Progress { call, code, media } => {
                 let Some(&contact) = self.phone.by_sip.get(&call) else {
                     return;
@@ -638,8 +629,8 @@ impl DeskState {
                 // have a "carrier", so the gauge names the tenant too.
                 let tenant = self
                     .tenants
-                    .get(&TenantId(tenant))
-                    .map_or_else(|| tenant.to_string(), |t| t.slug.clone());
+                    .get(&TenantId::from(tenant))
+                    .map_or_else(|| tenant.0.to_string(), |t| t.slug.clone());
                 tracing::info!(tenant = %tenant, trunk = %trunk, up, "trunk status changed");
                 metrics::gauge!("switchboard_trunk_up", "tenant" => tenant, "trunk" => trunk)
                     .set(f64::from(u8::from(up)));
@@ -696,17 +687,9 @@ impl DeskState {
     }
 
     /// A caller dialled one of the tenant's numbers.
-    #[allow(clippy::too_many_arguments, reason = "the fields of one SIP event")]
-    async fn inbound_call(
-        &mut self,
-        call: sip::SipCallId,
-        tenant: TenantId,
-        trunk: String,
-        from: String,
-        to: String,
-        sip_call_id: String,
-        media: sip::RemoteMedia,
-    ) {
+    async fn inbound_call(&mut self, incoming: sip::IncomingCall) {
+        let call = incoming.call;
+        let tenant = TenantId::from(incoming.tenant);
         let Some(agent) = self.phone.agent.clone() else {
             return;
         };
@@ -716,19 +699,19 @@ impl DeskState {
                 let _ = agent.reject(call, code).await;
             });
         };
-        if let Some(contact) = self.claim_routing_point(tenant, &to) {
+        if let Some(contact) = self.claim_routing_point(tenant, &incoming.to) {
             let record = PhoneRecord {
                 direction: PhoneDirection::Inbound,
-                trunk,
+                trunk: incoming.trunk,
                 center: None,
-                from,
-                to,
-                sip_call_id: Some(sip_call_id),
+                from: incoming.from,
+                to: incoming.to,
+                sip_call_id: Some(incoming.sip_call_id),
                 sip_code: None,
                 answered_at: None,
             };
             if let Err(code) = self
-                .routing_point_called(contact, call, record, media)
+                .routing_point_called(contact, call, record, incoming.media)
                 .await
             {
                 reject(code);
@@ -739,7 +722,7 @@ impl DeskState {
             .phone
             .tenants
             .get(&tenant)
-            .and_then(|lines| lines.links.get(lines.doc.link_for_number(&to)?))
+            .and_then(|lines| lines.links.get(lines.doc.link_for_number(&incoming.to)?))
             .cloned();
         let Some(link) = link else {
             metrics::counter!("switchboard_phone_calls_refused_total", "reason" => "unknown_number")
@@ -751,20 +734,7 @@ impl DeskState {
             reject(503);
             return;
         };
-        match self
-            .start_inbound(
-                tenant,
-                &link,
-                call,
-                &from,
-                &to,
-                &trunk,
-                sip_call_id,
-                media,
-                &engine,
-            )
-            .await
-        {
+        match self.start_inbound(tenant, &link, incoming, &engine).await {
             Ok(contact) => {
                 self.phone.by_sip.insert(call, contact);
                 metrics::counter!("switchboard_phone_calls_total", "direction" => "inbound")
@@ -833,19 +803,23 @@ impl DeskState {
     }
 
     /// The contact and media of an inbound call; a SIP code when refused.
-    #[allow(clippy::too_many_arguments, reason = "the fields of one SIP event")]
     async fn start_inbound(
         &mut self,
         tenant: TenantId,
         link: &Link,
-        call: sip::SipCallId,
-        from: &str,
-        to: &str,
-        trunk: &str,
-        sip_call_id: String,
-        media: sip::RemoteMedia,
+        incoming: sip::IncomingCall,
         engine: &media::MediaEngine,
     ) -> Result<ContactId, u16> {
+        let sip::IncomingCall {
+            call,
+            from,
+            to,
+            trunk,
+            sip_call_id,
+            media,
+            ..
+        } = incoming;
+        let (from, to, trunk) = (from.as_str(), to.as_str(), trunk.as_str());
         let internal = |e: &dyn std::fmt::Display| -> u16 {
             tracing::error!(error = %e, "starting an inbound call failed");
             500
@@ -883,7 +857,7 @@ impl DeskState {
         let new = NewContact {
             tenant,
             link: link.id,
-            media: CallMedia::Voice.name(),
+            media: ContactMedia::Voice,
             // No visitor token: nobody can resume a phone call from a browser.
             resume_hash: crate::auth::random_token(),
             page_url: String::new(),

@@ -81,7 +81,7 @@ impl DeskState {
                 };
                 live.phase = Phase::Offered(user(agent));
                 let (tenant, screenpop, media) =
-                    (live.tenant, live.screenpop.clone(), live.media_name());
+                    (live.tenant, live.screenpop.clone(), live.media());
                 self.writer
                     .write(tenant, contact, "offer", move |store| async move {
                         store.mark_offered(tenant, contact).await
@@ -467,7 +467,7 @@ impl DeskState {
         live.phase = Phase::Connected;
         live.agent = Some(agent);
         live.agent_name.clone_from(&agent_name);
-        let (tenant, screenpop, media) = (live.tenant, live.screenpop.clone(), live.media_name());
+        let (tenant, screenpop, media) = (live.tenant, live.screenpop.clone(), live.media());
         // The messages stored so far; any still on their way reach the agent
         // when they are stored (`stored.rs`).
         let transcript = live.transcript.clone();

@@ -12,7 +12,7 @@ use crate::{
     auth,
     ids::ContactId,
     protocol::{self, ErrorCode, FrameError, ToAgent, ToVisitor, VisitorFrame, VisitorState},
-    store::{Link, NewContact, Outcome, Sender, Tenant, to_json},
+    store::{ContactMedia, Link, NewContact, Outcome, Sender, Tenant, to_json},
 };
 
 impl DeskState {
@@ -287,9 +287,9 @@ impl DeskState {
             tenant: tenant_id,
             link: link.id,
             media: match (&callback, &call) {
-                (Some(_), _) => "callback",
-                (None, Some(call)) => call.media.name(),
-                (None, None) => "chat",
+                (Some(_), _) => ContactMedia::Callback,
+                (None, Some(call)) => call.media.into(),
+                (None, None) => ContactMedia::Chat,
             },
             resume_hash: resume_hash.clone(),
             page_url: context.url.clone(),

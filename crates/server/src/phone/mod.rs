@@ -230,7 +230,7 @@ impl TenantPhone {
     }
 
     /// The trunks as the SIP user agent takes them.
-    pub fn sip_trunks(&self, tenant: i64) -> Vec<sip::Trunk> {
+    pub fn sip_trunks(&self, tenant: sip::TenantId) -> Vec<sip::Trunk> {
         self.trunks
             .iter()
             .map(|t| sip::Trunk {

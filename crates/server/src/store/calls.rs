@@ -31,6 +31,37 @@ impl CallMedia {
     }
 }
 
+/// How a contact reaches the center, as records and frames name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactMedia {
+    Chat,
+    Voice,
+    Video,
+    /// A call back to the visitor's phone.
+    Callback,
+}
+
+impl ContactMedia {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Voice => "voice",
+            Self::Video => "video",
+            Self::Callback => "callback",
+        }
+    }
+}
+
+impl From<CallMedia> for ContactMedia {
+    fn from(media: CallMedia) -> Self {
+        match media {
+            CallMedia::Voice => Self::Voice,
+            CallMedia::Video => Self::Video,
+        }
+    }
+}
+
 /// A link's call settings (`[[links]]` `calls` and `record_calls` in the tenant file).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default)]

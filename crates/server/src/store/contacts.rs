@@ -78,8 +78,7 @@ pub struct Message {
 pub struct NewContact {
     pub tenant: TenantId,
     pub link: LinkId,
-    /// `chat` or `callback`.
-    pub media: &'static str,
+    pub media: super::ContactMedia,
     pub resume_hash: String,
     pub page_url: String,
     pub page_title: String,
@@ -201,7 +200,7 @@ impl Store {
         .bind(&c.identity_json)
         .bind(now)
         .bind(&c.routing_json)
-        .bind(c.media)
+        .bind(c.media.name())
         .bind(&c.shared_json)
         .bind(id.0)
         .execute(&self.pool)
