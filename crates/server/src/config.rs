@@ -3,34 +3,13 @@
 //! down; nothing reads the environment later.
 
 use std::{
-    fmt,
     net::{IpAddr, SocketAddr},
     path::PathBuf,
 };
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-/// A value that must never reach a log line. It does serialize: tenant
-/// settings that hold one (a trunk's password) are stored as JSON.
-#[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::Secret;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -365,12 +344,6 @@ mod tests {
         assert_eq!(c.public_addr.port(), 9000);
         assert_eq!(c.agent_addr.port(), 9002);
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
-    }
-
-    #[test]
-    fn secret_debug_hides_value() {
-        let s = Secret::new("postgres://u:pw@h/db");
-        assert_eq!(format!("{s:?}"), "***");
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod ids;
 pub mod phone;
 pub mod protocol;
 pub mod routing;
+pub mod secret;
 pub mod store;
 pub mod tenant_file;
 pub mod ws;
@@ -100,7 +101,7 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
             source,
         });
     }
-    let url = config.database_url.as_ref().map(config::Secret::expose);
+    let url = config.database_url.as_ref().map(secret::Secret::expose);
     let store = Store::open(url, dir).await?;
     let closed = store.close_stale_contacts().await?;
     if closed > 0 {

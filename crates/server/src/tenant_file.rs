@@ -11,7 +11,6 @@ use toml::Spanned;
 
 use crate::{
     auth,
-    config::Secret,
     ids::TenantId,
     phone::TenantPhone,
     routing::{
@@ -19,6 +18,7 @@ use crate::{
         OverflowDoc, PolicyName, QueueInput, QueueRouting, StrategyName, TenantRouting,
         build_setup,
     },
+    secret::Secret,
     store::{
         CallMedia, CallRoute, ContextShare, CustomerInput, LinkCalls, Role, Store, StoreError,
         TenantCalls,

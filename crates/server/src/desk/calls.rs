@@ -56,7 +56,7 @@ pub(super) struct LiveCall {
     next_request: u64,
     pending: VecDeque<u64>,
     /// The phone side, for a call over a SIP trunk (`phone.rs`).
-    pub(super) phone: Option<Box<super::phone::PhoneLeg>>,
+    pub(super) phone: Option<Box<super::phone_leg::PhoneLeg>>,
     /// The routing point lent for this call, until the visitor's phone
     /// calls it (`dial_in.rs`).
     pub(super) dial_in: Option<String>,

@@ -16,6 +16,7 @@ mod agent;
 mod calls;
 mod dial_in;
 mod phone;
+mod phone_leg;
 mod rebuild;
 mod routing;
 mod screenpop;

@@ -16,13 +16,13 @@
 //!
 //! The SIP user agent is the `sip` crate's; nothing here parses SIP.
 
-use std::{collections::HashMap, net::SocketAddr, time::Instant};
+use std::{collections::HashMap, time::Instant};
 
 use tokio::sync::mpsc;
 
 use media::{G711, LegId, LegRole, RtpPeer};
 
-use super::{ConnId, DeskState, LiveContact, Phase, VisitorHello, screenpop};
+use super::{ConnId, DeskState, LiveContact, Phase, VisitorHello, phone_leg::PhoneLeg, screenpop};
 use crate::{
     ids::{ContactId, QueueId, TenantId},
     phone::{
@@ -36,47 +36,6 @@ use crate::{
         CallMedia, ContactMedia, Link, NewContact, Outcome, PhoneDirection, PhoneRecord, Sender,
     },
 };
-
-/// A live call's phone side.
-pub(super) struct PhoneLeg {
-    /// The SIP dialog, once dialled (outbound) or from the start (inbound).
-    pub(super) sip: Option<sip::SipCallId>,
-    /// The RTP leg in the media call.
-    pub(super) leg: LegId,
-    /// Our RTP address, announced in SDP.
-    local: SocketAddr,
-    pub(super) record: PhoneRecord,
-    /// The pooled caller id this call presents (outbound), released at the end.
-    caller_id: Option<String>,
-    keyed: Keyed,
-    /// The far end answered (outbound), or we answered (inbound).
-    pub(super) answered: bool,
-    /// The caller's media from their INVITE (inbound), used when we answer.
-    remote: Option<sip::RemoteMedia>,
-}
-
-impl PhoneLeg {
-    /// A caller's leg (a DID or a routing point): answered later, with the
-    /// media their INVITE offered.
-    fn inbound(
-        call: sip::SipCallId,
-        leg: LegId,
-        local: SocketAddr,
-        record: PhoneRecord,
-        media: sip::RemoteMedia,
-    ) -> Self {
-        Self {
-            sip: Some(call),
-            leg,
-            local,
-            record,
-            caller_id: None,
-            keyed: Keyed::default(),
-            answered: false,
-            remote: Some(media),
-        }
-    }
-}
 
 /// What one tenant's phone settings come to at run time.
 pub(super) struct TenantLines {

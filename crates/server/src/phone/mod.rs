@@ -17,7 +17,7 @@ use std::{collections::BTreeMap, net::IpAddr, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// A tenant's telephone settings, stored as JSON on the tenant.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]

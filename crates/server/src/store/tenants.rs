@@ -3,7 +3,7 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Store, StoreError, conflict, now_ms, string_list, to_json};
-use crate::{config::Secret, ids::TenantId};
+use crate::{ids::TenantId, secret::Secret};
 
 #[derive(Debug, Clone)]
 pub struct Tenant {
