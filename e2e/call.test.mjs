@@ -4,8 +4,9 @@
 // proves it hears the other by the dominant frequency of its remote stream.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startServer, DEMO_USERS } from './lib/server.mjs';
-import { addWidget, loginAgent, openPage, setAgentStatus, until, waitForText, widget } from './lib/browser.mjs';
+import { DEMO_USERS } from './lib/server.mjs';
+import { addWidget, loginAgent, loginAvailable, until, waitForText, widget } from './lib/browser.mjs';
+import { pageForTest, serverForTest } from './lib/hooks.mjs';
 import { launchMediaBrowser, toneFile, waitForTone, waitForVideo } from './lib/media.mjs';
 import {
   VISITOR_HEARS, VISITOR_VIDEO, acceptCall, agentHears, agentSees, openCallWindow, waitForCallState,
@@ -22,26 +23,16 @@ after(async () => {
   for (const b of Object.values(browsers)) await b?.close();
 });
 
-/** A fresh server for one test, stopped when the test ends. */
-async function serverFor(t) {
-  const server = await startServer();
-  t.after(() => server.stop());
-  return server;
-}
-
 /** An agent signed in and available, in that agent's own browser. */
 async function agent(t, server, name) {
-  const side = await openPage(browsers[name]);
-  t.after(() => side.context.close());
-  await loginAgent(side.page, server.agentUrl, name, DEMO_USERS[name]);
-  await setAgentStatus(side.page, 'available');
+  const side = await pageForTest(t, browsers[name]);
+  await loginAvailable(side.page, server.agentUrl, name, DEMO_USERS[name]);
   return side;
 }
 
 /** The visitor on the demo shop's home page. */
 async function visitor(t, server, browser = browsers.visitor) {
-  const side = await openPage(browser);
-  t.after(() => side.context.close());
+  const side = await pageForTest(t, browser);
   await side.page.goto(`${server.publicUrl}/demo/`);
   return side;
 }
@@ -75,7 +66,7 @@ function noErrors(...sides) {
 }
 
 test('voice call: the visitor calls from the widget, the agent answers, each hears the other', async (t) => {
-  const server = await serverFor(t);
+  const server = await serverForTest(t);
   const call = await connectedCall(t, server);
   const { alice, popup } = call;
   const sales = widget(call.visitor.page, 'sales');
@@ -102,7 +93,7 @@ test('voice call: the visitor calls from the widget, the agent answers, each hea
 });
 
 test('video call: frames are decoded on both sides, and audio flows', async (t) => {
-  const server = await serverFor(t);
+  const server = await serverForTest(t);
   const call = await connectedCall(t, server, { media: 'video' });
   await waitForVideo(call.popup, VISITOR_VIDEO);
   await waitForVideo(call.alice.page, agentSees(call.contact));
@@ -113,7 +104,7 @@ test('video call: frames are decoded on both sides, and audio flows', async (t) 
 });
 
 test('hold: the visitor stops hearing the agent and hears a hold tone until Resume', async (t) => {
-  const server = await serverFor(t);
+  const server = await serverForTest(t);
   const { alice, visitor: v, popup, contact } = await connectedCall(t, server, { link: 'support' });
   await alice.page.getByTestId('call-recording').waitFor();
   await popup.getByTestId('sb-recording-badge').waitFor();
@@ -135,7 +126,7 @@ test('hold: the visitor stops hearing the agent and hears a hold tone until Resu
 });
 
 test('blind transfer: the second agent gets the screen pop and the call; the first lets go', async (t) => {
-  const server = await serverFor(t);
+  const server = await serverForTest(t);
   // Support: Alice and Bob both serve it. Bob signs in once Alice has the call.
   const call = await connectedCall(t, server, { link: 'support' });
   const bob = await agent(t, server, 'bob');
@@ -163,7 +154,7 @@ test('blind transfer: the second agent gets the screen pop and the call; the fir
 });
 
 test('the merchant page navigates during the call; the call window keeps the call', async (t) => {
-  const server = await serverFor(t);
+  const server = await serverForTest(t);
   const call = await connectedCall(t, server);
   await bothHear(call);
   const page = call.visitor.page;
@@ -186,7 +177,7 @@ test('the merchant page navigates during the call; the call window keeps the cal
 });
 
 test('microphone permission denied: the call window offers chat or a call back', async (t) => {
-  const server = await serverFor(t);
+  const server = await serverForTest(t);
   const denied = await launchMediaBrowser({ fakeUi: false });
   t.after(() => denied.close());
   const v = await visitor(t, server, denied);
@@ -217,12 +208,11 @@ test('microphone permission denied: the call window offers chat or a call back',
 });
 
 test('a video call without the entitlement is refused with the reason, in the window and the panel', async (t) => {
-  const server = await serverFor(t);
+  const server = await serverForTest(t);
   await agent(t, server, 'alice');
   // A page of the shop's origin whose widget carries no signed identity: video
   // is for gold customers only (demo media rule).
-  const v = await openPage(browsers.visitor);
-  t.after(() => v.context.close());
+  const v = await pageForTest(t, browsers.visitor);
   await v.page.goto(`${server.publicUrl}/healthz`);
   await addWidget(v.page, 'demo', 'sales');
   const popup = await openCallWindow(v.page, 'sales', 'video');
@@ -235,7 +225,7 @@ test('a video call without the entitlement is refused with the reason, in the wi
 });
 
 test('remote media control: the agent asks, the visitor allows, the agent sees what was applied', async (t) => {
-  const server = await serverFor(t);
+  const server = await serverForTest(t);
   const call = await connectedCall(t, server);
   const { alice, popup } = call;
   await bothHear(call);
@@ -280,11 +270,10 @@ test('remote media control: the agent asks, the visitor allows, the agent sees w
 });
 
 test('a supervisor listens in on both parties and stops', async (t) => {
-  const server = await serverFor(t);
+  const server = await serverForTest(t);
   const call = await connectedCall(t, server);
   await bothHear(call);
-  const sam = await openPage(browsers.bob);
-  t.after(() => sam.context.close());
+  const sam = await pageForTest(t, browsers.bob);
   await loginAgent(sam.page, server.agentUrl, 'sam', DEMO_USERS.sam);
   await sam.page.goto(`${server.agentUrl}/supervisor/`);
   const listen = sam.page.locator(`[data-testid="call-listen"][data-contact="${call.contact}"]`);

@@ -2,22 +2,12 @@
 // number to dial; "No answer" sends it back for a retry, "Connected" opens the
 // contact like a chat, which the agent ends and wraps up.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startServer, DEMO_USERS } from './lib/server.mjs';
-import { launchBrowser, openPage, loginAgent, setAgentStatus, waitForText } from './lib/browser.mjs';
+import { test } from 'node:test';
+import { DEMO_USERS } from './lib/server.mjs';
+import { loginAvailable, openPage, waitForText } from './lib/browser.mjs';
+import { sharedServerAndBrowser } from './lib/hooks.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fixture = sharedServerAndBrowser();
 
 /** Asks for a call back over a visitor socket opened from the demo page. */
 async function requestCallback(page, phone) {
@@ -40,14 +30,14 @@ async function requestCallback(page, phone) {
 }
 
 test('an agent dials a web callback and reports how it went', async () => {
+  const { server, browser } = fixture;
   const visitor = await openPage(browser);
   await visitor.page.goto(`${server.publicUrl}/demo/`);
   const scheduled = await requestCallback(visitor.page, '+1 (555) 123-4567');
   assert.ok(scheduled.at > 0);
 
   const { page, problems, context } = await openPage(browser);
-  await loginAgent(page, server.agentUrl, 'bob', DEMO_USERS.bob);
-  await setAgentStatus(page, 'available');
+  await loginAvailable(page, server.agentUrl, 'bob', DEMO_USERS.bob);
   const card = page.getByTestId('callback-card');
   await waitForText(card.getByTestId('callback-phone'), '+15551234567');
   assert.equal(await card.getByTestId('callback-phone').getAttribute('href'), 'tel:+15551234567');

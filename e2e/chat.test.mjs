@@ -1,26 +1,15 @@
 // A visitor chats with an agent from the demo shop: screen pop, messages both ways,
 // typing indicator, resume after reload, end, wrap-up and the stored contact record.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startServer, DEMO_USERS } from './lib/server.mjs';
-import {
-  launchBrowser, openPage, loginAgent, setAgentStatus, until, waitForText, widget,
-} from './lib/browser.mjs';
+import { test } from 'node:test';
+import { DEMO_USERS } from './lib/server.mjs';
+import { loginAvailable, openPage, until, waitForText, widget } from './lib/browser.mjs';
+import { sharedServerAndBrowser } from './lib/hooks.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fixture = sharedServerAndBrowser();
 
 test('visitor and agent chat from offer to wrap-up', async () => {
+  const { server, browser } = fixture;
   const pub = server.publicUrl;
   const home = `${pub}/demo/`;
   const visitorSide = await openPage(browser);
@@ -45,8 +34,7 @@ test('visitor and agent chat from offer to wrap-up', async () => {
   await waitForText(sales.getByTestId('sb-state'), /waiting/i);
 
   // Alice signs in, becomes available and gets the offer with the screen pop.
-  await loginAgent(agent, server.agentUrl, 'alice', DEMO_USERS.alice);
-  await setAgentStatus(agent, 'available');
+  await loginAvailable(agent, server.agentUrl, 'alice', DEMO_USERS.alice);
   const offer = agent.getByTestId('offer');
   await offer.waitFor();
   const pop = offer.getByTestId('screenpop');

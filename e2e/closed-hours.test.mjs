@@ -2,9 +2,9 @@
 // launcher says "Closed now", the panel says when we open again, and a message sent
 // anyway gets the polite "closed" answer, all without page errors.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startServer } from './lib/server.mjs';
-import { addWidget, launchBrowser, openPage, until, waitForText } from './lib/browser.mjs';
+import { test } from 'node:test';
+import { addWidget, openPage, until, waitForText } from './lib/browser.mjs';
+import { sharedServerAndBrowser } from './lib/hooks.mjs';
 
 const DAY_MS = 86_400_000;
 const CLOSED_MESSAGE = 'We are closed right now. You can leave a message, or come back when we open.';
@@ -40,18 +40,7 @@ name = "kim"
 skills = ["help"]
 `;
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer({ tenantFiles: [TENANT_FILE] });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fixture = sharedServerAndBrowser({ tenantFiles: [TENANT_FILE] });
 
 /** Records the JSON frames the server sends on the visitor socket for tenant/link. */
 function recordVisitorFrames(page, tenant, link) {
@@ -72,11 +61,13 @@ function recordVisitorFrames(page, tenant, link) {
 }
 
 test('tenant apply printed the new agent and her password', () => {
+  const { server } = fixture;
   assert.match(server.tenantOutput[0], /^tenant closedco created: /m);
   assert.ok(server.newUsers.kim, `a generated password for kim in:\n${server.tenantOutput[0]}`);
 });
 
 test('a closed link says so, names the next opening and answers a message politely', async () => {
+  const { server, browser } = fixture;
   const { page, problems, context } = await openPage(browser);
   const frames = recordVisitorFrames(page, 'closedco', 'help');
   await page.goto(`${server.publicUrl}/demo/`);

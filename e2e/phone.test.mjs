@@ -8,11 +8,11 @@
 // Needs SIPp (apt-get install sip-tester): without it these tests skip, unless
 // CI=true, where nothing may skip.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startServer } from './lib/server.mjs';
+import { test } from 'node:test';
 import {
-  TIMEOUT_MS, addWidget, launchBrowser, openPage, recordVisitorFrames, until, waitForText, widget,
+  TIMEOUT_MS, addWidget, launchBrowser, recordVisitorFrames, until, waitForText, widget,
 } from './lib/browser.mjs';
+import { pageForTest, serverForTest, sharedBrowser } from './lib/hooks.mjs';
 import { toneFile, waitForTone } from './lib/media.mjs';
 import { VISITOR_HEARS, openCallWindow, waitForCallState } from './lib/calls.mjs';
 import { createPhone } from './lib/phone.mjs';
@@ -74,32 +74,26 @@ cookies = ["cart"]
 fields = ["order"]
 `;
 
-let browser;
-
-before(async () => {
-  if (skip) return;
-  // As lib/media.mjs's launchMediaBrowser, plus a resolver rule: the pushed page's
-  // host never reaches DNS (the test answers it with page.route anyway).
-  browser = await launchBrowser([
-    '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream',
-    '--allow-loopback-in-peer-connection',
-    '--autoplay-policy=no-user-gesture-required',
-    `--use-file-for-fake-audio-capture=${toneFile(VISITOR_HZ)}`,
-    '--host-resolver-rules=MAP shop.example ~NOTFOUND',
-  ]);
-});
-
-after(async () => {
-  await browser?.close();
-});
+// As lib/media.mjs's launchMediaBrowser, plus a resolver rule: the pushed page's
+// host never reaches DNS (the test answers it with page.route anyway).
+const fixture = sharedBrowser(
+  () =>
+    launchBrowser([
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+      `--use-file-for-fake-audio-capture=${toneFile(VISITOR_HZ)}`,
+      '--host-resolver-rules=MAP shop.example ~NOTFOUND',
+    ]),
+  { skip },
+);
 
 /** A call center (SIPp) and a server whose tenant's trunk points at it; stopped when the test ends. */
 async function setUp(t, { scenario, phonePort = 0 }) {
   const cc = await startSipp({ scenario, phonePort });
   t.after(() => cc.stop());
-  const server = await startServer({ tenantFiles: [tenantFile(cc.port)], extraArgs: ['--sip-addr', '127.0.0.1:0'] });
-  t.after(() => server.stop());
+  const server = await serverForTest(t, { tenantFiles: [tenantFile(cc.port)], extraArgs: ['--sip-addr', '127.0.0.1:0'] });
   return { cc, server };
 }
 
@@ -108,8 +102,7 @@ async function setUp(t, { scenario, phonePort = 0 }) {
  * resolves to the merchant page, the call window and the frames each received.
  */
 async function visitorCalls(t, server) {
-  const v = await openPage(browser);
-  t.after(() => v.context.close());
+  const v = await pageForTest(t, fixture.browser);
   // The pushed page, served by the test: nothing leaves the machine.
   await v.context.route('https://shop.example/**', (route) =>
     route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>Checkout</title><h1>Checkout</h1>' }),

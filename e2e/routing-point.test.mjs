@@ -15,12 +15,11 @@
 // tests skip, unless CI=true, where nothing may skip.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { startServer } from './lib/server.mjs';
+import { test } from 'node:test';
 import {
-  CHROMIUM_PATH, TIMEOUT_MS, addWidget, loginAgent, openPage, setAgentStatus, until, waitForText, widget,
-  recordVisitorFrames,
+  CHROMIUM_PATH, TIMEOUT_MS, addWidget, loginAvailable, until, waitForText, widget, recordVisitorFrames,
 } from './lib/browser.mjs';
+import { pageForTest, serverForTest, sharedBrowser } from './lib/hooks.mjs';
 import { launchMediaBrowser, toneFile, waitForTone } from './lib/media.mjs';
 import { agentHears } from './lib/calls.mjs';
 import { createPhone } from './lib/phone.mjs';
@@ -84,17 +83,8 @@ transport = "udp"
 allowed_sources = ["127.0.0.1"]
 `;
 
-let browser;
-
-before(async () => {
-  if (skip) return;
-  // The agent's microphone plays AGENT_HZ; the visitor's page never asks for one.
-  browser = await launchMediaBrowser({ wav: toneFile(AGENT_HZ) });
-});
-
-after(async () => {
-  await browser?.close();
-});
+// The agent's microphone plays AGENT_HZ; the visitor's page never asks for one.
+const fixture = sharedBrowser(() => launchMediaBrowser({ wav: toneFile(AGENT_HZ) }), { skip });
 
 test('call from my phone: the widget lends the routing point, the reserved agent waits for it, the phone\'s call connects both ways, the agent hangs up with a BYE', { skip }, async (t) => {
   // The visitor's phone: its RTP socket, sending PHONE_HZ once it knows where to.
@@ -105,23 +95,19 @@ test('call from my phone: the widget lends the routing point, the reserved agent
   // port is where the phone's SIPp runs.
   const sipPort = await freeSipPort();
   const carrierPort = await freeUdpPort();
-  const server = await startServer({
+  const server = await serverForTest(t, {
     tenantFiles: [tenantFile(carrierPort)],
     extraArgs: ['--sip-addr', `127.0.0.1:${sipPort}`],
   });
-  t.after(() => server.stop());
   const password = server.newUsers[AGENT];
   assert.ok(password, `tenant apply created ${AGENT}:\n${server.tenantOutput.join('\n')}`);
 
   // The agent signs in and is available.
-  const agent = await openPage(browser);
-  t.after(() => agent.context.close());
-  await loginAgent(agent.page, server.agentUrl, AGENT, password, { tenant: TENANT });
-  await setAgentStatus(agent.page, 'available');
+  const agent = await pageForTest(t, fixture.browser);
+  await loginAvailable(agent.page, server.agentUrl, AGENT, password, { tenant: TENANT });
 
   // The visitor, on the demo shop with the link's widget, asks for a number.
-  const visitor = await openPage(browser);
-  t.after(() => visitor.context.close());
+  const visitor = await pageForTest(t, fixture.browser);
   const frames = recordVisitorFrames(visitor.page);
   await visitor.page.goto(`${server.publicUrl}/demo/`);
   await addWidget(visitor.page, TENANT, LINK);

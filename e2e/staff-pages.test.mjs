@@ -1,25 +1,16 @@
 // The supervisor live view and the admin page against a real server.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startServer, DEMO_USERS } from './lib/server.mjs';
+import { test } from 'node:test';
+import { DEMO_USERS } from './lib/server.mjs';
 import {
-  launchBrowser, openPage, loginAgent, setAgentStatus, until, waitForText,
+  loginAgent, loginAvailable, openPage, setAgentStatus, until, waitForText,
 } from './lib/browser.mjs';
+import { sharedServerAndBrowser } from './lib/hooks.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fixture = sharedServerAndBrowser();
 
 test('staff pages send a visitor without a session to sign-in', async () => {
+  const { server, browser } = fixture;
   const { page, context } = await openPage(browser);
   for (const path of ['/supervisor/', '/admin/']) {
     await page.goto(`${server.agentUrl}${path}`);
@@ -30,6 +21,7 @@ test('staff pages send a visitor without a session to sign-in', async () => {
 });
 
 test('a wrong password shows a clear error', async () => {
+  const { server, browser } = fixture;
   const { page, context } = await openPage(browser);
   await page.goto(`${server.agentUrl}/`);
   await until(async () => (await page.getByTestId('login-tenant').inputValue()) === 'demo', {
@@ -43,10 +35,10 @@ test('a wrong password shows a clear error', async () => {
 });
 
 test('supervisor sees queues and agents, refreshed', async () => {
+  const { server, browser } = fixture;
   // Alice is at her desk and available.
   const alice = await openPage(browser);
-  await loginAgent(alice.page, server.agentUrl, 'alice', DEMO_USERS.alice);
-  await setAgentStatus(alice.page, 'available');
+  await loginAvailable(alice.page, server.agentUrl, 'alice', DEMO_USERS.alice);
 
   const { page, problems, context } = await openPage(browser);
   await loginAgent(page, server.agentUrl, 'sam', DEMO_USERS.sam);
@@ -72,6 +64,7 @@ test('supervisor sees queues and agents, refreshed', async () => {
 });
 
 test('admin lists links and creates an API key that works', async () => {
+  const { server, browser } = fixture;
   const { page, problems, context } = await openPage(browser);
   await loginAgent(page, server.agentUrl, 'ada', DEMO_USERS.ada);
   await page.goto(`${server.agentUrl}/admin/`);

@@ -1,24 +1,14 @@
 // A widget for a link or tenant that does not exist says chat is unavailable and
 // breaks nothing on the page; the demo page's three tags all initialise.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startServer } from './lib/server.mjs';
-import { addWidget, launchBrowser, openPage, waitForText, widget } from './lib/browser.mjs';
+import { test } from 'node:test';
+import { addWidget, openPage, waitForText, widget } from './lib/browser.mjs';
+import { sharedServerAndBrowser } from './lib/hooks.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fixture = sharedServerAndBrowser();
 
 test('unknown link and unknown tenant show "unavailable" without page errors', async () => {
+  const { server, browser } = fixture;
   const { page, problems, context } = await openPage(browser);
   await page.goto(`${server.publicUrl}/demo/`);
   await addWidget(page, 'demo', 'nope');
@@ -37,6 +27,7 @@ test('unknown link and unknown tenant show "unavailable" without page errors', a
 });
 
 test('every widget tag on a page gets its own launcher', async () => {
+  const { server, browser } = fixture;
   const { page, problems, context } = await openPage(browser);
   await page.goto(`${server.publicUrl}/demo/`);
   for (const link of ['sales', 'support', 'billing']) {

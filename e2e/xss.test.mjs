@@ -1,32 +1,21 @@
 // Markup in chat messages (and in a page title) is shown as text on both sides and
 // never runs.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startServer, DEMO_USERS } from './lib/server.mjs';
-import {
-  launchBrowser, openPage, loginAgent, setAgentStatus, waitForText, widget,
-} from './lib/browser.mjs';
+import { test } from 'node:test';
+import { DEMO_USERS } from './lib/server.mjs';
+import { loginAvailable, openPage, waitForText, widget } from './lib/browser.mjs';
+import { sharedServerAndBrowser } from './lib/hooks.mjs';
 
 const IMG = '<img src=x onerror="window.__sbXss=1">';
 const SCRIPT = '<script>window.__sbXss=2</script>';
 const TITLE = '<img src=x onerror="window.__sbXss=3"> shop';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fixture = sharedServerAndBrowser();
 
 const count = (text, needle) => text.split(needle).length - 1;
 
 test('chat text and page titles are never interpreted as markup', async () => {
+  const { server, browser } = fixture;
   const visitorSide = await openPage(browser);
   const agentSide = await openPage(browser);
   const visitor = visitorSide.page;
@@ -50,8 +39,7 @@ test('chat text and page titles are never interpreted as markup', async () => {
   await sales.getByTestId('sb-chat-send').click();
   await waitForText(visitorLog, SCRIPT);
 
-  await loginAgent(agent, server.agentUrl, 'alice', DEMO_USERS.alice);
-  await setAgentStatus(agent, 'available');
+  await loginAvailable(agent, server.agentUrl, 'alice', DEMO_USERS.alice);
   const offer = agent.getByTestId('offer');
   await offer.getByTestId('offer-accept').click();
   const agentLog = agent.getByTestId('chat-log');

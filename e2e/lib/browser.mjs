@@ -122,6 +122,12 @@ export async function setAgentStatus(page, state) {
   await page.locator(`[data-testid="agent-status"][data-state="${state}"]`).waitFor();
 }
 
+/** Signs in as loginAgent does and sets the agent available: ready for offers. */
+export async function loginAvailable(page, agentUrl, user, password, options) {
+  await loginAgent(page, agentUrl, user, password, options);
+  await setAgentStatus(page, 'available');
+}
+
 /** Records the JSON frames the server sends on `page`'s visitor sockets into `frames`. */
 export function recordVisitorFrames(page, frames = []) {
   page.on('websocket', (ws) => {

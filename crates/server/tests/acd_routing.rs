@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, WAIT, hello};
+use common::{Tenant, TestServer, WAIT, hello};
 use serde_json::{Value, json};
 
 /// Today's UTC date as "YYYY-MM-DD".
@@ -13,36 +13,10 @@ fn today() -> String {
 }
 
 /// A tenant whose one center is closed today (a holiday) and open otherwise.
-fn holiday_tenant() -> String {
-    format!(
-        r#"
-[tenant]
-slug = "closedco"
-
-[[centers]]
-name = "hq"
-time_zone = "UTC"
-holidays = ["{}"]
-
-[[queues]]
-name = "help"
-skill = "help"
-
-[[links]]
-slug = "help"
-name = "Help"
-queue = "help"
-
-[[agents]]
-name = "kim"
-skills = ["help"]
-
-[[agents]]
-name = "boss"
-role = "supervisor"
-"#,
-        today()
-    )
+fn holiday_tenant() -> Tenant {
+    Tenant::help_desk("closedco")
+        .center("hq", |c| c.time_zone("UTC").holiday(&today()))
+        .supervisor("boss")
 }
 
 async fn visitor(
@@ -88,7 +62,7 @@ async fn stored_kinds_once(staff: &common::Staff, contact: &str, kind: &str) -> 
 #[tokio::test]
 async fn a_closed_center_refuses_and_names_the_next_opening() {
     let server = TestServer::builder()
-        .tenant_file(&holiday_tenant())
+        .tenant(&holiday_tenant())
         .start()
         .await;
     let mut v = visitor(&server, "closedco", "help", None).await;
@@ -153,32 +127,13 @@ async fn a_closed_center_refuses_and_names_the_next_opening() {
 
 #[tokio::test]
 async fn media_reserved_to_a_class_is_refused_politely_and_the_class_is_served() {
-    let file = r#"
-[tenant]
-slug = "goldco"
-
-[[classes]]
-name = "gold"
-priority_boost = 2
-
-[[media_rules]]
-media = "chat"
-classes = ["gold"]
-
-[[queues]]
-name = "vip"
-skill = "vip"
-
-[[links]]
-slug = "vip"
-name = "VIP"
-queue = "vip"
-
-[[agents]]
-name = "lee"
-skills = ["vip"]
-"#;
-    let server = TestServer::builder().tenant_file(file).start().await;
+    let file = Tenant::new("goldco")
+        .class("gold", 2)
+        .media_rule("chat", &["gold"])
+        .queue("vip", |q| q)
+        .link_with("vip", "vip", |l| l.name("VIP"))
+        .agent("lee", &["vip"]);
+    let server = TestServer::builder().tenant(&file).start().await;
     let mut anonymous = visitor(&server, "goldco", "vip", None).await;
     anonymous.until_type("welcome").await;
     anonymous
@@ -216,24 +171,11 @@ skills = ["vip"]
 
 #[tokio::test]
 async fn a_skill_nobody_has_is_told_at_once() {
-    let file = r#"
-[tenant]
-slug = "nobodyco"
-
-[[queues]]
-name = "klingon"
-skill = "klingon"
-
-[[links]]
-slug = "k"
-name = "Klingon desk"
-queue = "klingon"
-
-[[agents]]
-name = "pat"
-skills = ["english"]
-"#;
-    let server = TestServer::builder().tenant_file(file).start().await;
+    let file = Tenant::new("nobodyco")
+        .queue("klingon", |q| q)
+        .link_with("k", "klingon", |l| l.name("Klingon desk"))
+        .agent("pat", &["english"]);
+    let server = TestServer::builder().tenant(&file).start().await;
     let mut v = visitor(&server, "nobodyco", "k", None).await;
     v.until_type("welcome").await;
     v.send(json!({"type": "start", "text": "nuqneH"})).await;
@@ -538,31 +480,16 @@ async fn a_waiting_chat_turned_callback_keeps_its_place() {
 /// tenant's agents next connects.
 #[tokio::test]
 async fn a_routing_change_applies_at_the_next_agent_login() {
-    let base = r#"
-[tenant]
-slug = "growco"
-
-[[queues]]
-name = "help"
-skill = "help"
-
-[[links]]
-slug = "help"
-name = "Help"
-queue = "help"
-
-[[agents]]
-name = "kim"
-skills = ["help"]
-"#;
-    let server = TestServer::builder().tenant_file(base).start().await;
+    let base = Tenant::help_desk("growco");
+    let server = TestServer::builder().tenant(&base).start().await;
     // The desk has loaded the tenant once it answers a visitor.
     let mut first = visitor(&server, "growco", "help", None).await;
     first.until_type("welcome").await;
-    let grown = format!(
-        "{base}\n[[queues]]\nname = \"vip\"\nskill = \"vip\"\n\n[[links]]\nslug = \"vip\"\nname = \"VIP\"\nqueue = \"vip\"\n\n[[agents]]\nname = \"lee\"\nskills = [\"vip\"]\n"
-    );
-    let file = switchboard::tenant_file::parse(&grown).unwrap();
+    let grown = base
+        .queue("vip", |q| q)
+        .link_with("vip", "vip", |l| l.name("VIP"))
+        .agent("lee", &["vip"]);
+    let file = switchboard::tenant_file::parse(&grown.to_string()).unwrap();
     switchboard::tenant_file::apply(&server.store, &file, &|n| Some(format!("pw-{n}")))
         .await
         .unwrap();

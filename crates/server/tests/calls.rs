@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Staff, TestServer, WAIT, Ws, hello};
+use common::{Staff, Tenant, TestServer, WAIT, Ws, hello};
 use media::testclient::{ClientEvent, Shape, TestClient};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -238,42 +238,18 @@ async fn a_call_connects_both_ways_holds_and_leaves_a_record() {
 }
 
 /// Two queues with their own agents, and a second front agent, for transfers.
-const DESKS: &str = r#"
-[tenant]
-slug = "desks"
-
-[[queues]]
-name = "front"
-skill = "front"
-
-[[queues]]
-name = "back"
-skill = "back"
-# The most skilled free agent first: amy, were she not the one transferring.
-strategy = "most-skilled"
-
-[[links]]
-slug = "front"
-name = "Front"
-queue = "front"
-calls = ["voice"]
-
-[[agents]]
-name = "amy"
-skills = { front = 5, back = 9 }
-
-[[agents]]
-name = "cat"
-skills = ["front"]
-
-[[agents]]
-name = "ben"
-skills = { back = 3 }
-
-[[agents]]
-name = "boss"
-role = "supervisor"
-"#;
+fn desks() -> Tenant {
+    Tenant::new("desks")
+        .queue("front", |q| q)
+        // The most skilled free agent first: amy, were she not the one
+        // transferring.
+        .queue("back", |q| q.strategy("most-skilled"))
+        .link_with("front", "front", |l| l.calls(&["voice"]))
+        .agent_with("amy", |a| a.skill_level("front", 5).skill_level("back", 9))
+        .agent("cat", &["front"])
+        .agent_with("ben", |a| a.skill_level("back", 3))
+        .supervisor("boss")
+}
 
 async fn desks_agent(server: &TestServer, name: &str) -> Ws {
     let staff = server.staff("desks", name, &format!("pw-{name}")).await;
@@ -295,7 +271,7 @@ async fn desks_agent(server: &TestServer, name: &str) -> Ws {
 
 #[tokio::test]
 async fn a_transfer_reaches_the_next_agent_with_the_screen_pop() {
-    let server = TestServer::builder().tenant_file(DESKS).start().await;
+    let server = TestServer::builder().tenant(&desks()).start().await;
     let mut amy = desks_agent(&server, "amy").await;
     let (mut visitor, mut caller_media) = caller(&server, "desks", "front").await;
     let (contact, _amy_media) = answer_call(&mut amy).await;
@@ -517,33 +493,21 @@ async fn remote_media_control_goes_to_the_visitor_and_back() {
     assert_eq!(visitor.until_type("error").await["code"], "invalid");
 }
 
-const LIMITED: &str = r#"
-[tenant]
-slug = "tiny"
-
-[calls]
-media_control = false
-max_concurrent = 1
-attempts_per_hour = 2
-
-[[queues]]
-name = "help"
-skill = "help"
-
-[[links]]
-slug = "help"
-name = "Help"
-queue = "help"
-calls = ["voice"]
-
-[[agents]]
-name = "kim"
-skills = ["help"]
-"#;
+/// One call at a time, two an hour per visitor, voice only, and no remote
+/// media control.
+fn limited() -> Tenant {
+    Tenant::help_desk("tiny")
+        .calls(|c| {
+            c.media_control(false)
+                .max_concurrent(1)
+                .attempts_per_hour(2)
+        })
+        .link_with("help", "help", |l| l.calls(&["voice"]))
+}
 
 #[tokio::test]
 async fn bad_offers_and_limits_are_refused_with_a_reason() {
-    let server = TestServer::builder().tenant_file(LIMITED).start().await;
+    let server = TestServer::builder().tenant(&limited()).start().await;
     let mut ws = server.visitor("tiny", "help").await;
     ws.send(hello("http://shop.example/", None, None)).await;
     ws.until_type("welcome").await;

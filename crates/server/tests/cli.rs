@@ -8,7 +8,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use common::{Ws, hello};
+use common::{Tenant, Ws, hello};
 use serde_json::json;
 
 fn bin() -> Command {
@@ -152,11 +152,12 @@ fn tenant_and_user_administration() {
     assert!(!ok && err.contains("boss"), "{err}");
 
     let file = dir.join("shop.toml");
-    std::fs::write(
-        &file,
-        "[tenant]\nslug = \"shop\"\nallowed_origins = [\"https://shop.example\"]\n\n[[queues]]\nname = \"q\"\nskill = \"s\"\n\n[[links]]\nslug = \"help\"\nname = \"Help\"\nqueue = \"q\"\n\n[[agents]]\nname = \"lee\"\nskills = [\"s\"]\n",
-    )
-    .unwrap();
+    let shop = Tenant::new("shop")
+        .allowed_origins(&["https://shop.example"])
+        .queue("q", |q| q.skill("s"))
+        .link("help", "q")
+        .agent("lee", &["s"]);
+    std::fs::write(&file, shop.to_string()).unwrap();
     let (ok, out, err) = run(
         &["--data-dir", d, "tenant", "apply", file.to_str().unwrap()],
         None,

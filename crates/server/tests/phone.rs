@@ -11,7 +11,7 @@ mod phone;
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
-use common::{TestServer, WAIT, Ws, free_sip_addr, hello};
+use common::{Tenant, TestServer, WAIT, Ws, free_sip_addr, hello, tenant::Link};
 use media::testclient::{ClientEvent, Shape, TestClient};
 use opus_rs::{Application, OpusDecoder, OpusEncoder};
 use phone::RtpPhone;
@@ -94,71 +94,35 @@ impl Sipp {
     }
 }
 
-fn tenant_file(trunk_port: u16) -> String {
-    format!(
-        r#"
-[tenant]
-slug = "phoneco"
-name = "Phone Co"
-
-[[centers]]
-name = "hq"
-phone = "+15125550100"
-trunk = "carrier"
-
-[[queues]]
-name = "sales"
-skill = "sales"
-
-[[links]]
-slug = "center"
-name = "Center"
-queue = "sales"
-calls = ["voice"]
-route_calls_to = "phone"
-
-[[links]]
-slug = "desk"
-name = "Desk"
-queue = "sales"
-calls = ["voice"]
-dial_in = true
-
-[[agents]]
-name = "pat"
-skills = ["sales"]
-
-[[agents]]
-name = "sid"
-role = "supervisor"
-
-[[customers]]
-external_id = "c-7"
-name = "Casey Caller"
-phone = "+15125557777"
-
-[phone]
-allowed_destinations = ["+1512"]
-caller_ids = ["+15125550900"]
-push_codes = {{ "*76" = "https://shop.example/checkout" }}
-routing_points = ["+15125550130"]
-routing_point_hold_secs = 30
-
-[[phone.trunks]]
-name = "carrier"
-host = "127.0.0.1"
-port = {trunk_port}
-allowed_sources = ["127.0.0.1"]
-
-[[phone.numbers]]
-number = "+15125550123"
-link = "desk"
-
-[context]
-cookies = ["cart"]
-fields = ["order"]
-"#
-    )
+/// The phone tenant: a center reached by phone over the trunk at
+/// `trunk_port` (link "center"), a DID and a routing point to agent pat (link
+/// "desk"), and a customer known by the number sipp's caller dials from.
+fn phoneco(trunk_port: u16) -> Tenant {
+    Tenant::new("phoneco")
+        .name("Phone Co")
+        .center("hq", |c| c.phone("+15125550100").trunk("carrier"))
+        .queue("sales", |q| q)
+        .link_with("center", "sales", |l| {
+            l.calls(&["voice"]).route_calls_to_phone()
+        })
+        .link_with("desk", "sales", |l| l.calls(&["voice"]).dial_in())
+        .agent("pat", &["sales"])
+        .supervisor("sid")
+        .customer("c-7", |c| c.name("Casey Caller").phone("+15125557777"))
+        .phone(|p| {
+            p.allowed_destinations(&["+1512"])
+                .caller_ids(&["+15125550900"])
+                .push_code("*76", "https://shop.example/checkout")
+                .routing_points(&["+15125550130"])
+                .routing_point_hold_secs(30)
+                .trunk("carrier", |t| {
+                    t.host("127.0.0.1")
+                        .port(trunk_port)
+                        .allowed_sources(&["127.0.0.1"])
+                })
+                .number("+15125550123", "desk")
+        })
+        .context(&["cart"], &["order"])
 }
 
 /// A browser's media: a WebRTC peer sending an Opus tone and telling which
@@ -346,7 +310,7 @@ async fn a_browser_call_reaches_the_center_phone_with_tones_dtmf_and_lookup() {
         ],
     );
     let server = TestServer::builder()
-        .tenant_file(&tenant_file(center.port))
+        .tenant(&phoneco(center.port))
         .start()
         .await;
     let (mut ws, mut browser) = visitor_call(&server, "center").await;
@@ -412,7 +376,7 @@ async fn a_busy_center_ends_the_call_politely_and_frees_the_caller_id() {
     }
     let mut center = Sipp::start("uas-busy.xml", &[]);
     let server = TestServer::builder()
-        .tenant_file(&tenant_file(center.port))
+        .tenant(&phoneco(center.port))
         .start()
         .await;
     let (mut ws, _browser) = placed_call(&server, "center").await;
@@ -445,13 +409,11 @@ async fn beyond_the_caller_id_pool_a_call_presents_the_trunks_own_number() {
     }
     let mut center = Sipp::start("uas-busy.xml", &[]);
     // No pooled caller id at all: every call overflows to the trunk's number.
-    let file = tenant_file(center.port)
-        .replace(r#"caller_ids = ["+15125550900"]"#, "caller_ids = []")
-        .replace(
-            r#"allowed_sources = ["127.0.0.1"]"#,
-            "allowed_sources = [\"127.0.0.1\"]\ncaller_id = \"+15125550199\"",
-        );
-    let server = TestServer::builder().tenant_file(&file).start().await;
+    let file = phoneco(center.port).phone(|p| {
+        p.caller_ids(&[])
+            .trunk("carrier", |t| t.caller_id("+15125550199"))
+    });
+    let server = TestServer::builder().tenant(&file).start().await;
     let (mut ws, _browser) = placed_call(&server, "center").await;
     let ended = ws.until("call_state", |f| f["state"] == "ended").await;
     assert_eq!(ended["reason"], "busy", "{ended}");
@@ -470,13 +432,13 @@ async fn beyond_the_caller_id_pool_a_call_presents_the_trunks_own_number() {
 /// A server whose SIP address is known, for callers to dial in (the trunk's
 /// own port is unused: nothing is dialled out).
 async fn did_server() -> (TestServer, std::net::SocketAddr) {
-    did_server_with(&tenant_file(9)).await
+    did_server_with(&phoneco(9)).await
 }
 
-async fn did_server_with(tenant: &str) -> (TestServer, std::net::SocketAddr) {
+async fn did_server_with(tenant: &Tenant) -> (TestServer, std::net::SocketAddr) {
     let sip = free_sip_addr();
     let server = TestServer::builder()
-        .tenant_file(tenant)
+        .tenant(tenant)
         .sip_addr(sip)
         .start()
         .await;
@@ -741,10 +703,7 @@ async fn a_visitor_calling_the_lent_number_reaches_the_reserved_agent() {
 
 #[tokio::test]
 async fn an_uncalled_lent_number_expires_and_returns_to_the_pool() {
-    let tenant = tenant_file(9).replace(
-        "routing_point_hold_secs = 30",
-        "routing_point_hold_secs = 1",
-    );
+    let tenant = phoneco(9).phone(|p| p.routing_point_hold_secs(1));
     let (server, _) = did_server_with(&tenant).await;
     let (mut ws, lent) = lent_number(&server).await;
     assert_eq!(lent["number"], "+15125550130");
@@ -808,7 +767,7 @@ async fn a_recorded_phone_call_keeps_each_partys_voice() {
     if !have_sipp() {
         return;
     }
-    let tenant = tenant_file(9).replace("dial_in = true", "dial_in = true\nrecord_calls = true");
+    let tenant = phoneco(9).link_with("desk", "sales", Link::record_calls);
     let (server, sip) = did_server_with(&tenant).await;
     // The caller's phone plays 1500 Hz, the agent's browser 440 Hz.
     let mut call = answered_did_call(&server, sip, "caller.xml").await;
@@ -878,10 +837,7 @@ async fn options_answerer() -> (u16, tokio::task::JoinHandle<()>) {
 #[tokio::test]
 async fn a_trunk_answering_keepalives_is_up_on_the_metrics_page_by_tenant() {
     let (port, answerer) = options_answerer().await;
-    let tenant = tenant_file(port).replace(
-        "allowed_sources = [\"127.0.0.1\"]",
-        "allowed_sources = [\"127.0.0.1\"]\noptions_interval_secs = 1",
-    );
+    let tenant = phoneco(port).phone(|p| p.trunk("carrier", |t| t.options_interval_secs(1)));
     let (server, _sip) = did_server_with(&tenant).await;
     let want = r#"switchboard_trunk_up{tenant="phoneco",trunk="carrier"} 1"#;
     let deadline = tokio::time::Instant::now() + WAIT;

@@ -3,29 +3,17 @@
 
 mod common;
 
-use common::TestServer;
+use common::{Tenant, TestServer};
 use reqwest::Method;
 use serde_json::json;
 use switchboard::{store::Role, tenant_file};
 
 async fn second_tenant(server: &TestServer) {
-    let file = tenant_file::parse(
-        r#"
-[tenant]
-slug = "acme"
-[[queues]]
-name = "help"
-skill = "help"
-[[links]]
-slug = "help"
-name = "Help"
-queue = "help"
-[[customers]]
-external_id = "acme-1"
-name = "Acme Customer"
-"#,
-    )
-    .unwrap();
+    let acme = Tenant::new("acme")
+        .queue("help", |q| q)
+        .link("help", "help")
+        .customer("acme-1", |c| c.name("Acme Customer"));
+    let file = tenant_file::parse(&acme.to_string()).unwrap();
     tenant_file::apply(&server.store, &file, &|_| None)
         .await
         .unwrap();

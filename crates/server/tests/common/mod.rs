@@ -3,6 +3,8 @@
 //! `SWITCHBOARD_TEST_POSTGRES` names a server), plus HTTP and WebSocket clients.
 #![allow(dead_code)]
 
+pub mod tenant;
+
 use std::{
     sync::atomic::{AtomicU32, Ordering},
     time::Duration,
@@ -21,6 +23,8 @@ use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
+
+pub use tenant::Tenant;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -85,6 +89,12 @@ impl Builder {
     pub fn tenant_file(mut self, text: &str) -> Self {
         self.tenant_files.push(text.to_owned());
         self
+    }
+
+    /// A tenant built in code, applied as [`Builder::tenant_file`] applies
+    /// its text.
+    pub fn tenant(self, tenant: &Tenant) -> Self {
+        self.tenant_file(&tenant.to_string())
     }
 
     pub async fn start(self) -> TestServer {
