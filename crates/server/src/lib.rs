@@ -7,12 +7,18 @@
 //! that know nothing of the server; this crate wires them to storage, tenants
 //! and connections.
 //!
-//! * `config`: layered configuration (defaults, TOML, `SWITCHBOARD_*`, flags).
+//! * `config`: layered configuration (defaults, TOML, `SWITCHBOARD_*`, flags);
+//!   `secret`: values that never reach a log.
 //! * `store`: SQLite or PostgreSQL behind one `Store`; every query tenant-scoped.
 //! * `auth`: argon2 passwords, tokens, merchant-signed visitor identities.
-//! * `tenant_file`: tenant setup from TOML (`tenant apply`), also the demo seed.
-//! * `desk`: the task owning the routing core (`acd` crate) and every live
-//!   conversation; connections talk to it through channels.
+//! * `tenant_file`: tenant setup from TOML (`tenant apply`), also the demo seed
+//!   (`demo`).
+//! * `routing`: a tenant's stored routing turned into the `acd` crate's setup.
+//! * `phone`: a tenant's telephone settings (trunks, numbers, centers, caller
+//!   ids, push codes).
+//! * `desk`: the task owning the routing core and every live conversation;
+//!   connections talk to it through channels, and it writes to storage
+//!   through its writer without waiting (see its module doc).
 //! * `protocol`: the WebSocket JSON frames (docs/protocol.md).
 //! * `ws`: the visitor and agent WebSocket endpoints.
 //! * `http`: the two listeners (public, agent), REST API, embedded web assets.

@@ -1,7 +1,7 @@
 //! Agent side of the desk: consoles connecting, status, offers accepted or
 //! declined, messages, ending and wrap-up.
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use super::{
     AgentConn, Author, ConnId, DeskState, Outbox, Phase, Seat, Stored, routing::state_name,
@@ -218,10 +218,11 @@ impl DeskState {
         me: &str,
     ) -> protocol::TransferTargets {
         let mut queues: Vec<protocol::TransferQueue> = self
-            .queue_names
-            .iter()
-            .filter(|(id, _)| self.queue_tenants.get(id) == Some(&tenant))
-            .map(|(_, name)| protocol::TransferQueue { name: name.clone() })
+            .tenants
+            .queues_of(tenant)
+            .map(|(_, name)| protocol::TransferQueue {
+                name: name.to_owned(),
+            })
             .collect();
         queues.sort_by(|a, b| a.name.cmp(&b.name));
         let agents = self

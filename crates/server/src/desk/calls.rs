@@ -7,10 +7,10 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use tokio::sync::mpsc;
+use tokio::{sync::mpsc, time::Instant};
 
 use media::{CallTag, LegId, LegRole, MediaEngine, MediaError, MediaEvent, MediaEventKind};
 
@@ -754,10 +754,8 @@ impl DeskState {
     }
 
     fn queue_named(&self, tenant: TenantId, name: &str) -> Result<QueueId, FrameError> {
-        self.queue_names
-            .iter()
-            .find(|(id, n)| n.as_str() == name && self.queue_tenants.get(id) == Some(&tenant))
-            .map(|(id, _)| *id)
+        self.tenants
+            .queue_named(tenant, name)
             .ok_or_else(|| FrameError::new(ErrorCode::Invalid, format!("no queue named {name:?}")))
     }
 
@@ -778,11 +776,11 @@ impl DeskState {
                 format!("{name:?} does not take this kind of contact in any queue"),
             )
         };
-        let spec = self.agent_specs.get(&agent).ok_or_else(refused)?;
+        let spec = self.tenants.agent_spec(agent).ok_or_else(refused)?;
         if spec.capacity.of(media) == 0 {
             return Err(refused());
         }
-        let setup = self.setups.get(&tenant).ok_or_else(refused)?;
+        let setup = self.tenants.setup(tenant).ok_or_else(refused)?;
         let serves = |q: &acd::QueueSpec| {
             q.required.iter().all(|r| {
                 spec.skills
@@ -794,7 +792,7 @@ impl DeskState {
         if served.iter().any(|q| q.queue == current) {
             return Ok(current);
         }
-        served.sort_by_key(|q| self.queue_names.get(&q.queue));
+        served.sort_by_key(|q| self.tenants.queue_name(q.queue));
         served.first().map(|q| q.queue).ok_or_else(refused)
     }
 

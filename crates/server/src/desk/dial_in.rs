@@ -7,7 +7,7 @@
 //! the pool when the call arrives, when the contact ends, or when the hold
 //! time passes without a call (then the contact ends as `expired`).
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use super::{ConnId, DeskState, calls::LiveCall};
 use crate::{

@@ -7,20 +7,38 @@
 //! keep up and is told to close (`Outbox::send` returns false): no buffer grows
 //! without bound.
 //!
+//! The desk never awaits the database inside its loop: every write goes to
+//! `writer.rs` (lanes per contact, bounded per tenant), and what a user is told
+//! is stored comes back through `stored.rs` once it committed. The reads a
+//! decision needs are made before a request reaches the desk (the visitor's
+//! identity and profile, by their connection) or kept here (each tenant's
+//! settings, each live contact's transcript). docs/operations.md says exactly
+//! what holds.
+//!
 //! Files: `visitor.rs` handles visitor frames, `agent.rs` agent frames,
 //! `routing.rs` carries out what the ACD core decides, `screenpop.rs` builds what
 //! the agent sees, `calls.rs` runs voice and video contacts with the media engine,
-//! `phone.rs` the calls that cross a SIP trunk.
+//! `phone.rs` the calls that cross a SIP trunk (`phone_leg.rs` is a call's phone
+//! side), `dial_in.rs` the routing points a visitor calls from their own phone,
+//! `rebuild.rs` puts waiting contacts back after a restart. `storage.rs` names
+//! what the desk asks of storage; `memory.rs` and `tests.rs` run the desk on it
+//! in memory on a paused clock.
 
 mod agent;
 mod calls;
 mod dial_in;
+#[cfg(test)]
+mod memory;
 mod phone;
 mod phone_leg;
 mod rebuild;
 mod routing;
 mod screenpop;
+mod storage;
 mod stored;
+mod tenants;
+#[cfg(test)]
+mod tests;
 mod visitor;
 mod writer;
 
@@ -30,12 +48,15 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::{
+    sync::{broadcast, mpsc, oneshot},
+    time::Instant,
+};
 
 use media::{LegId, MediaEngine, MediaEvent};
 
@@ -46,6 +67,7 @@ use crate::{
     protocol::{AgentFrame, PageContext, ToAgent, ToVisitor, VisitorFrame},
     store::{ContactMedia, Link, StatEvent, Store, Tenant, User},
 };
+use storage::DeskStorage;
 
 /// Identifies one WebSocket connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,6 +191,16 @@ impl Desk {
     /// Without a media engine, calls are refused and chat works as before.
     pub async fn start(
         store: Store,
+        config: DeskConfig,
+        media: Option<MediaEngine>,
+        sip: Option<(sip::SipAgent, mpsc::Receiver<sip::SipEvent>)>,
+    ) -> Result<(Desk, tokio::task::JoinHandle<()>), crate::store::StoreError> {
+        Self::start_with(Arc::new(store), config, media, sip).await
+    }
+
+    /// Starts the desk on any storage (the unit tests' is in memory).
+    pub(crate) async fn start_with(
+        store: Arc<dyn DeskStorage>,
         config: DeskConfig,
         media: Option<MediaEngine>,
         sip: Option<(sip::SipAgent, mpsc::Receiver<sip::SipEvent>)>,
@@ -399,7 +431,7 @@ pub struct LiveAgent {
 }
 
 struct DeskState {
-    store: Store,
+    store: Arc<dyn DeskStorage>,
     config: DeskConfig,
     acd: acd::Acd,
     next_timeout: acd::Time,
@@ -415,22 +447,12 @@ struct DeskState {
     tabs: HashMap<String, Vec<ConnId>>,
     /// Visitor connections without a conversation, by the queue whose status they watch.
     watchers: HashMap<QueueId, HashSet<ConnId>>,
-    /// Each queue's tenant.
-    queue_tenants: HashMap<QueueId, TenantId>,
-    /// Each tenant's classes of service by name, with their priority boost, to
-    /// pick a visitor's class from their verified entitlements.
-    classes: HashMap<TenantId, Vec<(String, i32)>>,
-    /// The setup each tenant's routing last received.
-    setups: HashMap<TenantId, acd::TenantSetup>,
+    /// Each tenant's settings, queues, classes, routing setup and agents.
+    tenants: tenants::Tenants,
     /// Stat events for live supervisor views.
     stats: broadcast::Sender<StatEvent>,
     /// Stat events to store, written by their own task.
     stat_writer: mpsc::Sender<StatEvent>,
-    /// Queue names, for transfers by name.
-    queue_names: HashMap<QueueId, String>,
-    /// Each agent's skills and capacity as last defined, to find a queue an
-    /// agent can serve (transfers by name).
-    agent_specs: HashMap<UserId, acd::AgentSpec>,
     /// Calls: the media engine, its events' channel, and who owns each call.
     calls: calls::CallBook,
     /// Calls over SIP trunks: the user agent, each tenant's numbers and
@@ -442,9 +464,6 @@ struct DeskState {
     stored_tx: mpsc::UnboundedSender<Stored>,
     /// Ids for new contacts, reserved from the database a block at a time.
     contact_ids: ContactIds,
-    /// Each tenant as its latest visitor connection read it, for what a new
-    /// contact needs (wrap-up codes, identity settings).
-    tenants: HashMap<TenantId, Arc<Tenant>>,
 }
 
 /// A write that committed (or failed), back at the desk to tell the user.
@@ -538,7 +557,7 @@ const MEDIA_EVENTS_BACKLOG: usize = 1024;
 const STAT_WRITER_BACKLOG: usize = 4096;
 
 /// Stores stat events as they come, off the desk's path.
-async fn write_stats(store: Store, mut rx: mpsc::Receiver<StatEvent>) {
+async fn write_stats(store: Arc<dyn DeskStorage>, mut rx: mpsc::Receiver<StatEvent>) {
     while let Some(stat) = rx.recv().await {
         if let Err(e) = store.insert_stat_event(&stat).await {
             tracing::error!(error = %e, "storing a stat event failed");
@@ -547,16 +566,31 @@ async fn write_stats(store: Store, mut rx: mpsc::Receiver<StatEvent>) {
 }
 
 /// Wall-clock now, as the routing core counts time.
+///
+/// Moved on by tokio's clock where a test paused it: the desk's timers and
+/// the routing core's time then advance together, so a test can step over an
+/// offer timeout without sleeping. Outside such a test both clocks agree and
+/// this is the wall clock.
 pub(crate) fn now() -> acd::Time {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    acd::Time(ms)
+    acd::Time(ms.saturating_add(paused_offset_ms()))
+}
+
+/// How far tokio's clock is ahead of the real one (0 unless a test paused
+/// and advanced it).
+fn paused_offset_ms() -> i64 {
+    let (tokio_now, real_now) = (Instant::now().into_std(), std::time::Instant::now());
+    match tokio_now.checked_duration_since(real_now) {
+        Some(ahead) => i64::try_from(ahead.as_millis()).unwrap_or(i64::MAX),
+        None => -i64::try_from(real_now.duration_since(tokio_now).as_millis()).unwrap_or(0),
+    }
 }
 
 impl DeskState {
     fn new(
-        store: Store,
+        store: Arc<dyn DeskStorage>,
         config: DeskConfig,
         stats: broadcast::Sender<StatEvent>,
         media: Option<MediaEngine>,
@@ -570,7 +604,7 @@ impl DeskState {
             writer: writer::Writer::start(store.clone()),
             stored_tx: mpsc::unbounded_channel().0,
             contact_ids: ContactIds::default(),
-            tenants: HashMap::new(),
+            tenants: tenants::Tenants::default(),
             store,
             config,
             acd,
@@ -582,13 +616,8 @@ impl DeskState {
             by_resume: HashMap::new(),
             tabs: HashMap::new(),
             watchers: HashMap::new(),
-            queue_tenants: HashMap::new(),
-            classes: HashMap::new(),
-            setups: HashMap::new(),
             stats,
             stat_writer,
-            queue_names: HashMap::new(),
-            agent_specs: HashMap::new(),
             calls: calls::CallBook::new(media, media_tx),
             phone,
         }
@@ -601,7 +630,7 @@ impl DeskState {
             .add(self.store.reserve_contact_ids(ID_BLOCK).await?);
         for tenant in self.store.tenant_ids().await? {
             if let Some(row) = self.store.tenant(tenant).await? {
-                self.tenants.insert(tenant, Arc::new(row));
+                self.tenants.keep_row(row);
             }
             self.load_tenant(tenant, None).await?;
         }
@@ -661,47 +690,33 @@ impl DeskState {
             if q.routing.offer_timeout_secs.is_none() {
                 spec.offer_timeout = self.config.offer_timeout;
             }
-            self.queue_tenants.insert(q.id, tenant);
-            self.queue_names.insert(q.id, q.name.clone());
         }
-        self.classes.insert(
+        self.tenants.learn(
             tenant,
+            &inputs.queues,
             inputs
                 .routing
                 .classes
                 .iter()
-                .map(|c| (c.name.clone(), c.priority_boost))
-                .collect(),
+                .map(|c| (c.name.clone(), c.priority_boost)),
         );
         if only.is_none() {
             self.load_phone(tenant, &inputs).await?;
         }
         let at = now();
-        if self.setups.get(&tenant) != Some(&setup) {
+        if self.tenants.setup_changed(tenant, &setup) {
             if only.is_some() {
                 return Box::pin(self.load_tenant(tenant, None)).await;
             }
-            self.setups.insert(tenant, setup.clone());
+            self.tenants.keep_setup(tenant, setup.clone());
             self.acd
                 .handle_input(at, acd::Input::Configure(Box::new(setup)));
         }
         for agent in agents {
-            self.agent_specs
-                .insert(UserId(agent.agent.0), agent.clone());
+            self.tenants.keep_agent(agent.clone());
             self.acd.handle_input(at, acd::Input::AgentDefined(agent));
         }
         Ok(())
-    }
-
-    /// The class of service among a verified visitor's entitlements that the
-    /// tenant knows, the one with the highest boost.
-    fn class_of(&self, tenant: TenantId, entitlements: &[String]) -> Option<String> {
-        self.classes
-            .get(&tenant)?
-            .iter()
-            .filter(|(name, _)| entitlements.contains(name))
-            .max_by_key(|(_, boost)| *boost)
-            .map(|(name, _)| name.clone())
     }
 
     async fn run(
@@ -716,7 +731,7 @@ impl DeskState {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let wait = self.next_timeout.since(now());
-            let deadline = tokio::time::Instant::now() + wait;
+            let deadline = Instant::now() + wait;
             tokio::select! {
                 request = rx.recv() => {
                     let Some(request) = request else { break };
@@ -866,11 +881,10 @@ impl DeskState {
     fn live_view(&self, tenant: TenantId) -> LiveView {
         let at = now();
         let mut queues: Vec<LiveQueue> = self
-            .queue_tenants
-            .iter()
-            .filter(|(_, t)| **t == tenant)
+            .tenants
+            .queues_of(tenant)
             .map(|(queue, _)| {
-                let status = self.acd.queue_status(*queue);
+                let status = self.acd.queue_status(queue);
                 LiveQueue {
                     queue: queue.0,
                     links: Vec::new(),

@@ -16,7 +16,9 @@
 //!
 //! The SIP user agent is the `sip` crate's; nothing here parses SIP.
 
-use std::{collections::HashMap, time::Instant};
+use std::collections::HashMap;
+
+use tokio::time::Instant;
 
 use tokio::sync::mpsc;
 
@@ -588,7 +590,7 @@ impl DeskState {
                 // have a "carrier", so the gauge names the tenant too.
                 let tenant = self
                     .tenants
-                    .get(&TenantId::from(tenant))
+                    .row(TenantId::from(tenant))
                     .map_or_else(|| tenant.0.to_string(), |t| t.slug.clone());
                 tracing::info!(tenant = %tenant, trunk = %trunk, up, "trunk status changed");
                 metrics::gauge!("switchboard_trunk_up", "tenant" => tenant, "trunk" => trunk)
@@ -783,7 +785,7 @@ impl DeskState {
             tracing::error!(error = %e, "starting an inbound call failed");
             500
         };
-        let Some(tenant_row) = self.tenants.get(&tenant).cloned() else {
+        let Some(tenant_row) = self.tenants.row(tenant) else {
             return Err(404);
         };
         if !self.calls.has_room(tenant, tenant_row.calls.max_concurrent) {

@@ -2,7 +2,7 @@
 //! their old place (their original arrival time), and wait for their visitor to
 //! reconnect within the grace time like any dropped visitor.
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use super::{DeskState, LiveContact, Phase, screenpop};
 use crate::{
@@ -60,7 +60,7 @@ impl DeskState {
             timezone: w.timezone.clone(),
             shared: serde_json::from_str(&w.shared_json).unwrap_or_default(),
         };
-        let profile = screenpop::Profile::load(&self.store, tenant.id, &identity, w.id).await?;
+        let profile = screenpop::Profile::load(&*self.store, tenant.id, &identity, w.id).await?;
         let screenpop = screenpop::build(&link, w.id, &identity, &context, profile.as_ref());
         let routing: ContactRouting = serde_json::from_str(&w.routing_json).unwrap_or_default();
         let transcript = self.store.transcript(tenant.id, w.id).await?;

@@ -303,7 +303,7 @@ impl DeskState {
                 json!({ "outcome": record_outcome(*outcome).as_str() }),
             ),
             acd::Event::QueueStatus { queue, status } => Some(StatEvent {
-                tenant: *self.queue_tenants.get(queue)?,
+                tenant: self.tenants.tenant_of_queue(*queue)?,
                 at,
                 kind: "queue_status",
                 contact: None,

@@ -11,7 +11,7 @@ use crate::{
     auth,
     ids::{ContactId, TenantId, UserId},
     protocol::{Attributes, PageContext},
-    store::{ContextShare, Customer, Link, PreviousContact, Store, StoreError, Tenant},
+    store::{ContextShare, Customer, Link, PreviousContact, StoreError, Tenant},
 };
 
 /// The visitor's identity as established at hello.
@@ -114,8 +114,8 @@ pub struct Profile {
 impl Profile {
     /// The profile of a verified visitor; `None` for anyone else. `except` is
     /// left out of the earlier contacts (the contact being rebuilt).
-    pub async fn load(
-        store: &Store,
+    pub(crate) async fn load(
+        store: &dyn super::storage::DeskReads,
         tenant: TenantId,
         identity: &Identity,
         except: ContactId,

@@ -1,7 +1,7 @@
 //! Visitor side of the desk: hello (new or resumed), starting a chat, messages,
 //! typing, navigation, ending, and visitors who drop off.
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use super::{
     ConnId, DeskState, LiveContact, Outbox, Phase, VisitorConn, VisitorHello,
@@ -117,7 +117,7 @@ impl DeskState {
             },
         );
         // What a new contact of this tenant needs, without a read.
-        self.tenants.insert(tenant.id, std::sync::Arc::new(tenant));
+        self.tenants.keep_row(tenant);
         self.send_visitor(conn, welcome);
         if let Some(contact) = resumed {
             if let Some(view) = self.acd.contact(contact)
@@ -265,7 +265,7 @@ impl DeskState {
             v.resume_hash.clone(),
             v.hello.clone(),
         );
-        let Some(tenant) = self.tenants.get(&tenant_id).cloned() else {
+        let Some(tenant) = self.tenants.row(tenant_id) else {
             return Err(FrameError::new(ErrorCode::UnknownTenant, "tenant is gone"));
         };
         if !self.writer.admits(tenant_id) {
@@ -495,7 +495,7 @@ impl DeskState {
     ) -> crate::routing::ContactRouting {
         let identity = &hello.identity;
         let class = if identity.verified {
-            self.class_of(tenant, &identity.entitlements)
+            self.tenants.class_of(tenant, &identity.entitlements)
         } else {
             None
         };

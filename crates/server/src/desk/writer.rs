@@ -28,9 +28,10 @@ use std::{
 
 use tokio::sync::mpsc;
 
+use super::storage::DeskStorage;
 use crate::{
     ids::{ContactId, TenantId},
-    store::{Store, StoreError},
+    store::StoreError,
 };
 
 /// How many lanes writes are spread over.
@@ -52,7 +53,7 @@ struct Queued {
 /// Cheap, cloneable handle to the writer's lanes.
 #[derive(Clone)]
 pub(super) struct Writer {
-    store: Store,
+    store: Arc<dyn DeskStorage>,
     lanes: Arc<[mpsc::UnboundedSender<Queued>]>,
     backlog: Arc<Backlog>,
 }
@@ -96,7 +97,7 @@ impl Backlog {
 
 impl Writer {
     /// Starts the lanes; they stop when every handle is dropped.
-    pub(super) fn start(store: Store) -> Self {
+    pub(super) fn start(store: Arc<dyn DeskStorage>) -> Self {
         let backlog = Arc::new(Backlog::default());
         let lanes: Vec<_> = (0..LANES)
             .map(|_| {
@@ -129,7 +130,7 @@ impl Writer {
         what: &'static str,
         op: F,
     ) where
-        F: FnOnce(Store) -> Fut,
+        F: FnOnce(Arc<dyn DeskStorage>) -> Fut,
         Fut: Future<Output = Result<(), StoreError>> + Send + 'static,
     {
         let fut = op(self.store.clone());
@@ -162,7 +163,7 @@ impl Writer {
     }
 
     /// The store, for a job built by the caller.
-    pub(super) fn store(&self) -> Store {
+    pub(super) fn store(&self) -> Arc<dyn DeskStorage> {
         self.store.clone()
     }
 }
@@ -191,12 +192,9 @@ mod tests {
 
     use super::*;
 
-    async fn writer() -> Writer {
+    fn writer() -> Writer {
         // The jobs below touch no table: any store will do.
-        let store = Store::open(Some("sqlite::memory:"), std::path::Path::new("."))
-            .await
-            .expect("in-memory store");
-        Writer::start(store)
+        Writer::start(Arc::new(crate::desk::memory::MemoryStore::default()))
     }
 
     /// Two contacts whose writes take different lanes.
@@ -221,7 +219,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_contacts_writes_run_in_order_and_a_stuck_one_holds_up_only_its_lane() {
-        let writer = writer().await;
+        let writer = writer();
         let tenant = TenantId(1);
         let (slow, other) = two_lanes();
         let gate = Arc::new(Semaphore::new(0));
@@ -254,7 +252,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_tenant_over_its_backlog_is_refused_and_the_others_are_not() {
-        let writer = writer().await;
+        let writer = writer();
         let (busy, calm) = (TenantId(1), TenantId(2));
         let gate = Arc::new(Semaphore::new(0));
         let ran = Arc::new(AtomicUsize::new(0));

@@ -1,0 +1,279 @@
+//! What the desk asks of storage, as two narrow capabilities: the writes its
+//! writer makes about contacts, and the few reads it still makes itself. The
+//! `Store` (SQLite or PostgreSQL) provides both; the desk's unit tests use an
+//! in-memory one (`memory.rs`) so they can run on tokio's paused clock, where a
+//! database's own threads would let time jump ahead while a query runs.
+
+use std::{future::Future, ops::Range, pin::Pin};
+
+use serde_json::Value;
+
+use crate::{
+    ids::{ContactId, TenantId, UserId},
+    phone::TenantPhone,
+    store::{
+        CallRecord, Customer, Link, Message, NewContact, Outcome, PhoneRecord, PreviousContact,
+        RoutingInputs, Sender, StatEvent, Store, StoreError, Tenant, WaitingContact,
+    },
+};
+
+pub(crate) type StoreFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// What the desk writes about contacts (through `writer.rs`, never awaited
+/// inside the desk's loop), and the stat events of its routing.
+pub(crate) trait ContactWrites: Send + Sync {
+    /// The next `count` contact ids for this process to hand out.
+    fn reserve_contact_ids(&self, count: i64) -> StoreFuture<'_, Range<i64>>;
+    fn create_contact<'a>(&'a self, id: ContactId, new: &'a NewContact) -> StoreFuture<'a, ()>;
+    fn append_message<'a>(
+        &'a self,
+        tenant: TenantId,
+        contact: ContactId,
+        from: Sender,
+        text: &'a str,
+    ) -> StoreFuture<'a, Message>;
+    fn mark_offered(&self, tenant: TenantId, id: ContactId) -> StoreFuture<'_, ()>;
+    fn mark_requeued(&self, tenant: TenantId, id: ContactId) -> StoreFuture<'_, ()>;
+    fn mark_answered(&self, tenant: TenantId, id: ContactId, agent: UserId) -> StoreFuture<'_, ()>;
+    fn mark_ended(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        outcome: Outcome,
+        awaiting_wrapup: bool,
+    ) -> StoreFuture<'_, ()>;
+    fn set_wrapup<'a>(
+        &'a self,
+        tenant: TenantId,
+        id: ContactId,
+        code: &'a str,
+        note: Option<&'a str>,
+    ) -> StoreFuture<'a, ()>;
+    fn make_callback<'a>(
+        &'a self,
+        tenant: TenantId,
+        id: ContactId,
+        routing_json: &'a str,
+    ) -> StoreFuture<'a, ()>;
+    fn update_contact_pages<'a>(
+        &'a self,
+        tenant: TenantId,
+        id: ContactId,
+        pages: &'a Value,
+        shared: &'a Value,
+    ) -> StoreFuture<'a, ()>;
+    fn set_call_record<'a>(
+        &'a self,
+        tenant: TenantId,
+        contact: ContactId,
+        call: &'a CallRecord,
+    ) -> StoreFuture<'a, ()>;
+    fn set_phone_record<'a>(
+        &'a self,
+        tenant: TenantId,
+        contact: ContactId,
+        record: &'a PhoneRecord,
+    ) -> StoreFuture<'a, ()>;
+    fn insert_stat_event<'a>(&'a self, event: &'a StatEvent) -> StoreFuture<'a, ()>;
+}
+
+/// What the desk reads: at start-up and rebuild, when a console connects, when
+/// a trunk call comes in; and a verified visitor's profile (read by their
+/// connection, or at rebuild).
+pub(crate) trait DeskReads: Send + Sync {
+    fn tenant_ids(&self) -> StoreFuture<'_, Vec<TenantId>>;
+    fn tenant(&self, id: TenantId) -> StoreFuture<'_, Option<Tenant>>;
+    fn routing_inputs(
+        &self,
+        tenant: TenantId,
+        only: Option<UserId>,
+    ) -> StoreFuture<'_, RoutingInputs>;
+    fn tenant_phone(&self, tenant: TenantId) -> StoreFuture<'_, TenantPhone>;
+    fn links(&self, tenant: TenantId) -> StoreFuture<'_, Vec<Link>>;
+    fn waiting_contacts(&self) -> StoreFuture<'_, Vec<WaitingContact>>;
+    fn transcript(&self, tenant: TenantId, contact: ContactId) -> StoreFuture<'_, Vec<Message>>;
+    /// (name, display name) of the tenant's staff.
+    fn staff_names(&self, tenant: TenantId) -> StoreFuture<'_, Vec<(String, String)>>;
+    fn customer_ref_by_phone<'a>(
+        &'a self,
+        tenant: TenantId,
+        number: &'a str,
+    ) -> StoreFuture<'a, Option<String>>;
+    fn customer<'a>(
+        &'a self,
+        tenant: TenantId,
+        external_id: &'a str,
+    ) -> StoreFuture<'a, Option<Customer>>;
+    fn previous_contacts<'a>(
+        &'a self,
+        tenant: TenantId,
+        customer_ref: &'a str,
+        before: ContactId,
+        limit: i64,
+    ) -> StoreFuture<'a, Vec<PreviousContact>>;
+    fn last_agent_for<'a>(
+        &'a self,
+        tenant: TenantId,
+        customer_ref: &'a str,
+    ) -> StoreFuture<'a, Option<UserId>>;
+}
+
+/// Both: what the desk is given.
+pub(crate) trait DeskStorage: ContactWrites + DeskReads {}
+
+impl<T: ContactWrites + DeskReads> DeskStorage for T {}
+
+impl ContactWrites for Store {
+    fn reserve_contact_ids(&self, count: i64) -> StoreFuture<'_, Range<i64>> {
+        Box::pin(Store::reserve_contact_ids(self, count))
+    }
+    fn create_contact<'a>(&'a self, id: ContactId, new: &'a NewContact) -> StoreFuture<'a, ()> {
+        Box::pin(Store::create_contact(self, id, new))
+    }
+    fn append_message<'a>(
+        &'a self,
+        tenant: TenantId,
+        contact: ContactId,
+        from: Sender,
+        text: &'a str,
+    ) -> StoreFuture<'a, Message> {
+        Box::pin(Store::append_message(self, tenant, contact, from, text))
+    }
+    fn mark_offered(&self, tenant: TenantId, id: ContactId) -> StoreFuture<'_, ()> {
+        Box::pin(Store::mark_offered(self, tenant, id))
+    }
+    fn mark_requeued(&self, tenant: TenantId, id: ContactId) -> StoreFuture<'_, ()> {
+        Box::pin(Store::mark_requeued(self, tenant, id))
+    }
+    fn mark_answered(&self, tenant: TenantId, id: ContactId, agent: UserId) -> StoreFuture<'_, ()> {
+        Box::pin(Store::mark_answered(self, tenant, id, agent))
+    }
+    fn mark_ended(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        outcome: Outcome,
+        awaiting_wrapup: bool,
+    ) -> StoreFuture<'_, ()> {
+        Box::pin(Store::mark_ended(
+            self,
+            tenant,
+            id,
+            outcome,
+            awaiting_wrapup,
+        ))
+    }
+    fn set_wrapup<'a>(
+        &'a self,
+        tenant: TenantId,
+        id: ContactId,
+        code: &'a str,
+        note: Option<&'a str>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(Store::set_wrapup(self, tenant, id, code, note))
+    }
+    fn make_callback<'a>(
+        &'a self,
+        tenant: TenantId,
+        id: ContactId,
+        routing_json: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(Store::make_callback(self, tenant, id, routing_json))
+    }
+    fn update_contact_pages<'a>(
+        &'a self,
+        tenant: TenantId,
+        id: ContactId,
+        pages: &'a Value,
+        shared: &'a Value,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(Store::update_contact_pages(self, tenant, id, pages, shared))
+    }
+    fn set_call_record<'a>(
+        &'a self,
+        tenant: TenantId,
+        contact: ContactId,
+        call: &'a CallRecord,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(Store::set_call_record(self, tenant, contact, call))
+    }
+    fn set_phone_record<'a>(
+        &'a self,
+        tenant: TenantId,
+        contact: ContactId,
+        record: &'a PhoneRecord,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(Store::set_phone_record(self, tenant, contact, record))
+    }
+    fn insert_stat_event<'a>(&'a self, event: &'a StatEvent) -> StoreFuture<'a, ()> {
+        Box::pin(Store::insert_stat_event(self, event))
+    }
+}
+
+impl DeskReads for Store {
+    fn tenant_ids(&self) -> StoreFuture<'_, Vec<TenantId>> {
+        Box::pin(Store::tenant_ids(self))
+    }
+    fn tenant(&self, id: TenantId) -> StoreFuture<'_, Option<Tenant>> {
+        Box::pin(Store::tenant(self, id))
+    }
+    fn routing_inputs(
+        &self,
+        tenant: TenantId,
+        only: Option<UserId>,
+    ) -> StoreFuture<'_, RoutingInputs> {
+        Box::pin(Store::routing_inputs(self, tenant, only))
+    }
+    fn tenant_phone(&self, tenant: TenantId) -> StoreFuture<'_, TenantPhone> {
+        Box::pin(Store::tenant_phone(self, tenant))
+    }
+    fn links(&self, tenant: TenantId) -> StoreFuture<'_, Vec<Link>> {
+        Box::pin(Store::links(self, tenant))
+    }
+    fn waiting_contacts(&self) -> StoreFuture<'_, Vec<WaitingContact>> {
+        Box::pin(Store::waiting_contacts(self))
+    }
+    fn transcript(&self, tenant: TenantId, contact: ContactId) -> StoreFuture<'_, Vec<Message>> {
+        Box::pin(Store::transcript(self, tenant, contact))
+    }
+    fn staff_names(&self, tenant: TenantId) -> StoreFuture<'_, Vec<(String, String)>> {
+        Box::pin(Store::staff_names(self, tenant))
+    }
+    fn customer_ref_by_phone<'a>(
+        &'a self,
+        tenant: TenantId,
+        number: &'a str,
+    ) -> StoreFuture<'a, Option<String>> {
+        Box::pin(Store::customer_ref_by_phone(self, tenant, number))
+    }
+    fn customer<'a>(
+        &'a self,
+        tenant: TenantId,
+        external_id: &'a str,
+    ) -> StoreFuture<'a, Option<Customer>> {
+        Box::pin(Store::customer(self, tenant, external_id))
+    }
+    fn previous_contacts<'a>(
+        &'a self,
+        tenant: TenantId,
+        customer_ref: &'a str,
+        before: ContactId,
+        limit: i64,
+    ) -> StoreFuture<'a, Vec<PreviousContact>> {
+        Box::pin(Store::previous_contacts(
+            self,
+            tenant,
+            customer_ref,
+            before,
+            limit,
+        ))
+    }
+    fn last_agent_for<'a>(
+        &'a self,
+        tenant: TenantId,
+        customer_ref: &'a str,
+    ) -> StoreFuture<'a, Option<UserId>> {
+        Box::pin(Store::last_agent_for(self, tenant, customer_ref))
+    }
+}

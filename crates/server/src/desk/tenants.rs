@@ -1,0 +1,130 @@
+//! What the desk knows of each tenant's setup, owned in one place: the tenant's
+//! settings row, its queues (names and owner), its classes of service, the
+//! routing setup the core last received and each agent's skills and capacity.
+//! Filled when a tenant loads (`DeskState::load_tenant`) and refreshed by each
+//! visitor hello; read by routing, transfers and the supervisor's view.
+
+use std::{collections::HashMap, sync::Arc};
+
+use crate::{
+    ids::{QueueId, TenantId, UserId},
+    store::{StoredQueue, Tenant},
+};
+
+#[derive(Default)]
+pub(super) struct Tenants {
+    /// Each tenant as last read (wrap-up codes, identity settings, call limits).
+    rows: HashMap<TenantId, Arc<Tenant>>,
+    /// Each queue's tenant and name.
+    queues: HashMap<QueueId, (TenantId, String)>,
+    /// Each tenant's classes of service by name, with their priority boost, to
+    /// pick a visitor's class from their verified entitlements.
+    classes: HashMap<TenantId, Vec<(String, i32)>>,
+    /// The setup each tenant's routing last received.
+    setups: HashMap<TenantId, acd::TenantSetup>,
+    /// Each agent's skills and capacity as last defined, to find a queue an
+    /// agent can serve (transfers by name).
+    agent_specs: HashMap<UserId, acd::AgentSpec>,
+}
+
+impl Tenants {
+    pub(super) fn row(&self, tenant: TenantId) -> Option<Arc<Tenant>> {
+        self.rows.get(&tenant).cloned()
+    }
+
+    /// Keeps the newest read of a tenant's settings.
+    pub(super) fn keep_row(&mut self, tenant: Tenant) {
+        self.rows.insert(tenant.id, Arc::new(tenant));
+    }
+
+    /// Learns a tenant's queues and classes of service as loaded.
+    pub(super) fn learn(
+        &mut self,
+        tenant: TenantId,
+        queues: &[StoredQueue],
+        classes: impl IntoIterator<Item = (String, i32)>,
+    ) {
+        for q in queues {
+            self.queues.insert(q.id, (tenant, q.name.clone()));
+        }
+        self.classes.insert(tenant, classes.into_iter().collect());
+    }
+
+    /// Whether `setup` differs from what the core last received for the
+    /// tenant (reconfiguring walks every contact of the tenant).
+    pub(super) fn setup_changed(&self, tenant: TenantId, setup: &acd::TenantSetup) -> bool {
+        self.setups.get(&tenant) != Some(setup)
+    }
+
+    pub(super) fn keep_setup(&mut self, tenant: TenantId, setup: acd::TenantSetup) {
+        self.setups.insert(tenant, setup);
+    }
+
+    pub(super) fn keep_agent(&mut self, spec: acd::AgentSpec) {
+        self.agent_specs.insert(UserId(spec.agent.0), spec);
+    }
+
+    pub(super) fn tenant_of_queue(&self, queue: QueueId) -> Option<TenantId> {
+        self.queues.get(&queue).map(|(tenant, _)| *tenant)
+    }
+
+    pub(super) fn queue_name(&self, queue: QueueId) -> Option<&str> {
+        self.queues.get(&queue).map(|(_, name)| name.as_str())
+    }
+
+    /// A tenant's queues with their names.
+    pub(super) fn queues_of(&self, tenant: TenantId) -> impl Iterator<Item = (QueueId, &str)> {
+        self.queues
+            .iter()
+            .filter(move |(_, (t, _))| *t == tenant)
+            .map(|(id, (_, name))| (*id, name.as_str()))
+    }
+
+    pub(super) fn queue_named(&self, tenant: TenantId, name: &str) -> Option<QueueId> {
+        self.queues_of(tenant)
+            .find(|(_, n)| *n == name)
+            .map(|(id, _)| id)
+    }
+
+    /// The class of service among a verified visitor's entitlements that the
+    /// tenant knows, the one with the highest boost.
+    pub(super) fn class_of(&self, tenant: TenantId, entitlements: &[String]) -> Option<String> {
+        self.classes
+            .get(&tenant)?
+            .iter()
+            .filter(|(name, _)| entitlements.contains(name))
+            .max_by_key(|(_, boost)| *boost)
+            .map(|(name, _)| name.clone())
+    }
+
+    pub(super) fn agent_spec(&self, agent: UserId) -> Option<&acd::AgentSpec> {
+        self.agent_specs.get(&agent)
+    }
+
+    pub(super) fn setup(&self, tenant: TenantId) -> Option<&acd::TenantSetup> {
+        self.setups.get(&tenant)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_class_with_the_highest_boost_among_the_entitlements_wins() {
+        let mut tenants = Tenants::default();
+        let t = TenantId(1);
+        tenants.learn(t, &[], [("silver".to_owned(), 1), ("gold".to_owned(), 3)]);
+        let held = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            tenants.class_of(t, &held(&["silver", "gold"])),
+            Some("gold".to_owned())
+        );
+        assert_eq!(
+            tenants.class_of(t, &held(&["silver"])),
+            Some("silver".to_owned())
+        );
+        assert_eq!(tenants.class_of(t, &held(&["platinum"])), None);
+        assert_eq!(tenants.class_of(TenantId(2), &held(&["gold"])), None);
+    }
+}
