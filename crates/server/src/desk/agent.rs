@@ -263,7 +263,7 @@ impl DeskState {
         let contact = self.offered_to(user, contact)?;
         if self
             .contacts
-            .get(&contact)
+            .get(contact)
             .is_none_or(|c| c.callback_phone.is_none())
         {
             return Err(FrameError::new(
@@ -274,7 +274,7 @@ impl DeskState {
         let input = if connected {
             acd::Input::CallbackConnected { contact }
         } else {
-            if let Some(live) = self.contacts.get_mut(&contact) {
+            if let Some(live) = self.contacts.get_mut(contact) {
                 live.phase = Phase::Waiting;
                 let tenant = live.tenant;
                 self.writer.write(
@@ -291,7 +291,7 @@ impl DeskState {
     }
 
     fn offered_to(&self, user: UserId, contact: ContactId) -> Result<ContactId, FrameError> {
-        match self.contacts.get(&contact).map(|c| c.phase) {
+        match self.contacts.get(contact).map(|c| c.phase) {
             Some(Phase::Offered(to)) if to == user => Ok(contact),
             _ => Err(FrameError::new(
                 ErrorCode::BadState,
@@ -307,7 +307,7 @@ impl DeskState {
         contact: ContactId,
         phase: Phase,
     ) -> Result<ContactId, FrameError> {
-        match self.contacts.get(&contact) {
+        match self.contacts.get(contact) {
             Some(c) if c.agent == Some(user) && c.phase == phase => Ok(contact),
             Some(c) if c.agent == Some(user) => Err(FrameError::new(
                 ErrorCode::BadState,
@@ -328,7 +328,7 @@ impl DeskState {
     ) -> Result<(), FrameError> {
         let contact = self.held_by(user, contact, Phase::Connected)?;
         let text = protocol::chat_text(text)?;
-        let Some(tenant) = self.contacts.get(&contact).map(|c| c.tenant) else {
+        let Some(tenant) = self.contacts.get(contact).map(|c| c.tenant) else {
             return Ok(());
         };
         if !self.writer.admits(tenant) {
@@ -349,7 +349,7 @@ impl DeskState {
         note: Option<String>,
     ) -> Result<(), FrameError> {
         let contact = self.held_by(user, contact, Phase::WrapUp)?;
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return Ok(());
         };
         if !live.wrapup_codes.iter().any(|c| c == code) {

@@ -357,12 +357,7 @@ impl DeskState {
 
     /// Called by `visitor_start` once a call's contact exists.
     pub(super) fn call_created(&mut self, tenant: TenantId, contact: ContactId) {
-        let Some(tag) = self
-            .contacts
-            .get(&contact)
-            .and_then(|c| c.call.as_ref())
-            .map(|c| c.tag)
-        else {
+        let Some(tag) = self.contacts.call(contact).map(|c| c.tag) else {
             return;
         };
         self.calls.track(tenant, tag, contact);
@@ -372,7 +367,7 @@ impl DeskState {
 
     /// Tells the visitor's tabs and the agent where the call stands.
     pub(super) fn announce_call(&mut self, contact: ContactId, reason: Option<&'static str>) {
-        let Some(live) = self.contacts.get(&contact) else {
+        let Some(live) = self.contacts.get(contact) else {
             return;
         };
         let Some(call) = live.call.as_ref() else {
@@ -404,11 +399,7 @@ impl DeskState {
 
     /// Moves a call to `state` (when it has one) and says so.
     pub(super) fn set_call_state(&mut self, contact: ContactId, state: CallState) {
-        let Some(call) = self
-            .contacts
-            .get_mut(&contact)
-            .and_then(|c| c.call.as_mut())
-        else {
+        let Some(call) = self.contacts.call_mut(contact) else {
             return;
         };
         if call.state == state {
@@ -422,7 +413,7 @@ impl DeskState {
     /// the media engine's call hung up. Nothing happens for a chat or a call
     /// already finished.
     pub(super) fn finish_call(&mut self, contact: ContactId, reason: &'static str) {
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
         let Some(mut call) = live.call.take() else {
@@ -472,11 +463,7 @@ impl DeskState {
         let Some(&contact) = self.calls.by_tag.get(&event.tag) else {
             return;
         };
-        let Some(call) = self
-            .contacts
-            .get_mut(&contact)
-            .and_then(|c| c.call.as_mut())
-        else {
+        let Some(call) = self.contacts.call_mut(contact) else {
             return;
         };
         match event.kind {
@@ -511,7 +498,7 @@ impl DeskState {
     /// Both parties' media are up: the call is connected (and recorded when
     /// the link says so).
     pub(super) async fn call_progress(&mut self, contact: ContactId) {
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
         let tenant = live.tenant;
@@ -529,11 +516,7 @@ impl DeskState {
             let dir = self.config.recordings.join(tenant.0.to_string());
             match handle.record(dir, contact.0.to_string()).await {
                 Ok(_) => {
-                    if let Some(call) = self
-                        .contacts
-                        .get_mut(&contact)
-                        .and_then(|c| c.call.as_mut())
-                    {
+                    if let Some(call) = self.contacts.call_mut(contact) {
                         call.record.recording = Some(format!("{}/{}", tenant.0, contact.0));
                     }
                 }
@@ -555,19 +538,14 @@ impl DeskState {
         let sdp = protocol::sdp_offer(sdp)?;
         let handle = self
             .contacts
-            .get(&contact)
-            .and_then(|c| c.call.as_ref())
+            .call(contact)
             .map(|c| c.handle.clone())
             .ok_or_else(not_a_call)?;
         let (leg, answer) = handle
             .add_webrtc(LegRole::Agent, sdp)
             .await
             .map_err(|e| media_error(&e))?;
-        if let Some(call) = self
-            .contacts
-            .get_mut(&contact)
-            .and_then(|c| c.call.as_mut())
-        {
+        if let Some(call) = self.contacts.call_mut(contact) {
             // A second offer (a console reload) replaces the agent's leg.
             call.agent_leg = Some(leg);
             call.agent_up = false;
@@ -593,11 +571,7 @@ impl DeskState {
         digits: &str,
     ) -> Result<(), FrameError> {
         let digits = protocol::dtmf_digits(digits)?;
-        let call = self
-            .contacts
-            .get(&contact)
-            .and_then(|c| c.call.as_ref())
-            .ok_or_else(not_a_call)?;
+        let call = self.contacts.call(contact).ok_or_else(not_a_call)?;
         let Some(leg) = call.phone.as_ref().filter(|_| call.keypad()).map(|p| p.leg) else {
             return Err(FrameError::new(
                 ErrorCode::BadState,
@@ -623,11 +597,7 @@ impl DeskState {
         on: bool,
     ) -> Result<(), FrameError> {
         let contact = self.held_by(user, ContactId(contact), Phase::Connected)?;
-        let call = self
-            .contacts
-            .get_mut(&contact)
-            .and_then(|c| c.call.as_mut())
-            .ok_or_else(not_a_call)?;
+        let call = self.contacts.call_mut(contact).ok_or_else(not_a_call)?;
         let now = Instant::now();
         let next = match (on, call.state) {
             (true, CallState::Connected) => {
@@ -665,7 +635,7 @@ impl DeskState {
         agent: Option<String>,
     ) -> Result<(), FrameError> {
         let contact = self.held_by(user, ContactId(contact), Phase::Connected)?;
-        let Some(live) = self.contacts.get(&contact) else {
+        let Some(live) = self.contacts.get(contact) else {
             return Ok(());
         };
         let (tenant, link_queue) = (live.tenant, live.link.queue);
@@ -692,7 +662,7 @@ impl DeskState {
         };
         // The routing the contact started with: each transfer adds to it,
         // not to the previous transfer's.
-        let Some(mut routing) = self.contacts.get(&contact).map(|c| c.routing.clone()) else {
+        let Some(mut routing) = self.contacts.get(contact).map(|c| c.routing.clone()) else {
             return Err(FrameError::new(
                 ErrorCode::BadState,
                 "the transfer failed; try again",
@@ -700,11 +670,7 @@ impl DeskState {
         };
         // The transferring agent's part ends here.
         let mut figures = None;
-        if let Some(call) = self
-            .contacts
-            .get_mut(&contact)
-            .and_then(|c| c.call.as_mut())
-        {
+        if let Some(call) = self.contacts.call_mut(contact) {
             call.settle(Instant::now());
             call.record.transfers += 1;
             call.state = CallState::Transferring;
@@ -727,7 +693,7 @@ impl DeskState {
         self.acd
             .handle_input(at, acd::Input::WrapUpDone { contact });
         self.send_agent(user, &ToAgent::Wrapped { contact: contact.0 });
-        if let Some(live) = self.contacts.get_mut(&contact) {
+        if let Some(live) = self.contacts.get_mut(contact) {
             live.phase = Phase::Waiting;
             live.agent = None;
             live.agent_name = None;
@@ -830,11 +796,7 @@ impl DeskState {
     ) -> Result<(), FrameError> {
         let contact = self.held_by(user, ContactId(contact), Phase::Connected)?;
         settings.check()?;
-        let call = self
-            .contacts
-            .get_mut(&contact)
-            .and_then(|c| c.call.as_mut())
-            .ok_or_else(not_a_call)?;
+        let call = self.contacts.call_mut(contact).ok_or_else(not_a_call)?;
         if !call.media_control {
             return Err(FrameError::new(
                 ErrorCode::Forbidden,
@@ -862,7 +824,7 @@ impl DeskState {
         accepted: bool,
         applied: MediaSettings,
     ) -> Result<(), FrameError> {
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return Ok(());
         };
         let agent = live.agent;
@@ -907,7 +869,7 @@ impl DeskState {
     ) -> Result<(LegId, String), ListenError> {
         let handle = self
             .contacts
-            .get(&contact)
+            .get(contact)
             .filter(|c| c.tenant == tenant)
             .and_then(|c| c.call.as_ref())
             .map(|c| c.handle.clone())
@@ -921,11 +883,7 @@ impl DeskState {
                     MediaError::BadOffer(why) => ListenError::BadOffer(why),
                     _ => ListenError::NoCall,
                 })?;
-        if let Some(call) = self
-            .contacts
-            .get_mut(&contact)
-            .and_then(|c| c.call.as_mut())
-        {
+        if let Some(call) = self.contacts.call_mut(contact) {
             call.listeners.push(leg);
         }
         metrics::counter!("switchboard_listen_ins_total").increment(1);
@@ -940,7 +898,7 @@ impl DeskState {
     ) {
         let Some(call) = self
             .contacts
-            .get_mut(&contact)
+            .get_mut(contact)
             .filter(|c| c.tenant == tenant)
             .and_then(|c| c.call.as_mut())
         else {

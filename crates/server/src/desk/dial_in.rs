@@ -108,11 +108,7 @@ impl DeskState {
     ) -> Option<ContactId> {
         let reservation = self.phone.reserved.remove(&(tenant, number.to_owned()))?;
         self.phone.routing_points.release(tenant, number);
-        if let Some(call) = self
-            .contacts
-            .get_mut(&reservation.contact)
-            .and_then(|c| c.call.as_mut())
-        {
+        if let Some(call) = self.contacts.call_mut(reservation.contact) {
             call.dial_in = None;
         }
         Some(reservation.contact)

@@ -26,6 +26,7 @@
 
 mod agent;
 mod calls;
+mod conversations;
 mod dial_in;
 #[cfg(test)]
 mod memory;
@@ -52,7 +53,6 @@ use std::{
 };
 
 use serde::Serialize;
-use serde_json::Value;
 use tokio::{
     sync::{broadcast, mpsc, oneshot},
     time::Instant,
@@ -67,6 +67,7 @@ use crate::{
     protocol::{AgentFrame, PageContext, ToAgent, ToVisitor, VisitorFrame},
     store::{ContactMedia, Link, StatEvent, Store, Tenant, User},
 };
+use conversations::{LiveContact, Phase};
 use storage::DeskStorage;
 
 /// Identifies one WebSocket connection.
@@ -284,61 +285,6 @@ impl Desk {
     }
 }
 
-/// Where a live contact stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Waiting,
-    Offered(UserId),
-    Connected,
-    /// The conversation ended; the agent owes a wrap-up code.
-    WrapUp,
-}
-
-/// A conversation that has not been closed yet.
-struct LiveContact {
-    tenant: TenantId,
-    link: Link,
-    resume_hash: String,
-    visitors: Vec<ConnId>,
-    agent: Option<UserId>,
-    agent_name: Option<String>,
-    phase: Phase,
-    screenpop: Value,
-    context: PageContext,
-    wrapup_codes: Vec<String>,
-    /// Set while no visitor connection is attached.
-    orphaned_since: Option<Instant>,
-    /// The visitor was told the chat entered the queue.
-    queued_sent: bool,
-    /// The first message is on its way to the database: the visitor hears
-    /// of the queue after its echo.
-    first_pending: bool,
-    /// The number to call, for a callback request (which needs no visitor
-    /// connection and is never swept as abandoned).
-    callback_phone: Option<String>,
-    /// The media call of a voice or video contact.
-    call: Option<Box<calls::LiveCall>>,
-    /// What routing knows of the visitor, as stored with the contact (a
-    /// transfer or a callback starts from it without reading it back).
-    routing: crate::routing::ContactRouting,
-    /// The messages stored so far, in order: a reconnecting tab or console
-    /// and the agent who takes the contact get them without a read.
-    transcript: Vec<crate::store::Message>,
-    /// A wrap-up is on its way to the database: a second one is refused.
-    wrapping_up: bool,
-}
-
-impl LiveContact {
-    /// How the contact reaches the center.
-    fn media(&self) -> ContactMedia {
-        match (&self.call, &self.callback_phone) {
-            (Some(call), _) => call.media.into(),
-            (None, Some(_)) => ContactMedia::Callback,
-            (None, None) => ContactMedia::Chat,
-        }
-    }
-}
-
 struct VisitorConn {
     tenant: TenantId,
     link: Link,
@@ -438,10 +384,7 @@ struct DeskState {
     visitors: HashMap<ConnId, VisitorConn>,
     agent_conns: HashMap<ConnId, AgentConn>,
     seats: HashMap<UserId, Seat>,
-    contacts: HashMap<ContactId, LiveContact>,
-    /// The newest live contact of each visitor resume token (by its hash), so a
-    /// reconnecting visitor is found without scanning every contact.
-    by_resume: HashMap<String, ContactId>,
+    contacts: conversations::Conversations,
     /// Every open tab of a visitor (connections sharing a resume token), so a
     /// chat started in one tab reaches the others without a scan.
     tabs: HashMap<String, Vec<ConnId>>,
@@ -612,8 +555,7 @@ impl DeskState {
             visitors: HashMap::new(),
             agent_conns: HashMap::new(),
             seats: HashMap::new(),
-            contacts: HashMap::new(),
-            by_resume: HashMap::new(),
+            contacts: conversations::Conversations::default(),
             tabs: HashMap::new(),
             watchers: HashMap::new(),
             stats,
@@ -826,7 +768,7 @@ impl DeskState {
 
     /// Sends to every tab a visitor has open on a contact.
     fn send_contact_visitors(&mut self, contact: ContactId, frame: &ToVisitor) {
-        let Some(live) = self.contacts.get(&contact) else {
+        let Some(live) = self.contacts.get(contact) else {
             return;
         };
         let mut slow = Vec::new();
@@ -853,17 +795,13 @@ impl DeskState {
     }
 
     fn insert_contact(&mut self, id: ContactId, contact: LiveContact) {
-        self.by_resume.insert(contact.resume_hash.clone(), id);
         self.contacts.insert(id, contact);
     }
 
     fn remove_contact(&mut self, id: ContactId) {
-        let Some(mut contact) = self.contacts.remove(&id) else {
+        let Some(mut contact) = self.contacts.remove(id) else {
             return;
         };
-        if self.by_resume.get(&contact.resume_hash) == Some(&id) {
-            self.by_resume.remove(&contact.resume_hash);
-        }
         // Normally the call was finished (and its figures stored) already;
         // this only makes sure no media outlives its contact.
         if let Some(call) = contact.call.take() {
@@ -928,7 +866,7 @@ impl DeskState {
         let mut calls: Vec<LiveCallView> = self
             .calls
             .contacts()
-            .filter_map(|id| Some((id, self.contacts.get(&id)?)))
+            .filter_map(|id| Some((id, self.contacts.get(id)?)))
             .filter(|(_, c)| c.tenant == tenant)
             .filter_map(|(id, c)| {
                 let call = c.call.as_ref()?;

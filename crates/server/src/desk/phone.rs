@@ -274,8 +274,7 @@ impl DeskState {
     /// routing core).
     pub(super) fn is_center_call(&self, contact: ContactId) -> bool {
         self.contacts
-            .get(&contact)
-            .and_then(|c| c.call.as_ref())
+            .call(contact)
             .and_then(|c| c.phone.as_ref())
             .is_some_and(|p| p.record.direction == PhoneDirection::Outbound)
     }
@@ -285,8 +284,7 @@ impl DeskState {
     pub(super) fn center_call_outcome(&self, contact: ContactId, unanswered: Outcome) -> Outcome {
         let answered = self
             .contacts
-            .get(&contact)
-            .and_then(|c| c.call.as_ref())
+            .call(contact)
             .and_then(|c| c.phone.as_ref())
             .is_some_and(|p| p.answered);
         if answered {
@@ -298,7 +296,7 @@ impl DeskState {
 
     /// Dials the center once the contact exists.
     pub(super) fn dial_center(&mut self, contact: ContactId) {
-        let Some(live) = self.contacts.get(&contact) else {
+        let Some(live) = self.contacts.get(contact) else {
             return;
         };
         let tenant = live.tenant;
@@ -344,7 +342,7 @@ impl DeskState {
 
     fn phone_leg_mut(&mut self, contact: ContactId) -> Option<&mut PhoneLeg> {
         self.contacts
-            .get_mut(&contact)?
+            .get_mut(contact)?
             .call
             .as_mut()?
             .phone
@@ -360,7 +358,7 @@ impl DeskState {
         outcome: Outcome,
     ) {
         self.finish_call(contact, reason);
-        let Some(live) = self.contacts.get(&contact) else {
+        let Some(live) = self.contacts.get(contact) else {
             return;
         };
         let tenant = live.tenant;
@@ -415,7 +413,7 @@ impl DeskState {
 
     /// A digit keyed on the phone side: push codes open pages for the visitor.
     pub(super) fn phone_digit(&mut self, contact: ContactId, leg: LegId, digit: char) {
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
         let tenant = live.tenant;
@@ -448,7 +446,7 @@ impl DeskState {
     /// The agent's media joined an inbound phone call: answer it, now that
     /// someone is there to talk.
     pub(super) fn answer_inbound(&mut self, contact: ContactId) {
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
         let tenant = live.tenant;
@@ -493,8 +491,7 @@ impl DeskState {
     pub(super) fn phone_hold(&self, contact: ContactId, on: bool) {
         let Some(id) = self
             .contacts
-            .get(&contact)
-            .and_then(|c| c.call.as_ref())
+            .call(contact)
             .and_then(|c| c.phone.as_ref())
             .and_then(|p| p.sip)
         else {
@@ -601,7 +598,7 @@ impl DeskState {
 
     /// A SIP dialog that ended on its own no longer holds its center's slot.
     fn release_center_slot(&mut self, contact: ContactId) {
-        let Some(live) = self.contacts.get(&contact) else {
+        let Some(live) = self.contacts.get(contact) else {
             return;
         };
         let tenant = live.tenant;
@@ -617,7 +614,7 @@ impl DeskState {
     }
 
     async fn set_peer(&mut self, contact: ContactId, media: &sip::RemoteMedia) {
-        let Some(call) = self.contacts.get(&contact).and_then(|c| c.call.as_ref()) else {
+        let Some(call) = self.contacts.call(contact) else {
             return;
         };
         let Some(phone) = call.phone.as_ref() else {
@@ -630,11 +627,7 @@ impl DeskState {
 
     /// The phone side put the call on hold (or resumed it) with a re-INVITE.
     async fn remote_hold(&mut self, contact: ContactId, on: bool) {
-        let Some(call) = self
-            .contacts
-            .get_mut(&contact)
-            .and_then(|c| c.call.as_mut())
-        else {
+        let Some(call) = self.contacts.call_mut(contact) else {
             return;
         };
         let next = match (on, call.state) {
@@ -719,7 +712,7 @@ impl DeskState {
         record: PhoneRecord,
         media: sip::RemoteMedia,
     ) -> Result<(), u16> {
-        let Some(live) = self.contacts.get(&contact) else {
+        let Some(live) = self.contacts.get(contact) else {
             return Err(404);
         };
         let tenant = live.tenant;
@@ -740,11 +733,7 @@ impl DeskState {
                     store.set_phone_record(tenant, contact, &record).await
                 });
         }
-        let Some(live_call) = self
-            .contacts
-            .get_mut(&contact)
-            .and_then(|c| c.call.as_mut())
-        else {
+        let Some(live_call) = self.contacts.call_mut(contact) else {
             return Err(404);
         };
         live_call.phone = Some(Box::new(PhoneLeg::inbound(call, leg, local, record, media)));

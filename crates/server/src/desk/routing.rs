@@ -76,7 +76,7 @@ impl DeskState {
                 agent,
                 expires,
             } => {
-                let Some(live) = self.contacts.get_mut(&contact) else {
+                let Some(live) = self.contacts.get_mut(contact) else {
                     return;
                 };
                 live.phase = Phase::Offered(user(agent));
@@ -125,7 +125,7 @@ impl DeskState {
                 // The agent is reserved; they dial from their own phone and
                 // report how it went (`callback_result`). The SIP dialer comes
                 // with the callback issue.
-                let Some(live) = self.contacts.get_mut(&contact) else {
+                let Some(live) = self.contacts.get_mut(contact) else {
                     self.acd
                         .handle_input(now(), acd::Input::CallbackFailed { contact });
                     return;
@@ -157,7 +157,7 @@ impl DeskState {
     /// An offer failed: the contact waits again (at its old place, the core
     /// guarantees).
     fn requeue(&mut self, contact: ContactId) {
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
         if matches!(live.phase, Phase::Offered(_)) {
@@ -191,7 +191,7 @@ impl DeskState {
     }
 
     fn tenant_of_contact(&self, contact: ContactId) -> Option<TenantId> {
-        self.contacts.get(&contact).map(|c| c.tenant)
+        self.contacts.get(contact).map(|c| c.tenant)
     }
 
     fn tenant_of_agent(&self, agent: acd::AgentId) -> Option<TenantId> {
@@ -213,7 +213,7 @@ impl DeskState {
                 kind,
                 contact: Some(contact.0),
                 agent: agent.map(|a| a.0),
-                queue: self.contacts.get(&contact).map(|c| c.link.queue.0),
+                queue: self.contacts.get(contact).map(|c| c.link.queue.0),
                 detail,
             })
         };
@@ -348,7 +348,7 @@ impl DeskState {
                 position,
                 wait,
             } => {
-                if self.contacts.get(&contact).is_some_and(|c| c.first_pending) {
+                if self.contacts.get(contact).is_some_and(|c| c.first_pending) {
                     // `queued` (and what follows it) waits for the first
                     // message's echo.
                     return;
@@ -356,7 +356,7 @@ impl DeskState {
                 let status = self.acd.queue_status(queue);
                 let first = self
                     .contacts
-                    .get_mut(&contact)
+                    .get_mut(contact)
                     .map(|c| !std::mem::replace(&mut c.queued_sent, true));
                 if first == Some(true) {
                     self.send_contact_visitors(
@@ -461,7 +461,7 @@ impl DeskState {
 
     fn assigned(&mut self, contact: ContactId, agent: UserId) {
         let agent_name = self.seats.get(&agent).map(|s| s.display_name.clone());
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
         live.phase = Phase::Connected;
@@ -507,7 +507,7 @@ impl DeskState {
         };
         self.finish_call(contact, reason);
         let outcome = record_outcome(outcome);
-        let Some(tenant) = self.contacts.get(&contact).map(|c| c.tenant) else {
+        let Some(tenant) = self.contacts.get(contact).map(|c| c.tenant) else {
             return;
         };
         self.writer.write(

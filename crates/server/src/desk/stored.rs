@@ -80,7 +80,7 @@ impl DeskState {
         text: String,
         author: Author,
     ) {
-        let Some(tenant) = self.contacts.get(&contact).map(|c| c.tenant) else {
+        let Some(tenant) = self.contacts.get(contact).map(|c| c.tenant) else {
             return;
         };
         let store = self.writer.store();
@@ -126,7 +126,7 @@ impl DeskState {
                     Err(()) => self.message_not_stored(contact, author),
                 }
                 if matches!(author, Author::Start) {
-                    if let Some(live) = self.contacts.get_mut(&contact) {
+                    if let Some(live) = self.contacts.get_mut(contact) {
                         live.first_pending = false;
                     }
                     self.tell_queued(contact);
@@ -150,7 +150,7 @@ impl DeskState {
         self.send_contact_visitors(contact, &error);
         if self
             .contacts
-            .get(&contact)
+            .get(contact)
             .is_some_and(|c| c.callback_phone.is_some())
         {
             // A callback has no visitor to end it: the core lets it go.
@@ -162,7 +162,7 @@ impl DeskState {
     }
 
     fn message_stored(&mut self, contact: ContactId, message: Message) {
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
         if live.transcript.len() == TRANSCRIPT_KEPT {
@@ -221,7 +221,7 @@ impl DeskState {
             self.send_agent(agent, &ToAgent::Wrapped { contact: contact.0 });
             return;
         }
-        if let Some(live) = self.contacts.get_mut(&contact) {
+        if let Some(live) = self.contacts.get_mut(contact) {
             live.wrapping_up = false;
         }
         self.send_agent(

@@ -47,9 +47,8 @@ impl DeskState {
             .unwrap_or_else(auth::random_token);
         let resume_hash = auth::token_hash(&resume_token);
         let matching = self
-            .by_resume
-            .get(&resume_hash)
-            .and_then(|id| self.contacts.get(id).map(|c| (*id, c)))
+            .contacts
+            .resumed_by(&resume_hash)
             .filter(|(_, c)| c.tenant == tenant.id && c.link.id == link.id)
             .map(|(id, c)| (id, c.phase));
         // A conversation that already ended (the agent is wrapping up) is shown
@@ -63,7 +62,7 @@ impl DeskState {
         let mut agent_name = None;
         let mut call = None;
         if let Some(contact) = resumed {
-            if let Some(live) = self.contacts.get_mut(&contact) {
+            if let Some(live) = self.contacts.get_mut(contact) {
                 transcript.clone_from(&live.transcript);
                 live.visitors.push(conn);
                 live.orphaned_since = None;
@@ -189,7 +188,7 @@ impl DeskState {
             (VisitorFrame::Typing { active }, Some(contact)) => {
                 if let Some(agent) = self
                     .contacts
-                    .get(&contact)
+                    .get(contact)
                     .and_then(|c| (c.phase == Phase::Connected).then_some(c.agent).flatten())
                 {
                     self.send_agent(
@@ -403,7 +402,7 @@ impl DeskState {
         if let Some(text) = first {
             // The visitor sees their first message's echo before the queue
             // position: `queued` waits for it (`stored.rs`).
-            if let Some(live) = self.contacts.get_mut(&contact) {
+            if let Some(live) = self.contacts.get_mut(contact) {
                 live.first_pending = true;
             }
             self.store_message(contact, Sender::Visitor, text, super::Author::Start);
@@ -431,7 +430,7 @@ impl DeskState {
             view.position.unwrap_or(1),
             view.wait.unwrap_or(std::time::Duration::ZERO),
         );
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
         if live.queued_sent || !matches!(live.phase, Phase::Waiting | Phase::Offered(_)) {
@@ -529,7 +528,7 @@ impl DeskState {
             .acd
             .contact(contact)
             .is_some_and(|v| v.stage == acd::ContactStage::Waiting && v.media == acd::Media::Chat);
-        let Some(live) = self.contacts.get_mut(&contact).filter(|_| waiting) else {
+        let Some(live) = self.contacts.get_mut(contact).filter(|_| waiting) else {
             return Err(not_waiting());
         };
         if live.phase != Phase::Waiting || live.callback_phone.is_some() {
@@ -603,7 +602,7 @@ impl DeskState {
         text: &str,
     ) -> Result<(), FrameError> {
         let text = protocol::chat_text(text)?;
-        let Some(live) = self.contacts.get(&contact) else {
+        let Some(live) = self.contacts.get(contact) else {
             return Ok(());
         };
         if live.phase == Phase::WrapUp {
@@ -620,7 +619,7 @@ impl DeskState {
     }
 
     fn visitor_page(&mut self, contact: ContactId, context: protocol::PageContext) {
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
         if context.url.is_empty() || context == live.context {
@@ -670,7 +669,7 @@ impl DeskState {
             w.remove(&conn);
         }
         if let Some(contact) = v.contact
-            && let Some(live) = self.contacts.get_mut(&contact)
+            && let Some(live) = self.contacts.get_mut(contact)
         {
             live.visitors.retain(|c| *c != conn);
             if live.visitors.is_empty() {
@@ -727,7 +726,7 @@ impl DeskState {
             "hangup"
         };
         self.finish_call(contact, reason);
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
         match live.phase {
@@ -740,7 +739,7 @@ impl DeskState {
                 live.phase = Phase::WrapUp;
                 self.acd
                     .handle_input(super::now(), acd::Input::ContactEnded { contact });
-                let Some(live) = self.contacts.get_mut(&contact) else {
+                let Some(live) = self.contacts.get_mut(contact) else {
                     return;
                 };
                 let (tenant, agent) = (live.tenant, live.agent);
@@ -773,7 +772,7 @@ impl DeskState {
     /// After a conversation is over, its visitor tabs go back to watching the
     /// queue and may start a new chat.
     pub(super) fn detach_visitors(&mut self, contact: ContactId) {
-        let Some(live) = self.contacts.get_mut(&contact) else {
+        let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
         let tabs = std::mem::take(&mut live.visitors);
