@@ -31,20 +31,20 @@ impl DeskState {
         if let Err(e) = self.load_tenant(tenant.id, Some(user.id)).await {
             tracing::error!(error = %e, "loading the tenant's routing failed");
         }
-        self.agent_conns.insert(
+        self.conns.add_console(
             conn,
             AgentConn {
                 user: user.id,
                 outbox,
             },
         );
-        let first_console = if let Some(seat) = self.seats.get_mut(&user.id) {
+        let first_console = if let Some(seat) = self.conns.seat_mut(user.id) {
             let first = seat.conns.is_empty();
             seat.conns.push(conn);
             seat.wrapup_codes.clone_from(&tenant.wrapup_codes);
             first
         } else {
-            self.seats.insert(
+            self.conns.add_seat(
                 user.id,
                 Seat {
                     tenant: tenant.id,
@@ -67,8 +67,8 @@ impl DeskState {
             );
             let grace = self.config.visitor_grace;
             let resume = self
-                .seats
-                .get_mut(&user.id)
+                .conns
+                .seat_mut(user.id)
                 .and_then(|s| s.dropped_while_available.take())
                 .is_some_and(|at| at.elapsed() < grace);
             if resume {
@@ -101,7 +101,7 @@ impl DeskState {
             })
             .collect();
         let (state, reason) = state_name(&self.agent_state(user.id));
-        if let Some(seat) = self.seats.get_mut(&user.id) {
+        if let Some(seat) = self.conns.seat_mut(user.id) {
             seat.presence = Some((state, reason.clone()));
         }
         let transfer = self.transfer_targets(tenant.id, &user.name).await;
@@ -117,15 +117,13 @@ impl DeskState {
             transfer,
             media_control: tenant.calls.media_control,
         };
-        if let Some(c) = self.agent_conns.get(&conn)
-            && !c.outbox.send(hello)
-        {
+        if !self.conns.to_console(conn, hello) {
             self.agent_gone(conn);
         }
     }
 
     pub(super) async fn agent_frame(&mut self, conn: ConnId, frame: AgentFrame) {
-        let Some(user) = self.agent_conns.get(&conn).map(|c| c.user) else {
+        let Some(user) = self.conns.console(conn).map(|c| c.user) else {
             return;
         };
         let now = super::now();
@@ -241,11 +239,7 @@ impl DeskState {
     }
 
     pub(super) fn reply(&mut self, conn: ConnId, frame: ToAgent) {
-        let ok = self
-            .agent_conns
-            .get(&conn)
-            .is_some_and(|c| c.outbox.send(frame));
-        if !ok {
+        if !self.conns.to_console(conn, frame) {
             self.agent_gone(conn);
         }
     }
@@ -401,11 +395,11 @@ impl DeskState {
     /// offline (withdrawing a pending offer); contacts they hold stay theirs so a
     /// reloaded console picks them up again.
     pub(super) fn agent_gone(&mut self, conn: ConnId) {
-        let Some(c) = self.agent_conns.remove(&conn) else {
+        let Some(c) = self.conns.remove_console(conn) else {
             return;
         };
         let available = state_name(&self.agent_state(c.user)).0 == "available";
-        let Some(seat) = self.seats.get_mut(&c.user) else {
+        let Some(seat) = self.conns.seat_mut(c.user) else {
             return;
         };
         seat.conns.retain(|x| *x != conn);

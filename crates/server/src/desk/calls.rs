@@ -273,7 +273,7 @@ impl DeskState {
         sdp: &str,
     ) -> Result<(), FrameError> {
         let sdp = protocol::sdp_offer(sdp)?;
-        let Some(v) = self.visitors.get(&conn) else {
+        let Some(v) = self.conns.visitor(conn) else {
             return Ok(());
         };
         let (tenant_id, link_calls, resume_hash, settings, link, region) = (
@@ -769,8 +769,8 @@ impl DeskState {
         from: UserId,
     ) -> Result<UserId, FrameError> {
         let found = self
-            .seats
-            .iter()
+            .conns
+            .seats()
             .find(|(_, s)| s.tenant == tenant && s.name == name && !s.conns.is_empty())
             .map(|(id, _)| *id);
         match found {

@@ -60,6 +60,39 @@ pub(super) struct LiveContact {
 }
 
 impl LiveContact {
+    /// A contact entering the line: no visitor tab attached yet, no agent,
+    /// nothing said. Callers set what differs with `..` from this.
+    pub(super) fn waiting(
+        tenant: TenantId,
+        link: Link,
+        resume_hash: String,
+        screenpop: Value,
+        context: PageContext,
+        wrapup_codes: Vec<String>,
+        routing: crate::routing::ContactRouting,
+    ) -> Self {
+        Self {
+            tenant,
+            link,
+            resume_hash,
+            visitors: Vec::new(),
+            agent: None,
+            agent_name: None,
+            phase: Phase::Waiting,
+            screenpop,
+            context,
+            wrapup_codes,
+            orphaned_since: None,
+            queued_sent: false,
+            first_pending: false,
+            callback_phone: None,
+            call: None,
+            routing,
+            transcript: Vec::new(),
+            wrapping_up: false,
+        }
+    }
+
     /// How the contact reaches the center.
     pub(super) fn media(&self) -> ContactMedia {
         match (&self.call, &self.callback_phone) {

@@ -25,7 +25,7 @@ pub(super) struct Reservation {
 impl DeskState {
     /// The visitor asks for a number to call from their own phone.
     pub(super) async fn visitor_dial_in(&mut self, conn: ConnId) -> Result<(), FrameError> {
-        let Some(v) = self.visitors.get(&conn) else {
+        let Some(v) = self.conns.visitor(conn) else {
             return Ok(());
         };
         let (tenant, link, settings) = (v.tenant, v.link.clone(), v.calls.clone());
@@ -76,7 +76,7 @@ impl DeskState {
             self.phone.routing_points.release(tenant, &number);
             return Err(e);
         }
-        let Some(contact) = self.visitors.get(&conn).and_then(|v| v.contact) else {
+        let Some(contact) = self.conns.visitor(conn).and_then(|v| v.contact) else {
             // Refused by routing (closed, nobody qualified): already told.
             self.phone.routing_points.release(tenant, &number);
             return Ok(());

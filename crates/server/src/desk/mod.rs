@@ -26,6 +26,7 @@
 
 mod agent;
 mod calls;
+mod connections;
 mod conversations;
 mod dial_in;
 #[cfg(test)]
@@ -44,7 +45,6 @@ mod visitor;
 mod writer;
 
 use std::{
-    collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -64,11 +64,13 @@ pub use screenpop::{Identity, Profile};
 
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
-    protocol::{AgentFrame, PageContext, ToAgent, ToVisitor, VisitorFrame},
+    protocol::{AgentFrame, ToAgent, ToVisitor, VisitorFrame},
     store::{ContactMedia, Link, StatEvent, Store, Tenant, User},
 };
+use connections::{AgentConn, Seat, VisitorConn, VisitorHello};
 use conversations::{LiveContact, Phase};
 use storage::DeskStorage;
+use stored::{Author, ContactIds, ID_BLOCK, Stored};
 
 /// Identifies one WebSocket connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -285,51 +287,6 @@ impl Desk {
     }
 }
 
-struct VisitorConn {
-    tenant: TenantId,
-    link: Link,
-    resume_hash: String,
-    hello: VisitorHello,
-    outbox: Outbox<ToVisitor>,
-    contact: Option<ContactId>,
-    /// The tenant's call limits as they were at hello (no read per call).
-    calls: crate::store::TenantCalls,
-    /// The cookies and form fields the tenant lets this page share.
-    share: crate::store::ContextShare,
-    /// What the store knows of this (verified) visitor, handed in with the
-    /// frame that starts a contact and used by it.
-    profile: Option<Box<Profile>>,
-}
-
-/// What a visitor said at hello, kept to build the contact when they start.
-#[derive(Clone)]
-struct VisitorHello {
-    context: PageContext,
-    identity: screenpop::Identity,
-    /// Region supplied by the merchant's page (at most 64 characters).
-    region: Option<String>,
-}
-
-/// A staff member connected to the desk (one or more consoles).
-struct Seat {
-    tenant: TenantId,
-    name: String,
-    display_name: String,
-    conns: Vec<ConnId>,
-    wrapup_codes: Vec<String>,
-    /// When the last console closed while the agent was available: a console
-    /// that comes back within the grace time (reload, network blip) resumes
-    /// being available instead of starting over as not ready.
-    dropped_while_available: Option<Instant>,
-    /// The presence last sent to the consoles, as (state, reason).
-    presence: Option<(&'static str, Option<String>)>,
-}
-
-struct AgentConn {
-    user: UserId,
-    outbox: Outbox<ToAgent>,
-}
-
 /// The supervisor's picture of a tenant.
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveView {
@@ -381,15 +338,9 @@ struct DeskState {
     config: DeskConfig,
     acd: acd::Acd,
     next_timeout: acd::Time,
-    visitors: HashMap<ConnId, VisitorConn>,
-    agent_conns: HashMap<ConnId, AgentConn>,
-    seats: HashMap<UserId, Seat>,
     contacts: conversations::Conversations,
-    /// Every open tab of a visitor (connections sharing a resume token), so a
-    /// chat started in one tab reaches the others without a scan.
-    tabs: HashMap<String, Vec<ConnId>>,
-    /// Visitor connections without a conversation, by the queue whose status they watch.
-    watchers: HashMap<QueueId, HashSet<ConnId>>,
+    /// Visitor tabs, agent consoles and seats.
+    conns: connections::Connections,
     /// Each tenant's settings, queues, classes, routing setup and agents.
     tenants: tenants::Tenants,
     /// Stat events for live supervisor views.
@@ -407,89 +358,6 @@ struct DeskState {
     stored_tx: mpsc::UnboundedSender<Stored>,
     /// Ids for new contacts, reserved from the database a block at a time.
     contact_ids: ContactIds,
-}
-
-/// A write that committed (or failed), back at the desk to tell the user.
-enum Stored {
-    /// A new contact's row: on failure the contact is ended and its visitor
-    /// told; a callback's visitor is told when to expect the call.
-    Contact {
-        contact: ContactId,
-        ok: bool,
-        callback_at: Option<(ConnId, i64)>,
-    },
-    Message {
-        contact: ContactId,
-        /// Who sent it, to hear of a failure.
-        author: Author,
-        result: Result<crate::store::Message, ()>,
-    },
-    WrapUp {
-        contact: ContactId,
-        agent: UserId,
-        ok: bool,
-    },
-    /// A waiting chat became a callback (virtual hold).
-    CallbackMade {
-        contact: ContactId,
-        at: i64,
-        ok: bool,
-    },
-    ContactIds(Result<std::ops::Range<i64>, ()>),
-}
-
-/// Who sent a message, to tell them if it could not be stored.
-#[derive(Debug, Clone, Copy)]
-enum Author {
-    Visitor(ConnId),
-    Agent(UserId),
-    /// The first message of a contact (its visitor is told through the contact).
-    Start,
-}
-
-/// How many contact ids are reserved at a time, and the fewest left before
-/// the next block is asked for. At 500 new contacts a second a block lasts
-/// two seconds; the next is asked for a second ahead.
-const ID_BLOCK: i64 = 1000;
-const ID_LOW: i64 = 500;
-
-/// The blocks of contact ids in hand: the one in use and the next.
-#[derive(Default)]
-struct ContactIds {
-    current: std::ops::Range<i64>,
-    spare: Option<std::ops::Range<i64>>,
-    asked: bool,
-}
-
-impl ContactIds {
-    fn take(&mut self) -> Option<ContactId> {
-        if self.current.is_empty() {
-            self.current = self.spare.take()?;
-        }
-        self.current.next().map(ContactId)
-    }
-
-    /// Whether the next block should be asked for now (and notes that it was).
-    fn wants_more(&mut self) -> bool {
-        let want =
-            !self.asked && self.spare.is_none() && self.current.end - self.current.start < ID_LOW;
-        self.asked |= want;
-        want
-    }
-
-    fn add(&mut self, block: std::ops::Range<i64>) {
-        self.asked = false;
-        if self.current.is_empty() {
-            self.current = block;
-        } else {
-            self.spare = Some(block);
-        }
-    }
-
-    /// The ask failed: ask again at the next contact.
-    fn ask_failed(&mut self) {
-        self.asked = false;
-    }
 }
 
 /// How many media events may wait for the desk.
@@ -552,12 +420,8 @@ impl DeskState {
             config,
             acd,
             next_timeout: now(),
-            visitors: HashMap::new(),
-            agent_conns: HashMap::new(),
-            seats: HashMap::new(),
             contacts: conversations::Conversations::default(),
-            tabs: HashMap::new(),
-            watchers: HashMap::new(),
+            conns: connections::Connections::default(),
             stats,
             stat_writer,
             calls: calls::CallBook::new(media, media_tx),
@@ -712,7 +576,7 @@ impl DeskState {
                 frame,
                 profile,
             } => {
-                if let Some(v) = self.visitors.get_mut(&conn) {
+                if let Some(v) = self.conns.visitor_mut(conn) {
                     v.profile = profile;
                 }
                 self.visitor_frame(conn, frame).await;
@@ -750,18 +614,7 @@ impl DeskState {
 
     /// Sends to every console of an agent.
     fn send_agent(&mut self, user: UserId, frame: &ToAgent) {
-        let Some(seat) = self.seats.get(&user) else {
-            return;
-        };
-        let mut slow = Vec::new();
-        for conn in &seat.conns {
-            if let Some(c) = self.agent_conns.get(conn)
-                && !c.outbox.send(frame.clone())
-            {
-                slow.push(*conn);
-            }
-        }
-        for conn in slow {
+        for conn in self.conns.to_agent(user, frame) {
             self.agent_gone(conn);
         }
     }
@@ -771,25 +624,13 @@ impl DeskState {
         let Some(live) = self.contacts.get(contact) else {
             return;
         };
-        let mut slow = Vec::new();
-        for conn in &live.visitors {
-            if let Some(v) = self.visitors.get(conn)
-                && !v.outbox.send(frame.clone())
-            {
-                slow.push(*conn);
-            }
-        }
-        for conn in slow {
+        for conn in self.conns.to_visitors(&live.visitors, frame) {
             self.visitor_gone(conn);
         }
     }
 
     fn send_visitor(&mut self, conn: ConnId, frame: ToVisitor) {
-        let ok = self
-            .visitors
-            .get(&conn)
-            .is_some_and(|v| v.outbox.send(frame));
-        if !ok {
+        if !self.conns.to_visitor(conn, frame) {
             self.visitor_gone(conn);
         }
     }
@@ -839,8 +680,8 @@ impl DeskState {
             .collect();
         queues.sort_by_key(|q| q.queue);
         let mut agents: Vec<LiveAgent> = self
-            .seats
-            .iter()
+            .conns
+            .seats()
             .filter(|(_, s)| s.tenant == tenant)
             .map(|(user, seat)| {
                 let view = self.acd.agent(user.agent());

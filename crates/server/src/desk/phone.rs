@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use media::{G711, LegId, LegRole, RtpPeer};
 
-use super::{ConnId, DeskState, LiveContact, Phase, VisitorHello, phone_leg::PhoneLeg, screenpop};
+use super::{DeskState, LiveContact, VisitorHello, phone_leg::PhoneLeg, screenpop};
 use crate::{
     ids::{ContactId, QueueId, TenantId},
     phone::{
@@ -888,27 +888,20 @@ impl DeskState {
         live_call.phone = Some(Box::new(phone));
         self.insert_contact(
             contact,
+            // Nobody's browser is attached, and none will be: the caller is
+            // on the line until the SIP dialog ends.
             LiveContact {
-                tenant,
-                link: link.clone(),
-                resume_hash,
-                visitors: Vec::<ConnId>::new(),
-                agent: None,
-                agent_name: None,
-                phase: Phase::Waiting,
-                screenpop: pop,
-                context,
-                wrapup_codes: tenant_row.wrapup_codes.clone(),
-                // Nobody's browser is attached, and none will be: the caller
-                // is on the line until the SIP dialog ends.
-                orphaned_since: None,
                 queued_sent: true,
-                first_pending: false,
-                callback_phone: None,
                 call: Some(Box::new(live_call)),
-                routing: routing.clone(),
-                transcript: Vec::new(),
-                wrapping_up: false,
+                ..LiveContact::waiting(
+                    tenant,
+                    link.clone(),
+                    resume_hash,
+                    pop,
+                    context,
+                    tenant_row.wrapup_codes.clone(),
+                    routing.clone(),
+                )
             },
         );
         self.call_created(tenant, contact);

@@ -4,7 +4,7 @@
 
 use tokio::time::Instant;
 
-use super::{DeskState, LiveContact, Phase, screenpop};
+use super::{DeskState, LiveContact, screenpop};
 use crate::{
     protocol::PageContext,
     routing::ContactRouting,
@@ -68,27 +68,22 @@ impl DeskState {
         self.insert_contact(
             w.id,
             LiveContact {
-                tenant: tenant.id,
-                link,
-                resume_hash: w.resume_hash.clone(),
-                visitors: Vec::new(),
-                agent: None,
-                agent_name: None,
-                phase: Phase::Waiting,
-                screenpop,
-                context,
-                wrapup_codes: tenant.wrapup_codes.clone(),
                 // Nobody is connected yet: the visitor has the grace time to
                 // come back, as after any dropped connection. A callback needs
                 // no visitor.
                 orphaned_since: routing.callback.is_none().then(Instant::now),
                 queued_sent: true,
-                first_pending: false,
                 callback_phone: routing.callback.as_ref().map(|c| c.phone.clone()),
-                call: None,
-                routing: routing.clone(),
                 transcript,
-                wrapping_up: false,
+                ..LiveContact::waiting(
+                    tenant.id,
+                    link,
+                    w.resume_hash.clone(),
+                    screenpop,
+                    context,
+                    tenant.wrapup_codes.clone(),
+                    routing.clone(),
+                )
             },
         );
         self.acd.handle_input(

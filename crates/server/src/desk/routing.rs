@@ -195,7 +195,7 @@ impl DeskState {
     }
 
     fn tenant_of_agent(&self, agent: acd::AgentId) -> Option<TenantId> {
-        self.seats.get(&user(agent)).map(|s| s.tenant)
+        self.conns.seat(user(agent)).map(|s| s.tenant)
     }
 
     /// The stored form of an event; `None` for events that are not transitions
@@ -327,7 +327,7 @@ impl DeskState {
                 // Consoles see presence; a change of activity alone (ringing,
                 // busy, wrap-up) is not news to them.
                 let presence = (name, reason.clone());
-                let Some(seat) = self.seats.get_mut(&user(agent)) else {
+                let Some(seat) = self.conns.seat_mut(user(agent)) else {
                     return;
                 };
                 if seat.presence.as_ref() == Some(&presence) {
@@ -379,12 +379,7 @@ impl DeskState {
                 );
             }
             acd::Event::QueueStatus { queue, status } => {
-                let watchers: Vec<_> = self
-                    .watchers
-                    .get(&queue)
-                    .map(|w| w.iter().copied().collect())
-                    .unwrap_or_default();
-                for conn in watchers {
+                for conn in self.conns.watchers(queue) {
                     self.send_visitor(
                         conn,
                         ToVisitor::Status {
@@ -460,7 +455,7 @@ impl DeskState {
     }
 
     fn assigned(&mut self, contact: ContactId, agent: UserId) {
-        let agent_name = self.seats.get(&agent).map(|s| s.display_name.clone());
+        let agent_name = self.conns.seat(agent).map(|s| s.display_name.clone());
         let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };

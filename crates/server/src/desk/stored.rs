@@ -6,9 +6,9 @@
 //! reserved from the database a block at a time so that numbering a new
 //! contact needs no query.
 
-use super::{Author, ConnId, DeskState, ID_BLOCK, Phase, Stored};
+use super::{ConnId, DeskState, Phase};
 use crate::{
-    ids::ContactId,
+    ids::{ContactId, UserId},
     protocol::{ErrorCode, FrameError, ToAgent, ToVisitor},
     store::{Message, NewContact, Sender},
 };
@@ -23,6 +23,89 @@ pub(super) fn busy() -> FrameError {
         ErrorCode::RateLimited,
         "too busy to take this right now; try again in a moment",
     )
+}
+
+/// A write that committed (or failed), back at the desk to tell the user.
+pub(super) enum Stored {
+    /// A new contact's row: on failure the contact is ended and its visitor
+    /// told; a callback's visitor is told when to expect the call.
+    Contact {
+        contact: ContactId,
+        ok: bool,
+        callback_at: Option<(ConnId, i64)>,
+    },
+    Message {
+        contact: ContactId,
+        /// Who sent it, to hear of a failure.
+        author: Author,
+        result: Result<crate::store::Message, ()>,
+    },
+    WrapUp {
+        contact: ContactId,
+        agent: UserId,
+        ok: bool,
+    },
+    /// A waiting chat became a callback (virtual hold).
+    CallbackMade {
+        contact: ContactId,
+        at: i64,
+        ok: bool,
+    },
+    ContactIds(Result<std::ops::Range<i64>, ()>),
+}
+
+/// Who sent a message, to tell them if it could not be stored.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Author {
+    Visitor(ConnId),
+    Agent(UserId),
+    /// The first message of a contact (its visitor is told through the contact).
+    Start,
+}
+
+/// How many contact ids are reserved at a time, and the fewest left before
+/// the next block is asked for. At 500 new contacts a second a block lasts
+/// two seconds; the next is asked for a second ahead.
+pub(super) const ID_BLOCK: i64 = 1000;
+const ID_LOW: i64 = 500;
+
+/// The blocks of contact ids in hand: the one in use and the next.
+#[derive(Default)]
+pub(super) struct ContactIds {
+    current: std::ops::Range<i64>,
+    spare: Option<std::ops::Range<i64>>,
+    asked: bool,
+}
+
+impl ContactIds {
+    pub(super) fn take(&mut self) -> Option<ContactId> {
+        if self.current.is_empty() {
+            self.current = self.spare.take()?;
+        }
+        self.current.next().map(ContactId)
+    }
+
+    /// Whether the next block should be asked for now (and notes that it was).
+    pub(super) fn wants_more(&mut self) -> bool {
+        let want =
+            !self.asked && self.spare.is_none() && self.current.end - self.current.start < ID_LOW;
+        self.asked |= want;
+        want
+    }
+
+    pub(super) fn add(&mut self, block: std::ops::Range<i64>) {
+        self.asked = false;
+        if self.current.is_empty() {
+            self.current = block;
+        } else {
+            self.spare = Some(block);
+        }
+    }
+
+    /// The ask failed: ask again at the next contact.
+    pub(super) fn ask_failed(&mut self) {
+        self.asked = false;
+    }
 }
 
 impl DeskState {

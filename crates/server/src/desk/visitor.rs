@@ -78,7 +78,7 @@ impl DeskState {
             if ended {
                 welcome_state = VisitorState::Ended;
             }
-            self.watchers.entry(link.queue).or_default().insert(conn);
+            self.conns.watch(link.queue, conn);
         }
         let welcome = ToVisitor::Welcome {
             resume: resume_token,
@@ -96,8 +96,7 @@ impl DeskState {
             dial_in: link.calls.dial_in,
             share: tenant.share.clone(),
         };
-        self.tabs.entry(resume_hash.clone()).or_default().push(conn);
-        self.visitors.insert(
+        self.conns.add_visitor(
             conn,
             VisitorConn {
                 tenant: tenant.id,
@@ -139,7 +138,7 @@ impl DeskState {
     }
 
     pub(super) async fn visitor_frame(&mut self, conn: ConnId, frame: VisitorFrame) {
-        let Some(v) = self.visitors.get(&conn) else {
+        let Some(v) = self.conns.visitor(conn) else {
             return;
         };
         let contact = v.contact;
@@ -202,14 +201,14 @@ impl DeskState {
                 Ok(())
             }
             (VisitorFrame::Page { context }, Some(contact)) => {
-                if let Some(v) = self.visitors.get(&conn) {
+                if let Some(v) = self.conns.visitor(conn) {
                     let context = screenpop::bounded_context(context, &v.share);
                     self.visitor_page(contact, context);
                 }
                 Ok(())
             }
             (VisitorFrame::Page { context }, None) => {
-                if let Some(v) = self.visitors.get_mut(&conn) {
+                if let Some(v) = self.conns.visitor_mut(conn) {
                     v.hello.context = screenpop::bounded_context(context, &v.share);
                 }
                 Ok(())
@@ -255,7 +254,7 @@ impl DeskState {
             .filter(|t| !t.trim().is_empty())
             .map(protocol::chat_text)
             .transpose()?;
-        let Some(v) = self.visitors.get(&conn) else {
+        let Some(v) = self.conns.visitor(conn) else {
             return Ok(());
         };
         let (tenant_id, link, resume_hash, hello) = (
@@ -273,7 +272,7 @@ impl DeskState {
         let Some(contact) = self.next_contact_id() else {
             return Err(busy());
         };
-        let profile = self.visitors.get_mut(&conn).and_then(|v| v.profile.take());
+        let profile = self.conns.visitor_mut(conn).and_then(|v| v.profile.take());
         let context = &hello.context;
         let mut routing = self.contact_routing(
             tenant_id,
@@ -314,76 +313,41 @@ impl DeskState {
         if let Some(number) = call.as_ref().and_then(|c| c.dial_in.as_deref()) {
             screenpop["dial_in"] = serde_json::json!({ "number": number });
         }
+        let (queue, link_id) = (link.queue, link.id);
+        let live = LiveContact::waiting(
+            tenant_id,
+            link,
+            resume_hash,
+            screenpop,
+            hello.context.clone(),
+            tenant.wrapup_codes.clone(),
+            routing.clone(),
+        );
         if let Some(request) = callback {
             let live = LiveContact {
-                tenant: tenant_id,
-                link,
-                resume_hash,
-                visitors: Vec::new(),
-                agent: None,
-                agent_name: None,
-                phase: Phase::Waiting,
-                screenpop,
-                context: hello.context.clone(),
-                wrapup_codes: tenant.wrapup_codes.clone(),
-                orphaned_since: None,
+                // The visitor hears `callback_scheduled` instead.
                 queued_sent: true,
-                first_pending: false,
                 callback_phone: Some(request.phone.clone()),
-                call: None,
-                routing: routing.clone(),
-                transcript: Vec::new(),
-                wrapping_up: false,
+                ..live
             };
             return self.start_callback(contact, live, &new, conn);
         }
-        if let Some(w) = self.watchers.get_mut(&link.queue) {
-            w.remove(&conn);
-        }
+        self.conns.unwatch(queue, conn);
         // Other tabs of the same visitor on this link join the conversation too.
-        let tabs: Vec<ConnId> = self
-            .tabs
-            .get(&resume_hash)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|c| {
-                self.visitors
-                    .get(c)
-                    .is_some_and(|v| v.contact.is_none() && v.link.id == link.id)
-            })
-            .collect();
+        let tabs = self.conns.idle_tabs(&live.resume_hash, link_id);
         for tab in &tabs {
-            if let Some(v) = self.visitors.get_mut(tab) {
+            if let Some(v) = self.conns.visitor_mut(*tab) {
                 v.contact = Some(contact);
             }
-            if let Some(w) = self.watchers.get_mut(&link.queue) {
-                w.remove(tab);
-            }
+            self.conns.unwatch(queue, *tab);
         }
-        let queue = link.queue;
         let is_call = call.is_some();
         self.insert_contact(
             contact,
             LiveContact {
-                tenant: tenant_id,
-                link,
-                resume_hash,
                 visitors: tabs,
-                agent: None,
-                agent_name: None,
-                phase: Phase::Waiting,
-                screenpop,
-                context: hello.context.clone(),
-                wrapup_codes: tenant.wrapup_codes.clone(),
-                orphaned_since: None,
-                queued_sent: false,
-                first_pending: false,
-                callback_phone: None,
                 call,
-                routing: routing.clone(),
-                transcript: Vec::new(),
-                wrapping_up: false,
+                ..live
             },
         );
         self.store_contact(contact, new, None);
@@ -577,7 +541,7 @@ impl DeskState {
         at: Option<i64>,
     ) -> Result<(), FrameError> {
         let phone = protocol::phone_number(phone)?;
-        let Some(queue) = self.visitors.get(&conn).map(|v| v.link.queue) else {
+        let Some(queue) = self.conns.visitor(conn).map(|v| v.link.queue) else {
             return Ok(());
         };
         let now = super::now().as_millis();
@@ -656,18 +620,9 @@ impl DeskState {
     /// A visitor connection closed. Their conversation waits `visitor_grace` for
     /// them to come back (page reload, network drop) before it ends.
     pub(super) fn visitor_gone(&mut self, conn: ConnId) {
-        let Some(v) = self.visitors.remove(&conn) else {
+        let Some(v) = self.conns.remove_visitor(conn) else {
             return;
         };
-        if let Some(tabs) = self.tabs.get_mut(&v.resume_hash) {
-            tabs.retain(|c| *c != conn);
-            if tabs.is_empty() {
-                self.tabs.remove(&v.resume_hash);
-            }
-        }
-        if let Some(w) = self.watchers.get_mut(&v.link.queue) {
-            w.remove(&conn);
-        }
         if let Some(contact) = v.contact
             && let Some(live) = self.contacts.get_mut(contact)
         {
@@ -778,9 +733,9 @@ impl DeskState {
         let tabs = std::mem::take(&mut live.visitors);
         let queue = live.link.queue;
         for tab in tabs {
-            if let Some(v) = self.visitors.get_mut(&tab) {
+            if let Some(v) = self.conns.visitor_mut(tab) {
                 v.contact = None;
-                self.watchers.entry(queue).or_default().insert(tab);
+                self.conns.watch(queue, tab);
             }
         }
     }
