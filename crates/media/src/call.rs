@@ -128,14 +128,14 @@ impl CallTask {
     }
 
     pub(crate) async fn run(mut self) {
-        let sleep = tokio::time::sleep_until(self.next_deadline().into());
+        let sleep = tokio::time::sleep_until(on_tokio_clock(self.next_deadline()));
         tokio::pin!(sleep);
-        let mut armed = self.next_deadline();
+        let mut armed = Some(self.next_deadline());
         loop {
             let deadline = self.next_deadline();
-            if deadline != armed {
-                sleep.as_mut().reset(deadline.into());
-                armed = deadline;
+            if armed != Some(deadline) {
+                sleep.as_mut().reset(on_tokio_clock(deadline));
+                armed = Some(deadline);
             }
             tokio::select! {
                 biased;
@@ -158,6 +158,9 @@ impl CallTask {
                 () = &mut sleep => {
                     self.take_queued(BATCH);
                     self.on_timer(Instant::now());
+                    // Arm again even if nothing moved the deadline: a fired
+                    // sleep stays ready.
+                    armed = None;
                 }
                 Some(first) = self.inbound.recv() => {
                     self.on_datagram(&first);
@@ -605,4 +608,12 @@ impl CallTask {
         }
         tracing::info!(tag = self.tag.0, "media call ended");
     }
+}
+
+/// A deadline on the legs' clock as a point on tokio's: the same instant,
+/// except where a test paused tokio's clock, where it is as far ahead of
+/// tokio's now as of the real now (so a call's timers follow virtual time
+/// instead of firing at once when virtual time has run ahead).
+fn on_tokio_clock(deadline: Instant) -> tokio::time::Instant {
+    tokio::time::Instant::now() + deadline.saturating_duration_since(Instant::now())
 }

@@ -39,7 +39,8 @@ struct Demo {
 
 static DIRS: AtomicU32 = AtomicU32::new(0);
 
-fn demo() -> Demo {
+/// The demo tenant, or the tenant of `tenant_file` with the agents `agents`.
+fn seeded(tenant_file: Option<&str>, agents: &[&str]) -> Demo {
     let dir = std::env::temp_dir().join(format!(
         "switchboard-desk-{}-{}",
         std::process::id(),
@@ -54,20 +55,32 @@ fn demo() -> Demo {
         .expect("runtime");
     let demo = runtime.block_on(async {
         let store = Store::open(None, &dir).await.expect("store");
-        crate::demo::seed(&store).await.expect("demo tenant");
+        let slug = match tenant_file {
+            None => {
+                crate::demo::seed(&store).await.expect("demo tenant");
+                "demo".to_owned()
+            }
+            Some(text) => {
+                let file = crate::tenant_file::parse(text).expect("tenant file");
+                crate::tenant_file::apply(&store, &file, &|_| None)
+                    .await
+                    .expect("tenant apply");
+                file.tenant.slug.get_ref().clone()
+            }
+        };
         let tenant = store
-            .tenant_by_slug("demo")
+            .tenant_by_slug(&slug)
             .await
             .expect("read")
-            .expect("demo tenant");
+            .expect("tenant");
         let mut users = HashMap::new();
-        for name in ["alice", "bob"] {
+        for name in agents {
             let user = store
                 .user_by_name(tenant.id, name)
                 .await
                 .expect("read")
                 .expect("demo agent");
-            users.insert(name.to_owned(), user);
+            users.insert((*name).to_owned(), user);
         }
         Demo {
             store: MemoryStore::copy_of(&store).await.expect("copy"),
@@ -81,13 +94,22 @@ fn demo() -> Demo {
     demo
 }
 
-/// Runs `test` against a fresh desk on a paused clock.
+/// Runs `test` against a fresh desk with the demo tenant on a paused clock.
 fn on_paused_clock<F, Fut>(test: F)
 where
     F: FnOnce(Center) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let demo = demo();
+    run(seeded(None, &["alice", "bob"]), false, test);
+}
+
+/// Runs `test` against a fresh desk with `demo`'s tenant on a paused clock,
+/// with a media engine on loopback when `media`.
+fn run<F, Fut>(demo: Demo, media: bool, test: F)
+where
+    F: FnOnce(Center) -> Fut,
+    Fut: Future<Output = ()>,
+{
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -100,7 +122,22 @@ where
                 visitor_grace: VISITOR_GRACE,
                 recordings: std::env::temp_dir(),
             };
-            let (desk, _task) = Desk::start_with(store.clone(), config, None, None)
+            let engine = if media {
+                let config = media::MediaConfig {
+                    bind: "127.0.0.1:0".parse().expect("address"),
+                    announce: std::net::Ipv4Addr::LOCALHOST.into(),
+                    connect_timeout: Duration::from_secs(10),
+                    rtp_ports: (0, 0),
+                };
+                Some(
+                    media::MediaEngine::start(config)
+                        .await
+                        .expect("media engine"),
+                )
+            } else {
+                None
+            };
+            let (desk, _task) = Desk::start_with(store.clone(), config, engine, None)
                 .await
                 .expect("desk");
             test(Center {
@@ -270,6 +307,10 @@ impl Visitor {
 
     async fn next(&mut self, ty: &str) -> Value {
         until(&mut self.rx, ty, |_| true).await
+    }
+
+    async fn until(&mut self, ty: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        until(&mut self.rx, ty, matches).await
     }
 
     /// The page closed (or the network dropped).
@@ -519,4 +560,69 @@ fn a_callback_that_does_not_connect_is_tried_again_after_the_retry_delay() {
             .record_until(contact, |r| r.offers == 2 && r.requeues == 1)
             .await;
     });
+}
+
+/// A tenant lending one routing point for `ROUTING_POINT_HOLD`.
+const DIAL_IN_TENANT: &str = r#"
+[tenant]
+slug = "dialco"
+name = "Dial Co"
+
+[[queues]]
+name = "desk"
+skill = "desk"
+
+[[links]]
+slug = "desk"
+name = "Phone Desk"
+queue = "desk"
+calls = ["voice"]
+dial_in = true
+
+[[agents]]
+name = "kim"
+skills = ["desk"]
+
+[phone]
+routing_points = ["+4930111222"]
+routing_point_hold_secs = 10
+"#;
+
+const ROUTING_POINT_HOLD: Duration = Duration::from_secs(10);
+
+#[test]
+fn a_routing_point_not_called_in_time_ends_the_contact_and_is_lent_again() {
+    run(
+        seeded(Some(DIAL_IN_TENANT), &["kim"]),
+        true,
+        |center| async move {
+            let mut kim = center.agent("kim", true).await;
+            let mut visitor = center.visitor("desk", None).await;
+            visitor.send(json!({"type": "dial_in"})).await;
+            let lent = visitor.next("dial_in").await;
+            assert_eq!(lent["number"], "+4930111222");
+            assert_eq!(lent["expires_in_seconds"], ROUTING_POINT_HOLD.as_secs());
+            let lent_at = Instant::now();
+            // The agent is reserved for the call, told which number it comes in on.
+            let offer = kim.next("offer").await;
+            assert_eq!(offer["screenpop"]["dial_in"]["number"], "+4930111222");
+            let contact = offer["contact"].as_i64().expect("contact");
+            // Nobody calls: the visitor hears why the call ended, within a tick.
+            let ended = visitor.until("call_state", |f| f["state"] == "ended").await;
+            assert_eq!(ended["reason"], "expired");
+            let waited = lent_at.elapsed();
+            assert!(
+                waited >= ROUTING_POINT_HOLD
+                    && waited <= ROUTING_POINT_HOLD + Duration::from_secs(2),
+                "expired after {waited:?}"
+            );
+            kim.until("offer_cancelled", |f| f["contact"] == contact)
+                .await;
+            center.record_until(contact, |r| r.state == "closed").await;
+            // The number is free for the next visitor.
+            let mut next = center.visitor("desk", None).await;
+            next.send(json!({"type": "dial_in"})).await;
+            assert_eq!(next.next("dial_in").await["number"], "+4930111222");
+        },
+    );
 }
