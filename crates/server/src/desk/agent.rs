@@ -18,17 +18,33 @@ use crate::{
 /// Longest wrap-up note kept.
 const MAX_NOTE_CHARS: usize = 1000;
 
+/// What a console's connection read before its hello reached the desk.
+pub(crate) struct AgentHello {
+    pub(crate) user: User,
+    pub(crate) tenant: Tenant,
+    pub(crate) routing: Option<Box<crate::store::RoutingInputs>>,
+    pub(crate) staff: Vec<(String, String)>,
+}
+
 impl DeskState {
     pub(super) async fn agent_hello(
         &mut self,
         conn: ConnId,
-        user: User,
-        tenant: &Tenant,
+        hello: AgentHello,
         outbox: Outbox<ToAgent>,
     ) {
+        let AgentHello {
+            user,
+            tenant,
+            routing,
+            staff,
+        } = hello;
+        let tenant = &tenant;
         // Skills, center and capacity are read fresh from the tenant's setup, so a
         // change applied while the server runs takes effect at the next login.
-        if let Err(e) = self.load_tenant(tenant.id, Some(user.id)).await {
+        if let Some(routing) = routing
+            && let Err(e) = self.apply_routing(tenant.id, &routing, Some(user.id)).await
+        {
             tracing::error!(error = %e, "loading the tenant's routing failed");
         }
         self.conns.add_console(
@@ -104,7 +120,7 @@ impl DeskState {
         if let Some(seat) = self.conns.seat_mut(user.id) {
             seat.presence = Some((state, reason.clone()));
         }
-        let transfer = self.transfer_targets(tenant.id, &user.name).await;
+        let transfer = self.transfer_targets(tenant.id, &user.name, staff);
         let hello = ToAgent::Hello {
             agent: AgentInfo {
                 name: user.name,
@@ -210,10 +226,11 @@ impl DeskState {
     }
 
     /// The tenant's queues and other staff, for the console's transfer menu.
-    async fn transfer_targets(
+    fn transfer_targets(
         &self,
         tenant: crate::ids::TenantId,
         me: &str,
+        staff: Vec<(String, String)>,
     ) -> protocol::TransferTargets {
         let mut queues: Vec<protocol::TransferQueue> = self
             .tenants
@@ -223,14 +240,7 @@ impl DeskState {
             })
             .collect();
         queues.sort_by(|a, b| a.name.cmp(&b.name));
-        let agents = self
-            .store
-            .staff_names(tenant)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "listing staff failed");
-                Vec::new()
-            })
+        let agents = staff
             .into_iter()
             .filter(|(name, _)| name != me)
             .map(|(name, display_name)| AgentInfo { name, display_name })

@@ -1,5 +1,6 @@
 //! Storage in memory for the desk's unit tests: the tenants are copied once
-//! from a real store (where `tenant apply` put them), and what the desk writes
+//! from a real store (where `tenant apply` put them: setup, links, phone
+//! settings), and what the desk writes
 //! is kept in maps the tests can read back. Nothing here waits on a thread, so
 //! tokio's paused clock only moves when every task is idle on a timer.
 
@@ -28,7 +29,6 @@ struct TenantCopy {
     routing: RoutingInputs,
     links: Vec<Link>,
     phone: TenantPhone,
-    staff: Vec<(String, String)>,
 }
 
 /// A contact's record as the desk's writes left it.
@@ -62,8 +62,7 @@ fn ready<'a, T: Send + 'a>(value: T) -> StoreFuture<'a, T> {
 }
 
 impl MemoryStore {
-    /// Copies every tenant from `store` (their setup, links, phone settings
-    /// and staff).
+    /// Copies every tenant from `store` (their setup, links and phone settings).
     pub(crate) async fn copy_of(store: &Store) -> Result<Self, StoreError> {
         let mut tenants = Vec::new();
         for id in store.tenant_ids().await? {
@@ -75,7 +74,6 @@ impl MemoryStore {
                 routing: store.routing_inputs(id, None).await?,
                 links: store.links(id).await?,
                 phone: store.tenant_phone(id).await?,
-                staff: store.staff_names(id).await?,
             });
         }
         let data = Data {
@@ -310,13 +308,6 @@ impl DeskReads for MemoryStore {
                 .filter(|(c, _)| *c == contact)
                 .map(|(_, m)| m.clone())
                 .collect(),
-        )
-    }
-    fn staff_names(&self, tenant: TenantId) -> StoreFuture<'_, Vec<(String, String)>> {
-        ready(
-            self.tenant_copy(tenant)
-                .map(|t| t.staff)
-                .unwrap_or_default(),
         )
     }
     fn customer_ref_by_phone<'a>(

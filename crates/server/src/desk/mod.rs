@@ -67,6 +67,7 @@ use crate::{
     protocol::{AgentFrame, ToAgent, ToVisitor, VisitorFrame},
     store::{ContactMedia, Link, StatEvent, Store, Tenant, User},
 };
+pub(crate) use agent::AgentHello;
 use connections::{AgentConn, Seat, VisitorConn, VisitorHello};
 use conversations::{LiveContact, Phase};
 use storage::DeskStorage;
@@ -134,6 +135,11 @@ pub(crate) enum Request {
         conn: ConnId,
         user: Box<User>,
         tenant: Box<Tenant>,
+        /// The tenant's routing as the connection read it (`None` if the
+        /// read failed: the agent keeps what the desk knew).
+        routing: Option<Box<crate::store::RoutingInputs>>,
+        /// (name, display name) of the tenant's staff, for transfers.
+        staff: Vec<(String, String)>,
         outbox: Outbox<ToAgent>,
     },
     Agent {
@@ -438,7 +444,7 @@ impl DeskState {
             if let Some(row) = self.store.tenant(tenant).await? {
                 self.tenants.keep_row(row);
             }
-            self.load_tenant(tenant, None).await?;
+            self.load_tenant(tenant).await?;
         }
         self.drain();
         self.rebuild_waiting().await?;
@@ -446,19 +452,29 @@ impl DeskState {
         Ok(())
     }
 
-    /// (Re)loads one tenant's centers, queues and classes into the core, with
-    /// all its agents or only `only` (whose console just connected). The setup
-    /// goes to the core only when it changed: reconfiguring walks every contact
-    /// of the tenant, which a login storm must not repeat. A changed setup
-    /// reloads every agent (center ids may have moved). A setup the core refuses
-    /// (it was checked when applied, so only a manual database edit gets here)
-    /// leaves the previous one running, and says why.
+    /// (Re)loads one tenant's centers, queues, classes and agents into the core.
     pub(super) async fn load_tenant(
         &mut self,
         tenant: TenantId,
+    ) -> Result<(), crate::store::StoreError> {
+        let inputs = self.store.routing_inputs(tenant, None).await?;
+        self.apply_routing(tenant, &inputs, None).await
+    }
+
+    /// Gives one tenant's routing, as read, to the core: with all its agents,
+    /// or only `only` (whose console just connected; its connection read the
+    /// inputs). The setup goes to the core only when it changed: reconfiguring
+    /// walks every contact of the tenant, which a login storm must not repeat.
+    /// A changed setup reloads every agent (center ids may have moved) and the
+    /// tenant's phone settings. A setup the core refuses (it was checked when
+    /// applied, so only a manual database edit gets here) leaves the previous
+    /// one running, and says why.
+    pub(super) async fn apply_routing(
+        &mut self,
+        tenant: TenantId,
+        inputs: &crate::store::RoutingInputs,
         only: Option<UserId>,
     ) -> Result<(), crate::store::StoreError> {
-        let inputs = self.store.routing_inputs(tenant, only).await?;
         let names = crate::routing::Names {
             skills: inputs.skills.clone(),
             queues: inputs
@@ -507,18 +523,21 @@ impl DeskState {
                 .map(|c| (c.name.clone(), c.priority_boost)),
         );
         if only.is_none() {
-            self.load_phone(tenant, &inputs).await?;
+            self.load_phone(tenant, inputs).await?;
         }
         let at = now();
         if self.tenants.setup_changed(tenant, &setup) {
             if only.is_some() {
-                return Box::pin(self.load_tenant(tenant, None)).await;
+                return Box::pin(self.apply_routing(tenant, inputs, None)).await;
             }
             self.tenants.keep_setup(tenant, setup.clone());
             self.acd
                 .handle_input(at, acd::Input::Configure(Box::new(setup)));
         }
         for agent in agents {
+            if only.is_some_and(|u| u.0 != agent.agent.0) {
+                continue;
+            }
             self.tenants.keep_agent(agent.clone());
             self.acd.handle_input(at, acd::Input::AgentDefined(agent));
         }
@@ -586,8 +605,18 @@ impl DeskState {
                 conn,
                 user,
                 tenant,
+                routing,
+                staff,
                 outbox,
-            } => self.agent_hello(conn, *user, &tenant, outbox).await,
+            } => {
+                let hello = AgentHello {
+                    user: *user,
+                    tenant: *tenant,
+                    routing,
+                    staff,
+                };
+                self.agent_hello(conn, hello, outbox).await;
+            }
             Request::Agent { conn, frame } => self.agent_frame(conn, frame).await,
             Request::AgentGone { conn } => self.agent_gone(conn),
             Request::Live { tenant, reply } => {

@@ -93,8 +93,6 @@ pub(crate) trait DeskReads: Send + Sync {
     fn links(&self, tenant: TenantId) -> StoreFuture<'_, Vec<Link>>;
     fn waiting_contacts(&self) -> StoreFuture<'_, Vec<WaitingContact>>;
     fn transcript(&self, tenant: TenantId, contact: ContactId) -> StoreFuture<'_, Vec<Message>>;
-    /// (name, display name) of the tenant's staff.
-    fn staff_names(&self, tenant: TenantId) -> StoreFuture<'_, Vec<(String, String)>>;
     fn customer_ref_by_phone<'a>(
         &'a self,
         tenant: TenantId,
@@ -236,9 +234,6 @@ impl DeskReads for Store {
     }
     fn transcript(&self, tenant: TenantId, contact: ContactId) -> StoreFuture<'_, Vec<Message>> {
         Box::pin(Store::transcript(self, tenant, contact))
-    }
-    fn staff_names(&self, tenant: TenantId) -> StoreFuture<'_, Vec<(String, String)>> {
-        Box::pin(Store::staff_names(self, tenant))
     }
     fn customer_ref_by_phone<'a>(
         &'a self,

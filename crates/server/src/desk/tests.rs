@@ -16,7 +16,7 @@ use std::{
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, time::Instant};
 
-use super::{ConnId, Desk, DeskConfig, Outbox, Request, memory::MemoryStore};
+use super::{ConnId, Desk, DeskConfig, Outbox, Request, memory::MemoryStore, storage::DeskReads};
 use crate::{
     ids::ContactId,
     protocol::{self, AgentFrame, ToAgent, ToVisitor, VisitorFrame},
@@ -212,6 +212,13 @@ impl Center {
                 conn,
                 user: Box::new(user),
                 tenant: Box::new(self.tenant.clone()),
+                routing: Some(Box::new(
+                    self.store
+                        .routing_inputs(self.tenant.id, None)
+                        .await
+                        .expect("routing"),
+                )),
+                staff: Vec::new(),
                 outbox,
             })
             .await

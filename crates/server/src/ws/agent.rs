@@ -45,10 +45,28 @@ async fn serve(socket: WebSocket, state: AppState, user: User, tenant: Tenant) {
     let (mut sink, mut stream) = socket.split();
     let conn = state.desk.new_conn();
     let (outbox, mut rx) = Outbox::channel();
+    // What the desk needs at hello, read here so that it never waits for it.
+    let routing = match state.store.routing_inputs(tenant.id, None).await {
+        Ok(inputs) => Some(Box::new(inputs)),
+        Err(e) => {
+            tracing::error!(error = %e, "loading the tenant's routing failed");
+            None
+        }
+    };
+    let staff = state
+        .store
+        .staff_names(tenant.id)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "listing staff failed");
+            Vec::new()
+        });
     let hello = Request::AgentHello {
         conn,
         user: Box::new(user),
         tenant: Box::new(tenant),
+        routing,
+        staff,
         outbox,
     };
     if state.desk.send(hello).await.is_err() {
