@@ -7,7 +7,10 @@
 use std::{
     collections::HashMap,
     ops::Range,
-    sync::{Mutex, MutexGuard, PoisonError},
+    sync::{
+        Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use serde_json::Value;
@@ -55,6 +58,8 @@ struct Data {
 #[derive(Default)]
 pub(crate) struct MemoryStore {
     data: Mutex<Data>,
+    /// New contacts' rows fail to store (a full disk, a lost database).
+    refuse_contacts: AtomicBool,
 }
 
 fn ready<'a, T: Send + 'a>(value: T) -> StoreFuture<'a, T> {
@@ -83,7 +88,13 @@ impl MemoryStore {
         };
         Ok(Self {
             data: Mutex::new(data),
+            refuse_contacts: AtomicBool::new(false),
         })
+    }
+
+    /// From now on (or no longer), a new contact's row fails to store.
+    pub(crate) fn refuse_contacts(&self, refuse: bool) {
+        self.refuse_contacts.store(refuse, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Data> {
@@ -136,6 +147,11 @@ impl ContactWrites for MemoryStore {
         ready(start..start + count)
     }
     fn create_contact<'a>(&'a self, id: ContactId, new: &'a NewContact) -> StoreFuture<'a, ()> {
+        if self.refuse_contacts.load(Ordering::Relaxed) {
+            return Box::pin(std::future::ready(Err(StoreError::Config(
+                "refused by the test".to_owned(),
+            ))));
+        }
         self.lock().contacts.insert(
             id,
             ContactRow {

@@ -336,3 +336,44 @@ impl DeskState {
             .handle_input(super::now(), acd::Input::ContactLeft { contact });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_handed_out_in_order_and_the_next_block_is_asked_for_once_when_low() {
+        let mut ids = ContactIds::default();
+        // Nothing in hand yet: no id, and one ask (not one per contact).
+        assert_eq!(ids.take(), None);
+        assert!(ids.wants_more());
+        assert!(!ids.wants_more());
+        ids.add(1..(ID_LOW + 3));
+        assert_eq!(ids.take(), Some(ContactId(1)));
+        assert!(!ids.wants_more());
+        assert_eq!(ids.take(), Some(ContactId(2)));
+        // Exactly ID_LOW left: no ask yet; one fewer asks, once.
+        assert!(!ids.wants_more());
+        assert_eq!(ids.take(), Some(ContactId(3)));
+        assert!(ids.wants_more());
+        assert!(!ids.wants_more(), "asked once until the block arrives");
+        // The spare block follows on when the current one runs out.
+        ids.add(5000..5002);
+        assert!(!ids.wants_more(), "a spare is in hand");
+        for expected in 4..(ID_LOW + 3) {
+            assert_eq!(ids.take(), Some(ContactId(expected)));
+        }
+        assert_eq!(ids.take(), Some(ContactId(5000)));
+        assert_eq!(ids.take(), Some(ContactId(5001)));
+        assert_eq!(ids.take(), None);
+    }
+
+    #[test]
+    fn a_failed_ask_is_asked_again() {
+        let mut ids = ContactIds::default();
+        assert!(ids.wants_more());
+        assert!(!ids.wants_more());
+        ids.ask_failed();
+        assert!(ids.wants_more());
+    }
+}

@@ -20,7 +20,7 @@ use super::{ConnId, Desk, DeskConfig, Outbox, Request, memory::MemoryStore, stor
 use crate::{
     ids::ContactId,
     protocol::{self, AgentFrame, ToAgent, ToVisitor, VisitorFrame},
-    store::{Link, Outcome, Store, Tenant, User},
+    store::{ContactMedia, Link, Outcome, Store, Tenant, User},
 };
 
 const OFFER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -632,4 +632,58 @@ fn a_routing_point_not_called_in_time_ends_the_contact_and_is_lent_again() {
             assert_eq!(next.next("dial_in").await["number"], "+4930111222");
         },
     );
+}
+
+#[test]
+fn a_contact_whose_record_cannot_be_stored_ends_and_its_visitor_is_told() {
+    on_paused_clock(|center| async move {
+        center.store.refuse_contacts(true);
+        let mut visitor = center.visitor("sales", None).await;
+        visitor
+            .send(json!({"type": "start", "text": "hello"}))
+            .await;
+        let error = visitor.next("error").await;
+        assert_eq!(error["code"], "bad_state");
+        assert_eq!(
+            error["message"],
+            "the conversation could not be started; try again"
+        );
+        visitor.next("ended").await;
+        // Nothing is left half-open: once the store works again, so does a chat.
+        center.store.refuse_contacts(false);
+        visitor
+            .send(json!({"type": "start", "text": "again"}))
+            .await;
+        assert_eq!(visitor.next("message").await["text"], "again");
+        visitor.next("queued").await;
+    });
+}
+
+#[test]
+fn a_waiting_chat_turned_into_a_callback_keeps_its_place_and_frees_the_visitor() {
+    on_paused_clock(|center| async move {
+        let mut visitor = center.visitor("sales", None).await;
+        visitor
+            .send(json!({"type": "start", "text": "call me"}))
+            .await;
+        visitor.next("queued").await;
+        let contact = center.only_contact();
+        visitor
+            .send(json!({"type": "callback", "phone": "+14155550100"}))
+            .await;
+        // Told once the callback is stored.
+        visitor.next("callback_scheduled").await;
+        center
+            .record_until(contact, |r| r.new.media == ContactMedia::Callback)
+            .await;
+        // The visitor is free to chat again.
+        visitor
+            .send(json!({"type": "start", "text": "meanwhile"}))
+            .await;
+        assert_eq!(visitor.next("message").await["text"], "meanwhile");
+        // The first agent to come dials the callback.
+        let mut alice = center.agent("alice", true).await;
+        let dial = alice.until("callback", |f| f["contact"] == contact).await;
+        assert_eq!(dial["phone"], "+14155550100");
+    });
 }
