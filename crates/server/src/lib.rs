@@ -42,6 +42,7 @@ pub mod ws;
 
 use std::{future::Future, net::SocketAddr, sync::OnceLock, time::Duration};
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::{
@@ -224,9 +225,19 @@ pub async fn run(
     let signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let public_server =
-        axum::serve(listeners.public, public).with_graceful_shutdown(signal(stop_rx.clone()));
-    let agent_server = axum::serve(listeners.agent, agent).with_graceful_shutdown(signal(stop_rx));
+    // Frames are small and come in bursts (an echo, then the agent's copy):
+    // with Nagle's algorithm on, a frame written after another waits for the
+    // peer's delayed ACK, which the load tool measured as a 40 ms floor under
+    // every round trip (docs/benchmarks.md). Browsers turn it off on their side.
+    let no_delay = |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    };
+    let public_server = axum::serve(listeners.public.tap_io(no_delay), public)
+        .with_graceful_shutdown(signal(stop_rx.clone()));
+    let agent_server = axum::serve(listeners.agent.tap_io(no_delay), agent)
+        .with_graceful_shutdown(signal(stop_rx));
     let servers = tokio::spawn(async move { tokio::try_join!(public_server, agent_server) });
     shutdown.await;
     let _ = stop_tx.send(true);
