@@ -267,8 +267,8 @@ impl ContactWrites for MemoryStore {
     ) -> StoreFuture<'a, ()> {
         ready(())
     }
-    fn insert_stat_event<'a>(&'a self, event: &'a StatEvent) -> StoreFuture<'a, ()> {
-        self.lock().stats.push(event.clone());
+    fn insert_stat_events<'a>(&'a self, events: &'a [StatEvent]) -> StoreFuture<'a, ()> {
+        self.lock().stats.extend_from_slice(events);
         ready(())
     }
 }

@@ -373,12 +373,18 @@ const MEDIA_EVENTS_BACKLOG: usize = 1024;
 /// (and counted): a stalled database must not stall routing.
 const STAT_WRITER_BACKLOG: usize = 4096;
 
-/// Stores stat events as they come, off the desk's path.
+/// The most stat events stored in one transaction.
+const STAT_BATCH: usize = 256;
+
+/// Stores stat events as they come, off the desk's path: whatever waits when
+/// the writer gets to it goes in one transaction.
 async fn write_stats(store: Arc<dyn DeskStorage>, mut rx: mpsc::Receiver<StatEvent>) {
-    while let Some(stat) = rx.recv().await {
-        if let Err(e) = store.insert_stat_event(&stat).await {
-            tracing::error!(error = %e, "storing a stat event failed");
+    let mut batch = Vec::with_capacity(STAT_BATCH);
+    while rx.recv_many(&mut batch, STAT_BATCH).await > 0 {
+        if let Err(e) = store.insert_stat_events(&batch).await {
+            tracing::error!(error = %e, count = batch.len(), "storing stat events failed");
         }
+        batch.clear();
     }
 }
 

@@ -75,7 +75,7 @@ pub(crate) trait ContactWrites: Send + Sync {
         contact: ContactId,
         record: &'a PhoneRecord,
     ) -> StoreFuture<'a, ()>;
-    fn insert_stat_event<'a>(&'a self, event: &'a StatEvent) -> StoreFuture<'a, ()>;
+    fn insert_stat_events<'a>(&'a self, events: &'a [StatEvent]) -> StoreFuture<'a, ()>;
 }
 
 /// What the desk reads: at start-up and rebuild, when a console connects, when
@@ -204,8 +204,8 @@ impl ContactWrites for Store {
     ) -> StoreFuture<'a, ()> {
         Box::pin(Store::set_phone_record(self, tenant, contact, record))
     }
-    fn insert_stat_event<'a>(&'a self, event: &'a StatEvent) -> StoreFuture<'a, ()> {
-        Box::pin(Store::insert_stat_event(self, event))
+    fn insert_stat_events<'a>(&'a self, events: &'a [StatEvent]) -> StoreFuture<'a, ()> {
+        Box::pin(Store::insert_stat_events(self, events))
     }
 }
 
