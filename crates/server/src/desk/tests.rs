@@ -676,14 +676,16 @@ fn a_waiting_chat_turned_into_a_callback_keeps_its_place_and_frees_the_visitor()
         center
             .record_until(contact, |r| r.new.media == ContactMedia::Callback)
             .await;
-        // The visitor is free to chat again.
+        // The first agent to come dials the callback. (Before the visitor's
+        // new chat: that chat may be offered first, and an offer left to
+        // ring out sets the agent not ready.)
+        let mut alice = center.agent("alice", true).await;
+        let dial = alice.until("callback", |f| f["contact"] == contact).await;
+        assert_eq!(dial["phone"], "+14155550100");
+        // The visitor was let go of it: free to chat again.
         visitor
             .send(json!({"type": "start", "text": "meanwhile"}))
             .await;
         assert_eq!(visitor.next("message").await["text"], "meanwhile");
-        // The first agent to come dials the callback.
-        let mut alice = center.agent("alice", true).await;
-        let dial = alice.until("callback", |f| f["contact"] == contact).await;
-        assert_eq!(dial["phone"], "+14155550100");
     });
 }
