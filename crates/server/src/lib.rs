@@ -172,8 +172,10 @@ async fn start_sip(
         bind: config.sip_addr,
         announce,
         invite_rate_per_source: config.sip_invites_per_source,
-        user_agent: format!("Switchboard/{}", env!("CARGO_PKG_VERSION")),
         no_answer_timeout: Duration::from_secs(config.sip_no_answer_secs),
+        // No `User-Agent`/`Server` by default; the other limits at their
+        // defaults until they are settings here.
+        ..sip::SipConfig::default()
     })
     .await
     .map_err(|source| StartError::Sip {

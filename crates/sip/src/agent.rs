@@ -4,16 +4,19 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rsipstack::EndpointBuilder;
 use rsipstack::dialog::dialog::Dialog;
 use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::sip::SipMessage;
 use rsipstack::sip::{Header, Method, StatusCode};
+use rsipstack::transaction::CallIdFormat;
 use rsipstack::transaction::endpoint::EndpointInnerRef;
+use rsipstack::transaction::endpoint::{EndpointOption, MessageInspector};
 use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::SipAddr;
 use rsipstack::transport::TransportLayer;
-use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::udp::UdpConnection;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -22,6 +25,8 @@ use tracing::{debug, info, warn};
 use crate::call::{self, Command};
 use crate::canonical;
 use crate::ratelimit::{RateLimiter, Verdict as Rate};
+use crate::refusal::{Refusal, refused};
+use crate::tcp;
 use crate::validate::{self, Kind, Verdict};
 use crate::{
     Dial, LocalMedia, SipCallId, SipConfig, SipError, SipEvent, TenantId, Transport, Trunk,
@@ -79,14 +84,51 @@ pub(crate) struct TrunkEntry {
 /// Which sources may start calls, and how fast.
 pub(crate) struct Gate {
     pub trunks: RwLock<Vec<TrunkEntry>>,
-    limiter: Mutex<RateLimiter>,
+    /// INVITEs per trunk source: only trunk addresses are ever counted here,
+    /// so no stranger's traffic can fill or evict it.
+    trunk_limiter: Mutex<RateLimiter>,
+    /// Every request from a source that is no trunk's.
+    public_limiter: Mutex<RateLimiter>,
+    /// `Server` header of our stateless answers; empty = none.
+    server: String,
 }
 
 pub(crate) enum Admission {
     Allowed { tenant: TenantId, trunk: String },
     Forbidden,
-    Limited { retry_after: u64 },
-    Silent,
+}
+
+/// What the gate makes of one message from the network, before the stack.
+pub(crate) enum Judgement {
+    /// Hand the first `len` bytes to the stack as they are.
+    Pass { len: usize },
+    /// Hand this plain spelling of the message to the stack instead
+    /// (folded lines, LWS, RFC 2543: see [`canonical`]).
+    Rewritten(Vec<u8>),
+    /// Answer statelessly with these bytes; the stack never sees it.
+    Answer(Vec<u8>),
+    /// Neither pass nor answer.
+    Drop,
+}
+
+fn limit(limiter: &Mutex<RateLimiter>, ip: IpAddr) -> Rate {
+    match limiter.lock() {
+        Ok(mut l) => l.check(ip, Instant::now()),
+        Err(_) => Rate::Allow,
+    }
+}
+
+/// Whether a request's To header carries a tag: it belongs to a dialog.
+fn in_dialog(data: &[u8]) -> bool {
+    validate::parse(data)
+        .and_then(|m| {
+            m.one("to").map(|to| {
+                to.split(';')
+                    .skip(1)
+                    .any(|p| p.trim().to_ascii_lowercase().starts_with("tag"))
+            })
+        })
+        .unwrap_or(false)
 }
 
 impl Gate {
@@ -98,6 +140,12 @@ impl Gate {
             .map(|t| (t.trunk.tenant, t.trunk.name.clone()))
     }
 
+    fn is_trunk_source(&self, ip: IpAddr) -> bool {
+        self.trunks
+            .read()
+            .is_ok_and(|t| t.iter().any(|t| t.sources.contains(&ip)))
+    }
+
     pub fn trunk(&self, tenant: TenantId, name: &str) -> Option<Trunk> {
         let trunks = self.trunks.read().ok()?;
         trunks
@@ -106,46 +154,127 @@ impl Gate {
             .map(|t| t.trunk.clone())
     }
 
-    /// Source check first (a stranger gets 403 whatever its rate), then the limiter.
+    /// Whose trunk an initial INVITE that passed [`Gate::judge`] came in on.
     pub fn admit(&self, ip: IpAddr) -> Admission {
-        let Some((tenant, trunk)) = self.trunk_for_source(ip) else {
-            return Admission::Forbidden;
-        };
-        let verdict = match self.limiter.lock() {
-            Ok(mut l) => l.check(ip, Instant::now()),
-            Err(_) => Rate::Allow,
-        };
-        match verdict {
-            Rate::Allow => Admission::Allowed { tenant, trunk },
-            Rate::Reject { retry_after } => Admission::Limited { retry_after },
-            Rate::Drop => Admission::Silent,
+        match self.trunk_for_source(ip) {
+            Some((tenant, trunk)) => Admission::Allowed { tenant, trunk },
+            None => Admission::Forbidden,
         }
     }
-}
 
-/// The UDP socket rsipstack reads from: every datagram is judged before the stack
-/// sees it (see [`validate`]).
-struct GuardedUdp {
-    socket: tokio::net::UdpSocket,
-    gate: Arc<Gate>,
-    user_agent: String,
-}
-
-impl GuardedUdp {
-    async fn answer(
+    fn answer(
         &self,
         data: &[u8],
-        to: SocketAddr,
         code: u16,
         reason: &str,
         extra: &[(&'static str, String)],
-    ) {
-        if let Some(resp) = validate::build_response(data, code, reason, extra, &self.user_agent)
-            && let Err(e) = self.socket.send_to(&resp, to).await
-        {
-            debug!(error = %e, "could not send stateless response");
+    ) -> Judgement {
+        match validate::build_response(data, code, reason, extra, &self.server) {
+            Some(resp) => Judgement::Answer(resp),
+            None => Judgement::Drop,
         }
     }
+
+    /// Judges one message from `from` (a datagram, or one message framed
+    /// from a TCP stream): the RFC 3261 checks ([`validate`]), then the source:
+    /// a trunk's initial INVITEs count against the trunk limit; anything from
+    /// elsewhere counts against the public limit and, unless it belongs to a
+    /// dialog, is answered here without a transaction (INVITE 403, OPTIONS
+    /// 200, the rest 481). Every refusal is counted and logged ([`refusal`]).
+    pub fn judge(&self, data: &[u8], from: SocketAddr) -> Judgement {
+        let (len, message) = match validate::check(data) {
+            Verdict::Drop => {
+                debug!(%from, "message dropped by validation");
+                return Judgement::Drop;
+            }
+            Verdict::Reply {
+                code,
+                reason,
+                extra,
+            } => {
+                debug!(%from, code, "request refused by validation");
+                refused(Refusal::Invalid);
+                return self.answer(data, code, reason, &extra);
+            }
+            Verdict::Pass { len, message } => (len, message),
+        };
+        let data = &data[..len];
+        if let Kind::Request {
+            method,
+            initial_invite,
+        } = &message
+        {
+            let rate = |refusal, verdict| match verdict {
+                Rate::Allow => None,
+                Rate::Reject { retry_after } => {
+                    debug!(%from, "request rate limit reached");
+                    refused(refusal);
+                    let extra = [("Retry-After", retry_after.to_string())];
+                    Some(self.answer(data, 503, "Service Unavailable", &extra))
+                }
+                Rate::Drop => {
+                    refused(refusal);
+                    Some(Judgement::Drop)
+                }
+            };
+            if self.is_trunk_source(from.ip()) {
+                if *initial_invite
+                    && let Some(j) = rate(Refusal::TrunkRate, limit(&self.trunk_limiter, from.ip()))
+                {
+                    return j;
+                }
+            } else {
+                if let Some(j) = rate(Refusal::PublicRate, limit(&self.public_limiter, from.ip())) {
+                    return j;
+                }
+                if *initial_invite {
+                    debug!(%from, "INVITE from a source that is no trunk");
+                    refused(Refusal::NotTrunk);
+                    return self.answer(data, 403, "Forbidden: not a trunk", &[]);
+                }
+                if !matches!(method.as_str(), "ACK" | "CANCEL") && !in_dialog(data) {
+                    if method == "OPTIONS" {
+                        let extra = [
+                            ("Allow", validate::ALLOWED.to_string()),
+                            ("Accept", "application/sdp".to_string()),
+                        ];
+                        return self.answer(data, 200, "OK", &extra);
+                    }
+                    refused(Refusal::NoDialog);
+                    return self.answer(data, 481, "Call/Transaction Does Not Exist", &[]);
+                }
+            }
+        }
+        if stack_takes(data) {
+            return Judgement::Pass { len };
+        }
+        // Valid, but spelled in a way rsipstack does not take (folded lines,
+        // LWS, RFC 2543): hand on the plain spelling.
+        let plain = canonical::canonical(data)
+            .filter(|p| p.len() <= MAX_MESSAGE)
+            .filter(|p| rsipstack::sip::SipMessage::try_from(p.as_slice()).is_ok());
+        if let Some(plain) = plain {
+            debug!(%from, "message rewritten to plain form");
+            return Judgement::Rewritten(plain);
+        }
+        // Answer rather than let it vanish.
+        debug!(%from, "message valid but not parseable by rsipstack");
+        if matches!(message, Kind::Request { .. }) {
+            refused(Refusal::Invalid);
+            return self.answer(data, 400, "Bad Request", &[]);
+        }
+        Judgement::Drop
+    }
+}
+
+/// The largest message we pass on.
+const MAX_MESSAGE: usize = 64 * 1024;
+
+/// The UDP socket rsipstack reads from: every datagram is judged before the stack
+/// sees it ([`Gate::judge`]).
+struct GuardedUdp {
+    socket: tokio::net::UdpSocket,
+    gate: Arc<Gate>,
 }
 
 #[async_trait::async_trait]
@@ -158,57 +287,17 @@ impl rsipstack::platform::net::UdpSocket for GuardedUdp {
                 // CRLF keepalives are the stack's business (RFC 5626 §4.4.1).
                 return Ok((n, from));
             }
-            match validate::check(data) {
-                Verdict::Drop => debug!(%from, "datagram dropped by validation"),
-                Verdict::Reply {
-                    code,
-                    reason,
-                    extra,
-                } => {
-                    info!(code, "request refused by validation");
-                    self.answer(data, from, code, reason, &extra).await;
+            match self.gate.judge(data, from) {
+                Judgement::Pass { len } => return Ok((len, from)),
+                Judgement::Rewritten(plain) if plain.len() <= buf.len() => {
+                    buf[..plain.len()].copy_from_slice(&plain);
+                    return Ok((plain.len(), from));
                 }
-                Verdict::Pass { len, message } => {
-                    if let Kind::Request {
-                        initial_invite: true,
-                        ..
-                    } = message
-                    {
-                        match self.gate.admit(from.ip()) {
-                            Admission::Allowed { .. } => {}
-                            Admission::Forbidden => {
-                                info!("INVITE from a source that is no trunk refused");
-                                self.answer(data, from, 403, "Forbidden", &[]).await;
-                                continue;
-                            }
-                            Admission::Limited { retry_after } => {
-                                info!("INVITE rate limit reached for a source");
-                                let extra = [("Retry-After", retry_after.to_string())];
-                                self.answer(data, from, 503, "Service Unavailable", &extra)
-                                    .await;
-                                continue;
-                            }
-                            Admission::Silent => continue,
-                        }
-                    }
-                    let data = &buf[..len];
-                    if stack_takes(data) {
-                        return Ok((len, from));
-                    }
-                    // Valid, but spelled in a way rsipstack does not take (folded
-                    // lines, LWS, RFC 2543): hand on the plain spelling.
-                    let plain = canonical::canonical(data)
-                        .filter(|p| p.len() <= buf.len())
-                        .filter(|p| rsipstack::sip::SipMessage::try_from(p.as_slice()).is_ok());
-                    if let Some(plain) = plain {
-                        debug!(%from, "message rewritten to plain form");
-                        buf[..plain.len()].copy_from_slice(&plain);
-                        return Ok((plain.len(), from));
-                    }
-                    // Answer rather than let it vanish.
-                    debug!(%from, "message valid but not parseable by rsipstack");
-                    if matches!(message, Kind::Request { .. }) {
-                        self.answer(data, from, 400, "Bad Request", &[]).await;
+                Judgement::Rewritten(_) | Judgement::Drop => {}
+                Judgement::Answer(resp) => {
+                    // UDP sends do not wait on the peer.
+                    if let Err(e) = self.socket.send_to(&resp, from).await {
+                        debug!(error = %e, "could not send stateless response");
                     }
                 }
             }
@@ -246,34 +335,16 @@ fn stack_takes(data: &[u8]) -> bool {
     }
 }
 
-/// rsipstack binds its TCP listener when the endpoint's serve task first runs,
-/// after `start` has spawned it: wait until it accepts, so a carrier's first
-/// TCP INVITE is not refused, and a port taken meanwhile is an error here
-/// rather than a log line.
-async fn wait_tcp_listening(local: SocketAddr) -> Result<(), SipError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    loop {
-        match tokio::net::TcpStream::connect(local).await {
-            Ok(_) => return Ok(()),
-            Err(e) if tokio::time::Instant::now() >= deadline => return Err(SipError::Bind(e)),
-            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-        }
-    }
-}
-
 /// Binds UDP and TCP on one port; with port 0, retries until both get the same one.
-fn bind_pair(bind: SocketAddr) -> Result<(std::net::UdpSocket, SocketAddr), SipError> {
+fn bind_pair(
+    bind: SocketAddr,
+) -> Result<(std::net::UdpSocket, std::net::TcpListener, SocketAddr), SipError> {
     let mut last_err = None;
     for _ in 0..16 {
         let udp = std::net::UdpSocket::bind(bind).map_err(SipError::Bind)?;
         let local = udp.local_addr().map_err(SipError::Bind)?;
-        // rsipstack binds the TCP listener itself (with SO_REUSEADDR); probing here
-        // turns a taken port into an error now instead of a log line later.
         match std::net::TcpListener::bind(local) {
-            Ok(probe) => {
-                drop(probe);
-                return Ok((udp, local));
-            }
+            Ok(tcp) => return Ok((udp, tcp, local)),
             Err(e) if bind.port() == 0 => last_err = Some(e),
             Err(e) => return Err(SipError::Bind(e)),
         }
@@ -283,27 +354,72 @@ fn bind_pair(bind: SocketAddr) -> Result<(std::net::UdpSocket, SocketAddr), SipE
     })))
 }
 
+/// An address as the host part of a SIP URI or Call-ID.
+pub(crate) fn host_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    }
+}
+
+/// Our name on what we send, or none. rsipstack puts its `User-Agent` on every
+/// message; requests keep it only when one is configured, responses carry it
+/// as `Server` (RFC 3261 §20.35, §20.41).
+struct Signature(String);
+
+impl MessageInspector for Signature {
+    fn before_send(&self, msg: SipMessage, _: Option<&SipAddr>) -> SipMessage {
+        match msg {
+            SipMessage::Request(mut req) => {
+                req.headers.retain(|h| !matches!(h, Header::UserAgent(_)));
+                if !self.0.is_empty() {
+                    req.headers.push(Header::UserAgent(self.0.clone().into()));
+                }
+                SipMessage::Request(req)
+            }
+            SipMessage::Response(mut resp) => {
+                resp.headers
+                    .retain(|h| !matches!(h, Header::UserAgent(_) | Header::Server(_)));
+                if !self.0.is_empty() {
+                    resp.headers.push(Header::Server(self.0.clone().into()));
+                }
+                SipMessage::Response(resp)
+            }
+        }
+    }
+
+    fn after_received(&self, msg: SipMessage, _: Option<&SipAddr>) -> SipMessage {
+        msg
+    }
+}
+
 impl SipAgent {
     pub async fn start(
         config: SipConfig,
     ) -> Result<(SipAgent, mpsc::Receiver<SipEvent>), SipError> {
-        let (std_udp, local) = bind_pair(config.bind)?;
+        let (std_udp, std_tcp, local) = bind_pair(config.bind)?;
         std_udp.set_nonblocking(true).map_err(SipError::Bind)?;
+        std_tcp.set_nonblocking(true).map_err(SipError::Bind)?;
         let socket = tokio::net::UdpSocket::from_std(std_udp).map_err(SipError::Bind)?;
+        let tcp = tokio::net::TcpListener::from_std(std_tcp).map_err(SipError::Bind)?;
         let announce = SocketAddr::new(config.announce, local.port());
         let gate = Arc::new(Gate {
             trunks: RwLock::new(Vec::new()),
-            limiter: Mutex::new(RateLimiter::new(
+            trunk_limiter: Mutex::new(RateLimiter::new(
                 config.invite_rate_per_source,
                 MAX_TRACKED_SOURCES,
             )),
+            public_limiter: Mutex::new(RateLimiter::new(
+                config.public_rate_per_source,
+                MAX_TRACKED_SOURCES,
+            )),
+            server: config.user_agent.clone(),
         });
         let cancel = CancellationToken::new();
         let transport = TransportLayer::new(cancel.child_token());
         let guarded = GuardedUdp {
             socket,
             gate: gate.clone(),
-            user_agent: config.user_agent.clone(),
         };
         let udp = UdpConnection::from_socket(
             Arc::new(guarded),
@@ -312,10 +428,16 @@ impl SipAgent {
         )
         .await?;
         transport.add_transport(udp.into());
-        let tcp = TcpListenerConnection::new(local, Some(announce)).await?;
-        transport.add_transport(tcp.into());
+        let option = EndpointOption {
+            // A random token at our own host: nothing names the SIP library.
+            callid_suffix: Some(host_text(config.announce)),
+            callid_format: CallIdFormat::UuidWithSuffix,
+            ..EndpointOption::default()
+        };
         let endpoint = EndpointBuilder::new()
             .with_user_agent(&config.user_agent)
+            .with_option(option)
+            .with_inspector(Box::new(Signature(config.user_agent.clone())))
             .with_transport_layer(transport)
             .with_cancel_token(cancel.clone())
             .build();
@@ -349,7 +471,19 @@ impl SipAgent {
             }
         });
         tokio::spawn(dispatch(Arc::downgrade(&inner), incoming));
-        wait_tcp_listening(local).await?;
+        let limits = tcp::Limits {
+            per_ip: inner.config.tcp_max_connections_per_ip.max(1),
+            idle: inner.config.tcp_idle_timeout,
+            write_timeout: inner.config.tcp_write_timeout,
+            max_queued: crate::TCP_MAX_QUEUED_BYTES,
+        };
+        tokio::spawn(tcp::serve(
+            tcp,
+            inner.endpoint.clone(),
+            inner.gate.clone(),
+            limits,
+            cancel.child_token(),
+        ));
         info!(port = local.port(), "SIP agent listening");
         Ok((SipAgent { inner }, rx))
     }

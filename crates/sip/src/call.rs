@@ -415,28 +415,14 @@ pub(crate) async fn incoming(inner: &Arc<Inner>, mut tx: Transaction) {
         let _ = tx.reply(StatusCode::ServerInternalError).await;
         return;
     };
-    // UDP INVITEs were gated (and rate counted) before the stack; TCP ones are here.
-    let admission = match transport {
-        Transport::Tcp => inner.gate.admit(source.ip()),
-        Transport::Udp => match inner.gate.trunk_for_source(source.ip()) {
-            Some((tenant, trunk)) => Admission::Allowed { tenant, trunk },
-            None => Admission::Forbidden,
-        },
-    };
-    let (tenant, trunk) = match admission {
+    // Judged and rate counted before the stack (`Gate::judge`); here only
+    // whose trunk it is. A trunk removed meanwhile is refused the same way.
+    let (tenant, trunk) = match inner.gate.admit(source.ip()) {
         Admission::Allowed { tenant, trunk } => (tenant, trunk),
         Admission::Forbidden => {
             let _ = tx.reply(StatusCode::Forbidden).await;
             return;
         }
-        Admission::Limited { retry_after } => {
-            let headers = vec![Header::RetryAfter(retry_after.to_string().into())];
-            let _ = tx
-                .reply_with(StatusCode::ServiceUnavailable, headers, None)
-                .await;
-            return;
-        }
-        Admission::Silent => return,
     };
     let media = match sdp::parse(&tx.original.body) {
         Ok(m) => m,

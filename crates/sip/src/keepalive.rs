@@ -68,11 +68,11 @@ async fn probe(agent: &Arc<Inner>, trunk: &Trunk, seq: u32, wait: Duration) -> b
         std::net::SocketAddr::V6(a) => a.to_string(),
     };
     let text = format!(
-        "OPTIONS sip:{target} SIP/2.0\r\nVia: SIP/2.0/{proto} {host}:{port};branch=z9hG4bK{:016x};rport\r\nMax-Forwards: 70\r\nFrom: <sip:keepalive@{host}>;tag={:08x}\r\nTo: <sip:{target}>\r\nCall-ID: {:016x}@{host}\r\nCSeq: {seq} OPTIONS\r\nUser-Agent: {}\r\nContent-Length: 0\r\n\r\n",
+        "OPTIONS sip:{target} SIP/2.0\r\nVia: SIP/2.0/{proto} {host}:{port};branch=z9hG4bK{:016x};rport\r\nMax-Forwards: 70\r\nFrom: <sip:keepalive@{host}>;tag={:08x}\r\nTo: <sip:{target}>\r\nCall-ID: {:016x}@{host}\r\nCSeq: {seq} OPTIONS\r\n{}Content-Length: 0\r\n\r\n",
         rand::random::<u64>(),
         rand::random::<u32>(),
         rand::random::<u64>(),
-        agent.config.user_agent,
+        user_agent_line(&agent.config.user_agent),
     );
     let Ok(SipMessage::Request(request)) = SipMessage::try_from(text.as_bytes()) else {
         return false;
@@ -100,4 +100,13 @@ async fn probe(agent: &Arc<Inner>, trunk: &Trunk, seq: u32, wait: Duration) -> b
         false
     };
     tokio::time::timeout(wait, exchange).await.unwrap_or(false)
+}
+
+/// The `User-Agent` line of our OPTIONS, none when no name is configured.
+fn user_agent_line(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!("User-Agent: {name}\r\n")
+    }
 }

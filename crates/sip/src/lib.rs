@@ -14,11 +14,21 @@
 //!   transaction layer alone is most of what a trunk user agent is.
 //! * **A guard in front of the stack.** rsipstack reads UDP through a socket trait, so
 //!   the agent gives it a socket ([`agent`]'s `GuardedUdp`) that judges each datagram
-//!   first ([`validate`]): malformed requests get the RFC 3261 §8.2 / RFC 4475 answer
-//!   (400, 505, 483, 405/501, 416, 420, 415) without reaching the stack, responses
-//!   that are invalid are dropped, initial INVITEs from sources that are not trunks get
-//!   403 and floods get 503 / silence ([`ratelimit`]). TCP goes through rsipstack's own
-//!   listener; its initial INVITEs get the same source and rate checks one layer up.
+//!   first (`Gate::judge`, [`validate`]): malformed requests get the RFC 3261 §8.2 /
+//!   RFC 4475 answer (400, 505, 483, 405/501, 416, 420, 415) without reaching the
+//!   stack, responses that are invalid are dropped. Sources that are no trunk count
+//!   against a public rate ([`ratelimit`]) and are answered statelessly (INVITE 403,
+//!   OPTIONS 200, other out-of-dialog requests 481): no transaction is kept for them.
+//!   A trunk's INVITEs count against a separate trunk rate. Every refusal is counted
+//!   in `switchboard_sip_refused_total{reason}` and logged once a minute per reason.
+//! * **Inbound TCP is ours** (`tcp`): a listener with a per-IP cap and an idle
+//!   close; per connection a reader that applies the same judge and a writer with
+//!   a deadline and a bounded queue. The stack sees an in-memory channel whose
+//!   sends never wait, so no peer that stops reading can stall the stack's loop
+//!   or the dispatch loop. Outbound TCP (to our trunks) is rsipstack's.
+//! * **Nothing names the library**: Call-IDs are a random token at our announce
+//!   address; `User-Agent` (requests) / `Server` (responses) carry
+//!   [`SipConfig::user_agent`], and nothing when it is empty (the default).
 //! * **One task per call.** Each call is a task that owns its rsipstack dialog and
 //!   its dialog-state channel; [`SipAgent`]'s methods are commands to that task.
 //! * **SDP is ours** ([`sdp`]): one audio stream, PCMU/PCMA and telephone-event.
@@ -31,6 +41,8 @@
 //! * [`agent`]: `SipAgent`, the listeners, the request dispatch and the source gate.
 //! * `call`: the per-call tasks (outbound and inbound).
 //! * `keepalive`: OPTIONS towards trunks, `TrunkStatus` events.
+//! * `tcp`: the inbound TCP listener and its connections. `refusal`: counting and
+//!   logging refusals.
 //! * [`validate`]: raw-datagram checks. [`sdp`], [`digest`], [`ratelimit`], [`number`].
 
 pub mod agent;
@@ -40,7 +52,9 @@ pub mod digest;
 mod keepalive;
 pub mod number;
 pub mod ratelimit;
+mod refusal;
 pub mod sdp;
+mod tcp;
 pub mod validate;
 
 use std::net::{IpAddr, SocketAddr};
@@ -53,13 +67,47 @@ pub use sdp::{Codec, Direction, LocalMedia, RemoteMedia};
 pub struct SipConfig {
     /// UDP and TCP on the same port; port 0 picks one (the same for both).
     pub bind: SocketAddr,
-    /// Via / Contact host.
+    /// Via / Contact host, and the host part of the Call-IDs we make.
     pub announce: IpAddr,
-    /// INVITEs per 10 s per source IP before 503 (and silence above twice that).
+    /// INVITEs per 10 s per trunk source IP before 503 (and silence above twice
+    /// that). Counted apart from the public budget: strangers cannot use it up.
     pub invite_rate_per_source: u32,
+    /// Requests per 10 s per source IP that is no trunk's (OPTIONS probes,
+    /// stray INVITEs, in-dialog requests) before 503, silence above twice that.
+    pub public_rate_per_source: u32,
+    /// `User-Agent` on our requests and `Server` on our responses; empty (the
+    /// default) sends neither, so nothing we send names our software.
     pub user_agent: String,
     /// Outbound ringing limit, then CANCEL and `Failed` 408.
     pub no_answer_timeout: Duration,
+    /// Inbound TCP connections at once from one IP address; more are closed
+    /// as they are accepted.
+    pub tcp_max_connections_per_ip: usize,
+    /// An inbound TCP connection that sends nothing for this long is closed.
+    pub tcp_idle_timeout: Duration,
+    /// An inbound TCP peer that takes nothing we write for this long, or lets
+    /// more than [`TCP_MAX_QUEUED_BYTES`] pile up unread, is closed. Nothing
+    /// else ever waits on its socket.
+    pub tcp_write_timeout: Duration,
+}
+
+/// What may wait for one TCP peer to read before it is cut off.
+pub const TCP_MAX_QUEUED_BYTES: usize = 256 * 1024;
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            bind: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 5060),
+            announce: IpAddr::from([127, 0, 0, 1]),
+            invite_rate_per_source: 20,
+            public_rate_per_source: 20,
+            user_agent: String::new(),
+            no_answer_timeout: Duration::from_secs(45),
+            tcp_max_connections_per_ip: 8,
+            tcp_idle_timeout: Duration::from_mins(5),
+            tcp_write_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -523,7 +523,7 @@ pub fn build_response(
     code: u16,
     reason: &str,
     extra: &[(&'static str, String)],
-    user_agent: &str,
+    server: &str,
 ) -> Option<Vec<u8>> {
     let msg = parse(data)?;
     if msg.start.starts_with("SIP/") || msg.one("via").is_none() {
@@ -552,7 +552,10 @@ pub fn build_response(
     for (name, value) in extra {
         let _ = write!(out, "{name}: {value}\r\n");
     }
-    let _ = write!(out, "Server: {user_agent}\r\nContent-Length: 0\r\n\r\n");
+    if !server.is_empty() {
+        let _ = write!(out, "Server: {server}\r\n");
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
     Some(out.into_bytes())
 }
 

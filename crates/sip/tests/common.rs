@@ -20,6 +20,7 @@ pub async fn agent(rate: u32, no_answer: Duration) -> (SipAgent, Receiver<SipEve
         invite_rate_per_source: rate,
         user_agent: "switchboard-test".into(),
         no_answer_timeout: no_answer,
+        ..SipConfig::default()
     })
     .await
     .expect("agent starts")
