@@ -280,6 +280,7 @@ impl CallTask {
         let port = rtp_socket.local_addr()?.port();
         let id = self.shared.next_leg_id();
         let (rtp_socket, rtcp_socket) = (Arc::new(rtp_socket), Arc::new(rtcp_socket));
+        let gate = rtp::Gate::new(id, self.shared.rtp_source);
         let receiver = self
             .shared
             .runtime
@@ -287,6 +288,8 @@ impl CallTask {
                 id,
                 Arc::clone(&rtp_socket),
                 Arc::clone(&rtcp_socket),
+                gate.clone(),
+                Arc::clone(&self.shared.rtp_drops),
                 self.inbound_tx.clone(),
             ))
             .abort_handle();
@@ -294,6 +297,7 @@ impl CallTask {
             rtp: rtp_socket,
             rtcp: rtcp_socket,
             receiver: receiver.clone(),
+            gate,
         };
         let leg = match RtpLeg::new(
             id,

@@ -15,9 +15,10 @@
 //! * [`Call::add_rtp`] opens a phone's leg (a SIP trunk's media) on a port
 //!   pair from `rtp_ports` and returns the address for the SDP;
 //!   [`Call::set_rtp_peer`] says where the phone's media goes (the SIP side
-//!   parsed it from the SDP). The leg is connected when the phone's first
-//!   packet arrives, and fails if none comes within `connect_timeout`, or
-//!   nothing for `SILENCE_LIMIT` after. Digits go both ways as RFC 4733
+//!   parsed it from the SDP); by default only packets from that exact
+//!   address are taken ([`RtpSourcePolicy`]). The leg is connected when
+//!   the phone's first packet arrives, and fails if none comes within
+//!   `connect_timeout`, or nothing for `SILENCE_LIMIT` after. Digits go both ways as RFC 4733
 //!   events ([`Call::send_dtmf`], [`MediaEventKind::Dtmf`]).
 //! * Bridge: the visitor leg and the current agent leg hear each other unless
 //!   the call is on hold; listener legs receive both parties' audio and send
@@ -111,7 +112,7 @@ use self::{
 };
 pub use self::{
     opus::OpusError,
-    rtp::{G711, RtpError, RtpPeer},
+    rtp::{G711, LATCH_AFTER, RtpError, RtpPeer, RtpSourcePolicy},
 };
 
 /// Settings of the media engine.
@@ -128,6 +129,10 @@ pub struct MediaConfig {
     /// odd one). (0, 0): let the OS pick (tests). RTP sockets bind on
     /// `bind`'s IP; the address returned for SDP uses `announce`.
     pub rtp_ports: (u16, u16),
+    /// Whose packets an RTP leg takes: only the SDP's address
+    /// ([`RtpSourcePolicy::Strict`], the default), or a source learnt
+    /// safely for phones behind NAT ([`RtpSourcePolicy::Latch`]).
+    pub rtp_source: RtpSourcePolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +215,7 @@ struct Shared {
     /// Port pairs for RTP legs, and the address announced for them.
     ports: PortPool,
     announce: IpAddr,
+    rtp_source: RtpSourcePolicy,
     rtp_drops: Arc<RtpDrops>,
     /// Call tasks run on the runtime the engine was started on, whoever
     /// calls [`MediaEngine::call`].
@@ -286,6 +292,7 @@ impl MediaEngine {
                 dropped,
                 ports: PortPool::new(config.bind.ip(), config.rtp_ports),
                 announce: config.announce,
+                rtp_source: config.rtp_source,
                 runtime,
             }),
         })
@@ -298,8 +305,8 @@ impl MediaEngine {
 
     /// Datagrams the receive task dropped so far: unknown sources, garbage,
     /// STUN that failed its integrity check, or a call too busy to take them;
-    /// and what RTP legs dropped: garbage, or packets from a source other
-    /// than the one they latched to.
+    /// and what RTP legs dropped: garbage, packets before the peer's SDP, or
+    /// from a source other than the peer's (`reason="rtp_foreign_source"`).
     /// The same figure is exported as `media_packets_dropped_total`.
     pub fn dropped_packets(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)

@@ -23,6 +23,7 @@ async fn engine(connect_timeout: Duration) -> MediaEngine {
         announce: "127.0.0.1".parse().unwrap(),
         connect_timeout,
         rtp_ports: (0, 0),
+        rtp_source: media::RtpSourcePolicy::default(),
     })
     .await
     .expect("engine starts")

@@ -10,7 +10,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use media::{
     Call, G711, LegId, LegRole, MediaConfig, MediaEngine, MediaError, MediaEvent, MediaEventKind,
-    RtpError, RtpPeer,
+    RtpError, RtpPeer, RtpSourcePolicy,
     testclient::{self, AudioProbe, ClientEvent, Shape, TestClient},
 };
 use support::tone::{self, Detector};
@@ -27,19 +27,22 @@ const WINDOWS: usize = 5;
 /// The most any window may have of a tone that must not be heard.
 const NOT_HEARD: f32 = 0.2;
 
-async fn engine(connect_timeout: Duration) -> MediaEngine {
-    MediaEngine::start(MediaConfig {
+fn config(connect_timeout: Duration) -> MediaConfig {
+    MediaConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         announce: "127.0.0.1".parse().unwrap(),
         connect_timeout,
         rtp_ports: (0, 0),
-    })
-    .await
-    .expect("engine starts")
+        rtp_source: RtpSourcePolicy::default(),
+    }
 }
 
 async fn call(connect_timeout: Duration) -> (MediaEngine, Call, mpsc::Receiver<MediaEvent>) {
-    let engine = engine(connect_timeout).await;
+    call_with(config(connect_timeout)).await
+}
+
+async fn call_with(config: MediaConfig) -> (MediaEngine, Call, mpsc::Receiver<MediaEvent>) {
+    let engine = MediaEngine::start(config).await.expect("engine starts");
     let (tx, rx) = mpsc::channel(64);
     let call = engine.call(media::CallTag(7), tx);
     (engine, call, rx)
@@ -295,7 +298,21 @@ struct Bridged {
 }
 
 async fn bridged(codec: G711, phone_role: LegRole, drop_every: Option<u64>) -> Bridged {
-    let (engine, call, mut events) = call(Duration::from_secs(10)).await;
+    let phone = Phone::new().await;
+    let peer = phone.peer(codec);
+    bridged_with(config(WAIT), phone, peer, phone_role, drop_every).await
+}
+
+/// A call on an engine set up by `config`: the phone's SDP says `peer`.
+async fn bridged_with(
+    config: MediaConfig,
+    mut phone: Phone,
+    peer: RtpPeer,
+    phone_role: LegRole,
+    drop_every: Option<u64>,
+) -> Bridged {
+    let codec = peer.codec;
+    let (engine, call, mut events) = call_with(config).await;
     let browser_role = if phone_role == LegRole::Agent {
         LegRole::Visitor
     } else {
@@ -303,8 +320,7 @@ async fn bridged(codec: G711, phone_role: LegRole, drop_every: Option<u64>) -> B
     };
     let browser = Browser::join(&call, browser_role).await;
     let (leg, local) = call.add_rtp(phone_role).await.expect("rtp leg");
-    let mut phone = Phone::new().await;
-    call.set_rtp_peer(leg, phone.peer(codec)).await.unwrap();
+    call.set_rtp_peer(leg, peer).await.unwrap();
     phone.play(local, codec, PHONE_HZ, drop_every);
     let connected = media_event(
         &mut events,
@@ -351,37 +367,15 @@ async fn browser_and_pcma_phone_hear_each_other() {
 }
 
 #[tokio::test]
-async fn after_latching_a_second_source_is_not_heard() {
+async fn a_second_source_is_not_heard() {
     let mut b = bridged(G711::Pcmu, LegRole::Agent, None).await;
     b.browser.hears(PHONE_HZ, BROWSER_HZ).await;
     let before = b.engine.dropped_packets();
     let mut stranger = Phone::new().await;
     stranger.play(b.local, G711::Pcmu, STRANGER_HZ, None);
-    timeout(WAIT, async {
-        while b.engine.dropped_packets() < before + 10 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the stranger's packets are counted as dropped");
+    dropped_at_least(&b.engine, before, 10).await;
     // A second of the call after that: the phone's tone, never the stranger's.
-    let mut detector = Detector::new(PHONE_HZ, STRANGER_HZ, 50);
-    timeout(WAIT, async {
-        loop {
-            if let Some(ClientEvent::Audio { data, .. }) = b.browser.events.recv().await
-                && detector.push(&b.browser.probe.decode(&data))
-            {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("the phone is heard throughout");
-    assert!(
-        detector.other_max < NOT_HEARD,
-        "stranger heard: {}",
-        detector.other_max
-    );
+    browser_hears_only_the_phone(&mut b, STRANGER_HZ).await;
 }
 
 #[tokio::test]
@@ -541,4 +535,146 @@ async fn rtp_calls_refuse_what_they_cannot_do() {
         "{not_rtp:?}"
     );
     drop(browser);
+}
+
+/// The phone's tone is heard for a second on end (50 windows in a row)
+/// and `other` never is.
+async fn browser_hears_only_the_phone(b: &mut Bridged, other: f32) {
+    let mut detector = Detector::new(PHONE_HZ, other, 50);
+    timeout(WAIT, async {
+        loop {
+            if let Some(ClientEvent::Audio { data, .. }) = b.browser.events.recv().await
+                && detector.push(&b.browser.probe.decode(&data))
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the phone is heard throughout");
+    assert!(
+        detector.other_max < NOT_HEARD,
+        "another source heard: {}",
+        detector.other_max
+    );
+}
+
+/// Waits until the engine has dropped `n` more datagrams than `before`.
+async fn dropped_at_least(engine: &MediaEngine, before: u64, n: u64) {
+    timeout(WAIT, async {
+        while engine.dropped_packets() < before + n {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{n} datagrams dropped"));
+}
+
+/// A stranger on another port of the phone's own IP sending, every 20 ms,
+/// a well-formed µ-law stream (its own tone, one SSRC, sequence numbers in
+/// a row) to every port in `ports`, and garbage every fifth time.
+fn spray(ports: std::ops::RangeInclusive<u16>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let garbage = garbage();
+        let mut interval = tokio::time::interval(Duration::from_millis(20));
+        for n in 0u32.. {
+            interval.tick().await;
+            let start = n as usize * 160;
+            let mut packet = rtp_header(n == 0, 0, n as u16, start as u32, 0x5eed);
+            packet.extend(testclient::g711_encode(
+                G711::Pcmu,
+                &tone::sine(STRANGER_HZ, start, 160),
+            ));
+            for port in ports.clone() {
+                let to = SocketAddr::from(([127, 0, 0, 1], port));
+                let _ = socket.send_to(&packet, to).await;
+                if n % 5 == 0 {
+                    let junk = &garbage[n as usize / 5 % garbage.len()];
+                    let _ = socket.send_to(junk, to).await;
+                }
+            }
+        }
+    })
+}
+
+/// Aborts a task when dropped (a failed assertion stops the spray too).
+struct Abort(JoinHandle<()>);
+
+impl Drop for Abort {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[tokio::test]
+async fn packets_sprayed_over_the_port_range_change_nothing_the_agent_hears() {
+    // A recorder for this test's process, if no other test has set one
+    // (nextest runs each test in its own process).
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let counted = metrics::set_global_recorder(recorder).is_ok();
+
+    let ports = 45_000..=45_039;
+    // The spray starts before the leg exists and goes on all call long.
+    let _spray = Abort(spray(ports.clone()));
+    let mut config = config(WAIT);
+    config.rtp_ports = (*ports.start(), *ports.end());
+    let phone = Phone::new().await;
+    let peer = phone.peer(G711::Pcmu);
+    // The phone calls in; the agent is in a browser.
+    let mut b = bridged_with(config, phone, peer, LegRole::Visitor, None).await;
+    assert!(ports.contains(&b.local.port()), "{}", b.local);
+    let before = b.engine.dropped_packets();
+    dropped_at_least(&b.engine, before, 100).await;
+    browser_hears_only_the_phone(&mut b, STRANGER_HZ).await;
+    let own = b.phone.hears(G711::Pcmu, BROWSER_HZ, PHONE_HZ).await;
+    assert!(own < NOT_HEARD, "phone heard its own tone: {own}");
+    let stats = b.call.stats().await.unwrap();
+    assert!(stats.iter().all(|s| s.connected), "{stats:?}");
+    assert!(b.events.try_recv().is_err(), "no leg failed");
+    if counted {
+        let text = metrics.render();
+        let foreign = text
+            .lines()
+            .find(|l| l.starts_with(r#"media_packets_dropped_total{reason="rtp_foreign_source"}"#))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or_default();
+        assert!(foreign >= 100.0, "{text}");
+    }
+}
+
+#[tokio::test]
+async fn latching_takes_a_phone_behind_nat_and_no_one_after() {
+    let mut config = config(WAIT);
+    config.rtp_source = RtpSourcePolicy::Latch;
+    // The SDP names the phone's IP but not the port it sends from (a NAT
+    // changed it): the first valid packet from that IP latches.
+    let phone = Phone::new().await;
+    let mut peer = phone.peer(G711::Pcma);
+    peer.addr.set_port(9);
+    let mut b = bridged_with(config, phone, peer, LegRole::Agent, None).await;
+    // Symmetric RTP: the phone hears the browser at its real port.
+    both_hear_each_other(&mut b).await;
+    let before = b.engine.dropped_packets();
+    let _spray = Abort(spray(b.local.port()..=b.local.port() + 1));
+    dropped_at_least(&b.engine, before, 50).await;
+    browser_hears_only_the_phone(&mut b, STRANGER_HZ).await;
+}
+
+#[tokio::test]
+async fn latching_on_a_private_sdp_address_takes_the_phone_after_a_run_of_packets() {
+    let mut config = config(WAIT);
+    config.rtp_source = RtpSourcePolicy::Latch;
+    // The phone knows only its address behind the NAT.
+    let phone = Phone::new().await;
+    let mut peer = phone.peer(G711::Pcmu);
+    peer.addr = "192.168.1.10:4000".parse().unwrap();
+    let mut b = bridged_with(config, phone, peer, LegRole::Agent, None).await;
+    both_hear_each_other(&mut b).await;
+    // Latched: a stranger's well-formed stream is never heard.
+    let before = b.engine.dropped_packets();
+    let _spray = Abort(spray(b.local.port()..=b.local.port() + 1));
+    dropped_at_least(&b.engine, before, 50).await;
+    browser_hears_only_the_phone(&mut b, STRANGER_HZ).await;
 }

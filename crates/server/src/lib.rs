@@ -151,6 +151,7 @@ async fn start_media(config: &Config) -> Result<media::MediaEngine, StartError> 
         announce,
         connect_timeout: Duration::from_secs(config.media_connect_timeout_secs),
         rtp_ports: config.rtp_ports,
+        rtp_source: media::RtpSourcePolicy::default(),
     })
     .await
     .map_err(StartError::Media)?;

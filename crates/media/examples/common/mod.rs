@@ -69,6 +69,7 @@ pub fn engine_thread() -> (MediaEngine, String) {
                     announce: "127.0.0.1".parse().expect("address"),
                     connect_timeout: Duration::from_secs(30),
                     rtp_ports: (0, 0),
+                    rtp_source: media::RtpSourcePolicy::default(),
                 })
                 .await
                 .expect("engine starts");

@@ -9,21 +9,18 @@
 //! 8 kHz, re-chunked into 20 ms and sent as G.711 of our own stream (our
 //! SSRC, sequence numbers and timestamps), as soon as a chunk is full.
 //!
-//! Symmetric RTP: we send to the SDP address until the first valid packet
-//! arrives, then to its source (a phone behind NAT is reachable only
-//! there); after that, packets from other sources are dropped.
+//! Whose packets the leg takes is its [`Gate`]'s business (see
+//! `rtp::source`): the receive task asks it about every datagram, and the
+//! leg asks it where to send (the SDP address, or the latched source when
+//! latching: symmetric RTP, as a phone behind NAT is reachable only there).
 
 use std::{
     collections::VecDeque,
     net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use metrics::Counter;
 use str0m::{
     format::{Codec, CodecExtra, CodecSpec, FormatParams, PayloadParams},
     media::{Frequency, MediaData, MediaTime, Mid, Pt},
@@ -35,6 +32,7 @@ use super::{
     G711, RtpError, RtpPeer, count_playout, dtmf, g711,
     jitter::{self, JitterBuffer, Playout},
     packet, rtcp,
+    source::{Gate, RtpDrops},
 };
 use crate::{
     LegId, LegRole, LegStats,
@@ -76,32 +74,6 @@ fn opus_params() -> PayloadParams {
             },
         },
     )
-}
-
-/// Why a datagram was dropped (the `reason` label of
-/// `media_packets_dropped_total`).
-pub(crate) struct RtpDrops {
-    pub(crate) total: Arc<AtomicU64>,
-    stranger: Counter,
-    malformed: Counter,
-    early: Counter,
-}
-
-impl RtpDrops {
-    pub(crate) fn new(total: Arc<AtomicU64>) -> Self {
-        let counter = |reason: &'static str| metrics::counter!("media_packets_dropped_total", "reason" => reason);
-        Self {
-            total,
-            stranger: counter("rtp_stranger"),
-            malformed: counter("rtp_malformed"),
-            early: counter("rtp_no_peer"),
-        }
-    }
-
-    fn count(&self, counter: &Counter) {
-        self.total.fetch_add(1, Ordering::Relaxed);
-        counter.increment(1);
-    }
 }
 
 /// The phone's stream as we receive it.
@@ -156,8 +128,7 @@ pub(crate) struct RtpLeg {
     receiver: AbortHandle,
     connect_timeout: Duration,
     peer: Option<RtpPeer>,
-    latched: Option<SocketAddr>,
-    rtcp_source: Option<SocketAddr>,
+    gate: Gate,
     next_rtcp: Instant,
     /// Our clock's origin (arrival times, timestamps).
     origin: Instant,
@@ -182,6 +153,8 @@ pub(crate) struct PortPair {
     pub(crate) rtp: Arc<UdpSocket>,
     pub(crate) rtcp: Arc<UdpSocket>,
     pub(crate) receiver: AbortHandle,
+    /// The gate the receive task asks about each datagram.
+    pub(crate) gate: Gate,
 }
 
 impl RtpLeg {
@@ -197,6 +170,7 @@ impl RtpLeg {
             rtp,
             rtcp,
             receiver,
+            gate,
         } = ports;
         Ok(Self {
             id,
@@ -213,8 +187,7 @@ impl RtpLeg {
             receiver,
             connect_timeout,
             peer: None,
-            latched: None,
-            rtcp_source: None,
+            gate,
             next_rtcp: now + RTCP_INTERVAL,
             origin: now,
             drops,
@@ -249,12 +222,10 @@ impl RtpLeg {
     }
 
     /// Where the phone's media goes (again, on a re-INVITE). A new address
-    /// undoes the latch: the phone may have moved.
+    /// starts the gate's learning again, if it learns (the phone may have
+    /// moved).
     pub(crate) fn set_peer(&mut self, peer: RtpPeer, now: Instant) {
-        if self.peer.is_some_and(|p| p.addr != peer.addr) {
-            self.latched = None;
-            self.rtcp_source = None;
-        }
+        self.gate.set_peer(&peer);
         if self.peer.is_none() {
             self.timeout = now + PTIME;
         }
@@ -285,12 +256,14 @@ impl RtpLeg {
         self.peer.is_some()
     }
 
+    /// A datagram the gate let through (from the peer's source).
     pub(crate) fn receive(&mut self, datagram: &Inbound, out: &mut Vec<LegOutput>) {
         let Some(peer) = self.peer else {
-            return self.drops.count(&self.drops.early);
+            // The gate takes nothing before the peer is known.
+            return;
         };
         if datagram.rtcp {
-            self.receive_rtcp(peer, datagram);
+            self.receive_rtcp(datagram);
             return;
         }
         let Some(p) = packet::parse(&datagram.data) else {
@@ -300,20 +273,10 @@ impl RtpLeg {
         if p.payload_type != peer.payload_type && !dtmf {
             return self.drops.count(&self.drops.malformed);
         }
-        match self.latched {
-            Some(source) if source != datagram.source => {
-                return self.drops.count(&self.drops.stranger);
-            }
-            Some(_) => {}
-            None => {
-                self.latched = Some(datagram.source);
-                tracing::debug!(leg = self.id.0, source = %datagram.source, "rtp source latched");
-                if !self.connected {
-                    self.connected = true;
-                    self.connect_by = None;
-                    out.push(LegOutput::Connected);
-                }
-            }
+        if !self.connected {
+            self.connected = true;
+            self.connect_by = None;
+            out.push(LegOutput::Connected);
         }
         self.last_rx = datagram.at;
         let inward = &mut self.inward;
@@ -337,16 +300,11 @@ impl RtpLeg {
         }
     }
 
-    fn receive_rtcp(&mut self, peer: RtpPeer, datagram: &Inbound) {
-        let expected = self.latched.unwrap_or(peer.addr).ip();
-        if datagram.source.ip() != expected {
-            return self.drops.count(&self.drops.stranger);
-        }
+    fn receive_rtcp(&mut self, datagram: &Inbound) {
         let Some(parsed) = rtcp::parse(&datagram.data) else {
             return self.drops.count(&self.drops.malformed);
         };
         self.last_rx = datagram.at;
-        self.rtcp_source = Some(datagram.source);
         if let Some(ntp) = parsed.sender_report {
             self.inward.reception.on_sender_report(ntp, datagram.at);
         }
@@ -391,7 +349,7 @@ impl RtpLeg {
             .trim(|payload| g711::is_quiet(peer.codec, payload));
         if now >= self.next_rtcp {
             self.next_rtcp = now + RTCP_INTERVAL;
-            self.send_report(peer, now);
+            self.send_report(now);
         }
     }
 
@@ -501,7 +459,7 @@ impl RtpLeg {
         g711::encode(peer.codec, pcm, &mut o.buf);
         o.timestamp = timestamp;
         o.last_sent = Some(now);
-        self.send_rtp(peer);
+        self.send_rtp();
     }
 
     fn send_dtmf_packet(&mut self, peer: RtpPeer, now: Instant) {
@@ -523,23 +481,24 @@ impl RtpLeg {
             .dtmf_timestamp
             .wrapping_add(u32::from(next.event.duration));
         o.last_sent = Some(now);
-        self.send_rtp(peer);
+        self.send_rtp();
     }
 
-    fn send_rtp(&mut self, peer: RtpPeer) {
+    fn send_rtp(&mut self) {
         let o = &mut self.outward;
         o.seq = o.seq.wrapping_add(1);
         o.packets = o.packets.wrapping_add(1);
         o.octets = o.octets.wrapping_add((o.buf.len() - packet::HEADER) as u32);
         self.frames_out += 1;
-        send(&self.rtp, &o.buf, self.latched.unwrap_or(peer.addr));
+        if let Some((to, _)) = self.gate.destinations() {
+            send(&self.rtp, &o.buf, to);
+        }
     }
 
-    fn send_report(&mut self, peer: RtpPeer, now: Instant) {
-        let to = self.rtcp_source.unwrap_or_else(|| {
-            let rtp = self.latched.unwrap_or(peer.addr);
-            SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))
-        });
+    fn send_report(&mut self, now: Instant) {
+        let Some((_, to)) = self.gate.destinations() else {
+            return;
+        };
         let sending = rtcp::Sending {
             ssrc: self.outward.ssrc,
             rtp_time: self.clock(now),
@@ -594,6 +553,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+    use crate::rtp::RtpSourcePolicy;
 
     const PHONE: &str = "127.0.0.1:40000";
 
@@ -601,7 +561,8 @@ mod tests {
         let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let rtcp = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let receiver = tokio::spawn(async {}).abort_handle();
-        let drops = Arc::new(RtpDrops::new(Arc::new(AtomicU64::new(0))));
+        let drops = Arc::new(RtpDrops::new(Arc::default()));
+        let gate = Gate::new(LegId(1), RtpSourcePolicy::Strict);
         let mut leg = RtpLeg::new(
             LegId(1),
             LegRole::Agent,
@@ -609,6 +570,7 @@ mod tests {
                 rtp,
                 rtcp,
                 receiver,
+                gate,
             },
             Duration::from_secs(5),
             drops,

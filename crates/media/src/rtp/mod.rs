@@ -10,8 +10,10 @@
 //!
 //! # Layout
 //!
-//! * `leg`: the leg itself (latching, jitter buffer playout, transcoding,
-//!   timers).
+//! * `leg`: the leg itself (jitter buffer playout, transcoding, timers).
+//! * `source`: whose packets a leg takes (strict source by default, or
+//!   safe latching for phones behind NAT), asked by the receive task before
+//!   a datagram reaches the call task.
 //! * `packet`, `rtcp`, `dtmf`: parsing and writing RTP headers, RTCP
 //!   reports and RFC 4733 events; each parser of network bytes is tested on
 //!   malformed input.
@@ -23,14 +25,12 @@ mod jitter;
 mod leg;
 mod packet;
 mod rtcp;
+mod source;
 
 use std::{
     io,
     net::{IpAddr, SocketAddr},
-    sync::{
-        Arc,
-        atomic::{AtomicU32, Ordering},
-    },
+    sync::Arc,
     time::Instant,
 };
 
@@ -40,9 +40,11 @@ use tokio::{
     sync::mpsc::{self, error::TrySendError},
 };
 
+pub use self::source::{LATCH_AFTER, RtpSourcePolicy};
 pub(crate) use self::{
     g711::{decode as g711_decode, encode as g711_encode},
-    leg::{PortPair, RtpDrops, RtpLeg},
+    leg::{PortPair, RtpLeg},
+    source::{Gate, RtpDrops},
 };
 use super::{LegId, opus::OpusError, socket::Inbound};
 
@@ -97,25 +99,27 @@ pub(crate) fn count_playout(event: &'static str, n: u64) {
 /// Attempts at an OS-picked even port whose successor is free too.
 const OS_PICK_ATTEMPTS: usize = 32;
 
-/// Binds RTP/RTCP port pairs from the configured range, starting each
-/// search where the last one ended (a port just freed is not reused at
-/// once, so late packets of an old call do not reach a new one).
+/// Random picks of a port pair before a search of the whole range.
+const RANDOM_PICKS: u32 = 64;
+
+/// Binds RTP/RTCP port pairs from the configured range, at random: ports
+/// handed out in order tell anyone who sees one call's port where the
+/// next call's media will be (and a port just freed is seldom reused at
+/// once, so late packets of an old call rarely reach a new one).
 pub(crate) struct PortPool {
     ip: IpAddr,
     range: (u16, u16),
-    next: AtomicU32,
 }
 
 impl PortPool {
     pub(crate) fn new(ip: IpAddr, range: (u16, u16)) -> Self {
-        Self {
-            ip,
-            range,
-            next: AtomicU32::new(0),
-        }
+        Self { ip, range }
     }
 
-    /// A bound pair: RTP on an even port, RTCP on the next odd one.
+    /// A bound pair: RTP on a random even port, RTCP on the next odd one.
+    /// Random picks first (a busy port is picked again with another
+    /// number); if they all miss, the whole range from a random start, so
+    /// a nearly full range still finds its last free pair.
     pub(crate) fn bind(&self) -> Result<(UdpSocket, UdpSocket), RtpError> {
         if self.range == (0, 0) {
             return self.bind_os_picked();
@@ -125,16 +129,19 @@ impl PortPool {
         if first >= last {
             return Err(RtpError::NoFreePorts);
         }
+        // Pairs (p, p + 1) with p even and p + 1 <= last.
         let pairs = (last - first).div_ceil(2);
-        let start = self.next.fetch_add(1, Ordering::Relaxed) % pairs;
-        for i in 0..pairs {
-            let port = first + 2 * (start.wrapping_add(i) % pairs);
-            if port + 1 > last {
+        let port = |i: u32| first + 2 * (i % pairs);
+        let random = (0..RANDOM_PICKS.min(pairs)).map(|_| rand::random_range(0..pairs));
+        let start = rand::random_range(0..pairs);
+        let sweep = (0..pairs).map(|i| start.wrapping_add(i));
+        for i in random.chain(sweep) {
+            let p = port(i);
+            if p + 1 > last {
                 continue;
             }
-            if let Ok(pair) = self.bind_pair(port as u16) {
-                self.next
-                    .store(start.wrapping_add(i + 1), Ordering::Relaxed);
+            // `p + 1 <= last <= u16::MAX`: both fit.
+            if let Ok(pair) = self.bind_pair(p as u16) {
                 return Ok(pair);
             }
         }
@@ -179,13 +186,18 @@ const BLOCK: usize = 16 * 1024;
 
 /// A leg's receive task: both sockets' datagrams to the call task, until
 /// the leg aborts it or the call task is gone. A full queue drops.
+///
+/// Only what the leg's [`Gate`] lets through is queued: a refused datagram
+/// (a stranger spraying the port) is counted and costs nothing more, in
+/// particular no room in the call's queue.
 pub(crate) async fn receive(
     leg: LegId,
     rtp: Arc<UdpSocket>,
     rtcp: Arc<UdpSocket>,
+    gate: Gate,
+    drops: Arc<RtpDrops>,
     to: mpsc::Sender<Inbound>,
 ) {
-    let busy = metrics::counter!("media_packets_dropped_total", "reason" => "call_busy");
     let mut rtp_buf = BytesMut::with_capacity(BLOCK);
     let mut rtcp_buf = BytesMut::with_capacity(BLOCK);
     loop {
@@ -208,6 +220,11 @@ pub(crate) async fn receive(
                 continue;
             }
         };
+        if let Err(refusal) = gate.admit(source, is_rtcp, buf) {
+            drops.refused(refusal);
+            buf.clear();
+            continue;
+        }
         let inbound = Inbound {
             leg,
             source,
@@ -217,7 +234,7 @@ pub(crate) async fn receive(
         };
         match to.try_send(inbound) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => busy.increment(1),
+            Err(TrySendError::Full(_)) => drops.count(&drops.call_busy),
             Err(TrySendError::Closed(_)) => return,
         }
     }
@@ -254,5 +271,37 @@ mod tests {
         }
         let empty = PortPool::new(ip, (41_001, 41_001));
         assert!(matches!(empty.bind(), Err(RtpError::NoFreePorts)));
+    }
+
+    #[tokio::test]
+    async fn pairs_are_handed_out_in_no_order() {
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let range = (42_000, 42_999);
+        let pool = PortPool::new(ip, range);
+        let mut held = Vec::new();
+        while held.len() < 20 {
+            let (rtp, rtcp) = pool.bind().expect("a free pair among 500");
+            let (a, b) = (
+                rtp.local_addr().unwrap().port(),
+                rtcp.local_addr().unwrap().port(),
+            );
+            assert!(
+                a % 2 == 0 && b == a + 1 && (range.0..range.1).contains(&a),
+                "{a} {b}"
+            );
+            assert!(
+                !held.iter().any(|(p, _, _)| *p == a),
+                "{a} handed out twice"
+            );
+            held.push((a, rtp, rtcp));
+        }
+        let ports: Vec<u16> = held.iter().map(|(p, _, _)| *p).collect();
+        // In order (even wrapping around once) is a chance of about
+        // 20/20!: never.
+        let descents = ports.windows(2).filter(|w| w[1] < w[0]).count();
+        assert!(descents > 1, "ports handed out in order: {ports:?}");
+        // Spread over the range, not bunched at one end.
+        let low = ports.iter().filter(|&&p| p < 42_500).count();
+        assert!((1..20).contains(&low), "{ports:?}");
     }
 }

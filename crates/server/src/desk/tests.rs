@@ -128,6 +128,7 @@ where
                     announce: std::net::Ipv4Addr::LOCALHOST.into(),
                     connect_timeout: Duration::from_secs(10),
                     rtp_ports: (0, 0),
+                    rtp_source: media::RtpSourcePolicy::default(),
                 };
                 Some(
                     media::MediaEngine::start(config)
