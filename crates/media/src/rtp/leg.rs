@@ -129,6 +129,7 @@ pub(crate) struct RtpLeg {
     connect_timeout: Duration,
     peer: Option<RtpPeer>,
     gate: Gate,
+    malformed_logged: bool,
     next_rtcp: Instant,
     /// Our clock's origin (arrival times, timestamps).
     origin: Instant,
@@ -188,6 +189,7 @@ impl RtpLeg {
             connect_timeout,
             peer: None,
             gate,
+            malformed_logged: false,
             next_rtcp: now + RTCP_INTERVAL,
             origin: now,
             drops,
@@ -267,11 +269,11 @@ impl RtpLeg {
             return;
         }
         let Some(p) = packet::parse(&datagram.data) else {
-            return self.drops.count(&self.drops.malformed);
+            return self.malformed();
         };
         let dtmf = peer.dtmf_payload_type == Some(p.payload_type);
         if p.payload_type != peer.payload_type && !dtmf {
-            return self.drops.count(&self.drops.malformed);
+            return self.malformed();
         }
         if !self.connected {
             self.connected = true;
@@ -300,9 +302,23 @@ impl RtpLeg {
         }
     }
 
+    /// Counts a malformed datagram (or one with a payload type the phone
+    /// did not negotiate); logged once per leg.
+    fn malformed(&mut self) {
+        self.drops.count(&self.drops.malformed);
+        if !self.malformed_logged {
+            self.malformed_logged = true;
+            tracing::info!(
+                leg = self.id.0,
+                reason = "malformed",
+                "rtp leg dropped a datagram (logged once per leg and reason)"
+            );
+        }
+    }
+
     fn receive_rtcp(&mut self, datagram: &Inbound) {
         let Some(parsed) = rtcp::parse(&datagram.data) else {
-            return self.drops.count(&self.drops.malformed);
+            return self.malformed();
         };
         self.last_rx = datagram.at;
         if let Some(ntp) = parsed.sender_report {
