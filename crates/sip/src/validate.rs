@@ -367,7 +367,12 @@ fn check_request(msg: &Parsed<'_>, total: usize) -> Verdict {
         return bad("Bad Request-Line");
     }
     if !version.eq_ignore_ascii_case("SIP/2.0") {
-        if version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/") {
+        // `get`: a multi-byte character may straddle byte 4 ("SIPé").
+        if version.len() > 4
+            && version
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case("SIP/"))
+        {
             return Verdict::Reply {
                 code: 505,
                 reason: "Version Not Supported",
@@ -609,6 +614,12 @@ mod tests {
         for (msg, want) in cases {
             assert_eq!(code(&check(msg.as_bytes())), Some(want), "{msg}");
         }
+    }
+
+    #[test]
+    fn a_version_cut_inside_a_character_is_a_bad_request() {
+        let msg = OPTIONS.replace("SIP/2.0\r\nVia", "SIP\u{e9}x\r\nVia");
+        assert_eq!(code(&check(msg.as_bytes())), Some(400));
     }
 
     #[test]
