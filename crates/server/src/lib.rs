@@ -219,6 +219,7 @@ pub async fn run(
         limits: std::sync::Arc::new(Limits::new(config.visitor_connects_per_minute)),
         metrics: metrics_handle(),
         recordings: config.data_dir.join("recordings"),
+        revocations: http::staff::Revocations::start(store.clone()),
     };
     let public =
         http::public_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();

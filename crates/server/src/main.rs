@@ -193,6 +193,21 @@ enum UserCommand {
         #[arg(long)]
         display_name: Option<String>,
     },
+    /// Disable a user: no login, sessions ended (a running server closes
+    /// their consoles within a minute).
+    Disable {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Let a disabled user log in again.
+    Enable {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -203,6 +218,24 @@ enum ApikeyCommand {
         tenant: String,
         #[arg(long)]
         name: String,
+        /// Days until the key expires; without it, it does not.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// A scope beyond the default (`recordings`); repeatable.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// List the tenant's keys (never the keys themselves).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Delete a key by its id (from `list`); refused from the next request on.
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: i64,
     },
 }
 
@@ -389,12 +422,20 @@ fn toml_string(s: &str) -> String {
 }
 
 async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
-    let UserCommand::Add {
-        tenant,
-        name,
-        role,
-        display_name,
-    } = command;
+    let (tenant, name, role, display_name) = match command {
+        UserCommand::Add {
+            tenant,
+            name,
+            role,
+            display_name,
+        } => (tenant, name, role, display_name),
+        UserCommand::Disable { tenant, name } => {
+            return set_disabled(config, &tenant, &name, true).await;
+        }
+        UserCommand::Enable { tenant, name } => {
+            return set_disabled(config, &tenant, &name, false).await;
+        }
+    };
     let probe = format!(
         "[tenant]\nslug = \"x\"\n[[agents]]\nname = {}\n",
         toml_string(&name)
@@ -435,18 +476,74 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn set_disabled(
+    config: &Config,
+    tenant: &str,
+    name: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    let store = switchboard::open_store(config).await?;
+    let t = store
+        .tenant_by_slug(tenant)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant {tenant:?}"))?;
+    store
+        .set_user_disabled(t.id, name, disabled)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user {name:?} in {tenant}"))?;
+    let done = if disabled { "disabled" } else { "enabled" };
+    println!("user {name} of {tenant} {done}");
+    store.close().await;
+    Ok(())
+}
+
 async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
-    let ApikeyCommand::Add { tenant, name } = command;
+    let tenant = match &command {
+        ApikeyCommand::Add { tenant, .. }
+        | ApikeyCommand::List { tenant }
+        | ApikeyCommand::Delete { tenant, .. } => tenant.clone(),
+    };
     let store = switchboard::open_store(config).await?;
     let t = store
         .tenant_by_slug(&tenant)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no tenant {tenant:?}"))?;
-    let key = switchboard::http::admin_new_api_key();
-    store
-        .create_api_key(t.id, &name, &auth::token_hash(&key))
-        .await?;
-    println!("API key {name} for {tenant} (shown once): {key}");
+    match command {
+        ApikeyCommand::Add {
+            name,
+            expires_in_days,
+            scopes,
+            ..
+        } => {
+            switchboard::http::admin_check_scopes(&scopes).map_err(anyhow::Error::msg)?;
+            let expires_at = expires_in_days
+                .map(|days| switchboard::store::now_ms() + i64::from(days) * 86_400_000);
+            let key = switchboard::http::admin_new_api_key();
+            let id = store
+                .create_api_key(t.id, &name, &auth::token_hash(&key), expires_at, &scopes)
+                .await?;
+            println!("API key {name} (id {id}) for {tenant} (shown once): {key}");
+        }
+        ApikeyCommand::List { .. } => {
+            for key in store.api_keys(t.id).await? {
+                let expires = key
+                    .expires_at
+                    .map_or_else(|| "never".to_owned(), |at| at.to_string());
+                println!(
+                    "{}\t{}\tscopes: {}\texpires_at_ms: {expires}",
+                    key.id,
+                    key.name,
+                    key.scopes.join(",")
+                );
+            }
+        }
+        ApikeyCommand::Delete { id, .. } => {
+            if !store.delete_api_key(t.id, id).await? {
+                anyhow::bail!("no API key {id} in {tenant}");
+            }
+            println!("API key {id} of {tenant} deleted");
+        }
+    }
     store.close().await;
     Ok(())
 }

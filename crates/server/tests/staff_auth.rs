@@ -156,3 +156,43 @@ async fn merchant_pushes_crm_data_with_an_api_key() {
     assert_eq!(c["tickets"][0]["subject"], "Broken");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn fifty_wrong_passwords_from_elsewhere_do_not_lock_alice_out() {
+    let server = TestServer::start().await;
+    let attacker: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let home: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..50 {
+        let r = server.login_from(attacker, "demo", "alice", "guess").await;
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"]["message"].is_string(), "a reason: {body}");
+        statuses.push(status);
+    }
+    assert_eq!(statuses[0], 401);
+    assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
+    // The real alice, from her own address, at once.
+    let r = server.login_from(home, "demo", "alice", "demo-alice").await;
+    assert_eq!(r.status(), 200);
+    // A right password does not use up her own address's allowance either.
+    for _ in 0..10 {
+        let r = server.login_from(home, "demo", "alice", "demo-alice").await;
+        assert_eq!(r.status(), 200);
+    }
+    let metrics = reqwest::get(format!("{}/metrics", server.agent))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for reason in ["bad_credentials", "login_user_address"] {
+        assert!(
+            metrics.contains(&format!(
+                "switchboard_staff_refused_total{{reason=\"{reason}\"}}"
+            )),
+            "{reason} counted"
+        );
+    }
+    server.stop().await;
+}

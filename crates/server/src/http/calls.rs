@@ -79,12 +79,13 @@ pub fn record_json(contact: i64, media: &str, call: &CallRecord) -> serde_json::
 
 /// `GET /api/v1/contacts/{id}/recordings/{party}` (`visitor` or `agent`): the
 /// Ogg/Opus file. The path comes from the record, never from the request.
+/// Supervisors and admins, and API keys with the `recordings` scope.
 pub async fn recording(
     State(state): State<AppState>,
     principal: Principal,
     Path((contact, party)): Path<(i64, String)>,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Supervisor, true)?;
+    principal.require_scope(Role::Supervisor, super::staff::SCOPE_RECORDINGS)?;
     if party != "visitor" && party != "agent" {
         return Err(ApiError::not_found());
     }

@@ -1,5 +1,18 @@
 //! Rate limits: a keyed token bucket with a bounded key table, for login
-//! attempts and visitor connections. In memory, per node.
+//! attempts and visitor connections, and the login throttle built on it. In
+//! memory, per node.
+//!
+//! # Logins
+//!
+//! A login takes a token from its address's bucket and from its (user,
+//! address) bucket before the password is checked, and gives both back when
+//! the password was right: only failures use them up, and concurrent guesses
+//! cannot overrun them. So a real user is never refused because someone else
+//! guessed her password from another address. Across all addresses, failures
+//! for one user name raise a delay (not a refusal) that every attempt for that
+//! name waits before its password is checked: slow guessing from many
+//! addresses gets slower, while the real user at worst waits
+//! [`LoginThrottle::MAX_DELAY`].
 
 use std::{
     collections::HashMap,
@@ -43,7 +56,15 @@ impl RateLimiter {
                 *tokens + now.saturating_duration_since(*at).as_secs_f64() * per_second < capacity
             });
             if buckets.len() >= MAX_KEYS {
-                return false;
+                // A flood of distinct keys: forget the one touched longest ago
+                // rather than refuse a newcomer who has done nothing.
+                if let Some(oldest) = buckets
+                    .iter()
+                    .min_by_key(|(_, (_, at))| *at)
+                    .map(|(k, _)| k.clone())
+                {
+                    buckets.remove(&oldest);
+                }
             }
         }
         let (tokens, at) = buckets
@@ -63,6 +84,182 @@ impl RateLimiter {
     pub fn check_ip(&self, ip: IpAddr, now: Instant) -> bool {
         self.check(&ip.to_string(), now)
     }
+
+    /// Gives back a token taken by [`RateLimiter::check`]; a bucket that is
+    /// full again is forgotten (it is what a new key would get).
+    pub fn refund(&self, key: &str) {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((tokens, _)) = buckets.get_mut(key) {
+            *tokens += 1.0;
+            if *tokens >= self.capacity {
+                buckets.remove(key);
+            }
+        }
+    }
+}
+
+/// The address a limit counts: IPv4 as is, IPv6 by its /64 (one host usually
+/// has a whole /64 to pick from).
+pub fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return v4.to_string();
+            }
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
+/// Why a login was refused before its password was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRefusal {
+    /// Too many failures from this address (any user).
+    Address,
+    /// Too many failures for this user from this address.
+    UserAddress,
+}
+
+/// Failed logins per address, per (user, address), and the per-user delay
+/// (see the module doc).
+pub struct LoginThrottle {
+    address: RateLimiter,
+    user_address: RateLimiter,
+    /// Per user key: failures (decaying) and when last updated.
+    user_failures: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+/// One login attempt that passed the throttle; report how it ended.
+#[must_use = "report the attempt's outcome with succeeded or failed"]
+pub struct LoginAttempt {
+    address: String,
+    user_address: String,
+    user: String,
+    /// How long to wait before checking the password.
+    pub delay: Duration,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LoginThrottle {
+    /// Failures from one address, any user: a burst of this many, then this
+    /// many per minute.
+    pub const ADDRESS_FAILURES_PER_MINUTE: u32 = 10;
+    /// Failures for one user from one address: this many per five minutes.
+    pub const USER_ADDRESS_FAILURES_PER_5_MINUTES: u32 = 5;
+    /// Failures for one user (all addresses) that cost no delay; the count
+    /// decays by this many every ten minutes.
+    pub const FREE_USER_FAILURES: f64 = 20.0;
+    /// Delay added per failure above the free ones.
+    pub const DELAY_STEP: Duration = Duration::from_millis(200);
+    /// The most any attempt for a user waits.
+    pub const MAX_DELAY: Duration = Duration::from_secs(2);
+
+    pub fn new() -> Self {
+        Self {
+            address: RateLimiter::new(Self::ADDRESS_FAILURES_PER_MINUTE, Duration::from_mins(1)),
+            user_address: RateLimiter::new(
+                Self::USER_ADDRESS_FAILURES_PER_5_MINUTES,
+                Duration::from_mins(5),
+            ),
+            user_failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes the attempt's tokens, or says which bucket is empty (then
+    /// nothing is taken).
+    pub fn begin(
+        &self,
+        tenant: &str,
+        name: &str,
+        ip: IpAddr,
+        now: Instant,
+    ) -> Result<LoginAttempt, LoginRefusal> {
+        let address = address_key(ip);
+        let user = format!("{tenant}\n{name}");
+        let user_address = format!("{user}\n{address}");
+        if !self.address.check(&address, now) {
+            return Err(LoginRefusal::Address);
+        }
+        if !self.user_address.check(&user_address, now) {
+            self.address.refund(&address);
+            return Err(LoginRefusal::UserAddress);
+        }
+        let delay = self.delay(&user, now);
+        Ok(LoginAttempt {
+            address,
+            user_address,
+            user,
+            delay,
+        })
+    }
+
+    /// The right password: the attempt's tokens go back.
+    pub fn succeeded(&self, attempt: LoginAttempt) {
+        let LoginAttempt {
+            address,
+            user_address,
+            ..
+        } = attempt;
+        self.address.refund(&address);
+        self.user_address.refund(&user_address);
+    }
+
+    /// A wrong password (or unknown user): the tokens stay used, and the
+    /// user's failure count rises.
+    pub fn failed(&self, attempt: LoginAttempt, now: Instant) {
+        let mut failures = self
+            .user_failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if failures.len() >= MAX_KEYS && !failures.contains_key(&attempt.user) {
+            failures.retain(|_, (count, at)| Self::decayed(*count, *at, now) > 0.0);
+            if failures.len() >= MAX_KEYS
+                && let Some(oldest) = failures
+                    .iter()
+                    .min_by_key(|(_, (_, at))| *at)
+                    .map(|(k, _)| k.clone())
+            {
+                failures.remove(&oldest);
+            }
+        }
+        // No more than what the longest delay takes, so the delay fades
+        // within minutes once the guessing stops.
+        let most = Self::FREE_USER_FAILURES
+            + (Self::MAX_DELAY.as_secs_f64() / Self::DELAY_STEP.as_secs_f64()).ceil();
+        let (count, at) = failures.entry(attempt.user).or_insert((0.0, now));
+        *count = (Self::decayed(*count, *at, now) + 1.0).min(most);
+        *at = now;
+    }
+
+    fn decayed(count: f64, at: Instant, now: Instant) -> f64 {
+        let per_second = Self::FREE_USER_FAILURES / 600.0;
+        (count - now.saturating_duration_since(at).as_secs_f64() * per_second).max(0.0)
+    }
+
+    fn delay(&self, user: &str, now: Instant) -> Duration {
+        let failures = self
+            .user_failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some((count, at)) = failures.get(user) else {
+            return Duration::ZERO;
+        };
+        let over = Self::decayed(*count, *at, now) - Self::FREE_USER_FAILURES;
+        if over <= 0.0 {
+            return Duration::ZERO;
+        }
+        Self::DELAY_STEP.mul_f64(over.ceil()).min(Self::MAX_DELAY)
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +277,77 @@ mod tests {
         assert!(limiter.check("b", t), "keys are independent");
         assert!(limiter.check("a", t + Duration::from_secs(1)));
         assert!(!limiter.check("a", t + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_refunded_token_is_not_used_up() {
+        let limiter = RateLimiter::new(1, Duration::from_hours(1));
+        let t = Instant::now();
+        for _ in 0..5 {
+            assert!(limiter.check("a", t));
+            limiter.refund("a");
+        }
+        assert!(limiter.check("a", t));
+        assert!(!limiter.check("a", t));
+    }
+
+    #[test]
+    fn failures_elsewhere_do_not_lock_a_user_out() {
+        let throttle = LoginThrottle::new();
+        let t = Instant::now();
+        let attacker: IpAddr = "192.0.2.66".parse().unwrap();
+        let home: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut refused = 0;
+        for _ in 0..50 {
+            match throttle.begin("acme", "alice", attacker, t) {
+                Ok(attempt) => throttle.failed(attempt, t),
+                Err(_) => refused += 1,
+            }
+        }
+        assert_eq!(refused, 45, "five failures per user and address");
+        let attempt = throttle
+            .begin("acme", "alice", home, t)
+            .expect("alice from her own address");
+        assert_eq!(attempt.delay, Duration::ZERO);
+        throttle.succeeded(attempt);
+        // The right password does not use up her own buckets either.
+        for _ in 0..20 {
+            let attempt = throttle.begin("acme", "alice", home, t).unwrap();
+            throttle.succeeded(attempt);
+        }
+    }
+
+    #[test]
+    fn failures_from_many_addresses_delay_but_never_refuse() {
+        let throttle = LoginThrottle::new();
+        let t = Instant::now();
+        for i in 0..200u8 {
+            let ip = IpAddr::from([198, 51, 100, i]);
+            for _ in 0..5 {
+                let attempt = throttle.begin("acme", "alice", ip, t).unwrap();
+                throttle.failed(attempt, t);
+            }
+        }
+        let home: IpAddr = "192.0.2.1".parse().unwrap();
+        let attempt = throttle.begin("acme", "alice", home, t).unwrap();
+        assert_eq!(attempt.delay, LoginThrottle::MAX_DELAY);
+        throttle.succeeded(attempt);
+        let bob = throttle.begin("acme", "bob", home, t).unwrap();
+        assert_eq!(bob.delay, Duration::ZERO, "other users are not slowed");
+        throttle.succeeded(bob);
+        let later = t + Duration::from_mins(10);
+        let attempt = throttle.begin("acme", "alice", home, later).unwrap();
+        assert_eq!(attempt.delay, Duration::ZERO, "the count decays");
+        throttle.succeeded(attempt);
+    }
+
+    #[test]
+    fn ipv6_counts_by_prefix() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(address_key(mapped), "192.0.2.1");
     }
 
     #[test]

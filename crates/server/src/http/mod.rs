@@ -43,14 +43,14 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Where call recordings are (the desk writes them, staff download them).
     pub recordings: std::path::PathBuf,
+    /// Ended sessions, so their connections close (see `staff::Revocations`).
+    pub revocations: staff::Revocations,
 }
 
 /// The rate limits of both listeners.
 pub struct Limits {
-    /// Failed logins per client address.
-    pub login_ip: limit::RateLimiter,
-    /// Failed logins per tenant and user name (slow guessing from many addresses).
-    pub login_user: limit::RateLimiter,
+    /// Failed logins per address and per (user, address), and the per-user delay.
+    pub login: limit::LoginThrottle,
     /// Visitor WebSocket connections per client address.
     pub visitor_connect: limit::RateLimiter,
 }
@@ -58,8 +58,7 @@ pub struct Limits {
 impl Limits {
     pub fn new(visitor_connects_per_minute: u32) -> Self {
         Self {
-            login_ip: limit::RateLimiter::new(10, Duration::from_mins(1)),
-            login_user: limit::RateLimiter::new(5, Duration::from_mins(5)),
+            login: limit::LoginThrottle::new(),
             visitor_connect: limit::RateLimiter::new(
                 visitor_connects_per_minute.max(1),
                 Duration::from_mins(1),
@@ -124,7 +123,17 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/links", get(admin::links))
         .route("/live", get(admin::live))
         .route("/live/events", get(admin::live_events))
-        .route("/api-keys", post(admin::create_api_key))
+        .route(
+            "/api-keys",
+            get(admin::api_keys).post(admin::create_api_key),
+        )
+        .route(
+            "/api-keys/{id}",
+            axum::routing::delete(admin::delete_api_key),
+        )
+        .route("/users", get(admin::users))
+        .route("/users/{name}/disable", post(admin::disable_user))
+        .route("/users/{name}/enable", post(admin::enable_user))
         .fallback(api_not_found);
     let router = Router::new()
         .nest("/api/v1", api)
@@ -176,4 +185,4 @@ async fn staff_asset(
     }
     assets::serve(&path)
 }
-pub use admin::new_api_key as admin_new_api_key;
+pub use admin::{check_scopes as admin_check_scopes, new_api_key as admin_new_api_key};

@@ -28,7 +28,7 @@ pub struct ListQuery {
 }
 
 /// RFC 3339 (`2026-11-21T10:00:00Z`) or epoch milliseconds.
-fn parse_time(value: Option<&str>, field: &str) -> Result<Option<i64>, ApiError> {
+pub(super) fn parse_time(value: Option<&str>, field: &str) -> Result<Option<i64>, ApiError> {
     let Some(v) = value.filter(|v| !v.is_empty()) else {
         return Ok(None);
     };

@@ -2,12 +2,18 @@
 //! that every API handler takes (a session cookie or a tenant API key), with
 //! CSRF and Origin checks on state-changing requests made with a cookie.
 
+mod refusal;
+mod revocation;
+
+pub use refusal::{Refusal, refused};
+pub use revocation::{PURGE_EVERY, RECHECK_EVERY, Revocations, Revoked, SessionWatch};
+
 use std::{net::SocketAddr, time::Instant};
 
 use axum::{
     Json,
     extract::{ConnectInfo, FromRequestParts, State},
-    http::{HeaderMap, HeaderValue, Method, header, request::Parts},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -16,16 +22,21 @@ use serde_json::json;
 use super::{
     AppState,
     error::{ApiError, JsonBody},
+    limit::LoginRefusal,
 };
 use crate::{
     auth,
     ids::TenantId,
-    store::{Role, User},
+    store::{ApiKey, Role, Session, User},
 };
 
 pub const SESSION_COOKIE: &str = "sb_session";
 /// Sessions last a working day.
 const SESSION_HOURS: i64 = 12;
+/// The API key scope that allows downloading call recordings.
+pub const SCOPE_RECORDINGS: &str = "recordings";
+/// Every scope an API key may carry.
+pub const SCOPES: &[&str] = &[SCOPE_RECORDINGS];
 
 /// Who is calling the API.
 pub struct Principal {
@@ -38,16 +49,18 @@ pub enum PrincipalKind {
         user: Box<User>,
         csrf_token: String,
         token_hash: String,
+        /// When the session ends (Unix milliseconds).
+        expires_at: i64,
     },
     /// A merchant system with a tenant API key.
-    ApiKey,
+    ApiKey(Box<ApiKey>),
 }
 
 impl Principal {
     pub fn user(&self) -> Option<&User> {
         match &self.kind {
             PrincipalKind::Staff { user, .. } => Some(user),
-            PrincipalKind::ApiKey => None,
+            PrincipalKind::ApiKey(_) => None,
         }
     }
 
@@ -55,11 +68,49 @@ impl Principal {
     pub fn require(&self, role: Role, api_key_ok: bool) -> Result<(), ApiError> {
         match &self.kind {
             PrincipalKind::Staff { user, .. } if user.role >= role => Ok(()),
-            PrincipalKind::ApiKey if api_key_ok => Ok(()),
-            _ => Err(ApiError::forbidden(format!(
-                "this needs the {} role",
-                role.as_str()
-            ))),
+            PrincipalKind::ApiKey(_) if api_key_ok => Ok(()),
+            _ => {
+                refused(Refusal::Forbidden);
+                Err(ApiError::forbidden(format!(
+                    "this needs the {} role",
+                    role.as_str()
+                )))
+            }
+        }
+    }
+
+    /// Staff with at least `role`, or an API key carrying `scope`.
+    pub fn require_scope(&self, role: Role, scope: &str) -> Result<(), ApiError> {
+        match &self.kind {
+            PrincipalKind::Staff { user, .. } if user.role >= role => Ok(()),
+            PrincipalKind::ApiKey(key) if key.has_scope(scope) => Ok(()),
+            _ => {
+                refused(Refusal::Forbidden);
+                Err(ApiError::forbidden(format!(
+                    "this needs the {} role or an API key with the {scope} scope",
+                    role.as_str()
+                )))
+            }
+        }
+    }
+
+    /// A watch on this principal's session (staff only): resolves when it
+    /// ends (logout, disabled, expired).
+    pub fn session_watch(&self, state: &AppState) -> Option<SessionWatch> {
+        match &self.kind {
+            PrincipalKind::Staff {
+                user,
+                token_hash,
+                expires_at,
+                ..
+            } => Some(state.revocations.watch(
+                state.store.clone(),
+                token_hash.clone(),
+                user.tenant,
+                user.id,
+                *expires_at,
+            )),
+            PrincipalKind::ApiKey(_) => None,
         }
     }
 }
@@ -89,20 +140,16 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     origin == format!("http://{host}") || origin == format!("https://{host}")
 }
 
-/// The staff user behind a session cookie, if the session is live.
+/// The live session behind the request's cookie, with its token hash.
 pub async fn session_user(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<(User, String, String)>, ApiError> {
+) -> Result<Option<(Session, String)>, ApiError> {
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
     let hash = auth::token_hash(token);
-    Ok(state
-        .store
-        .session_user(&hash)
-        .await?
-        .map(|(user, csrf)| (user, csrf, hash)))
+    Ok(state.store.session(&hash).await?.map(|s| (s, hash)))
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -120,15 +167,26 @@ impl FromRequestParts<AppState> for Principal {
                 .api_key(&auth::token_hash(bearer.trim()))
                 .await?;
             return match key {
+                Some(key) if key.expired(crate::store::now_ms()) => {
+                    refused(Refusal::KeyExpired);
+                    Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "key_expired",
+                        "this API key has expired; ask an admin for a new one",
+                    ))
+                }
                 Some(key) => Ok(Principal {
                     tenant: key.tenant,
-                    kind: PrincipalKind::ApiKey,
+                    kind: PrincipalKind::ApiKey(Box::new(key)),
                 }),
-                None => Err(ApiError::unauthorized()),
+                None => {
+                    refused(Refusal::Unauthorized);
+                    Err(ApiError::unauthorized())
+                }
             };
         }
-        let Some((user, csrf_token, token_hash)) = session_user(state, &parts.headers).await?
-        else {
+        let Some((session, token_hash)) = session_user(state, &parts.headers).await? else {
+            refused(Refusal::Unauthorized);
             return Err(ApiError::unauthorized());
         };
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -138,16 +196,18 @@ impl FromRequestParts<AppState> for Principal {
                 .get("x-csrf-token")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            if !auth::constant_time_eq(sent, &csrf_token) || !same_origin(&parts.headers) {
+            if !auth::constant_time_eq(sent, &session.csrf_token) || !same_origin(&parts.headers) {
+                refused(Refusal::Csrf);
                 return Err(ApiError::forbidden("missing or wrong CSRF token"));
             }
         }
         Ok(Principal {
-            tenant: user.tenant,
+            tenant: session.user.tenant,
             kind: PrincipalKind::Staff {
-                user: Box::new(user),
-                csrf_token,
+                user: Box::new(session.user),
+                csrf_token: session.csrf_token,
                 token_hash,
+                expires_at: session.expires_at,
             },
         })
     }
@@ -186,26 +246,62 @@ pub async fn login(
     JsonBody(body): JsonBody<LoginBody>,
 ) -> Result<Response, ApiError> {
     if !same_origin(&headers) {
+        refused(Refusal::CrossOrigin);
         return Err(ApiError::forbidden("cross-origin login refused"));
     }
-    let now = Instant::now();
-    let user_key = format!("{}/{}", body.tenant, body.name);
-    if !state.limits.login_ip.check_ip(peer.ip(), now)
-        || !state.limits.login_user.check(&user_key, now)
-    {
-        metrics::counter!("switchboard_logins_throttled_total").increment(1);
-        return Err(ApiError::too_many());
-    }
     if body.password.len() > 1024 || body.name.len() > 200 || body.tenant.len() > 200 {
-        return Err(ApiError::bad_request("field too long"));
+        refused(Refusal::BadInput);
+        return Err(ApiError::bad_request(
+            "field too long (tenant and name up to 200, password up to 1024 bytes)",
+        ));
     }
-    let tenant = state.store.tenant_by_slug(&body.tenant).await?;
-    let user = match &tenant {
-        Some(t) => state.store.user_by_name(t.id, &body.name).await?,
-        None => None,
+    let throttle = &state.limits.login;
+    let attempt = match throttle.begin(&body.tenant, &body.name, peer.ip(), Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(why) => {
+            metrics::counter!("switchboard_logins_throttled_total").increment(1);
+            let (reason, message) = match why {
+                LoginRefusal::Address => (
+                    Refusal::LoginAddress,
+                    "too many failed logins from this address; wait a minute and try again",
+                ),
+                LoginRefusal::UserAddress => (
+                    Refusal::LoginUserAddress,
+                    "too many failed logins for this user from this address; wait a few minutes and try again",
+                ),
+            };
+            refused(reason);
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                message,
+            ));
+        }
+    };
+    if !attempt.delay.is_zero() {
+        tokio::time::sleep(attempt.delay).await;
+    }
+    let found = async {
+        let Some(tenant) = state.store.tenant_by_slug(&body.tenant).await? else {
+            return Ok::<_, crate::store::StoreError>(None);
+        };
+        Ok(state
+            .store
+            .user_by_name(tenant.id, &body.name)
+            .await?
+            .map(|user| (tenant, user)))
+    }
+    .await;
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => {
+            // Not the caller's fault: give the tokens back.
+            throttle.succeeded(attempt);
+            return Err(e.into());
+        }
     };
     let password = body.password;
-    let verified = if let Some(u) = &user {
+    let verified = if let Some((_, u)) = &found {
         let hash = u.password_hash.clone();
         tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
             .await
@@ -214,14 +310,25 @@ pub async fn login(
         let _ = tokio::task::spawn_blocking(move || auth::dummy_verify(&password)).await;
         false
     };
-    let (Some(tenant), Some(user), true) = (tenant, user, verified) else {
+    let (Some((tenant, user)), true) = (found, verified) else {
+        throttle.failed(attempt, Instant::now());
         metrics::counter!("switchboard_logins_failed_total").increment(1);
+        refused(Refusal::BadCredentials);
         return Err(ApiError::new(
-            axum::http::StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
             "bad_credentials",
             "wrong tenant, name or password",
         ));
     };
+    throttle.succeeded(attempt);
+    if user.disabled {
+        refused(Refusal::Disabled);
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "disabled",
+            "this user is disabled; ask an admin",
+        ));
+    }
     let token = auth::random_token();
     let csrf_token = auth::random_token();
     let expires = crate::store::now_ms() + SESSION_HOURS * 3_600_000;
@@ -249,13 +356,17 @@ pub async fn login(
     Ok(response)
 }
 
-/// `POST /api/v1/logout`: ends the session.
+/// `POST /api/v1/logout`: ends the session and closes its console connections.
 pub async fn logout(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Response, ApiError> {
     if let PrincipalKind::Staff { token_hash, .. } = &principal.kind {
         state.store.delete_session(token_hash).await?;
+        state.revocations.revoke(Revoked::Session {
+            token_hash: token_hash.clone(),
+            why: "logged out",
+        });
     }
     let mut response = Json(json!({"ok": true})).into_response();
     response.headers_mut().insert(
@@ -274,6 +385,7 @@ pub async fn me(
         user, csrf_token, ..
     } = &principal.kind
     else {
+        refused(Refusal::Forbidden);
         return Err(ApiError::forbidden("API keys have no user"));
     };
     let tenant = state

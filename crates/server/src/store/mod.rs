@@ -33,7 +33,7 @@ pub use contacts::{
 pub use customers::{Customer, CustomerInput, Ticket};
 pub use phone::{CallerSession, PhoneDirection, PhoneRecord, WebSession};
 pub use routing::{Link, RoutingInputs, StoredQueue};
-pub use staff::{ApiKey, Role, User};
+pub use staff::{ApiKey, Role, Session, User};
 pub use stats::{StatEvent, StoredStatEvent};
 pub use tenants::{ContextShare, Tenant};
 

@@ -1,11 +1,16 @@
-//! `GET /ws/agent` on the agent listener: an agent's console.
+//! `GET /ws/agent` on the agent listener: an agent's console. The connection
+//! lives as long as its session: logout, a disabled user or the session's
+//! expiry close it (code 4001, the reason as text; see `http::staff::Revocations`).
 
 use axum::{
-    extract::{State, WebSocketUpgrade, ws::WebSocket},
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket},
+    },
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 
 use super::{FrameBudget, Incoming, classify, send_error, send_text};
 use crate::{
@@ -13,7 +18,7 @@ use crate::{
     http::{
         AppState,
         error::ApiError,
-        staff::{same_origin, session_user},
+        staff::{SessionWatch, same_origin, session_user},
     },
     protocol::{self, AgentFrame, ErrorCode, FrameError},
     store::{Tenant, User},
@@ -28,20 +33,40 @@ pub async fn upgrade(
     if !same_origin(&headers) {
         return ApiError::forbidden("cross-origin console connection refused").into_response();
     }
-    let user = match session_user(&state, &headers).await {
-        Ok(Some((user, _, _))) => user,
-        Ok(None) => return ApiError::unauthorized().into_response(),
+    let (session, token_hash) = match session_user(&state, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            crate::http::staff::refused(crate::http::staff::Refusal::Unauthorized);
+            return ApiError::unauthorized().into_response();
+        }
         Err(e) => return e.into_response(),
     };
+    let user = session.user;
     let tenant = match state.store.tenant(user.tenant).await {
         Ok(Some(t)) => t,
         Ok(None) => return ApiError::unauthorized().into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    super::configure(ws).on_upgrade(move |socket| serve(socket, state, user, tenant))
+    let watch = state.revocations.watch(
+        state.store.clone(),
+        token_hash,
+        user.tenant,
+        user.id,
+        session.expires_at,
+    );
+    super::configure(ws).on_upgrade(move |socket| serve(socket, state, user, tenant, watch))
 }
 
-async fn serve(socket: WebSocket, state: AppState, user: User, tenant: Tenant) {
+/// The close code when the session ends (application range, 4000-4999).
+pub const SESSION_ENDED: u16 = 4001;
+
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    user: User,
+    tenant: Tenant,
+    mut watch: SessionWatch,
+) {
     let (mut sink, mut stream) = socket.split();
     let conn = state.desk.new_conn();
     let (outbox, mut rx) = Outbox::channel();
@@ -98,6 +123,17 @@ async fn serve(socket: WebSocket, state: AppState, user: User, tenant: Tenant) {
             frame = rx.recv() => {
                 let Some(frame) = frame else { break };
                 if !send_text(&mut sink, protocol::encode(&frame)).await { break; }
+            }
+            why = watch.ended() => {
+                metrics::counter!("switchboard_consoles_closed_total", "reason" => why).increment(1);
+                let close = CloseFrame { code: SESSION_ENDED, reason: why.into() };
+                // The peer may already be gone; the connection ends either way.
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(1),
+                    sink.send(Message::Close(Some(close))),
+                )
+                .await;
+                break;
             }
         }
     }

@@ -230,6 +230,30 @@ impl TestServer {
         }
     }
 
+    /// The server's data directory (recordings live under `recordings/`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// A login attempt from a given loopback address (e.g. 127.0.0.2).
+    pub async fn login_from(
+        &self,
+        local: std::net::IpAddr,
+        tenant: &str,
+        name: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        reqwest::Client::builder()
+            .local_address(local)
+            .build()
+            .unwrap()
+            .post(format!("{}/api/v1/login", self.agent))
+            .json(&json!({"tenant": tenant, "name": name, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn public_ws(&self) -> String {
         self.public.replace("http://", "ws://")
     }
@@ -477,6 +501,23 @@ impl Ws {
 
     pub async fn until_type(&mut self, kind: &str) -> Value {
         self.until(kind, |_| true).await
+    }
+
+    /// The close frame's code and reason once the server closes the
+    /// connection (`None` if it ends without one); fails after `WAIT`.
+    pub async fn close_frame(&mut self) -> Option<(u16, String)> {
+        loop {
+            match tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("the server closes the connection within the wait")
+            {
+                Some(Ok(Message::Close(frame))) => {
+                    return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                }
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
     }
 
     /// True when the server closed the connection.
