@@ -82,6 +82,8 @@
 //! the network itself might, rather than stalling the call.
 
 mod call;
+#[doc(hidden)]
+pub mod fuzzing;
 mod leg;
 mod legs;
 mod ogg;
