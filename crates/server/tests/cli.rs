@@ -194,6 +194,99 @@ fn tenant_and_user_administration() {
         None,
     );
     assert!(ok && out.contains("sbk_"));
+    let (ok, out, err) = run(
+        &[
+            "--data-dir",
+            d,
+            "apikey",
+            "add",
+            "--tenant",
+            "shop",
+            "--name",
+            "archive",
+            "--expires-in-days",
+            "30",
+            "--scope",
+            "recordings",
+        ],
+        None,
+    );
+    assert!(ok && out.contains("sbk_"), "{err}");
+    let (ok, _, err) = run(
+        &[
+            "--data-dir",
+            d,
+            "apikey",
+            "add",
+            "--tenant",
+            "shop",
+            "--name",
+            "x",
+            "--scope",
+            "everything",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("unknown scope"), "{err}");
+    let (ok, out, err) = run(
+        &["--data-dir", d, "apikey", "list", "--tenant", "shop"],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("crm") && out.contains("archive") && out.contains("recordings"),
+        "{out}"
+    );
+    assert!(!out.contains("sbk_"), "keys are never listed: {out}");
+    let first_id = out.split('\t').next().unwrap().trim().to_owned();
+    let delete = |id: &str| {
+        run(
+            &[
+                "--data-dir",
+                d,
+                "apikey",
+                "delete",
+                "--tenant",
+                "shop",
+                "--id",
+                id,
+            ],
+            None,
+        )
+    };
+    assert!(delete(&first_id).0);
+    let (ok, _, err) = delete(&first_id);
+    assert!(!ok && err.contains("no API key"), "{err}");
+    for (verb, done) in [("disable", "disabled"), ("enable", "enabled")] {
+        let (ok, out, err) = run(
+            &[
+                "--data-dir",
+                d,
+                "user",
+                verb,
+                "--tenant",
+                "shop",
+                "--name",
+                "kim",
+            ],
+            None,
+        );
+        assert!(ok && out.contains(done), "{err}");
+    }
+    let (ok, _, err) = run(
+        &[
+            "--data-dir",
+            d,
+            "user",
+            "disable",
+            "--tenant",
+            "shop",
+            "--name",
+            "nobody",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("no user"), "{err}");
     let (ok, out, _) = run(
         &[
             "--data-dir",
