@@ -22,10 +22,11 @@ pub fn visitor_frame(data: &[u8]) {
         return;
     };
     match frame {
-        VisitorFrame::Hello { identity, .. } => {
-            if let Some(token) = identity {
-                let _ = auth::verify_identity(&token, SECRET);
-            }
+        VisitorFrame::Hello {
+            identity: Some(token),
+            ..
+        } => {
+            let _ = auth::verify_identity(&token, SECRET);
         }
         VisitorFrame::Start { text: Some(text) } | VisitorFrame::Message { text } => {
             let _ = protocol::chat_text(&text);
