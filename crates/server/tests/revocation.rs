@@ -381,3 +381,25 @@ async fn expired_sessions_are_refused_and_purged() {
     assert_eq!(live.get("/api/v1/me").await.0, 200, "live sessions stay");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn logout_ends_the_live_event_stream() {
+    let server = TestServer::start().await;
+    let sam = server.demo_staff("sam").await;
+    let mut events = sam
+        .client
+        .get(format!("{}/api/v1/live/events", server.agent))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let (status, _) = sam.send(Method::POST, "/api/v1/logout", json!({})).await;
+    assert_eq!(status, 200);
+    let ended = tokio::time::timeout(common::WAIT, async {
+        // Events or keep-alives may come first; the stream then ends.
+        while let Ok(Some(_)) = events.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ended with the session");
+    server.stop().await;
+}
