@@ -39,6 +39,8 @@
 //! * `rtp`: one phone's leg: its own UDP port pair, G.711, jitter buffer,
 //!   RFC 4733 and RTCP; it transcodes so the bridge sees Opus (`opus`).
 //! * `recorder` and `ogg`: Ogg/Opus files written without a library.
+//! * `fuzzing` (hidden): the browser-offer fuzz target's entry point
+//!   (`fuzz/`, docs/fuzzing.md).
 //! * `testclient` (hidden): an in-process str0m peer that plays the browser in
 //!   tests and in the `media_load` benchmark.
 //!
