@@ -66,7 +66,10 @@ fn datagram(data: &[u8]) {
 fn stream(data: &[u8]) {
     let mut codec = SipCodec::new();
     let mut buf = BytesMut::from(data);
-    while let Ok(Some(item)) = codec.decode(&mut buf) {
+    // As the reader does: a message the codec cannot frame safely ends the stream.
+    while validate::stream_length_ok(&buf)
+        && let Ok(Some(item)) = codec.decode(&mut buf)
+    {
         if let SipCodecType::Message(msg) = item {
             datagram(&msg.to_bytes());
         }

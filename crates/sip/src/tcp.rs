@@ -40,6 +40,7 @@ use tracing::debug;
 
 use crate::agent::{Gate, Judgement};
 use crate::refusal::{Refusal, refused};
+use crate::validate;
 
 /// The limits of inbound TCP, from [`crate::SipConfig`].
 #[derive(Clone, Copy, Debug)]
@@ -204,6 +205,11 @@ async fn read_loop(
             Ok(Ok(_)) => {}
         }
         loop {
+            if !validate::stream_length_ok(&buf) {
+                debug!(%peer, "TCP message longer than we take; closed");
+                refused(Refusal::TcpBadStream);
+                return;
+            }
             let msg = match codec.decode(&mut buf) {
                 Ok(Some(SipCodecType::Message(msg))) => msg,
                 Ok(Some(SipCodecType::KeepaliveRequest)) => {

@@ -152,6 +152,31 @@ fn find_head_end(data: &[u8]) -> (usize, usize) {
     (data.len(), data.len())
 }
 
+/// Whether the next message in a TCP stream's buffer may go to rsipstack's
+/// codec: `false` when its head is complete and its first `Content-Length`
+/// (the header the codec frames by) is larger than any message we take. The
+/// codec adds that number to an index unchecked: near `usize::MAX` it
+/// overflows (a panic with overflow checks, a wrong frame without).
+pub fn stream_length_ok(buf: &[u8]) -> bool {
+    let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return true;
+    };
+    for line in buf[..head_end].split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = &line[..colon];
+        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
+            // What the codec cannot parse it refuses itself.
+            return std::str::from_utf8(&line[colon + 1..])
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .is_none_or(|n| n <= MAX_MESSAGE as u64);
+        }
+    }
+    true
+}
+
 fn bad(reason: &'static str) -> Verdict {
     Verdict::Reply {
         code: 400,
@@ -614,6 +639,19 @@ mod tests {
         for (msg, want) in cases {
             assert_eq!(code(&check(msg.as_bytes())), Some(want), "{msg}");
         }
+    }
+
+    #[test]
+    fn a_stream_message_longer_than_we_take_is_refused_before_the_codec() {
+        let head = |cl: &str| format!("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: {cl}\r\n\r\n");
+        assert!(!stream_length_ok(head("18446744073709551615").as_bytes()));
+        assert!(!stream_length_ok(head("65537").as_bytes()));
+        assert!(stream_length_ok(head("65536").as_bytes()));
+        assert!(stream_length_ok(head("x").as_bytes()));
+        assert!(stream_length_ok(b"OPTIONS sip:a@b SIP/2.0\r\nl: 99999999"));
+        assert!(!stream_length_ok(
+            b"OPTIONS sip:a@b SIP/2.0\r\nl: 99999999\r\n\r\n"
+        ));
     }
 
     #[test]
