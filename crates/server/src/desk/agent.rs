@@ -27,12 +27,7 @@ pub(crate) struct AgentHello {
 }
 
 impl DeskState {
-    pub(super) async fn agent_hello(
-        &mut self,
-        conn: ConnId,
-        hello: AgentHello,
-        outbox: Outbox<ToAgent>,
-    ) {
+    pub(super) fn agent_hello(&mut self, conn: ConnId, hello: AgentHello, outbox: Outbox<ToAgent>) {
         let AgentHello {
             user,
             tenant,
@@ -42,10 +37,8 @@ impl DeskState {
         let tenant = &tenant;
         // Skills, center and capacity are read fresh from the tenant's setup, so a
         // change applied while the server runs takes effect at the next login.
-        if let Some(routing) = routing
-            && let Err(e) = self.apply_routing(tenant.id, &routing, Some(user.id)).await
-        {
-            tracing::error!(error = %e, "loading the tenant's routing failed");
+        if let Some(routing) = routing {
+            self.apply_routing(tenant.id, &routing, Some(user.id));
         }
         self.conns.add_console(
             conn,

@@ -18,7 +18,6 @@ use serde_json::Value;
 use super::storage::{ContactWrites, DeskReads, StoreFuture};
 use crate::{
     ids::{ContactId, TenantId, UserId},
-    phone::TenantPhone,
     store::{
         CallRecord, Customer, Link, Message, NewContact, Outcome, PhoneRecord, PreviousContact,
         RoutingInputs, Sender, StatEvent, Store, StoreError, Tenant, WaitingContact, now_ms,
@@ -30,8 +29,6 @@ use crate::{
 struct TenantCopy {
     tenant: Tenant,
     routing: RoutingInputs,
-    links: Vec<Link>,
-    phone: TenantPhone,
 }
 
 /// A contact's record as the desk's writes left it.
@@ -77,8 +74,6 @@ impl MemoryStore {
             tenants.push(TenantCopy {
                 tenant,
                 routing: store.routing_inputs(id, None).await?,
-                links: store.links(id).await?,
-                phone: store.tenant_phone(id).await?,
             });
         }
         let data = Data {
@@ -297,17 +292,10 @@ impl DeskReads for MemoryStore {
         }
         ready(routing)
     }
-    fn tenant_phone(&self, tenant: TenantId) -> StoreFuture<'_, TenantPhone> {
-        ready(
-            self.tenant_copy(tenant)
-                .map(|t| t.phone)
-                .unwrap_or_default(),
-        )
-    }
     fn links(&self, tenant: TenantId) -> StoreFuture<'_, Vec<Link>> {
         ready(
             self.tenant_copy(tenant)
-                .map(|t| t.links)
+                .map(|t| t.routing.links)
                 .unwrap_or_default(),
         )
     }

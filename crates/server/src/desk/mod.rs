@@ -464,7 +464,8 @@ impl DeskState {
         tenant: TenantId,
     ) -> Result<(), crate::store::StoreError> {
         let inputs = self.store.routing_inputs(tenant, None).await?;
-        self.apply_routing(tenant, &inputs, None).await
+        self.apply_routing(tenant, &inputs, None);
+        Ok(())
     }
 
     /// Gives one tenant's routing, as read, to the core: with all its agents,
@@ -475,12 +476,12 @@ impl DeskState {
     /// tenant's phone settings. A setup the core refuses (it was checked when
     /// applied, so only a manual database edit gets here) leaves the previous
     /// one running, and says why.
-    pub(super) async fn apply_routing(
+    pub(super) fn apply_routing(
         &mut self,
         tenant: TenantId,
         inputs: &crate::store::RoutingInputs,
         only: Option<UserId>,
-    ) -> Result<(), crate::store::StoreError> {
+    ) {
         let names = crate::routing::Names {
             skills: inputs.skills.clone(),
             queues: inputs
@@ -510,7 +511,7 @@ impl DeskState {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(tenant = tenant.0, error = %e, "tenant routing refused");
-                return Ok(());
+                return;
             }
         };
         for (spec, q) in setup.queues.iter_mut().zip(&inputs.queues) {
@@ -529,12 +530,12 @@ impl DeskState {
                 .map(|c| (c.name.clone(), c.priority_boost)),
         );
         if only.is_none() {
-            self.load_phone(tenant, inputs).await?;
+            self.load_phone(tenant, inputs);
         }
         let at = now();
         if self.tenants.setup_changed(tenant, &setup) {
             if only.is_some() {
-                return Box::pin(self.apply_routing(tenant, inputs, None)).await;
+                return self.apply_routing(tenant, inputs, None);
             }
             self.tenants.keep_setup(tenant, setup.clone());
             self.acd
@@ -547,7 +548,6 @@ impl DeskState {
             self.tenants.keep_agent(agent.clone());
             self.acd.handle_input(at, acd::Input::AgentDefined(agent));
         }
-        Ok(())
     }
 
     async fn run(
@@ -570,7 +570,7 @@ impl DeskState {
                 }
                 Some(event) = media_rx.recv() => self.media_event(event).await,
                 Some(event) = sip_rx.recv() => self.sip_event(event).await,
-                Some(stored) = stored_rx.recv() => self.stored(stored),
+                Some(stored) = stored_rx.recv() => self.stored(stored).await,
                 () = tokio::time::sleep_until(deadline) => {
                     self.acd.handle_input(now(), acd::Input::Timeout);
                 }
@@ -621,7 +621,7 @@ impl DeskState {
                     routing,
                     staff,
                 };
-                self.agent_hello(conn, hello, outbox).await;
+                self.agent_hello(conn, hello, outbox);
             }
             Request::Agent { conn, frame } => self.agent_frame(conn, frame).await,
             Request::AgentGone { conn } => self.agent_gone(conn),

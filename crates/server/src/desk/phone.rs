@@ -16,7 +16,7 @@
 //!
 //! The SIP user agent is the `sip` crate's; nothing here parses SIP.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tokio::time::Instant;
 
@@ -24,7 +24,10 @@ use tokio::sync::mpsc;
 
 use media::{G711, LegId, LegRole, RtpPeer};
 
-use super::{DeskState, LiveContact, VisitorHello, phone_leg::PhoneLeg, screenpop};
+use super::{
+    DeskState, LiveContact, Stored, VisitorHello, phone_leg::PhoneLeg, screenpop,
+    storage::DeskStorage,
+};
 use crate::{
     ids::{ContactId, QueueId, TenantId},
     phone::{
@@ -53,6 +56,9 @@ pub(super) struct PhoneBook {
     agent: Option<sip::SipAgent>,
     tenants: HashMap<TenantId, TenantLines>,
     by_sip: HashMap<sip::SipCallId, ContactId>,
+    /// Inbound calls whose caller is being looked up in the customer records
+    /// (off the desk's loop); one that hangs up meanwhile is dropped here.
+    looking_up: HashSet<sip::SipCallId>,
     caller_ids: NumberPool,
     /// Routing points lent to visitors (`dial_in.rs`).
     pub(super) routing_points: NumberPool,
@@ -79,6 +85,7 @@ impl PhoneBook {
             agent,
             tenants: HashMap::new(),
             by_sip: HashMap::new(),
+            looking_up: HashSet::new(),
             caller_ids: NumberPool::default(),
             routing_points: NumberPool::default(),
             reserved: HashMap::new(),
@@ -140,18 +147,12 @@ fn unavailable(message: &str) -> FrameError {
 impl DeskState {
     /// (Re)reads a tenant's phone settings: its centers with numbers, its
     /// numbers' links, and its trunks for the SIP agent.
-    pub(super) async fn load_phone(
-        &mut self,
-        tenant: TenantId,
-        inputs: &crate::store::RoutingInputs,
-    ) -> Result<(), crate::store::StoreError> {
-        let doc = self.store.tenant_phone(tenant).await?;
-        let links = self
-            .store
-            .links(tenant)
-            .await?
-            .into_iter()
-            .map(|l| (l.slug.clone(), l))
+    pub(super) fn load_phone(&mut self, tenant: TenantId, inputs: &crate::store::RoutingInputs) {
+        let doc = inputs.phone.clone();
+        let links = inputs
+            .links
+            .iter()
+            .map(|l| (l.slug.clone(), l.clone()))
             .collect();
         let lines = TenantLines {
             centers: phone_centers(&inputs.routing.centers),
@@ -165,7 +166,6 @@ impl DeskState {
         };
         self.phone.tenants.insert(tenant, lines);
         self.phone.push_trunks();
-        Ok(())
     }
 
     /// Before a browser call to a call center is placed: the center, the
@@ -565,6 +565,7 @@ impl DeskState {
             E::Ended {
                 call, by_remote, ..
             } => {
+                self.phone.looking_up.remove(&call);
                 let Some(contact) = self.phone.by_sip.remove(&call) else {
                     return;
                 };
@@ -672,23 +673,78 @@ impl DeskState {
             }
             return;
         }
+        let known = self
+            .phone
+            .tenants
+            .get(&tenant)
+            .and_then(|lines| lines.links.get(lines.doc.link_for_number(&incoming.to)?))
+            .is_some();
+        if !known {
+            metrics::counter!("switchboard_phone_calls_refused_total", "reason" => "unknown_number")
+                .increment(1);
+            reject(404);
+            return;
+        }
+        if self.calls.engine().is_none() {
+            reject(503);
+            return;
+        }
+        // The screen pop shows the customer the caller id matches: read it
+        // beside the desk, which goes on routing meanwhile.
+        self.phone.looking_up.insert(call);
+        let store = self.store.clone();
+        let tx = self.stored_tx.clone();
+        tokio::spawn(async move {
+            let caller = look_up_caller(&*store, tenant, &incoming.from)
+                .await
+                .map_err(|e| tracing::error!(error = %e, "looking up a caller failed"));
+            let _ = tx.send(Stored::Caller {
+                incoming: Box::new(incoming),
+                caller,
+            });
+        });
+    }
+
+    /// The caller of an inbound call was looked up: its contact starts.
+    pub(super) async fn caller_looked_up(
+        &mut self,
+        incoming: sip::IncomingCall,
+        caller: Result<Caller, ()>,
+    ) {
+        let call = incoming.call;
+        if !self.phone.looking_up.remove(&call) {
+            // Hung up while we looked.
+            return;
+        }
+        let tenant = TenantId::from(incoming.tenant);
+        let Some(agent) = self.phone.agent.clone() else {
+            return;
+        };
+        let reject = |code: u16| {
+            let agent = agent.clone();
+            tokio::spawn(async move {
+                let _ = agent.reject(call, code).await;
+            });
+        };
+        let Ok(caller) = caller else {
+            reject(500);
+            return;
+        };
+        // Looked up again: the tenant's numbers may have changed meanwhile.
         let link = self
             .phone
             .tenants
             .get(&tenant)
             .and_then(|lines| lines.links.get(lines.doc.link_for_number(&incoming.to)?))
             .cloned();
-        let Some(link) = link else {
-            metrics::counter!("switchboard_phone_calls_refused_total", "reason" => "unknown_number")
-                .increment(1);
+        let (Some(link), Some(engine)) = (link, self.calls.engine()) else {
             reject(404);
             return;
         };
-        let Some(engine) = self.calls.engine() else {
-            reject(503);
-            return;
-        };
-        match self.start_inbound(tenant, &link, incoming, &engine).await {
+        match self
+            .start_inbound(tenant, &link, incoming, caller, &engine)
+            .await
+        {
             Ok(contact) => {
                 self.phone.by_sip.insert(call, contact);
                 metrics::counter!("switchboard_phone_calls_total", "direction" => "inbound")
@@ -758,6 +814,7 @@ impl DeskState {
         tenant: TenantId,
         link: &Link,
         incoming: sip::IncomingCall,
+        caller: Caller,
         engine: &media::MediaEngine,
     ) -> Result<ContactId, u16> {
         let sip::IncomingCall {
@@ -770,21 +827,13 @@ impl DeskState {
             ..
         } = incoming;
         let (from, to, trunk) = (from.as_str(), to.as_str(), trunk.as_str());
-        let internal = |e: &dyn std::fmt::Display| -> u16 {
-            tracing::error!(error = %e, "starting an inbound call failed");
-            500
-        };
         let Some(tenant_row) = self.tenants.row(tenant) else {
             return Err(404);
         };
         if !self.calls.has_room(tenant, tenant_row.calls.max_concurrent) {
             return Err(486);
         }
-        let customer = self
-            .store
-            .customer_ref_by_phone(tenant, from)
-            .await
-            .map_err(|e| internal(&e))?;
+        let Caller { customer, record } = caller;
         // A caller id is no proof of identity: the match is shown, unverified.
         let identity = screenpop::Identity {
             verified: false,
@@ -826,14 +875,8 @@ impl DeskState {
             return Err(503);
         };
         let mut pop = screenpop::build(link, contact, &identity, &context, None);
-        if let Some(external) = &customer {
-            pop["customer"] = serde_json::to_value(
-                self.store
-                    .customer(tenant, external)
-                    .await
-                    .map_err(|e| internal(&e))?,
-            )
-            .unwrap_or_default();
+        if customer.is_some() {
+            pop["customer"] = serde_json::to_value(record).unwrap_or_default();
         }
         let resume_hash = new.resume_hash.clone();
         self.store_contact(contact, new, None);
@@ -913,6 +956,26 @@ impl DeskState {
         tracing::info!(contact = contact.0, tenant = %tenant_row.slug, "phone call queued");
         Ok(contact)
     }
+}
+
+/// What the customer records say of an inbound caller, by caller id.
+pub(super) struct Caller {
+    /// The customer the number belongs to, if any (shown unverified).
+    customer: Option<String>,
+    record: Option<crate::store::Customer>,
+}
+
+async fn look_up_caller(
+    store: &dyn DeskStorage,
+    tenant: TenantId,
+    from: &str,
+) -> Result<Caller, crate::store::StoreError> {
+    let customer = store.customer_ref_by_phone(tenant, from).await?;
+    let record = match &customer {
+        Some(external) => store.customer(tenant, external).await?,
+        None => None,
+    };
+    Ok(Caller { customer, record })
 }
 
 #[cfg(test)]

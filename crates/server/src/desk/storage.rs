@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use crate::{
     ids::{ContactId, TenantId, UserId},
-    phone::TenantPhone,
     store::{
         CallRecord, Customer, Link, Message, NewContact, Outcome, PhoneRecord, PreviousContact,
         RoutingInputs, Sender, StatEvent, Store, StoreError, Tenant, WaitingContact,
@@ -89,7 +88,6 @@ pub(crate) trait DeskReads: Send + Sync {
         tenant: TenantId,
         only: Option<UserId>,
     ) -> StoreFuture<'_, RoutingInputs>;
-    fn tenant_phone(&self, tenant: TenantId) -> StoreFuture<'_, TenantPhone>;
     fn links(&self, tenant: TenantId) -> StoreFuture<'_, Vec<Link>>;
     fn waiting_contacts(&self) -> StoreFuture<'_, Vec<WaitingContact>>;
     fn transcript(&self, tenant: TenantId, contact: ContactId) -> StoreFuture<'_, Vec<Message>>;
@@ -222,9 +220,6 @@ impl DeskReads for Store {
         only: Option<UserId>,
     ) -> StoreFuture<'_, RoutingInputs> {
         Box::pin(Store::routing_inputs(self, tenant, only))
-    }
-    fn tenant_phone(&self, tenant: TenantId) -> StoreFuture<'_, TenantPhone> {
-        Box::pin(Store::tenant_phone(self, tenant))
     }
     fn links(&self, tenant: TenantId) -> StoreFuture<'_, Vec<Link>> {
         Box::pin(Store::links(self, tenant))

@@ -52,6 +52,12 @@ pub(super) enum Stored {
         ok: bool,
     },
     ContactIds(Result<std::ops::Range<i64>, ()>),
+    /// An inbound caller looked up in the customer records (a read, done
+    /// beside the desk like the writes).
+    Caller {
+        incoming: Box<sip::IncomingCall>,
+        caller: Result<super::phone::Caller, ()>,
+    },
 }
 
 /// Who sent a message, to tell them if it could not be stored.
@@ -182,7 +188,7 @@ impl DeskState {
     }
 
     /// A write that reports back has finished.
-    pub(super) fn stored(&mut self, stored: Stored) {
+    pub(super) async fn stored(&mut self, stored: Stored) {
         match stored {
             Stored::ContactIds(Ok(block)) => self.contact_ids.add(block),
             Stored::ContactIds(Err(())) => self.contact_ids.ask_failed(),
@@ -217,6 +223,7 @@ impl DeskState {
             }
             Stored::WrapUp { contact, agent, ok } => self.wrapup_stored(contact, agent, ok),
             Stored::CallbackMade { contact, at, ok } => self.callback_made(contact, at, ok),
+            Stored::Caller { incoming, caller } => self.caller_looked_up(*incoming, caller).await,
         }
     }
 

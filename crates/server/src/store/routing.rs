@@ -41,6 +41,10 @@ pub struct RoutingInputs {
     pub skills: HashMap<String, SkillId>,
     pub queues: Vec<StoredQueue>,
     pub agents: Vec<AgentRouting>,
+    /// Its links: which queue each number and routing point feeds.
+    pub links: Vec<Link>,
+    /// Its centers' numbers and trunks.
+    pub phone: crate::phone::TenantPhone,
 }
 
 /// A stored routing document; one written by an older version that no longer
@@ -237,6 +241,8 @@ impl Store {
             skills,
             queues,
             agents,
+            links: self.links(tenant).await?,
+            phone: self.tenant_phone(tenant).await?,
         })
     }
 
