@@ -111,6 +111,12 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)?;
         let pool_options = AnyPoolOptions::new()
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings a connection before lending it by default: a second
+            // round trip for every statement, which doubled the cost of each
+            // write with a distant database (docs/benchmarks.md, "Desk"). A
+            // connection that broke while idle fails its next statement
+            // instead, and is dropped from the pool; writes say so in the log.
+            .test_before_acquire(false)
             .max_connections(match backend {
                 // One writer at a time anyway; a few readers beside it in WAL mode.
                 Backend::Sqlite => 4,
