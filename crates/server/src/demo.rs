@@ -26,14 +26,16 @@ pub async fn seed(store: &Store) -> Result<(), TenantFileError> {
 /// A fresh identity token for the demo customer, as a merchant's server would
 /// sign it, valid for a day.
 pub fn demo_identity(tenant: &Tenant) -> Result<String, auth::AuthError> {
-    let exp = u64::try_from(crate::store::now_ms() / 1000).unwrap_or(0) + 86_400;
     auth::sign_identity(
         &IdentityClaims {
-            sub: DEMO_CUSTOMER.to_owned(),
             name: Some("Dana Demo".to_owned()),
             email: Some("dana@example.com".to_owned()),
             entitlements: vec!["gold".to_owned()],
-            exp,
+            ..IdentityClaims::new(
+                &tenant.slug,
+                DEMO_CUSTOMER,
+                auth::MAX_IDENTITY_LIFETIME_SECS,
+            )
         },
         tenant.widget_secret.expose(),
     )

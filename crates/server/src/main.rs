@@ -399,13 +399,17 @@ async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
                 .tenant_by_slug(&tenant)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no tenant {tenant:?}"))?;
-            let exp = u64::try_from(switchboard::store::now_ms() / 1000)? + ttl;
+            if ttl > auth::MAX_IDENTITY_LIFETIME_SECS {
+                anyhow::bail!(
+                    "--ttl {ttl}: an identity token is good for at most {} s",
+                    auth::MAX_IDENTITY_LIFETIME_SECS
+                );
+            }
             let claims = auth::IdentityClaims {
-                sub,
                 name,
                 email,
                 entitlements,
-                exp,
+                ..auth::IdentityClaims::new(&t.slug, sub, ttl)
             };
             println!(
                 "{}",

@@ -280,6 +280,15 @@ pub fn parse(text: &str) -> Result<TenantFile, TenantFileError> {
             )));
         }
     }
+    if let Some(secret) = &file.tenant.widget_secret
+        && secret.expose().len() < auth::MIN_WIDGET_SECRET_BYTES
+    {
+        return Err(TenantFileError::Invalid(format!(
+            "tenant.widget_secret must be at least {} bytes (it is {}): anyone who guesses it can sign a verified identity; leave it out to have one made, or use e.g. `openssl rand -base64 32`",
+            auth::MIN_WIDGET_SECRET_BYTES,
+            secret.expose().len()
+        )));
+    }
     for q in &file.queues {
         check_name(text, "queues.name", &q.name)?;
         check_name(text, "queues.skill", &q.skill)?;
@@ -643,6 +652,24 @@ mod tests {
         let e = err("[tenant]\nslug = \"a\"\n\n[[links]]\nslug = \"s\"\nnmae = \"x\"\n");
         assert!(e.contains("line 6"), "{e}");
         assert!(e.contains("nmae"), "{e}");
+    }
+
+    #[test]
+    fn a_short_or_empty_widget_secret_is_refused() {
+        for secret in ["", "hunter2", &"x".repeat(31)] {
+            let e = err(&format!(
+                "[tenant]\nslug = \"a\"\nwidget_secret = \"{secret}\"\n"
+            ));
+            assert!(e.contains("at least 32 bytes"), "{e}");
+            assert!(e.contains(&format!("(it is {})", secret.len())), "{e}");
+        }
+        assert!(
+            parse(&format!(
+                "[tenant]\nslug = \"a\"\nwidget_secret = \"{}\"\n",
+                "x".repeat(32)
+            ))
+            .is_ok()
+        );
     }
 
     #[test]

@@ -153,11 +153,9 @@ async fn media_reserved_to_a_class_is_refused_politely_and_the_class_is_served()
         .unwrap();
     let token = switchboard::auth::sign_identity(
         &switchboard::auth::IdentityClaims {
-            sub: "c-1".into(),
             name: Some("Goldie".into()),
-            email: None,
             entitlements: vec!["gold".into()],
-            exp: u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap() + 600,
+            ..switchboard::auth::IdentityClaims::new("goldco", "c-1", 600)
         },
         tenant.widget_secret.expose(),
     )

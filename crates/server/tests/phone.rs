@@ -313,6 +313,7 @@ async fn a_browser_call_reaches_the_center_phone_with_tones_dtmf_and_lookup() {
         .tenant(&phoneco(center.port))
         .start()
         .await;
+    let logs = common::logs::InfoLogs::capture();
     let (mut ws, mut browser) = visitor_call(&server, "center").await;
     let connected = browser
         .talk_until_frame(440.0, &mut ws, |f| {
@@ -345,6 +346,16 @@ async fn a_browser_call_reaches_the_center_phone_with_tones_dtmf_and_lookup() {
     let push = ws.until_type("push_page").await;
     assert_eq!(push["url"], "https://shop.example/checkout");
     assert_eq!(push["code"], "*76");
+    // Digits that are no push code (a PIN, a card number) are ignored, and
+    // said at info level without the digits themselves.
+    phone.send_dtmf("58").await;
+    logs.until("keyed digits match no push code").await;
+    let keyed: Vec<_> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("digits=") || l.contains("\"58\""))
+        .collect();
+    assert!(keyed.is_empty(), "digits logged at info: {keyed:#?}");
 
     // The visitor keys digits for the center's menu: RFC 4733 at the phone.
     ws.send(json!({"type": "dtmf", "digits": "12x"})).await;

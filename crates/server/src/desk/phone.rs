@@ -438,7 +438,11 @@ impl DeskState {
             }
             Heard::Partial => {}
             Heard::Unknown { digits } => {
-                tracing::info!(contact = contact.0, digits = %digits, "keyed digits match no push code; ignored");
+                tracing::info!(
+                    contact = contact.0,
+                    "keyed digits match no push code; ignored"
+                );
+                tracing::debug!(contact = contact.0, digits = %digits, "the digits keyed");
             }
         }
     }

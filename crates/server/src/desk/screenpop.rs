@@ -40,7 +40,7 @@ impl Identity {
     /// not verified (the reason is logged at debug, without the token).
     pub fn establish(tenant: &Tenant, token: Option<&str>, attributes: Option<Attributes>) -> Self {
         if let Some(token) = token.filter(|t| !t.is_empty()) {
-            match auth::verify_identity(token, tenant.widget_secret.expose()) {
+            match auth::verify_identity(token, tenant.widget_secret.expose(), &tenant.slug) {
                 Ok(claims) => {
                     return Identity {
                         verified: true,
@@ -51,6 +51,7 @@ impl Identity {
                     };
                 }
                 Err(e) => {
+                    metrics::counter!("switchboard_identity_tokens_rejected_total").increment(1);
                     tracing::debug!(tenant = %tenant.slug, error = %e, "identity token rejected");
                 }
             }

@@ -3,6 +3,7 @@
 //! `SWITCHBOARD_TEST_POSTGRES` names a server), plus HTTP and WebSocket clients.
 #![allow(dead_code)]
 
+pub mod logs;
 pub mod tenant;
 
 use std::{
