@@ -47,6 +47,42 @@ pub struct Config {
     pub sip_no_answer_secs: u64,
     /// INVITEs one source address may send per 10 s before it gets 503.
     pub sip_invites_per_source: u32,
+    /// Connection caps and deadlines of both HTTP listeners (`[connections]`).
+    pub connections: Connections,
+}
+
+/// The `[connections]` table: what one client, and all of them, may hold open.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Connections {
+    /// Open connections in all, on each listener. `None`: together three
+    /// quarters of the open-file limit (five sixths of it public, a sixth
+    /// staff), the rest kept for the database, SIP, RTP and recordings.
+    pub max_total: Option<usize>,
+    /// Open connections per client address (a trusted proxy is held only to
+    /// the total). An office behind one NAT address shares this.
+    pub max_per_ip: usize,
+    /// Seconds a connection may take to send a request's headers, and stay
+    /// idle between requests, before it is closed.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a WebSocket may stay open without its first (`hello`) frame.
+    pub hello_timeout_secs: u64,
+    /// Addresses of reverse proxies in front of the listeners: only from them
+    /// is `X-Forwarded-For` believed, and only they may hold more than
+    /// `max_per_ip` connections.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self {
+            max_total: None,
+            max_per_ip: 256,
+            header_read_timeout_secs: 10,
+            hello_timeout_secs: 10,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -68,6 +104,7 @@ impl Default for Config {
             rtp_ports: (41000, 41999),
             sip_no_answer_secs: 45,
             sip_invites_per_source: 20,
+            connections: Connections::default(),
         }
     }
 }
@@ -92,6 +129,7 @@ struct FileConfig {
     rtp_ports: Option<String>,
     sip_no_answer_secs: Option<u64>,
     sip_invites_per_source: Option<u32>,
+    connections: Option<Connections>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +236,12 @@ impl Config {
         }
         if let Some(v) = file.sip_invites_per_source {
             self.sip_invites_per_source = v;
+        }
+        if let Some(v) = file.connections {
+            if v.max_per_ip == 0 || v.max_total == Some(0) {
+                return Err("connections: max_per_ip and max_total must be above 0".to_owned());
+            }
+            self.connections = v;
         }
         Ok(())
     }

@@ -42,7 +42,6 @@ pub mod ws;
 
 use std::{future::Future, net::SocketAddr, sync::OnceLock, time::Duration};
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::{
@@ -220,36 +219,39 @@ pub async fn run(
         metrics: metrics_handle(),
         recordings: config.data_dir.join("recordings"),
         revocations: http::staff::Revocations::start(store.clone()),
+        hello_timeout: Duration::from_secs(config.connections.hello_timeout_secs),
+        trusted_proxies: config.connections.trusted_proxies.clone().into(),
     };
-    let public =
-        http::public_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let agent = http::agent_router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let open_files = http::serve::raise_open_file_limit();
+    let (public_total, agent_total) = match config.connections.max_total {
+        Some(total) => (total, total),
+        None => http::serve::default_totals(open_files),
+    };
+    let caps = |total| http::serve::ConnectionCaps {
+        total,
+        per_ip: config.connections.max_per_ip,
+        trusted_proxies: config.connections.trusted_proxies.clone().into(),
+        header_read_timeout: Duration::from_secs(config.connections.header_read_timeout_secs),
+    };
+    let (public_places, agent_places) = (
+        http::serve::Places::new(caps(public_total)),
+        http::serve::Places::new(caps(agent_total)),
+    );
+    let public = http::public_router(state.clone());
+    let agent = http::agent_router(state);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-    // Frames are small and come in bursts (an echo, then the agent's copy):
-    // with Nagle's algorithm on, a frame written after another waits for the
-    // peer's delayed ACK, which the load tool measured as a 40 ms floor under
-    // every round trip (docs/benchmarks.md). Browsers turn it off on their side.
-    let no_delay = |tcp: &mut tokio::net::TcpStream| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    };
-    let public_server = axum::serve(listeners.public.tap_io(no_delay), public)
-        .with_graceful_shutdown(signal(stop_rx.clone()));
-    let agent_server = axum::serve(listeners.agent.tap_io(no_delay), agent)
-        .with_graceful_shutdown(signal(stop_rx));
-    let servers = tokio::spawn(async move { tokio::try_join!(public_server, agent_server) });
+    let servers = tokio::spawn(async move {
+        tokio::join!(
+            http::serve::serve(listeners.public, public, public_places, stop_rx.clone()),
+            http::serve::serve(listeners.agent, agent, agent_places, stop_rx),
+        )
+    });
     shutdown.await;
     let _ = stop_tx.send(true);
     // WebSockets hold connections open; give them a moment, then stop anyway.
     match tokio::time::timeout(Duration::from_secs(5), servers).await {
-        Ok(Ok(result)) => {
-            result?;
-        }
+        Ok(Ok(((), ()))) => {}
         Ok(Err(join)) => tracing::error!(error = %join, "server task failed"),
         Err(_) => tracing::warn!("connections still open at shutdown; closing"),
     }

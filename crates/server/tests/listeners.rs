@@ -128,3 +128,43 @@ async fn widget_loader_is_within_budget() {
     assert!(size <= 10 * 1024, "widget.js is {size} bytes gzipped");
     server.stop().await;
 }
+
+/// Staff pages and the widget's own pages say what may run in them and that
+/// nobody may frame them; every response says not to sniff its type.
+#[tokio::test]
+async fn pages_carry_the_security_headers() {
+    let server = TestServer::start().await;
+    let client = reqwest::Client::new();
+    let headers = |url: String| {
+        let client = client.clone();
+        async move { client.get(&url).send().await.unwrap().headers().clone() }
+    };
+    for path in ["/", "/admin/", "/supervisor/", "/api/v1/me"] {
+        let h = headers(format!("{}{path}", server.agent)).await;
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["cross-origin-opener-policy"], "same-origin", "{path}");
+        assert!(h.contains_key("permissions-policy"), "{path}");
+        assert!(h.contains_key("referrer-policy"), "{path}");
+    }
+    // The call window: its own page, not framed, but it keeps its opener.
+    let h = headers(format!("{}/widget/call.html", server.public)).await;
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    assert!(!h.contains_key("cross-origin-opener-policy"));
+    // The loader runs inside merchants' pages: their policy, not ours.
+    let h = headers(format!("{}/widget.js", server.public)).await;
+    assert!(!h.contains_key("content-security-policy"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+}

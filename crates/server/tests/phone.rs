@@ -853,12 +853,7 @@ async fn a_trunk_answering_keepalives_is_up_on_the_metrics_page_by_tenant() {
     let want = r#"switchboard_trunk_up{tenant="phoneco",trunk="carrier"} 1"#;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let metrics = reqwest::get(format!("{}/metrics", server.agent))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = server.metrics().await;
         if metrics.contains(want) {
             break;
         }

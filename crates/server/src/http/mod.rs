@@ -17,6 +17,7 @@ pub mod limit;
 mod phone;
 mod public;
 mod records;
+pub mod serve;
 pub mod staff;
 
 use std::{sync::Arc, time::Duration};
@@ -45,6 +46,10 @@ pub struct AppState {
     pub recordings: std::path::PathBuf,
     /// Ended sessions, so their connections close (see `staff::Revocations`).
     pub revocations: staff::Revocations,
+    /// How long a visitor WebSocket may stay open without its `hello`.
+    pub hello_timeout: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 /// The rate limits of both listeners.
@@ -70,6 +75,13 @@ impl Limits {
 /// Request bodies above this are refused before they are read.
 const MAX_BODY: usize = 64 * 1024;
 
+/// What staff pages and the widget's own call window may load: only their
+/// own files, nothing inline (so an injected `<script>` or `onclick` does not
+/// run), recordings and calls' media as blobs, and they may not be framed.
+const OWN_PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 fn common_layers(router: Router<AppState>) -> Router<AppState> {
     router
         .route("/healthz", get(healthz))
@@ -78,13 +90,39 @@ fn common_layers(router: Router<AppState>) -> Router<AppState> {
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+}
+
+/// The headers of a page of ours that nobody else should frame or script.
+fn own_page_layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(OWN_PAGE_CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static(
+                "camera=(self), microphone=(self), geolocation=(), payment=(), usb=()",
+            ),
+        ))
 }
 
 /// The customer-facing listener.
 pub fn public_router(state: AppState) -> Router {
+    // The widget's own files (its call window among them) are ours alone;
+    // the loader is a script merchants' pages include, so it gets none.
+    let widget = own_page_layers(Router::new().route("/widget/{*path}", get(public::widget_asset)));
     let router = Router::new()
         .route("/widget.js", get(public::widget_loader))
-        .route("/widget/{*path}", get(public::widget_asset))
+        .merge(widget)
         .route("/ws/visitor", get(crate::ws::visitor::upgrade));
     let router = if state.demo {
         router
@@ -141,10 +179,12 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/ws/agent", get(crate::ws::agent::upgrade))
         .route("/", get(|| async { assets::serve("console/index.html") }))
         .route("/{*path}", get(staff_asset));
-    common_layers(router)
+    own_page_layers(common_layers(router))
+        // Staff pages open no window that needs them (the widget's call
+        // window does: it tells the merchant's page through `opener`).
         .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
+            header::HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
         ))
         .with_state(state)
 }

@@ -44,11 +44,10 @@ pub async fn upgrade(
     headers: HeaderMap,
     Query(q): Query<VisitorQuery>,
 ) -> Response {
-    if !state
-        .limits
-        .visitor_connect
-        .check_ip(peer.ip(), Instant::now())
-    {
+    if !state.limits.visitor_connect.check_ip(
+        crate::http::serve::client_ip(peer.ip(), &headers, &state.trusted_proxies),
+        Instant::now(),
+    ) {
         return ApiError::too_many().into_response();
     }
     let found = match lookup(&state, &q).await {
@@ -85,8 +84,17 @@ async fn serve(socket: WebSocket, state: AppState, found: Option<(Tenant, Link)>
     let mut greeted = false;
     let mut identity: Option<Identity> = None;
     metrics::gauge!("switchboard_visitor_connections").increment(1.0);
+    // A socket that never says hello holds a connection for nothing.
+    let hello_deadline = tokio::time::sleep(state.hello_timeout);
+    tokio::pin!(hello_deadline);
     loop {
         tokio::select! {
+            () = &mut hello_deadline, if !greeted => {
+                metrics::counter!("switchboard_ws_hello_timeouts_total").increment(1);
+                let e = FrameError::new(ErrorCode::BadState, "no hello in time; connect again");
+                let _ = send_error(&mut sink, e).await;
+                break;
+            }
             message = stream.next() => {
                 let text = match classify(message) {
                     Incoming::Text(t) => t,

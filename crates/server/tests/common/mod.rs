@@ -61,6 +61,7 @@ pub struct Builder {
     visitor_grace_secs: u64,
     tenant_files: Vec<String>,
     sip_addr: Option<std::net::SocketAddr>,
+    connections: switchboard::config::Connections,
 }
 
 impl Builder {
@@ -68,6 +69,12 @@ impl Builder {
     /// [`free_sip_addr`]). By default a port the system picks.
     pub fn sip_addr(mut self, addr: std::net::SocketAddr) -> Self {
         self.sip_addr = Some(addr);
+        self
+    }
+
+    /// Connection caps and deadlines other than the defaults.
+    pub fn connections(mut self, connections: switchboard::config::Connections) -> Self {
+        self.connections = connections;
         self
     }
 
@@ -123,6 +130,7 @@ impl Builder {
             rtp_ports: (0, 0),
             sip_no_answer_secs: 5,
             sip_invites_per_source: 20,
+            connections: self.connections.clone(),
         };
         let store = switchboard::open_store(&config).await.expect("store opens");
         for text in &tenant_files {
@@ -196,6 +204,7 @@ impl TestServer {
             visitor_grace_secs: 60,
             tenant_files: Vec::new(),
             sip_addr: None,
+            connections: switchboard::config::Connections::default(),
         }
     }
 
@@ -310,6 +319,16 @@ impl TestServer {
     }
 
     /// A visitor WebSocket for `tenant`/`link` with the public listener's Origin.
+    /// The Prometheus text of `/metrics` (staff listener).
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.agent))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn visitor(&self, tenant: &str, link: &str) -> Ws {
         let url = format!(
             "{}/ws/visitor?tenant={tenant}&link={link}",
@@ -435,6 +454,27 @@ impl Ws {
         Self::try_connect(url, origin, cookie)
             .await
             .unwrap_or_else(|status| panic!("WebSocket {url} refused with {status}"))
+    }
+
+    /// Connects from `local` (another loopback address, e.g. 127.0.0.2, is
+    /// another client to the server's per-address limits).
+    pub async fn connect_from(local: std::net::IpAddr, url: &str, origin: &str) -> Ws {
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("origin", HeaderValue::from_str(origin).unwrap());
+        let uri = request.uri().clone();
+        let addr: std::net::SocketAddr =
+            format!("{}:{}", uri.host().unwrap(), uri.port_u16().unwrap())
+                .parse()
+                .unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((local, 0).into()).unwrap();
+        let tcp = socket.connect(addr).await.unwrap();
+        let (stream, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp))
+            .await
+            .unwrap_or_else(|e| panic!("WebSocket {url} from {local}: {e}"));
+        Ws { stream }
     }
 
     /// Connects, or returns the HTTP status the upgrade was refused with.
