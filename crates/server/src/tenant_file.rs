@@ -280,6 +280,9 @@ pub fn parse(text: &str) -> Result<TenantFile, TenantFileError> {
             )));
         }
     }
+    if let Some(calls) = &file.calls {
+        calls.check().map_err(TenantFileError::Invalid)?;
+    }
     if let Some(secret) = &file.tenant.widget_secret
         && secret.expose().len() < auth::MIN_WIDGET_SECRET_BYTES
     {

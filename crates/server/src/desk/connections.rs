@@ -23,6 +23,8 @@ pub(super) struct VisitorConn {
     pub(super) hello: VisitorHello,
     pub(super) outbox: Outbox<ToVisitor>,
     pub(super) contact: Option<ContactId>,
+    /// The client's address, for the limits kept per address.
+    pub(super) ip: std::net::IpAddr,
     /// The tenant's call limits as they were at hello (no read per call).
     pub(super) calls: crate::store::TenantCalls,
     /// The cookies and form fields the tenant lets this page share.

@@ -25,6 +25,7 @@
 //! in memory on a paused clock.
 
 mod agent;
+mod callback_guard;
 mod calls;
 mod connections;
 mod conversations;
@@ -110,14 +111,22 @@ pub struct DeskConfig {
     pub recordings: std::path::PathBuf,
 }
 
+/// Who a visitor's connection found them to be before their hello reached
+/// the desk.
+pub(crate) struct VisitorArrival {
+    pub(crate) tenant: Tenant,
+    pub(crate) link: Link,
+    /// Established from the hello's token or attributes.
+    pub(crate) identity: Identity,
+    /// The client's address (behind a trusted proxy, the one it forwarded).
+    pub(crate) ip: std::net::IpAddr,
+}
+
 /// What connections ask of the desk.
 pub(crate) enum Request {
     VisitorHello {
         conn: ConnId,
-        tenant: Box<Tenant>,
-        link: Box<Link>,
-        /// Established by the connection from the hello's token or attributes.
-        identity: Box<Identity>,
+        arrival: Box<VisitorArrival>,
         frame: VisitorFrame,
         outbox: Outbox<ToVisitor>,
     },
@@ -364,6 +373,8 @@ struct DeskState {
     stored_tx: mpsc::UnboundedSender<Stored>,
     /// Ids for new contacts, reserved from the database a block at a time.
     contact_ids: ContactIds,
+    /// Callbacks asked for today, per number and per address.
+    callback_quota: callback_guard::CallbackQuota,
 }
 
 /// How many media events may wait for the desk.
@@ -427,6 +438,7 @@ impl DeskState {
             writer: writer::Writer::start(store.clone()),
             stored_tx: mpsc::unbounded_channel().0,
             contact_ids: ContactIds::default(),
+            callback_quota: callback_guard::CallbackQuota::default(),
             tenants: tenants::Tenants::default(),
             store,
             config,
@@ -588,13 +600,11 @@ impl DeskState {
         match request {
             Request::VisitorHello {
                 conn,
-                tenant,
-                link,
-                identity,
+                arrival,
                 frame,
                 outbox,
             } => {
-                self.visitor_hello(conn, *tenant, *link, *identity, frame, outbox);
+                self.visitor_hello(conn, *arrival, frame, outbox);
             }
             Request::Visitor {
                 conn,

@@ -71,6 +71,18 @@ pub(super) struct PhoneBook {
 }
 
 impl PhoneBook {
+    /// The tenant's own numbers: its centers', its DIDs and caller ids.
+    pub(super) fn own_numbers(&self, tenant: TenantId) -> impl Iterator<Item = &str> {
+        self.tenants.get(&tenant).into_iter().flat_map(|lines| {
+            lines
+                .centers
+                .iter()
+                .map(|c| c.number.as_str())
+                .chain(lines.doc.numbers.iter().map(|n| n.number.as_str()))
+                .chain(lines.doc.caller_ids.iter().map(String::as_str))
+        })
+    }
+
     /// With no agent, returns the receiver of a channel nobody sends on.
     pub(super) fn new(
         agent: Option<(sip::SipAgent, mpsc::Receiver<sip::SipEvent>)>,

@@ -104,6 +104,27 @@ impl Tenants {
     pub(super) fn setup(&self, tenant: TenantId) -> Option<&acd::TenantSetup> {
         self.setups.get(&tenant)
     }
+
+    /// Whether one of the queue's centers is open at `at` (a queue with no
+    /// centers, or one not known, is always open).
+    pub(super) fn queue_open_at(&self, tenant: TenantId, queue: QueueId, at: acd::Time) -> bool {
+        let Some(setup) = self.setups.get(&tenant) else {
+            return true;
+        };
+        let Some(spec) = setup.queues.iter().find(|q| q.queue.0 == queue.0) else {
+            return true;
+        };
+        let centers: Vec<&acd::CenterSpec> = setup
+            .centers
+            .iter()
+            .filter(|c| spec.centers.is_empty() || spec.centers.contains(&c.center))
+            .collect();
+        centers.is_empty()
+            || centers
+                .iter()
+                .filter_map(|c| acd::Calendar::of(c))
+                .any(|calendar| calendar.is_open(at))
+    }
 }
 
 #[cfg(test)]

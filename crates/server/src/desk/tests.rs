@@ -185,9 +185,12 @@ impl Center {
         self.desk
             .send(Request::VisitorHello {
                 conn,
-                tenant: Box::new(self.tenant.clone()),
-                link: Box::new(link),
-                identity: Box::new(identity),
+                arrival: Box::new(super::VisitorArrival {
+                    tenant: self.tenant.clone(),
+                    link,
+                    identity,
+                    ip: [127, 0, 0, 1].into(),
+                }),
                 frame,
                 outbox,
             })

@@ -4,27 +4,30 @@
 use tokio::time::Instant;
 
 use super::{
-    ConnId, DeskState, LiveContact, Outbox, Phase, VisitorConn, VisitorHello,
-    screenpop::{self, Identity},
-    stored::busy,
+    ConnId, DeskState, LiveContact, Outbox, Phase, VisitorConn, VisitorHello, callback_guard,
+    screenpop, stored::busy,
 };
 use crate::{
     auth,
     ids::ContactId,
     protocol::{self, ErrorCode, FrameError, ToAgent, ToVisitor, VisitorFrame, VisitorState},
-    store::{ContactMedia, Link, NewContact, Outcome, Sender, Tenant, to_json},
+    store::{ContactMedia, NewContact, Outcome, Sender, to_json},
 };
 
 impl DeskState {
     pub(super) fn visitor_hello(
         &mut self,
         conn: ConnId,
-        tenant: Tenant,
-        link: Link,
-        identity: Identity,
+        arrival: super::VisitorArrival,
         frame: VisitorFrame,
         outbox: Outbox<ToVisitor>,
     ) {
+        let super::VisitorArrival {
+            tenant,
+            link,
+            identity,
+            ip,
+        } = arrival;
         let VisitorFrame::Hello {
             context,
             attributes,
@@ -109,6 +112,7 @@ impl DeskState {
                 },
                 outbox,
                 contact: resumed,
+                ip,
                 calls: tenant.calls.clone(),
                 share: tenant.share.clone(),
                 profile: None,
@@ -533,7 +537,10 @@ impl DeskState {
     }
 
     /// A call-back request: at the time asked, or when the link's center opens
-    /// if it is closed now, or as soon as an agent is free.
+    /// if it is closed now, or as soon as an agent is free. One per visitor
+    /// and per number on a link (a second one changes the number of the
+    /// first), to a destination the tenant allows, within its horizon and
+    /// the link's hours, and so many a day per number and per address.
     fn visitor_callback(
         &mut self,
         conn: ConnId,
@@ -541,10 +548,37 @@ impl DeskState {
         at: Option<i64>,
     ) -> Result<(), FrameError> {
         let phone = protocol::phone_number(phone)?;
-        let Some(queue) = self.conns.visitor(conn).map(|v| v.link.queue) else {
+        let Some(v) = self.conns.visitor(conn) else {
             return Ok(());
         };
+        let (tenant, queue, link, ip) = (v.tenant, v.link.queue, v.link.id, v.ip);
+        let policy = v.calls.clone();
+        let resume_hash = v.resume_hash.clone();
         let now = super::now().as_millis();
+        if let Some(pending) = self.pending_callback(tenant, link, &resume_hash, &phone) {
+            return self.update_callback(conn, pending, &phone, at);
+        }
+        callback_guard::destination_allowed(&phone, &policy, self.phone.own_numbers(tenant))?;
+        let horizon = i64::from(policy.callback_horizon_days) * 86_400_000;
+        if at.is_some_and(|t| t > now + horizon) {
+            return Err(FrameError::new(
+                ErrorCode::Invalid,
+                format!(
+                    "pick a time within the next {} days",
+                    policy.callback_horizon_days
+                ),
+            ));
+        }
+        if let Some(t) = at.filter(|t| *t > now)
+            && !self.tenants.queue_open_at(tenant, queue, acd::Time(t))
+        {
+            return Err(FrameError::new(
+                ErrorCode::Invalid,
+                "we are closed then; pick a time when we are open",
+            ));
+        }
+        self.callback_quota
+            .admit(now, tenant, &phone, ip, &policy)?;
         let status = self.acd.queue_status(queue);
         let not_before = match at {
             Some(t) if t > now => Some(t),
@@ -557,6 +591,69 @@ impl DeskState {
             Some(&crate::routing::CallbackRequest { phone, not_before }),
             None,
         )
+    }
+
+    /// The callback this visitor, or this number, already waits for on `link`.
+    fn pending_callback(
+        &self,
+        tenant: crate::ids::TenantId,
+        link: crate::ids::LinkId,
+        resume_hash: &str,
+        phone: &str,
+    ) -> Option<ContactId> {
+        self.contacts
+            .iter()
+            .find(|(_, c)| {
+                c.tenant == tenant
+                    && c.link.id == link
+                    && c.phase == Phase::Waiting
+                    && c.callback_phone
+                        .as_deref()
+                        .is_some_and(|p| p == phone || c.resume_hash == resume_hash)
+            })
+            .map(|(id, _)| *id)
+    }
+
+    /// A second request for a pending callback: its number changes (the
+    /// place in line stays); a new time is not taken here.
+    fn update_callback(
+        &mut self,
+        conn: ConnId,
+        contact: ContactId,
+        phone: &str,
+        at: Option<i64>,
+    ) -> Result<(), FrameError> {
+        let Some(live) = self.contacts.get_mut(contact) else {
+            return Ok(());
+        };
+        let when = live
+            .routing
+            .callback
+            .as_ref()
+            .and_then(|c| c.not_before)
+            .unwrap_or_else(|| super::now().as_millis());
+        if at.is_some_and(|t| t > super::now().as_millis() && t != when) {
+            return Err(FrameError::new(
+                ErrorCode::BadState,
+                "a callback is already booked for you; end it before picking another time",
+            ));
+        }
+        metrics::counter!("switchboard_callbacks_updated_total").increment(1);
+        if live.callback_phone.as_deref() != Some(phone) {
+            live.callback_phone = Some(phone.to_owned());
+            if let Some(request) = live.routing.callback.as_mut() {
+                phone.clone_into(&mut request.phone);
+            }
+            let (tenant, routing) = (live.tenant, to_json(&live.routing));
+            self.writer.write(
+                tenant,
+                contact,
+                "callback number",
+                move |store| async move { store.make_callback(tenant, contact, &routing).await },
+            );
+        }
+        self.send_visitor(conn, ToVisitor::CallbackScheduled { at: when });
+        Ok(())
     }
 
     fn visitor_message(

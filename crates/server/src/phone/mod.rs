@@ -11,6 +11,7 @@
 
 pub mod centers;
 pub mod codes;
+pub mod country;
 pub mod pool;
 
 use std::{collections::BTreeMap, net::IpAddr, time::Duration};

@@ -99,6 +99,18 @@ pub struct TenantCalls {
     pub max_concurrent: u32,
     /// Calls one visitor may start per hour.
     pub attempts_per_hour: u32,
+    /// How far ahead a visitor may ask to be called back, in days.
+    pub callback_horizon_days: u32,
+    /// E.164 prefixes a callback may go to (e.g. "+1", "+4420"). Empty: the
+    /// countries of the tenant's own numbers (its centers' and DIDs').
+    pub callback_destinations: Vec<String>,
+    /// E.164 prefixes never called back (premium rate, say "+1900"),
+    /// whatever the destinations allow.
+    pub callback_blocked: Vec<String>,
+    /// Callbacks one number may be asked for per day (UTC), across visitors.
+    pub callbacks_per_number_per_day: u32,
+    /// Callbacks one client address may ask for per day (UTC).
+    pub callbacks_per_ip_per_day: u32,
 }
 
 impl Default for TenantCalls {
@@ -107,7 +119,38 @@ impl Default for TenantCalls {
             media_control: true,
             max_concurrent: 100,
             attempts_per_hour: 20,
+            callback_horizon_days: 14,
+            callback_destinations: Vec::new(),
+            callback_blocked: Vec::new(),
+            callbacks_per_number_per_day: 3,
+            callbacks_per_ip_per_day: 10,
         }
+    }
+}
+
+impl TenantCalls {
+    /// The tenant file's checks: prefixes are `+` and digits.
+    pub fn check(&self) -> Result<(), String> {
+        for (field, list) in [
+            ("callback_destinations", &self.callback_destinations),
+            ("callback_blocked", &self.callback_blocked),
+        ] {
+            for prefix in list {
+                let digits = prefix.strip_prefix('+').unwrap_or_default();
+                if digits.is_empty()
+                    || digits.len() > 15
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return Err(format!(
+                        "calls.{field} entry {prefix:?} must be + and 1-15 digits"
+                    ));
+                }
+            }
+        }
+        if self.callback_horizon_days == 0 || self.callback_horizon_days > 366 {
+            return Err("calls.callback_horizon_days must be 1-366".to_owned());
+        }
+        Ok(())
     }
 }
 

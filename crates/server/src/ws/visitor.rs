@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{FrameBudget, Incoming, classify, send_error, send_text};
 use crate::{
-    desk::{Identity, Outbox, Profile, Request},
+    desk::{Identity, Outbox, Profile, Request, VisitorArrival},
     http::{AppState, error::ApiError, staff::same_origin},
     protocol::{self, ErrorCode, FrameError, VisitorFrame},
     store::{Link, Tenant},
@@ -44,10 +44,12 @@ pub async fn upgrade(
     headers: HeaderMap,
     Query(q): Query<VisitorQuery>,
 ) -> Response {
-    if !state.limits.visitor_connect.check_ip(
-        crate::http::serve::client_ip(peer.ip(), &headers, &state.trusted_proxies),
-        Instant::now(),
-    ) {
+    let client = crate::http::serve::client_ip(peer.ip(), &headers, &state.trusted_proxies);
+    if !state
+        .limits
+        .visitor_connect
+        .check_ip(client, Instant::now())
+    {
         return ApiError::too_many().into_response();
     }
     let found = match lookup(&state, &q).await {
@@ -61,7 +63,7 @@ pub async fn upgrade(
         return ApiError::forbidden("this site is not allowed to open this tenant's widget")
             .into_response();
     }
-    super::configure(ws).on_upgrade(move |socket| serve(socket, state, found))
+    super::configure(ws).on_upgrade(move |socket| serve(socket, state, found, client))
 }
 
 async fn lookup(state: &AppState, q: &VisitorQuery) -> Result<Option<(Tenant, Link)>, ApiError> {
@@ -75,7 +77,12 @@ async fn lookup(state: &AppState, q: &VisitorQuery) -> Result<Option<(Tenant, Li
     Ok(link.map(|l| (tenant, l)))
 }
 
-async fn serve(socket: WebSocket, state: AppState, found: Option<(Tenant, Link)>) {
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    found: Option<(Tenant, Link)>,
+    client: std::net::IpAddr,
+) {
     let (mut sink, mut stream) = socket.split();
     let conn = state.desk.new_conn();
     let (outbox, mut rx) = Outbox::channel();
@@ -116,9 +123,12 @@ async fn serve(socket: WebSocket, state: AppState, found: Option<(Tenant, Link)>
                                 identity = Some(established.clone());
                                 let request = Request::VisitorHello {
                                     conn,
-                                    tenant: Box::new(tenant.clone()),
-                                    link: Box::new(link.clone()),
-                                    identity: Box::new(established),
+                                    arrival: Box::new(VisitorArrival {
+                                        tenant: tenant.clone(),
+                                        link: link.clone(),
+                                        identity: established,
+                                        ip: client,
+                                    }),
                                     frame,
                                     outbox,
                                 };
