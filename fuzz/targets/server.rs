@@ -8,8 +8,12 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use switchboard::auth;
 use switchboard::protocol::{self, AgentFrame, VisitorFrame};
 
-/// The widget secret the identity target signs and verifies with.
-pub const SECRET: &str = "fuzz-widget-secret";
+/// The widget secret the identity target signs and verifies with (a real
+/// one is at least 32 bytes).
+pub const SECRET: &str = "fuzz-widget-secret-of-32-bytes-or-more";
+
+/// The tenant the identity target's tokens are for (`aud`).
+pub const TENANT: &str = "fuzz";
 
 /// A visitor's text frame: [`protocol::parse`], then the checks the desk runs
 /// on the fields of what parsed.
@@ -26,7 +30,7 @@ pub fn visitor_frame(data: &[u8]) {
             identity: Some(token),
             ..
         } => {
-            let _ = auth::verify_identity(&token, SECRET);
+            let _ = auth::verify_identity(&token, SECRET, TENANT);
         }
         VisitorFrame::Start { text: Some(text) } | VisitorFrame::Message { text } => {
             let _ = protocol::chat_text(&text);
@@ -96,7 +100,7 @@ pub fn identity_token(data: &[u8]) {
         };
         format!("{signed}.{signature}")
     };
-    if let Ok(claims) = auth::verify_identity(&token, SECRET) {
+    if let Ok(claims) = auth::verify_identity(&token, SECRET, TENANT) {
         // What verifies was signed with the secret and has not expired.
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -105,7 +109,16 @@ pub fn identity_token(data: &[u8]) {
             claims.exp.saturating_add(30) >= now,
             "an expired token verified: {claims:?}"
         );
-        // A wrong secret never verifies it.
-        assert!(auth::verify_identity(&token, "another-secret").is_err());
+        // For this tenant, and good for a day at most.
+        assert_eq!(claims.aud, TENANT, "another tenant's token verified");
+        assert!(
+            claims.exp.saturating_sub(claims.iat) <= auth::MAX_IDENTITY_LIFETIME_SECS,
+            "a token good for more than a day verified: {claims:?}"
+        );
+        // A wrong secret, or another tenant, never verifies it.
+        assert!(
+            auth::verify_identity(&token, "another-secret-also-32-bytes-long!!", TENANT).is_err()
+        );
+        assert!(auth::verify_identity(&token, SECRET, "other").is_err());
     }
 }

@@ -407,4 +407,36 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("line 3"), "{msg}");
     }
+
+    #[test]
+    fn the_connections_table_is_read_and_checked() {
+        let dir = std::env::temp_dir().join(format!("sb-config-conn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "[connections]\nmax_per_ip = 3\ntrusted_proxies = [\"10.0.0.5\"]\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), vec![], Overrides::default()).unwrap();
+        assert_eq!(config.connections.max_per_ip, 3);
+        assert_eq!(
+            config.connections.trusted_proxies,
+            vec!["10.0.0.5".parse::<IpAddr>().unwrap()]
+        );
+        // What is not given keeps its default.
+        assert_eq!(config.connections.hello_timeout_secs, 10);
+        for bad in [
+            "[connections]\nmax_per_ip = 0\n",
+            "[connections]\ntrusted_proxies = [\"proxy.example\"]\n",
+            "[connections]\nmax_per_address = 3\n",
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            let err = Config::load(Some(&file), vec![], Overrides::default()).unwrap_err();
+            assert!(
+                err.to_string().contains("connections") || err.to_string().contains("line"),
+                "{err}"
+            );
+        }
+    }
 }

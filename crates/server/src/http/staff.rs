@@ -256,7 +256,9 @@ pub async fn login(
         ));
     }
     let throttle = &state.limits.login;
-    let attempt = match throttle.begin(&body.tenant, &body.name, peer.ip(), Instant::now()) {
+    // Behind a trusted proxy, the address it forwarded is the client's.
+    let client = super::serve::client_ip(peer.ip(), &headers, &state.trusted_proxies);
+    let attempt = match throttle.begin(&body.tenant, &body.name, client, Instant::now()) {
         Ok(attempt) => attempt,
         Err(why) => {
             metrics::counter!("switchboard_logins_throttled_total").increment(1);
