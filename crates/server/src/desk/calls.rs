@@ -145,7 +145,7 @@ pub(super) struct CallBook {
     next_tag: i64,
     by_tag: HashMap<CallTag, ContactId>,
     per_tenant: HashMap<TenantId, u32>,
-    /// Recent call attempts per visitor (resume-token hash).
+    /// Recent call attempts per client address and per verified identity.
     attempts: HashMap<String, VecDeque<Instant>>,
     attempts_swept: Option<Instant>,
 }
@@ -209,19 +209,26 @@ impl CallBook {
     }
 
     /// Counts an attempt; false when the visitor used up the hour's allowance.
-    fn attempt(&mut self, visitor: &str, per_hour: u32) -> bool {
+    /// Counts a call attempt against every one of `keys` (the client's
+    /// address, and a verified visitor's identity), or refuses it when any of
+    /// them has had `per_hour` already (then nothing is counted).
+    fn attempt(&mut self, keys: &[String], per_hour: u32) -> bool {
         let now = Instant::now();
-        let recent = self.attempts.entry(visitor.to_owned()).or_default();
-        while recent
-            .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) >= ATTEMPT_WINDOW)
-        {
-            recent.pop_front();
+        for key in keys {
+            let recent = self.attempts.entry(key.clone()).or_default();
+            while recent
+                .front()
+                .is_some_and(|t| now.saturating_duration_since(*t) >= ATTEMPT_WINDOW)
+            {
+                recent.pop_front();
+            }
+            if recent.len() >= per_hour as usize {
+                return false;
+            }
         }
-        if recent.len() >= per_hour as usize {
-            return false;
+        for key in keys {
+            self.attempts.entry(key.clone()).or_default().push_back(now);
         }
-        recent.push_back(now);
         true
     }
 
@@ -263,6 +270,34 @@ fn not_a_call() -> FrameError {
 }
 
 impl DeskState {
+    /// Counts a call (or a lent number) a visitor asks for, per client
+    /// address and per verified identity: not per resume token, which the
+    /// visitor chooses and can change at will.
+    pub(super) fn call_attempt(&mut self, conn: ConnId) -> Result<(), FrameError> {
+        let Some(v) = self.conns.visitor(conn) else {
+            return Ok(());
+        };
+        let mut keys = vec![format!("{}/ip/{}", v.tenant.0, v.ip)];
+        if let Some(sub) = v
+            .hello
+            .identity
+            .sub
+            .as_ref()
+            .filter(|_| v.hello.identity.verified)
+        {
+            keys.push(format!("{}/sub/{sub}", v.tenant.0));
+        }
+        let per_hour = v.calls.attempts_per_hour;
+        if self.calls.attempt(&keys, per_hour) {
+            return Ok(());
+        }
+        metrics::counter!("switchboard_calls_refused_total", "reason" => "attempts").increment(1);
+        Err(FrameError::new(
+            ErrorCode::RateLimited,
+            "too many calls in a short time; please chat with us instead",
+        ))
+    }
+
     /// A visitor places a call: checks, the visitor's media leg from their
     /// offer (answered at once so media connects while they wait), then the
     /// contact enters the queue like a chat.
@@ -276,10 +311,9 @@ impl DeskState {
         let Some(v) = self.conns.visitor(conn) else {
             return Ok(());
         };
-        let (tenant_id, link_calls, resume_hash, settings, link, region) = (
+        let (tenant_id, link_calls, settings, link, region) = (
             v.tenant,
             v.link.calls.clone(),
-            v.resume_hash.clone(),
             v.calls.clone(),
             v.link.clone(),
             v.hello.region.clone(),
@@ -303,14 +337,7 @@ impl DeskState {
                 "all our lines are busy; please try again shortly or chat with us",
             ));
         }
-        if !self.calls.attempt(&resume_hash, settings.attempts_per_hour) {
-            metrics::counter!("switchboard_calls_refused_total", "reason" => "attempts")
-                .increment(1);
-            return Err(FrameError::new(
-                ErrorCode::RateLimited,
-                "too many calls in a short time; please chat with us instead",
-            ));
-        }
+        self.call_attempt(conn)?;
         // A call to a call center's phone: which center, which caller id.
         let plan = if link_calls.route_to == CallRoute::Phone {
             Some(self.plan_center_call(tenant_id, &link, region.as_deref())?)

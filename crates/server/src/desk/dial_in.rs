@@ -51,6 +51,9 @@ impl DeskState {
                 "all our lines are busy; please try again shortly or chat with us",
             ));
         }
+        // A lent number is a call too: counted, so one client cannot hold
+        // every routing point.
+        self.call_attempt(conn)?;
         let number = self
             .phone
             .routing_points
