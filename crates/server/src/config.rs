@@ -49,6 +49,52 @@ pub struct Config {
     pub sip_invites_per_source: u32,
     /// Connection caps and deadlines of both HTTP listeners (`[connections]`).
     pub connections: Connections,
+    /// What SIP and RTP peers may do (`[sip_peers]`).
+    pub sip_peers: SipPeers,
+}
+
+/// The `[sip_peers]` table: limits on SIP peers and whose RTP is taken.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipPeers {
+    /// `User-Agent`/`Server` in what we send; empty sends neither (nothing
+    /// tells a scanner what answers).
+    pub user_agent: String,
+    /// Requests per 10 s from an address that is no trunk (then 503, and past
+    /// twice that, silence); trunks count apart (`sip_invites_per_source`).
+    pub public_rate_per_source: u32,
+    /// SIP TCP connections one address may hold.
+    pub tcp_max_connections_per_ip: usize,
+    /// Seconds a silent SIP TCP connection stays open.
+    pub tcp_idle_timeout_secs: u64,
+    /// Seconds a SIP TCP peer may take nothing we send before it is cut off.
+    pub tcp_write_timeout_secs: u64,
+    /// Whose RTP a phone leg takes: "strict" (only the address in the
+    /// phone's SDP) or "latch" (learn it, for phones behind NAT).
+    pub rtp_source: RtpSource,
+}
+
+/// See [`SipPeers::rtp_source`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RtpSource {
+    #[default]
+    Strict,
+    Latch,
+}
+
+impl Default for SipPeers {
+    fn default() -> Self {
+        let sip = sip::SipConfig::default();
+        Self {
+            user_agent: String::new(),
+            public_rate_per_source: sip.public_rate_per_source,
+            tcp_max_connections_per_ip: sip.tcp_max_connections_per_ip,
+            tcp_idle_timeout_secs: sip.tcp_idle_timeout.as_secs(),
+            tcp_write_timeout_secs: sip.tcp_write_timeout.as_secs(),
+            rtp_source: RtpSource::Strict,
+        }
+    }
 }
 
 /// The `[connections]` table: what one client, and all of them, may hold open.
@@ -105,6 +151,7 @@ impl Default for Config {
             sip_no_answer_secs: 45,
             sip_invites_per_source: 20,
             connections: Connections::default(),
+            sip_peers: SipPeers::default(),
         }
     }
 }
@@ -130,6 +177,7 @@ struct FileConfig {
     sip_no_answer_secs: Option<u64>,
     sip_invites_per_source: Option<u32>,
     connections: Option<Connections>,
+    sip_peers: Option<SipPeers>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +290,15 @@ impl Config {
                 return Err("connections: max_per_ip and max_total must be above 0".to_owned());
             }
             self.connections = v;
+        }
+        if let Some(v) = file.sip_peers {
+            if v.tcp_max_connections_per_ip == 0 || v.public_rate_per_source == 0 {
+                return Err(
+                    "sip_peers: tcp_max_connections_per_ip and public_rate_per_source must be above 0"
+                        .to_owned(),
+                );
+            }
+            self.sip_peers = v;
         }
         Ok(())
     }
@@ -438,5 +495,32 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn the_sip_peers_table_reaches_defaults_and_settings() {
+        let defaults = Config::default().sip_peers;
+        assert!(
+            defaults.user_agent.is_empty(),
+            "nothing names us by default"
+        );
+        assert_eq!(defaults.rtp_source, RtpSource::Strict);
+        let dir = std::env::temp_dir().join(format!("sb-config-sip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "[sip_peers]\nuser_agent = \"PBX\"\nrtp_source = \"latch\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), vec![], Overrides::default()).unwrap();
+        assert_eq!(config.sip_peers.user_agent, "PBX");
+        assert_eq!(config.sip_peers.rtp_source, RtpSource::Latch);
+        assert_eq!(
+            config.sip_peers.tcp_max_connections_per_ip,
+            defaults.tcp_max_connections_per_ip
+        );
+        std::fs::write(&file, "[sip_peers]\nrtp_source = \"loose\"\n").unwrap();
+        assert!(Config::load(Some(&file), vec![], Overrides::default()).is_err());
     }
 }

@@ -150,7 +150,10 @@ async fn start_media(config: &Config) -> Result<media::MediaEngine, StartError> 
         announce,
         connect_timeout: Duration::from_secs(config.media_connect_timeout_secs),
         rtp_ports: config.rtp_ports,
-        rtp_source: media::RtpSourcePolicy::default(),
+        rtp_source: match config.sip_peers.rtp_source {
+            config::RtpSource::Strict => media::RtpSourcePolicy::Strict,
+            config::RtpSource::Latch => media::RtpSourcePolicy::Latch,
+        },
     })
     .await
     .map_err(StartError::Media)?;
@@ -173,9 +176,11 @@ async fn start_sip(
         announce,
         invite_rate_per_source: config.sip_invites_per_source,
         no_answer_timeout: Duration::from_secs(config.sip_no_answer_secs),
-        // No `User-Agent`/`Server` by default; the other limits at their
-        // defaults until they are settings here.
-        ..sip::SipConfig::default()
+        public_rate_per_source: config.sip_peers.public_rate_per_source,
+        user_agent: config.sip_peers.user_agent.clone(),
+        tcp_max_connections_per_ip: config.sip_peers.tcp_max_connections_per_ip,
+        tcp_idle_timeout: Duration::from_secs(config.sip_peers.tcp_idle_timeout_secs),
+        tcp_write_timeout: Duration::from_secs(config.sip_peers.tcp_write_timeout_secs),
     })
     .await
     .map_err(|source| StartError::Sip {
