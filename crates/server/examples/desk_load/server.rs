@@ -299,6 +299,12 @@ pub async fn start(
     if let Some(url) = &store.serve_url {
         command.arg("--database-url").arg(url);
     }
+    // All clients are on this machine's loopback: no per-address cap on
+    // open connections (default 256) between them and the server.
+    let config = dir.join("server.toml");
+    std::fs::write(&config, "[connections]\nmax_per_ip = 1000000\n")
+        .map_err(|e| format!("server config: {e}"))?;
+    command.arg("--config").arg(&config);
     let log_path = dir.join("server.log");
     let log = std::fs::File::create(&log_path).map_err(|e| format!("server log: {e}"))?;
     command
