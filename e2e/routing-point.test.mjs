@@ -117,6 +117,12 @@ test('call from my phone: the widget lends the routing point, the reserved agent
   if (!(await dialIn.isVisible())) await w.getByTestId('sb-launcher').click();
   await waitForText(dialIn, 'Call from my phone');
   await dialIn.click();
+  // The number connects only from the visitor's own phone: the widget asks
+  // which one.
+  const submit = w.getByTestId('sb-callback-submit');
+  await waitForText(submit, 'Get a number to call from this phone');
+  await w.getByTestId('sb-callback-phone').fill(VISITOR_PHONE);
+  await submit.click();
 
   // The widget shows the lent number: in the conversation and on the call bar.
   const lent = await until(() => frames.find((f) => f.type === 'dial_in'), { message: 'the dial_in frame' });

@@ -176,14 +176,19 @@ class ChatPanel {
     });
     this.cbForm.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      this.askCallback();
+      this.askCallback(this.askingDialIn ? 'dial_in' : 'callback');
     });
     this.input.addEventListener('input', () => this.noteTyping());
     this.endBtn.addEventListener('click', () => this.end());
     this.callVoice.addEventListener('click', () => this.startCall('voice'));
     this.callVideo.addEventListener('click', () => this.startCall('video'));
     // A number lent to this visitor; the agent reserved for them answers it.
-    this.callDialIn.addEventListener('click', () => this.ctx.send({ type: 'dial_in' }));
+    // It connects only from the phone the visitor names, so ask for it first.
+    this.callDialIn.addEventListener('click', () => {
+      this.askingDialIn = true;
+      this.render();
+      this.phone.focus();
+    });
     $('.call-focus').addEventListener('click', () => this.focusCall());
     $('.call-hangup').addEventListener('click', () => this.ctx.send({ type: 'end' }));
     // The call window reports a call that never started (no microphone...),
@@ -281,6 +286,8 @@ class ChatPanel {
         break;
       case 'dial_in':
         this.dialIn = f.number;
+        this.askingDialIn = false;
+        this.phone.value = '';
         this.addRow('system', `Call ${f.number} from your phone within ${Math.ceil(f.expires_in_seconds / 60)} min. An agent is being reserved for you.`);
         break;
       case 'callback_scheduled':
@@ -488,11 +495,11 @@ class ChatPanel {
 
   /** Asks to be called back: while no conversation is open, or instead of
    * waiting in line (the server keeps the place). */
-  askCallback() {
+  askCallback(type) {
     const phone = this.phone.value.trim();
     if (!/^[\d +().-]{7,20}$/.test(phone)) {
       this.showError({ message: 'Please enter a valid phone number.' });
-    } else if (!this.ctx.send({ type: 'callback', phone })) {
+    } else if (!this.ctx.send({ type, phone })) {
       this.showError({ message: 'Not connected. Trying again shortly…' });
     }
   }
@@ -611,12 +618,16 @@ class ChatPanel {
     // Closed: a call back at the opening. Waiting in line: a call back instead,
     // keeping the place in line (virtual hold).
     this.cbForm.hidden = inCall || !(
+      (this.askingDialIn && this.canStart) ||
       this.state === 'unavailable' ||
       this.state === 'queued' ||
       (this.state === 'idle' && this.ctx.status?.open === false)
     );
-    this.cbButton.textContent =
-      this.state === 'queued' ? 'Call me back instead (keeps my place)' : 'Call me back when you open';
+    this.cbButton.textContent = this.askingDialIn
+      ? 'Get a number to call from this phone'
+      : this.state === 'queued'
+        ? 'Call me back instead (keeps my place)'
+        : 'Call me back when you open';
 
     this.input.placeholder = this.canStart ? 'Type a message to start a chat…' : 'Type your message…';
   }

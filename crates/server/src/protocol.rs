@@ -120,8 +120,12 @@ pub enum VisitorFrame {
         digits: String,
     },
     /// Asks for a number to call from the visitor's own phone: an agent is
-    /// reserved and the number connects to them (a routing point).
-    DialIn,
+    /// reserved and the number connects to them (a routing point), when
+    /// called from `phone` (unless the tenant lets any caller through).
+    DialIn {
+        #[serde(default)]
+        phone: Option<String>,
+    },
     /// The visitor's answer to a `media_control` request.
     MediaControlResult {
         id: u64,

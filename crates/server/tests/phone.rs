@@ -491,6 +491,17 @@ async fn agent_joins(console: &mut Ws, contact: i64) -> Browser {
 /// A caller (+15125557777) on sipp `scenario` dialling `number` at the
 /// server's SIP address, their media on `phone`.
 fn dial(scenario: &str, sip: std::net::SocketAddr, number: &str, phone: &RtpPhone) -> Sipp {
+    dial_from(scenario, sip, number, "+15125557777", phone)
+}
+
+/// As [`dial`], from caller id `from`.
+fn dial_from(
+    scenario: &str,
+    sip: std::net::SocketAddr,
+    number: &str,
+    from: &str,
+    phone: &RtpPhone,
+) -> Sipp {
     Sipp::start(
         scenario,
         &[
@@ -499,7 +510,7 @@ fn dial(scenario: &str, sip: std::net::SocketAddr, number: &str, phone: &RtpPhon
             number.into(),
             "-key".into(),
             "caller".into(),
-            "+15125557777".into(),
+            from.into(),
             "-key".into(),
             "phone_port".into(),
             phone.addr.port().to_string(),
@@ -654,7 +665,12 @@ async fn lent_number(server: &TestServer) -> (Ws, Value) {
     ws.send(hello("http://shop.example/cart", None, None)).await;
     let welcome = ws.until_type("welcome").await;
     assert_eq!(welcome["dial_in"], true, "{welcome}");
+    // Without the number they will call from, no number is lent.
     ws.send(json!({"type": "dial_in"})).await;
+    let refused = ws.until_type("error").await;
+    assert_eq!(refused["code"], "invalid", "{refused}");
+    ws.send(json!({"type": "dial_in", "phone": "+1 512 555 7777"}))
+        .await;
     let lent = ws.until_type("dial_in").await;
     (ws, lent)
 }
@@ -682,6 +698,28 @@ async fn a_visitor_calling_the_lent_number_reaches_the_reserved_agent() {
     assert_eq!(offer["screenpop"]["dial_in"]["number"], "+15125550130");
     let contact = offer["contact"].as_i64().unwrap();
     let mut agent = agent_joins(&mut console, contact).await;
+
+    // Someone else calls the lent number first: refused, and the number
+    // stays lent to the visitor.
+    let stranger_phone = RtpPhone::start(700.0).await;
+    let mut stranger = dial_from(
+        "caller.xml",
+        sip,
+        "+15125550130",
+        "+15125550666",
+        &stranger_phone,
+    );
+    assert_ne!(stranger.exit_code().await, 0, "the stranger was connected");
+    assert!(
+        stranger.logs().contains("SIP/2.0 403"),
+        "sipp: {}",
+        stranger.logs()
+    );
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("switchboard_routing_points_refused_total{reason=\"caller_id\"} 1"),
+        "{metrics}"
+    );
 
     // The visitor dials the lent number from their phone.
     let phone = RtpPhone::start(1500.0).await;
@@ -722,13 +760,17 @@ async fn an_uncalled_lent_number_expires_and_returns_to_the_pool() {
     let mut other = server.visitor("phoneco", "desk").await;
     other.send(hello("http://shop.example/", None, None)).await;
     other.until_type("welcome").await;
-    other.send(json!({"type": "dial_in"})).await;
+    other
+        .send(json!({"type": "dial_in", "phone": "+15125557002"}))
+        .await;
     let refused = other.until_type("error").await;
     assert_eq!(refused["code"], "rate_limited", "{refused}");
 
     let ended = ws.until("call_state", |f| f["state"] == "ended").await;
     assert_eq!(ended["reason"], "expired", "{ended}");
-    other.send(json!({"type": "dial_in"})).await;
+    other
+        .send(json!({"type": "dial_in", "phone": "+15125557002"}))
+        .await;
     let lent = other.until_type("dial_in").await;
     assert_eq!(lent["number"], "+15125550130");
     server.stop().await;

@@ -12,19 +12,38 @@ use tokio::time::Instant;
 use super::{ConnId, DeskState, calls::LiveCall};
 use crate::{
     ids::{ContactId, TenantId},
-    protocol::{ErrorCode, FrameError, ToVisitor},
+    protocol::{self, ErrorCode, FrameError, ToVisitor},
     store::{CallMedia, Sender},
 };
 
-/// A lent routing point: whose contact it connects to, until when.
+/// A lent routing point: whose contact it connects to, until when, and from
+/// which caller id (none: any caller, when the tenant allows it).
 pub(super) struct Reservation {
     pub(super) contact: ContactId,
     pub(super) until: Instant,
+    pub(super) caller: Option<String>,
+}
+
+/// A call to a routing point from a caller id other than the visitor's.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct ForeignCaller;
+
+/// Whether caller id `from` is the number the visitor gave: the same digits,
+/// or one ending with the other (a carrier may send the national form,
+/// without the country code), with at least 7 digits either way.
+fn same_caller(from: &str, given: &str) -> bool {
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let (a, b) = (digits(from), digits(given));
+    a.len() >= 7 && b.len() >= 7 && (a.ends_with(&b) || b.ends_with(&a))
 }
 
 impl DeskState {
     /// The visitor asks for a number to call from their own phone.
-    pub(super) async fn visitor_dial_in(&mut self, conn: ConnId) -> Result<(), FrameError> {
+    pub(super) async fn visitor_dial_in(
+        &mut self,
+        conn: ConnId,
+        phone: Option<&str>,
+    ) -> Result<(), FrameError> {
         let Some(v) = self.conns.visitor(conn) else {
             return Ok(());
         };
@@ -41,10 +60,18 @@ impl DeskState {
                 "calls are not available right now; please chat with us",
             ));
         };
-        let (pool, hold) = (
+        let (pool, hold, any_caller) = (
             lines.doc.routing_points.clone(),
             lines.doc.routing_point_hold(),
+            lines.doc.routing_point_any_caller,
         );
+        let caller = phone.map(protocol::phone_number).transpose()?;
+        if caller.is_none() && !any_caller {
+            return Err(FrameError::new(
+                ErrorCode::Invalid,
+                "give the number of the phone you will call from",
+            ));
+        }
         if !self.calls.has_room(tenant, settings.max_concurrent) {
             return Err(FrameError::new(
                 ErrorCode::RateLimited,
@@ -89,6 +116,7 @@ impl DeskState {
             Reservation {
                 contact,
                 until: Instant::now() + hold,
+                caller: caller.filter(|_| !any_caller),
             },
         );
         metrics::counter!("switchboard_routing_points_lent_total").increment(1);
@@ -102,19 +130,41 @@ impl DeskState {
         Ok(())
     }
 
-    /// The routing point `number` was called: the contact it was lent to, if
-    /// still waiting. The number is free again either way.
+    /// The routing point `number` was called from `from`: the contact it was
+    /// lent to, if still waiting (the number is free again), or
+    /// `ForeignCaller` when the caller id is not the visitor's (the number
+    /// stays lent to them).
     pub(super) fn claim_routing_point(
         &mut self,
         tenant: TenantId,
         number: &str,
-    ) -> Option<ContactId> {
-        let reservation = self.phone.reserved.remove(&(tenant, number.to_owned()))?;
+        from: &str,
+    ) -> Result<Option<ContactId>, ForeignCaller> {
+        let key = (tenant, number.to_owned());
+        let Some(reservation) = self.phone.reserved.get(&key) else {
+            return Ok(None);
+        };
+        if reservation
+            .caller
+            .as_deref()
+            .is_some_and(|given| !same_caller(from, given))
+        {
+            metrics::counter!("switchboard_routing_points_refused_total", "reason" => "caller_id")
+                .increment(1);
+            tracing::info!(
+                contact = reservation.contact.0,
+                "a lent number was called from another caller id; refused"
+            );
+            return Err(ForeignCaller);
+        }
+        let Some(reservation) = self.phone.reserved.remove(&key) else {
+            return Ok(None);
+        };
         self.phone.routing_points.release(tenant, number);
         if let Some(call) = self.contacts.call_mut(reservation.contact) {
             call.dial_in = None;
         }
-        Some(reservation.contact)
+        Ok(Some(reservation.contact))
     }
 
     /// A contact that ends before its routing point was called gives the
@@ -140,5 +190,23 @@ impl DeskState {
             self.finish_call(contact, "expired");
             self.end_contact(contact, Sender::System);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_caller;
+
+    #[test]
+    fn the_visitors_number_in_any_carrier_form_is_the_same_caller() {
+        assert!(same_caller("+15125557001", "+15125557001"));
+        assert!(same_caller("15125557001", "+1 512 555 7001"));
+        assert!(same_caller("5125557001", "+15125557001"));
+        assert!(!same_caller("+15125557002", "+15125557001"));
+        assert!(!same_caller("+15125557777", "+15125557001"));
+        // Too few digits to tell anyone apart.
+        assert!(!same_caller("7001", "+15125557001"));
+        assert!(!same_caller("", "+15125557001"));
+        assert!(!same_caller("anonymous", "+15125557001"));
     }
 }

@@ -670,7 +670,12 @@ impl DeskState {
                 let _ = agent.reject(call, code).await;
             });
         };
-        if let Some(contact) = self.claim_routing_point(tenant, &incoming.to) {
+        let Ok(claimed) = self.claim_routing_point(tenant, &incoming.to, &incoming.from) else {
+            // A lent number called from a caller id not the visitor's.
+            reject(403);
+            return;
+        };
+        if let Some(contact) = claimed {
             let record = PhoneRecord {
                 direction: PhoneDirection::Inbound,
                 trunk: incoming.trunk,

@@ -609,7 +609,9 @@ fn a_routing_point_not_called_in_time_ends_the_contact_and_is_lent_again() {
         |center| async move {
             let mut kim = center.agent("kim", true).await;
             let mut visitor = center.visitor("desk", None).await;
-            visitor.send(json!({"type": "dial_in"})).await;
+            visitor
+                .send(json!({"type": "dial_in", "phone": "+4930555000"}))
+                .await;
             let lent = visitor.next("dial_in").await;
             assert_eq!(lent["number"], "+4930111222");
             assert_eq!(lent["expires_in_seconds"], ROUTING_POINT_HOLD.as_secs());
@@ -632,7 +634,8 @@ fn a_routing_point_not_called_in_time_ends_the_contact_and_is_lent_again() {
             center.record_until(contact, |r| r.state == "closed").await;
             // The number is free for the next visitor.
             let mut next = center.visitor("desk", None).await;
-            next.send(json!({"type": "dial_in"})).await;
+            next.send(json!({"type": "dial_in", "phone": "+4930555001"}))
+                .await;
             assert_eq!(next.next("dial_in").await["number"], "+4930111222");
         },
     );

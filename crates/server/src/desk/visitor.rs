@@ -159,9 +159,11 @@ impl DeskState {
                 self.visitor_start(conn, text.as_deref(), None, None)
             }
             (VisitorFrame::Call { media, sdp }, None) => self.visitor_call(conn, media, &sdp).await,
-            (VisitorFrame::DialIn, None) => self.visitor_dial_in(conn).await,
+            (VisitorFrame::DialIn { phone }, None) => {
+                self.visitor_dial_in(conn, phone.as_deref()).await
+            }
             (VisitorFrame::Dtmf { digits }, Some(contact)) => self.visitor_dtmf(contact, &digits),
-            (VisitorFrame::DialIn, Some(_)) => Err(FrameError::new(
+            (VisitorFrame::DialIn { .. }, Some(_)) => Err(FrameError::new(
                 ErrorCode::BadState,
                 "a conversation is already open; end it first",
             )),

@@ -43,6 +43,10 @@ pub struct TenantPhone {
     pub routing_points: Vec<String>,
     /// How long a lent number waits for the visitor's call.
     pub routing_point_hold_secs: Option<u64>,
+    /// Whoever calls a lent number in time gets the reserved agent (who sees
+    /// the visitor's identity). Off by default: the visitor gives the number
+    /// they will call from, and only that caller id connects.
+    pub routing_point_any_caller: bool,
 }
 
 /// How long a routing point waits for the visitor's call, by default.

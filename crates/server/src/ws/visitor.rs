@@ -187,7 +187,7 @@ fn starts_contact(frame: &VisitorFrame) -> bool {
         VisitorFrame::Start { .. }
             | VisitorFrame::Call { .. }
             | VisitorFrame::Callback { .. }
-            | VisitorFrame::DialIn
+            | VisitorFrame::DialIn { .. }
     )
 }
 
