@@ -30,6 +30,7 @@ mod calls;
 mod connections;
 mod conversations;
 mod dial_in;
+mod inbound;
 #[cfg(test)]
 mod memory;
 mod phone;

@@ -13,6 +13,8 @@
 //!   "visitor" and the contact queues for agents like a browser call; the
 //!   caller hears ringing until an agent's media is up, then the call is
 //!   answered. The caller id is matched against the CRM by phone number.
+//!   How such a call starts (and a call to a lent routing point) is in
+//!   `inbound.rs`; this file keeps the SIP side of every call.
 //!
 //! The SIP user agent is the `sip` crate's; nothing here parses SIP.
 
@@ -24,10 +26,7 @@ use tokio::sync::mpsc;
 
 use media::{G711, LegId, LegRole, RtpPeer};
 
-use super::{
-    DeskState, LiveContact, Stored, VisitorHello, phone_leg::PhoneLeg, screenpop,
-    storage::DeskStorage,
-};
+use super::{DeskState, phone_leg::PhoneLeg};
 use crate::{
     ids::{ContactId, QueueId, TenantId},
     phone::{
@@ -36,10 +35,8 @@ use crate::{
         codes::{Heard, Keyed},
         pool::NumberPool,
     },
-    protocol::{CallState, ErrorCode, FrameError, PageContext, ToVisitor},
-    store::{
-        CallMedia, ContactMedia, Link, NewContact, Outcome, PhoneDirection, PhoneRecord, Sender,
-    },
+    protocol::{CallState, ErrorCode, FrameError, ToVisitor},
+    store::{Link, Outcome, PhoneDirection, PhoneRecord, Sender},
 };
 
 /// What one tenant's phone settings come to at run time.
@@ -105,6 +102,49 @@ impl PhoneBook {
             _idle: idle,
         };
         (book, events)
+    }
+
+    /// The link a dialled number of the tenant's reaches.
+    pub(super) fn link_for_number(&self, tenant: TenantId, number: &str) -> Option<&Link> {
+        let lines = self.tenants.get(&tenant)?;
+        lines.links.get(lines.doc.link_for_number(number)?)
+    }
+
+    /// Refuses an incoming call with a SIP status, beside the desk.
+    pub(super) fn reject(&self, call: sip::SipCallId, code: u16) {
+        if let Some(agent) = self.agent.clone() {
+            tokio::spawn(async move {
+                let _ = agent.reject(call, code).await;
+            });
+        }
+    }
+
+    /// Tells an incoming call's caller it is ringing, beside the desk.
+    pub(super) fn ringing(&self, call: sip::SipCallId) {
+        if let Some(agent) = self.agent.clone() {
+            tokio::spawn(async move {
+                let _ = agent.ringing(call).await;
+            });
+        }
+    }
+
+    pub(super) fn has_agent(&self) -> bool {
+        self.agent.is_some()
+    }
+
+    /// The contact a SIP call belongs to from now on.
+    pub(super) fn bind(&mut self, call: sip::SipCallId, contact: ContactId) {
+        self.by_sip.insert(call, contact);
+    }
+
+    /// An inbound call whose caller is being looked up.
+    pub(super) fn look_up(&mut self, call: sip::SipCallId) {
+        self.looking_up.insert(call);
+    }
+
+    /// Whether `call` was still being looked up (false: it hung up meanwhile).
+    pub(super) fn looked_up(&mut self, call: sip::SipCallId) -> bool {
+        self.looking_up.remove(&call)
     }
 
     pub(super) fn lines(&self, tenant: TenantId) -> Option<&TenantLines> {
@@ -656,347 +696,6 @@ impl DeskState {
         call.handle.set_hold(on).await;
         self.set_call_state(contact, next);
     }
-
-    /// A caller dialled one of the tenant's numbers.
-    async fn inbound_call(&mut self, incoming: sip::IncomingCall) {
-        let call = incoming.call;
-        let tenant = TenantId::from(incoming.tenant);
-        let Some(agent) = self.phone.agent.clone() else {
-            return;
-        };
-        let reject = |code: u16| {
-            let agent = agent.clone();
-            tokio::spawn(async move {
-                let _ = agent.reject(call, code).await;
-            });
-        };
-        let Ok(claimed) = self.claim_routing_point(tenant, &incoming.to, &incoming.from) else {
-            // A lent number called from a caller id not the visitor's.
-            reject(403);
-            return;
-        };
-        if let Some(contact) = claimed {
-            let record = PhoneRecord {
-                direction: PhoneDirection::Inbound,
-                trunk: incoming.trunk,
-                center: None,
-                from: incoming.from,
-                to: incoming.to,
-                sip_call_id: Some(incoming.sip_call_id),
-                sip_code: None,
-                answered_at: None,
-            };
-            if let Err(code) = self
-                .routing_point_called(contact, call, record, incoming.media)
-                .await
-            {
-                reject(code);
-            }
-            return;
-        }
-        let known = self
-            .phone
-            .tenants
-            .get(&tenant)
-            .and_then(|lines| lines.links.get(lines.doc.link_for_number(&incoming.to)?))
-            .is_some();
-        if !known {
-            metrics::counter!("switchboard_phone_calls_refused_total", "reason" => "unknown_number")
-                .increment(1);
-            reject(404);
-            return;
-        }
-        if self.calls.engine().is_none() {
-            reject(503);
-            return;
-        }
-        // The screen pop shows the customer the caller id matches: read it
-        // beside the desk, which goes on routing meanwhile.
-        self.phone.looking_up.insert(call);
-        let store = self.store.clone();
-        let tx = self.stored_tx.clone();
-        tokio::spawn(async move {
-            let caller = look_up_caller(&*store, tenant, &incoming.from)
-                .await
-                .map_err(|e| tracing::error!(error = %e, "looking up a caller failed"));
-            let _ = tx.send(Stored::Caller {
-                incoming: Box::new(incoming),
-                caller,
-            });
-        });
-    }
-
-    /// The caller of an inbound call was looked up: its contact starts.
-    pub(super) async fn caller_looked_up(
-        &mut self,
-        incoming: sip::IncomingCall,
-        caller: Result<Caller, ()>,
-    ) {
-        let call = incoming.call;
-        if !self.phone.looking_up.remove(&call) {
-            // Hung up while we looked.
-            return;
-        }
-        let tenant = TenantId::from(incoming.tenant);
-        let Some(agent) = self.phone.agent.clone() else {
-            return;
-        };
-        let reject = |code: u16| {
-            let agent = agent.clone();
-            tokio::spawn(async move {
-                let _ = agent.reject(call, code).await;
-            });
-        };
-        let Ok(caller) = caller else {
-            reject(500);
-            return;
-        };
-        // Looked up again: the tenant's numbers may have changed meanwhile.
-        let link = self
-            .phone
-            .tenants
-            .get(&tenant)
-            .and_then(|lines| lines.links.get(lines.doc.link_for_number(&incoming.to)?))
-            .cloned();
-        let (Some(link), Some(engine)) = (link, self.calls.engine()) else {
-            reject(404);
-            return;
-        };
-        match self
-            .start_inbound(tenant, &link, incoming, caller, &engine)
-            .await
-        {
-            Ok(contact) => {
-                self.phone.by_sip.insert(call, contact);
-                metrics::counter!("switchboard_phone_calls_total", "direction" => "inbound")
-                    .increment(1);
-                let agent = agent.clone();
-                tokio::spawn(async move {
-                    let _ = agent.ringing(call).await;
-                });
-            }
-            Err(code) => reject(code),
-        }
-    }
-
-    /// A visitor called the routing point lent to them: their phone joins
-    /// their contact's call (answered now if the reserved agent's media is up
-    /// already, else when it is).
-    async fn routing_point_called(
-        &mut self,
-        contact: ContactId,
-        call: sip::SipCallId,
-        record: PhoneRecord,
-        media: sip::RemoteMedia,
-    ) -> Result<(), u16> {
-        let Some(live) = self.contacts.get(contact) else {
-            return Err(404);
-        };
-        let tenant = live.tenant;
-        let Some(handle) = live.call.as_ref().map(|c| c.handle.clone()) else {
-            return Err(404);
-        };
-        let (leg, local) = match handle.add_rtp(LegRole::Visitor).await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::error!(error = %e, "opening an RTP leg failed");
-                return Err(503);
-            }
-        };
-        {
-            let record = record.clone();
-            self.writer
-                .write(tenant, contact, "phone record", move |store| async move {
-                    store.set_phone_record(tenant, contact, &record).await
-                });
-        }
-        let Some(live_call) = self.contacts.call_mut(contact) else {
-            return Err(404);
-        };
-        live_call.phone = Some(Box::new(PhoneLeg::inbound(call, leg, local, record, media)));
-        let agent_up = live_call.agent_is_up();
-        self.phone.by_sip.insert(call, contact);
-        metrics::counter!("switchboard_phone_calls_total", "direction" => "routing_point")
-            .increment(1);
-        tracing::info!(contact = contact.0, "routing point called");
-        if agent_up {
-            self.answer_inbound(contact);
-        } else if let Some(agent) = self.phone.agent.clone() {
-            tokio::spawn(async move {
-                let _ = agent.ringing(call).await;
-            });
-        }
-        Ok(())
-    }
-
-    /// The contact and media of an inbound call; a SIP code when refused.
-    async fn start_inbound(
-        &mut self,
-        tenant: TenantId,
-        link: &Link,
-        incoming: sip::IncomingCall,
-        caller: Caller,
-        engine: &media::MediaEngine,
-    ) -> Result<ContactId, u16> {
-        let sip::IncomingCall {
-            call,
-            from,
-            to,
-            trunk,
-            sip_call_id,
-            media,
-            ..
-        } = incoming;
-        let (from, to, trunk) = (from.as_str(), to.as_str(), trunk.as_str());
-        let Some(tenant_row) = self.tenants.row(tenant) else {
-            return Err(404);
-        };
-        if !self.calls.has_room(tenant, tenant_row.calls.max_concurrent) {
-            return Err(486);
-        }
-        let Caller { customer, record } = caller;
-        // A caller id is no proof of identity: the match is shown, unverified.
-        let identity = screenpop::Identity {
-            verified: false,
-            sub: None,
-            name: None,
-            email: None,
-            entitlements: Vec::new(),
-        };
-        let context = PageContext {
-            title: format!("Phone call to {}", link.name),
-            ..PageContext::default()
-        };
-        let hello = VisitorHello {
-            context: context.clone(),
-            identity: identity.clone(),
-            region: None,
-        };
-        let mut routing = self.contact_routing(tenant, &hello, None);
-        routing.call = Some(CallMedia::Voice);
-        let new = NewContact {
-            tenant,
-            link: link.id,
-            media: ContactMedia::Voice,
-            // No visitor token: nobody can resume a phone call from a browser.
-            resume_hash: crate::auth::random_token(),
-            page_url: String::new(),
-            page_title: context.title.clone(),
-            referrer: String::new(),
-            pages_json: "[]".to_owned(),
-            language: String::new(),
-            timezone: String::new(),
-            shared_json: "{}".to_owned(),
-            verified: false,
-            customer_ref: customer.clone(),
-            identity_json: serde_json::to_string(&identity).unwrap_or_default(),
-            routing_json: serde_json::to_string(&routing).unwrap_or_default(),
-        };
-        let Some(contact) = self.next_contact_id() else {
-            return Err(503);
-        };
-        let mut pop = screenpop::build(link, contact, &identity, &context, None);
-        if customer.is_some() {
-            pop["customer"] = serde_json::to_value(record).unwrap_or_default();
-        }
-        let resume_hash = new.resume_hash.clone();
-        self.store_contact(contact, new, None);
-        pop["phone"] = serde_json::json!({
-            "from": from,
-            "to": to,
-            "customer_matched_by": customer.as_ref().map(|_| "caller_id"),
-        });
-        let record = PhoneRecord {
-            direction: PhoneDirection::Inbound,
-            trunk: trunk.to_owned(),
-            center: None,
-            from: from.to_owned(),
-            to: to.to_owned(),
-            sip_call_id: Some(sip_call_id),
-            sip_code: None,
-            answered_at: None,
-        };
-        {
-            let record = record.clone();
-            self.writer
-                .write(tenant, contact, "phone record", move |store| async move {
-                    store.set_phone_record(tenant, contact, &record).await
-                });
-        }
-        let (handle, tag) = self.calls.new_call(engine);
-        let (leg, local) = match handle.add_rtp(LegRole::Visitor).await {
-            Ok(x) => x,
-            Err(e) => {
-                handle.hangup().await;
-                self.writer
-                    .write(tenant, contact, "refused call", move |store| async move {
-                        store
-                            .mark_ended(tenant, contact, Outcome::Refused, false)
-                            .await
-                    });
-                tracing::error!(error = %e, "opening an RTP leg failed");
-                return Err(503);
-            }
-        };
-        let phone = PhoneLeg::inbound(call, leg, local, record, media);
-        // The link's `record_calls` holds however the call came in. Switchboard
-        // plays no announcement to a phone caller: the tenant's carrier or IVR
-        // must say the call is recorded (README, "Telephone network").
-        let mut live_call = super::calls::LiveCall::new(
-            CallMedia::Voice,
-            handle,
-            tag,
-            &tenant_row.calls,
-            link.calls.record,
-        );
-        live_call.phone = Some(Box::new(phone));
-        self.insert_contact(
-            contact,
-            // Nobody's browser is attached, and none will be: the caller is
-            // on the line until the SIP dialog ends.
-            LiveContact {
-                queued_sent: true,
-                call: Some(Box::new(live_call)),
-                ..LiveContact::waiting(
-                    tenant,
-                    link.clone(),
-                    resume_hash,
-                    pop,
-                    context,
-                    tenant_row.wrapup_codes.clone(),
-                    routing.clone(),
-                )
-            },
-        );
-        self.call_created(tenant, contact);
-        let at = super::now();
-        self.acd.handle_input(
-            at,
-            acd::Input::ContactArrived(Box::new(routing.spec(contact, link.queue, at))),
-        );
-        tracing::info!(contact = contact.0, tenant = %tenant_row.slug, "phone call queued");
-        Ok(contact)
-    }
-}
-
-/// What the customer records say of an inbound caller, by caller id.
-pub(super) struct Caller {
-    /// The customer the number belongs to, if any (shown unverified).
-    customer: Option<String>,
-    record: Option<crate::store::Customer>,
-}
-
-async fn look_up_caller(
-    store: &dyn DeskStorage,
-    tenant: TenantId,
-    from: &str,
-) -> Result<Caller, crate::store::StoreError> {
-    let customer = store.customer_ref_by_phone(tenant, from).await?;
-    let record = match &customer {
-        Some(external) => store.customer(tenant, external).await?,
-        None => None,
-    };
-    Ok(Caller { customer, record })
 }
 
 #[cfg(test)]

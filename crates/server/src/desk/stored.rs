@@ -56,7 +56,7 @@ pub(super) enum Stored {
     /// beside the desk like the writes).
     Caller {
         incoming: Box<sip::IncomingCall>,
-        caller: Result<super::phone::Caller, ()>,
+        caller: Result<super::inbound::Caller, ()>,
     },
 }
 
