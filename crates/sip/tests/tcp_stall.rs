@@ -31,9 +31,13 @@ fn invite(port: u16, n: u32) -> String {
     )
 }
 
-/// A TCP connection to the agent from `from` (any loopback address).
+/// A TCP connection to the agent from `from` (any loopback address). Its
+/// receive buffer is fixed small: left to autotune, Linux lets it grow to
+/// `tcp_rmem`'s maximum (32 MiB on some machines), which swallows every answer
+/// to the flood and the agent never sees a peer that does not read.
 async fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
     let sock = TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(16 * 1024).unwrap();
     sock.bind(SocketAddr::new(IpAddr::V4(from), 0)).unwrap();
     sock.connect(to).await.unwrap()
 }
