@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addWidget, openPage, until, waitForText } from './lib/browser.mjs';
 import { sharedServerAndBrowser } from './lib/hooks.mjs';
+import { closedTenant } from './lib/tenants.mjs';
 
 const DAY_MS = 86_400_000;
 const CLOSED_MESSAGE = 'We are closed right now. You can leave a message, or come back when we open.';
@@ -17,28 +18,7 @@ const ymd = (ms) => new Date(ms).toISOString().slice(0, 10);
 const HOLIDAYS = [ymd(todayMs), ymd(todayMs + DAY_MS)];
 const NEXT_OPEN_MS = todayMs + 2 * DAY_MS;
 
-const TENANT_FILE = `
-[tenant]
-slug = "closedco"
-
-[[centers]]
-name = "hq"
-time_zone = "UTC"
-holidays = ${JSON.stringify(HOLIDAYS)}
-
-[[queues]]
-name = "help"
-skill = "help"
-
-[[links]]
-slug = "help"
-name = "Help"
-queue = "help"
-
-[[agents]]
-name = "kim"
-skills = ["help"]
-`;
+const TENANT_FILE = closedTenant({ holidays: HOLIDAYS }).toString();
 
 const fixture = sharedServerAndBrowser({ tenantFiles: [TENANT_FILE] });
 

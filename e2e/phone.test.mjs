@@ -17,6 +17,7 @@ import { toneFile, waitForTone } from './lib/media.mjs';
 import { VISITOR_HEARS, openCallWindow, waitForCallState } from './lib/calls.mjs';
 import { createPhone } from './lib/phone.mjs';
 import { SIPP_PATH, haveSipp, startSipp } from './lib/sipp.mjs';
+import { phoneTenant } from './lib/tenants.mjs';
 
 const VISITOR_HZ = 440;
 const PHONE_HZ = 1000;
@@ -30,49 +31,8 @@ const skip = !haveSipp() && process.env.CI !== 'true' ? `SIPp is not installed a
 if (skip) console.log(`skipping the phone tests: ${skip}`);
 
 /** The tenant: one link whose calls go to the "hq" center's phone over the trunk at sippPort. */
-const tenantFile = (sippPort) => `
-[tenant]
-slug = "${TENANT}"
-name = "Phone Co"
-
-[[centers]]
-name = "hq"
-phone = "+15125550100"
-trunk = "carrier"
-
-[[queues]]
-name = "sales"
-skill = "sales"
-
-[[links]]
-slug = "${LINK}"
-name = "Phone Sales"
-queue = "sales"
-calls = ["voice"]
-route_calls_to = "phone"
-
-# Makes an API key for the correlation API (no skills: routes nothing).
-[[agents]]
-name = "ada"
-role = "admin"
-
-[phone]
-allowed_destinations = ["+1512"]
-caller_ids = ${JSON.stringify(CALLER_IDS)}
-push_codes = { "*76" = "${PUSH_URL}" }
-
-[[phone.trunks]]
-name = "carrier"
-host = "127.0.0.1"
-port = ${sippPort}
-transport = "udp"
-allowed_sources = ["127.0.0.1"]
-
-# The merchant shares this cookie and this form field with the call center's CRM.
-[context]
-cookies = ["cart"]
-fields = ["order"]
-`;
+const tenantFile = (sippPort) =>
+  phoneTenant({ trunkPort: sippPort, callerIds: CALLER_IDS, pushUrl: PUSH_URL }).toString();
 
 // As lib/media.mjs's launchMediaBrowser, plus a resolver rule: the pushed page's
 // host never reaches DNS (the test answers it with page.route anyway).

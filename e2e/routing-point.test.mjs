@@ -24,6 +24,7 @@ import { launchMediaBrowser, toneFile, waitForTone } from './lib/media.mjs';
 import { agentHears } from './lib/calls.mjs';
 import { createPhone } from './lib/phone.mjs';
 import { SIPP_PATH, freeSipPort, freeUdpPort, haveSipp, startSipp } from './lib/sipp.mjs';
+import { dialInTenant } from './lib/tenants.mjs';
 
 const AGENT_HZ = 440;
 const PHONE_HZ = 1000;
@@ -48,40 +49,8 @@ if (skip) console.log(`skipping the routing point tests: ${skip}`);
  * from the visitor's own phone; one agent with its queue's skill; a trunk whose
  * calls come from 127.0.0.1 (the carrier, at carrierPort).
  */
-const tenantFile = (carrierPort) => `
-[tenant]
-slug = "${TENANT}"
-name = "Dial Co"
-
-[[centers]]
-name = "hq"
-
-[[queues]]
-name = "desk"
-skill = "desk"
-
-[[links]]
-slug = "${LINK}"
-name = "Phone Desk"
-queue = "desk"
-calls = ["voice"]
-dial_in = true
-
-[[agents]]
-name = "${AGENT}"
-skills = ["desk"]
-
-[phone]
-routing_points = ["${ROUTING_POINT}"]
-routing_point_hold_secs = ${HOLD_SECS}
-
-[[phone.trunks]]
-name = "carrier"
-host = "127.0.0.1"
-port = ${carrierPort}
-transport = "udp"
-allowed_sources = ["127.0.0.1"]
-`;
+const tenantFile = (carrierPort) =>
+  dialInTenant({ carrierPort, routingPoint: ROUTING_POINT, holdSecs: HOLD_SECS }).toString();
 
 // The agent's microphone plays AGENT_HZ; the visitor's page never asks for one.
 const fixture = sharedBrowser(() => launchMediaBrowser({ wav: toneFile(AGENT_HZ) }), { skip });
