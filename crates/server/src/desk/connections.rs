@@ -65,7 +65,9 @@ pub(super) struct AgentConn {
 
 #[derive(Default)]
 pub(super) struct Connections {
-    visitors: HashMap<ConnId, VisitorConn>,
+    /// Boxed: a map's table holds about twice its length in slots, and a
+    /// `VisitorConn` is several hundred bytes (docs/benchmarks.md).
+    visitors: HashMap<ConnId, Box<VisitorConn>>,
     /// Every open tab of a visitor (connections sharing a resume token), so a
     /// chat started in one tab reaches the others without a scan.
     tabs: HashMap<String, Vec<ConnId>>,
@@ -77,11 +79,11 @@ pub(super) struct Connections {
 
 impl Connections {
     pub(super) fn visitor(&self, conn: ConnId) -> Option<&VisitorConn> {
-        self.visitors.get(&conn)
+        self.visitors.get(&conn).map(AsRef::as_ref)
     }
 
     pub(super) fn visitor_mut(&mut self, conn: ConnId) -> Option<&mut VisitorConn> {
-        self.visitors.get_mut(&conn)
+        self.visitors.get_mut(&conn).map(AsMut::as_mut)
     }
 
     /// A visitor tab that said hello, among its resume token's tabs.
@@ -90,12 +92,12 @@ impl Connections {
             .entry(visitor.resume_hash.clone())
             .or_default()
             .push(conn);
-        self.visitors.insert(conn, visitor);
+        self.visitors.insert(conn, Box::new(visitor));
     }
 
     /// A visitor tab closed: it leaves its token's tabs and its queue's watchers.
     pub(super) fn remove_visitor(&mut self, conn: ConnId) -> Option<VisitorConn> {
-        let visitor = self.visitors.remove(&conn)?;
+        let visitor = *self.visitors.remove(&conn)?;
         if let Some(tabs) = self.tabs.get_mut(&visitor.resume_hash) {
             tabs.retain(|c| *c != conn);
             if tabs.is_empty() {

@@ -7,16 +7,14 @@ pub mod visitor;
 
 use std::time::Instant;
 
-use axum::extract::ws::{Message, WebSocket};
-use futures_util::{SinkExt, stream::SplitSink};
+use axum::extract::ws::Message;
+use futures_util::{Sink, SinkExt};
 
 use crate::protocol::{ErrorCode, FrameError};
 
 /// Largest WebSocket message accepted at all; frames over `protocol::MAX_FRAME`
 /// but under this get an error frame and the connection stays.
 pub const MAX_MESSAGE: usize = 64 * 1024;
-
-type Sink = SplitSink<WebSocket, Message>;
 
 /// Initial read buffer per connection. tungstenite's default (128 KiB) made each
 /// idle visitor cost 141 KB; most frames here are well under 1 KiB, and the
@@ -33,11 +31,12 @@ fn configure(ws: axum::extract::WebSocketUpgrade) -> axum::extract::WebSocketUpg
         .write_buffer_size(0)
 }
 
-async fn send_text(sink: &mut Sink, text: String) -> bool {
+/// Sends a text frame; false when the socket is gone.
+async fn send_text<S: Sink<Message> + Unpin>(sink: &mut S, text: String) -> bool {
     sink.send(Message::Text(text.into())).await.is_ok()
 }
 
-async fn send_error(sink: &mut Sink, e: FrameError) -> bool {
+async fn send_error<S: Sink<Message> + Unpin>(sink: &mut S, e: FrameError) -> bool {
     send_text(sink, crate::protocol::encode_error(e)).await
 }
 

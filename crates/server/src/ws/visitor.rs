@@ -1,19 +1,23 @@
 //! `GET /ws/visitor?tenant=T&link=L` on the public listener.
 
-use std::{net::SocketAddr, time::Instant};
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Instant,
+};
 
 use axum::{
     extract::{ConnectInfo, Query, State, WebSocketUpgrade, ws::WebSocket},
     http::{HeaderMap, header},
     response::{IntoResponse, Response},
 };
-use futures_util::StreamExt;
 use serde::Deserialize;
+use tokio::sync::mpsc;
 
 use super::{FrameBudget, Incoming, classify, send_error, send_text};
 use crate::{
-    desk::{Identity, Outbox, Profile, Request, VisitorArrival},
+    desk::{ConnId, Identity, Outbox, Profile, Request, VisitorArrival},
     http::{AppState, error::ApiError, staff::same_origin},
+    ids::TenantId,
     protocol::{self, ErrorCode, FrameError, VisitorFrame},
     store::{Link, Tenant},
 };
@@ -63,7 +67,12 @@ pub async fn upgrade(
         return ApiError::forbidden("this site is not allowed to open this tenant's widget")
             .into_response();
     }
-    super::configure(ws).on_upgrade(move |socket| serve(socket, state, found, client))
+    let arrival = Box::new(Arrival {
+        state,
+        found,
+        client,
+    });
+    super::configure(ws).on_upgrade(move |socket| serve(socket, arrival))
 }
 
 async fn lookup(state: &AppState, q: &VisitorQuery) -> Result<Option<(Tenant, Link)>, ApiError> {
@@ -77,93 +86,166 @@ async fn lookup(state: &AppState, q: &VisitorQuery) -> Result<Option<(Tenant, Li
     Ok(link.map(|l| (tenant, l)))
 }
 
-async fn serve(
-    socket: WebSocket,
+/// What the connection knows before the visitor's hello, boxed: the upgrade's
+/// task keeps its callback's captures for as long as the connection lives.
+struct Arrival {
     state: AppState,
     found: Option<(Tenant, Link)>,
-    client: std::net::IpAddr,
-) {
-    let (mut sink, mut stream) = socket.split();
-    let conn = state.desk.new_conn();
-    let (outbox, mut rx) = Outbox::channel();
-    let mut outbox = Some(outbox);
-    let mut budget = FrameBudget::new();
-    let mut greeted = false;
-    let mut identity: Option<Identity> = None;
+    client: IpAddr,
+}
+
+/// A visitor connection once they said hello: the desk holds the rest of
+/// what they said (link, page context), so an idle connection stays small.
+struct Visitor {
+    state: AppState,
+    conn: ConnId,
+    tenant: TenantId,
+    identity: Identity,
+    budget: FrameBudget,
+    rx: mpsc::Receiver<Box<protocol::ToVisitor>>,
+}
+
+/// One visitor connection (docs/benchmarks.md, memory per idle visitor). An
+/// idle connection waits on its socket and its outbox, nothing else: the
+/// hello and each frame are handled in boxed futures that exist only while
+/// they run, and the socket is not split.
+async fn serve(mut socket: WebSocket, arrival: Box<Arrival>) {
     metrics::gauge!("switchboard_visitor_connections").increment(1.0);
+    if let Some(mut visitor) = Box::pin(greet(&mut socket, arrival)).await {
+        loop {
+            tokio::select! {
+                message = socket.recv() => {
+                    let keep = match classify(message) {
+                        Incoming::Text(text) => Box::pin(visitor.frame(&mut socket, &text)).await,
+                        Incoming::Ignore => true,
+                        Incoming::Close => false,
+                        Incoming::Binary => {
+                            let e = FrameError::new(ErrorCode::BadJson, "send JSON text frames");
+                            send_error(&mut socket, e).await
+                        }
+                    };
+                    if !keep { break; }
+                }
+                frame = visitor.rx.recv() => {
+                    // None: the desk dropped this connection (too slow, or stopping).
+                    let Some(frame) = frame else { break };
+                    if !send_text(&mut socket, protocol::encode(&frame)).await { break; }
+                }
+            }
+        }
+        let gone = Request::VisitorGone { conn: visitor.conn };
+        let _ = Box::pin(visitor.state.desk.send(gone)).await;
+    }
+    metrics::gauge!("switchboard_visitor_connections").decrement(1.0);
+}
+
+/// Waits for the visitor's hello, answering anything else with an error, and
+/// hands it to the desk with a new outbox. `None`: the connection ends (no
+/// hello in time, the socket closed, or the desk stopped).
+async fn greet(socket: &mut WebSocket, arrival: Box<Arrival>) -> Option<Box<Visitor>> {
+    let Arrival {
+        state,
+        mut found,
+        client,
+    } = *arrival;
+    let conn = state.desk.new_conn();
+    let mut budget = FrameBudget::new();
     // A socket that never says hello holds a connection for nothing.
     let hello_deadline = tokio::time::sleep(state.hello_timeout);
     tokio::pin!(hello_deadline);
     loop {
-        tokio::select! {
-            () = &mut hello_deadline, if !greeted => {
+        let message = tokio::select! {
+            () = &mut hello_deadline => {
                 metrics::counter!("switchboard_ws_hello_timeouts_total").increment(1);
                 let e = FrameError::new(ErrorCode::BadState, "no hello in time; connect again");
-                let _ = send_error(&mut sink, e).await;
-                break;
+                let _ = send_error(socket, e).await;
+                return None;
             }
-            message = stream.next() => {
-                let text = match classify(message) {
-                    Incoming::Text(t) => t,
-                    Incoming::Ignore => continue,
-                    Incoming::Close => break,
-                    Incoming::Binary => {
-                        let e = FrameError::new(ErrorCode::BadJson, "send JSON text frames");
-                        if !send_error(&mut sink, e).await { break; }
-                        continue;
-                    }
-                };
-                let result = match budget.take().and_then(|()| protocol::parse::<VisitorFrame>(&text, protocol::VISITOR_FRAME_TYPES)) {
-                    Err(e) => Err(e),
-                    Ok(frame @ VisitorFrame::Hello { .. }) if !greeted => {
-                        match (&found, outbox.take()) {
-                            (Some((tenant, link)), Some(outbox)) => {
-                                greeted = true;
-                                let established = establish(tenant, &frame);
-                                identity = Some(established.clone());
-                                let request = Request::VisitorHello {
-                                    conn,
-                                    arrival: Box::new(VisitorArrival {
-                                        tenant: tenant.clone(),
-                                        link: link.clone(),
-                                        identity: established,
-                                        ip: client,
-                                    }),
-                                    frame,
-                                    outbox,
-                                };
-                                if state.desk.send(request).await.is_err() { break; }
-                                Ok(())
-                            }
-                            _ => Err(FrameError::new(ErrorCode::UnknownTenant, "this chat is not available")),
-                        }
-                    }
-                    Ok(_) if !greeted => Err(FrameError::new(ErrorCode::BadState, "send hello first")),
-                    Ok(frame) => {
-                        let profile = match (&found, &identity) {
-                            (Some((tenant, _)), Some(identity)) if starts_contact(&frame) => {
-                                profile(&state, tenant.id, identity).await
-                            }
-                            _ => None,
-                        };
-                        if state.desk.send(Request::Visitor { conn, frame, profile }).await.is_err() { break; }
-                        Ok(())
-                    }
-                };
-                if let Err(e) = result && !send_error(&mut sink, e).await {
-                    break;
+            message = socket.recv() => message,
+        };
+        let text = match classify(message) {
+            Incoming::Text(t) => t,
+            Incoming::Ignore => continue,
+            Incoming::Close => return None,
+            Incoming::Binary => {
+                let e = FrameError::new(ErrorCode::BadJson, "send JSON text frames");
+                if !send_error(socket, e).await {
+                    return None;
                 }
+                continue;
             }
-            frame = rx.recv(), if greeted => {
-                // None: the desk dropped this connection (too slow, or stopping).
-                let Some(frame) = frame else { break };
-                if !send_text(&mut sink, protocol::encode(&frame)).await { break; }
+        };
+        let parsed = budget
+            .take()
+            .and_then(|()| protocol::parse::<VisitorFrame>(&text, protocol::VISITOR_FRAME_TYPES));
+        let e = match parsed {
+            Err(e) => e,
+            Ok(frame @ VisitorFrame::Hello { .. }) => {
+                let Some((tenant, link)) = found.take() else {
+                    let e = FrameError::new(ErrorCode::UnknownTenant, "this chat is not available");
+                    if !send_error(socket, e).await {
+                        return None;
+                    }
+                    continue;
+                };
+                let (identity, tenant_id) = (establish(&tenant, &frame), tenant.id);
+                let kept = identity.clone();
+                let (outbox, rx) = Outbox::channel();
+                let request = Request::VisitorHello {
+                    conn,
+                    arrival: Box::new(VisitorArrival {
+                        tenant,
+                        link,
+                        identity,
+                        ip: client,
+                    }),
+                    frame,
+                    outbox,
+                };
+                if state.desk.send(request).await.is_err() {
+                    return None;
+                }
+                return Some(Box::new(Visitor {
+                    state,
+                    conn,
+                    tenant: tenant_id,
+                    identity: kept,
+                    budget,
+                    rx,
+                }));
             }
+            Ok(_) => FrameError::new(ErrorCode::BadState, "send hello first"),
+        };
+        if !send_error(socket, e).await {
+            return None;
         }
     }
-    metrics::gauge!("switchboard_visitor_connections").decrement(1.0);
-    if greeted {
-        let _ = state.desk.send(Request::VisitorGone { conn }).await;
+}
+
+impl Visitor {
+    /// A frame after hello: checked against the budget, parsed and handed to
+    /// the desk. False: the connection ends.
+    async fn frame(&mut self, socket: &mut WebSocket, text: &str) -> bool {
+        let parsed = self
+            .budget
+            .take()
+            .and_then(|()| protocol::parse::<VisitorFrame>(text, protocol::VISITOR_FRAME_TYPES));
+        match parsed {
+            Err(e) => send_error(socket, e).await,
+            Ok(frame) => {
+                let profile = if starts_contact(&frame) {
+                    profile(&self.state, self.tenant, &self.identity).await
+                } else {
+                    None
+                };
+                let request = Request::Visitor {
+                    conn: self.conn,
+                    frame,
+                    profile,
+                };
+                self.state.desk.send(request).await.is_ok()
+            }
+        }
     }
 }
 
@@ -193,11 +275,7 @@ fn starts_contact(frame: &VisitorFrame) -> bool {
 
 /// What the store knows of a verified visitor, read here so that the desk
 /// never waits for it. A failed read starts the contact without it.
-async fn profile(
-    state: &AppState,
-    tenant: crate::ids::TenantId,
-    identity: &Identity,
-) -> Option<Box<Profile>> {
+async fn profile(state: &AppState, tenant: TenantId, identity: &Identity) -> Option<Box<Profile>> {
     match Profile::load(&state.store, tenant, identity, crate::ids::ContactId(0)).await {
         Ok(profile) => profile.map(Box::new),
         Err(e) => {
