@@ -14,12 +14,15 @@ use tokio::{sync::mpsc, time::Instant};
 
 use media::{CallTag, LegId, LegRole, MediaEngine, MediaError, MediaEvent, MediaEventKind};
 
+use self::recording::Recorder;
 use super::{ConnId, DeskState, ListenError, Phase};
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
     protocol::{self, CallState, ErrorCode, FrameError, MediaSettings, ToAgent, ToVisitor},
     store::{CallMedia, CallRecord, CallRoute, Sender},
 };
+
+pub(super) mod recording;
 
 /// Remote media control requests that may await a visitor's answer at once.
 const MAX_PENDING_REQUESTS: usize = 4;
@@ -41,6 +44,8 @@ pub(super) struct LiveCall {
     tag: CallTag,
     /// The link records its calls (the visitor was told).
     pub(super) recording: bool,
+    /// Where the recording stands (`recording.rs`).
+    recorder: Recorder,
     /// The tenant lets agents ask for visitor media changes.
     media_control: bool,
     visitor_up: bool,
@@ -75,6 +80,7 @@ impl LiveCall {
             handle,
             tag,
             recording,
+            recorder: Recorder::Off,
             media_control: settings.media_control,
             visitor_up: false,
             agent_leg: None,
@@ -476,6 +482,10 @@ impl DeskState {
                 },
             );
         }
+        if call.recorder == Recorder::Linking {
+            // The recorder never started: the record names no files.
+            call.record.recording = None;
+        }
         let figures = call.record.clone();
         self.writer
             .write(tenant, contact, "call figures", move |store| async move {
@@ -486,7 +496,7 @@ impl DeskState {
     }
 
     /// What the media engine reports about a call's legs.
-    pub(super) async fn media_event(&mut self, event: MediaEvent) {
+    pub(super) fn media_event(&mut self, event: MediaEvent) {
         let Some(&contact) = self.calls.by_tag.get(&event.tag) else {
             return;
         };
@@ -504,7 +514,7 @@ impl DeskState {
                     // An inbound phone call is answered once an agent is there.
                     self.answer_inbound(contact);
                 }
-                self.call_progress(contact).await;
+                self.call_progress(contact);
             }
             MediaEventKind::Dtmf { leg, digit, .. } => self.phone_digit(contact, leg, digit),
             MediaEventKind::LegFailed { leg, role, reason } => {
@@ -523,8 +533,8 @@ impl DeskState {
     }
 
     /// Both parties' media are up: the call is connected (and recorded when
-    /// the link says so).
-    pub(super) async fn call_progress(&mut self, contact: ContactId) {
+    /// the link says so, once the record names the files: `recording.rs`).
+    pub(super) fn call_progress(&mut self, contact: ContactId) {
         let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
@@ -537,18 +547,8 @@ impl DeskState {
         }
         call.state = CallState::Connected;
         call.talk_since = Some(Instant::now());
-        let start_recording = call.recording && call.record.recording.is_none();
-        let handle = call.handle.clone();
-        if start_recording {
-            let dir = self.config.recordings.join(tenant.0.to_string());
-            match handle.record(dir, contact.0.to_string()).await {
-                Ok(_) => {
-                    if let Some(call) = self.contacts.call_mut(contact) {
-                        call.record.recording = Some(format!("{}/{}", tenant.0, contact.0));
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "starting a recording failed"),
-            }
+        if call.recording && call.recorder == Recorder::Off {
+            self.link_recording(tenant, contact);
         }
         self.announce_call(contact, None);
     }

@@ -41,6 +41,8 @@ pub(crate) struct ContactRow {
     pub(crate) wrapup: Option<String>,
     pub(crate) offers: u32,
     pub(crate) requeues: u32,
+    /// A call's figures and recording, as last stored.
+    pub(crate) call: Option<CallRecord>,
 }
 
 #[derive(Default)]
@@ -157,6 +159,7 @@ impl ContactWrites for MemoryStore {
                 wrapup: None,
                 offers: 0,
                 requeues: 0,
+                call: None,
             },
         );
         ready(())
@@ -249,10 +252,10 @@ impl ContactWrites for MemoryStore {
     fn set_call_record<'a>(
         &'a self,
         _tenant: TenantId,
-        _contact: ContactId,
-        _call: &'a CallRecord,
+        contact: ContactId,
+        call: &'a CallRecord,
     ) -> StoreFuture<'a, ()> {
-        ready(())
+        self.update(contact, |row| row.call = Some(call.clone()))
     }
     fn set_phone_record<'a>(
         &'a self,

@@ -17,11 +17,12 @@
 //!
 //! Files: `visitor.rs` handles visitor frames, `agent.rs` agent frames,
 //! `routing.rs` carries out what the ACD core decides, `screenpop.rs` builds what
-//! the agent sees, `calls.rs` runs voice and video contacts with the media engine,
+//! the agent sees, `calls.rs` runs voice and video contacts with the media engine
+//! (`calls/recording.rs` names a recording in its record before it starts),
 //! `phone.rs` the calls that cross a SIP trunk (`phone_leg.rs` is a call's phone
 //! side), `dial_in.rs` the routing points a visitor calls from their own phone,
 //! `rebuild.rs` puts waiting contacts back after a restart. `storage.rs` names
-//! what the desk asks of storage; `memory.rs` and `tests.rs` run the desk on it
+//! what the desk asks of storage; `memory.rs` and `tests/` run the desk on it
 //! in memory on a paused clock.
 
 mod agent;
@@ -214,6 +215,10 @@ impl Desk {
         media: Option<MediaEngine>,
         sip: Option<(sip::SipAgent, mpsc::Receiver<sip::SipEvent>)>,
     ) -> Result<(Desk, tokio::task::JoinHandle<()>), crate::store::StoreError> {
+        tokio::spawn(calls::recording::count_unlinked(
+            store.clone(),
+            config.recordings.clone(),
+        ));
         Self::start_with(Arc::new(store), config, media, sip).await
     }
 
@@ -581,7 +586,7 @@ impl DeskState {
                     let Some(request) = request else { break };
                     self.handle(request).await;
                 }
-                Some(event) = media_rx.recv() => self.media_event(event).await,
+                Some(event) = media_rx.recv() => self.media_event(event),
                 Some(event) = sip_rx.recv() => self.sip_event(event).await,
                 Some(stored) = stored_rx.recv() => self.stored(stored).await,
                 () = tokio::time::sleep_until(deadline) => {

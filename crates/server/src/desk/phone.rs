@@ -592,7 +592,7 @@ impl DeskState {
                     p.record.answered_at = Some(super::now().0);
                 }
                 self.set_call_state(contact, CallState::Connecting);
-                self.call_progress(contact).await;
+                self.call_progress(contact);
             }
             E::Failed { call, code, reason } => {
                 let Some(contact) = self.phone.by_sip.remove(&call) else {

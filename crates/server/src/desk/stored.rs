@@ -52,6 +52,12 @@ pub(super) enum Stored {
         ok: bool,
     },
     ContactIds(Result<std::ops::Range<i64>, ()>),
+    /// A recorded call's record names its files: the recorder may start
+    /// (`calls/recording.rs`).
+    RecordingLinked {
+        contact: ContactId,
+        ok: bool,
+    },
     /// An inbound caller looked up in the customer records (a read, done
     /// beside the desk like the writes).
     Caller {
@@ -224,6 +230,7 @@ impl DeskState {
             Stored::WrapUp { contact, agent, ok } => self.wrapup_stored(contact, agent, ok),
             Stored::CallbackMade { contact, at, ok } => self.callback_made(contact, at, ok),
             Stored::Caller { incoming, caller } => self.caller_looked_up(*incoming, caller).await,
+            Stored::RecordingLinked { contact, ok } => self.recording_linked(contact, ok).await,
         }
     }
 

@@ -242,6 +242,17 @@ impl Store {
         Ok(())
     }
 
+    /// The recordings a tenant's contact records name (file stems, as
+    /// `CallRecord::recording`).
+    pub async fn recording_stems(&self, tenant: TenantId) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT recording FROM contacts WHERE tenant_id = $1 AND recording IS NOT NULL",
+        )
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// A contact's call figures, if it was a call.
     pub async fn call_record(
         &self,
