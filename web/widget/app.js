@@ -288,7 +288,15 @@ class ChatPanel {
         this.dialIn = f.number;
         this.askingDialIn = false;
         this.phone.value = '';
-        this.addRow('system', `Call ${f.number} from your phone within ${Math.ceil(f.expires_in_seconds / 60)} min. An agent is being reserved for you.`);
+        {
+          const within = Math.ceil(f.expires_in_seconds / 60);
+          // With a PIN, a call from another number connects once it is keyed.
+          const pin = typeof f.pin === 'string' && /^[0-9]{4,6}$/.test(f.pin) ? f.pin : null;
+          const how = pin
+            ? `Call ${f.number} within ${within} min and key ${pin} when you hear two beeps (not needed from the number you gave).`
+            : `Call ${f.number} from your phone within ${within} min.`;
+          this.addRow('system', `${how} An agent is being reserved for you.`);
+        }
         break;
       case 'callback_scheduled':
         // Stored server-side: the visitor will be called around `at`.

@@ -43,7 +43,12 @@ pub(crate) enum Command {
     },
     AddRtp {
         role: LegRole,
+        screened: bool,
         reply: oneshot::Sender<Result<(LegId, SocketAddr), MediaError>>,
+    },
+    Admit {
+        leg: LegId,
+        reply: oneshot::Sender<Result<(), MediaError>>,
     },
     SetRtpPeer {
         leg: LegId,
@@ -85,6 +90,9 @@ pub(crate) struct CallTask {
     /// Given to the receive task with each leg's registration.
     inbound_tx: mpsc::Sender<Inbound>,
     legs: Vec<Leg>,
+    /// Phone legs not yet admitted as a party: bridged to nobody, their
+    /// digits reported, their connecting and failing not (`Call::admit`).
+    screened: Vec<LegId>,
     hold: bool,
     recording: Option<Recording>,
     /// Events waiting to be sent to the desk.
@@ -118,6 +126,7 @@ impl CallTask {
             inbound,
             inbound_tx,
             legs: Vec::new(),
+            screened: Vec::new(),
             hold: false,
             recording: None,
             pending_events: Vec::new(),
@@ -186,9 +195,16 @@ impl CallTask {
                 let result = self.add_webrtc(role, offer).await;
                 let _ = reply.send(result);
             }
-            Command::AddRtp { role, reply } => {
-                let result = self.add_rtp(role).await;
+            Command::AddRtp {
+                role,
+                screened,
+                reply,
+            } => {
+                let result = self.add_rtp(role, screened).await;
                 let _ = reply.send(result);
+            }
+            Command::Admit { leg, reply } => {
+                let _ = reply.send(self.admit(leg).await);
             }
             Command::SetRtpPeer { leg, peer, reply } => {
                 let result = self.rtp_leg(leg).map(|l| l.set_peer(peer, Instant::now()));
@@ -257,7 +273,8 @@ impl CallTask {
         Ok((id, answer))
     }
 
-    /// One visitor and one agent at a time: a new one replaces the old.
+    /// One visitor and one agent at a time: a new one replaces the old
+    /// (screened legs are no party yet, and stay).
     async fn replace_party(&mut self, role: LegRole) {
         if role == LegRole::Listener {
             return;
@@ -265,7 +282,7 @@ impl CallTask {
         let old: Vec<LegId> = self
             .legs
             .iter()
-            .filter(|l| l.role() == role)
+            .filter(|l| l.role() == role && !self.screened.contains(&l.id()))
             .map(Leg::id)
             .collect();
         for old in old {
@@ -273,9 +290,40 @@ impl CallTask {
         }
     }
 
+    /// A screened leg becomes the visitor: the old visitor leg (if any) goes,
+    /// and the bridge takes it from now on. Its `Connected` is reported now
+    /// if its media flows already (it was held back while screened).
+    async fn admit(&mut self, leg: LegId) -> Result<(), MediaError> {
+        let Some(i) = self.index(leg) else {
+            return Err(RtpError::NoSuchLeg.into());
+        };
+        if !self.screened.contains(&leg) {
+            return Ok(());
+        }
+        let (role, connected) = (self.legs[i].role(), self.legs[i].connected());
+        self.replace_party(role).await;
+        self.screened.retain(|l| *l != leg);
+        tracing::info!(
+            tag = self.tag.0,
+            leg = leg.0,
+            ?role,
+            "screened leg admitted"
+        );
+        if connected {
+            self.pending_events
+                .push(MediaEventKind::Connected { leg, role });
+        }
+        Ok(())
+    }
+
     /// Opens a phone's leg on a fresh port pair; media flows once its
-    /// address is set.
-    async fn add_rtp(&mut self, role: LegRole) -> Result<(LegId, SocketAddr), MediaError> {
+    /// address is set. A screened leg replaces no party and plays the
+    /// prompt once its address is set.
+    async fn add_rtp(
+        &mut self,
+        role: LegRole,
+        screened: bool,
+    ) -> Result<(LegId, SocketAddr), MediaError> {
         let (rtp_socket, rtcp_socket) = self.shared.ports.bind()?;
         let port = rtp_socket.local_addr()?.port();
         let id = self.shared.next_leg_id();
@@ -299,7 +347,7 @@ impl CallTask {
             receiver: receiver.clone(),
             gate,
         };
-        let leg = match RtpLeg::new(
+        let mut leg = match RtpLeg::new(
             id,
             role,
             ports,
@@ -313,8 +361,19 @@ impl CallTask {
                 return Err(e.into());
             }
         };
-        self.replace_party(role).await;
-        tracing::info!(tag = self.tag.0, leg = id.0, ?role, "rtp leg added");
+        if screened {
+            leg.queue_prompt();
+            self.screened.push(id);
+        } else {
+            self.replace_party(role).await;
+        }
+        tracing::info!(
+            tag = self.tag.0,
+            leg = id.0,
+            ?role,
+            screened,
+            "rtp leg added"
+        );
         self.legs.push(Leg::Rtp(Box::new(leg)));
         Ok((id, SocketAddr::new(self.shared.announce, port)))
     }
@@ -451,6 +510,9 @@ impl CallTask {
                         self.keyframe_from(source, kind, true, Instant::now());
                     }
                 }
+                LegOutput::Connected if self.screened.contains(&from) => {
+                    tracing::info!(tag = self.tag.0, leg = from.0, "screened leg connected");
+                }
                 LegOutput::Connected => {
                     tracing::info!(tag = self.tag.0, leg = from.0, ?role, "media leg connected");
                     self.pending_events
@@ -467,6 +529,10 @@ impl CallTask {
                         role,
                         digit,
                     });
+                }
+                // Its owner gives up on it by its own deadline.
+                LegOutput::Failed(reason) if self.screened.contains(&from) => {
+                    tracing::info!(tag = self.tag.0, leg = from.0, %reason, "screened leg failed");
                 }
                 LegOutput::Failed(reason) => {
                     tracing::info!(tag = self.tag.0, leg = from.0, ?role, %reason, "media leg failed");
@@ -492,7 +558,7 @@ impl CallTask {
         };
         self.legs
             .iter()
-            .find(|l| l.role() == other && !l.failed())
+            .find(|l| l.role() == other && !l.failed() && !self.screened.contains(&l.id()))
             .map(Leg::id)
     }
 
@@ -517,7 +583,7 @@ impl CallTask {
     ) {
         let source = &self.legs[i];
         let (role, source_id) = (source.role(), source.id());
-        if role == LegRole::Listener || self.hold {
+        if role == LegRole::Listener || self.hold || self.screened.contains(&source_id) {
             return; // a listener is heard by no one; on hold nobody is
         }
         let audio = data.params.spec().codec.is_audio();
@@ -544,7 +610,10 @@ impl CallTask {
         }
         let socket = &self.shared.socket;
         for target in &mut self.legs {
-            if target.id() == source_id || !target.takes_media() {
+            if target.id() == source_id
+                || !target.takes_media()
+                || self.screened.contains(&target.id())
+            {
                 continue;
             }
             let mid = match (role, target.role(), audio) {
@@ -590,6 +659,7 @@ impl CallTask {
     async fn remove(&mut self, id: LegId) {
         let Some(i) = self.index(id) else { return };
         let mut leg = self.legs.swap_remove(i);
+        self.screened.retain(|l| *l != id);
         leg.close(&self.shared.socket);
         // If the receive task is gone, so are its maps.
         let _ = self

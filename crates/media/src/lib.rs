@@ -20,6 +20,9 @@
 //!   the phone's first packet arrives, and fails if none comes within
 //!   `connect_timeout`, or nothing for `SILENCE_LIMIT` after. Digits go both ways as RFC 4733
 //!   events ([`Call::send_dtmf`], [`MediaEventKind::Dtmf`]).
+//! * [`Call::add_rtp_screened`] opens a phone's leg outside the bridge (a
+//!   caller asked for a PIN): it plays a prompt and reports digits only,
+//!   until [`Call::admit`] makes it the visitor.
 //! * Bridge: the visitor leg and the current agent leg hear each other unless
 //!   the call is on hold; listener legs receive both parties' audio and send
 //!   nothing anyone hears; recording writes each party's audio to its own
@@ -346,7 +349,33 @@ impl Call {
     /// Opens an RTP leg (a phone on a SIP trunk) on a free port pair from the
     /// range; returns the leg and the address to announce in SDP.
     pub async fn add_rtp(&self, role: LegRole) -> Result<(LegId, SocketAddr), MediaError> {
-        self.ask(|reply| Command::AddRtp { role, reply }).await?
+        self.ask(|reply| Command::AddRtp {
+            role,
+            screened: false,
+            reply,
+        })
+        .await?
+    }
+
+    /// Opens a visitor's RTP leg that is not a party yet (a caller who must
+    /// key a PIN first): nobody hears it and it hears nobody, it replaces
+    /// no leg, and only its digits are reported ([`MediaEventKind::Dtmf`]);
+    /// its connecting and failing are not. Once its peer is set it plays a
+    /// short prompt (two 1 kHz beeps). [`Call::admit`] makes it the visitor.
+    pub async fn add_rtp_screened(&self) -> Result<(LegId, SocketAddr), MediaError> {
+        self.ask(|reply| Command::AddRtp {
+            role: LegRole::Visitor,
+            screened: true,
+            reply,
+        })
+        .await?
+    }
+
+    /// Makes a screened leg the call's visitor, replacing any other: bridged
+    /// from now on, and reported `Connected` at once if its media flows.
+    /// Error if the leg is gone (it failed while screened).
+    pub async fn admit(&self, leg: LegId) -> Result<(), MediaError> {
+        self.ask(|reply| Command::Admit { leg, reply }).await?
     }
 
     /// Where the phone's media goes (from the SDP offer/answer). May be

@@ -121,7 +121,8 @@ pub enum VisitorFrame {
     },
     /// Asks for a number to call from the visitor's own phone: an agent is
     /// reserved and the number connects to them (a routing point), when
-    /// called from `phone` (unless the tenant lets any caller through).
+    /// called from `phone` (unless the tenant lets any caller through), or
+    /// by a caller keying the PIN of the answer (when the tenant sets it).
     DialIn {
         #[serde(default)]
         phone: Option<String>,
@@ -408,10 +409,13 @@ pub enum ToVisitor {
         share: crate::store::ContextShare,
     },
     /// The number to call from the visitor's phone, reserved for this
-    /// visitor (and an agent for them) for `expires_in_seconds`.
+    /// visitor (and an agent for them) for `expires_in_seconds`; `pin`, when
+    /// the tenant allows it, for a call from another caller id to key.
     DialIn {
         number: String,
         expires_in_seconds: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pin: Option<String>,
     },
     Status {
         available: bool,

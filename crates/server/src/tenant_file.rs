@@ -520,6 +520,15 @@ pub async fn apply(
 ) -> Result<Applied, TenantFileError> {
     let mut applied = Applied::default();
     let slug = file.tenant.slug.get_ref();
+    // Before anything is written: a trunk on another tenant's address must
+    // be told apart from theirs by called number.
+    if let Some(phone) = &file.phone {
+        for (other, theirs) in store.other_tenants_phone(slug).await? {
+            phone
+                .check_shared_addresses(&other, &theirs)
+                .map_err(TenantFileError::Invalid)?;
+        }
+    }
     let tenant = if let Some(t) = store.tenant_by_slug(slug).await? {
         t
     } else {

@@ -5,94 +5,22 @@
 //! the caller-id lookup, the record), a busy center, a caller dialling a DID
 //! to an agent, and an unknown DID.
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 #[path = "common/phone.rs"]
 mod phone;
+#[path = "common/sipp.rs"]
+mod sipp;
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::time::Duration;
 
+use browser::{Browser, agent_joins};
 use common::{Tenant, TestServer, WAIT, Ws, free_sip_addr, hello, tenant::Link};
-use media::testclient::{ClientEvent, Shape, TestClient};
-use opus_rs::{Application, OpusDecoder, OpusEncoder};
+use opus_rs::OpusDecoder;
 use phone::RtpPhone;
 use serde_json::{Value, json};
-use tokio::{process::Child, sync::mpsc};
-
-const SIPP: &str = "/usr/bin/sipp";
-
-/// sipp must be there in CI; elsewhere a missing sipp skips with a reason.
-fn have_sipp() -> bool {
-    if std::path::Path::new(SIPP).exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{SIPP} is missing (Debian package sip-tester); CI installs it"
-    );
-    eprintln!("skipping: {SIPP} is not installed (apt-get install sip-tester)");
-    false
-}
-
-fn scenario(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    match name {
-        // The e2e tests' call center scenarios serve here too.
-        "uas-answer.xml" | "uas-busy.xml" => dir.join("../../e2e/sipp").join(name),
-        _ => dir.join("tests/sipp").join(name),
-    }
-}
-
-/// One sipp process, killed when dropped.
-struct Sipp {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Sipp {
-    /// sipp on a free loopback port with `scenario`, one call, `args` after.
-    fn start(scenario_name: &str, args: &[String]) -> Sipp {
-        let addr = free_sip_addr();
-        let dir =
-            std::env::temp_dir().join(format!("sb-sipp-{}-{}", std::process::id(), addr.port()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = tokio::process::Command::new(SIPP)
-            .args(["-i", "127.0.0.1", "-p", &addr.port().to_string(), "-m", "1"])
-            .arg("-sf")
-            .arg(scenario(scenario_name))
-            .args(["-trace_err", "-trace_msg", "-nostdin"])
-            .args(args)
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("sipp starts");
-        Sipp {
-            child,
-            port: addr.port(),
-            dir,
-        }
-    }
-
-    /// Waits for sipp to finish; its exit code (0: the scenario passed).
-    async fn exit_code(&mut self) -> i32 {
-        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
-            .await
-            .unwrap_or_else(|_| panic!("sipp did not finish; logs in {}", self.dir.display()))
-            .unwrap();
-        status.code().unwrap_or(-1)
-    }
-
-    fn logs(&self) -> String {
-        let mut out = String::new();
-        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-            out.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
-        }
-        out
-    }
-}
+use sipp::{Sipp, dial_from, have_sipp};
 
 /// The phone tenant: a center reached by phone over the trunk at
 /// `trunk_port` (link "center"), a DID and a routing point to agent pat (link
@@ -123,129 +51,6 @@ fn phoneco(trunk_port: u16) -> Tenant {
                 .number("+15125550123", "desk")
         })
         .context(&["cart"], &["order"])
-}
-
-/// A browser's media: a WebRTC peer sending an Opus tone and telling which
-/// tone it receives.
-struct Browser {
-    client: TestClient,
-    events: mpsc::Receiver<ClientEvent>,
-    encoder: OpusEncoder,
-    decoder: OpusDecoder,
-    sent: u64,
-    heard: Vec<Option<u32>>,
-}
-
-impl Browser {
-    async fn new() -> (Browser, String) {
-        let (client, offer, events) = TestClient::with_channel(Shape::Party { video: false })
-            .await
-            .unwrap();
-        let encoder = OpusEncoder::new(8000, 1, Application::Voip).unwrap();
-        let decoder = OpusDecoder::new(8000, 1).unwrap();
-        let browser = Browser {
-            client,
-            events,
-            encoder,
-            decoder,
-            sent: 0,
-            heard: Vec::new(),
-        };
-        (browser, offer)
-    }
-
-    async fn connected(&mut self) {
-        loop {
-            let event = tokio::time::timeout(WAIT, self.events.recv())
-                .await
-                .expect("browser media connects")
-                .expect("peer running");
-            if matches!(event, ClientEvent::Connected) {
-                return;
-            }
-        }
-    }
-
-    /// Sends 20 ms of `hz` and takes in what arrived meanwhile.
-    async fn tick(&mut self, hz: f64) {
-        let pcm: Vec<i16> = (0..160)
-            .map(|i| {
-                let t = (self.sent * 160 + i) as f64 / 8000.0;
-                ((2.0 * std::f64::consts::PI * hz * t).sin() * 8000.0) as i16
-            })
-            .collect();
-        self.sent += 1;
-        let mut out = vec![0u8; 400];
-        let n = self.encoder.encode_i16(&pcm, 160, &mut out).unwrap();
-        self.client.send_audio(out[..n].to_vec()).await;
-        let until = tokio::time::Instant::now() + Duration::from_millis(20);
-        while let Ok(Some(event)) = tokio::time::timeout_at(until, self.events.recv()).await {
-            if let ClientEvent::Audio { data, .. } = event {
-                // Up to 120 ms at 8 kHz; samples come as floats in -1..1.
-                let mut pcm = vec![0f32; 960];
-                if let Ok(n) = self.decoder.decode(&data, 960, &mut pcm) {
-                    let samples: Vec<f64> =
-                        pcm[..n].iter().map(|s| f64::from(*s) * 32768.0).collect();
-                    self.heard.push(phone::dominant_tone(&samples));
-                }
-            }
-        }
-    }
-
-    /// Plays `hz` (as a browser does from the moment its media is up) until
-    /// `ws` brings a frame `pred` accepts.
-    async fn talk_until_frame(
-        &mut self,
-        hz: f64,
-        ws: &mut Ws,
-        pred: impl Fn(&Value) -> bool,
-    ) -> Value {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            self.tick(hz).await;
-            if let Ok(frame) = tokio::time::timeout(Duration::from_millis(1), ws.next()).await
-                && pred(&frame)
-            {
-                return frame;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no such frame within the wait"
-            );
-        }
-    }
-
-    /// Plays `hz` until `consecutive` received frames carry `want`.
-    async fn talk_until_hears(&mut self, hz: f64, want: u32, consecutive: usize) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while tokio::time::Instant::now() < deadline {
-            self.tick(hz).await;
-            if self
-                .heard
-                .windows(consecutive)
-                .any(|w| w.iter().all(|t| *t == Some(want)))
-            {
-                return;
-            }
-        }
-        panic!("the browser never heard {want} Hz; heard {:?}", self.heard);
-    }
-
-    /// Goes on playing `hz` until `phone` has heard it in `consecutive`
-    /// frames in a row (a browser does not fall silent while it waits).
-    async fn talk_until_phone_hears(&mut self, hz: f64, phone: &RtpPhone, consecutive: usize) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !phone
-            .wait_for_tone(hz as u32, consecutive, Duration::ZERO)
-            .await
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the phone never heard the browser's {hz} Hz"
-            );
-            self.tick(hz).await;
-        }
-    }
 }
 
 /// A visitor's call the server took (it answered the browser's offer). A
@@ -468,54 +273,10 @@ async fn ready_pat(server: &TestServer) -> Ws {
     console
 }
 
-/// The agent takes the offered contact and joins its media from a browser.
-async fn agent_joins(console: &mut Ws, contact: i64) -> Browser {
-    console
-        .send(json!({"type": "accept", "contact": contact}))
-        .await;
-    console.until_type("assigned").await;
-    let (mut agent, sdp) = Browser::new().await;
-    console
-        .send(json!({"type": "call_sdp", "contact": contact, "sdp": sdp}))
-        .await;
-    let answer = console.until_type("call_answer").await;
-    agent
-        .client
-        .accept_answer(answer["sdp"].as_str().unwrap())
-        .await
-        .unwrap();
-    agent.connected().await;
-    agent
-}
-
 /// A caller (+15125557777) on sipp `scenario` dialling `number` at the
 /// server's SIP address, their media on `phone`.
 fn dial(scenario: &str, sip: std::net::SocketAddr, number: &str, phone: &RtpPhone) -> Sipp {
     dial_from(scenario, sip, number, "+15125557777", phone)
-}
-
-/// As [`dial`], from caller id `from`.
-fn dial_from(
-    scenario: &str,
-    sip: std::net::SocketAddr,
-    number: &str,
-    from: &str,
-    phone: &RtpPhone,
-) -> Sipp {
-    Sipp::start(
-        scenario,
-        &[
-            format!("{}:{}", sip.ip(), sip.port()),
-            "-s".into(),
-            number.into(),
-            "-key".into(),
-            "caller".into(),
-            from.into(),
-            "-key".into(),
-            "phone_port".into(),
-            phone.addr.port().to_string(),
-        ],
-    )
 }
 
 /// A caller on sipp `scenario` dialling the `desk` link's number, answered by

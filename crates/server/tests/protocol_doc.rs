@@ -83,6 +83,7 @@ fn outbound_types_are_documented() {
         ToVisitor::DialIn {
             number: String::new(),
             expires_in_seconds: 0,
+            pin: Some(String::new()),
         },
         ToVisitor::CallAnswer { sdp: String::new() },
         ToVisitor::CallState {

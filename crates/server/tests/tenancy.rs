@@ -171,3 +171,68 @@ async fn agents_see_only_their_own_records() {
     assert_eq!(status, 403);
     server.stop().await;
 }
+
+/// A tenant with a DID on link "desk" and a trunk at the carrier address
+/// 192.0.2.7, listing `trunk_numbers`.
+fn carrier_tenant(slug: &str, did: &str, trunk_numbers: &[&str]) -> Tenant {
+    Tenant::new(slug)
+        .queue("sales", |q| q)
+        .link_with("desk", "sales", |l| l.calls(&["voice"]))
+        .phone(|p| {
+            p.number(did, "desk").trunk("carrier", |t| {
+                let t = t.host("192.0.2.7");
+                if trunk_numbers.is_empty() {
+                    t
+                } else {
+                    t.numbers(trunk_numbers)
+                }
+            })
+        })
+}
+
+#[tokio::test]
+async fn a_trunk_on_another_tenants_address_needs_its_own_numbers() {
+    let first = carrier_tenant("firstco", "+4930111111", &["+4930111111"]);
+    let server = TestServer::builder().tenant(&first).start().await;
+    let apply = |tenant: Tenant| {
+        let store = server.store.clone();
+        async move {
+            let file = tenant_file::parse(&tenant.to_string()).unwrap();
+            tenant_file::apply(&store, &file, &|_| None).await
+        }
+    };
+
+    // Same address, nothing to tell the calls apart: refused, naming the
+    // other tenant, and nothing of the second tenant is stored.
+    let err = apply(carrier_tenant("secondco", "+4930222222", &[]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"firstco\"") && err.contains("192.0.2.7"),
+        "{err}"
+    );
+    assert!(err.contains("must list the called numbers"), "{err}");
+    assert!(
+        server
+            .store
+            .tenant_by_slug("secondco")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Listing a number the other trunk lists too is no better.
+    let mut both = carrier_tenant("secondco", "+4930222222", &["+4930222222"]);
+    both = both.phone(|p| {
+        p.number("+4930111111", "desk")
+            .trunk("carrier", |t| t.numbers(&["+4930222222", "+4930111111"]))
+    });
+    let err = apply(both).await.unwrap_err().to_string();
+    assert!(err.contains("both list +4930111111"), "{err}");
+
+    // Its own numbers: accepted.
+    apply(carrier_tenant("secondco", "+4930222222", &["+4930222222"]))
+        .await
+        .unwrap();
+    server.stop().await;
+}

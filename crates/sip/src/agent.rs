@@ -94,8 +94,14 @@ pub(crate) struct Gate {
 }
 
 pub(crate) enum Admission {
-    Allowed { tenant: TenantId, trunk: String },
+    Allowed {
+        tenant: TenantId,
+        trunk: String,
+    },
+    /// No trunk has this source address.
     Forbidden,
+    /// Several tenants' trunks have it, and none lists the called number.
+    UnknownNumber,
 }
 
 /// What the gate makes of one message from the network, before the stack.
@@ -132,12 +138,38 @@ fn in_dialog(data: &[u8]) -> bool {
 }
 
 impl Gate {
-    pub fn trunk_for_source(&self, ip: IpAddr) -> Option<(TenantId, String)> {
-        let trunks = self.trunks.read().ok()?;
-        trunks
+    /// Whose trunk an initial INVITE that passed [`Gate::judge`], from `ip`
+    /// to `to` (E.164), came in on: the one
+    /// trunk at that address, or the first by (tenant, name) when all of
+    /// its trunks are one tenant's; when several tenants share it, the
+    /// trunk listing `to` among its numbers (`tenant apply` keeps those
+    /// apart). Never the order trunks were given in.
+    pub fn admit(&self, ip: IpAddr, to: &str) -> Admission {
+        let Ok(trunks) = self.trunks.read() else {
+            return Admission::Forbidden;
+        };
+        let mut at: Vec<&Trunk> = trunks
             .iter()
-            .find(|t| t.sources.contains(&ip))
-            .map(|t| (t.trunk.tenant, t.trunk.name.clone()))
+            .filter(|t| t.sources.contains(&ip))
+            .map(|t| &t.trunk)
+            .collect();
+        at.sort_by(|a, b| (a.tenant.0, &a.name).cmp(&(b.tenant.0, &b.name)));
+        let Some(first) = at.first() else {
+            return Admission::Forbidden;
+        };
+        let shared = at.iter().any(|t| t.tenant != first.tenant);
+        let chosen = if shared {
+            at.iter().find(|t| t.numbers.iter().any(|n| n == to))
+        } else {
+            Some(first)
+        };
+        match chosen {
+            Some(t) => Admission::Allowed {
+                tenant: t.tenant,
+                trunk: t.name.clone(),
+            },
+            None => Admission::UnknownNumber,
+        }
     }
 
     fn is_trunk_source(&self, ip: IpAddr) -> bool {
@@ -152,14 +184,6 @@ impl Gate {
             .iter()
             .find(|t| t.trunk.tenant == tenant && t.trunk.name == name)
             .map(|t| t.trunk.clone())
-    }
-
-    /// Whose trunk an initial INVITE that passed [`Gate::judge`] came in on.
-    pub fn admit(&self, ip: IpAddr) -> Admission {
-        match self.trunk_for_source(ip) {
-            Some((tenant, trunk)) => Admission::Allowed { tenant, trunk },
-            None => Admission::Forbidden,
-        }
     }
 
     fn answer(

@@ -415,23 +415,6 @@ pub(crate) async fn incoming(inner: &Arc<Inner>, mut tx: Transaction) {
         let _ = tx.reply(StatusCode::ServerInternalError).await;
         return;
     };
-    // Judged and rate counted before the stack (`Gate::judge`); here only
-    // whose trunk it is. A trunk removed meanwhile is refused the same way.
-    let (tenant, trunk) = match inner.gate.admit(source.ip()) {
-        Admission::Allowed { tenant, trunk } => (tenant, trunk),
-        Admission::Forbidden => {
-            let _ = tx.reply(StatusCode::Forbidden).await;
-            return;
-        }
-    };
-    let media = match sdp::parse(&tx.original.body) {
-        Ok(m) => m,
-        Err(e) => {
-            debug!(error = %e, "INVITE offer unusable");
-            let _ = tx.reply(StatusCode::NotAcceptableHere).await;
-            return;
-        }
-    };
     let from = tx
         .original
         .from_header()
@@ -455,6 +438,28 @@ pub(crate) async fn incoming(inner: &Arc<Inner>, mut tx: Transaction) {
         })
         .unwrap_or_default();
     let to = number::normalise(&to_user);
+    // Judged and rate counted before the stack (`Gate::judge`); here only
+    // whose trunk it is (by source, and by called number when tenants share
+    // the address). A trunk removed meanwhile is refused the same way.
+    let (tenant, trunk) = match inner.gate.admit(source.ip(), &to) {
+        Admission::Allowed { tenant, trunk } => (tenant, trunk),
+        Admission::Forbidden => {
+            let _ = tx.reply(StatusCode::Forbidden).await;
+            return;
+        }
+        Admission::UnknownNumber => {
+            let _ = tx.reply(StatusCode::NotFound).await;
+            return;
+        }
+    };
+    let media = match sdp::parse(&tx.original.body) {
+        Ok(m) => m,
+        Err(e) => {
+            debug!(error = %e, "INVITE offer unusable");
+            let _ = tx.reply(StatusCode::NotAcceptableHere).await;
+            return;
+        }
+    };
     let sip_call_id = tx
         .original
         .call_id_header()

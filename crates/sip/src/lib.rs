@@ -131,6 +131,10 @@ pub struct Trunk {
     pub allowed_sources: Vec<IpAddr>,
     /// OPTIONS keepalive towards the trunk.
     pub options_interval: Option<Duration>,
+    /// The called numbers (E.164) this trunk carries. When trunks of
+    /// several tenants share a source address, an INVITE from it goes to the
+    /// trunk listing its called number, and is refused (404) when none does.
+    pub numbers: Vec<String>,
 }
 
 /// Our id for a call (not the SIP Call-ID).

@@ -38,6 +38,7 @@ pub fn trunk(port: u16, transport: Transport) -> Trunk {
         caller_id: None,
         allowed_sources: vec![],
         options_interval: None,
+        numbers: vec![],
     }
 }
 

@@ -53,6 +53,9 @@ const MAX_BACKLOG: usize = 3 * FRAME;
 /// A gap in what we send longer than this starts a new talkspurt, with a
 /// timestamp from the clock (so the phone hears the silence as silence).
 const TALKSPURT_GAP: Duration = Duration::from_millis(60);
+/// The prompt's beeps: frequency and peak level (of 32767).
+const PROMPT_HZ: f64 = 1000.0;
+const PROMPT_LEVEL: i16 = 8000;
 /// The Opus payload type the bridge sees on frames from RTP legs (any:
 /// receiving legs match by codec, not by number).
 const OPUS_PT: u8 = 111;
@@ -109,6 +112,8 @@ struct Outward {
     dtmf: dtmf::Sender,
     dtmf_timestamp: u32,
     buf: Vec<u8>,
+    /// A prompt's samples still to play, ahead of anything else.
+    prompt: VecDeque<i16>,
 }
 
 pub(crate) struct RtpLeg {
@@ -219,6 +224,7 @@ impl RtpLeg {
                 dtmf: dtmf::Sender::default(),
                 dtmf_timestamp: 0,
                 buf: Vec::with_capacity(packet::HEADER + FRAME),
+                prompt: VecDeque::new(),
             },
         })
     }
@@ -251,6 +257,27 @@ impl RtpLeg {
         } else {
             Err(RtpError::TooManyDigits)
         }
+    }
+
+    /// Queues the prompt a screened caller hears once the peer is set: a
+    /// moment of silence (the answer is still on its way), then two 1 kHz
+    /// beeps of 200 ms, 100 ms apart.
+    pub(crate) fn queue_prompt(&mut self) {
+        const RATE: f64 = 8000.0;
+        let beep = |n: usize| {
+            (0..n).map(|i| {
+                let t = i as f64 / RATE;
+                (f64::from(PROMPT_LEVEL) * (2.0 * std::f64::consts::PI * PROMPT_HZ * t).sin())
+                    as i16
+            })
+        };
+        let silence = |n: usize| std::iter::repeat_n(0i16, n);
+        let prompt = &mut self.outward.prompt;
+        prompt.clear();
+        prompt.extend(silence(10 * FRAME));
+        prompt.extend(beep(10 * FRAME));
+        prompt.extend(silence(5 * FRAME));
+        prompt.extend(beep(10 * FRAME));
     }
 
     /// Media may be sent to the phone (its address is known).
@@ -348,6 +375,7 @@ impl RtpLeg {
                 self.play(peer.codec, now, out);
             }
             self.send_dtmf_packet(peer, now);
+            self.send_prompt(peer, now);
             self.timeout += PTIME;
             played += 1;
         }
@@ -476,6 +504,18 @@ impl RtpLeg {
         o.timestamp = timestamp;
         o.last_sent = Some(now);
         self.send_rtp();
+    }
+
+    /// The next 20 ms of a queued prompt (none while an event plays).
+    fn send_prompt(&mut self, peer: RtpPeer, now: Instant) {
+        if self.outward.prompt.len() < FRAME || self.outward.dtmf.busy() {
+            return;
+        }
+        let mut chunk = [0i16; FRAME];
+        for (d, s) in chunk.iter_mut().zip(self.outward.prompt.drain(..FRAME)) {
+            *d = s;
+        }
+        self.send_audio(peer, &chunk, now);
     }
 
     fn send_dtmf_packet(&mut self, peer: RtpPeer, now: Instant) {

@@ -6,8 +6,15 @@
 //! contact's phone leg and connects to that agent. The number goes back to
 //! the pool when the call arrives, when the contact ends, or when the hold
 //! time passes without a call (then the contact ends as `expired`).
+//!
+//! `pin.rs` lets a caller from another caller id in with the PIN the visitor
+//! was shown, when the tenant sets `phone.routing_point_pin`.
+
+mod pin;
 
 use tokio::time::Instant;
+
+use self::pin::{PIN_TRIES, Screening, new_pin};
 
 use super::{ConnId, DeskState, calls::LiveCall};
 use crate::{
@@ -16,17 +23,29 @@ use crate::{
     store::{CallMedia, Sender},
 };
 
-/// A lent routing point: whose contact it connects to, until when, and from
-/// which caller id (none: any caller, when the tenant allows it).
+/// A lent routing point: whose contact it connects to, until when, and who
+/// may call it: anyone (when the tenant allows it), the caller id the visitor
+/// gave, or a caller keying the PIN the visitor was shown (`pin.rs`).
 pub(super) struct Reservation {
     pub(super) contact: ContactId,
     pub(super) until: Instant,
+    pub(super) any_caller: bool,
     pub(super) caller: Option<String>,
+    pub(super) pin: Option<String>,
+    /// Wrong PINs still taken before strangers are refused outright.
+    pub(super) tries_left: u8,
+    /// The stranger being asked for the PIN now, if any.
+    pub(super) screening: Option<Screening>,
 }
 
 /// A call to a routing point from a caller id other than the visitor's.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct ForeignCaller;
+pub(super) enum ForeignCaller {
+    /// Refused with this SIP status.
+    Refused(u16),
+    /// To be answered and asked for the PIN (the contact's).
+    AskPin(ContactId),
+}
 
 /// Whether caller id `from` is the number the visitor gave: the same digits,
 /// or one ending with the other (a carrier may send the national form,
@@ -60,13 +79,16 @@ impl DeskState {
                 "calls are not available right now; please chat with us",
             ));
         };
-        let (pool, hold, any_caller) = (
+        let (pool, hold, any_caller, pin_digits) = (
             lines.doc.routing_points.clone(),
             lines.doc.routing_point_hold(),
             lines.doc.routing_point_any_caller,
+            lines.doc.routing_point_pin(),
         );
         let caller = phone.map(protocol::phone_number).transpose()?;
-        if caller.is_none() && !any_caller {
+        // With a PIN the visitor may call from a number they do not know
+        // (a withheld caller id, a switchboard's).
+        if caller.is_none() && !any_caller && pin_digits.is_none() {
             return Err(FrameError::new(
                 ErrorCode::Invalid,
                 "give the number of the phone you will call from",
@@ -111,12 +133,17 @@ impl DeskState {
             self.phone.routing_points.release(tenant, &number);
             return Ok(());
         };
+        let pin = pin_digits.filter(|_| !any_caller).map(new_pin);
         self.phone.reserved.insert(
             (tenant, number.clone()),
             Reservation {
                 contact,
                 until: Instant::now() + hold,
-                caller: caller.filter(|_| !any_caller),
+                any_caller,
+                caller,
+                pin: pin.clone(),
+                tries_left: PIN_TRIES,
+                screening: None,
             },
         );
         metrics::counter!("switchboard_routing_points_lent_total").increment(1);
@@ -125,6 +152,7 @@ impl DeskState {
             &ToVisitor::DialIn {
                 number,
                 expires_in_seconds: hold.as_secs(),
+                pin,
             },
         );
         Ok(())
@@ -133,7 +161,7 @@ impl DeskState {
     /// The routing point `number` was called from `from`: the contact it was
     /// lent to, if still waiting (the number is free again), or
     /// `ForeignCaller` when the caller id is not the visitor's (the number
-    /// stays lent to them).
+    /// stays lent to them): refused, or asked for the PIN.
     pub(super) fn claim_routing_point(
         &mut self,
         tenant: TenantId,
@@ -144,22 +172,38 @@ impl DeskState {
         let Some(reservation) = self.phone.reserved.get(&key) else {
             return Ok(None);
         };
-        if reservation
-            .caller
-            .as_deref()
-            .is_some_and(|given| !same_caller(from, given))
-        {
-            metrics::counter!("switchboard_routing_points_refused_total", "reason" => "caller_id")
+        let known = reservation.any_caller
+            || reservation
+                .caller
+                .as_deref()
+                .is_some_and(|given| same_caller(from, given));
+        if !known {
+            let contact = reservation.contact;
+            let (reason, refused) = match (&reservation.pin, &reservation.screening) {
+                (None, _) => ("caller_id", ForeignCaller::Refused(403)),
+                (Some(_), _) if reservation.tries_left == 0 => {
+                    ("pin_tries", ForeignCaller::Refused(403))
+                }
+                // One stranger keys at a time.
+                (Some(_), Some(_)) => ("pin_busy", ForeignCaller::Refused(486)),
+                (Some(_), None) => return Err(ForeignCaller::AskPin(contact)),
+            };
+            metrics::counter!("switchboard_routing_points_refused_total", "reason" => reason)
                 .increment(1);
             tracing::info!(
-                contact = reservation.contact.0,
+                contact = contact.0,
+                reason,
                 "a lent number was called from another caller id; refused"
             );
-            return Err(ForeignCaller);
+            return Err(refused);
         }
-        let Some(reservation) = self.phone.reserved.remove(&key) else {
+        let Some(mut reservation) = self.phone.reserved.remove(&key) else {
             return Ok(None);
         };
+        // The visitor's own call wins over a stranger still keying.
+        if let Some(screening) = reservation.screening.take() {
+            self.end_screening(reservation.contact, &screening);
+        }
         self.phone.routing_points.release(tenant, number);
         if let Some(call) = self.contacts.call_mut(reservation.contact) {
             call.dial_in = None;
@@ -170,13 +214,18 @@ impl DeskState {
     /// A contact that ends before its routing point was called gives the
     /// number back (called from `finish_call`).
     pub(super) fn return_routing_point(&mut self, tenant: TenantId, number: &str) {
-        self.phone.reserved.remove(&(tenant, number.to_owned()));
+        if let Some(r) = self.phone.reserved.remove(&(tenant, number.to_owned()))
+            && let Some(screening) = r.screening
+        {
+            self.end_screening(r.contact, &screening);
+        }
         self.phone.routing_points.release(tenant, number);
     }
 
     /// Ends the contacts whose routing point was not called in time (on the
     /// desk's one-second tick).
     pub(super) fn expire_routing_points(&mut self) {
+        self.expire_screenings();
         let now = Instant::now();
         let expired: Vec<ContactId> = self
             .phone

@@ -5,8 +5,8 @@
 use media::LegRole;
 
 use super::{
-    DeskState, LiveContact, Stored, VisitorHello, phone_leg::PhoneLeg, screenpop,
-    storage::DeskStorage,
+    DeskState, LiveContact, Stored, VisitorHello, dial_in::ForeignCaller, phone_leg::PhoneLeg,
+    screenpop, storage::DeskStorage,
 };
 use crate::{
     ids::{ContactId, TenantId},
@@ -22,10 +22,18 @@ impl DeskState {
         if !self.phone.has_agent() {
             return;
         }
-        let Ok(claimed) = self.claim_routing_point(tenant, &incoming.to, &incoming.from) else {
-            // A lent number called from a caller id not the visitor's.
-            self.phone.reject(call, 403);
-            return;
+        // A lent number called from a caller id not the visitor's: refused,
+        // or asked for the visitor's PIN (`pin.rs`).
+        let claimed = match self.claim_routing_point(tenant, &incoming.to, &incoming.from) {
+            Ok(claimed) => claimed,
+            Err(ForeignCaller::Refused(code)) => {
+                self.phone.reject(call, code);
+                return;
+            }
+            Err(ForeignCaller::AskPin(contact)) => {
+                self.ask_pin(tenant, contact, incoming).await;
+                return;
+            }
         };
         if let Some(contact) = claimed {
             let record = PhoneRecord {

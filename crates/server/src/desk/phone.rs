@@ -128,6 +128,36 @@ impl PhoneBook {
         }
     }
 
+    /// Hangs up a SIP call, beside the desk.
+    pub(super) fn hang_up(&self, call: sip::SipCallId) {
+        if let Some(agent) = self.agent.clone() {
+            tokio::spawn(async move { agent.hangup(call).await });
+        }
+    }
+
+    /// Answers an incoming call whose media is `leg` of `handle` (at
+    /// `local`), the caller's at `peer`, beside the desk.
+    pub(super) fn answer_with(
+        &self,
+        call: sip::SipCallId,
+        local: std::net::SocketAddr,
+        handle: media::Call,
+        leg: LegId,
+        peer: RtpPeer,
+    ) {
+        let Some(agent) = self.agent.clone() else {
+            return;
+        };
+        tokio::spawn(async move {
+            if let Err(e) = handle.set_rtp_peer(leg, peer).await {
+                tracing::warn!(error = %e, "setting up an inbound call's media failed");
+            }
+            if let Err(e) = agent.answer(call, sip::LocalMedia { addr: local }).await {
+                tracing::warn!(error = %e, "answering an inbound call failed");
+            }
+        });
+    }
+
     pub(super) fn has_agent(&self) -> bool {
         self.agent.is_some()
     }
@@ -180,7 +210,7 @@ fn failure_reason(code: u16) -> &'static str {
     }
 }
 
-fn rtp_peer(media: &sip::RemoteMedia) -> RtpPeer {
+pub(super) fn rtp_peer(media: &sip::RemoteMedia) -> RtpPeer {
     RtpPeer {
         addr: media.addr,
         codec: match media.codec {
@@ -465,6 +495,10 @@ impl DeskState {
 
     /// A digit keyed on the phone side: push codes open pages for the visitor.
     pub(super) fn phone_digit(&mut self, contact: ContactId, leg: LegId, digit: char) {
+        // A stranger keying a lent number's PIN (`dial_in/pin.rs`).
+        if self.pin_digit(contact, leg, digit) {
+            return;
+        }
         let Some(live) = self.contacts.get_mut(contact) else {
             return;
         };
@@ -622,6 +656,9 @@ impl DeskState {
                 call, by_remote, ..
             } => {
                 self.phone.looking_up.remove(&call);
+                if self.screened_call_ended(call) {
+                    return;
+                }
                 let Some(contact) = self.phone.by_sip.remove(&call) else {
                     return;
                 };

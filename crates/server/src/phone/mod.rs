@@ -47,10 +47,20 @@ pub struct TenantPhone {
     /// the visitor's identity). Off by default: the visitor gives the number
     /// they will call from, and only that caller id connects.
     pub routing_point_any_caller: bool,
+    /// A caller from another caller id (or none) is answered and may key the
+    /// short PIN the visitor's widget shows instead; it connects if the PIN
+    /// matches. Off by default: answering a stranger's call costs the tenant
+    /// (a toll-free number is billed once answered) and opens a guessing door.
+    pub routing_point_pin: bool,
+    /// The PIN's length, 4 to 6 digits (default 4).
+    pub routing_point_pin_digits: Option<u8>,
 }
 
 /// How long a routing point waits for the visitor's call, by default.
 pub const DEFAULT_ROUTING_POINT_HOLD: Duration = Duration::from_mins(3);
+
+/// How many digits a lent number's PIN has, by default.
+pub const DEFAULT_PIN_DIGITS: u8 = 4;
 
 /// How long a caller id finds its web session after the call, by default.
 pub const DEFAULT_LOOKUP_WINDOW: Duration = Duration::from_hours(1);
@@ -79,6 +89,30 @@ pub struct TrunkDoc {
     /// OPTIONS keepalive towards the trunk, seconds (none when absent).
     #[serde(default)]
     pub options_interval_secs: Option<u64>,
+    /// The called numbers this trunk carries (of `numbers` and
+    /// `routing_points`). Needed when another tenant's trunk has the same
+    /// address: calls from it are then told apart by called number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub numbers: Vec<String>,
+}
+
+impl TrunkDoc {
+    /// The addresses calls from this trunk come from, as compared between
+    /// tenants: IPs in their canonical form, a host name in lower case.
+    fn sources(&self) -> Vec<String> {
+        if self.allowed_sources.is_empty() {
+            let host = self.host.trim_start_matches('[').trim_end_matches(']');
+            vec![
+                host.parse::<IpAddr>()
+                    .map_or_else(|_| host.to_ascii_lowercase(), |ip| ip.to_string()),
+            ]
+        } else {
+            self.allowed_sources
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        }
+    }
 }
 
 fn sip_port() -> u16 {
@@ -178,6 +212,13 @@ impl TenantPhone {
                 ));
             }
         }
+        if let Some(n) = self.routing_point_pin_digits
+            && !(4..=6).contains(&n)
+        {
+            return Err(format!(
+                "phone.routing_point_pin_digits {n} must be 4, 5 or 6"
+            ));
+        }
         let mut numbers = std::collections::HashSet::new();
         for n in &self.routing_points {
             if !sip::is_e164(n) || !numbers.insert(n.as_str()) {
@@ -197,6 +238,52 @@ impl TenantPhone {
                 return Err(format!(
                     "phone.numbers {:?}: link {:?} is not one of the [[links]] in this file",
                     n.number, n.link
+                ));
+            }
+        }
+        for t in &self.trunks {
+            let mut seen = std::collections::HashSet::new();
+            for n in &t.numbers {
+                if !numbers.contains(n.as_str()) || !seen.insert(n.as_str()) {
+                    return Err(format!(
+                        "phone.trunks {:?}: numbers entry {n:?} must be one of phone.numbers \
+                         or phone.routing_points, listed once",
+                        t.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a trunk with the address of `other` tenant's (slug) trunk
+    /// unless both list the called numbers they carry and none is in both:
+    /// calls from a shared address are told apart by called number only.
+    /// Addresses compare as the SIP agent matches them: the trunk's
+    /// `allowed_sources`, else its `host` (a host name as written; one that
+    /// resolves to another tenant's address is not seen here, and calls
+    /// from it then reach neither tenant unless their numbers tell them
+    /// apart). Port and transport do not tell calls apart.
+    pub fn check_shared_addresses(&self, other_slug: &str, other: &Self) -> Result<(), String> {
+        for mine in &self.trunks {
+            for theirs in &other.trunks {
+                let (a, b) = (mine.sources(), theirs.sources());
+                let Some(address) = a.iter().find(|x| b.contains(x)) else {
+                    continue;
+                };
+                let overlap = mine.numbers.iter().find(|n| theirs.numbers.contains(n));
+                let why = if mine.numbers.is_empty() || theirs.numbers.is_empty() {
+                    "both trunks must list the called numbers they carry (phone.trunks numbers)"
+                        .to_owned()
+                } else if let Some(n) = overlap {
+                    format!("both list {n}; each called number may be one trunk's only")
+                } else {
+                    continue;
+                };
+                return Err(format!(
+                    "phone.trunks {:?}: address {address} is also tenant {other_slug:?}'s trunk \
+                     {:?}; calls from one address are told apart by called number, so {why}",
+                    mine.name, theirs.name
                 ));
             }
         }
@@ -229,6 +316,17 @@ impl TenantPhone {
             .map_or(DEFAULT_ROUTING_POINT_HOLD, Duration::from_secs)
     }
 
+    /// The PIN length when callers may key one, else `None`.
+    pub fn routing_point_pin(&self) -> Option<usize> {
+        self.routing_point_pin.then(|| {
+            usize::from(
+                self.routing_point_pin_digits
+                    .unwrap_or(DEFAULT_PIN_DIGITS)
+                    .clamp(4, 6),
+            )
+        })
+    }
+
     pub fn lookup_window(&self) -> Duration {
         self.lookup_window_secs
             .map_or(DEFAULT_LOOKUP_WINDOW, Duration::from_secs)
@@ -252,6 +350,7 @@ impl TenantPhone {
                 caller_id: t.caller_id.clone(),
                 allowed_sources: t.allowed_sources.clone(),
                 options_interval: t.options_interval_secs.map(Duration::from_secs),
+                numbers: t.numbers.clone(),
             })
             .collect()
     }
@@ -303,6 +402,44 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_trunk_address_needs_disjoint_numbers() {
+        let with = |numbers: &str| {
+            phone(&format!(
+                "routing_points = [\"+15125550130\"]\n\
+                 [[numbers]]\nnumber = \"+15125550123\"\nlink = \"sales\"\n\
+                 [[numbers]]\nnumber = \"+15125550124\"\nlink = \"sales\"\n\
+                 [[trunks]]\nname = \"carrier\"\nhost = \"192.0.2.7\"\nnumbers = [{numbers}]"
+            ))
+        };
+        let a = with("\"+15125550123\"");
+        a.check(&["sales"]).unwrap();
+        let none = with("");
+        let e = none.check_shared_addresses("acme", &a).unwrap_err();
+        assert!(e.contains("\"acme\"") && e.contains("192.0.2.7"), "{e}");
+        assert!(e.contains("must list the called numbers"), "{e}");
+        let e = a.check_shared_addresses("acme", &none).unwrap_err();
+        assert!(e.contains("must list the called numbers"), "{e}");
+        let same = with("\"+15125550123\", \"+15125550130\"");
+        let e = same.check_shared_addresses("acme", &a).unwrap_err();
+        assert!(e.contains("both list +15125550123"), "{e}");
+        let apart = with("\"+15125550124\", \"+15125550130\"");
+        apart.check_shared_addresses("acme", &a).unwrap();
+        // The same host given as an allowed source is the same address.
+        let mut by_source = none.clone();
+        by_source.trunks[0].host = "sip.carrier.example".into();
+        by_source.trunks[0].allowed_sources = vec!["192.0.2.7".parse().unwrap()];
+        assert!(by_source.check_shared_addresses("acme", &a).is_err());
+        // Elsewhere: nothing to tell apart.
+        let mut elsewhere = none;
+        elsewhere.trunks[0].host = "192.0.2.8".into();
+        elsewhere.check_shared_addresses("acme", &a).unwrap();
+        // A trunk's numbers are the tenant's own.
+        let foreign = with("\"+15125550199\"");
+        let e = foreign.check(&["sales"]).unwrap_err();
+        assert!(e.contains("numbers entry \"+15125550199\""), "{e}");
+    }
+
+    #[test]
     fn bad_settings_are_named() {
         let cases = [
             ("caller_ids = [\"12345\"]", "caller_ids"),
@@ -323,6 +460,8 @@ mod tests {
                 "[[trunks]]\nname = \"t\"\nhost = \"127.0.0.1\"\nusername = \"u\"",
                 "username and password",
             ),
+            ("routing_point_pin_digits = 3", "routing_point_pin_digits"),
+            ("routing_point_pin_digits = 8", "routing_point_pin_digits"),
             (
                 "caller_ids = [\"+15125550900\"]\n[[trunks]]\nname = \"t\"\nhost = \"127.0.0.1\"\ncaller_id = \"+15125550900\"",
                 "also in phone.caller_ids",

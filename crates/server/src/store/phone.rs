@@ -69,6 +69,31 @@ impl Store {
         )
     }
 
+    /// Every other tenant's slug and phone settings, by slug. Operator-level
+    /// (no tenant scope): `tenant apply` compares trunk addresses across
+    /// tenants with it.
+    pub async fn other_tenants_phone(
+        &self,
+        except_slug: &str,
+    ) -> Result<Vec<(String, TenantPhone)>, StoreError> {
+        let rows = sqlx::query("SELECT slug, phone FROM tenants WHERE slug <> $1 ORDER BY slug")
+            .bind(except_slug)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let slug: String = row.try_get("slug")?;
+            let text: Option<String> = row.try_get("phone")?;
+            let phone = match text {
+                Some(t) => serde_json::from_str(&t)
+                    .map_err(|e| StoreError::Corrupt(format!("tenant phone settings: {e}")))?,
+                None => TenantPhone::default(),
+            };
+            out.push((slug, phone));
+        }
+        Ok(out)
+    }
+
     pub async fn set_tenant_phone(
         &self,
         tenant: TenantId,

@@ -537,6 +537,13 @@ impl Phone {
         self
     }
 
+    /// A caller from another caller id may key a PIN of `digits` digits.
+    pub fn routing_point_pin(mut self, digits: i64) -> Phone {
+        self.table.set("routing_point_pin", true);
+        self.table.set("routing_point_pin_digits", digits);
+        self
+    }
+
     /// A SIP trunk to a carrier.
     pub fn trunk(mut self, name: &str, change: impl FnOnce(Trunk) -> Trunk) -> Phone {
         let trunk = entry(&mut self.trunks, "name", name);
@@ -570,6 +577,13 @@ impl Trunk {
     /// The only addresses whose INVITEs are taken; others get 403.
     pub fn allowed_sources(mut self, addresses: &[&str]) -> Trunk {
         self.0.set("allowed_sources", strings(addresses));
+        self
+    }
+
+    /// The called numbers the trunk carries (to tell it apart from another
+    /// tenant's trunk on the same address).
+    pub fn numbers(mut self, numbers: &[&str]) -> Trunk {
+        self.0.set("numbers", strings(numbers));
         self
     }
 
