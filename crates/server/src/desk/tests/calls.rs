@@ -1,6 +1,7 @@
 //! Calls: a lent routing point that expires, hold, recording.
 
 use media::testclient::{ClientEvent, Shape, TestClient};
+use tokio::sync::mpsc;
 
 use super::*;
 
@@ -184,5 +185,93 @@ fn a_recorded_call_names_its_recording_in_the_record_as_soon_as_it_connects() {
                     && r.call.as_ref().and_then(|c| c.recording.as_deref()) == Some(stem.as_str())
             })
             .await;
+    });
+}
+
+/// Asks the desk to put `contact` on hold (or take it off).
+async fn hold(agent: &Agent, contact: i64, on: bool) {
+    agent
+        .send(json!({"type": "hold", "contact": contact, "on": on}))
+        .await;
+}
+
+#[test]
+fn an_agent_holds_a_call_and_resumes_it_and_the_record_keeps_hold_and_talk_time_apart() {
+    // Short: with live WebRTC peers the paused clock keeps pace with the real
+    // one (the peers time their work by the system clock, so tokio's never
+    // finds the runtime idle for long enough to jump ahead of it).
+    const TALK: Duration = Duration::from_secs(1);
+    const HOLD: Duration = Duration::from_secs(3);
+    run(seeded(None, &["alice"]), true, |center| async move {
+        let mut alice = center.agent("alice", true).await;
+        let (mut visitor, _caller_media) = caller(&center, "sales").await;
+        // Accepted, but the agent's media is not up yet: nothing to hold.
+        let contact = alice.accept().await;
+        hold(&alice, contact, true).await;
+        let refused = alice.next("error").await;
+        assert_eq!(
+            (refused["code"].as_str(), refused["message"].as_str()),
+            (Some("bad_state"), Some("the call is not connected yet"))
+        );
+        let _agent_media = join_media(&mut alice, contact).await;
+        visitor
+            .until("call_state", |f| f["state"] == "connected")
+            .await;
+        tokio::time::sleep(TALK).await;
+
+        // On hold: both sides are told (the visitor's window plays its hold
+        // tone on this frame).
+        hold(&alice, contact, true).await;
+        let held = visitor
+            .until("call_state", |f| f["state"] == "on_hold")
+            .await;
+        assert_eq!(
+            (&held["media"], &held["recording"], &held["keypad"]),
+            (&json!("voice"), &json!(false), &json!(false))
+        );
+        alice
+            .until("call_state", |f| {
+                f["contact"] == contact && f["state"] == "on_hold"
+            })
+            .await;
+        tokio::time::sleep(HOLD).await;
+
+        // Resumed: both told again.
+        hold(&alice, contact, false).await;
+        visitor
+            .until("call_state", |f| f["state"] == "connected")
+            .await;
+        alice
+            .until("call_state", |f| {
+                f["contact"] == contact && f["state"] == "connected"
+            })
+            .await;
+        tokio::time::sleep(TALK).await;
+
+        // The visitor hangs up: the record has the hold time and, apart from
+        // it, the talk time on either side of it.
+        visitor.send(json!({"type": "end"})).await;
+        alice.until("ended", |f| f["contact"] == contact).await;
+        center
+            .record_until(contact, |r| r.state == "wrapup" && r.call.is_some())
+            .await;
+        let call = center
+            .store
+            .contact(ContactId(contact))
+            .and_then(|r| r.call)
+            .expect("call record");
+        let ms = |d: Duration| i64::try_from(d.as_millis()).expect("ms");
+        let slack = ms(Duration::from_millis(500));
+        assert!(
+            call.hold_ms >= ms(HOLD) && call.hold_ms < ms(HOLD) + slack,
+            "hold {} ms",
+            call.hold_ms
+        );
+        assert!(
+            call.talk_ms >= ms(2 * TALK) && call.talk_ms < ms(2 * TALK) + slack,
+            "talk {} ms",
+            call.talk_ms
+        );
+        assert_eq!((call.transfers, call.recording), (0, None));
     });
 }
