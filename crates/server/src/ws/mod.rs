@@ -16,10 +16,11 @@ use crate::protocol::{ErrorCode, FrameError};
 /// but under this get an error frame and the connection stays.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
-/// Initial read buffer per connection. tungstenite's default (128 KiB) made each
-/// idle visitor cost 141 KB; most frames here are well under 1 KiB, and the
-/// buffer grows for a larger one (docs/benchmarks.md has the measurements).
-const READ_BUFFER: usize = 1024;
+/// Initial read buffer per connection, and the most read at once.
+/// tungstenite's default (128 KiB) made each idle visitor cost 141 KB; most
+/// frames here are a few hundred bytes, and the buffer grows to hold a larger
+/// one (docs/benchmarks.md has the measurements).
+const READ_BUFFER: usize = 512;
 
 /// Limits every WebSocket on both listeners shares.
 fn configure(ws: axum::extract::WebSocketUpgrade) -> axum::extract::WebSocketUpgrade {
