@@ -21,7 +21,8 @@
 //! (`calls/recording.rs` names a recording in its record before it starts),
 //! `phone.rs` the calls that cross a SIP trunk (`phone_leg.rs` is a call's phone
 //! side), `dial_in.rs` the routing points a visitor calls from their own phone,
-//! `rebuild.rs` puts waiting contacts back after a restart. `storage.rs` names
+//! `rebuild.rs` puts waiting contacts back after a restart, `outbox.rs` queues
+//! frames for each connection's task. `storage.rs` names
 //! what the desk asks of storage; `memory.rs` and `tests/` run the desk on it
 //! in memory on a paused clock.
 
@@ -34,6 +35,7 @@ mod dial_in;
 mod inbound;
 #[cfg(test)]
 mod memory;
+mod outbox;
 mod phone;
 mod phone_leg;
 mod rebuild;
@@ -75,33 +77,11 @@ use connections::{AgentConn, Seat, VisitorConn, VisitorHello};
 use conversations::{LiveContact, Phase};
 use storage::DeskStorage;
 use stored::{Author, ContactIds, ID_BLOCK, Stored};
+pub use outbox::{OUTBOX_CAPACITY, Outbox, OutboxReceiver};
 
 /// Identifies one WebSocket connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnId(u64);
-
-/// Frames waiting to be written to one connection.
-///
-/// Frames travel boxed: the channel allocates its slots up front, and a slot
-/// holding a pointer instead of the largest frame variant keeps an idle
-/// connection's outbox small (docs/benchmarks.md).
-#[derive(Debug, Clone)]
-pub struct Outbox<T>(mpsc::Sender<Box<T>>);
-
-/// How many frames may wait for a slow client before it is dropped.
-pub const OUTBOX_CAPACITY: usize = 64;
-
-impl<T> Outbox<T> {
-    pub fn channel() -> (Self, mpsc::Receiver<Box<T>>) {
-        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
-        (Self(tx), rx)
-    }
-
-    /// Queues a frame; false when the client is gone or too slow.
-    fn send(&self, frame: T) -> bool {
-        self.0.try_send(Box::new(frame)).is_ok()
-    }
-}
 
 /// Settings of the desk.
 #[derive(Debug, Clone)]

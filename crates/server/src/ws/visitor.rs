@@ -11,11 +11,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use tokio::sync::mpsc;
 
 use super::{FrameBudget, Incoming, classify, send_error, send_text};
 use crate::{
-    desk::{ConnId, Identity, Outbox, Profile, Request, VisitorArrival},
+    desk::{ConnId, Identity, Outbox, OutboxReceiver, Profile, Request, VisitorArrival},
     http::{AppState, error::ApiError, staff::same_origin},
     ids::TenantId,
     protocol::{self, ErrorCode, FrameError, VisitorFrame},
@@ -102,7 +101,7 @@ struct Visitor {
     tenant: TenantId,
     identity: Identity,
     budget: FrameBudget,
-    rx: mpsc::Receiver<Box<protocol::ToVisitor>>,
+    rx: OutboxReceiver<protocol::ToVisitor>,
 }
 
 /// One visitor connection (docs/benchmarks.md, memory per idle visitor). An

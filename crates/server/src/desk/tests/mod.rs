@@ -18,7 +18,7 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use tokio::{sync::mpsc, time::Instant};
+use tokio::time::Instant;
 
 use super::{ConnId, Desk, DeskConfig, Outbox, Request, memory::MemoryStore, storage::DeskReads};
 use crate::{
@@ -298,7 +298,7 @@ fn parse<T: serde::de::DeserializeOwned>(mut frame: Value, types: &[&str]) -> T 
 /// Receives until a frame of type `ty` that satisfies `matches` (earlier
 /// frames are skipped); fails after `PATIENCE` of virtual time.
 async fn until<T: serde::Serialize>(
-    rx: &mut mpsc::Receiver<Box<T>>,
+    rx: &mut super::OutboxReceiver<T>,
     ty: &str,
     matches: impl Fn(&Value) -> bool,
 ) -> Value {
@@ -317,7 +317,7 @@ async fn until<T: serde::Serialize>(
 
 struct Visitor {
     conn: ConnId,
-    rx: mpsc::Receiver<Box<ToVisitor>>,
+    rx: super::OutboxReceiver<ToVisitor>,
     desk: Desk,
     welcome: Value,
 }
@@ -354,7 +354,7 @@ impl Visitor {
 
 struct Agent {
     conn: ConnId,
-    rx: mpsc::Receiver<Box<ToAgent>>,
+    rx: super::OutboxReceiver<ToAgent>,
     desk: Desk,
     hello: Value,
 }
