@@ -14,11 +14,11 @@ use serde::Deserialize;
 
 use super::{FrameBudget, Incoming, classify, send_error, send_text};
 use crate::{
-    desk::{ConnId, Identity, Outbox, OutboxReceiver, Profile, Request, VisitorArrival},
+    desk::{ConnId, Desk, Identity, Outbox, OutboxReceiver, Profile, Request, VisitorArrival},
     http::{AppState, error::ApiError, staff::same_origin},
     ids::TenantId,
     protocol::{self, ErrorCode, FrameError, VisitorFrame},
-    store::{Link, Tenant},
+    store::{Link, Store, Tenant},
 };
 
 #[derive(Deserialize)]
@@ -96,10 +96,13 @@ struct Arrival {
 /// A visitor connection once they said hello: the desk holds the rest of
 /// what they said (link, page context), so an idle connection stays small.
 struct Visitor {
-    state: AppState,
+    desk: Desk,
+    store: Store,
     conn: ConnId,
     tenant: TenantId,
-    identity: Identity,
+    /// Kept only when verified: the profile read before a contact is only
+    /// ever a verified visitor's.
+    verified: Option<Box<Identity>>,
     budget: FrameBudget,
     rx: OutboxReceiver<protocol::ToVisitor>,
 }
@@ -132,8 +135,14 @@ async fn serve(mut socket: WebSocket, arrival: Box<Arrival>) {
                 }
             }
         }
-        let gone = Request::VisitorGone { conn: visitor.conn };
-        let _ = Box::pin(visitor.state.desk.send(gone)).await;
+        // The request is built inside the box: a local would take its size in
+        // this future for as long as the connection lives.
+        let _ = Box::pin(
+            visitor
+                .desk
+                .send(Request::VisitorGone { conn: visitor.conn }),
+        )
+        .await;
     }
     metrics::gauge!("switchboard_visitor_connections").decrement(1.0);
 }
@@ -188,7 +197,8 @@ async fn greet(socket: &mut WebSocket, arrival: Box<Arrival>) -> Option<Box<Visi
                     continue;
                 };
                 let (identity, tenant_id) = (establish(&tenant, &frame), tenant.id);
-                let kept = identity.clone();
+                let verified = (identity.verified && identity.sub.is_some())
+                    .then(|| Box::new(identity.clone()));
                 let (outbox, rx) = Outbox::channel();
                 let request = Request::VisitorHello {
                     conn,
@@ -205,10 +215,11 @@ async fn greet(socket: &mut WebSocket, arrival: Box<Arrival>) -> Option<Box<Visi
                     return None;
                 }
                 return Some(Box::new(Visitor {
-                    state,
+                    desk: state.desk,
+                    store: state.store,
                     conn,
                     tenant: tenant_id,
-                    identity: kept,
+                    verified,
                     budget,
                     rx,
                 }));
@@ -232,17 +243,18 @@ impl Visitor {
         match parsed {
             Err(e) => send_error(socket, e).await,
             Ok(frame) => {
-                let profile = if starts_contact(&frame) {
-                    profile(&self.state, self.tenant, &self.identity).await
-                } else {
-                    None
+                let profile = match &self.verified {
+                    Some(identity) if starts_contact(&frame) => {
+                        profile(&self.store, self.tenant, identity).await
+                    }
+                    _ => None,
                 };
                 let request = Request::Visitor {
                     conn: self.conn,
                     frame,
                     profile,
                 };
-                self.state.desk.send(request).await.is_ok()
+                self.desk.send(request).await.is_ok()
             }
         }
     }
@@ -274,8 +286,8 @@ fn starts_contact(frame: &VisitorFrame) -> bool {
 
 /// What the store knows of a verified visitor, read here so that the desk
 /// never waits for it. A failed read starts the contact without it.
-async fn profile(state: &AppState, tenant: TenantId, identity: &Identity) -> Option<Box<Profile>> {
-    match Profile::load(&state.store, tenant, identity, crate::ids::ContactId(0)).await {
+async fn profile(store: &Store, tenant: TenantId, identity: &Identity) -> Option<Box<Profile>> {
+    match Profile::load(store, tenant, identity, crate::ids::ContactId(0)).await {
         Ok(profile) => profile.map(Box::new),
         Err(e) => {
             tracing::error!(error = %e, "loading a visitor's profile failed");
