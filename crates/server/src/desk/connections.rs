@@ -4,7 +4,10 @@
 //! connection goes through here; a connection too slow to take a frame is
 //! reported back so the desk can let it go.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    hash::BuildHasher,
+};
 
 use tokio::time::Instant;
 
@@ -69,8 +72,11 @@ pub(super) struct Connections {
     /// `VisitorConn` is several hundred bytes (docs/benchmarks.md).
     visitors: HashMap<ConnId, Box<VisitorConn>>,
     /// Every open tab of a visitor (connections sharing a resume token), so a
-    /// chat started in one tab reaches the others without a scan.
-    tabs: HashMap<String, Vec<ConnId>>,
+    /// chat started in one tab reaches the others without a scan. Keyed by a
+    /// digest of the token's hash, not a copy of it (each tab's record holds
+    /// the hash): `idle_tabs` compares the whole hash.
+    tabs: HashMap<u64, Vec<ConnId>>,
+    tab_keys: std::hash::RandomState,
     /// Visitor connections without a conversation, by the queue whose status they watch.
     watchers: HashMap<QueueId, HashSet<ConnId>>,
     consoles: HashMap<ConnId, AgentConn>,
@@ -88,9 +94,11 @@ impl Connections {
 
     /// A visitor tab that said hello, among its resume token's tabs.
     pub(super) fn add_visitor(&mut self, conn: ConnId, visitor: VisitorConn) {
+        let key = self.tab_keys.hash_one(&visitor.resume_hash);
+        // Most visitors have one tab.
         self.tabs
-            .entry(visitor.resume_hash.clone())
-            .or_default()
+            .entry(key)
+            .or_insert_with(|| Vec::with_capacity(1))
             .push(conn);
         self.visitors.insert(conn, Box::new(visitor));
     }
@@ -98,10 +106,11 @@ impl Connections {
     /// A visitor tab closed: it leaves its token's tabs and its queue's watchers.
     pub(super) fn remove_visitor(&mut self, conn: ConnId) -> Option<VisitorConn> {
         let visitor = *self.visitors.remove(&conn)?;
-        if let Some(tabs) = self.tabs.get_mut(&visitor.resume_hash) {
+        let key = self.tab_keys.hash_one(&visitor.resume_hash);
+        if let Some(tabs) = self.tabs.get_mut(&key) {
             tabs.retain(|c| *c != conn);
             if tabs.is_empty() {
-                self.tabs.remove(&visitor.resume_hash);
+                self.tabs.remove(&key);
             }
         }
         self.unwatch(visitor.link.queue, conn);
@@ -111,14 +120,14 @@ impl Connections {
     /// The tabs of a resume token on `link` that have no conversation open.
     pub(super) fn idle_tabs(&self, resume_hash: &str, link: crate::ids::LinkId) -> Vec<ConnId> {
         self.tabs
-            .get(resume_hash)
+            .get(&self.tab_keys.hash_one(resume_hash))
             .into_iter()
             .flatten()
             .copied()
             .filter(|c| {
-                self.visitors
-                    .get(c)
-                    .is_some_and(|v| v.contact.is_none() && v.link.id == link)
+                self.visitors.get(c).is_some_and(|v| {
+                    v.resume_hash == resume_hash && v.contact.is_none() && v.link.id == link
+                })
             })
             .collect()
     }
