@@ -12,7 +12,7 @@ use crate::{
         self, AgentFrame, AgentInfo, AgentStatus, ErrorCode, FrameError, HeldContact, ToAgent,
         ToVisitor,
     },
-    store::{Sender, Tenant, User},
+    store::{ContactWrite, Sender, Tenant, User},
 };
 
 /// Longest wrap-up note kept.
@@ -274,12 +274,8 @@ impl DeskState {
             if let Some(live) = self.contacts.get_mut(contact) {
                 live.phase = Phase::Waiting;
                 let tenant = live.tenant;
-                self.writer.write(
-                    tenant,
-                    contact,
-                    "failed callback",
-                    move |store| async move { store.mark_requeued(tenant, contact).await },
-                );
+                self.writer
+                    .write(ContactWrite::Requeued { tenant, contact });
             }
             acd::Input::CallbackFailed { contact }
         };
@@ -369,24 +365,18 @@ impl DeskState {
             .map(|n| n.trim().chars().take(MAX_NOTE_CHARS).collect())
             .filter(|n: &String| !n.is_empty());
         let tenant = live.tenant;
-        let code = code.to_owned();
-        let store = self.writer.store();
         let tx = self.stored_tx.clone();
-        self.writer.then(tenant, contact, async move {
-            let ok = match store
-                .set_wrapup(tenant, contact, &code, note.as_deref())
-                .await
-            {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!(error = %e, "storing a wrap-up failed");
-                    false
-                }
-            };
+        let write = ContactWrite::WrapUp {
+            tenant,
+            contact,
+            code: code.to_owned(),
+            note,
+        };
+        self.writer.write_then(write, move |result| {
             let _ = tx.send(Stored::WrapUp {
                 contact,
                 agent: user,
-                ok,
+                ok: result.is_ok(),
             });
         });
         self.acd

@@ -19,7 +19,7 @@ use super::{ConnId, DeskState, ListenError, Phase};
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
     protocol::{self, CallState, ErrorCode, FrameError, MediaSettings, ToAgent, ToVisitor},
-    store::{CallMedia, CallRecord, CallRoute, Sender},
+    store::{CallMedia, CallRecord, CallRoute, ContactWrite, Sender},
 };
 
 pub(super) mod recording;
@@ -487,10 +487,11 @@ impl DeskState {
             call.record.recording = None;
         }
         let figures = call.record.clone();
-        self.writer
-            .write(tenant, contact, "call figures", move |store| async move {
-                store.set_call_record(tenant, contact, &figures).await
-            });
+        self.writer.write(ContactWrite::Call {
+            tenant,
+            contact,
+            call: figures,
+        });
         self.calls.release(tenant, &call);
         metrics::counter!("switchboard_calls_ended_total", "reason" => reason).increment(1);
     }
@@ -709,10 +710,11 @@ impl DeskState {
             figures = Some(call.record.clone());
         }
         if let Some(figures) = figures {
-            self.writer
-                .write(tenant, contact, "call figures", move |store| async move {
-                    store.set_call_record(tenant, contact, &figures).await
-                });
+            self.writer.write(ContactWrite::Call {
+                tenant,
+                contact,
+                call: figures,
+            });
         }
         let at = super::now();
         self.acd
@@ -726,9 +728,7 @@ impl DeskState {
             live.agent_name = None;
         }
         self.writer
-            .write(tenant, contact, "transfer", move |store| async move {
-                store.mark_requeued(tenant, contact).await
-            });
+            .write(ContactWrite::Requeued { tenant, contact });
         routing.priority += TRANSFER_PRIORITY;
         routing.preferred_agent = to_agent.map(|u| u.0);
         routing.excluded_agent = to_agent.is_none().then_some(user.0);

@@ -11,7 +11,10 @@ use super::{
 use crate::{
     ids::{ContactId, TenantId},
     protocol::PageContext,
-    store::{CallMedia, ContactMedia, Link, NewContact, Outcome, PhoneDirection, PhoneRecord},
+    store::{
+        CallMedia, ContactMedia, ContactWrite, Link, NewContact, Outcome, PhoneDirection,
+        PhoneRecord,
+    },
 };
 
 impl DeskState {
@@ -143,13 +146,11 @@ impl DeskState {
                 return Err(503);
             }
         };
-        {
-            let record = record.clone();
-            self.writer
-                .write(tenant, contact, "phone record", move |store| async move {
-                    store.set_phone_record(tenant, contact, &record).await
-                });
-        }
+        self.writer.write(ContactWrite::Phone {
+            tenant,
+            contact,
+            record: record.clone(),
+        });
         let Some(live_call) = self.contacts.call_mut(contact) else {
             return Err(404);
         };
@@ -254,24 +255,22 @@ impl DeskState {
             sip_code: None,
             answered_at: None,
         };
-        {
-            let record = record.clone();
-            self.writer
-                .write(tenant, contact, "phone record", move |store| async move {
-                    store.set_phone_record(tenant, contact, &record).await
-                });
-        }
+        self.writer.write(ContactWrite::Phone {
+            tenant,
+            contact,
+            record: record.clone(),
+        });
         let (handle, tag) = self.calls.new_call(engine);
         let (leg, local) = match handle.add_rtp(LegRole::Visitor).await {
             Ok(x) => x,
             Err(e) => {
                 handle.hangup().await;
-                self.writer
-                    .write(tenant, contact, "refused call", move |store| async move {
-                        store
-                            .mark_ended(tenant, contact, Outcome::Refused, false)
-                            .await
-                    });
+                self.writer.write(ContactWrite::Ended {
+                    tenant,
+                    contact,
+                    outcome: Outcome::Refused,
+                    awaiting_wrapup: false,
+                });
                 tracing::error!(error = %e, "opening an RTP leg failed");
                 return Err(503);
             }

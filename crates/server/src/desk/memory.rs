@@ -8,19 +8,19 @@ use std::{
     collections::HashMap,
     ops::Range,
     sync::{
-        Mutex, MutexGuard, PoisonError,
+        Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
 };
 
-use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use super::storage::{ContactWrites, DeskReads, StoreFuture};
 use crate::{
     ids::{ContactId, TenantId, UserId},
     store::{
-        CallRecord, Customer, Link, Message, NewContact, Outcome, PhoneRecord, PreviousContact,
-        RoutingInputs, Sender, StatEvent, Store, StoreError, Tenant, WaitingContact, now_ms,
+        CallRecord, ContactWrite, Customer, Link, Message, NewContact, Outcome, PreviousContact,
+        RoutingInputs, StatEvent, Store, StoreError, Tenant, WaitingContact, Written, now_ms,
     },
 };
 
@@ -52,6 +52,8 @@ struct Data {
     contacts: HashMap<ContactId, ContactRow>,
     messages: Vec<(ContactId, Message)>,
     stats: Vec<StatEvent>,
+    /// How many writes each `write_contacts` call committed together.
+    batches: Vec<usize>,
 }
 
 #[derive(Default)]
@@ -59,6 +61,9 @@ pub(crate) struct MemoryStore {
     data: Mutex<Data>,
     /// New contacts' rows fail to store (a full disk, a lost database).
     refuse_contacts: AtomicBool,
+    /// Writes about these contacts (or, under `None`, all writes) wait for a
+    /// permit: a database that is slow or stuck for some contacts.
+    holds: Mutex<HashMap<Option<ContactId>, Arc<Semaphore>>>,
 }
 
 fn ready<'a, T: Send + 'a>(value: T) -> StoreFuture<'a, T> {
@@ -86,12 +91,45 @@ impl MemoryStore {
         Ok(Self {
             data: Mutex::new(data),
             refuse_contacts: AtomicBool::new(false),
+            holds: Mutex::default(),
         })
     }
 
     /// From now on (or no longer), a new contact's row fails to store.
     pub(crate) fn refuse_contacts(&self, refuse: bool) {
         self.refuse_contacts.store(refuse, Ordering::Relaxed);
+    }
+
+    /// From now on, writes about `contact` (every write, for `None`) wait
+    /// until the returned gate is given a permit.
+    pub(crate) fn hold(&self, contact: Option<ContactId>) -> Arc<Semaphore> {
+        let gate = Arc::new(Semaphore::new(0));
+        self.holds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(contact, gate.clone());
+        gate
+    }
+
+    /// Applies `writes` once every gate that holds them opens.
+    fn gated<'a, T: Send + 'a>(
+        &'a self,
+        writes: &[ContactWrite],
+        apply: impl FnOnce() -> Result<T, StoreError> + Send + 'a,
+    ) -> StoreFuture<'a, T> {
+        let gates: Vec<Arc<Semaphore>> = {
+            let holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut keys = writes.iter().map(|w| Some(w.contact())).collect::<Vec<_>>();
+            keys.push(None);
+            keys.iter().filter_map(|k| holds.get(k).cloned()).collect()
+        };
+        Box::pin(async move {
+            for gate in gates {
+                // A permit lets every waiting write through: it is given back.
+                let _permit = gate.acquire().await;
+            }
+            apply()
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Data> {
@@ -118,6 +156,11 @@ impl MemoryStore {
         ids
     }
 
+    /// How many writes each transaction of several committed, in order.
+    pub(crate) fn batches(&self) -> Vec<usize> {
+        self.lock().batches.clone()
+    }
+
     /// The texts stored for a contact, in order.
     pub(crate) fn texts(&self, id: ContactId) -> Vec<String> {
         self.lock()
@@ -127,12 +170,90 @@ impl MemoryStore {
             .map(|(_, m)| m.text.clone())
             .collect()
     }
+}
 
-    fn update(&self, id: ContactId, change: impl FnOnce(&mut ContactRow)) -> StoreFuture<'_, ()> {
-        if let Some(row) = self.lock().contacts.get_mut(&id) {
-            change(row);
+impl Data {
+    /// Applies one change to the maps, as the database would.
+    fn apply(&mut self, write: &ContactWrite) -> Written {
+        let data = self;
+        let contact = write.contact();
+        let mut update = |change: &dyn Fn(&mut ContactRow)| {
+            if let Some(row) = data.contacts.get_mut(&contact) {
+                change(row);
+            }
+        };
+        match write {
+            ContactWrite::Create { new, .. } => {
+                data.contacts.insert(
+                    contact,
+                    ContactRow {
+                        new: new.clone(),
+                        state: "queued",
+                        agent: None,
+                        outcome: None,
+                        wrapup: None,
+                        offers: 0,
+                        requeues: 0,
+                        call: None,
+                    },
+                );
+            }
+            ContactWrite::Message { from, text, .. } => {
+                let message = Message {
+                    from: *from,
+                    text: text.clone(),
+                    at: now_ms(),
+                };
+                data.messages.push((contact, message.clone()));
+                return Written::Message(message);
+            }
+            ContactWrite::Offered { .. } => update(&|row| {
+                row.state = "offered";
+                row.offers += 1;
+            }),
+            ContactWrite::Requeued { .. } => update(&|row| {
+                row.state = "queued";
+                row.requeues += 1;
+            }),
+            ContactWrite::Answered { agent, .. } => update(&|row| {
+                row.state = "connected";
+                row.agent = Some(*agent);
+            }),
+            ContactWrite::Ended {
+                outcome,
+                awaiting_wrapup,
+                ..
+            } => update(&|row| {
+                row.state = if *awaiting_wrapup { "wrapup" } else { "closed" };
+                row.outcome = Some(*outcome);
+            }),
+            ContactWrite::WrapUp { code, .. } => update(&|row| {
+                row.state = "closed";
+                row.wrapup = Some(code.clone());
+            }),
+            ContactWrite::Callback { routing_json, .. } => update(&|row| {
+                row.new.media = crate::store::ContactMedia::Callback;
+                row.new.routing_json = routing_json.clone();
+            }),
+            ContactWrite::Pages { pages, shared, .. } => update(&|row| {
+                row.new.pages_json = pages.to_string();
+                row.new.shared_json = shared.to_string();
+            }),
+            ContactWrite::Call { call, .. } => update(&|row| row.call = Some(call.clone())),
+            ContactWrite::Phone { .. } => {}
         }
-        ready(())
+        Written::Done
+    }
+}
+
+impl MemoryStore {
+    /// The refusal a test asked for, if `writes` would store a new contact.
+    fn refused(&self, writes: &[ContactWrite]) -> Option<StoreError> {
+        let creates = writes
+            .iter()
+            .any(|w| matches!(w, ContactWrite::Create { .. }));
+        (creates && self.refuse_contacts.load(Ordering::Relaxed))
+            .then(|| StoreError::Config("refused by the test".to_owned()))
     }
 }
 
@@ -143,127 +264,25 @@ impl ContactWrites for MemoryStore {
         data.next_id = start + count;
         ready(start..start + count)
     }
-    fn create_contact<'a>(&'a self, id: ContactId, new: &'a NewContact) -> StoreFuture<'a, ()> {
-        if self.refuse_contacts.load(Ordering::Relaxed) {
-            return Box::pin(std::future::ready(Err(StoreError::Config(
-                "refused by the test".to_owned(),
-            ))));
-        }
-        self.lock().contacts.insert(
-            id,
-            ContactRow {
-                new: new.clone(),
-                state: "queued",
-                agent: None,
-                outcome: None,
-                wrapup: None,
-                offers: 0,
-                requeues: 0,
-                call: None,
-            },
-        );
-        ready(())
-    }
-    fn append_message<'a>(
-        &'a self,
-        _tenant: TenantId,
-        contact: ContactId,
-        from: Sender,
-        text: &'a str,
-    ) -> StoreFuture<'a, Message> {
-        let message = Message {
-            from,
-            text: text.to_owned(),
-            at: now_ms(),
-        };
-        self.lock().messages.push((contact, message.clone()));
-        ready(message)
-    }
-    fn mark_offered(&self, _tenant: TenantId, id: ContactId) -> StoreFuture<'_, ()> {
-        self.update(id, |row| {
-            row.state = "offered";
-            row.offers += 1;
+    fn write_contact<'a>(&'a self, write: &'a ContactWrite) -> StoreFuture<'a, Written> {
+        self.gated(std::slice::from_ref(write), move || {
+            if let Some(e) = self.refused(std::slice::from_ref(write)) {
+                return Err(e);
+            }
+            let mut data = self.lock();
+            Ok(data.apply(write))
         })
     }
-    fn mark_requeued(&self, _tenant: TenantId, id: ContactId) -> StoreFuture<'_, ()> {
-        self.update(id, |row| {
-            row.state = "queued";
-            row.requeues += 1;
+    fn write_contacts<'a>(&'a self, writes: &'a [ContactWrite]) -> StoreFuture<'a, Vec<Written>> {
+        self.gated(writes, move || {
+            // All or none, as a transaction: a refusal changes nothing.
+            if let Some(e) = self.refused(writes) {
+                return Err(e);
+            }
+            let mut data = self.lock();
+            data.batches.push(writes.len());
+            Ok(writes.iter().map(|w| data.apply(w)).collect())
         })
-    }
-    fn mark_answered(
-        &self,
-        _tenant: TenantId,
-        id: ContactId,
-        agent: UserId,
-    ) -> StoreFuture<'_, ()> {
-        self.update(id, |row| {
-            row.state = "connected";
-            row.agent = Some(agent);
-        })
-    }
-    fn mark_ended(
-        &self,
-        _tenant: TenantId,
-        id: ContactId,
-        outcome: Outcome,
-        awaiting_wrapup: bool,
-    ) -> StoreFuture<'_, ()> {
-        self.update(id, |row| {
-            row.state = if awaiting_wrapup { "wrapup" } else { "closed" };
-            row.outcome = Some(outcome);
-        })
-    }
-    fn set_wrapup<'a>(
-        &'a self,
-        _tenant: TenantId,
-        id: ContactId,
-        code: &'a str,
-        _note: Option<&'a str>,
-    ) -> StoreFuture<'a, ()> {
-        self.update(id, |row| {
-            row.state = "closed";
-            row.wrapup = Some(code.to_owned());
-        })
-    }
-    fn make_callback<'a>(
-        &'a self,
-        _tenant: TenantId,
-        id: ContactId,
-        routing_json: &'a str,
-    ) -> StoreFuture<'a, ()> {
-        self.update(id, |row| {
-            row.new.media = crate::store::ContactMedia::Callback;
-            row.new.routing_json = routing_json.to_owned();
-        })
-    }
-    fn update_contact_pages<'a>(
-        &'a self,
-        _tenant: TenantId,
-        id: ContactId,
-        pages: &'a Value,
-        shared: &'a Value,
-    ) -> StoreFuture<'a, ()> {
-        self.update(id, |row| {
-            row.new.pages_json = pages.to_string();
-            row.new.shared_json = shared.to_string();
-        })
-    }
-    fn set_call_record<'a>(
-        &'a self,
-        _tenant: TenantId,
-        contact: ContactId,
-        call: &'a CallRecord,
-    ) -> StoreFuture<'a, ()> {
-        self.update(contact, |row| row.call = Some(call.clone()))
-    }
-    fn set_phone_record<'a>(
-        &'a self,
-        _tenant: TenantId,
-        _contact: ContactId,
-        _record: &'a PhoneRecord,
-    ) -> StoreFuture<'a, ()> {
-        ready(())
     }
     fn insert_stat_events<'a>(&'a self, events: &'a [StatEvent]) -> StoreFuture<'a, ()> {
         self.lock().stats.extend_from_slice(events);

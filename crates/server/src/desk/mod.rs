@@ -75,9 +75,9 @@ use crate::{
 pub(crate) use agent::AgentHello;
 use connections::{AgentConn, Seat, VisitorConn, VisitorHello};
 use conversations::{LiveContact, Phase};
+pub use outbox::{OUTBOX_CAPACITY, Outbox, OutboxReceiver};
 use storage::DeskStorage;
 use stored::{Author, ContactIds, ID_BLOCK, Stored};
-pub use outbox::{OUTBOX_CAPACITY, Outbox, OutboxReceiver};
 
 /// Identifies one WebSocket connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

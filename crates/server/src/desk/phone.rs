@@ -36,7 +36,7 @@ use crate::{
         pool::NumberPool,
     },
     protocol::{CallState, ErrorCode, FrameError, ToVisitor},
-    store::{Link, Outcome, PhoneDirection, PhoneRecord, Sender},
+    store::{ContactWrite, Link, Outcome, PhoneDirection, PhoneRecord, Sender},
 };
 
 /// What one tenant's phone settings come to at run time.
@@ -394,10 +394,11 @@ impl DeskState {
         };
         let center = phone.record.center.clone().unwrap_or_default();
         let record = phone.record.clone();
-        self.writer
-            .write(tenant, contact, "phone record", move |store| async move {
-                store.set_phone_record(tenant, contact, &record).await
-            });
+        self.writer.write(ContactWrite::Phone {
+            tenant,
+            contact,
+            record,
+        });
         let Some(agent) = self.phone.agent.clone() else {
             return;
         };
@@ -444,12 +445,12 @@ impl DeskState {
             return;
         };
         let tenant = live.tenant;
-        self.writer.write(
+        self.writer.write(ContactWrite::Ended {
             tenant,
             contact,
-            "end of a contact",
-            move |store| async move { store.mark_ended(tenant, contact, outcome, false).await },
-        );
+            outcome,
+            awaiting_wrapup: false,
+        });
         let by = if reason == "hangup" {
             Sender::Visitor
         } else {
@@ -487,10 +488,11 @@ impl DeskState {
             phone.record.sip_code = Some(487);
         }
         let record = phone.record.clone();
-        self.writer
-            .write(tenant, contact, "phone record", move |store| async move {
-                store.set_phone_record(tenant, contact, &record).await
-            });
+        self.writer.write(ContactWrite::Phone {
+            tenant,
+            contact,
+            record,
+        });
     }
 
     /// A digit keyed on the phone side: push codes open pages for the visitor.
@@ -557,10 +559,11 @@ impl DeskState {
         phone.record.sip_code = Some(200);
         phone.record.answered_at = Some(super::now().0);
         let (leg, local, record) = (phone.leg, phone.local, phone.record.clone());
-        self.writer
-            .write(tenant, contact, "phone record", move |store| async move {
-                store.set_phone_record(tenant, contact, &record).await
-            });
+        self.writer.write(ContactWrite::Phone {
+            tenant,
+            contact,
+            record,
+        });
         let Some(agent) = self.phone.agent.clone() else {
             return;
         };

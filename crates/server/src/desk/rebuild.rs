@@ -8,7 +8,7 @@ use super::{DeskState, LiveContact, screenpop};
 use crate::{
     protocol::PageContext,
     routing::ContactRouting,
-    store::{Outcome, StoreError, WaitingContact},
+    store::{ContactWrite, Outcome, StoreError, WaitingContact},
 };
 
 impl DeskState {
@@ -18,9 +18,7 @@ impl DeskState {
         for w in waiting {
             if let Err(e) = self.rebuild_one(&w).await {
                 tracing::error!(contact = w.id.0, error = %e, "a waiting contact could not be rebuilt; closing it");
-                self.store
-                    .mark_ended(w.tenant, w.id, Outcome::Closed, false)
-                    .await?;
+                self.store.write_contact(&closed(&w)).await?;
             }
         }
         if count > 0 {
@@ -38,10 +36,7 @@ impl DeskState {
                 .into_iter()
                 .find(|l| l.id == w.link),
         ) else {
-            return self
-                .store
-                .mark_ended(w.tenant, w.id, Outcome::Closed, false)
-                .await;
+            return self.store.write_contact(&closed(w)).await.map(drop);
         };
         let identity: screenpop::Identity =
             serde_json::from_str(&w.identity_json).unwrap_or(screenpop::Identity {
@@ -91,5 +86,15 @@ impl DeskState {
             acd::Input::ContactArrived(Box::new(routing.spec(w.id, queue, acd::Time(w.queued_at)))),
         );
         Ok(())
+    }
+}
+
+/// A waiting contact that cannot be routed again is closed.
+fn closed(w: &WaitingContact) -> ContactWrite {
+    ContactWrite::Ended {
+        tenant: w.tenant,
+        contact: w.id,
+        outcome: Outcome::Closed,
+        awaiting_wrapup: false,
     }
 }

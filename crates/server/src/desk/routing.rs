@@ -7,7 +7,7 @@ use super::{DeskState, Phase, now};
 use crate::{
     ids::{ContactId, TenantId, UserId},
     protocol::{CallState, ToAgent, ToVisitor},
-    store::{Outcome, StatEvent},
+    store::{ContactWrite, Outcome, StatEvent},
 };
 
 /// The protocol's name for an agent's presence, with the not-ready reason. An
@@ -82,10 +82,7 @@ impl DeskState {
                 live.phase = Phase::Offered(user(agent));
                 let (tenant, screenpop, media) =
                     (live.tenant, live.screenpop.clone(), live.media());
-                self.writer
-                    .write(tenant, contact, "offer", move |store| async move {
-                        store.mark_offered(tenant, contact).await
-                    });
+                self.writer.write(ContactWrite::Offered { tenant, contact });
                 metrics::counter!("switchboard_offers_total").increment(1);
                 self.send_agent(
                     user(agent),
@@ -136,10 +133,7 @@ impl DeskState {
                     live.screenpop.clone(),
                     live.callback_phone.clone().unwrap_or_default(),
                 );
-                self.writer
-                    .write(tenant, contact, "callback dial", move |store| async move {
-                        store.mark_offered(tenant, contact).await
-                    });
+                self.writer.write(ContactWrite::Offered { tenant, contact });
                 metrics::counter!("switchboard_callback_dials_total").increment(1);
                 self.send_agent(
                     user(agent),
@@ -164,9 +158,7 @@ impl DeskState {
             live.phase = Phase::Waiting;
             let tenant = live.tenant;
             self.writer
-                .write(tenant, contact, "requeue", move |store| async move {
-                    store.mark_requeued(tenant, contact).await
-                });
+                .write(ContactWrite::Requeued { tenant, contact });
             self.set_call_state(contact, CallState::Queued);
         }
     }
@@ -466,10 +458,11 @@ impl DeskState {
         // The messages stored so far; any still on their way reach the agent
         // when they are stored (`stored.rs`).
         let transcript = live.transcript.clone();
-        self.writer
-            .write(tenant, contact, "answer", move |store| async move {
-                store.mark_answered(tenant, contact, agent).await
-            });
+        self.writer.write(ContactWrite::Answered {
+            tenant,
+            contact,
+            agent,
+        });
         metrics::counter!("switchboard_contacts_answered_total").increment(1);
         self.send_agent(
             agent,
@@ -505,12 +498,12 @@ impl DeskState {
         let Some(tenant) = self.contacts.get(contact).map(|c| c.tenant) else {
             return;
         };
-        self.writer.write(
+        self.writer.write(ContactWrite::Ended {
             tenant,
             contact,
-            "unanswered contact",
-            move |store| async move { store.mark_ended(tenant, contact, outcome, false).await },
-        );
+            outcome,
+            awaiting_wrapup: false,
+        });
         metrics::counter!("switchboard_contacts_unanswered_total").increment(1);
         self.detach_visitors(contact);
         self.remove_contact(contact);

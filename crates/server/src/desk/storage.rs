@@ -6,13 +6,11 @@
 
 use std::{future::Future, ops::Range, pin::Pin};
 
-use serde_json::Value;
-
 use crate::{
     ids::{ContactId, TenantId, UserId},
     store::{
-        CallRecord, Customer, Link, Message, NewContact, Outcome, PhoneRecord, PreviousContact,
-        RoutingInputs, Sender, StatEvent, Store, StoreError, Tenant, WaitingContact,
+        ContactWrite, Customer, Link, Message, PreviousContact, RoutingInputs, StatEvent, Store,
+        StoreError, Tenant, WaitingContact, Written,
     },
 };
 
@@ -24,56 +22,10 @@ pub(crate) type StoreFuture<'a, T> =
 pub(crate) trait ContactWrites: Send + Sync {
     /// The next `count` contact ids for this process to hand out.
     fn reserve_contact_ids(&self, count: i64) -> StoreFuture<'_, Range<i64>>;
-    fn create_contact<'a>(&'a self, id: ContactId, new: &'a NewContact) -> StoreFuture<'a, ()>;
-    fn append_message<'a>(
-        &'a self,
-        tenant: TenantId,
-        contact: ContactId,
-        from: Sender,
-        text: &'a str,
-    ) -> StoreFuture<'a, Message>;
-    fn mark_offered(&self, tenant: TenantId, id: ContactId) -> StoreFuture<'_, ()>;
-    fn mark_requeued(&self, tenant: TenantId, id: ContactId) -> StoreFuture<'_, ()>;
-    fn mark_answered(&self, tenant: TenantId, id: ContactId, agent: UserId) -> StoreFuture<'_, ()>;
-    fn mark_ended(
-        &self,
-        tenant: TenantId,
-        id: ContactId,
-        outcome: Outcome,
-        awaiting_wrapup: bool,
-    ) -> StoreFuture<'_, ()>;
-    fn set_wrapup<'a>(
-        &'a self,
-        tenant: TenantId,
-        id: ContactId,
-        code: &'a str,
-        note: Option<&'a str>,
-    ) -> StoreFuture<'a, ()>;
-    fn make_callback<'a>(
-        &'a self,
-        tenant: TenantId,
-        id: ContactId,
-        routing_json: &'a str,
-    ) -> StoreFuture<'a, ()>;
-    fn update_contact_pages<'a>(
-        &'a self,
-        tenant: TenantId,
-        id: ContactId,
-        pages: &'a Value,
-        shared: &'a Value,
-    ) -> StoreFuture<'a, ()>;
-    fn set_call_record<'a>(
-        &'a self,
-        tenant: TenantId,
-        contact: ContactId,
-        call: &'a CallRecord,
-    ) -> StoreFuture<'a, ()>;
-    fn set_phone_record<'a>(
-        &'a self,
-        tenant: TenantId,
-        contact: ContactId,
-        record: &'a PhoneRecord,
-    ) -> StoreFuture<'a, ()>;
+    /// Commits one change on its own.
+    fn write_contact<'a>(&'a self, write: &'a ContactWrite) -> StoreFuture<'a, Written>;
+    /// Commits `writes` in order, all or none; results in the same order.
+    fn write_contacts<'a>(&'a self, writes: &'a [ContactWrite]) -> StoreFuture<'a, Vec<Written>>;
     fn insert_stat_events<'a>(&'a self, events: &'a [StatEvent]) -> StoreFuture<'a, ()>;
 }
 
@@ -124,83 +76,11 @@ impl ContactWrites for Store {
     fn reserve_contact_ids(&self, count: i64) -> StoreFuture<'_, Range<i64>> {
         Box::pin(Store::reserve_contact_ids(self, count))
     }
-    fn create_contact<'a>(&'a self, id: ContactId, new: &'a NewContact) -> StoreFuture<'a, ()> {
-        Box::pin(Store::create_contact(self, id, new))
+    fn write_contact<'a>(&'a self, write: &'a ContactWrite) -> StoreFuture<'a, Written> {
+        Box::pin(Store::write_contact(self, write))
     }
-    fn append_message<'a>(
-        &'a self,
-        tenant: TenantId,
-        contact: ContactId,
-        from: Sender,
-        text: &'a str,
-    ) -> StoreFuture<'a, Message> {
-        Box::pin(Store::append_message(self, tenant, contact, from, text))
-    }
-    fn mark_offered(&self, tenant: TenantId, id: ContactId) -> StoreFuture<'_, ()> {
-        Box::pin(Store::mark_offered(self, tenant, id))
-    }
-    fn mark_requeued(&self, tenant: TenantId, id: ContactId) -> StoreFuture<'_, ()> {
-        Box::pin(Store::mark_requeued(self, tenant, id))
-    }
-    fn mark_answered(&self, tenant: TenantId, id: ContactId, agent: UserId) -> StoreFuture<'_, ()> {
-        Box::pin(Store::mark_answered(self, tenant, id, agent))
-    }
-    fn mark_ended(
-        &self,
-        tenant: TenantId,
-        id: ContactId,
-        outcome: Outcome,
-        awaiting_wrapup: bool,
-    ) -> StoreFuture<'_, ()> {
-        Box::pin(Store::mark_ended(
-            self,
-            tenant,
-            id,
-            outcome,
-            awaiting_wrapup,
-        ))
-    }
-    fn set_wrapup<'a>(
-        &'a self,
-        tenant: TenantId,
-        id: ContactId,
-        code: &'a str,
-        note: Option<&'a str>,
-    ) -> StoreFuture<'a, ()> {
-        Box::pin(Store::set_wrapup(self, tenant, id, code, note))
-    }
-    fn make_callback<'a>(
-        &'a self,
-        tenant: TenantId,
-        id: ContactId,
-        routing_json: &'a str,
-    ) -> StoreFuture<'a, ()> {
-        Box::pin(Store::make_callback(self, tenant, id, routing_json))
-    }
-    fn update_contact_pages<'a>(
-        &'a self,
-        tenant: TenantId,
-        id: ContactId,
-        pages: &'a Value,
-        shared: &'a Value,
-    ) -> StoreFuture<'a, ()> {
-        Box::pin(Store::update_contact_pages(self, tenant, id, pages, shared))
-    }
-    fn set_call_record<'a>(
-        &'a self,
-        tenant: TenantId,
-        contact: ContactId,
-        call: &'a CallRecord,
-    ) -> StoreFuture<'a, ()> {
-        Box::pin(Store::set_call_record(self, tenant, contact, call))
-    }
-    fn set_phone_record<'a>(
-        &'a self,
-        tenant: TenantId,
-        contact: ContactId,
-        record: &'a PhoneRecord,
-    ) -> StoreFuture<'a, ()> {
-        Box::pin(Store::set_phone_record(self, tenant, contact, record))
+    fn write_contacts<'a>(&'a self, writes: &'a [ContactWrite]) -> StoreFuture<'a, Vec<Written>> {
+        Box::pin(Store::write_contacts(self, writes))
     }
     fn insert_stat_events<'a>(&'a self, events: &'a [StatEvent]) -> StoreFuture<'a, ()> {
         Box::pin(Store::insert_stat_events(self, events))

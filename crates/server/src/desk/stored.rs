@@ -10,7 +10,7 @@ use super::{ConnId, DeskState, Phase};
 use crate::{
     ids::{ContactId, UserId},
     protocol::{ErrorCode, FrameError, ToAgent, ToVisitor},
-    store::{Message, NewContact, Sender},
+    store::{ContactWrite, Message, NewContact, Sender, Written},
 };
 
 /// Messages a live contact keeps in memory for reconnecting tabs and consoles
@@ -146,16 +146,10 @@ impl DeskState {
         new: NewContact,
         callback_at: Option<(ConnId, i64)>,
     ) {
-        let store = self.writer.store();
         let tx = self.stored_tx.clone();
-        self.writer.then(new.tenant, contact, async move {
-            let ok = match store.create_contact(contact, &new).await {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!(error = %e, "storing a new contact failed");
-                    false
-                }
-            };
+        let write = ContactWrite::Create { id: contact, new };
+        self.writer.write_then(write, move |result| {
+            let ok = result.is_ok();
             if !ok || callback_at.is_some() {
                 let _ = tx.send(Stored::Contact {
                     contact,
@@ -178,13 +172,18 @@ impl DeskState {
         let Some(tenant) = self.contacts.get(contact).map(|c| c.tenant) else {
             return;
         };
-        let store = self.writer.store();
         let tx = self.stored_tx.clone();
-        self.writer.then(tenant, contact, async move {
-            let result = store
-                .append_message(tenant, contact, from, &text)
-                .await
-                .map_err(|e| tracing::error!(error = %e, "storing a message failed"));
+        let write = ContactWrite::Message {
+            tenant,
+            contact,
+            from,
+            text,
+        };
+        self.writer.write_then(write, move |result| {
+            let result = result.and_then(|written| match written {
+                Written::Message(message) => Ok(message),
+                Written::Done => Err(()),
+            });
             let _ = tx.send(Stored::Message {
                 contact,
                 author,

@@ -11,7 +11,7 @@ use crate::{
     auth,
     ids::ContactId,
     protocol::{self, ErrorCode, FrameError, ToAgent, ToVisitor, VisitorFrame, VisitorState},
-    store::{ContactMedia, NewContact, Outcome, Sender, to_json},
+    store::{ContactMedia, ContactWrite, NewContact, Outcome, Sender, to_json},
 };
 
 impl DeskState {
@@ -523,16 +523,14 @@ impl DeskState {
         );
         metrics::counter!("switchboard_callbacks_requested_total").increment(1);
         let at = super::now().as_millis();
-        let store = self.writer.store();
         let tx = self.stored_tx.clone();
-        self.writer.then(tenant, contact, async move {
-            let ok = match store.make_callback(tenant, contact, &routing_json).await {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!(error = %e, "storing a callback failed");
-                    false
-                }
-            };
+        let write = ContactWrite::Callback {
+            tenant,
+            contact,
+            routing_json,
+        };
+        self.writer.write_then(write, move |result| {
+            let ok = result.is_ok();
             let _ = tx.send(super::Stored::CallbackMade { contact, at, ok });
         });
         Ok(())
@@ -647,12 +645,11 @@ impl DeskState {
                 phone.clone_into(&mut request.phone);
             }
             let (tenant, routing) = (live.tenant, to_json(&live.routing));
-            self.writer.write(
+            self.writer.write(ContactWrite::Callback {
                 tenant,
                 contact,
-                "callback number",
-                move |store| async move { store.make_callback(tenant, contact, &routing).await },
-            );
+                routing_json: routing,
+            });
         }
         self.send_visitor(conn, ToVisitor::CallbackScheduled { at: when });
         Ok(())
@@ -694,12 +691,12 @@ impl DeskState {
         live.context = context;
         let (tenant, agent, phase, screenpop) =
             (live.tenant, live.agent, live.phase, live.screenpop.clone());
-        self.writer
-            .write(tenant, contact, "visitor's page", move |store| async move {
-                store
-                    .update_contact_pages(tenant, contact, &pages, &shared)
-                    .await
-            });
+        self.writer.write(ContactWrite::Pages {
+            tenant,
+            contact,
+            pages,
+            shared,
+        });
         let holder = match phase {
             Phase::Offered(agent) => Some(agent),
             Phase::Connected | Phase::WrapUp => agent,
@@ -797,16 +794,12 @@ impl DeskState {
                     return;
                 };
                 let (tenant, agent) = (live.tenant, live.agent);
-                self.writer.write(
+                self.writer.write(ContactWrite::Ended {
                     tenant,
                     contact,
-                    "end of a contact",
-                    move |store| async move {
-                        store
-                            .mark_ended(tenant, contact, Outcome::Answered, true)
-                            .await
-                    },
-                );
+                    outcome: Outcome::Answered,
+                    awaiting_wrapup: true,
+                });
                 self.send_contact_visitors(contact, &ToVisitor::Ended { by });
                 if let Some(agent) = agent {
                     self.send_agent(

@@ -8,6 +8,11 @@
 //! Lanes run side by side: a slow write holds up only the contacts sharing
 //! its lane, never the desk.
 //!
+//! Writes are data ([`ContactWrite`]), not futures, so a lane commits the
+//! writes that wait in it in one transaction: under load a lane's backlog
+//! grows and its batches with it, and the database commits once per batch
+//! instead of once per statement.
+//!
 //! What the user is told is stored (a message echo, `callback_scheduled`, a
 //! wrap-up) is told after the commit: such a write carries a follow-up that
 //! comes back to the desk as a [`Stored`](super::Stored) event.
@@ -19,9 +24,7 @@
 
 use std::{
     collections::HashMap,
-    future::Future,
     hash::{Hash, Hasher},
-    pin::Pin,
     sync::{Arc, Mutex},
     time::Instant,
 };
@@ -31,23 +34,29 @@ use tokio::sync::mpsc;
 use super::storage::DeskStorage;
 use crate::{
     ids::{ContactId, TenantId},
-    store::StoreError,
+    store::{ContactWrite, Written},
 };
 
 /// How many lanes writes are spread over.
 const LANES: usize = 64;
+
+/// The most writes one lane commits in one transaction.
+const MAX_BATCH: usize = 64;
 
 /// How many writes one tenant may have waiting before its connections are
 /// refused new work. At 20 ms a write and 64 lanes this is well over a
 /// second of writes: only a stalled database or a flood reaches it.
 pub(super) const TENANT_BACKLOG: usize = 4096;
 
-type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// What to do once a write has committed (`Ok`) or failed (`Err`, already
+/// logged).
+type Then = Box<dyn FnOnce(Result<Written, ()>) + Send>;
 
+/// A change to a contact waiting in its lane.
 struct Queued {
-    tenant: TenantId,
     since: Instant,
-    job: Job,
+    write: ContactWrite,
+    then: Option<Then>,
 }
 
 /// Cheap, cloneable handle to the writer's lanes.
@@ -102,7 +111,7 @@ impl Writer {
         let lanes: Vec<_> = (0..LANES)
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(run_lane(rx, backlog.clone()));
+                tokio::spawn(run_lane(rx, store.clone(), backlog.clone()));
                 tx
             })
             .collect();
@@ -122,39 +131,30 @@ impl Writer {
         ok
     }
 
-    /// Queues a write whose failure is only logged (`what` names it).
-    pub(super) fn write<F, Fut>(
-        &self,
-        tenant: TenantId,
-        contact: ContactId,
-        what: &'static str,
-        op: F,
-    ) where
-        F: FnOnce(Arc<dyn DeskStorage>) -> Fut,
-        Fut: Future<Output = Result<(), StoreError>> + Send + 'static,
-    {
-        let fut = op(self.store.clone());
-        self.then(tenant, contact, async move {
-            if let Err(e) = fut.await {
-                tracing::error!(error = %e, what, "a write failed");
-            }
-        });
+    /// Queues a change whose failure is only logged.
+    pub(super) fn write(&self, write: ContactWrite) {
+        self.queue(write, None);
     }
 
-    /// Queues a job that writes and then reports back itself (through the
-    /// desk's `Stored` channel).
-    pub(super) fn then(
+    /// Queues a change and what to do once it has committed or failed (for
+    /// what the user is told is stored: that goes back to the desk through
+    /// its `Stored` channel).
+    pub(super) fn write_then(
         &self,
-        tenant: TenantId,
-        contact: ContactId,
-        job: impl Future<Output = ()> + Send + 'static,
+        write: ContactWrite,
+        then: impl FnOnce(Result<Written, ()>) + Send + 'static,
     ) {
+        self.queue(write, Some(Box::new(then)));
+    }
+
+    fn queue(&self, write: ContactWrite, then: Option<Then>) {
+        let tenant = write.tenant();
         self.backlog.add(tenant);
-        let lane = &self.lanes[lane_of(contact)];
+        let lane = &self.lanes[lane_of(write.contact())];
         let queued = Queued {
-            tenant,
             since: Instant::now(),
-            job: Box::pin(job),
+            write,
+            then,
         };
         if lane.send(queued).is_err() {
             // The lane's task only ends with the runtime.
@@ -175,26 +175,112 @@ fn lane_of(contact: ContactId) -> usize {
     (h.finish() % LANES as u64) as usize
 }
 
-async fn run_lane(mut rx: mpsc::UnboundedReceiver<Queued>, backlog: Arc<Backlog>) {
-    while let Some(q) = rx.recv().await {
-        q.job.await;
-        metrics::histogram!("switchboard_store_write_seconds")
-            .record(q.since.elapsed().as_secs_f64());
-        backlog.done(q.tenant);
+/// Runs a lane: the writes that wait one after another go in one
+/// transaction, in the order they came.
+async fn run_lane(
+    mut rx: mpsc::UnboundedReceiver<Queued>,
+    store: Arc<dyn DeskStorage>,
+    backlog: Arc<Backlog>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(queued) => batch.push(queued),
+                Err(_) => break,
+            }
+        }
+        let (writes, waiting): (Vec<ContactWrite>, Vec<_>) = batch
+            .into_iter()
+            .map(|q| (q.write, (q.since, q.then)))
+            .unzip();
+        let results = commit(store.as_ref(), &writes).await;
+        for ((write, (since, then)), result) in writes.iter().zip(waiting).zip(results) {
+            if let Some(then) = then {
+                then(result);
+            }
+            metrics::histogram!("switchboard_store_write_seconds")
+                .record(since.elapsed().as_secs_f64());
+            backlog.done(write.tenant());
+        }
     }
+}
+
+/// Commits `writes` in one transaction. If that fails, each is tried on its
+/// own, so one bad write (a row another node removed, a constraint) fails
+/// alone rather than taking the others with it.
+async fn commit(store: &dyn DeskStorage, writes: &[ContactWrite]) -> Vec<Result<Written, ()>> {
+    metrics::histogram!("switchboard_store_write_batch_size").record(writes.len() as f64);
+    if writes.len() > 1 {
+        match store.write_contacts(writes).await {
+            Ok(done) => return done.into_iter().map(Ok).collect(),
+            Err(e) => tracing::warn!(error = %e, "a batch of writes failed; trying each alone"),
+        }
+    }
+    let mut results = Vec::with_capacity(writes.len());
+    for write in writes {
+        results.push(store.write_contact(write).await.map_err(|e| {
+            tracing::error!(error = %e, what = write.name(), "a write failed");
+        }));
+    }
+    results
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use tokio::sync::{Semaphore, oneshot};
+    use tokio::sync::oneshot;
 
     use super::*;
+    use crate::{
+        desk::memory::MemoryStore,
+        ids::{LinkId, UserId},
+        store::{ContactMedia, NewContact, Sender},
+    };
 
-    fn writer() -> Writer {
-        // The jobs below touch no table: any store will do.
-        Writer::start(Arc::new(crate::desk::memory::MemoryStore::default()))
+    fn writer() -> (Writer, Arc<MemoryStore>) {
+        let store = Arc::new(MemoryStore::default());
+        (Writer::start(store.clone()), store)
+    }
+
+    fn new_contact(tenant: TenantId) -> NewContact {
+        NewContact {
+            tenant,
+            link: LinkId(1),
+            media: ContactMedia::Chat,
+            resume_hash: String::new(),
+            page_url: String::new(),
+            page_title: String::new(),
+            referrer: String::new(),
+            pages_json: "[]".to_owned(),
+            language: String::new(),
+            timezone: String::new(),
+            shared_json: "{}".to_owned(),
+            verified: false,
+            customer_ref: None,
+            identity_json: "{}".to_owned(),
+            routing_json: "{}".to_owned(),
+        }
+    }
+
+    fn message(tenant: TenantId, contact: ContactId, text: &str) -> ContactWrite {
+        ContactWrite::Message {
+            tenant,
+            contact,
+            from: Sender::Visitor,
+            text: text.to_owned(),
+        }
+    }
+
+    /// Queues `write` and returns what its follow-up is given.
+    fn write_and_wait(
+        writer: &Writer,
+        write: ContactWrite,
+    ) -> oneshot::Receiver<Result<Written, ()>> {
+        let (tx, rx) = oneshot::channel();
+        writer.write_then(write, move |result| {
+            let _ = tx.send(result);
+        });
+        rx
     }
 
     /// Two contacts whose writes take different lanes.
@@ -219,60 +305,109 @@ mod tests {
 
     #[tokio::test]
     async fn a_contacts_writes_run_in_order_and_a_stuck_one_holds_up_only_its_lane() {
-        let writer = writer();
+        let (writer, store) = writer();
         let tenant = TenantId(1);
         let (slow, other) = two_lanes();
-        let gate = Arc::new(Semaphore::new(0));
-        let order = Arc::new(Mutex::new(Vec::new()));
-        for step in 0..3 {
-            let (gate, order) = (gate.clone(), order.clone());
-            writer.then(tenant, slow, async move {
-                if step == 0 {
-                    // The first write of this contact is stuck until released.
-                    let _permit = gate.acquire().await.expect("gate");
+        // The database is stuck for the first contact.
+        let gate = store.hold(Some(slow));
+        for text in ["0", "1", "2"] {
+            writer.write(message(tenant, slow, text));
+        }
+        // Another contact's write commits while the first contact's are stuck.
+        let done = write_and_wait(&writer, message(tenant, other, "other"));
+        assert!(done.await.expect("the other lane ran").is_ok());
+        assert!(store.texts(slow).is_empty());
+        gate.add_permits(1);
+        let last = write_and_wait(&writer, message(tenant, slow, "3"));
+        assert!(last.await.expect("the slow lane ran").is_ok());
+        assert_eq!(store.texts(slow), ["0", "1", "2", "3"]);
+    }
+
+    #[tokio::test]
+    async fn writes_that_wait_in_a_lane_commit_in_one_transaction_in_order() {
+        let (writer, store) = writer();
+        let (tenant, contact) = (TenantId(1), ContactId(7));
+        // The first write holds the lane while the rest queue behind it.
+        let gate = store.hold(Some(contact));
+        writer.write(ContactWrite::Create {
+            id: contact,
+            new: new_contact(tenant),
+        });
+        writer.write(ContactWrite::Offered { tenant, contact });
+        let echoes = Arc::new(Mutex::new(Vec::new()));
+        for text in ["one", "two", "three"] {
+            let echoes = echoes.clone();
+            writer.write_then(message(tenant, contact, text), move |result| {
+                if let Ok(Written::Message(m)) = result {
+                    echoes.lock().expect("echoes").push(m.text);
                 }
-                order.lock().expect("order").push(step);
             });
         }
-        let (done_tx, done_rx) = oneshot::channel();
-        writer.then(tenant, other, async move {
-            let _ = done_tx.send(());
-        });
-        // Another contact's write commits while the first contact's is stuck.
-        done_rx.await.expect("the other lane ran");
-        assert!(order.lock().expect("order").is_empty());
+        let answered = ContactWrite::Answered {
+            tenant,
+            contact,
+            agent: UserId(3),
+        };
+        let done = write_and_wait(&writer, answered);
         gate.add_permits(1);
-        let (last_tx, last_rx) = oneshot::channel();
-        writer.then(tenant, slow, async move {
-            let _ = last_tx.send(());
-        });
-        last_rx.await.expect("the slow lane ran");
-        assert_eq!(*order.lock().expect("order"), vec![0, 1, 2]);
+        assert_eq!(done.await.expect("answered"), Ok(Written::Done));
+        // The lane took the create alone (nothing else waited yet) or with
+        // the rest; either way the five behind it went in one transaction.
+        let batches = store.batches();
+        assert!(batches == [6] || batches == [5], "batches of {batches:?}");
+        assert_eq!(*echoes.lock().expect("echoes"), ["one", "two", "three"]);
+        assert_eq!(store.texts(contact), ["one", "two", "three"]);
+        let row = store.contact(contact).expect("stored");
+        assert_eq!(
+            (row.state, row.offers, row.agent),
+            ("connected", 1, Some(UserId(3)))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_in_a_batch_fails_alone() {
+        let (writer, store) = writer();
+        let (tenant, kept) = (TenantId(1), ContactId(1));
+        // A contact in the same lane, whose row fails to store.
+        let refused = (2..10_000)
+            .map(ContactId)
+            .find(|c| lane_of(*c) == lane_of(kept))
+            .expect("a contact in the same lane");
+        // Three writes queue in one lane while the database is held, so the
+        // lane takes them as one batch.
+        let gate = store.hold(None);
+        writer.write(message(tenant, kept, "first"));
+        store.refuse_contacts(true);
+        let failed = write_and_wait(
+            &writer,
+            ContactWrite::Create {
+                id: refused,
+                new: new_contact(tenant),
+            },
+        );
+        let sent = write_and_wait(&writer, message(tenant, kept, "still stored"));
+        gate.add_permits(1);
+        assert_eq!(failed.await.expect("answered"), Err(()));
+        assert!(sent.await.expect("answered").is_ok());
+        // The batch was refused as a whole, then each write went alone: the
+        // refused row is missing, the message is stored.
+        assert!(store.batches().is_empty(), "{:?}", store.batches());
+        assert!(store.contact(refused).is_none());
+        assert_eq!(store.texts(kept), ["first", "still stored"]);
     }
 
     #[tokio::test]
     async fn a_tenant_over_its_backlog_is_refused_and_the_others_are_not() {
-        let writer = writer();
+        let (writer, store) = writer();
         let (busy, calm) = (TenantId(1), TenantId(2));
-        let gate = Arc::new(Semaphore::new(0));
-        let ran = Arc::new(AtomicUsize::new(0));
+        let gate = store.hold(None);
         for i in 0..TENANT_BACKLOG {
-            let (gate, ran) = (gate.clone(), ran.clone());
-            writer.then(busy, ContactId(i as i64), async move {
-                let _permit = gate.acquire().await.expect("gate");
-                ran.fetch_add(1, Ordering::Relaxed);
-            });
+            writer.write(message(busy, ContactId(i as i64), "x"));
         }
         assert!(!writer.admits(busy));
         assert!(writer.admits(calm));
         // Once the database catches up, the tenant is admitted again.
-        gate.add_permits(TENANT_BACKLOG);
-        let (done_tx, done_rx) = oneshot::channel();
-        // Same lane as the last queued write: it runs after it.
-        writer.then(busy, ContactId(TENANT_BACKLOG as i64 - 1), async move {
-            let _ = done_tx.send(());
-        });
-        done_rx.await.expect("drained");
+        gate.add_permits(1);
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         while writer.backlog.of(busy) > 0 {
             assert!(
@@ -281,7 +416,10 @@ mod tests {
             );
             tokio::task::yield_now().await;
         }
-        assert_eq!(ran.load(Ordering::Relaxed), TENANT_BACKLOG);
+        let stored: usize = (0..TENANT_BACKLOG)
+            .map(|i| store.texts(ContactId(i as i64)).len())
+            .sum();
+        assert_eq!(stored, TENANT_BACKLOG);
         assert!(writer.admits(busy));
     }
 }

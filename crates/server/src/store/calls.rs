@@ -219,29 +219,6 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a call's figures on its contact (called when the call ends, and
-    /// at a transfer so a crash loses at most the current agent's part).
-    pub async fn set_call_record(
-        &self,
-        tenant: TenantId,
-        contact: ContactId,
-        call: &CallRecord,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE contacts SET talk_ms = $1, hold_ms = $2, transfers = $3, recording = $4 \
-             WHERE tenant_id = $5 AND id = $6",
-        )
-        .bind(call.talk_ms)
-        .bind(call.hold_ms)
-        .bind(i64::from(call.transfers))
-        .bind(call.recording.as_deref())
-        .bind(tenant.0)
-        .bind(contact.0)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// The recordings a tenant's contact records name (file stems, as
     /// `CallRecord::recording`).
     pub async fn recording_stems(&self, tenant: TenantId) -> Result<Vec<String>, StoreError> {

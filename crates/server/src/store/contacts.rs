@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Store, StoreError, now_ms, to_json};
+use super::{Store, StoreError, now_ms};
 use crate::ids::{ContactId, LinkId, TenantId, UserId};
 
 /// How a contact ended. See docs/protocol.md.
@@ -48,7 +48,7 @@ pub enum Sender {
 }
 
 impl Sender {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Sender::Visitor => "visitor",
             Sender::Agent => "agent",
@@ -175,39 +175,6 @@ const RECORD_SELECT: &str = "SELECT c.id, l.slug AS link, c.media, c.page_url, c
      LEFT JOIN users u ON u.id = c.agent_id AND u.tenant_id = c.tenant_id";
 
 impl Store {
-    /// Stores a new contact under the id the desk gave it (from
-    /// [`Store::reserve_contact_ids`]).
-    pub async fn create_contact(&self, id: ContactId, c: &NewContact) -> Result<(), StoreError> {
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO contacts (tenant_id, link_id, media, resume_hash, page_url, page_title, \
-             referrer, pages, language, timezone, verified, customer_ref, identity, state, \
-             created_at, queued_at, routing, shared, id) \
-             VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', $13, $13, $14, \
-             $16, $17)",
-        )
-        .bind(c.tenant.0)
-        .bind(c.link.0)
-        .bind(&c.resume_hash)
-        .bind(&c.page_url)
-        .bind(&c.page_title)
-        .bind(&c.referrer)
-        .bind(&c.pages_json)
-        .bind(&c.language)
-        .bind(&c.timezone)
-        .bind(i64::from(c.verified))
-        .bind(c.customer_ref.clone())
-        .bind(&c.identity_json)
-        .bind(now)
-        .bind(&c.routing_json)
-        .bind(c.media.name())
-        .bind(&c.shared_json)
-        .bind(id.0)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// Takes the next `count` contact ids for this process to hand out. The
     /// block row is created on first use just past the highest id stored, and
     /// moved on under its row lock, so two processes never get the same ids.
@@ -234,137 +201,6 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(end - count..end)
-    }
-
-    pub async fn mark_offered(&self, tenant: TenantId, id: ContactId) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE contacts SET offered_at = COALESCE(offered_at, $1), state = 'offered' \
-             WHERE tenant_id = $2 AND id = $3",
-        )
-        .bind(now_ms())
-        .bind(tenant.0)
-        .bind(id.0)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// The offer failed; the contact waits again.
-    pub async fn mark_requeued(&self, tenant: TenantId, id: ContactId) -> Result<(), StoreError> {
-        sqlx::query("UPDATE contacts SET state = 'queued' WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0)
-            .bind(id.0)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn mark_answered(
-        &self,
-        tenant: TenantId,
-        id: ContactId,
-        agent: UserId,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE contacts SET answered_at = $1, agent_id = $2, state = 'connected' \
-             WHERE tenant_id = $3 AND id = $4",
-        )
-        .bind(now_ms())
-        .bind(agent.0)
-        .bind(tenant.0)
-        .bind(id.0)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// The conversation is over. `state` is `wrapup` when an agent still owes a
-    /// wrap-up code, else `closed`.
-    pub async fn mark_ended(
-        &self,
-        tenant: TenantId,
-        id: ContactId,
-        outcome: Outcome,
-        awaiting_wrapup: bool,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE contacts SET ended_at = COALESCE(ended_at, $1), outcome = $2, state = $3 \
-             WHERE tenant_id = $4 AND id = $5",
-        )
-        .bind(now_ms())
-        .bind(outcome.as_str())
-        .bind(if awaiting_wrapup { "wrapup" } else { "closed" })
-        .bind(tenant.0)
-        .bind(id.0)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn set_wrapup(
-        &self,
-        tenant: TenantId,
-        id: ContactId,
-        code: &str,
-        note: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE contacts SET wrapup_code = $1, wrapup_note = $2, state = 'closed' \
-             WHERE tenant_id = $3 AND id = $4",
-        )
-        .bind(code)
-        .bind(note.map(str::to_owned))
-        .bind(tenant.0)
-        .bind(id.0)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Records the visitor's browsing trail. `page_url` stays the page the
-    /// contact started on (the record's source page); the screen pop shows
-    /// where the visitor is now.
-    /// The visitor moved on: the pages they visited and what their page shared.
-    pub async fn update_contact_pages(
-        &self,
-        tenant: TenantId,
-        id: ContactId,
-        pages: &serde_json::Value,
-        shared: &serde_json::Value,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE contacts SET pages = $1, shared = $4 WHERE tenant_id = $2 AND id = $3")
-            .bind(to_json(pages))
-            .bind(tenant.0)
-            .bind(id.0)
-            .bind(to_json(shared))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn append_message(
-        &self,
-        tenant: TenantId,
-        contact: ContactId,
-        from: Sender,
-        text: &str,
-    ) -> Result<Message, StoreError> {
-        let at = now_ms();
-        sqlx::query(
-            "INSERT INTO messages (tenant_id, contact_id, sender, body, at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(tenant.0)
-        .bind(contact.0)
-        .bind(from.as_str())
-        .bind(text)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        Ok(Message {
-            from,
-            text: text.to_owned(),
-            at,
-        })
     }
 
     pub async fn transcript(
@@ -554,24 +390,6 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(serde_json::from_str(&text).unwrap_or_default())
-    }
-
-    /// A waiting chat becomes a callback (same contact, same place in line).
-    pub async fn make_callback(
-        &self,
-        tenant: TenantId,
-        id: ContactId,
-        routing_json: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE contacts SET media = 'callback', routing = $1 WHERE tenant_id = $2 AND id = $3",
-        )
-        .bind(routing_json)
-        .bind(tenant.0)
-        .bind(id.0)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     /// The agent who last served this customer (for routing to them again).

@@ -10,6 +10,7 @@
 //! `WHERE` clause: no query reads or writes another tenant's rows.
 
 mod calls;
+mod contact_writes;
 mod contacts;
 mod customers;
 mod phone;
@@ -26,6 +27,7 @@ use sqlx::{
 };
 
 pub use calls::{CallMedia, CallRecord, CallRoute, ContactMedia, LinkCalls, TenantCalls};
+pub use contact_writes::{ContactWrite, Written};
 pub use contacts::{
     ContactFilter, ContactRecord, Message, NewContact, Outcome, PreviousContact, Sender,
     WaitingContact,

@@ -109,33 +109,6 @@ impl Store {
         Ok(())
     }
 
-    /// Stores (or updates, as the call progresses) a contact's phone part.
-    pub async fn set_phone_record(
-        &self,
-        tenant: TenantId,
-        contact: ContactId,
-        record: &PhoneRecord,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE contacts SET phone_direction = $1, phone_trunk = $2, phone_center = $3, \
-             phone_from = $4, phone_to = $5, sip_call_id = $6, sip_code = $7, \
-             phone_answered_at = $8 WHERE tenant_id = $9 AND id = $10",
-        )
-        .bind(record.direction.name())
-        .bind(&record.trunk)
-        .bind(record.center.as_deref())
-        .bind(&record.from)
-        .bind(&record.to)
-        .bind(record.sip_call_id.as_deref())
-        .bind(record.sip_code.map(i64::from))
-        .bind(record.answered_at)
-        .bind(tenant.0)
-        .bind(contact.0)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     pub async fn phone_record(
         &self,
         tenant: TenantId,

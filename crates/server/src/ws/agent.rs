@@ -125,7 +125,9 @@ async fn serve(
                 if !send_text(&mut sink, protocol::encode(&frame)).await { break; }
             }
             why = watch.ended() => {
-                metrics::counter!("switchboard_consoles_closed_total", "reason" => why).increment(1);
+                // The reason is a sentence for the console; the label a token.
+                let label = why.replace(' ', "_");
+                metrics::counter!("switchboard_consoles_closed_total", "reason" => label).increment(1);
                 let close = CloseFrame { code: SESSION_ENDED, reason: why.into() };
                 // The peer may already be gone; the connection ends either way.
                 let _ = tokio::time::timeout(

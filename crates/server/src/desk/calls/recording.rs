@@ -23,7 +23,7 @@ use std::{
 use super::super::{DeskState, stored::Stored};
 use crate::{
     ids::{ContactId, TenantId},
-    store::Store,
+    store::{ContactWrite, Store},
 };
 
 /// Where a call's recording stands.
@@ -50,17 +50,14 @@ impl DeskState {
         };
         call.recorder = Recorder::Linking;
         call.record.recording = Some(stem(tenant, contact));
-        let figures = call.record.clone();
-        let store = self.writer.store();
+        let write = ContactWrite::Call {
+            tenant,
+            contact,
+            call: call.record.clone(),
+        };
         let tx = self.stored_tx.clone();
-        self.writer.then(tenant, contact, async move {
-            let ok = match store.set_call_record(tenant, contact, &figures).await {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!(error = %e, "storing a recording's name failed");
-                    false
-                }
-            };
+        self.writer.write_then(write, move |result| {
+            let ok = result.is_ok();
             let _ = tx.send(Stored::RecordingLinked { contact, ok });
         });
     }

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use crate::desk::{DeskState, phone::rtp_peer, phone_leg::PhoneLeg};
 use crate::{
     ids::{ContactId, TenantId},
-    store::{PhoneDirection, PhoneRecord},
+    store::{ContactWrite, PhoneDirection, PhoneRecord},
 };
 
 /// Wrong PINs (or calls that keyed none in time) a lent number takes in all.
@@ -222,10 +222,11 @@ impl DeskState {
         live_call.phone = Some(Box::new(phone));
         let handle = live_call.handle.clone();
         self.phone.bind(call, contact);
-        self.writer
-            .write(tenant, contact, "phone record", move |store| async move {
-                store.set_phone_record(tenant, contact, &record).await
-            });
+        self.writer.write(ContactWrite::Phone {
+            tenant,
+            contact,
+            record,
+        });
         metrics::counter!("switchboard_phone_calls_total", "direction" => "routing_point")
             .increment(1);
         tracing::info!(contact = contact.0, "routing point called with the PIN");
