@@ -4,9 +4,12 @@
 //! waits for `welcome`, as a widget does at page load), then reports the
 //! server's resident memory growth per connection, read from /proc.
 //!
+//! The server needs its per-address caps lifted (all connections come from
+//! one address); docs/benchmarks.md has the commands:
+//!
 //! ```text
-//! switchboard serve --demo --data-dir /tmp/sb-bench &   # SWITCHBOARD_VISITOR_CONNECTS_PER_MINUTE=100000
-//! cargo run --release --example idle_visitors -- http://127.0.0.1:8080 $(pgrep -f 'switchboard serve') 5000
+//! switchboard serve --demo --config bench.toml --data-dir /tmp/sb-bench &
+//! cargo run --release --example idle_visitors -- http://127.0.0.1:8080 $! 5000
 //! ```
 
 use std::time::Duration;
@@ -69,7 +72,7 @@ async fn open(
         .insert("origin", HeaderValue::from_str(origin).expect("origin"));
     let (mut ws, _) = tokio_tungstenite::connect_async(request)
         .await
-        .expect("connect (raise ulimit -n and SWITCHBOARD_VISITOR_CONNECTS_PER_MINUTE)");
+        .expect("connect (raise ulimit -n, visitor_connects_per_minute and max_per_ip)");
     ws.send(Message::Text(hello.into())).await.expect("hello");
     loop {
         match ws.next().await {
