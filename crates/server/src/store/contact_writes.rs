@@ -312,7 +312,7 @@ impl ContactWrite {
 impl Store {
     /// Commits one change on its own.
     pub async fn write_contact(&self, write: &ContactWrite) -> Result<Written, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writes.acquire().await?;
         write.run(&mut conn).await
     }
 
@@ -322,7 +322,7 @@ impl Store {
         &self,
         writes: &[ContactWrite],
     ) -> Result<Vec<Written>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         let mut done = Vec::with_capacity(writes.len());
         for write in writes {
             done.push(write.run(&mut tx).await?);

@@ -64,6 +64,12 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where the desk's contact writes and stat events go. On SQLite a pool
+    /// of its own with one connection: SQLite takes one writer at a time, and
+    /// writers on several connections wait for its lock in sleeps of
+    /// milliseconds (its busy handler), while waiting for this one
+    /// connection lets the desk's lanes batch. On PostgreSQL the main pool.
+    writes: AnyPool,
     backend: Backend,
 }
 
@@ -124,25 +130,31 @@ impl Store {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 16,
             });
-        let pool = match backend {
+        let (pool, writes) = match backend {
             Backend::Sqlite => {
-                pool_options
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                                 PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
+                let pool = pool_options
+                    .after_connect(|conn, _meta| Box::pin(sqlite_pragmas(conn)))
+                    .connect_with(options.clone())
+                    .await?;
+                let writes = AnyPoolOptions::new()
+                    .acquire_timeout(Duration::from_secs(10))
+                    .test_before_acquire(false)
+                    .max_connections(1)
+                    .after_connect(|conn, _meta| Box::pin(sqlite_pragmas(conn)))
                     .connect_with(options)
-                    .await?
+                    .await?;
+                (pool, writes)
             }
-            Backend::Postgres => pool_options.connect_with(options).await?,
+            Backend::Postgres => {
+                let pool = pool_options.connect_with(options).await?;
+                (pool.clone(), pool)
+            }
         };
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            writes,
+            backend,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -166,8 +178,20 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.writes.close().await;
         self.pool.close().await;
     }
+}
+
+/// Every SQLite connection: write-ahead log, foreign keys, a wait for the
+/// write lock instead of an immediate error, and no sync at every commit.
+async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    conn.execute(
+        "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+         PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+    )
+    .await?;
+    Ok(())
 }
 
 /// Milliseconds since the Unix epoch, the unit of every stored time.

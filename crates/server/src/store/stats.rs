@@ -35,7 +35,7 @@ impl Store {
     /// event (at hundreds of contacts a second, a commit per event left the
     /// writer thousands behind; docs/benchmarks.md).
     pub async fn insert_stat_events(&self, events: &[StatEvent]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         for e in events {
             sqlx::query(
                 "INSERT INTO acd_events (tenant_id, at, kind, contact_id, agent_id, queue_id, detail) \
