@@ -110,41 +110,48 @@ struct Visitor {
 /// One visitor connection (docs/benchmarks.md, memory per idle visitor). An
 /// idle connection waits on its socket and its outbox, nothing else: the
 /// hello and each frame are handled in boxed futures that exist only while
-/// they run, and the socket is not split.
-async fn serve(mut socket: WebSocket, arrival: Box<Arrival>) {
-    metrics::gauge!("switchboard_visitor_connections").increment(1.0);
-    if let Some(mut visitor) = Box::pin(greet(&mut socket, arrival)).await {
-        loop {
-            tokio::select! {
-                message = socket.recv() => {
-                    let keep = match classify(message) {
-                        Incoming::Text(text) => Box::pin(visitor.frame(&mut socket, &text)).await,
-                        Incoming::Ignore => true,
-                        Incoming::Close => false,
-                        Incoming::Binary => {
-                            let e = FrameError::new(ErrorCode::BadJson, "send JSON text frames");
-                            send_error(&mut socket, e).await
-                        }
-                    };
-                    if !keep { break; }
-                }
-                frame = visitor.rx.recv() => {
-                    // None: the desk dropped this connection (too slow, or stopping).
-                    let Some(frame) = frame else { break };
-                    if !send_text(&mut socket, protocol::encode(&frame)).await { break; }
+/// they run, and the socket is not split. Not an `async fn`: one keeps its
+/// arguments and a moved copy of them, and the socket is 368 bytes.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold the socket twice"
+)]
+fn serve(mut socket: WebSocket, arrival: Box<Arrival>) -> impl Future<Output = ()> {
+    async move {
+        metrics::gauge!("switchboard_visitor_connections").increment(1.0);
+        if let Some(mut visitor) = Box::pin(greet(&mut socket, arrival)).await {
+            loop {
+                tokio::select! {
+                    message = socket.recv() => {
+                        let keep = match classify(message) {
+                            Incoming::Text(text) => Box::pin(visitor.frame(&mut socket, &text)).await,
+                            Incoming::Ignore => true,
+                            Incoming::Close => false,
+                            Incoming::Binary => {
+                                let e = FrameError::new(ErrorCode::BadJson, "send JSON text frames");
+                                send_error(&mut socket, e).await
+                            }
+                        };
+                        if !keep { break; }
+                    }
+                    frame = visitor.rx.recv() => {
+                        // None: the desk dropped this connection (too slow, or stopping).
+                        let Some(frame) = frame else { break };
+                        if !send_text(&mut socket, protocol::encode(&frame)).await { break; }
+                    }
                 }
             }
+            // The request is built inside the box: a local would take its size in
+            // this future for as long as the connection lives.
+            let _ = Box::pin(
+                visitor
+                    .desk
+                    .send(Request::VisitorGone { conn: visitor.conn }),
+            )
+            .await;
         }
-        // The request is built inside the box: a local would take its size in
-        // this future for as long as the connection lives.
-        let _ = Box::pin(
-            visitor
-                .desk
-                .send(Request::VisitorGone { conn: visitor.conn }),
-        )
-        .await;
+        metrics::gauge!("switchboard_visitor_connections").decrement(1.0);
     }
-    metrics::gauge!("switchboard_visitor_connections").decrement(1.0);
 }
 
 /// Waits for the visitor's hello, answering anything else with an error, and
