@@ -49,6 +49,9 @@ pub struct Config {
     pub sip_invites_per_source: u32,
     /// Connection caps and deadlines of both HTTP listeners (`[connections]`).
     pub connections: Connections,
+    /// How many wrong passwords are let through, and how slow guessing gets
+    /// (`[logins]`).
+    pub logins: crate::http::LoginSettings,
     /// What SIP and RTP peers may do (`[sip_peers]`).
     pub sip_peers: SipPeers,
 }
@@ -151,6 +154,7 @@ impl Default for Config {
             sip_no_answer_secs: 45,
             sip_invites_per_source: 20,
             connections: Connections::default(),
+            logins: crate::http::LoginSettings::default(),
             sip_peers: SipPeers::default(),
         }
     }
@@ -177,6 +181,7 @@ struct FileConfig {
     sip_no_answer_secs: Option<u64>,
     sip_invites_per_source: Option<u32>,
     connections: Option<Connections>,
+    logins: Option<crate::http::LoginSettings>,
     sip_peers: Option<SipPeers>,
 }
 
@@ -290,6 +295,10 @@ impl Config {
                 return Err("connections: max_per_ip and max_total must be above 0".to_owned());
             }
             self.connections = v;
+        }
+        if let Some(v) = file.logins {
+            v.check()?;
+            self.logins = v;
         }
         if let Some(v) = file.sip_peers {
             if v.tcp_max_connections_per_ip == 0 || v.public_rate_per_source == 0 {
@@ -463,6 +472,33 @@ mod tests {
         let err = Config::load(Some(&file), vec![], Overrides::default()).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("line 3"), "{msg}");
+    }
+
+    #[test]
+    fn the_logins_table_is_read_and_checked() {
+        let dir = std::env::temp_dir().join(format!("sb-config-logins-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("logins.toml");
+        std::fs::write(
+            &path,
+            "[logins]\nfailures_per_address_per_minute = 3\nmax_delay_ms = 500\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), vec![], Overrides::default()).unwrap();
+        assert_eq!(config.logins.failures_per_address_per_minute, 3);
+        assert_eq!(config.logins.max_delay_ms, 500);
+        assert_eq!(config.logins.failures_per_user_and_address_per_5_minutes, 5);
+        for bad in [
+            "[logins]\nfailures_per_address_per_minute = 0\n",
+            "[logins]\ndelay_step_ms = 500\nmax_delay_ms = 100\n",
+            "[logins]\nguesses = 3\n",
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(
+                Config::load(Some(&path), vec![], Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

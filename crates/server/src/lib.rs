@@ -220,7 +220,10 @@ pub async fn run(
         desk,
         demo: config.demo,
         public_url,
-        limits: std::sync::Arc::new(Limits::new(config.visitor_connects_per_minute)),
+        limits: std::sync::Arc::new(Limits::new(
+            config.visitor_connects_per_minute,
+            config.logins,
+        )),
         metrics: metrics_handle(),
         recordings: config.data_dir.join("recordings"),
         revocations: http::staff::Revocations::start(store.clone()),

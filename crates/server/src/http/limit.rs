@@ -12,7 +12,7 @@
 //! for one user name raise a delay (not a refusal) that every attempt for that
 //! name waits before its password is checked: slow guessing from many
 //! addresses gets slower, while the real user at worst waits
-//! [`LoginThrottle::MAX_DELAY`].
+//! [`LoginSettings::max_delay_ms`]. Every figure is a setting (`[logins]`).
 
 use std::{
     collections::HashMap,
@@ -132,6 +132,11 @@ pub struct LoginThrottle {
     user_address: RateLimiter,
     /// Per user key: failures (decaying) and when last updated.
     user_failures: Mutex<HashMap<String, (f64, Instant)>>,
+    /// Failures per user that cost no delay (and decay per ten minutes).
+    free: f64,
+    /// Delay per failure above the free ones, and the most.
+    step: Duration,
+    max_delay: Duration,
 }
 
 /// One login attempt that passed the throttle; report how it ended.
@@ -144,34 +149,78 @@ pub struct LoginAttempt {
     pub delay: Duration,
 }
 
+/// The `[logins]` table of the server's config: how many wrong passwords are
+/// let through, and how slow guessing a user's password gets.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginSettings {
+    /// Failures from one address, any user: a burst of this many, then this
+    /// many per minute.
+    pub failures_per_address_per_minute: u32,
+    /// Failures for one user from one address: this many per five minutes.
+    pub failures_per_user_and_address_per_5_minutes: u32,
+    /// Failures for one user (from all addresses) that cost no delay; the
+    /// count decays by this many every ten minutes.
+    pub free_failures_per_user: u32,
+    /// Delay added per failure above the free ones.
+    pub delay_step_ms: u64,
+    /// The most any attempt for a user waits.
+    pub max_delay_ms: u64,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        Self {
+            failures_per_address_per_minute: 10,
+            failures_per_user_and_address_per_5_minutes: 5,
+            free_failures_per_user: 20,
+            delay_step_ms: 200,
+            max_delay_ms: 2_000,
+        }
+    }
+}
+
+impl LoginSettings {
+    /// Refuses settings that would lock everyone out or never slow anyone.
+    pub fn check(&self) -> Result<(), String> {
+        if self.failures_per_address_per_minute == 0
+            || self.failures_per_user_and_address_per_5_minutes == 0
+        {
+            return Err("logins: failures_per_address_per_minute and \
+                 failures_per_user_and_address_per_5_minutes must be above 0"
+                .to_owned());
+        }
+        if self.delay_step_ms == 0 || self.max_delay_ms < self.delay_step_ms {
+            return Err(
+                "logins: delay_step_ms must be above 0 and max_delay_ms at least delay_step_ms"
+                    .to_owned(),
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Default for LoginThrottle {
     fn default() -> Self {
-        Self::new()
+        Self::new(LoginSettings::default())
     }
 }
 
 impl LoginThrottle {
-    /// Failures from one address, any user: a burst of this many, then this
-    /// many per minute.
-    pub const ADDRESS_FAILURES_PER_MINUTE: u32 = 10;
-    /// Failures for one user from one address: this many per five minutes.
-    pub const USER_ADDRESS_FAILURES_PER_5_MINUTES: u32 = 5;
-    /// Failures for one user (all addresses) that cost no delay; the count
-    /// decays by this many every ten minutes.
-    pub const FREE_USER_FAILURES: f64 = 20.0;
-    /// Delay added per failure above the free ones.
-    pub const DELAY_STEP: Duration = Duration::from_millis(200);
-    /// The most any attempt for a user waits.
-    pub const MAX_DELAY: Duration = Duration::from_secs(2);
-
-    pub fn new() -> Self {
+    pub fn new(settings: LoginSettings) -> Self {
         Self {
-            address: RateLimiter::new(Self::ADDRESS_FAILURES_PER_MINUTE, Duration::from_mins(1)),
+            address: RateLimiter::new(
+                settings.failures_per_address_per_minute,
+                Duration::from_mins(1),
+            ),
             user_address: RateLimiter::new(
-                Self::USER_ADDRESS_FAILURES_PER_5_MINUTES,
+                settings.failures_per_user_and_address_per_5_minutes,
                 Duration::from_mins(5),
             ),
             user_failures: Mutex::new(HashMap::new()),
+            free: f64::from(settings.free_failures_per_user),
+            step: Duration::from_millis(settings.delay_step_ms.max(1)),
+            max_delay: Duration::from_millis(settings.max_delay_ms),
         }
     }
 
@@ -222,7 +271,7 @@ impl LoginThrottle {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if failures.len() >= MAX_KEYS && !failures.contains_key(&attempt.user) {
-            failures.retain(|_, (count, at)| Self::decayed(*count, *at, now) > 0.0);
+            failures.retain(|_, (count, at)| self.decayed(*count, *at, now) > 0.0);
             if failures.len() >= MAX_KEYS
                 && let Some(oldest) = failures
                     .iter()
@@ -234,15 +283,14 @@ impl LoginThrottle {
         }
         // No more than what the longest delay takes, so the delay fades
         // within minutes once the guessing stops.
-        let most = Self::FREE_USER_FAILURES
-            + (Self::MAX_DELAY.as_secs_f64() / Self::DELAY_STEP.as_secs_f64()).ceil();
+        let most = self.free + (self.max_delay.as_secs_f64() / self.step.as_secs_f64()).ceil();
         let (count, at) = failures.entry(attempt.user).or_insert((0.0, now));
-        *count = (Self::decayed(*count, *at, now) + 1.0).min(most);
+        *count = (self.decayed(*count, *at, now) + 1.0).min(most);
         *at = now;
     }
 
-    fn decayed(count: f64, at: Instant, now: Instant) -> f64 {
-        let per_second = Self::FREE_USER_FAILURES / 600.0;
+    fn decayed(&self, count: f64, at: Instant, now: Instant) -> f64 {
+        let per_second = self.free.max(1.0) / 600.0;
         (count - now.saturating_duration_since(at).as_secs_f64() * per_second).max(0.0)
     }
 
@@ -254,11 +302,11 @@ impl LoginThrottle {
         let Some((count, at)) = failures.get(user) else {
             return Duration::ZERO;
         };
-        let over = Self::decayed(*count, *at, now) - Self::FREE_USER_FAILURES;
+        let over = self.decayed(*count, *at, now) - self.free;
         if over <= 0.0 {
             return Duration::ZERO;
         }
-        Self::DELAY_STEP.mul_f64(over.ceil()).min(Self::MAX_DELAY)
+        self.step.mul_f64(over.ceil()).min(self.max_delay)
     }
 }
 
@@ -293,7 +341,7 @@ mod tests {
 
     #[test]
     fn failures_elsewhere_do_not_lock_a_user_out() {
-        let throttle = LoginThrottle::new();
+        let throttle = LoginThrottle::default();
         let t = Instant::now();
         let attacker: IpAddr = "192.0.2.66".parse().unwrap();
         let home: IpAddr = "192.0.2.1".parse().unwrap();
@@ -319,7 +367,7 @@ mod tests {
 
     #[test]
     fn failures_from_many_addresses_delay_but_never_refuse() {
-        let throttle = LoginThrottle::new();
+        let throttle = LoginThrottle::default();
         let t = Instant::now();
         for i in 0..200u8 {
             let ip = IpAddr::from([198, 51, 100, i]);
@@ -330,7 +378,7 @@ mod tests {
         }
         let home: IpAddr = "192.0.2.1".parse().unwrap();
         let attempt = throttle.begin("acme", "alice", home, t).unwrap();
-        assert_eq!(attempt.delay, LoginThrottle::MAX_DELAY);
+        assert_eq!(attempt.delay, Duration::from_secs(2), "the default most");
         throttle.succeeded(attempt);
         let bob = throttle.begin("acme", "bob", home, t).unwrap();
         assert_eq!(bob.delay, Duration::ZERO, "other users are not slowed");

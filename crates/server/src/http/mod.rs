@@ -61,9 +61,9 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn new(visitor_connects_per_minute: u32) -> Self {
+    pub fn new(visitor_connects_per_minute: u32, logins: LoginSettings) -> Self {
         Self {
-            login: limit::LoginThrottle::new(),
+            login: limit::LoginThrottle::new(logins),
             visitor_connect: limit::RateLimiter::new(
                 visitor_connects_per_minute.max(1),
                 Duration::from_mins(1),
@@ -226,3 +226,4 @@ async fn staff_asset(
     assets::serve(&path)
 }
 pub use admin::{check_scopes as admin_check_scopes, new_api_key as admin_new_api_key};
+pub use limit::LoginSettings;

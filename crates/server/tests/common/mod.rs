@@ -131,6 +131,7 @@ impl Builder {
             sip_no_answer_secs: 5,
             sip_invites_per_source: 20,
             connections: self.connections.clone(),
+            logins: switchboard::http::LoginSettings::default(),
             sip_peers: switchboard::config::SipPeers::default(),
         };
         let store = switchboard::open_store(&config).await.expect("store opens");
