@@ -7,6 +7,7 @@
 use std::{
     collections::{HashMap, HashSet},
     hash::BuildHasher,
+    sync::Arc,
 };
 
 use tokio::time::Instant;
@@ -21,17 +22,20 @@ use crate::{
 
 pub(super) struct VisitorConn {
     pub(super) tenant: TenantId,
-    pub(super) link: Link,
+    /// Shared with the desk's other visitors on the link (`Tenants::shared_link`).
+    pub(super) link: Arc<Link>,
     pub(super) resume_hash: String,
     pub(super) hello: VisitorHello,
     pub(super) outbox: Outbox<ToVisitor>,
     pub(super) contact: Option<ContactId>,
     /// The client's address, for the limits kept per address.
     pub(super) ip: std::net::IpAddr,
-    /// The tenant's call limits as they were at hello (no read per call).
-    pub(super) calls: crate::store::TenantCalls,
-    /// The cookies and form fields the tenant lets this page share.
-    pub(super) share: crate::store::ContextShare,
+    /// The tenant's call limits as they were at hello (no read per call),
+    /// shared with the tenant's other visitors (`Tenants::shared_settings`).
+    pub(super) calls: Arc<crate::store::TenantCalls>,
+    /// The cookies and form fields the tenant lets this page share (shared
+    /// likewise).
+    pub(super) share: Arc<crate::store::ContextShare>,
     /// What the store knows of this (verified) visitor, handed in with the
     /// frame that starts a contact and used by it.
     pub(super) profile: Option<Box<Profile>>,

@@ -7,8 +7,8 @@
 use std::{collections::HashMap, sync::Arc};
 
 use crate::{
-    ids::{QueueId, TenantId, UserId},
-    store::{StoredQueue, Tenant},
+    ids::{LinkId, QueueId, TenantId, UserId},
+    store::{ContextShare, Link, StoredQueue, Tenant, TenantCalls},
 };
 
 #[derive(Default)]
@@ -25,6 +25,12 @@ pub(super) struct Tenants {
     /// Each agent's skills and capacity as last defined, to find a queue an
     /// agent can serve (transfers by name).
     agent_specs: HashMap<UserId, acd::AgentSpec>,
+    /// Each link as last read at a visitor's hello, shared by the records of
+    /// the visitors on it rather than copied into each.
+    links: HashMap<LinkId, Arc<Link>>,
+    /// Each tenant's call limits and page-context sharing as last read at a
+    /// visitor's hello, shared likewise.
+    visitor_settings: HashMap<TenantId, (Arc<TenantCalls>, Arc<ContextShare>)>,
 }
 
 impl Tenants {
@@ -35,6 +41,41 @@ impl Tenants {
     /// Keeps the newest read of a tenant's settings.
     pub(super) fn keep_row(&mut self, tenant: Tenant) {
         self.rows.insert(tenant.id, Arc::new(tenant));
+    }
+
+    /// The link as read at a visitor's hello, as one shared copy: the one
+    /// kept if it is the same, else this one, kept for the next visitors.
+    /// Records already holding an older copy keep it (as they kept their own).
+    pub(super) fn shared_link(&mut self, link: Link) -> Arc<Link> {
+        match self.links.get(&link.id) {
+            Some(kept) if **kept == link => Arc::clone(kept),
+            _ => {
+                let link = Arc::new(link);
+                self.links.insert(link.id, Arc::clone(&link));
+                link
+            }
+        }
+    }
+
+    /// A tenant's call limits and page-context sharing as read at a visitor's
+    /// hello, as shared copies (each kept one if the same, else the new one).
+    pub(super) fn shared_settings(
+        &mut self,
+        tenant: &Tenant,
+    ) -> (Arc<TenantCalls>, Arc<ContextShare>) {
+        let kept = self.visitor_settings.entry(tenant.id).or_insert_with(|| {
+            (
+                Arc::new(tenant.calls.clone()),
+                Arc::new(tenant.share.clone()),
+            )
+        });
+        if *kept.0 != tenant.calls {
+            kept.0 = Arc::new(tenant.calls.clone());
+        }
+        if *kept.1 != tenant.share {
+            kept.1 = Arc::new(tenant.share.clone());
+        }
+        (Arc::clone(&kept.0), Arc::clone(&kept.1))
     }
 
     /// Learns a tenant's queues and classes of service as loaded.
@@ -130,6 +171,31 @@ impl Tenants {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn visitors_share_a_link_until_it_changes() {
+        let mut tenants = Tenants::default();
+        let link = Link {
+            id: LinkId(7),
+            tenant: TenantId(1),
+            slug: "support".to_owned(),
+            name: "Support".to_owned(),
+            queue: QueueId(3),
+            queue_name: "general".to_owned(),
+            calls: crate::store::LinkCalls::default(),
+        };
+        let first = tenants.shared_link(link.clone());
+        let second = tenants.shared_link(link.clone());
+        assert!(Arc::ptr_eq(&first, &second));
+        let renamed = Link {
+            name: "Help".to_owned(),
+            ..link
+        };
+        let third = tenants.shared_link(renamed.clone());
+        assert_eq!(*third, renamed);
+        assert_eq!(first.name, "Support");
+        assert!(Arc::ptr_eq(&third, &tenants.shared_link(renamed)));
+    }
 
     #[test]
     fn the_class_with_the_highest_boost_among_the_entitlements_wins() {

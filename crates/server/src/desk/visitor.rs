@@ -99,6 +99,8 @@ impl DeskState {
             dial_in: link.calls.dial_in,
             share: tenant.share.clone(),
         };
+        let link = self.tenants.shared_link(link);
+        let (calls, share) = self.tenants.shared_settings(&tenant);
         self.conns.add_visitor(
             conn,
             VisitorConn {
@@ -113,8 +115,8 @@ impl DeskState {
                 outbox,
                 contact: resumed,
                 ip,
-                calls: tenant.calls.clone(),
-                share: tenant.share.clone(),
+                calls,
+                share,
                 profile: None,
             },
         );
@@ -265,7 +267,7 @@ impl DeskState {
         };
         let (tenant_id, link, resume_hash, hello) = (
             v.tenant,
-            v.link.clone(),
+            crate::store::Link::clone(&v.link),
             v.resume_hash.clone(),
             v.hello.clone(),
         );

@@ -10,7 +10,7 @@ use super::{Store, StoreError, to_json};
 use crate::ids::{LinkId, QueueId, SkillId, TenantId, UserId};
 use crate::routing::{AgentRouting, CapacityDoc, QueueRouting, TenantRouting};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Link {
     pub id: LinkId,
     #[serde(skip)]
