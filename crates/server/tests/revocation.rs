@@ -207,21 +207,9 @@ async fn recorded_contact(server: &TestServer) -> i64 {
         .create_contact(
             id,
             &NewContact {
-                tenant: tenant.id,
-                link,
-                media: ContactMedia::Voice,
                 resume_hash: "r".into(),
                 page_url: "http://shop.example/".into(),
-                page_title: String::new(),
-                referrer: String::new(),
-                pages_json: "[]".into(),
-                language: String::new(),
-                timezone: String::new(),
-                shared_json: "{}".into(),
-                verified: false,
-                customer_ref: None,
-                identity_json: "null".into(),
-                routing_json: "{}".into(),
+                ..NewContact::unknown(tenant.id, link, ContactMedia::Voice)
             },
         )
         .await

@@ -214,22 +214,13 @@ impl DeskState {
         let mut routing = self.contact_routing(tenant, &hello, None);
         routing.call = Some(CallMedia::Voice);
         let new = NewContact {
-            tenant,
-            link: link.id,
-            media: ContactMedia::Voice,
             // No visitor token: nobody can resume a phone call from a browser.
             resume_hash: crate::auth::random_token(),
-            page_url: String::new(),
             page_title: context.title.clone(),
-            referrer: String::new(),
-            pages_json: "[]".to_owned(),
-            language: String::new(),
-            timezone: String::new(),
-            shared_json: "{}".to_owned(),
-            verified: false,
             customer_ref: customer.clone(),
             identity_json: serde_json::to_string(&identity).unwrap_or_default(),
             routing_json: serde_json::to_string(&routing).unwrap_or_default(),
+            ..NewContact::unknown(tenant, link.id, ContactMedia::Voice)
         };
         let Some(contact) = self.next_contact_id() else {
             return Err(503);

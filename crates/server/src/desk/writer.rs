@@ -243,23 +243,7 @@ mod tests {
     }
 
     fn new_contact(tenant: TenantId) -> NewContact {
-        NewContact {
-            tenant,
-            link: LinkId(1),
-            media: ContactMedia::Chat,
-            resume_hash: String::new(),
-            page_url: String::new(),
-            page_title: String::new(),
-            referrer: String::new(),
-            pages_json: "[]".to_owned(),
-            language: String::new(),
-            timezone: String::new(),
-            shared_json: "{}".to_owned(),
-            verified: false,
-            customer_ref: None,
-            identity_json: "{}".to_owned(),
-            routing_json: "{}".to_owned(),
-        }
+        NewContact::unknown(tenant, LinkId(1), ContactMedia::Chat)
     }
 
     fn message(tenant: TenantId, contact: ContactId, text: &str) -> ContactWrite {

@@ -98,6 +98,30 @@ pub struct NewContact {
     pub routing_json: String,
 }
 
+impl NewContact {
+    /// A contact nothing is known about yet: no page, no visitor token, no
+    /// identity, default routing. Callers set what they know with `..`.
+    pub fn unknown(tenant: TenantId, link: LinkId, media: super::ContactMedia) -> Self {
+        Self {
+            tenant,
+            link,
+            media,
+            resume_hash: String::new(),
+            page_url: String::new(),
+            page_title: String::new(),
+            referrer: String::new(),
+            pages_json: "[]".to_owned(),
+            language: String::new(),
+            timezone: String::new(),
+            shared_json: "{}".to_owned(),
+            verified: false,
+            customer_ref: None,
+            identity_json: "{}".to_owned(),
+            routing_json: "{}".to_owned(),
+        }
+    }
+}
+
 /// A contact that was waiting when the server stopped, to be routed again.
 #[derive(Debug, Clone)]
 pub struct WaitingContact {

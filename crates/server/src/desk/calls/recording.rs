@@ -237,23 +237,8 @@ mod tests {
         // Contact 41's record names its recording.
         let link = store.links(tenant.id).await.expect("links")[0].id;
         let named = ContactId(41);
-        let new = crate::store::NewContact {
-            tenant: tenant.id,
-            link,
-            media: crate::store::ContactMedia::Voice,
-            resume_hash: String::new(),
-            page_url: String::new(),
-            page_title: String::new(),
-            referrer: String::new(),
-            pages_json: "[]".to_owned(),
-            language: String::new(),
-            timezone: String::new(),
-            shared_json: "{}".to_owned(),
-            verified: false,
-            customer_ref: None,
-            identity_json: "{}".to_owned(),
-            routing_json: "{}".to_owned(),
-        };
+        let new =
+            crate::store::NewContact::unknown(tenant.id, link, crate::store::ContactMedia::Voice);
         store.create_contact(named, &new).await.expect("contact");
         let record = crate::store::CallRecord {
             recording: Some(stem(tenant.id, named)),
