@@ -349,6 +349,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_lane_commits_at_most_max_batch_writes_at_once() {
+        let (writer, store) = writer();
+        let (tenant, contact) = (TenantId(1), ContactId(5));
+        let gate = store.hold(None);
+        let total = MAX_BATCH + 36;
+        for i in 1..total {
+            writer.write(message(tenant, contact, &i.to_string()));
+        }
+        let last = write_and_wait(&writer, message(tenant, contact, "last"));
+        gate.add_permits(1);
+        assert!(last.await.expect("stored").is_ok());
+        // All were waiting when the lane woke: one full batch, then the rest.
+        assert_eq!(store.batches(), [MAX_BATCH, 36]);
+        assert_eq!(store.texts(contact).len(), total);
+    }
+
+    #[tokio::test]
     async fn a_failing_write_in_a_batch_fails_alone() {
         let (writer, store) = writer();
         let (tenant, kept) = (TenantId(1), ContactId(1));
