@@ -11,10 +11,7 @@ use super::{
 use crate::{
     ids::{ContactId, TenantId},
     protocol::PageContext,
-    store::{
-        CallMedia, ContactMedia, ContactWrite, Link, NewContact, Outcome, PhoneDirection,
-        PhoneRecord,
-    },
+    store::{CallMedia, ContactMedia, ContactWrite, Link, NewContact, Outcome, PhoneRecord},
 };
 
 impl DeskState {
@@ -39,16 +36,12 @@ impl DeskState {
             }
         };
         if let Some(contact) = claimed {
-            let record = PhoneRecord {
-                direction: PhoneDirection::Inbound,
-                trunk: incoming.trunk,
-                center: None,
-                from: incoming.from,
-                to: incoming.to,
-                sip_call_id: Some(incoming.sip_call_id),
-                sip_code: None,
-                answered_at: None,
-            };
+            let record = PhoneRecord::inbound(
+                incoming.trunk,
+                incoming.from,
+                incoming.to,
+                incoming.sip_call_id,
+            );
             if let Err(code) = self
                 .routing_point_called(contact, call, record, incoming.media)
                 .await
@@ -195,13 +188,7 @@ impl DeskState {
         }
         let Caller { customer, record } = caller;
         // A caller id is no proof of identity: the match is shown, unverified.
-        let identity = screenpop::Identity {
-            verified: false,
-            sub: None,
-            name: None,
-            email: None,
-            entitlements: Vec::new(),
-        };
+        let identity = screenpop::Identity::default();
         let context = PageContext {
             title: format!("Phone call to {}", link.name),
             ..PageContext::default()
@@ -236,16 +223,12 @@ impl DeskState {
             "to": to,
             "customer_matched_by": customer.as_ref().map(|_| "caller_id"),
         });
-        let record = PhoneRecord {
-            direction: PhoneDirection::Inbound,
-            trunk: trunk.to_owned(),
-            center: None,
-            from: from.to_owned(),
-            to: to.to_owned(),
-            sip_call_id: Some(sip_call_id),
-            sip_code: None,
-            answered_at: None,
-        };
+        let record = PhoneRecord::inbound(
+            trunk.to_owned(),
+            from.to_owned(),
+            to.to_owned(),
+            sip_call_id,
+        );
         self.writer.write(ContactWrite::Phone {
             tenant,
             contact,

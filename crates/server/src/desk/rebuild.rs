@@ -39,13 +39,7 @@ impl DeskState {
             return self.store.write_contact(&closed(w)).await.map(drop);
         };
         let identity: screenpop::Identity =
-            serde_json::from_str(&w.identity_json).unwrap_or(screenpop::Identity {
-                verified: false,
-                sub: None,
-                name: None,
-                email: None,
-                entitlements: Vec::new(),
-            });
+            serde_json::from_str(&w.identity_json).unwrap_or_default();
         let context = PageContext {
             url: w.page_url.clone(),
             title: w.page_title.clone(),

@@ -14,8 +14,9 @@ use crate::{
     store::{ContextShare, Customer, Link, PreviousContact, StoreError, Tenant},
 };
 
-/// The visitor's identity as established at hello.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+/// The visitor's identity as established at hello. The default is a
+/// stranger: unverified, nothing known.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Identity {
     pub verified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -46,6 +46,22 @@ pub struct PhoneRecord {
     pub answered_at: Option<i64>,
 }
 
+impl PhoneRecord {
+    /// A call that came in on `trunk`, not answered yet.
+    pub fn inbound(trunk: String, from: String, to: String, sip_call_id: String) -> Self {
+        Self {
+            direction: PhoneDirection::Inbound,
+            trunk,
+            center: None,
+            from,
+            to,
+            sip_call_id: Some(sip_call_id),
+            sip_code: None,
+            answered_at: None,
+        }
+    }
+}
+
 /// What the correlation API finds behind a caller id.
 #[derive(Debug, Clone)]
 pub struct CallerSession {

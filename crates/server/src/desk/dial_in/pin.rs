@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use crate::desk::{DeskState, phone::rtp_peer, phone_leg::PhoneLeg};
 use crate::{
     ids::{ContactId, TenantId},
-    store::{ContactWrite, PhoneDirection, PhoneRecord},
+    store::{ContactWrite, PhoneRecord},
 };
 
 /// Wrong PINs (or calls that keyed none in time) a lent number takes in all.
@@ -111,14 +111,14 @@ impl DeskState {
             return;
         };
         let record = PhoneRecord {
-            direction: PhoneDirection::Inbound,
-            trunk: incoming.trunk,
-            center: None,
-            from: incoming.from,
-            to: incoming.to,
-            sip_call_id: Some(incoming.sip_call_id),
             sip_code: Some(200),
             answered_at: Some(crate::desk::now().0),
+            ..PhoneRecord::inbound(
+                incoming.trunk,
+                incoming.from,
+                incoming.to,
+                incoming.sip_call_id,
+            )
         };
         let peer = rtp_peer(&incoming.media);
         reservation.screening = Some(Screening {
