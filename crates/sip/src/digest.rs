@@ -107,7 +107,7 @@ pub fn authorization(
 }
 
 /// Splits `k=v, k="v, with comma"` pairs, honouring quotes.
-fn split_params(s: &str) -> Vec<(String, String)> {
+pub(crate) fn split_params(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = s;
     while !rest.is_empty() {

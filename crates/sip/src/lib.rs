@@ -53,6 +53,7 @@ mod keepalive;
 pub mod number;
 pub mod ratelimit;
 mod refusal;
+pub mod registrar;
 pub mod sdp;
 mod tcp;
 pub mod validate;
