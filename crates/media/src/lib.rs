@@ -87,6 +87,7 @@
 //! the network itself might, rather than stalling the call.
 
 mod call;
+pub mod cpd;
 #[doc(hidden)]
 pub mod fuzzing;
 mod leg;
