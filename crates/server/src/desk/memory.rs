@@ -20,7 +20,7 @@ use crate::{
     ids::{ContactId, TenantId, UserId},
     store::{
         CallRecord, ContactWrite, Customer, Link, Message, NewContact, Outcome, PreviousContact,
-        RoutingInputs, StatEvent, Store, StoreError, Tenant, WaitingContact, Written, now_ms,
+        RoutingInputs, StatEvent, Store, StoreError, Tenant, TimedWrite, WaitingContact, Written,
     },
 };
 
@@ -114,12 +114,15 @@ impl MemoryStore {
     /// Applies `writes` once every gate that holds them opens.
     fn gated<'a, T: Send + 'a>(
         &'a self,
-        writes: &[ContactWrite],
+        writes: &[TimedWrite],
         apply: impl FnOnce() -> Result<T, StoreError> + Send + 'a,
     ) -> StoreFuture<'a, T> {
         let gates: Vec<Arc<Semaphore>> = {
             let holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut keys = writes.iter().map(|w| Some(w.contact())).collect::<Vec<_>>();
+            let mut keys = writes
+                .iter()
+                .map(|w| Some(w.write.contact()))
+                .collect::<Vec<_>>();
             keys.push(None);
             keys.iter().filter_map(|k| holds.get(k).cloned()).collect()
         };
@@ -161,6 +164,16 @@ impl MemoryStore {
         self.lock().batches.clone()
     }
 
+    /// The messages stored for a contact, in order.
+    pub(crate) fn messages(&self, id: ContactId) -> Vec<Message> {
+        self.lock()
+            .messages
+            .iter()
+            .filter(|(c, _)| *c == id)
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+
     /// The texts stored for a contact, in order.
     pub(crate) fn texts(&self, id: ContactId) -> Vec<String> {
         self.lock()
@@ -174,8 +187,9 @@ impl MemoryStore {
 
 impl Data {
     /// Applies one change to the maps, as the database would.
-    fn apply(&mut self, write: &ContactWrite) -> Written {
+    fn apply(&mut self, timed: &TimedWrite) -> Written {
         let data = self;
+        let write = &timed.write;
         let contact = write.contact();
         let mut update = |change: &dyn Fn(&mut ContactRow)| {
             if let Some(row) = data.contacts.get_mut(&contact) {
@@ -202,7 +216,7 @@ impl Data {
                 let message = Message {
                     from: *from,
                     text: text.clone(),
-                    at: now_ms(),
+                    at: timed.at,
                 };
                 data.messages.push((contact, message.clone()));
                 return Written::Message(message);
@@ -248,10 +262,10 @@ impl Data {
 
 impl MemoryStore {
     /// The refusal a test asked for, if `writes` would store a new contact.
-    fn refused(&self, writes: &[ContactWrite]) -> Option<StoreError> {
+    fn refused(&self, writes: &[TimedWrite]) -> Option<StoreError> {
         let creates = writes
             .iter()
-            .any(|w| matches!(w, ContactWrite::Create { .. }));
+            .any(|w| matches!(w.write, ContactWrite::Create { .. }));
         (creates && self.refuse_contacts.load(Ordering::Relaxed))
             .then(|| StoreError::Config("refused by the test".to_owned()))
     }
@@ -264,7 +278,7 @@ impl ContactWrites for MemoryStore {
         data.next_id = start + count;
         ready(start..start + count)
     }
-    fn write_contact<'a>(&'a self, write: &'a ContactWrite) -> StoreFuture<'a, Written> {
+    fn write_contact<'a>(&'a self, write: &'a TimedWrite) -> StoreFuture<'a, Written> {
         self.gated(std::slice::from_ref(write), move || {
             if let Some(e) = self.refused(std::slice::from_ref(write)) {
                 return Err(e);
@@ -273,7 +287,7 @@ impl ContactWrites for MemoryStore {
             Ok(data.apply(write))
         })
     }
-    fn write_contacts<'a>(&'a self, writes: &'a [ContactWrite]) -> StoreFuture<'a, Vec<Written>> {
+    fn write_contacts<'a>(&'a self, writes: &'a [TimedWrite]) -> StoreFuture<'a, Vec<Written>> {
         self.gated(writes, move || {
             // All or none, as a transaction: a refusal changes nothing.
             if let Some(e) = self.refused(writes) {

@@ -8,7 +8,7 @@ use super::{DeskState, LiveContact, screenpop};
 use crate::{
     protocol::PageContext,
     routing::ContactRouting,
-    store::{ContactWrite, Outcome, StoreError, WaitingContact},
+    store::{ContactWrite, Outcome, StoreError, TimedWrite, WaitingContact},
 };
 
 impl DeskState {
@@ -18,7 +18,9 @@ impl DeskState {
         for w in waiting {
             if let Err(e) = self.rebuild_one(&w).await {
                 tracing::error!(contact = w.id.0, error = %e, "a waiting contact could not be rebuilt; closing it");
-                self.store.write_contact(&closed(&w)).await?;
+                self.store
+                    .write_contact(&TimedWrite::now(closed(&w)))
+                    .await?;
             }
         }
         if count > 0 {
@@ -36,7 +38,11 @@ impl DeskState {
                 .into_iter()
                 .find(|l| l.id == w.link),
         ) else {
-            return self.store.write_contact(&closed(w)).await.map(drop);
+            return self
+                .store
+                .write_contact(&TimedWrite::now(closed(w)))
+                .await
+                .map(drop);
         };
         let identity: screenpop::Identity =
             serde_json::from_str(&w.identity_json).unwrap_or_default();

@@ -9,8 +9,8 @@ use std::{future::Future, ops::Range, pin::Pin};
 use crate::{
     ids::{ContactId, TenantId, UserId},
     store::{
-        ContactWrite, Customer, Link, Message, PreviousContact, RoutingInputs, StatEvent, Store,
-        StoreError, Tenant, WaitingContact, Written,
+        Customer, Link, Message, PreviousContact, RoutingInputs, StatEvent, Store, StoreError,
+        Tenant, TimedWrite, WaitingContact, Written,
     },
 };
 
@@ -23,9 +23,9 @@ pub(crate) trait ContactWrites: Send + Sync {
     /// The next `count` contact ids for this process to hand out.
     fn reserve_contact_ids(&self, count: i64) -> StoreFuture<'_, Range<i64>>;
     /// Commits one change on its own.
-    fn write_contact<'a>(&'a self, write: &'a ContactWrite) -> StoreFuture<'a, Written>;
+    fn write_contact<'a>(&'a self, write: &'a TimedWrite) -> StoreFuture<'a, Written>;
     /// Commits `writes` in order, all or none; results in the same order.
-    fn write_contacts<'a>(&'a self, writes: &'a [ContactWrite]) -> StoreFuture<'a, Vec<Written>>;
+    fn write_contacts<'a>(&'a self, writes: &'a [TimedWrite]) -> StoreFuture<'a, Vec<Written>>;
     fn insert_stat_events<'a>(&'a self, events: &'a [StatEvent]) -> StoreFuture<'a, ()>;
 }
 
@@ -76,10 +76,10 @@ impl ContactWrites for Store {
     fn reserve_contact_ids(&self, count: i64) -> StoreFuture<'_, Range<i64>> {
         Box::pin(Store::reserve_contact_ids(self, count))
     }
-    fn write_contact<'a>(&'a self, write: &'a ContactWrite) -> StoreFuture<'a, Written> {
+    fn write_contact<'a>(&'a self, write: &'a TimedWrite) -> StoreFuture<'a, Written> {
         Box::pin(Store::write_contact(self, write))
     }
-    fn write_contacts<'a>(&'a self, writes: &'a [ContactWrite]) -> StoreFuture<'a, Vec<Written>> {
+    fn write_contacts<'a>(&'a self, writes: &'a [TimedWrite]) -> StoreFuture<'a, Vec<Written>> {
         Box::pin(Store::write_contacts(self, writes))
     }
     fn insert_stat_events<'a>(&'a self, events: &'a [StatEvent]) -> StoreFuture<'a, ()> {

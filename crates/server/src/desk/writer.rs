@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use super::storage::DeskStorage;
 use crate::{
     ids::{ContactId, TenantId},
-    store::{ContactWrite, Written},
+    store::{ContactWrite, TimedWrite, Written},
 };
 
 /// How many lanes writes are spread over.
@@ -55,7 +55,7 @@ type Then = Box<dyn FnOnce(Result<Written, ()>) + Send>;
 /// A change to a contact waiting in its lane.
 struct Queued {
     since: Instant,
-    write: ContactWrite,
+    write: TimedWrite,
     then: Option<Then>,
 }
 
@@ -147,13 +147,15 @@ impl Writer {
         self.queue(write, Some(Box::new(then)));
     }
 
+    /// Queues `write`, stamped now: the record's times are when the desk
+    /// made the change, however long the lane then takes.
     fn queue(&self, write: ContactWrite, then: Option<Then>) {
         let tenant = write.tenant();
         self.backlog.add(tenant);
         let lane = &self.lanes[lane_of(write.contact())];
         let queued = Queued {
             since: Instant::now(),
-            write,
+            write: TimedWrite::now(write),
             then,
         };
         if lane.send(queued).is_err() {
@@ -190,7 +192,7 @@ async fn run_lane(
                 Err(_) => break,
             }
         }
-        let (writes, waiting): (Vec<ContactWrite>, Vec<_>) = batch
+        let (writes, waiting): (Vec<TimedWrite>, Vec<_>) = batch
             .into_iter()
             .map(|q| (q.write, (q.since, q.then)))
             .unzip();
@@ -201,7 +203,7 @@ async fn run_lane(
             }
             metrics::histogram!("switchboard_store_write_seconds")
                 .record(since.elapsed().as_secs_f64());
-            backlog.done(write.tenant());
+            backlog.done(write.write.tenant());
         }
     }
 }
@@ -209,7 +211,7 @@ async fn run_lane(
 /// Commits `writes` in one transaction. If that fails, each is tried on its
 /// own, so one bad write (a row another node removed, a constraint) fails
 /// alone rather than taking the others with it.
-async fn commit(store: &dyn DeskStorage, writes: &[ContactWrite]) -> Vec<Result<Written, ()>> {
+async fn commit(store: &dyn DeskStorage, writes: &[TimedWrite]) -> Vec<Result<Written, ()>> {
     metrics::histogram!("switchboard_store_write_batch_size").record(writes.len() as f64);
     if writes.len() > 1 {
         match store.write_contacts(writes).await {
@@ -220,7 +222,7 @@ async fn commit(store: &dyn DeskStorage, writes: &[ContactWrite]) -> Vec<Result<
     let mut results = Vec::with_capacity(writes.len());
     for write in writes {
         results.push(store.write_contact(write).await.map_err(|e| {
-            tracing::error!(error = %e, what = write.name(), "a write failed");
+            tracing::error!(error = %e, what = write.write.name(), "a write failed");
         }));
     }
     results
@@ -305,6 +307,30 @@ mod tests {
         let last = write_and_wait(&writer, message(tenant, slow, "3"));
         assert!(last.await.expect("the slow lane ran").is_ok());
         assert_eq!(store.texts(slow), ["0", "1", "2", "3"]);
+    }
+
+    #[tokio::test]
+    async fn a_write_that_waits_in_its_lane_keeps_the_time_it_was_made() {
+        let (writer, store) = writer();
+        let (tenant, contact) = (TenantId(1), ContactId(3));
+        let gate = store.hold(Some(contact));
+        let before = crate::store::now_ms();
+        let stored = write_and_wait(&writer, message(tenant, contact, "hello"));
+        let after = crate::store::now_ms();
+        // The database stays stuck until the clock has visibly moved on.
+        while crate::store::now_ms() < after + 20 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        gate.add_permits(1);
+        let Ok(Written::Message(echo)) = stored.await.expect("the lane ran") else {
+            panic!("the message was not stored");
+        };
+        assert!(
+            (before..=after).contains(&echo.at),
+            "stamped at {}",
+            echo.at
+        );
+        assert_eq!(store.messages(contact), [echo]);
     }
 
     #[tokio::test]

@@ -27,7 +27,7 @@ use sqlx::{
 };
 
 pub use calls::{CallMedia, CallRecord, CallRoute, ContactMedia, LinkCalls, TenantCalls};
-pub use contact_writes::{ContactWrite, Written};
+pub use contact_writes::{ContactWrite, TimedWrite, Written};
 pub use contacts::{
     ContactFilter, ContactRecord, Message, NewContact, Outcome, PreviousContact, Sender,
     WaitingContact,
