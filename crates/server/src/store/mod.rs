@@ -9,6 +9,7 @@
 //! Every function that touches tenant data takes a `TenantId` and puts it in the
 //! `WHERE` clause: no query reads or writes another tenant's rows.
 
+mod callbacks;
 mod calls;
 mod contact_writes;
 mod contacts;
@@ -26,6 +27,9 @@ use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
 };
 
+pub use callbacks::{
+    AttemptResult, CallbackAttempt, CallbackDial, CallbackSettings, MachinePolicy,
+};
 pub use calls::{CallMedia, CallRecord, CallRoute, ContactMedia, LinkCalls, TenantCalls};
 pub use contact_writes::{ContactWrite, TimedWrite, Written};
 pub use contacts::{

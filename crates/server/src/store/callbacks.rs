@@ -1,0 +1,346 @@
+//! Callbacks the server dials: a link's dialling settings, and each attempt
+//! to reach the visitor with how it ended (`callback_attempts`, migration
+//! 0009). The attempts are the callback's memory across restarts: the
+//! routing core is rebuilt with as many attempts made as there are rows.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::ids::{ContactId, TenantId};
+
+/// When the server dials a callback's visitor (`callback_dial` on a link).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackDial {
+    /// After the reserved agent accepts (and their browser's audio is up),
+    /// so nobody is called back to wait for an agent.
+    #[default]
+    OnAccept,
+    /// As soon as an agent is reserved; the agent's browser joins while the
+    /// phone rings.
+    Auto,
+}
+
+/// What the server does when call progress detection hears a fax or an
+/// answering machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MachinePolicy {
+    /// Counts as a failed attempt; tried again after the delay.
+    Retry,
+    /// The callback ends; the record says why.
+    GiveUp,
+    /// Connects to the agent anyway (who may leave a message).
+    Connect,
+}
+
+/// A link's callback dialling settings (`[links.callback]` in the tenant
+/// file); the defaults suit most links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallbackSettings {
+    pub dial: CallbackDial,
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Wait after a busy, unanswered or unavailable attempt.
+    pub retry_delay_secs: u64,
+    /// No attempt starts later than this after the request (its scheduled
+    /// time, when it has one).
+    pub give_up_after_mins: u32,
+    /// A phone ringing this long is "no answer"; the reserved agent is never
+    /// held longer than this by one attempt.
+    pub ring_timeout_secs: u32,
+    pub on_fax: MachinePolicy,
+    pub on_machine: MachinePolicy,
+}
+
+impl Default for CallbackSettings {
+    fn default() -> Self {
+        Self {
+            dial: CallbackDial::OnAccept,
+            max_attempts: 3,
+            retry_delay_secs: 300,
+            give_up_after_mins: 24 * 60,
+            ring_timeout_secs: 30,
+            on_fax: MachinePolicy::GiveUp,
+            on_machine: MachinePolicy::Retry,
+        }
+    }
+}
+
+impl CallbackSettings {
+    /// The bounds a tenant file is held to.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=10).contains(&self.max_attempts) {
+            return Err("callback.max_attempts must be 1-10".to_owned());
+        }
+        if !(1..=86_400).contains(&self.retry_delay_secs) {
+            return Err("callback.retry_delay_secs must be 1-86400".to_owned());
+        }
+        if !(5..=120).contains(&self.ring_timeout_secs) {
+            return Err("callback.ring_timeout_secs must be 5-120".to_owned());
+        }
+        if self.give_up_after_mins == 0 || self.give_up_after_mins > 14 * 24 * 60 {
+            return Err("callback.give_up_after_mins must be 1-20160".to_owned());
+        }
+        Ok(())
+    }
+
+    pub fn plan(&self) -> acd::CallbackPlan {
+        acd::CallbackPlan {
+            max_attempts: self.max_attempts,
+            retry_delay: std::time::Duration::from_secs(self.retry_delay_secs),
+        }
+    }
+}
+
+/// How one attempt ended, by its final SIP status or what was heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptResult {
+    /// Still running (or cut short by a restart).
+    Dialing,
+    Answered,
+    /// 486, 600.
+    Busy,
+    /// The ring timeout, 408, 480 (and 487, our own cancel at the timeout).
+    NoAnswer,
+    /// 603: the person declined the call.
+    Rejected,
+    /// 404, 484: no such number.
+    InvalidNumber,
+    /// 503, other 5xx, a silent trunk, anything else.
+    Unavailable,
+    /// A fax machine or modem answered.
+    Fax,
+    /// An answering machine answered.
+    Machine,
+    /// A network announcement (special information tones).
+    Announcement,
+}
+
+impl AttemptResult {
+    /// The result a failed call's final SIP status means.
+    pub fn from_sip(code: u16) -> Self {
+        match code {
+            200..=299 => Self::Answered,
+            486 | 600 => Self::Busy,
+            408 | 480 | 487 => Self::NoAnswer,
+            603 => Self::Rejected,
+            404 | 484 => Self::InvalidNumber,
+            _ => Self::Unavailable,
+        }
+    }
+
+    /// Whether another attempt may reach the visitor: a busy or silent
+    /// phone may answer later; a wrong or refusing number will not.
+    pub fn worth_retrying(self) -> bool {
+        matches!(self, Self::Busy | Self::NoAnswer | Self::Unavailable)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dialing => "dialing",
+            Self::Answered => "answered",
+            Self::Busy => "busy",
+            Self::NoAnswer => "no_answer",
+            Self::Rejected => "rejected",
+            Self::InvalidNumber => "invalid_number",
+            Self::Unavailable => "unavailable",
+            Self::Fax => "fax",
+            Self::Machine => "machine",
+            Self::Announcement => "announcement",
+        }
+    }
+
+    fn parse(name: &str) -> Result<Self, StoreError> {
+        Ok(match name {
+            "dialing" => Self::Dialing,
+            "answered" => Self::Answered,
+            "busy" => Self::Busy,
+            "no_answer" => Self::NoAnswer,
+            "rejected" => Self::Rejected,
+            "invalid_number" => Self::InvalidNumber,
+            "unavailable" => Self::Unavailable,
+            "fax" => Self::Fax,
+            "machine" => Self::Machine,
+            "announcement" => Self::Announcement,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "callback attempt result {other:?}"
+                )));
+            }
+        })
+    }
+}
+
+/// One attempt as the contact's record shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallbackAttempt {
+    /// Counts from 1.
+    pub attempt: u32,
+    /// Unix ms.
+    pub started_at: i64,
+    pub result: AttemptResult,
+    pub sip_code: Option<u16>,
+    pub duration_ms: Option<i64>,
+}
+
+impl Store {
+    /// An attempt begins: stored at once, so a restart while it rings still
+    /// counts it.
+    pub async fn callback_attempt_started(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        attempt: u32,
+        started_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO callback_attempts (tenant_id, contact_id, attempt, started_at, result) \
+             VALUES ($1, $2, $3, $4, 'dialing')",
+        )
+        .bind(tenant.0)
+        .bind(contact.0)
+        .bind(i64::from(attempt))
+        .bind(started_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// An attempt ended with `result` (and the final SIP status, if any).
+    pub async fn callback_attempt_ended(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        attempt: u32,
+        result: AttemptResult,
+        sip_code: Option<u16>,
+        ended_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE callback_attempts SET result = $1, sip_code = $2, \
+             duration_ms = $3 - started_at \
+             WHERE tenant_id = $4 AND contact_id = $5 AND attempt = $6",
+        )
+        .bind(result.name())
+        .bind(sip_code.map(i64::from))
+        .bind(ended_at)
+        .bind(tenant.0)
+        .bind(contact.0)
+        .bind(i64::from(attempt))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A callback's attempts, first first.
+    pub async fn callback_attempts(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+    ) -> Result<Vec<CallbackAttempt>, StoreError> {
+        sqlx::query(
+            "SELECT attempt, started_at, result, sip_code, duration_ms FROM callback_attempts \
+             WHERE tenant_id = $1 AND contact_id = $2 ORDER BY attempt",
+        )
+        .bind(tenant.0)
+        .bind(contact.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(CallbackAttempt {
+                attempt: u32::try_from(r.try_get::<i64, _>("attempt")?)
+                    .map_err(|_| StoreError::Corrupt("callback attempt number".to_owned()))?,
+                started_at: r.try_get("started_at")?,
+                result: AttemptResult::parse(&r.try_get::<String, _>("result")?)?,
+                sip_code: r
+                    .try_get::<Option<i64>, _>("sip_code")?
+                    .and_then(|c| u16::try_from(c).ok()),
+                duration_ms: r.try_get("duration_ms")?,
+            })
+        })
+        .collect()
+    }
+
+    /// How many attempts a callback has had (a restart continues from here).
+    pub async fn callback_attempts_made(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+    ) -> Result<u32, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM callback_attempts WHERE tenant_id = $1 AND contact_id = $2",
+        )
+        .bind(tenant.0)
+        .bind(contact.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sip_statuses_read_as_results() {
+        for (code, result) in [
+            (200, AttemptResult::Answered),
+            (486, AttemptResult::Busy),
+            (600, AttemptResult::Busy),
+            (408, AttemptResult::NoAnswer),
+            (480, AttemptResult::NoAnswer),
+            (603, AttemptResult::Rejected),
+            (404, AttemptResult::InvalidNumber),
+            (484, AttemptResult::InvalidNumber),
+            (503, AttemptResult::Unavailable),
+            (502, AttemptResult::Unavailable),
+            (403, AttemptResult::Unavailable),
+        ] {
+            assert_eq!(AttemptResult::from_sip(code), result, "{code}");
+        }
+        assert!(AttemptResult::Busy.worth_retrying());
+        assert!(AttemptResult::Unavailable.worth_retrying());
+        assert!(!AttemptResult::Rejected.worth_retrying());
+        assert!(!AttemptResult::InvalidNumber.worth_retrying());
+    }
+
+    #[test]
+    fn results_read_back_by_name() {
+        for r in [
+            AttemptResult::Dialing,
+            AttemptResult::Answered,
+            AttemptResult::Busy,
+            AttemptResult::NoAnswer,
+            AttemptResult::Rejected,
+            AttemptResult::InvalidNumber,
+            AttemptResult::Unavailable,
+            AttemptResult::Fax,
+            AttemptResult::Machine,
+            AttemptResult::Announcement,
+        ] {
+            assert_eq!(AttemptResult::parse(r.name()).unwrap(), r);
+        }
+        assert!(AttemptResult::parse("bogus").is_err());
+    }
+
+    #[test]
+    fn settings_are_bounded() {
+        assert!(CallbackSettings::default().validate().is_ok());
+        let s = CallbackSettings {
+            max_attempts: 0,
+            ..CallbackSettings::default()
+        };
+        assert!(s.validate().is_err());
+        let s = CallbackSettings {
+            ring_timeout_secs: 600,
+            ..CallbackSettings::default()
+        };
+        assert!(s.validate().is_err());
+    }
+}
