@@ -85,6 +85,7 @@ const OWN_PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
 fn common_layers(router: Router<AppState>) -> Router<AppState> {
     router
         .route("/healthz", get(healthz))
+        .layer(axum::middleware::from_fn(assets::negotiate))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
