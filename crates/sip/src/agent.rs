@@ -91,6 +91,8 @@ pub(crate) struct Gate {
     public_limiter: Mutex<RateLimiter>,
     /// `Server` header of our stateless answers; empty = none.
     server: String,
+    /// REGISTERs go here ([`crate::registrar`]).
+    pub registrar: Arc<crate::registrar::gate::Slot>,
 }
 
 pub(crate) enum Admission {
@@ -206,6 +208,11 @@ impl Gate {
     /// dialog, is answered here without a transaction (INVITE 403, OPTIONS
     /// 200, the rest 481). Every refusal is counted and logged ([`refusal`]).
     pub fn judge(&self, data: &[u8], from: SocketAddr) -> Judgement {
+        self.judge_on(data, from, Transport::Udp)
+    }
+
+    /// [`Gate::judge`] for a message that came over `transport`.
+    pub fn judge_on(&self, data: &[u8], from: SocketAddr, transport: Transport) -> Judgement {
         let (len, message) = match validate::check(data) {
             Verdict::Drop => {
                 debug!(%from, "message dropped by validation");
@@ -228,6 +235,12 @@ impl Gate {
             initial_invite,
         } = &message
         {
+            if method == "REGISTER" {
+                return match self.registrar.handle(data, from, transport, &self.server) {
+                    Some(answer) => Judgement::Answer(answer),
+                    None => Judgement::Drop,
+                };
+            }
             let rate = |refusal, verdict| match verdict {
                 Rate::Allow => None,
                 Rate::Reject { retry_after } => {
@@ -438,6 +451,7 @@ impl SipAgent {
                 MAX_TRACKED_SOURCES,
             )),
             server: config.user_agent.clone(),
+            registrar: Arc::default(),
         });
         let cancel = CancellationToken::new();
         let transport = TransportLayer::new(cancel.child_token());
@@ -577,6 +591,35 @@ impl SipAgent {
                 token.clone(),
             ));
         }
+    }
+
+    /// Turns the registrar on: REGISTERs are answered from now on, at most
+    /// `register_rate_per_source` per 10 s per source address, and each change
+    /// of a member's bindings comes out of the returned channel.
+    pub fn enable_registrar(
+        &self,
+        config: crate::registrar::RegistrarConfig,
+        register_rate_per_source: u32,
+    ) -> mpsc::Receiver<crate::registrar::Registration> {
+        self.inner.gate.registrar.enable(
+            config,
+            register_rate_per_source,
+            self.inner.cancel.child_token(),
+        )
+    }
+
+    /// Replaces the registrar's digest accounts (all tenants).
+    pub fn set_sip_accounts(&self, accounts: Vec<crate::registrar::SipAccount>) {
+        self.inner.gate.registrar.set_accounts(accounts);
+    }
+
+    /// Where a member's SIP devices are registered now.
+    pub fn registered_contacts(
+        &self,
+        tenant: TenantId,
+        member: i64,
+    ) -> Vec<crate::registrar::Binding> {
+        self.inner.gate.registrar.bindings(tenant, member)
     }
 
     /// Places a call: returns at once (nothing here waits on the network),

@@ -86,8 +86,29 @@ pub struct SipAccount {
     pub ha1_sha256: String,
 }
 
+/// A digest hash a challenge offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DigestAlgorithm {
+    Md5,
+    Sha256,
+}
+
+impl DigestAlgorithm {
+    fn token(self) -> &'static str {
+        match self {
+            DigestAlgorithm::Md5 => "MD5",
+            DigestAlgorithm::Sha256 => "SHA-256",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct RegistrarConfig {
+    /// Challenges offered, most preferred first. RFC 8760 clients take the
+    /// first they support, but many devices read only the first challenge
+    /// and fail on an algorithm they do not know (sipp 3.6 among them):
+    /// for those, offer MD5 alone.
+    pub algorithms: Vec<DigestAlgorithm>,
     /// Shorter asked expiries get 423 Interval Too Brief.
     pub min_expires: u32,
     /// Longer asked expiries are cut to this.
@@ -109,6 +130,7 @@ pub struct RegistrarConfig {
 impl Default for RegistrarConfig {
     fn default() -> Self {
         RegistrarConfig {
+            algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
             min_expires: 60,
             max_expires: 3600,
             default_expires: 3600,
@@ -116,7 +138,7 @@ impl Default for RegistrarConfig {
             max_bindings: 100_000,
             failures_per_source: 10,
             failures_per_account: 10,
-            nonce_lifetime: Duration::from_secs(300),
+            nonce_lifetime: Duration::from_mins(5),
         }
     }
 }
@@ -455,10 +477,12 @@ impl Registrar {
         Reply {
             code: 401,
             reason: "Unauthorized",
-            headers: vec![
-                ("WWW-Authenticate", header("SHA-256")),
-                ("WWW-Authenticate", header("MD5")),
-            ],
+            headers: self
+                .config
+                .algorithms
+                .iter()
+                .map(|a| ("WWW-Authenticate", header(a.token())))
+                .collect(),
         }
     }
 
@@ -503,9 +527,14 @@ impl Registrar {
             }
         }
         let account = self.accounts.get(&key);
+        let offered = |a: DigestAlgorithm| self.config.algorithms.contains(&a);
         let (ha1, hash): (&str, fn(&str) -> String) = match creds.algorithm.as_str() {
-            "MD5" => (account.map_or("", |a| a.ha1_md5.as_str()), md5_hex),
-            "SHA-256" => (account.map_or("", |a| a.ha1_sha256.as_str()), sha256_hex),
+            "MD5" if offered(DigestAlgorithm::Md5) => {
+                (account.map_or("", |a| a.ha1_md5.as_str()), md5_hex)
+            }
+            "SHA-256" if offered(DigestAlgorithm::Sha256) => {
+                (account.map_or("", |a| a.ha1_sha256.as_str()), sha256_hex)
+            }
             _ => return (Reply::plain(400, "Unsupported Digest Algorithm"), None),
         };
         let ha2 = hash(&format!("REGISTER:{}", creds.uri));
@@ -710,3 +739,6 @@ impl Registrar {
 #[cfg(test)]
 #[path = "registrar_tests.rs"]
 mod tests;
+
+#[path = "registrar_gate.rs"]
+pub(crate) mod gate;

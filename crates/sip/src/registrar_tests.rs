@@ -1,3 +1,4 @@
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -53,13 +54,13 @@ impl<'a> Req<'a> {
             self.cseq, self.aor, self.aor, self.cseq
         );
         for c in &self.contacts {
-            s.push_str(&format!("Contact: {c}\r\n"));
+            let _ = write!(s, "Contact: {c}\r\n");
         }
         if let Some(e) = self.expires {
-            s.push_str(&format!("Expires: {e}\r\n"));
+            let _ = write!(s, "Expires: {e}\r\n");
         }
         if let Some(a) = &self.auth {
-            s.push_str(&format!("Authorization: {a}\r\n"));
+            let _ = write!(s, "Authorization: {a}\r\n");
         }
         s.push_str("Content-Length: 0\r\n\r\n");
         s

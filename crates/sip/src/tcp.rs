@@ -226,7 +226,7 @@ async fn read_loop(
                 }
             };
             let data = msg.to_bytes();
-            let msg = match gate.judge(&data, peer) {
+            let msg = match gate.judge_on(&data, peer, crate::Transport::Tcp) {
                 Judgement::Pass { .. } => msg,
                 Judgement::Rewritten(plain) => match SipMessage::try_from(plain.as_slice()) {
                     Ok(m) => m,
