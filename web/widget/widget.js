@@ -187,6 +187,7 @@
 .push{margin:0;max-width:320px;padding:8px 10px;border-radius:8px;background:#eaf0ff;color:#1d2433;font-size:13px;overflow-wrap:anywhere}
 .push:empty{display:none}
 .push a{color:var(--sb-accent)}
+.share{border:0;background:none;padding:0 6px;font:inherit;font-size:12px;color:var(--sb-accent);text-decoration:underline;cursor:pointer}
 `;
 
   /** Sets up one launcher for one script tag. */
@@ -221,6 +222,26 @@
     const dot = root.querySelector('.dot');
     const wait = root.querySelector('.wait');
     const push = root.querySelector('.push');
+    // Co-browsing (widget/cobrowse.js) loads only when the visitor shares,
+    // or at once when a shared session goes on after a page load.
+    const cobrowse = () =>
+      import(new URL('/widget/cobrowse.js', origin).href)
+        .then((m) => m.start({ origin, tenant }))
+        .catch((err) => console.error('[switchboard]', err));
+    if (!shared.share) {
+      shared.share = document.createElement('button');
+      shared.share.type = 'button';
+      shared.share.className = 'share';
+      shared.share.dataset.testid = 'sb-cobrowse-share';
+      shared.share.textContent = 'Share this page';
+      shared.share.addEventListener('click', cobrowse);
+      root.querySelector('.sb').append(shared.share);
+      try {
+        if (sessionStorage.getItem(`sb:cobrowse:${tenant}`)) cobrowse();
+      } catch {
+        /* storage blocked: no session to carry on */
+      }
+    }
     const setLabel = (name) => {
       label.textContent = opts.label || `Chat with ${name || link.charAt(0).toUpperCase() + link.slice(1)}`;
     };

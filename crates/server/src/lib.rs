@@ -27,6 +27,7 @@
 //! tests do the same with port-0 listeners.
 
 pub mod auth;
+pub mod cobrowse;
 pub mod config;
 pub mod demo;
 pub mod desk;
@@ -229,6 +230,7 @@ pub async fn run(
         revocations: http::staff::Revocations::start(store.clone()),
         hello_timeout: Duration::from_secs(config.connections.hello_timeout_secs),
         trusted_proxies: config.connections.trusted_proxies.clone().into(),
+        cobrowse: cobrowse::Hub::start(),
     };
     let open_files = http::serve::raise_open_file_limit();
     let (public_total, agent_total) = match config.connections.max_total {

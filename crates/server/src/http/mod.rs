@@ -50,6 +50,8 @@ pub struct AppState {
     pub hello_timeout: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    /// Live co-browse sessions (pages shared with agents).
+    pub cobrowse: crate::cobrowse::Hub,
 }
 
 /// The rate limits of both listeners.
@@ -124,7 +126,8 @@ pub fn public_router(state: AppState) -> Router {
     let router = Router::new()
         .route("/widget.js", get(public::widget_loader))
         .merge(widget)
-        .route("/ws/visitor", get(crate::ws::visitor::upgrade));
+        .route("/ws/visitor", get(crate::ws::visitor::upgrade))
+        .route("/ws/cobrowse", get(crate::cobrowse::visitor_upgrade));
     let router = if state.demo {
         router
             .route("/demo", get(public::demo_redirect))
@@ -178,6 +181,8 @@ pub fn agent_router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/metrics", get(metrics))
         .route("/ws/agent", get(crate::ws::agent::upgrade))
+        .route("/ws/cobrowse", get(crate::cobrowse::agent_upgrade))
+        .route("/cobrowse/frame", get(crate::cobrowse::frame_page))
         .route("/", get(|| async { assets::serve("console/index.html") }))
         .route("/{*path}", get(staff_asset));
     own_page_layers(common_layers(router))

@@ -23,7 +23,7 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 const READ_BUFFER: usize = 512;
 
 /// Limits every WebSocket on both listeners shares.
-fn configure(ws: axum::extract::WebSocketUpgrade) -> axum::extract::WebSocketUpgrade {
+pub(crate) fn configure(ws: axum::extract::WebSocketUpgrade) -> axum::extract::WebSocketUpgrade {
     ws.max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .read_buffer_size(READ_BUFFER)
@@ -77,14 +77,14 @@ impl FrameBudget {
 }
 
 /// What a received WebSocket message means for the connection loop.
-enum Incoming {
+pub(crate) enum Incoming {
     Text(String),
     Ignore,
     Close,
     Binary,
 }
 
-fn classify(message: Option<Result<Message, axum::Error>>) -> Incoming {
+pub(crate) fn classify(message: Option<Result<Message, axum::Error>>) -> Incoming {
     match message {
         Some(Ok(Message::Text(t))) => Incoming::Text(t.to_string()),
         Some(Ok(Message::Binary(_))) => Incoming::Binary,

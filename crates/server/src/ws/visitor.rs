@@ -30,7 +30,7 @@ pub struct VisitorQuery {
 }
 
 /// Whether a page at `Origin` may open a visitor connection for `tenant`.
-fn origin_allowed(headers: &HeaderMap, tenant: &Tenant) -> bool {
+pub(crate) fn origin_allowed(headers: &HeaderMap, tenant: &Tenant) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         // Not a browser: the Origin check protects browsers' users, and a
         // non-browser client could send any Origin anyway.

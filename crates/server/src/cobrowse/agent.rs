@@ -1,0 +1,189 @@
+//! `GET /ws/cobrowse` on the agent listener: an agent's co-browse view
+//! (web/console/cobrowse.js), and `GET /cobrowse/frame`, the empty document
+//! the view rebuilds the visitor's page in.
+
+use axum::{
+    extract::{State, WebSocketUpgrade, ws::WebSocket},
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::{Bucket, CobrowseError, Hub, Out, Received, frames, received, visitor::text_message};
+use crate::{
+    http::{
+        AppState,
+        error::ApiError,
+        staff::{SessionWatch, same_origin, session_user},
+    },
+    protocol::{ErrorCode, FrameError, encode, encode_error},
+    store::User,
+};
+
+/// An agent's frames: pointer moves at display rate and the odd command.
+const FRAMES_BURST: f64 = 120.0;
+const FRAMES_PER_SECOND: f64 = 90.0;
+
+/// What the mirror document may load: the page's styles, images and fonts
+/// from anywhere over http(s), and never a script. It may be framed only by
+/// the console.
+const FRAME_CSP: &str = "default-src 'none'; script-src 'none'; object-src 'none'; \
+     style-src http: https: 'unsafe-inline'; img-src http: https: data: blob:; \
+     font-src http: https: data:; media-src 'none'; frame-src 'none'; \
+     form-action 'none'; base-uri 'none'; frame-ancestors 'self'";
+
+/// `GET /cobrowse/frame`: an empty page for the view's sandboxed iframe.
+pub async fn frame_page() -> Response {
+    let mut response =
+        "<!doctype html><html><head><meta charset=\"utf-8\"></head><body></body></html>"
+            .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(FRAME_CSP),
+    );
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
+    response
+}
+
+/// `GET /ws/cobrowse` (agent listener): a signed-in staff member's view.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::forbidden("cross-origin co-browse view refused").into_response();
+    }
+    let (session, token_hash) = match session_user(&state, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return ApiError::unauthorized().into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let user = session.user;
+    let watch = state.revocations.watch(
+        state.store.clone(),
+        token_hash,
+        user.tenant,
+        user.id,
+        session.expires_at,
+    );
+    let hub = state.cobrowse.clone();
+    crate::ws::configure(ws).on_upgrade(move |socket| serve(socket, hub, user, watch))
+}
+
+/// The session this view shows, and its outbox.
+struct Watching {
+    id: String,
+    conn: u64,
+    rx: mpsc::Receiver<Out>,
+}
+
+async fn serve(socket: WebSocket, hub: Hub, user: User, mut watch: SessionWatch) {
+    let (mut sink, mut stream) = socket.split();
+    let mut budget = Bucket::new(FRAMES_BURST, FRAMES_PER_SECOND);
+    let mut watching: Option<Watching> = None;
+    loop {
+        let outbox = async {
+            match &mut watching {
+                Some(w) => w.rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            message = stream.next() => {
+                let reply = match received(message) {
+                    Received::Text(text) if budget.take(1.0) => handle(&hub, &user, &mut watching, &text),
+                    Received::Text(_) => Err(FrameError::new(ErrorCode::RateLimited, "too many frames; slow down")),
+                    Received::Refused(e) => Err(e),
+                    Received::Skip => continue,
+                    Received::Close => break,
+                };
+                let reply = match reply {
+                    Ok(Some(text)) => text,
+                    Ok(None) => continue,
+                    Err(e) => encode_error(e),
+                };
+                if sink.send(text_message(reply)).await.is_err() { break; }
+            }
+            out = outbox => {
+                match out {
+                    Some(Out::Text(text)) => {
+                        if sink.send(text_message(text)).await.is_err() { break; }
+                    }
+                    Some(Out::End(text)) => {
+                        watching = None;
+                        if sink.send(text_message(text)).await.is_err() { break; }
+                    }
+                    None => {
+                        // The hub let go of this view: it fell behind.
+                        watching = None;
+                        let ended = encode(&frames::ToAgent::Ended { reason: "too_slow" });
+                        if sink.send(text_message(ended)).await.is_err() { break; }
+                    }
+                }
+            }
+            _ = watch.ended() => break,
+        }
+    }
+    if let Some(w) = watching {
+        hub.agent_gone(&w.id, w.conn);
+    }
+}
+
+fn handle(
+    hub: &Hub,
+    user: &User,
+    watching: &mut Option<Watching>,
+    text: &str,
+) -> Result<Option<String>, FrameError> {
+    let frame = frames::agent(text)?;
+    match frame {
+        frames::FromAgent::Ping => Ok(Some(encode(&frames::ToAgent::Pong))),
+        frames::FromAgent::Join { code } => {
+            let (id, conn, rx, reply) =
+                hub.agent_join(user.tenant, user.id, &user.display_name, &code)?;
+            leave_current(hub, watching);
+            *watching = Some(Watching { id, conn, rx });
+            Ok(Some(encode(&reply)))
+        }
+        frames::FromAgent::Watch { session } => {
+            let (conn, rx, reply) = hub.agent_watch(user.tenant, user.id, &session)?;
+            if watching.as_ref().is_some_and(|w| w.id != session) {
+                leave_current(hub, watching);
+            }
+            *watching = Some(Watching {
+                id: session,
+                conn,
+                rx,
+            });
+            Ok(Some(encode(&reply)))
+        }
+        frame => {
+            let w = watching.as_ref().ok_or(CobrowseError::NoSession)?;
+            let leaving = matches!(frame, frames::FromAgent::Leave);
+            hub.agent_frame(&w.id, w.conn, frame)?;
+            if leaving {
+                *watching = None;
+                return Ok(Some(encode(&frames::ToAgent::Ended { reason: "left" })));
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Switching to another session: the one on screen waits for this view as
+/// after a reload.
+fn leave_current(hub: &Hub, watching: &mut Option<Watching>) {
+    if let Some(w) = watching.take() {
+        hub.agent_gone(&w.id, w.conn);
+    }
+}

@@ -1,0 +1,733 @@
+//! Co-browsing (docs/cobrowse.md): the visitor's page, captured and masked in
+//! the page itself, relayed to the one agent the visitor let in.
+//!
+//! The [`Hub`] holds the live sessions. A session starts when the visitor's
+//! page opens `/ws/cobrowse` on the public listener and gets a six-digit join
+//! code; an agent on the agent listener's `/ws/cobrowse` keys the code, the
+//! visitor accepts, and capture frames flow from the page to that agent's view
+//! (and the agent's pointer, highlights, pushed pages and, with a second
+//! consent, clicks and typing flow back). Nothing of the page is stored: an
+//! agent who joins late or reloads gets a fresh snapshot from the page.
+//!
+//! Each connection has a bounded outbox; a view that cannot keep up is cut
+//! off (it can come back with `watch` and a fresh snapshot) rather than
+//! buffered. Every lookup is by tenant: a code or a session id from another
+//! tenant is simply unknown.
+
+mod agent;
+pub mod frames;
+mod visitor;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use rand::Rng;
+use tokio::sync::mpsc;
+
+pub use agent::{frame_page, upgrade as agent_upgrade};
+pub use visitor::upgrade as visitor_upgrade;
+
+use crate::{
+    http::limit::RateLimiter,
+    ids::{TenantId, UserId},
+    protocol::{ErrorCode, FrameError, encode},
+};
+use frames::{CaptureKind, FromAgent, FromVisitor, ToAgent, ToVisitor};
+
+/// How long a join code is valid.
+pub const CODE_LIFETIME: Duration = Duration::from_mins(10);
+/// How long a session waits for its page to come back (a page load) or for
+/// its agent's view to come back (a console reload) before it ends.
+pub const GRACE: Duration = Duration::from_secs(30);
+/// Join attempts per agent per minute, and per tenant per minute: with a
+/// million codes and at most 10 * 60 tries per tenant in a code's lifetime, a
+/// guess succeeds with odds under 1 in 1,600 per live code.
+pub const JOINS_PER_AGENT: u32 = 5;
+pub const JOINS_PER_TENANT: u32 = 60;
+/// Live sessions per tenant and in all.
+pub const MAX_SESSIONS_PER_TENANT: usize = 500;
+pub const MAX_SESSIONS: usize = 10_000;
+/// Frames waiting for a visitor's page / an agent's view.
+const VISITOR_OUTBOX: usize = 64;
+const AGENT_OUTBOX: usize = 256;
+
+/// Why a co-browse request was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CobrowseError {
+    #[error("no such join code (codes are six digits, valid 10 minutes, used once)")]
+    NoSuchCode,
+    #[error("too many join attempts; wait a minute")]
+    TooManyAttempts,
+    #[error("unknown co-browse session")]
+    UnknownSession,
+    #[error("join a session first")]
+    NoSession,
+    #[error("the visitor has not accepted sharing")]
+    NotSharing,
+    #[error("the visitor has not given control")]
+    NoControl,
+    #[error("an agent is already in this session")]
+    Taken,
+    #[error("too many co-browse sessions; try again later")]
+    Full,
+    #[error("say hello first")]
+    NoHello,
+}
+
+impl From<CobrowseError> for FrameError {
+    fn from(e: CobrowseError) -> Self {
+        let code = match e {
+            CobrowseError::TooManyAttempts => ErrorCode::RateLimited,
+            CobrowseError::NoSuchCode | CobrowseError::UnknownSession => ErrorCode::Invalid,
+            CobrowseError::Taken => ErrorCode::Forbidden,
+            _ => ErrorCode::BadState,
+        };
+        FrameError::new(code, e.to_string())
+    }
+}
+
+/// What a connection task writes: a frame, or a last frame and then close.
+#[derive(Debug)]
+pub enum Out {
+    Text(String),
+    End(String),
+}
+
+/// One connection's end of a session.
+struct Seat {
+    conn: u64,
+    tx: mpsc::Sender<Out>,
+}
+
+impl Seat {
+    /// Queues a frame; false when the connection is full or gone.
+    fn send(&self, text: String) -> bool {
+        self.tx.try_send(Out::Text(text)).is_ok()
+    }
+}
+
+struct AgentSeat {
+    user: UserId,
+    name: String,
+    seat: Option<Seat>,
+    /// Since when no view is open for this agent.
+    away_since: Option<Instant>,
+}
+
+struct Session {
+    tenant: TenantId,
+    /// The page's origin (its `Origin` header): the only site pushes may open.
+    origin: String,
+    /// The page's secret to carry the session to its next page load.
+    resume: String,
+    code: Option<(String, Instant)>,
+    visitor: Option<Seat>,
+    visitor_away_since: Option<Instant>,
+    agent: Option<AgentSeat>,
+    sharing: bool,
+    control: bool,
+    /// Capture frames were lost since the last snapshot: drop the rest until
+    /// a fresh one arrives.
+    stale: bool,
+    last_seq: Option<u64>,
+}
+
+impl Session {
+    fn tell_visitor(&self, frame: &ToVisitor) {
+        if let Some(v) = &self.visitor {
+            v.send(encode(frame));
+        }
+    }
+
+    /// Tells the agent's view; a view too slow to take it is cut off.
+    fn tell_agent(&mut self, text: String) {
+        let Some(agent) = &mut self.agent else { return };
+        if let Some(seat) = &agent.seat
+            && !seat.send(text)
+        {
+            metrics::counter!("switchboard_cobrowse_views_dropped_total").increment(1);
+            // Dropping the sender closes the view; it says `too_slow`.
+            agent.seat = None;
+            agent.away_since = Some(Instant::now());
+        }
+    }
+
+    fn end_agent(&mut self, reason: &'static str) {
+        if let Some(agent) = self.agent.take()
+            && let Some(seat) = agent.seat
+        {
+            let _ = seat
+                .tx
+                .try_send(Out::End(encode(&ToAgent::Ended { reason })));
+        }
+        self.sharing = false;
+        self.control = false;
+    }
+}
+
+#[derive(Default)]
+struct Sessions {
+    by_id: HashMap<String, Session>,
+    /// (tenant, code) -> session id.
+    codes: HashMap<(TenantId, String), String>,
+}
+
+impl Sessions {
+    fn new_code(&mut self, tenant: TenantId, id: &str, now: Instant) -> String {
+        let mut rng = rand::rng();
+        loop {
+            let code = format!("{:06}", rng.random_range(0..1_000_000u32));
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                self.codes.entry((tenant, code.clone()))
+            {
+                slot.insert(id.to_owned());
+                if let Some(s) = self.by_id.get_mut(id)
+                    && let Some((old, _)) = s.code.replace((code.clone(), now + CODE_LIFETIME))
+                {
+                    self.codes.remove(&(tenant, old));
+                }
+                return code;
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Session> {
+        let s = self.by_id.remove(id)?;
+        if let Some((code, _)) = &s.code {
+            self.codes.remove(&(s.tenant, code.clone()));
+        }
+        Some(s)
+    }
+}
+
+/// The live co-browse sessions of every tenant on this node.
+#[derive(Clone)]
+pub struct Hub {
+    sessions: Arc<Mutex<Sessions>>,
+    next_conn: Arc<AtomicU64>,
+    agent_joins: Arc<RateLimiter>,
+    tenant_joins: Arc<RateLimiter>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            sessions: Arc::default(),
+            next_conn: Arc::new(AtomicU64::new(1)),
+            agent_joins: Arc::new(RateLimiter::new(JOINS_PER_AGENT, Duration::from_mins(1))),
+            tenant_joins: Arc::new(RateLimiter::new(JOINS_PER_TENANT, Duration::from_mins(1))),
+        }
+    }
+}
+
+fn random_id() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().fold(String::with_capacity(32), |mut id, b| {
+        use std::fmt::Write;
+        let _ = write!(id, "{b:02x}");
+        id
+    })
+}
+
+impl Hub {
+    /// A hub with a task that ends sessions whose page or view did not come
+    /// back within [`GRACE`] and forgets expired codes; the task stops when
+    /// the last handle is dropped.
+    pub fn start() -> Self {
+        let hub = Self::default();
+        let weak: Weak<Mutex<Sessions>> = Arc::downgrade(&hub.sessions);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                let Some(sessions) = weak.upgrade() else {
+                    return;
+                };
+                sweep(&sessions, Instant::now());
+            }
+        });
+        hub
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sessions> {
+        // A poisoned lock means a panic mid-update elsewhere; the maps are
+        // still consistent enough to serve and to end sessions.
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn seat(&self, capacity: usize) -> (Seat, mpsc::Receiver<Out>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        (Seat { conn, tx }, rx)
+    }
+
+    /// Live sessions (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.lock().by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The page's hello: a new session with a join code, or the session of
+    /// `resume` (same tenant, page away) taken up again. Returns the session
+    /// id, the connection id, its outbox and the welcome to send.
+    fn visitor_hello(
+        &self,
+        tenant: TenantId,
+        origin: &str,
+        resume: Option<&str>,
+    ) -> Result<(String, u64, mpsc::Receiver<Out>, ToVisitor), CobrowseError> {
+        let now = Instant::now();
+        let (seat, rx) = self.seat(VISITOR_OUTBOX);
+        let conn = seat.conn;
+        let mut sessions = self.lock();
+        let resumed = resume.and_then(|r| {
+            sessions
+                .by_id
+                .iter()
+                .find(|(_, s)| s.tenant == tenant && s.resume == r && s.origin == origin)
+                .map(|(id, _)| id.clone())
+        });
+        if let Some(id) = resumed {
+            let s = sessions
+                .by_id
+                .get_mut(&id)
+                .ok_or(CobrowseError::UnknownSession)?;
+            if let Some(old) = s.visitor.replace(seat) {
+                let _ = old
+                    .tx
+                    .try_send(Out::End(encode(&ToVisitor::Ended { reason: "replaced" })));
+            }
+            s.visitor_away_since = None;
+            s.stale = true;
+            let welcome = ToVisitor::Welcome {
+                resume: s.resume.clone(),
+                code: s.code.as_ref().map(|(c, _)| c.clone()),
+                expires_in: s
+                    .code
+                    .as_ref()
+                    .map_or(0, |(_, at)| at.saturating_duration_since(now).as_secs()),
+                sharing: s.sharing,
+                control: s.control,
+                agent_name: s.agent.as_ref().map(|a| a.name.clone()),
+            };
+            return Ok((id, conn, rx, welcome));
+        }
+        let in_tenant = sessions
+            .by_id
+            .values()
+            .filter(|s| s.tenant == tenant)
+            .count();
+        if sessions.by_id.len() >= MAX_SESSIONS || in_tenant >= MAX_SESSIONS_PER_TENANT {
+            return Err(CobrowseError::Full);
+        }
+        let id = random_id();
+        let resume = random_id();
+        sessions.by_id.insert(
+            id.clone(),
+            Session {
+                tenant,
+                origin: origin.to_owned(),
+                resume: resume.clone(),
+                code: None,
+                visitor: Some(seat),
+                visitor_away_since: None,
+                agent: None,
+                sharing: false,
+                control: false,
+                stale: true,
+                last_seq: None,
+            },
+        );
+        let code = sessions.new_code(tenant, &id, now);
+        metrics::counter!("switchboard_cobrowse_sessions_total").increment(1);
+        let welcome = ToVisitor::Welcome {
+            resume,
+            code: Some(code),
+            expires_in: CODE_LIFETIME.as_secs(),
+            sharing: false,
+            control: false,
+            agent_name: None,
+        };
+        Ok((id, conn, rx, welcome))
+    }
+
+    /// A capture frame from the page: relayed as sent to the agent's view
+    /// while sharing. `Ok(true)`: ask the page for a fresh snapshot.
+    fn capture(
+        &self,
+        id: &str,
+        conn: u64,
+        kind: CaptureKind,
+        seq: u64,
+        text: &str,
+    ) -> Result<bool, CobrowseError> {
+        let mut sessions = self.lock();
+        let s = visitor_session(&mut sessions, id, conn)?;
+        if !s.sharing || s.agent.is_none() {
+            return Err(CobrowseError::NotSharing);
+        }
+        let gap = s.last_seq.is_some_and(|last| seq != last + 1);
+        s.last_seq = Some(seq);
+        match kind {
+            CaptureKind::Snapshot { last: true } => s.stale = false,
+            CaptureKind::Snapshot { last: false } => {}
+            _ if s.stale => return Ok(false),
+            _ if gap => {
+                s.stale = true;
+                return Ok(true);
+            }
+            _ => {}
+        }
+        s.tell_agent(text.to_owned());
+        Ok(false)
+    }
+
+    /// Capture frames were refused by the page's budget: the view is stale
+    /// until the next snapshot.
+    fn lost(&self, id: &str) {
+        if let Some(s) = self.lock().by_id.get_mut(id) {
+            s.stale = true;
+        }
+    }
+
+    /// A control frame from the page; returns the frame to answer with, if any.
+    fn visitor_control(
+        &self,
+        id: &str,
+        conn: u64,
+        frame: &FromVisitor,
+    ) -> Result<Option<ToVisitor>, CobrowseError> {
+        let mut sessions = self.lock();
+        let now = Instant::now();
+        let s = visitor_session(&mut sessions, id, conn)?;
+        match frame {
+            FromVisitor::Hello { .. } => Err(CobrowseError::NoHello),
+            FromVisitor::Ping => Ok(Some(ToVisitor::Pong)),
+            FromVisitor::NewCode => {
+                if s.agent.is_some() {
+                    return Err(CobrowseError::Taken);
+                }
+                let tenant = s.tenant;
+                let code = sessions.new_code(tenant, id, now);
+                Ok(Some(ToVisitor::Code {
+                    code,
+                    expires_in: CODE_LIFETIME.as_secs(),
+                }))
+            }
+            FromVisitor::Consent { view } => {
+                let Some(agent) = &s.agent else {
+                    return Err(CobrowseError::NotSharing);
+                };
+                if *view {
+                    s.sharing = true;
+                    s.stale = true;
+                    let session = id.to_owned();
+                    tracing::info!(agent = agent.user.0, "co-browse sharing accepted");
+                    s.tell_agent(encode(&ToAgent::Sharing { session }));
+                    Ok(Some(ToVisitor::SnapshotRequest))
+                } else {
+                    s.end_agent("declined");
+                    Ok(None)
+                }
+            }
+            FromVisitor::Control { granted } => {
+                if !s.sharing {
+                    return Err(CobrowseError::NotSharing);
+                }
+                s.control = *granted;
+                s.tell_agent(encode(&ToAgent::Control { granted: *granted }));
+                Ok(None)
+            }
+            FromVisitor::Stop => {
+                if let Some(mut s) = sessions.remove(id) {
+                    s.end_agent("stopped");
+                }
+                Ok(Some(ToVisitor::Ended { reason: "stopped" }))
+            }
+        }
+    }
+
+    /// The page's connection closed (a page load, or the tab went away).
+    fn visitor_gone(&self, id: &str, conn: u64) {
+        let mut sessions = self.lock();
+        if let Some(s) = sessions.by_id.get_mut(id)
+            && s.visitor.as_ref().is_some_and(|v| v.conn == conn)
+        {
+            s.visitor = None;
+            s.visitor_away_since = Some(Instant::now());
+            if s.sharing {
+                s.tell_agent(encode(&ToAgent::Paused));
+            }
+        }
+    }
+
+    /// An agent keys a code: the session's page is asked to let them in.
+    fn agent_join(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        name: &str,
+        code: &str,
+    ) -> Result<(String, u64, mpsc::Receiver<Out>, ToAgent), CobrowseError> {
+        let now = Instant::now();
+        if !self
+            .agent_joins
+            .check(&format!("{}:{}", tenant.0, user.0), now)
+            || !self.tenant_joins.check(&tenant.0.to_string(), now)
+        {
+            metrics::counter!("switchboard_cobrowse_joins_refused_total", "reason" => "rate")
+                .increment(1);
+            return Err(CobrowseError::TooManyAttempts);
+        }
+        let mut sessions = self.lock();
+        let Some(id) = sessions.codes.remove(&(tenant, code.to_owned())) else {
+            metrics::counter!("switchboard_cobrowse_joins_refused_total", "reason" => "code")
+                .increment(1);
+            return Err(CobrowseError::NoSuchCode);
+        };
+        let (seat, rx) = self.seat(AGENT_OUTBOX);
+        let conn = seat.conn;
+        let s = sessions
+            .by_id
+            .get_mut(&id)
+            .ok_or(CobrowseError::NoSuchCode)?;
+        let expired = s.code.as_ref().is_none_or(|(_, at)| *at <= now);
+        s.code = None;
+        if expired || s.tenant != tenant {
+            return Err(CobrowseError::NoSuchCode);
+        }
+        if s.agent.is_some() {
+            return Err(CobrowseError::Taken);
+        }
+        s.agent = Some(AgentSeat {
+            user,
+            name: name.to_owned(),
+            seat: Some(seat),
+            away_since: None,
+        });
+        s.tell_visitor(&ToVisitor::JoinRequest {
+            agent_name: name.to_owned(),
+        });
+        let joined = ToAgent::Joined {
+            session: id.clone(),
+            origin: s.origin.clone(),
+        };
+        Ok((id, conn, rx, joined))
+    }
+
+    /// An agent's view comes back to a session it holds (a console reload):
+    /// the page is asked for a fresh snapshot.
+    fn agent_watch(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        id: &str,
+    ) -> Result<(u64, mpsc::Receiver<Out>, ToAgent), CobrowseError> {
+        let (seat, rx) = self.seat(AGENT_OUTBOX);
+        let conn = seat.conn;
+        let mut sessions = self.lock();
+        let s = sessions
+            .by_id
+            .get_mut(id)
+            .filter(|s| s.tenant == tenant)
+            .ok_or(CobrowseError::UnknownSession)?;
+        let Some(agent) = s.agent.as_mut().filter(|a| a.user == user) else {
+            return Err(CobrowseError::UnknownSession);
+        };
+        if let Some(old) = agent.seat.replace(seat) {
+            let _ = old
+                .tx
+                .try_send(Out::End(encode(&ToAgent::Ended { reason: "replaced" })));
+        }
+        agent.away_since = None;
+        let reply = if s.sharing {
+            s.stale = true;
+            s.tell_visitor(&ToVisitor::SnapshotRequest);
+            ToAgent::Sharing {
+                session: id.to_owned(),
+            }
+        } else {
+            ToAgent::Joined {
+                session: id.to_owned(),
+                origin: s.origin.clone(),
+            }
+        };
+        Ok((conn, rx, reply))
+    }
+
+    /// A frame from the agent's view for the page, checked against what the
+    /// visitor allowed.
+    fn agent_frame(&self, id: &str, conn: u64, frame: FromAgent) -> Result<(), FrameError> {
+        let mut sessions = self.lock();
+        let s = sessions
+            .by_id
+            .get_mut(id)
+            .ok_or(CobrowseError::UnknownSession)?;
+        let Some(agent) = s
+            .agent
+            .as_ref()
+            .filter(|a| a.seat.as_ref().is_some_and(|v| v.conn == conn))
+        else {
+            return Err(CobrowseError::UnknownSession.into());
+        };
+        let agent_name = agent.name.clone();
+        if matches!(frame, FromAgent::Leave) {
+            s.end_agent("left");
+            s.tell_visitor(&ToVisitor::Ended {
+                reason: "agent_left",
+            });
+            return Ok(());
+        }
+        if !s.sharing {
+            return Err(CobrowseError::NotSharing.into());
+        }
+        let out = match frame {
+            FromAgent::Pointer { x, y } => ToVisitor::AgentPointer { x, y },
+            FromAgent::Highlight { id } => ToVisitor::Highlight { id },
+            FromAgent::Push { url } => ToVisitor::Push {
+                url: frames::push_url(&url, &s.origin)?,
+            },
+            FromAgent::ControlRequest => ToVisitor::ControlRequest { agent_name },
+            FromAgent::Click { id } if s.control => ToVisitor::Click { id },
+            FromAgent::Input { id, value } if s.control => ToVisitor::Input { id, value },
+            FromAgent::Click { .. } | FromAgent::Input { .. } => {
+                return Err(CobrowseError::NoControl.into());
+            }
+            FromAgent::Join { .. }
+            | FromAgent::Watch { .. }
+            | FromAgent::Leave
+            | FromAgent::Ping => {
+                return Ok(());
+            }
+        };
+        s.tell_visitor(&out);
+        Ok(())
+    }
+
+    /// The agent's view closed; the session waits [`GRACE`] for it.
+    fn agent_gone(&self, id: &str, conn: u64) {
+        let mut sessions = self.lock();
+        if let Some(agent) = sessions
+            .by_id
+            .get_mut(id)
+            .and_then(|s| s.agent.as_mut())
+            .filter(|a| a.seat.as_ref().is_some_and(|v| v.conn == conn))
+        {
+            agent.seat = None;
+            agent.away_since = Some(Instant::now());
+        }
+    }
+}
+
+fn visitor_session<'a>(
+    sessions: &'a mut Sessions,
+    id: &str,
+    conn: u64,
+) -> Result<&'a mut Session, CobrowseError> {
+    sessions
+        .by_id
+        .get_mut(id)
+        .filter(|s| s.visitor.as_ref().is_some_and(|v| v.conn == conn))
+        .ok_or(CobrowseError::UnknownSession)
+}
+
+/// Ends sessions whose page or agent's view stayed away past [`GRACE`], and
+/// forgets expired codes.
+fn sweep(sessions: &Mutex<Sessions>, now: Instant) {
+    let mut sessions = sessions
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let gone =
+        |since: Option<Instant>| since.is_some_and(|t| now.saturating_duration_since(t) >= GRACE);
+    let mut ended = Vec::new();
+    let mut expired = Vec::new();
+    for (id, s) in &mut sessions.by_id {
+        if gone(s.visitor_away_since) {
+            ended.push(id.clone());
+            continue;
+        }
+        if s.agent.as_ref().is_some_and(|a| gone(a.away_since)) {
+            s.end_agent("agent_left");
+            s.tell_visitor(&ToVisitor::Ended {
+                reason: "agent_left",
+            });
+        }
+        if let Some((code, at)) = &s.code
+            && *at <= now
+        {
+            expired.push((s.tenant, code.clone()));
+            s.code = None;
+        }
+    }
+    for key in expired {
+        sessions.codes.remove(&key);
+    }
+    for id in ended {
+        if let Some(mut s) = sessions.remove(&id) {
+            s.end_agent("visitor_left");
+        }
+    }
+}
+
+/// A received WebSocket message as the connection loops use it.
+enum Received {
+    Text(String),
+    Refused(FrameError),
+    Skip,
+    Close,
+}
+
+fn received(message: Option<Result<axum::extract::ws::Message, axum::Error>>) -> Received {
+    match crate::ws::classify(message) {
+        crate::ws::Incoming::Text(text) => Received::Text(text),
+        crate::ws::Incoming::Ignore => Received::Skip,
+        crate::ws::Incoming::Close => Received::Close,
+        crate::ws::Incoming::Binary => {
+            Received::Refused(FrameError::new(ErrorCode::BadJson, "send JSON text frames"))
+        }
+    }
+}
+
+/// A token bucket for one connection's frames or bytes.
+struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    per_second: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(capacity: f64, per_second: f64) -> Self {
+        Self {
+            tokens: capacity,
+            capacity,
+            per_second,
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self, n: f64) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens
+            + now.saturating_duration_since(self.at).as_secs_f64() * self.per_second)
+            .min(self.capacity);
+        self.at = now;
+        if self.tokens >= n {
+            self.tokens -= n;
+            true
+        } else {
+            false
+        }
+    }
+}
