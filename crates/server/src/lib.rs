@@ -31,6 +31,7 @@ pub mod cobrowse;
 pub mod config;
 pub mod demo;
 pub mod desk;
+pub mod directory;
 pub mod http;
 pub mod ids;
 pub mod phone;

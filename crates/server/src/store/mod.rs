@@ -14,6 +14,7 @@ mod calls;
 mod contact_writes;
 mod contacts;
 mod customers;
+mod directory;
 mod phone;
 mod routing;
 mod staff;
@@ -37,6 +38,7 @@ pub use contacts::{
     WaitingContact,
 };
 pub use customers::{Customer, CustomerInput, Ticket};
+pub use directory::{Claim, Member, MemberId, MemberQuery, SipCredential};
 pub use phone::{CallerSession, PhoneDirection, PhoneRecord, WebSession};
 pub use routing::{Link, RoutingInputs, StoredQueue};
 pub use staff::{ApiKey, Role, Session, User};

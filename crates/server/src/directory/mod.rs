@@ -1,0 +1,12 @@
+//! The directory: members (staff and enrolled customers) with permanent
+//! numbers and SIP credentials ([`members`]), and who is reachable now
+//! ([`presence`]). Reference: 002, the permanent and dynamic directories and
+//! their merge (Figs 7-9), permanent numbers (Figs 12-13).
+
+pub mod members;
+pub mod number;
+pub mod presence;
+
+pub use members::{Directory, DirectoryError, NumberRequest};
+pub use number::{NumberFormatError, PermanentNumber};
+pub use presence::{MemoryPresence, Presence, PresenceState, Status};
