@@ -54,6 +54,9 @@ pub struct Config {
     pub logins: crate::http::LoginSettings,
     /// What SIP and RTP peers may do (`[sip_peers]`).
     pub sip_peers: SipPeers,
+    /// Webhook deliveries: timeouts, retries, queue bounds, and whether
+    /// private addresses may be reached (`[webhooks]`).
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 /// The `[sip_peers]` table: limits on SIP peers and whose RTP is taken.
@@ -156,6 +159,7 @@ impl Default for Config {
             connections: Connections::default(),
             logins: crate::http::LoginSettings::default(),
             sip_peers: SipPeers::default(),
+            webhooks: crate::webhooks::WebhookSettings::default(),
         }
     }
 }
@@ -183,6 +187,7 @@ struct FileConfig {
     connections: Option<Connections>,
     logins: Option<crate::http::LoginSettings>,
     sip_peers: Option<SipPeers>,
+    webhooks: Option<crate::webhooks::WebhookSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -308,6 +313,10 @@ impl Config {
                 );
             }
             self.sip_peers = v;
+        }
+        if let Some(v) = file.webhooks {
+            v.check()?;
+            self.webhooks = v;
         }
         Ok(())
     }

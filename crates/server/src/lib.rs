@@ -40,6 +40,7 @@ pub mod routing;
 pub mod secret;
 pub mod store;
 pub mod tenant_file;
+pub mod webhooks;
 pub mod ws;
 
 use std::{future::Future, net::SocketAddr, sync::OnceLock, time::Duration};
@@ -202,12 +203,14 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let media = start_media(&config).await?;
     let sip = start_sip(&config).await?;
+    let webhooks = webhooks::start(store.clone(), config.webhooks.clone());
     let (desk, desk_task) = Desk::start(
         store.clone(),
         DeskConfig {
             offer_timeout: Duration::from_secs(config.offer_timeout_secs),
             visitor_grace: Duration::from_secs(config.visitor_grace_secs),
             recordings: config.data_dir.join("recordings"),
+            webhooks,
         },
         Some(media),
         Some(sip),

@@ -52,6 +52,9 @@ pub struct TenantFile {
     /// Cookies and form fields the widget shares; none when absent.
     #[serde(default)]
     pub context: Option<ContextShare>,
+    /// Signed webhook endpoints (`crate::webhooks`); none when absent.
+    #[serde(default)]
+    pub webhooks: Vec<crate::webhooks::EndpointSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,6 +289,7 @@ pub fn parse(text: &str) -> Result<TenantFile, TenantFileError> {
     if let Some(secret) = &file.tenant.widget_secret
         && secret.expose().len() < auth::MIN_WIDGET_SECRET_BYTES
     {
+    crate::webhooks::check_endpoints(&file.webhooks).map_err(TenantFileError::Invalid)?;
         return Err(TenantFileError::Invalid(format!(
             "tenant.widget_secret must be at least {} bytes (it is {}): anyone who guesses it can sign a verified identity; leave it out to have one made, or use e.g. `openssl rand -base64 32`",
             auth::MIN_WIDGET_SECRET_BYTES,
@@ -574,6 +578,7 @@ pub async fn apply(
         let id = store
             .upsert_queue(tenant.id, q.name.get_ref(), skill, &q.routing())
             .await?;
+    crate::webhooks::apply_endpoints(store, tenant.id, &file.webhooks).await?;
         queues.insert(q.name.get_ref().as_str(), id);
         applied.queues += 1;
     }

@@ -92,6 +92,8 @@ pub struct DeskConfig {
     /// Where call recordings are written (`{tenant}/{contact}-{party}.ogg`).
     pub recordings: std::path::PathBuf,
 }
+    /// Where the writer reports committed contact changes (webhooks).
+    pub webhooks: crate::webhooks::Tap,
 
 /// Who a visitor's connection found them to be before their hello reached
 /// the desk.
@@ -421,7 +423,7 @@ impl DeskState {
         tokio::spawn(write_stats(store.clone(), stat_rx));
         let acd = acd::Acd::new(acd::Config::default(), now());
         Self {
-            writer: writer::Writer::start(store.clone()),
+            writer: writer::Writer::start(store.clone(), &config.webhooks),
             stored_tx: mpsc::unbounded_channel().0,
             contact_ids: ContactIds::default(),
             callback_quota: callback_guard::CallbackQuota::default(),

@@ -35,6 +35,7 @@ use super::storage::DeskStorage;
 use crate::{
     ids::{ContactId, TenantId},
     store::{ContactWrite, TimedWrite, Written},
+    webhooks::Tap,
 };
 
 /// How many lanes writes are spread over.
@@ -105,13 +106,19 @@ impl Backlog {
 }
 
 impl Writer {
-    /// Starts the lanes; they stop when every handle is dropped.
-    pub(super) fn start(store: Arc<dyn DeskStorage>) -> Self {
+    /// Starts the lanes; they stop when every handle is dropped. Committed
+    /// changes are reported to `webhooks`.
+    pub(super) fn start(store: Arc<dyn DeskStorage>, webhooks: &Tap) -> Self {
         let backlog = Arc::new(Backlog::default());
         let lanes: Vec<_> = (0..LANES)
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(run_lane(rx, store.clone(), backlog.clone()));
+                tokio::spawn(run_lane(
+                    rx,
+                    store.clone(),
+                    backlog.clone(),
+                    webhooks.clone(),
+                ));
                 tx
             })
             .collect();
@@ -183,6 +190,7 @@ async fn run_lane(
     mut rx: mpsc::UnboundedReceiver<Queued>,
     store: Arc<dyn DeskStorage>,
     backlog: Arc<Backlog>,
+    webhooks: Tap,
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -198,6 +206,11 @@ async fn run_lane(
             .unzip();
         let results = commit(store.as_ref(), &writes).await;
         for ((write, (since, then)), result) in writes.iter().zip(waiting).zip(results) {
+            // The one place a change is known to be committed: from here it
+            // may become a webhook event (a channel send, never a wait).
+            if result.is_ok() {
+                webhooks.committed(write);
+            }
             if let Some(then) = then {
                 then(result);
             }
@@ -241,7 +254,7 @@ mod tests {
 
     fn writer() -> (Writer, Arc<MemoryStore>) {
         let store = Arc::new(MemoryStore::default());
-        (Writer::start(store.clone()), store)
+        (Writer::start(store.clone(), &Tap::default()), store)
     }
 
     fn new_contact(tenant: TenantId) -> NewContact {

@@ -20,6 +20,7 @@ mod routing;
 mod staff;
 mod stats;
 mod tenants;
+mod webhooks;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -44,6 +45,7 @@ pub use routing::{Link, RoutingInputs, StoredQueue};
 pub use staff::{ApiKey, Role, Session, User};
 pub use stats::{StatEvent, StoredStatEvent};
 pub use tenants::{ContextShare, Tenant};
+pub use webhooks::{NewWebhookEndpoint, WebhookEndpoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

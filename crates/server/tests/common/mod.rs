@@ -62,6 +62,7 @@ pub struct Builder {
     tenant_files: Vec<String>,
     sip_addr: Option<std::net::SocketAddr>,
     connections: switchboard::config::Connections,
+    webhooks: switchboard::webhooks::WebhookSettings,
 }
 
 impl Builder {
@@ -75,6 +76,12 @@ impl Builder {
     /// Connection caps and deadlines other than the defaults.
     pub fn connections(mut self, connections: switchboard::config::Connections) -> Self {
         self.connections = connections;
+        self
+    }
+
+    /// Webhook settings other than the defaults.
+    pub fn webhooks(mut self, webhooks: switchboard::webhooks::WebhookSettings) -> Self {
+        self.webhooks = webhooks;
         self
     }
 
@@ -133,6 +140,7 @@ impl Builder {
             connections: self.connections.clone(),
             logins: switchboard::http::LoginSettings::default(),
             sip_peers: switchboard::config::SipPeers::default(),
+            webhooks: self.webhooks.clone(),
         };
         let store = switchboard::open_store(&config).await.expect("store opens");
         for text in &tenant_files {
@@ -207,6 +215,7 @@ impl TestServer {
             tenant_files: Vec::new(),
             sip_addr: None,
             connections: switchboard::config::Connections::default(),
+            webhooks: switchboard::webhooks::WebhookSettings::default(),
         }
     }
 

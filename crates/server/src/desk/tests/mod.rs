@@ -136,6 +136,7 @@ where
                 offer_timeout: OFFER_TIMEOUT,
                 visitor_grace: VISITOR_GRACE,
                 recordings: recordings.clone(),
+                webhooks: crate::webhooks::Tap::default(),
             };
             let engine = if media {
                 let config = media::MediaConfig {

@@ -1,0 +1,289 @@
+//! Signed webhooks for contact events.
+//!
+//! A tenant lists endpoints in its tenant file (`[[webhooks]]`: `url`,
+//! `secret`, `events`). When the desk's writer has committed a change to a
+//! contact (`desk/writer.rs`, after the lane's commit), it hands the change to
+//! [`Tap::committed`]: a `try_send` on a bounded channel, so the desk never
+//! waits on a webhook. The dispatcher (`deliver.rs`) turns the change into an
+//! event with the contact's record as it then stands, and queues it for each
+//! endpoint that asked for its type; each endpoint delivers its queue in
+//! order, retrying with backoff.
+//!
+//! # What a merchant receives
+//!
+//! `POST <url>` with `content-type: application/json` and
+//!
+//! ```json
+//! {"id": "41.contact.answered.1765140000123", "type": "contact.answered",
+//!  "time": "2026-12-07T20:40:00.123Z", "tenant": "acme",
+//!  "contact": {"id": 41, "link": "sales", "media": "chat", "state": "connected", ...}}
+//! ```
+//!
+//! Headers: `Switchboard-Event` (the type), `Switchboard-Delivery` (the id,
+//! the same on every retry: use it to drop duplicates) and
+//! `Switchboard-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>` over
+//! `<t>.<raw body>` with the endpoint's secret (see [`sign`]). To verify:
+//! take `t` and `v1` from the header, compute
+//! `HMAC_SHA256(secret, t + "." + body)` as lowercase hex, compare in constant
+//! time, and refuse a `t` more than 5 minutes from your clock (a replay).
+//! Answer any 2xx within the timeout (10 s by default); anything else, or no
+//! answer, is retried after 1, 2, 4, ... seconds (up to 5 minutes apart), at
+//! most 8 attempts, then dropped and counted.
+//!
+//! # Bounds
+//!
+//! * Changes waiting for the dispatcher: [`TAP_BACKLOG`]; past that new ones
+//!   are dropped and counted (`switchboard_webhook_events_dropped_total`).
+//! * Each endpoint's queue holds `queue_per_endpoint` deliveries (a tenant has
+//!   at most [`MAX_ENDPOINTS`] endpoints); when full the oldest is dropped and
+//!   counted (`switchboard_webhook_deliveries_total{result="dropped"}`), so a
+//!   dead endpoint costs memory only up to that bound.
+//! * Delivery to private and loopback addresses only when the operator allows
+//!   it (`address.rs` says why).
+
+mod address;
+mod deliver;
+pub mod sign;
+
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use toml::Spanned;
+
+use crate::{
+    ids::{ContactId, TenantId},
+    secret::Secret,
+    store::{ContactWrite, NewWebhookEndpoint, Store, TimedWrite},
+};
+
+/// How many committed changes may wait for the dispatcher.
+pub const TAP_BACKLOG: usize = 8192;
+/// The most endpoints one tenant may list.
+pub const MAX_ENDPOINTS: usize = 10;
+/// The shortest secret accepted: a guessable one lets anyone forge deliveries.
+pub const MIN_SECRET_BYTES: usize = 16;
+
+/// The `[webhooks]` table of the server's config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Deliver to loopback, private and link-local addresses too. Off by
+    /// default: see `address.rs` (server-side request forgery).
+    pub allow_private_addresses: bool,
+    /// Seconds one delivery attempt may take, connecting included.
+    pub timeout_secs: u64,
+    /// Attempts per delivery, the first included.
+    pub max_attempts: u32,
+    /// The wait before the first retry, in milliseconds; doubled each time.
+    pub retry_base_ms: u64,
+    /// The longest wait between attempts, in milliseconds.
+    pub retry_max_ms: u64,
+    /// Deliveries waiting per endpoint before the oldest is dropped.
+    pub queue_per_endpoint: usize,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private_addresses: false,
+            timeout_secs: 10,
+            max_attempts: 8,
+            retry_base_ms: 1000,
+            retry_max_ms: 300_000,
+            queue_per_endpoint: 1000,
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// Refuses settings that would never deliver or never stop.
+    pub fn check(&self) -> Result<(), String> {
+        if self.timeout_secs == 0 || self.timeout_secs > 60 {
+            return Err("webhooks: timeout_secs must be 1-60".to_owned());
+        }
+        if self.max_attempts == 0 || self.max_attempts > 20 {
+            return Err("webhooks: max_attempts must be 1-20".to_owned());
+        }
+        if self.queue_per_endpoint == 0 || self.queue_per_endpoint > 100_000 {
+            return Err("webhooks: queue_per_endpoint must be 1-100000".to_owned());
+        }
+        if self.retry_base_ms == 0 || self.retry_max_ms < self.retry_base_ms {
+            return Err(
+                "webhooks: retry_base_ms must be above 0 and at most retry_max_ms".to_owned(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The contact events an endpoint can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Created,
+    Offered,
+    Answered,
+    Ended,
+    WrappedUp,
+    CallbackRequested,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Created,
+        EventKind::Offered,
+        EventKind::Answered,
+        EventKind::Ended,
+        EventKind::WrappedUp,
+        EventKind::CallbackRequested,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "contact.created",
+            EventKind::Offered => "contact.offered",
+            EventKind::Answered => "contact.answered",
+            EventKind::Ended => "contact.ended",
+            EventKind::WrappedUp => "contact.wrapped_up",
+            EventKind::CallbackRequested => "contact.callback_requested",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The event a committed change is, if it is one.
+    fn of(write: &ContactWrite) -> Option<Self> {
+        Some(match write {
+            ContactWrite::Create { .. } => EventKind::Created,
+            ContactWrite::Offered { .. } => EventKind::Offered,
+            ContactWrite::Answered { .. } => EventKind::Answered,
+            ContactWrite::Ended { .. } => EventKind::Ended,
+            ContactWrite::WrapUp { .. } => EventKind::WrappedUp,
+            ContactWrite::Callback { .. } => EventKind::CallbackRequested,
+            _ => return None,
+        })
+    }
+}
+
+/// A committed change that is an event.
+#[derive(Debug, Clone, Copy)]
+struct Committed {
+    tenant: TenantId,
+    contact: ContactId,
+    kind: EventKind,
+    /// When the desk made the change (ms since the epoch).
+    at: i64,
+}
+
+/// Where the desk's writer reports committed changes. The default goes
+/// nowhere (tests of the desk, and servers built without webhooks).
+#[derive(Clone, Debug, Default)]
+pub struct Tap {
+    events: Option<mpsc::Sender<Committed>>,
+}
+
+impl Tap {
+    /// Hands a committed change to the dispatcher, never waiting: when the
+    /// dispatcher is that far behind, the event is dropped and counted.
+    pub fn committed(&self, write: &TimedWrite) {
+        let (Some(events), Some(kind)) = (&self.events, EventKind::of(&write.write)) else {
+            return;
+        };
+        let committed = Committed {
+            tenant: write.write.tenant(),
+            contact: write.write.contact(),
+            kind,
+            at: write.at,
+        };
+        if events.try_send(committed).is_err() {
+            metrics::counter!("switchboard_webhook_events_dropped_total").increment(1);
+        }
+    }
+}
+
+/// Starts the dispatcher; the returned tap goes to the desk's writer.
+pub fn start(store: Store, settings: WebhookSettings) -> Tap {
+    let (tx, rx) = mpsc::channel(TAP_BACKLOG);
+    match deliver::Dispatcher::new(store, settings) {
+        Ok(dispatcher) => {
+            tokio::spawn(dispatcher.run(rx));
+            Tap { events: Some(tx) }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "webhooks disabled: the HTTP client could not be built");
+            Tap::default()
+        }
+    }
+}
+
+/// The tenant file's `[[webhooks]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSection {
+    pub url: Spanned<String>,
+    /// Signs each delivery; the receiver checks with the same secret.
+    pub secret: Secret,
+    /// Event types, e.g. `["contact.created", "contact.ended"]`.
+    pub events: Vec<Spanned<String>>,
+}
+
+/// Checks the tenant file's endpoints; errors say which entry and why.
+/// Whether an address is private is checked when delivering, where the
+/// operator's config is known.
+pub fn check_endpoints(endpoints: &[EndpointSection]) -> Result<(), String> {
+    if endpoints.len() > MAX_ENDPOINTS {
+        return Err(format!(
+            "webhooks: at most {MAX_ENDPOINTS} endpoints (there are {})",
+            endpoints.len()
+        ));
+    }
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let at = format!("webhooks[{i}]");
+        let url = endpoint.url.get_ref();
+        let parsed = url::Url::parse(url).map_err(|e| format!("{at}: url {url:?}: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(format!("{at}: url {url:?} must be http(s)://host/path"));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(format!(
+                "{at}: url must not carry a user or password (the signature authenticates)"
+            ));
+        }
+        if endpoint.secret.expose().len() < MIN_SECRET_BYTES {
+            return Err(format!(
+                "{at}: secret must be at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`)"
+            ));
+        }
+        if endpoint.events.is_empty() {
+            return Err(format!("{at}: events must name at least one event"));
+        }
+        for event in &endpoint.events {
+            if EventKind::parse(event.get_ref()).is_none() {
+                let known: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+                return Err(format!(
+                    "{at}: unknown event {:?} (known: {})",
+                    event.get_ref(),
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stores the tenant file's endpoints in place of the tenant's current ones.
+pub async fn apply_endpoints(
+    store: &Store,
+    tenant: TenantId,
+    endpoints: &[EndpointSection],
+) -> Result<(), crate::store::StoreError> {
+    let endpoints: Vec<NewWebhookEndpoint> = endpoints
+        .iter()
+        .map(|e| NewWebhookEndpoint {
+            url: e.url.get_ref().clone(),
+            secret: e.secret.clone(),
+            events: e.events.iter().map(|s| s.get_ref().clone()).collect(),
+        })
+        .collect();
+    store.set_webhook_endpoints(tenant, &endpoints).await
+}

@@ -1,0 +1,328 @@
+//! Signed webhooks, end to end: a whole server, a chat made over real
+//! WebSockets, and a real HTTP receiver on 127.0.0.1 that checks what
+//! arrives the way a merchant's would.
+
+mod common;
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU32, Ordering},
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
+use common::{Tenant, TestServer, WAIT, hello};
+use serde_json::{Value, json};
+use switchboard::webhooks::{WebhookSettings, sign};
+
+const SECRET: &str = "whsec_0123456789abcdef";
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: HeaderMap,
+    body: Bytes,
+    /// Whether the receiver answered 2xx.
+    accepted: bool,
+}
+
+/// A merchant's endpoint: records every request; answers 503 to the first
+/// `fail_first`, then 204.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    async fn start(fail_first: u32) -> Receiver {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let failures = Arc::new(AtomicU32::new(fail_first));
+        let app = Router::new()
+            .route("/hooks", post(hook))
+            .with_state((received.clone(), failures));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver {
+            url: format!("http://{addr}/hooks"),
+            received,
+        }
+    }
+
+    fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` deliveries were accepted; returns every request.
+    async fn until_accepted(&self, count: usize) -> Vec<Received> {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let all = self.all();
+                if all.iter().filter(|r| r.accepted).count() >= count {
+                    return all;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("fewer than {count} deliveries: {:?}", self.all()))
+    }
+}
+
+type ReceiverState = (Arc<Mutex<Vec<Received>>>, Arc<AtomicU32>);
+
+async fn hook(
+    State((received, failures)): State<ReceiverState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let fail = failures
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    received.lock().unwrap().push(Received {
+        headers,
+        body,
+        accepted: !fail,
+    });
+    if fail {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::NO_CONTENT
+    }
+}
+
+/// Checks the signature as the module doc tells merchants to, and returns
+/// the body.
+fn verified(received: &Received) -> Value {
+    let header = received.headers["switchboard-signature"].to_str().unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    sign::verify(SECRET, header, &received.body, now, 300).expect("signature verifies");
+    assert!(
+        sign::verify("another-secret-entirely", header, &received.body, now, 300).is_err(),
+        "a wrong secret must not verify"
+    );
+    serde_json::from_slice(&received.body).unwrap()
+}
+
+/// The help desk tenant with one endpoint at `url` for `events`.
+fn tenant_file(slug: &str, url: &str, events: &[&str]) -> String {
+    let tenant = Tenant::help_desk(slug).wrapup_codes(&["resolved"]);
+    let mut hook = toml::Table::new();
+    hook.insert("url".into(), url.into());
+    hook.insert("secret".into(), SECRET.into());
+    let events = events.iter().map(|e| toml::Value::from(*e)).collect();
+    hook.insert("events".into(), toml::Value::Array(events));
+    format!("{tenant}\n[[webhooks]]\n{hook}")
+}
+
+fn allowing_loopback() -> WebhookSettings {
+    WebhookSettings {
+        allow_private_addresses: true,
+        retry_base_ms: 50,
+        ..WebhookSettings::default()
+    }
+}
+
+async fn visitor_starts_chat(server: &TestServer, slug: &str) -> common::Ws {
+    let mut visitor = server.visitor(slug, "help").await;
+    visitor
+        .send(hello("http://shop.example/", None, None))
+        .await;
+    visitor.until_type("welcome").await;
+    visitor
+        .send(json!({"type": "start", "text": "secret message body"}))
+        .await;
+    visitor
+}
+
+#[tokio::test]
+async fn a_chats_events_arrive_in_order_with_valid_signatures() {
+    let receiver = Receiver::start(0).await;
+    let events = [
+        "contact.created",
+        "contact.offered",
+        "contact.answered",
+        "contact.ended",
+        "contact.wrapped_up",
+    ];
+    let server = TestServer::builder()
+        .without_demo()
+        .webhooks(allowing_loopback())
+        .tenant_file(&tenant_file("hookco", &receiver.url, &events))
+        .start()
+        .await;
+    let kim = server.staff("hookco", "kim", "pw-kim").await;
+    let mut console = server.console(&kim).await;
+    console.until_type("hello").await;
+    console
+        .send(json!({"type": "status", "state": "available"}))
+        .await;
+    console.until("state", |f| f["state"] == "available").await;
+
+    let _visitor = visitor_starts_chat(&server, "hookco").await;
+    let offer = console.until_type("offer").await;
+    let contact = offer["contact"].as_i64().unwrap();
+    console
+        .send(json!({"type": "accept", "contact": contact}))
+        .await;
+    console.until_type("assigned").await;
+    console
+        .send(json!({"type": "end", "contact": contact}))
+        .await;
+    console.until("ended", |f| f["contact"] == contact).await;
+    console
+        .send(json!({"type": "wrapup", "contact": contact, "code": "resolved"}))
+        .await;
+    console.until("wrapped", |f| f["contact"] == contact).await;
+
+    let received = receiver.until_accepted(events.len()).await;
+    assert_eq!(received.len(), events.len(), "no retries were needed");
+    let bodies: Vec<Value> = received.iter().map(verified).collect();
+    let types: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(types, events, "in the order they happened");
+    let mut ids = std::collections::HashSet::new();
+    for (body, request) in bodies.iter().zip(&received) {
+        assert_eq!(body["tenant"], "hookco");
+        assert_eq!(body["contact"]["id"], contact);
+        assert_eq!(body["contact"]["link"], "help");
+        assert!(body["time"].as_str().unwrap().ends_with('Z'), "{body}");
+        assert_eq!(
+            request.headers["switchboard-event"],
+            body["type"].as_str().unwrap()
+        );
+        assert_eq!(
+            request.headers["switchboard-delivery"],
+            body["id"].as_str().unwrap()
+        );
+        assert_eq!(request.headers["content-type"], "application/json");
+        assert!(
+            ids.insert(body["id"].as_str().unwrap().to_owned()),
+            "ids are unique"
+        );
+        // Message bodies are not sent to webhooks.
+        let text = String::from_utf8_lossy(&request.body);
+        assert!(!text.contains("secret message body"), "{text}");
+    }
+    let last = &bodies[4]["contact"];
+    assert_eq!(last["wrapup_code"], "resolved");
+    assert_eq!(last["outcome"], "answered");
+    assert_eq!(last["agent"], "kim");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt() {
+    let receiver = Receiver::start(2).await;
+    let server = TestServer::builder()
+        .without_demo()
+        .webhooks(allowing_loopback())
+        .tenant_file(&tenant_file("retryco", &receiver.url, &["contact.created"]))
+        .start()
+        .await;
+    let _visitor = visitor_starts_chat(&server, "retryco").await;
+    let received = receiver.until_accepted(1).await;
+    assert_eq!(received.len(), 3, "two refusals, then the delivery");
+    assert_eq!(
+        received.iter().map(|r| r.accepted).collect::<Vec<_>>(),
+        [false, false, true]
+    );
+    // The same event each time (one id to drop duplicates by), each attempt
+    // signed afresh.
+    let ids: Vec<_> = received
+        .iter()
+        .map(|r| r.headers["switchboard-delivery"].clone())
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    for r in &received {
+        assert_eq!(verified(r)["type"], "contact.created");
+    }
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("switchboard_webhook_deliveries_total{result=\"retried\"} 2"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
+
+/// Without the operator's permission nothing is sent to a loopback address
+/// (an endpoint there could reach the server's own admin side).
+#[tokio::test]
+async fn loopback_endpoints_are_refused_unless_the_operator_allows_them() {
+    let receiver = Receiver::start(0).await;
+    let server = TestServer::builder()
+        .without_demo()
+        .webhooks(WebhookSettings {
+            max_attempts: 1,
+            ..WebhookSettings::default()
+        })
+        .tenant_file(&tenant_file("ssrfco", &receiver.url, &["contact.created"]))
+        .start()
+        .await;
+    let _visitor = visitor_starts_chat(&server, "ssrfco").await;
+    tokio::time::timeout(WAIT, async {
+        while !server
+            .metrics()
+            .await
+            .contains("switchboard_webhook_deliveries_total{result=\"failed\"} 1")
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the delivery is given up");
+    assert!(receiver.all().is_empty(), "nothing reached the receiver");
+    server.stop().await;
+}
+
+#[test]
+fn bad_endpoints_in_the_tenant_file_are_refused_with_the_reason() {
+    let base = Tenant::help_desk("badco").to_string();
+    for (hook, expected) in [
+        (
+            r#"url = "ftp://example.com/x"
+secret = "0123456789abcdef"
+events = ["contact.created"]"#,
+            "must be http(s)",
+        ),
+        (
+            r#"url = "https://example.com/x"
+secret = "short"
+events = ["contact.created"]"#,
+            "secret must be at least 16 bytes",
+        ),
+        (
+            r#"url = "https://example.com/x"
+secret = "0123456789abcdef"
+events = ["contact.exploded"]"#,
+            "unknown event \"contact.exploded\"",
+        ),
+        (
+            r#"url = "https://user:pw@example.com/x"
+secret = "0123456789abcdef"
+events = ["contact.created"]"#,
+            "must not carry a user or password",
+        ),
+        (
+            r#"url = "https://example.com/x"
+secret = "0123456789abcdef"
+events = []"#,
+            "at least one event",
+        ),
+    ] {
+        let text = format!("{base}\n[[webhooks]]\n{hook}\n");
+        let err = switchboard::tenant_file::parse(&text)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains(expected), "{err}");
+    }
+    let good = format!(
+        "{base}\n[[webhooks]]\nurl = \"https://hooks.example.com/sb\"\nsecret = \"0123456789abcdef\"\nevents = [\"contact.ended\"]\n"
+    );
+    switchboard::tenant_file::parse(&good).expect("a good endpoint parses");
+}
