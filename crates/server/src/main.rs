@@ -69,6 +69,16 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Directory members and their SIP passwords.
+    Member {
+        #[command(subcommand)]
+        command: switchboard::directory::cli::MemberCommand,
+    },
+    /// Permanent numbers: assign, release, move.
+    Number {
+        #[command(subcommand)]
+        command: switchboard::directory::cli::NumberCommand,
+    },
     /// API keys for merchant systems.
     Apikey {
         #[command(subcommand)]
@@ -302,6 +312,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant { command } => tenant(&config, command).await,
         Command::User { command } => user(&config, command).await,
         Command::Apikey { command } => apikey(&config, command).await,
+        Command::Member { command } => switchboard::directory::cli::member(&config, command).await,
+        Command::Number { command } => switchboard::directory::cli::number(&config, command).await,
         Command::Simulate(args) => simulate(&args),
     }
 }

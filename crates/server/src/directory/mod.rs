@@ -3,6 +3,7 @@
 //! ([`presence`]). Reference: 002, the permanent and dynamic directories and
 //! their merge (Figs 7-9), permanent numbers (Figs 12-13).
 
+pub mod cli;
 pub mod members;
 pub mod number;
 pub mod presence;
