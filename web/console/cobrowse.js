@@ -161,8 +161,8 @@ class Mirror {
   input(f) {
     const node = this.nodes.get(Number(f.id));
     if (!node) return;
-    if ('value' in node && f.v != null) node.value = String(f.v);
-    if ('checked' in node && f.c != null) node.checked = !!f.c;
+    if ('value' in node && f.value != null) node.value = String(f.value);
+    if ('checked' in node && f.checked != null) node.checked = !!f.checked;
   }
 
   scroll(f) {

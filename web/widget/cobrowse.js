@@ -286,7 +286,9 @@ class Session {
       const el = e.target;
       const id = this.ids.get(el);
       if (id === undefined || !isField(el)) return;
-      this.emit({ type: 'input', id, ...this.fieldState(el) });
+      // Not `v`: that is the protocol version at the top of a frame.
+      const { v, c } = this.fieldState(el);
+      this.emit({ type: 'input', id, value: v, checked: c });
     };
     this.on(document, 'input', field, opts);
     this.on(document, 'change', field, opts);
