@@ -272,6 +272,9 @@ impl MemoryStore {
 }
 
 impl ContactWrites for MemoryStore {
+    fn write_lanes(&self) -> usize {
+        super::writer::LANES
+    }
     fn reserve_contact_ids(&self, count: i64) -> StoreFuture<'_, Range<i64>> {
         let mut data = self.lock();
         let start = data.next_id.max(1);

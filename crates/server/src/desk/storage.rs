@@ -9,8 +9,8 @@ use std::{future::Future, ops::Range, pin::Pin};
 use crate::{
     ids::{ContactId, TenantId, UserId},
     store::{
-        Customer, Link, Message, PreviousContact, RoutingInputs, StatEvent, Store, StoreError,
-        Tenant, TimedWrite, WaitingContact, Written,
+        Backend, Customer, Link, Message, PreviousContact, RoutingInputs, StatEvent, Store,
+        StoreError, Tenant, TimedWrite, WaitingContact, Written,
     },
 };
 
@@ -20,6 +20,9 @@ pub(crate) type StoreFuture<'a, T> =
 /// What the desk writes about contacts (through `writer.rs`, never awaited
 /// inside the desk's loop), and the stat events of its routing.
 pub(crate) trait ContactWrites: Send + Sync {
+    /// How many lanes the writer spreads writes over: how many transactions
+    /// the database usefully commits side by side.
+    fn write_lanes(&self) -> usize;
     /// The next `count` contact ids for this process to hand out.
     fn reserve_contact_ids(&self, count: i64) -> StoreFuture<'_, Range<i64>>;
     /// Commits one change on its own.
@@ -73,6 +76,12 @@ pub(crate) trait DeskStorage: ContactWrites + DeskReads {}
 impl<T: ContactWrites + DeskReads> DeskStorage for T {}
 
 impl ContactWrites for Store {
+    fn write_lanes(&self) -> usize {
+        match self.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => super::writer::LANES,
+        }
+    }
     fn reserve_contact_ids(&self, count: i64) -> StoreFuture<'_, Range<i64>> {
         Box::pin(Store::reserve_contact_ids(self, count))
     }

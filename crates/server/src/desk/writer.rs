@@ -38,8 +38,13 @@ use crate::{
     webhooks::Tap,
 };
 
-/// How many lanes writes are spread over.
-const LANES: usize = 64;
+/// How many lanes writes are spread over when the database commits several
+/// transactions side by side (PostgreSQL). SQLite commits one at a time, so
+/// it gets one lane: there, one stuck write holds up every other anyway, and
+/// one lane lets a commit carry what every contact has waiting (group commit)
+/// instead of each lane queueing for the one connection with a commit of its
+/// own (docs/benchmarks.md, "Desk").
+pub(crate) const LANES: usize = 64;
 
 /// The most writes one lane commits in one transaction.
 const MAX_BATCH: usize = 64;
@@ -110,7 +115,7 @@ impl Writer {
     /// changes are reported to `webhooks`.
     pub(super) fn start(store: Arc<dyn DeskStorage>, webhooks: &Tap) -> Self {
         let backlog = Arc::new(Backlog::default());
-        let lanes: Vec<_> = (0..LANES)
+        let lanes: Vec<_> = (0..store.write_lanes().max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
                 tokio::spawn(run_lane(
@@ -159,7 +164,7 @@ impl Writer {
     fn queue(&self, write: ContactWrite, then: Option<Then>) {
         let tenant = write.tenant();
         self.backlog.add(tenant);
-        let lane = &self.lanes[lane_of(write.contact())];
+        let lane = &self.lanes[lane_of(write.contact(), self.lanes.len())];
         let queued = Queued {
             since: Instant::now(),
             write: TimedWrite::now(write),
@@ -178,10 +183,10 @@ impl Writer {
 }
 
 /// A contact's lane: always the same one, so its writes keep their order.
-fn lane_of(contact: ContactId) -> usize {
+fn lane_of(contact: ContactId, lanes: usize) -> usize {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     contact.hash(&mut h);
-    (h.finish() % LANES as u64) as usize
+    (h.finish() % lanes as u64) as usize
 }
 
 /// Runs a lane: the writes that wait one after another go in one
@@ -287,7 +292,7 @@ mod tests {
         let a = ContactId(1);
         let b = (2..10_000)
             .map(ContactId)
-            .find(|c| lane_of(*c) != lane_of(a))
+            .find(|c| lane_of(*c, LANES) != lane_of(a, LANES))
             .expect("another lane");
         (a, b)
     }
@@ -295,9 +300,9 @@ mod tests {
     #[test]
     fn a_contact_always_takes_the_same_lane() {
         let a = ContactId(41);
-        assert_eq!(lane_of(a), lane_of(a));
+        assert_eq!(lane_of(a, LANES), lane_of(a, LANES));
         let lanes: std::collections::HashSet<usize> =
-            (0..1000).map(|i| lane_of(ContactId(i))).collect();
+            (0..1000).map(|i| lane_of(ContactId(i), LANES)).collect();
         // Contacts spread over the lanes rather than piling onto one.
         assert!(lanes.len() > LANES / 2, "{} lanes used", lanes.len());
     }
@@ -411,7 +416,7 @@ mod tests {
         // A contact in the same lane, whose row fails to store.
         let refused = (2..10_000)
             .map(ContactId)
-            .find(|c| lane_of(*c) == lane_of(kept))
+            .find(|c| lane_of(*c, LANES) == lane_of(kept, LANES))
             .expect("a contact in the same lane");
         // Three writes queue in one lane while the database is held, so the
         // lane takes them as one batch.
