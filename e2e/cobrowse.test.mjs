@@ -63,6 +63,20 @@ function recordCobrowse(page) {
   return frames;
 }
 
+/** The visitor shares the page they are on; `user` joins by code and the
+ * visitor accepts. Returns the view's frame locator. */
+async function share(visitor, agent, server, user) {
+  await visitor.getByTestId('sb-cobrowse-share').click();
+  const code = await waitForText(visitor.getByTestId('sb-cobrowse-code'), /^\d{6}$/);
+  await loginAgent(agent, server.agentUrl, user, DEMO_USERS[user]);
+  await agent.getByTestId('cobrowse-join-code').fill(code.trim());
+  await agent.getByTestId('cobrowse-join').click();
+  await waitForText(agent.getByTestId('cobrowse-status'), /waiting/i);
+  await visitor.getByTestId('sb-cobrowse-accept').click();
+  await visitor.getByTestId('sb-cobrowse-banner').waitFor();
+  return agent.frameLocator('[data-testid="cobrowse-view"]');
+}
+
 function mirrorScrollTop(agent) {
   return agent.evaluate(() => {
     const doc = document.querySelector('[data-testid="cobrowse-view"]').contentDocument;
@@ -82,19 +96,9 @@ test('the agent sees the visitor page live, masked fields never leave it', async
 
   await visitor.goto(`${pub}/demo/`);
   await addFields(visitor);
-  const share = visitor.getByTestId('sb-cobrowse-share');
-  await share.click();
-  const codeText = await waitForText(visitor.getByTestId('sb-cobrowse-code'), /^\d{6}$/);
-
-  await loginAgent(agent, server.agentUrl, 'alice', DEMO_USERS.alice);
-  await agent.getByTestId('cobrowse-join-code').fill(codeText.trim());
-  await agent.getByTestId('cobrowse-join').click();
-  await waitForText(agent.getByTestId('cobrowse-status'), /waiting/i);
-  await visitor.getByTestId('sb-cobrowse-accept').click();
-  await visitor.getByTestId('sb-cobrowse-banner').waitFor();
+  const view = await share(visitor, agent, server, 'alice');
 
   // The page appears in the view, and follows a change of its text.
-  const view = agent.frameLocator('[data-testid="cobrowse-view"]');
   await waitForText(view.locator('h1'), 'Welcome to the Demo shop');
   await visitor.evaluate(() => {
     document.getElementById('cb-live').textContent = 'After the change';
@@ -212,17 +216,130 @@ test('a hostile page runs no code in the agent view', async () => {
     bad.append(img, a, style);
     document.body.prepend(bad);
   });
-  await visitor.getByTestId('sb-cobrowse-share').click();
-  const code = await waitForText(visitor.getByTestId('sb-cobrowse-code'), /^\d{6}$/);
-  await loginAgent(agent, server.agentUrl, 'bob', DEMO_USERS.bob);
-  await agent.getByTestId('cobrowse-join-code').fill(code.trim());
-  await agent.getByTestId('cobrowse-join').click();
-  await visitor.getByTestId('sb-cobrowse-accept').click();
-  const view = agent.frameLocator('[data-testid="cobrowse-view"]');
+  const view = await share(visitor, agent, server, 'bob');
   await waitForText(view.locator('#hostile'), 'hostile link');
   assert.equal(await view.locator('#hostile img').getAttribute('onerror'), null);
   assert.equal(await view.locator('#hostile a').getAttribute('href'), null);
   assert.doesNotMatch((await view.locator('#hostile p').getAttribute('style')) || '', /expression/);
   assert.equal(await agent.evaluate(() => window.__pwned), undefined);
+  await visitor.getByTestId('sb-cobrowse-stop').click();
+});
+
+/** p-th percentile (0-100) of numbers. */
+function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+test('mirror and pointer latency, bytes per second idle and busy', async () => {
+  const { server, browser } = fixture;
+  const visitorSide = await openPage(browser);
+  const agentSide = await openPage(browser);
+  const visitor = visitorSide.page;
+  const agent = agentSide.page;
+  const frames = recordCobrowse(visitor);
+  await visitor.goto(`${server.publicUrl}/demo/`);
+  await visitor.evaluate(() => {
+    const tick = document.createElement('p');
+    tick.id = 'cb-tick';
+    tick.textContent = 'tick';
+    const busy = document.createElement('div');
+    busy.id = 'cb-busy';
+    for (let i = 0; i < 100; i++) busy.append(document.createElement('span'));
+    document.body.prepend(tick, busy);
+  });
+  const view = await share(visitor, agent, server, 'alice');
+  await waitForText(view.locator('#cb-tick'), 'tick');
+
+  // Mirror: a change in the page to the change in the view, both stamped by
+  // the browsers' clocks (one machine).
+  await agent.evaluate(() => {
+    const doc = document.querySelector('[data-testid="cobrowse-view"]').contentDocument;
+    window.__seen = new Map();
+    new MutationObserver(() => {
+      const text = doc.getElementById('cb-tick')?.textContent;
+      if (text && !window.__seen.has(text)) window.__seen.set(text, Date.now());
+    }).observe(doc, { subtree: true, childList: true, characterData: true });
+  });
+  const mirror = [];
+  for (let i = 0; i < 60; i++) {
+    const sent = await visitor.evaluate((n) => {
+      document.getElementById('cb-tick').textContent = `tick-${n}`;
+      return Date.now();
+    }, i);
+    const seen = await until(() => agent.evaluate((n) => window.__seen.get(`tick-${n}`), i), { interval: 5, message: `tick ${i}` });
+    mirror.push(seen - sent);
+  }
+
+  // Pointer: the agent's move to the cursor moved on the visitor's page.
+  await visitor.evaluate(() => {
+    const host = [...document.querySelectorAll('[data-sb-ignore]')].find((h) => h.shadowRoot?.querySelector('.pointer'));
+    const pointer = host.shadowRoot.querySelector('.pointer');
+    window.__moves = [];
+    new MutationObserver(() => window.__moves.push(Date.now())).observe(pointer, { attributes: true });
+  });
+  const overlay = await agent.getByTestId('cobrowse-overlay').boundingBox();
+  const pointer = [];
+  for (let i = 0; i < 40; i++) {
+    const before = await visitor.evaluate(() => window.__moves.length);
+    const sent = await agent.evaluate(() => Date.now());
+    await agent.mouse.move(overlay.x + 20 + (i % 2) * 30 + i, overlay.y + 20 + i);
+    const seen = await until(() => visitor.evaluate((n) => window.__moves.length > n && window.__moves[n], before), { interval: 5, message: `pointer move ${i}` });
+    pointer.push(seen - sent);
+  }
+
+  // Bytes per second: idle for two seconds, then 1,000 changed nodes a second.
+  const bytesOver = async (ms, during) => {
+    const count = () => frames.sent.reduce((n, f) => n + Buffer.byteLength(f), 0);
+    const start = count();
+    const started = Date.now();
+    await during();
+    await until(() => Date.now() - started >= ms, { interval: 20 });
+    return ((count() - start) * 1000) / (Date.now() - started);
+  };
+  const idle = await bytesOver(2000, async () => {});
+  const busy = await bytesOver(3000, () =>
+    visitor.evaluate(() => {
+      let n = 0;
+      const spans = document.getElementById('cb-busy').children;
+      const timer = setInterval(() => {
+        for (const s of spans) s.textContent = `item ${n++}`;
+      }, 100);
+      setTimeout(() => clearInterval(timer), 3000);
+    }),
+  );
+  const snapshot = await visitor.evaluate(async () => {
+    const mod = await import('/widget/cobrowse.js');
+    return mod.start({}).lastSnapshot;
+  });
+  // Snapshot time and size with 1,000 and 10,000 more nodes on the page.
+  const sizes = [];
+  for (const n of [1000, 10000]) {
+    const before = frames.sent.length;
+    const taken = await visitor.evaluate(async (count) => {
+      const box = document.createElement('div');
+      box.id = 'cb-many';
+      for (let i = 0; i < count / 2; i++) {
+        const span = document.createElement('span');
+        span.textContent = `node ${i}`;
+        box.append(span);
+      }
+      document.body.append(box);
+      const capture = (await import('/widget/cobrowse.js')).start({});
+      capture.snapshot();
+      box.remove();
+      return capture.lastSnapshot;
+    }, n);
+    const bytes = frames.sent.slice(before).filter((f) => f.includes('"type":"snapshot"')).reduce((b, f) => b + Buffer.byteLength(f), 0);
+    sizes.push(`${taken.nodes} nodes ${taken.ms.toFixed(0)} ms ${Math.round(bytes / 1024)} KB`);
+  }
+  console.log(
+    `cobrowse: mirror p50 ${percentile(mirror, 50)} ms p99 ${percentile(mirror, 99)} ms (n=${mirror.length}); ` +
+      `pointer p50 ${percentile(pointer, 50)} ms p99 ${percentile(pointer, 99)} ms (n=${pointer.length}); ` +
+      `idle ${Math.round(idle)} B/s; busy (1,000 nodes/s) ${Math.round(busy / 1024)} KB/s; ` +
+      `demo snapshot ${snapshot.nodes} nodes in ${snapshot.ms.toFixed(1)} ms; snapshots: ${sizes.join(', ')}`,
+  );
+  assert.ok(percentile(mirror, 99) < 250, 'mirror p99 under 250 ms');
+  assert.ok(busy < 100 * 1024, 'a busy page under 100 KB/s');
   await visitor.getByTestId('sb-cobrowse-stop').click();
 });

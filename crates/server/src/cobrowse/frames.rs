@@ -418,6 +418,49 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_frame_type() {
+        let doc = include_str!("../../../../docs/cobrowse.md");
+        let sent = [
+            "welcome",
+            "code",
+            "join_request",
+            "snapshot_request",
+            "agent_pointer",
+            "highlight",
+            "push",
+            "control_request",
+            "click",
+            "input",
+            "ended",
+            "pong",
+            "joined",
+            "sharing",
+            "paused",
+            "control",
+        ];
+        for kind in CAPTURE_TYPES
+            .iter()
+            .chain(VISITOR_CONTROL_TYPES)
+            .chain(AGENT_TYPES)
+            .chain(&sent)
+        {
+            assert!(
+                doc.contains(&format!("`{kind}")),
+                "docs/cobrowse.md lacks `{kind}`"
+            );
+        }
+        for frame in [
+            ToVisitor::SnapshotRequest,
+            ToVisitor::Pong,
+            ToVisitor::Highlight { id: 1 },
+        ] {
+            let text = crate::protocol::encode(&frame);
+            let value: Value = serde_json::from_str(&text).unwrap();
+            assert!(sent.contains(&value["type"].as_str().unwrap()), "{text}");
+        }
+    }
+
+    #[test]
     fn only_same_site_http_pages_are_pushed() {
         let site = "http://shop.example:8080";
         assert_eq!(
