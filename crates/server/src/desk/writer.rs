@@ -6,7 +6,8 @@
 //! contact always take the same lane, so they commit in the order the desk made
 //! them (the contact's row before its messages, an offer before an answer).
 //! Lanes run side by side: a slow write holds up only the contacts sharing
-//! its lane, never the desk.
+//! its lane, never the desk. How many lanes is the database's to say
+//! ([`LANES`] on PostgreSQL, one on SQLite).
 //!
 //! Writes are data ([`ContactWrite`]), not futures, so a lane commits the
 //! writes that wait in it in one transaction: under load a lane's backlog
