@@ -35,6 +35,7 @@ const STAFF_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/contacts/1/recordings/visitor"),
     ("POST", "/api/v1/calls/1/listen"),
     ("DELETE", "/api/v1/calls/1/listen/1"),
+    ("GET", "/api/v1/openapi.json"),
 ];
 
 #[tokio::test]

@@ -14,6 +14,7 @@ pub mod assets;
 mod calls;
 pub mod error;
 pub mod limit;
+pub mod openapi;
 mod phone;
 mod public;
 mod records;
@@ -146,6 +147,7 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/login", post(staff::login))
         .route("/logout", post(staff::logout))
         .route("/me", get(staff::me))
+        .route("/openapi.json", get(openapi::document))
         .route("/contacts", get(records::list))
         .route("/contacts.csv", get(records::csv))
         .route("/contacts/{id}", get(records::one))
