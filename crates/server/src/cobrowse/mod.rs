@@ -731,3 +731,6 @@ impl Bucket {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
