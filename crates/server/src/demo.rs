@@ -19,7 +19,12 @@ fn demo_password(user: &str) -> Option<String> {
 /// Creates (or refreshes) the demo tenant.
 pub async fn seed(store: &Store) -> Result<(), TenantFileError> {
     let file = tenant_file::parse(DEMO_TENANT)?;
-    tenant_file::apply(store, &file, &demo_password).await?;
+    let applied = tenant_file::apply(store, &file, &demo_password).await?;
+    if let Some(tenant) = applied.tenant {
+        crate::directory::demo::seed(store, tenant)
+            .await
+            .map_err(|e| TenantFileError::Invalid(format!("demo directory: {e}")))?;
+    }
     Ok(())
 }
 

@@ -203,6 +203,7 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let media = start_media(&config).await?;
     let sip = start_sip(&config).await?;
+    let directory = directory::DirectoryService::start(store.clone(), Some(&sip.0));
     let webhooks = webhooks::start(store.clone(), config.webhooks.clone());
     let (desk, desk_task) = Desk::start(
         store.clone(),
@@ -235,6 +236,7 @@ pub async fn run(
         hello_timeout: Duration::from_secs(config.connections.hello_timeout_secs),
         trusted_proxies: config.connections.trusted_proxies.clone().into(),
         cobrowse: cobrowse::Hub::start(),
+        directory,
     };
     let open_files = http::serve::raise_open_file_limit();
     let (public_total, agent_total) = match config.connections.max_total {

@@ -42,7 +42,7 @@ fn number(text: &str) -> PermanentNumber {
 
 #[tokio::test]
 async fn random_and_vanity_numbers_several_per_member() {
-    let (server, dir, acme, other) = setup(Duration::from_secs(3600)).await;
+    let (server, dir, acme, other) = setup(Duration::from_hours(1)).await;
     let first = dir.assign(acme, "ann", NumberRequest::Any).await.unwrap();
     assert!(PermanentNumber::is_bare(first.digits()));
     let vanity = dir
@@ -149,7 +149,7 @@ async fn a_released_number_rests_in_quarantine() {
 
 #[tokio::test]
 async fn sip_secrets_are_hashes_and_follow_the_numbers() {
-    let (_server, dir, acme, _other) = setup(Duration::from_secs(60)).await;
+    let (_server, dir, acme, _other) = setup(Duration::from_mins(1)).await;
     let n = dir.assign(acme, "ann", NumberRequest::Any).await.unwrap();
     assert!(matches!(
         dir.set_sip_password(acme, "ann", "short")
@@ -189,7 +189,7 @@ async fn sip_secrets_are_hashes_and_follow_the_numbers() {
 
 #[tokio::test]
 async fn members_are_searched_by_name_and_number_within_a_tenant() {
-    let (server, dir, acme, other) = setup(Duration::from_secs(60)).await;
+    let (server, dir, acme, other) = setup(Duration::from_mins(1)).await;
     dir.enrol(acme, "hidden", "Hidden Member", None, false)
         .await
         .unwrap();

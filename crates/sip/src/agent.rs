@@ -613,6 +613,11 @@ impl SipAgent {
         self.inner.gate.registrar.set_accounts(accounts);
     }
 
+    /// A handle on the registrar alone: it does not keep the agent running.
+    pub fn registrar(&self) -> crate::registrar::RegistrarHandle {
+        crate::registrar::RegistrarHandle(self.inner.gate.registrar.clone())
+    }
+
     /// Where a member's SIP devices are registered now.
     pub fn registered_contacts(
         &self,

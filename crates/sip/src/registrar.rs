@@ -104,10 +104,11 @@ impl DigestAlgorithm {
 
 #[derive(Clone, Debug)]
 pub struct RegistrarConfig {
-    /// Challenges offered, most preferred first. RFC 8760 clients take the
-    /// first they support, but many devices read only the first challenge
-    /// and fail on an algorithm they do not know (sipp 3.6 among them):
-    /// for those, offer MD5 alone.
+    /// Challenges offered, in this order. RFC 8760 clients take the first
+    /// they support, but many devices read only the first challenge and fail
+    /// on an algorithm they do not know (sipp 3.6 among them), so the default
+    /// puts MD5 first and SHA-256 second: every device registers, and a
+    /// deployment whose devices all speak SHA-256 lists only that.
     pub algorithms: Vec<DigestAlgorithm>,
     /// Shorter asked expiries get 423 Interval Too Brief.
     pub min_expires: u32,
@@ -130,7 +131,7 @@ pub struct RegistrarConfig {
 impl Default for RegistrarConfig {
     fn default() -> Self {
         RegistrarConfig {
-            algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            algorithms: vec![DigestAlgorithm::Md5, DigestAlgorithm::Sha256],
             min_expires: 60,
             max_expires: 3600,
             default_expires: 3600,
@@ -464,8 +465,7 @@ impl Registrar {
         }
     }
 
-    /// 401 with a challenge per algorithm, SHA-256 first (RFC 8760 §2.4: the
-    /// client takes the first it supports).
+    /// 401 with a challenge per configured algorithm, in its order.
     fn challenge(&self, ip: IpAddr, now: Instant, stale: bool) -> Reply {
         let nonce = self.nonce(ip, now);
         let stale = if stale { ", stale=true" } else { "" };
@@ -742,3 +742,19 @@ mod tests;
 
 #[path = "registrar_gate.rs"]
 pub(crate) mod gate;
+
+/// The registrar's accounts and bindings, apart from the agent.
+#[derive(Clone)]
+pub struct RegistrarHandle(pub(crate) std::sync::Arc<gate::Slot>);
+
+impl RegistrarHandle {
+    /// Replaces the digest accounts (all tenants).
+    pub fn set_accounts(&self, accounts: Vec<SipAccount>) {
+        self.0.set_accounts(accounts);
+    }
+
+    /// Where a member's SIP devices are registered now.
+    pub fn bindings(&self, tenant: TenantId, member: i64) -> Vec<Binding> {
+        self.0.bindings(tenant, member)
+    }
+}

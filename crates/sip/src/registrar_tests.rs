@@ -143,9 +143,10 @@ fn a_register_without_credentials_is_challenged_alike_for_anyone() {
     };
     assert_eq!(names(&known), names(&unknown));
     assert!(
-        known.headers[0].1.contains("algorithm=SHA-256"),
-        "SHA-256 offered first"
+        known.headers[0].1.contains("algorithm=MD5"),
+        "MD5 first, for devices that read one challenge"
     );
+    assert!(known.headers[1].1.contains("algorithm=SHA-256"));
 }
 
 #[test]

@@ -4,10 +4,14 @@
 //! their merge (Figs 7-9), permanent numbers (Figs 12-13).
 
 pub mod cli;
+pub mod demo;
+pub mod http;
 pub mod members;
 pub mod number;
 pub mod presence;
+pub mod service;
 
 pub use members::{Directory, DirectoryError, NumberRequest};
 pub use number::{NumberFormatError, PermanentNumber};
 pub use presence::{MemoryPresence, Presence, PresenceState, Status};
+pub use service::DirectoryService;

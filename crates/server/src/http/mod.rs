@@ -53,6 +53,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// Live co-browse sessions (pages shared with agents).
     pub cobrowse: crate::cobrowse::Hub,
+    /// Members, numbers and presence.
+    pub directory: crate::directory::DirectoryService,
 }
 
 /// The rate limits of both listeners.
@@ -147,6 +149,12 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/login", post(staff::login))
         .route("/logout", post(staff::logout))
         .route("/me", get(staff::me))
+        .route("/directory", get(crate::directory::http::list))
+        .route("/directory/events", get(crate::directory::http::events))
+        .route(
+            "/directory/heartbeat",
+            post(crate::directory::http::heartbeat),
+        )
         .route("/openapi.json", get(openapi::document))
         .route("/contacts", get(records::list))
         .route("/contacts.csv", get(records::csv))
@@ -222,7 +230,7 @@ async fn staff_asset(
     // `widget/` too: the console shares the call window's WebRTC helpers.
     if !matches!(
         top,
-        "console" | "supervisor" | "admin" | "common" | "widget"
+        "console" | "supervisor" | "admin" | "common" | "widget" | "directory"
     ) {
         // The console's own files are addressed from the root (`/app.js`).
         return assets::serve(&format!("console/{path}"));

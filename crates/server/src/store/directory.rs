@@ -132,6 +132,24 @@ impl Store {
         Ok(Some(member))
     }
 
+    /// The member a staff user is, if they are one.
+    pub async fn member_by_user(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<Option<Member>, StoreError> {
+        let name: Option<String> =
+            sqlx::query_scalar("SELECT name FROM members WHERE tenant_id = $1 AND user_id = $2")
+                .bind(tenant.0)
+                .bind(user.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        match name {
+            Some(name) => self.member_by_name(tenant, &name).await,
+            None => Ok(None),
+        }
+    }
+
     /// The member holding `number` in this tenant.
     pub async fn member_by_number(
         &self,

@@ -1,0 +1,157 @@
+//! The directory's REST API on the agent listener: the merged listing
+//! (permanent directory joined with live presence, 002 Fig. 9), a stream of
+//! presence changes, and the console's heartbeat.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use serde::{Deserialize, Serialize};
+
+use super::number::PermanentNumber;
+use super::presence::{PresenceState, Status};
+use super::service::HEARTBEAT_TTL;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::staff::Principal;
+use crate::store::{MemberId, MemberQuery, Role, now_ms};
+
+/// Entries per page at most.
+const MAX_PAGE: u32 = 100;
+const DEFAULT_PAGE: u32 = 50;
+/// Longest search accepted.
+const MAX_SEARCH: usize = 64;
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    offset: u32,
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct Entry {
+    id: MemberId,
+    name: String,
+    display_name: String,
+    /// Grouped for reading: `2345 6789 1011`.
+    numbers: Vec<String>,
+    presence: PresenceState,
+}
+
+/// `GET /api/v1/directory?q=&offset=&limit=`: listed members of the tenant,
+/// by name, with their numbers and presence. Unlisted members are reachable
+/// by number only and never listed.
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<ListParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    principal.require(Role::Agent, false)?;
+    if params.q.chars().count() > MAX_SEARCH {
+        return Err(ApiError::bad_request(format!(
+            "search is at most {MAX_SEARCH} characters"
+        )));
+    }
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::bad_request(format!("limit is 1 to {MAX_PAGE}")));
+    }
+    let query = MemberQuery {
+        search: &params.q,
+        include_unlisted: false,
+        limit,
+        offset: params.offset,
+    };
+    let members = state.store.members(principal.tenant, query).await?;
+    let presence = &state.directory.presence;
+    let entries: Vec<Entry> = members
+        .into_iter()
+        .map(|m| Entry {
+            presence: presence.get(principal.tenant, m.id),
+            id: m.id,
+            numbers: m
+                .numbers
+                .iter()
+                .filter_map(|n| PermanentNumber::parse(n).ok())
+                .map(|n| n.to_string())
+                .collect(),
+            name: m.name,
+            display_name: m.display_name,
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "members": entries,
+        "offset": params.offset,
+        "limit": limit,
+    })))
+}
+
+/// `GET /api/v1/directory/events`: the tenant's presence changes as they
+/// happen (server-sent events, `event: presence`); `event: lagged` when the
+/// reader fell behind and should reload the list.
+pub async fn events(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError>
+{
+    principal.require(Role::Agent, false)?;
+    let watch = state.directory.presence.watch(principal.tenant);
+    let session = principal.session_watch(&state);
+    let stream =
+        futures_util::stream::unfold((watch, session), |(mut watch, mut session)| async move {
+            let next = match session.as_mut() {
+                Some(s) => tokio::select! {
+                    next = watch.next() => next,
+                    _ = s.ended() => return None,
+                },
+                None => watch.next().await,
+            }?;
+            let event = Event::default()
+                .event("presence")
+                .json_data(next)
+                .unwrap_or_else(|_| Event::default().event("lagged"));
+            Some((Ok(event), (watch, session)))
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Deserialize)]
+pub struct Heartbeat {
+    status: String,
+}
+
+/// `POST /api/v1/directory/heartbeat {"status": "online"}`: the signed-in
+/// staff member's console is there (for [`HEARTBEAT_TTL`]); `offline` signs
+/// the console off at once. Staff who are no directory member get 404.
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<Heartbeat>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Some(user) = principal.user() else {
+        return Err(ApiError::forbidden("a staff session is needed"));
+    };
+    let status: Status = body.status.parse().map_err(ApiError::bad_request)?;
+    let member = state
+        .store
+        .member_by_user(principal.tenant, user.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let now = now_ms();
+    let ttl = i64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(i64::MAX);
+    let device = format!("console:{}", user.id.0);
+    state.directory.presence.set(
+        principal.tenant,
+        member.id,
+        &device,
+        status,
+        now,
+        Some(now.saturating_add(ttl)),
+    );
+    Ok(Json(serde_json::json!({
+        "member": member.id,
+        "presence": state.directory.presence.get(principal.tenant, member.id),
+    })))
+}
