@@ -286,10 +286,10 @@ pub fn parse(text: &str) -> Result<TenantFile, TenantFileError> {
     if let Some(calls) = &file.calls {
         calls.check().map_err(TenantFileError::Invalid)?;
     }
+    crate::webhooks::check_endpoints(&file.webhooks).map_err(TenantFileError::Invalid)?;
     if let Some(secret) = &file.tenant.widget_secret
         && secret.expose().len() < auth::MIN_WIDGET_SECRET_BYTES
     {
-    crate::webhooks::check_endpoints(&file.webhooks).map_err(TenantFileError::Invalid)?;
         return Err(TenantFileError::Invalid(format!(
             "tenant.widget_secret must be at least {} bytes (it is {}): anyone who guesses it can sign a verified identity; leave it out to have one made, or use e.g. `openssl rand -base64 32`",
             auth::MIN_WIDGET_SECRET_BYTES,
@@ -572,13 +572,13 @@ pub async fn apply(
     store
         .set_tenant_share(tenant.id, &file.context.clone().unwrap_or_default())
         .await?;
+    crate::webhooks::apply_endpoints(store, tenant.id, &file.webhooks).await?;
     let mut queues = HashMap::new();
     for q in &file.queues {
         let skill = store.ensure_skill(tenant.id, q.skill.get_ref()).await?;
         let id = store
             .upsert_queue(tenant.id, q.name.get_ref(), skill, &q.routing())
             .await?;
-    crate::webhooks::apply_endpoints(store, tenant.id, &file.webhooks).await?;
         queues.insert(q.name.get_ref().as_str(), id);
         applied.queues += 1;
     }

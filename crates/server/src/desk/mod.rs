@@ -91,9 +91,9 @@ pub struct DeskConfig {
     pub visitor_grace: Duration,
     /// Where call recordings are written (`{tenant}/{contact}-{party}.ogg`).
     pub recordings: std::path::PathBuf,
-}
     /// Where the writer reports committed contact changes (webhooks).
     pub webhooks: crate::webhooks::Tap,
+}
 
 /// Who a visitor's connection found them to be before their hello reached
 /// the desk.
