@@ -77,6 +77,38 @@ async function share(visitor, agent, server, user) {
   return agent.frameLocator('[data-testid="cobrowse-view"]');
 }
 
+/** The share of pixels (0-1) that differ clearly between two PNG
+ * screenshots, both scaled to 320 px wide, computed in a blank page. */
+async function pixelDifference(browser, a, b) {
+  const { page, context } = await openPage(browser);
+  try {
+    return await page.evaluate(
+      async ([one, two]) => {
+        const load = async (b64) => createImageBitmap(await (await fetch(`data:image/png;base64,${b64}`)).blob());
+        const [x, y] = [await load(one), await load(two)];
+        const w = 320;
+        const h = Math.round((x.height / x.width) * w);
+        const pixels = (img) => {
+          const canvas = new OffscreenCanvas(w, h);
+          const ctx = canvas.getContext('2d');
+          ctx.drawImage(img, 0, 0, w, h);
+          return ctx.getImageData(0, 0, w, h).data;
+        };
+        const [p, q] = [pixels(x), pixels(y)];
+        let differ = 0;
+        for (let i = 0; i < p.length; i += 4) {
+          const d = Math.max(Math.abs(p[i] - q[i]), Math.abs(p[i + 1] - q[i + 1]), Math.abs(p[i + 2] - q[i + 2]));
+          if (d > 48) differ++;
+        }
+        return differ / (w * h);
+      },
+      [a.toString('base64'), b.toString('base64')],
+    );
+  } finally {
+    await context.close();
+  }
+}
+
 function mirrorScrollTop(agent) {
   return agent.evaluate(() => {
     const doc = document.querySelector('[data-testid="cobrowse-view"]').contentDocument;
@@ -129,6 +161,20 @@ test('the agent sees the visitor page live, masked fields never leave it', async
     describe: async () => `scrollTop ${await mirrorScrollTop(agent)}`,
   });
   await visitor.evaluate(() => window.scrollTo(0, 0));
+  await until(async () => (await mirrorScrollTop(agent)) === 0, { message: 'the view back at the top' });
+
+  // The view looks like the page: styles and images carried. The widget's
+  // launchers and the sharing banner are the visitor's own and not mirrored.
+  const seen = await visitor.screenshot();
+  const mirrored = await agent.getByTestId('cobrowse-view').screenshot();
+  if (process.env.COBROWSE_SHOTS) {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(path.join(process.env.COBROWSE_SHOTS, 'visitor.png'), seen);
+    await writeFile(path.join(process.env.COBROWSE_SHOTS, 'agent-view.png'), mirrored);
+  }
+  const difference = await pixelDifference(browser, seen, mirrored);
+  console.log(`cobrowse: visitor page vs agent view: ${(difference * 100).toFixed(1)}% of pixels differ`);
+  assert.ok(difference < 0.15, `${(difference * 100).toFixed(1)}% of pixels differ`);
 
   // The agent's pointer shows on the visitor's page.
   const overlay = agent.getByTestId('cobrowse-overlay');
@@ -222,6 +268,10 @@ test('a hostile page runs no code in the agent view', async () => {
   assert.equal(await view.locator('#hostile a').getAttribute('href'), null);
   assert.doesNotMatch((await view.locator('#hostile p').getAttribute('style')) || '', /expression/);
   assert.equal(await agent.evaluate(() => window.__pwned), undefined);
+
+  // The agent reloads the console: the view comes back with a fresh snapshot.
+  await agent.reload();
+  await waitForText(agent.frameLocator('[data-testid="cobrowse-view"]').locator('#hostile'), 'hostile link');
   await visitor.getByTestId('sb-cobrowse-stop').click();
 });
 

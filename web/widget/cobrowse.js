@@ -312,7 +312,7 @@ class Session {
 
   /** Our own UI and the widget stay out of the capture. */
   ignored(node) {
-    return node.nodeType === 1 && (SKIP.has(node.tagName) || node.hasAttribute('data-sb-ignore') || node.classList.contains('switchboard-widget'));
+    return node.nodeType === 1 && (SKIP.has(node.tagName) || node.hasAttribute('data-sb-ignore'));
   }
 
   idOf(node) {
@@ -381,14 +381,15 @@ class Session {
     if (next !== undefined) rec.n = next;
     if (el.namespaceURI === 'http://www.w3.org/2000/svg') rec.s = 1;
     out.push(rec);
-    if (blocked(el)) {
-      // The region keeps its size; nothing of what is inside leaves the page.
+    if (blocked(el) || el.classList.contains('switchboard-widget')) {
+      // The region keeps its size; nothing of what is inside leaves the page
+      // (the widget's launcher too: the agent needs only its place).
       const box = el.getBoundingClientRect();
       rec.g = 'div';
       rec.a = {
         style: `display:inline-block;width:${Math.round(box.width)}px;height:${Math.round(box.height)}px;background:#c8ccd4;border-radius:3px`,
-        'data-sb-masked': '',
       };
+      rec.a[blocked(el) ? 'data-sb-masked' : 'data-sb-widget'] = '';
       return;
     }
     rec.a = this.attrs(el);
@@ -472,7 +473,7 @@ class Session {
   /** Inside a region the agent must not see, or outside the capture. */
   hidden(node) {
     const el = node.nodeType === 1 ? node : node.parentElement;
-    if (!el || blocked(el) || el.closest('textarea')) return true;
+    if (!el || blocked(el) || el.closest('textarea,.switchboard-widget')) return true;
     for (let e = el; e; e = e.parentElement) if (this.ignored(e)) return true;
     return false;
   }
