@@ -220,6 +220,13 @@ async fn the_console_heartbeat_and_bad_directory_queries() {
     }
     let long = format!("/api/v1/directory?q={}", "a".repeat(65));
     assert_eq!(bob.get(&long).await.0, 400);
+    // The page and its script are served to staff.
+    let (code, page) = bob.get_text("/directory/").await;
+    assert_eq!(code, 200);
+    assert!(page.contains("/directory/directory.js"), "{page}");
+    let (code, script) = bob.get_text("/directory/directory.js").await;
+    assert_eq!(code, 200);
+    assert!(script.contains("/api/v1/directory/events"));
     // The directory is staff-only and not on the public listener.
     let anonymous = reqwest::get(format!("{}/api/v1/directory", server.agent))
         .await

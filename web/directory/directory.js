@@ -1,0 +1,120 @@
+/**
+ * The directory page: the tenant's listed members with their permanent
+ * numbers and a live presence mark (002's merged permanent and dynamic
+ * directories). The list comes from `GET /api/v1/directory` (paged,
+ * searchable by name or number); presence changes arrive on
+ * `GET /api/v1/directory/events` (server-sent events) and update the marks in
+ * place. While the page is open it sends the viewer's own heartbeat
+ * (`POST /api/v1/directory/heartbeat`), so staff show online here too.
+ */
+import { api, requireSession, ApiError } from '/common/api.js';
+import { h, formatTime } from '/common/dom.js';
+
+const PAGE = 50;
+/** Well inside the server's one-minute heartbeat lifetime. */
+const HEARTBEAT_MS = 20000;
+const SEARCH_DELAY_MS = 200;
+const $ = (id) => document.getElementById(id);
+
+const BADGE = { online: 'ok', busy: 'warn', away: 'warn', offline: '' };
+
+let offset = 0;
+let searchTimer = null;
+/** member id -> its presence cell pair, for live updates. */
+const rows = new Map();
+
+function showError(err) {
+  const box = $('error');
+  box.textContent = err ? (err.message || String(err)) : '';
+  box.hidden = !err;
+}
+
+function presenceCells(presence) {
+  const status = presence?.status || 'offline';
+  const mark = h('span', { class: `badge ${BADGE[status] ?? ''}`, text: status, dataset: { status } });
+  const seen = presence?.last_seen ? formatTime(presence.last_seen) : '—';
+  return [h('td', {}, mark), h('td', { text: status === 'offline' ? seen : 'now' })];
+}
+
+function memberRow(m) {
+  const [mark, seen] = presenceCells(m.presence);
+  const row = h(
+    'tr',
+    { dataset: { member: String(m.id), name: m.name } },
+    mark,
+    h('th', { scope: 'row' }, m.display_name, h('span', { class: 'muted', text: ` (${m.name})` })),
+    h('td', { text: (m.numbers || []).join(', ') || '—' }),
+    seen,
+  );
+  rows.set(m.id, row);
+  return row;
+}
+
+function applyPresence(change) {
+  const row = rows.get(change.member);
+  if (!row) return;
+  const [mark, seen] = presenceCells(change);
+  row.replaceChild(mark, row.cells[0]);
+  row.replaceChild(seen, row.cells[3]);
+}
+
+async function load() {
+  const q = $('search').value.trim();
+  const params = new URLSearchParams({ q, offset: String(offset), limit: String(PAGE) });
+  try {
+    const { members } = await api(`/api/v1/directory?${params}`);
+    rows.clear();
+    $('members').replaceChildren(
+      ...(members.length
+        ? members.map(memberRow)
+        : [h('tr', {}, h('td', { colspan: '4', class: 'muted', text: 'No members found.' }))]),
+    );
+    $('prev').disabled = offset === 0;
+    $('next').disabled = members.length < PAGE;
+    showError(null);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function watch() {
+  const events = new EventSource('/api/v1/directory/events');
+  events.addEventListener('presence', (e) => {
+    try {
+      applyPresence(JSON.parse(e.data));
+    } catch {
+      // A malformed event changes nothing; the next load corrects the view.
+    }
+  });
+  events.addEventListener('lagged', () => load());
+  // EventSource reconnects by itself; reload then so nothing missed stays stale.
+  events.addEventListener('open', () => load());
+}
+
+async function heartbeat() {
+  try {
+    await api('/api/v1/directory/heartbeat', { method: 'POST', body: { status: $('my-status').value } });
+  } catch (err) {
+    // Staff who are no directory member have no presence to send.
+    if (!(err instanceof ApiError && err.status === 404)) showError(err);
+  }
+}
+
+async function main() {
+  const user = await requireSession();
+  $('user-name').textContent = user.display_name || user.name;
+  if (user.role === 'admin') $('nav-admin').hidden = false;
+  $('search').addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => { offset = 0; load(); }, SEARCH_DELAY_MS);
+  });
+  $('prev').addEventListener('click', () => { offset = Math.max(0, offset - PAGE); load(); });
+  $('next').addEventListener('click', () => { offset += PAGE; load(); });
+  $('my-status').addEventListener('change', heartbeat);
+  await load();
+  watch();
+  heartbeat();
+  setInterval(heartbeat, HEARTBEAT_MS);
+}
+
+main().catch(showError);
