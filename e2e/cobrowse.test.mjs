@@ -45,6 +45,14 @@ function addFields(page) {
       e.preventDefault();
       window.__submitted = true;
     });
+    const canvas = document.createElement('canvas');
+    canvas.id = 'cb-canvas';
+    canvas.width = 40;
+    canvas.height = 20;
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#d00';
+    ctx.fillRect(0, 0, 40, 20);
+    form.append(canvas);
     const spacer = document.createElement('div');
     spacer.style.height = '3000px';
     document.body.prepend(form);
@@ -153,6 +161,7 @@ test('the agent sees the visitor page live, masked fields never leave it', async
   assert.match(await view.locator('#cb-pass').inputValue(), /^\u2022*$/);
   assert.equal(await view.locator('#cb-note').getAttribute('placeholder'), null);
   assert.equal(await view.locator('[data-sb-masked]').count(), 1, 'the masked block is a grey box');
+  assert.match(await view.locator('#cb-canvas').evaluate((c) => c.style.backgroundImage), /^url\("data:image\//);
 
   // Scroll follows.
   await visitor.evaluate(() => window.scrollTo(0, 1200));

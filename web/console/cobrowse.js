@@ -81,6 +81,11 @@ class Mirror {
       }
     }
     if (tag === 'style' && r.x != null) node.textContent = safeCss(r.x);
+    if (tag === 'canvas' && r.a && /^data:image\/(webp|png);base64,/.test(r.a['data-sb-image'] || '')) {
+      // The page's canvas as a picture (an image, not drawing code).
+      node.style.backgroundImage = `url("${r.a['data-sb-image']}")`;
+      node.style.backgroundSize = '100% 100%';
+    }
     if (r.v != null && 'value' in node && tag !== 'button') node.value = String(r.v);
     if (tag === 'textarea' && r.v != null) node.textContent = String(r.v);
     if (r.c != null && 'checked' in node) node.checked = !!r.c;

@@ -409,7 +409,17 @@ class Session {
     }
     if (isField(el)) Object.assign(rec, this.fieldState(el));
     if (el.tagName === 'TEXTAREA') return;
-    if (el.tagName === 'CANVAS') return;
+    if (el.tagName === 'CANVAS') {
+      // A canvas goes as a picture, at snapshots only; a tainted one or a
+      // big picture stays blank.
+      try {
+        const url = el.toDataURL('image/webp', 0.5);
+        if (url.length <= MAX_TEXT) rec.a['data-sb-image'] = url;
+      } catch {
+        /* cross-origin pixels: not readable, not sent */
+      }
+      return;
+    }
     for (let c = el.firstChild; c; c = c.nextSibling) this.serialize(c, rec.i, undefined, out, budget);
   }
 
@@ -480,6 +490,12 @@ class Session {
 
   flushMutations() {
     this.batchTimer = 0;
+    // Ids of nodes long gone pile up on a page that keeps adding nodes; a
+    // snapshot starts the table afresh.
+    if (this.nodes.size > 4 * MAX_NODES) {
+      this.snapshot();
+      return;
+    }
     const muts = [...this.pending];
     this.pending.clear();
     if (!this.sharing || !muts.length) return;
