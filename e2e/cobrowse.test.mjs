@@ -191,16 +191,27 @@ test('the agent sees the visitor page live, masked fields never leave it', async
   await overlay.hover({ position: { x: 60, y: 50 } });
   await visitor.getByTestId('sb-agent-pointer').waitFor({ state: 'visible' });
 
+  // Without control, a click on the view outlines that element for the visitor.
+  const clickOn = async (selector) => {
+    const box = await view.locator(selector).boundingBox();
+    await agent.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  };
+  await clickOn('#cb-live');
+  await until(
+    () =>
+      visitor.evaluate(() => {
+        const host = [...document.querySelectorAll('[data-sb-ignore]')].find((h) => h.shadowRoot?.querySelector('.outline'));
+        return host.shadowRoot.querySelector('.outline').style.display === 'block';
+      }),
+    { message: 'the highlight on the visitor page' },
+  );
+
   // Control only with the visitor's consent; then a click and typing fill
   // the shared field, and the submit button stays out of reach.
   assert.equal(await agent.getByTestId('cobrowse-control-input').isDisabled(), true);
   await agent.getByTestId('cobrowse-control-request').click();
   await visitor.getByTestId('sb-control-accept').click();
   await agent.locator('[data-testid="cobrowse"][data-control="granted"]').waitFor();
-  const clickOn = async (selector) => {
-    const box = await view.locator(selector).boundingBox();
-    await agent.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-  };
   await clickOn('#cb-name');
   await agent.getByTestId('cobrowse-control-input').fill('Filled by Alice');
   await until(async () => (await visitor.locator('#cb-name').inputValue()) === 'Filled by Alice', {
