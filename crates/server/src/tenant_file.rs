@@ -20,8 +20,8 @@ use crate::{
     },
     secret::Secret,
     store::{
-        CallMedia, CallRoute, ContextShare, CustomerInput, LinkCalls, Role, Store, StoreError,
-        TenantCalls,
+        CallMedia, CallRoute, CallbackSettings, ContextShare, CustomerInput, LinkCalls, Role,
+        Store, StoreError, TenantCalls,
     },
 };
 
@@ -132,6 +132,9 @@ pub struct LinkSection {
     /// Offer a reserved number to call from the visitor's own phone.
     #[serde(default)]
     pub dial_in: bool,
+    /// How the server dials callbacks (`store::CallbackSettings`).
+    #[serde(default)]
+    pub callback: CallbackSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -464,6 +467,9 @@ fn check_phone(file: &TenantFile) -> Result<(), TenantFileError> {
         }
     }
     for l in &file.links {
+        if let Err(e) = l.callback.validate() {
+            return invalid(format!("links {:?}: {e}", l.slug.get_ref()));
+        }
         if l.dial_in && phone.routing_points.is_empty() {
             return invalid(format!(
                 "links {:?}: dial_in needs phone.routing_points (numbers to reserve)",
@@ -595,6 +601,7 @@ pub async fn apply(
             record: l.record_calls,
             route_to: l.route_calls_to,
             dial_in: l.dial_in,
+            callback: l.callback,
         };
         store.set_link_calls(tenant.id, link, &calls).await?;
         applied.links += 1;

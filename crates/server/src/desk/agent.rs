@@ -159,6 +159,11 @@ impl DeskState {
             }
             AgentFrame::Accept { contact } => {
                 self.offered_to(user, ContactId(contact)).map(|contact| {
+                    if self.dialer.awaits_accept(contact, user) {
+                        // A callback: the server dials now (`callbacks/`).
+                        self.callback_accepted(contact);
+                        return;
+                    }
                     self.acd
                         .handle_input(now, acd::Input::OfferAccepted { contact, agent });
                 })

@@ -562,7 +562,11 @@ impl DeskState {
         contact: i64,
         sdp: &str,
     ) -> Result<(), FrameError> {
-        let contact = self.held_by(user, ContactId(contact), Phase::Connected)?;
+        let contact = match ContactId(contact) {
+            // A callback being dialled: the agent hears the phone ring.
+            c if self.dialer.dialling_for(c, user) => c,
+            c => self.held_by(user, c, Phase::Connected)?,
+        };
         let sdp = protocol::sdp_offer(sdp)?;
         let handle = self
             .contacts

@@ -28,6 +28,7 @@
 
 mod agent;
 mod callback_guard;
+mod callbacks;
 mod calls;
 mod connections;
 mod conversations;
@@ -363,6 +364,8 @@ struct DeskState {
     contact_ids: ContactIds,
     /// Callbacks asked for today, per number and per address.
     callback_quota: callback_guard::CallbackQuota,
+    /// Callbacks the server is dialling (`callbacks/`).
+    dialer: callbacks::Dialer,
 }
 
 /// How many media events may wait for the desk.
@@ -427,6 +430,7 @@ impl DeskState {
             stored_tx: mpsc::unbounded_channel().0,
             contact_ids: ContactIds::default(),
             callback_quota: callback_guard::CallbackQuota::default(),
+            dialer: callbacks::Dialer::default(),
             tenants: tenants::Tenants::default(),
             store,
             config,
@@ -577,9 +581,11 @@ impl DeskState {
                 _ = tick.tick() => {
                     self.sweep_orphans();
                     self.expire_routing_points();
+                    self.sweep_callbacks();
                 }
             }
             self.drain();
+            self.dial_due_callbacks().await;
         }
         tracing::info!("desk stopped");
     }

@@ -162,6 +162,11 @@ impl PhoneBook {
         self.agent.is_some()
     }
 
+    /// The SIP user agent, for callbacks (`callbacks/`).
+    pub(super) fn sip_agent(&self) -> Option<sip::SipAgent> {
+        self.agent.clone()
+    }
+
     /// The contact a SIP call belongs to from now on.
     pub(super) fn bind(&mut self, call: sip::SipCallId, contact: ContactId) {
         self.by_sip.insert(call, contact);
@@ -358,7 +363,9 @@ impl DeskState {
         self.contacts
             .call(contact)
             .and_then(|c| c.phone.as_ref())
-            .is_some_and(|p| p.record.direction == PhoneDirection::Outbound)
+            .is_some_and(|p| {
+                p.record.direction == PhoneDirection::Outbound && p.record.center.is_some()
+            })
     }
 
     /// How a browser-to-center call ends up in the record: answered if the
@@ -602,6 +609,9 @@ impl DeskState {
     /// What the SIP user agent reports.
     pub(super) async fn sip_event(&mut self, event: sip::SipEvent) {
         use sip::SipEvent as E;
+        let Some(event) = self.callback_sip_event(event).await else {
+            return;
+        };
         match event {
             E::Incoming(incoming) => self.inbound_call(incoming).await,
             E::Progress { call, code, media } => {

@@ -60,6 +60,12 @@ impl DeskState {
         let routing: ContactRouting = serde_json::from_str(&w.routing_json).unwrap_or_default();
         let transcript = self.store.transcript(tenant.id, w.id).await?;
         let queue = link.queue;
+        let mut spec = routing.spec(w.id, queue, acd::Time(w.queued_at));
+        if routing.callback.is_some() {
+            // The attempts go on where they were (`callbacks/`).
+            spec.callback = Some(link.calls.callback.plan());
+            spec.attempts_made = self.store.callback_attempts_made(tenant.id, w.id).await?;
+        }
         self.insert_contact(
             w.id,
             LiveContact {
@@ -81,10 +87,8 @@ impl DeskState {
                 )
             },
         );
-        self.acd.handle_input(
-            super::now(),
-            acd::Input::ContactArrived(Box::new(routing.spec(w.id, queue, acd::Time(w.queued_at)))),
-        );
+        self.acd
+            .handle_input(super::now(), acd::Input::ContactArrived(Box::new(spec)));
         Ok(())
     }
 }

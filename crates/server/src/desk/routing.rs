@@ -144,6 +144,7 @@ impl DeskState {
                         screenpop,
                     },
                 );
+                self.callback_reserved(contact, user(agent), attempt);
             }
         }
     }

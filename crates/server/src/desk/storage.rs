@@ -71,9 +71,12 @@ pub(crate) trait DeskReads: Send + Sync {
 }
 
 /// Both: what the desk is given.
-pub(crate) trait DeskStorage: ContactWrites + DeskReads {}
+pub(crate) trait DeskStorage:
+    ContactWrites + DeskReads + super::callbacks::CallbackAttempts
+{
+}
 
-impl<T: ContactWrites + DeskReads> DeskStorage for T {}
+impl<T: ContactWrites + DeskReads + super::callbacks::CallbackAttempts> DeskStorage for T {}
 
 impl ContactWrites for Store {
     fn write_lanes(&self) -> usize {

@@ -430,13 +430,14 @@ impl DeskState {
     ) -> Result<(), FrameError> {
         let queue = live.link.queue;
         let routing = live.routing.clone();
+        let plan = live.link.calls.callback.plan();
         self.insert_contact(contact, live);
         metrics::counter!("switchboard_callbacks_requested_total").increment(1);
         let at = super::now();
-        self.acd.handle_input(
-            at,
-            acd::Input::ContactArrived(Box::new(routing.spec(contact, queue, at))),
-        );
+        let mut spec = routing.spec(contact, queue, at);
+        spec.callback = Some(plan);
+        self.acd
+            .handle_input(at, acd::Input::ContactArrived(Box::new(spec)));
         if self.acd.contact(contact).is_none() {
             // Refused (no agent for this link at all): its record is closed
             // when the core's events are drained, after it is stored.
@@ -520,7 +521,7 @@ impl DeskState {
             super::now(),
             acd::Input::ToCallback {
                 contact,
-                plan: acd::CallbackPlan::default(),
+                plan: live.link.calls.callback.plan(),
             },
         );
         metrics::counter!("switchboard_callbacks_requested_total").increment(1);

@@ -180,6 +180,9 @@ pub async fn one(
         }
     }
     record.transcript = Some(state.store.transcript(principal.tenant, id).await?);
+    if record.media == "callback" {
+        record.callback_attempts = Some(state.store.callback_attempts(principal.tenant, id).await?);
+    }
     if let Some(call) = state.store.call_record(principal.tenant, id).await? {
         record.call = Some(super::calls::record_json(id.0, &record.media, &call));
     }

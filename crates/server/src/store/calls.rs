@@ -75,6 +75,8 @@ pub struct LinkCalls {
     /// The widget offers a number to call from the visitor's own phone, with
     /// an agent reserved for them (`[phone] routing_points`).
     pub dial_in: bool,
+    /// How the server dials this link's callbacks (`[links.callback]`).
+    pub callback: super::CallbackSettings,
 }
 
 /// Where a link's calls go (`route_calls_to` in the tenant file).
@@ -238,7 +240,7 @@ impl Store {
     ) -> Result<Option<CallRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT talk_ms, hold_ms, transfers, recording FROM contacts \
-             WHERE tenant_id = $1 AND id = $2 AND media IN ('voice', 'video')",
+             WHERE tenant_id = $1 AND id = $2 AND media IN ('voice', 'video', 'callback')",
         )
         .bind(tenant.0)
         .bind(contact.0)

@@ -169,6 +169,9 @@ pub struct ContactRecord {
     /// For a voice or video contact: talk and hold time, transfers, recording.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call: Option<serde_json::Value>,
+    /// For a callback: each attempt the server made to call back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_attempts: Option<Vec<super::CallbackAttempt>>,
 }
 
 /// A customer's earlier contact, for the screen pop.
@@ -457,5 +460,6 @@ fn record_from_row(r: &sqlx::any::AnyRow) -> Result<ContactRecord, StoreError> {
         shared: serde_json::from_str(&r.try_get::<String, _>("shared")?).unwrap_or_default(),
         transcript: None,
         call: None,
+        callback_attempts: None,
     })
 }

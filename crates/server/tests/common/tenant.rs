@@ -446,6 +446,13 @@ impl Link {
         self
     }
 
+    /// One of the link's callback dialling settings (`[links.callback]`:
+    /// dial, max_attempts, retry_delay_secs, ring_timeout_secs...).
+    pub fn callback(mut self, key: &str, value: impl Into<Value>) -> Link {
+        self.0.map("callback").insert(key.to_owned(), value.into());
+        self
+    }
+
     /// Both parties of the link's calls are recorded (the visitor is told).
     pub fn record_calls(mut self) -> Link {
         self.0.set("record_calls", true);

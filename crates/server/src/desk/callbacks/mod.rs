@@ -1,0 +1,451 @@
+//! Callbacks the server dials (documents 001, Figs 4-5, and 004 claims
+//! 20-33: the agent is reserved first, then the customer is called).
+//!
+//! At a callback's turn the routing core reserves an agent and says
+//! `DialCallback`; the agent's console shows the screen pop. With the link's
+//! `callback_dial = "on_accept"` (the default) the server dials when the
+//! agent accepts, with `"auto"` at once. An attempt is one media call: an RTP
+//! leg towards the visitor's phone through the tenant's trunk, bridged to the
+//! agent's browser leg (which the console adds with `call_sdp` as for any
+//! call), so the agent hears the phone's ringing and early media.
+//!
+//! How the attempt ends decides what the core hears: answered is
+//! `CallbackConnected` (the agent holds the contact, like an accepted call);
+//! busy, no answer and unavailable are `CallbackFailed`, which puts the
+//! callback back at its place after the link's delay until its attempts run
+//! out; rejected, an invalid number, or the link's give-up time passed end
+//! the callback (`ContactLeft`, recorded as `callback_failed`). Every attempt
+//! is stored (`store::callbacks`) as it starts and when it ends, so a restart
+//! continues the count.
+//!
+//! Neither a trunk that stays silent nor an agent who never accepts holds the
+//! agent beyond the link's ring timeout: the sweep on the desk's tick ends
+//! such attempts.
+
+mod sip_events;
+mod storage;
+
+pub(crate) use storage::CallbackAttempts;
+
+use std::collections::HashMap;
+
+use tokio::time::{Duration, Instant};
+
+use media::LegRole;
+
+use super::{DeskState, Phase, callback_guard, calls::LiveCall, now, phone_leg::PhoneLeg};
+use crate::{
+    ids::{ContactId, TenantId, UserId},
+    phone::codes::Keyed,
+    protocol::{CallState, ToAgent},
+    store::{
+        AttemptResult, CallMedia, CallbackDial, CallbackSettings, ContactWrite, Outcome,
+        PhoneDirection, PhoneRecord,
+    },
+};
+
+/// One attempt to reach a callback's visitor.
+struct Attempt {
+    tenant: TenantId,
+    agent: UserId,
+    /// Counts from 1 (the core's count, which a restart continues).
+    number: u32,
+    settings: CallbackSettings,
+    /// When the agent was reserved: an attempt not dialled within the ring
+    /// timeout of this lets the agent go.
+    reserved: Instant,
+    /// The agent accepted (or the link dials at once): dial at the next turn
+    /// of the desk's loop.
+    due: bool,
+    dialled: Option<Dialled>,
+}
+
+/// What a dialled attempt adds.
+struct Dialled {
+    sip: sip::SipCallId,
+    at: Instant,
+    /// The phone sent a provisional response: the trunk is alive, so a
+    /// later timeout is the phone not answering, not the trunk.
+    progressed: bool,
+    answered: bool,
+}
+
+/// The callbacks being dialled, per contact, and their SIP calls.
+#[derive(Default)]
+pub(super) struct Dialer {
+    attempts: HashMap<ContactId, Attempt>,
+    by_sip: HashMap<sip::SipCallId, ContactId>,
+    /// When each callback's first attempt began here (its give-up time
+    /// counts from its scheduled time, else from this).
+    first_attempt: HashMap<ContactId, i64>,
+    /// Callbacks that ended for good, whose record must say
+    /// `callback_failed`: written after the core's own `left` write.
+    failed_for_good: Vec<(TenantId, ContactId)>,
+}
+
+impl Dialer {
+    /// Whether `contact` is a callback reserved for `agent`, not dialled yet.
+    pub(super) fn awaits_accept(&self, contact: ContactId, agent: UserId) -> bool {
+        self.attempts
+            .get(&contact)
+            .is_some_and(|a| a.agent == agent && a.dialled.is_none())
+    }
+
+    /// Whether `contact` is a callback being dialled for `agent` (whose
+    /// browser may join its call before the phone answers).
+    pub(super) fn dialling_for(&self, contact: ContactId, agent: UserId) -> bool {
+        self.attempts
+            .get(&contact)
+            .is_some_and(|a| a.agent == agent && a.dialled.is_some())
+    }
+}
+
+impl DeskState {
+    /// The core reserved `agent` for a callback (`Command::DialCallback`).
+    pub(super) fn callback_reserved(&mut self, contact: ContactId, agent: UserId, number: u32) {
+        let Some(live) = self.contacts.get(contact) else {
+            return;
+        };
+        let tenant = live.tenant;
+        let trunked = self
+            .phone
+            .lines(tenant)
+            .is_some_and(|l| !l.doc.trunks.is_empty());
+        if !trunked || self.phone.sip_agent().is_none() {
+            // No trunk to dial through: the agent dials by hand and reports
+            // with `callback_result`, as before the server dialled.
+            return;
+        }
+        let settings = live.link.calls.callback;
+        let attempt = Attempt {
+            tenant,
+            agent,
+            number,
+            settings,
+            reserved: Instant::now(),
+            due: settings.dial == CallbackDial::Auto,
+            dialled: None,
+        };
+        self.dialer.attempts.insert(contact, attempt);
+    }
+
+    /// The reserved agent accepts the callback: the server dials.
+    pub(super) fn callback_accepted(&mut self, contact: ContactId) {
+        if let Some(a) = self.dialer.attempts.get_mut(&contact) {
+            a.due = true;
+        }
+    }
+
+    /// Dials whatever became due, and writes the records of callbacks that
+    /// ended for good. Runs after each turn of the desk's loop.
+    pub(super) async fn dial_due_callbacks(&mut self) {
+        for (tenant, contact) in std::mem::take(&mut self.dialer.failed_for_good) {
+            self.writer.write(ContactWrite::Ended {
+                tenant,
+                contact,
+                outcome: Outcome::CallbackFailed,
+                awaiting_wrapup: false,
+            });
+        }
+        let due: Vec<ContactId> = self
+            .dialer
+            .attempts
+            .iter()
+            .filter(|(_, a)| a.due && a.dialled.is_none())
+            .map(|(c, _)| *c)
+            .collect();
+        for contact in due {
+            if let Err(result) = self.dial_callback(contact).await {
+                self.callback_attempt_over(contact, result, None);
+            }
+        }
+    }
+
+    /// Places one attempt's call: the destination checked again (the
+    /// tenant's policy may have changed since the request), the phone's RTP
+    /// leg, the INVITE through the tenant's trunk.
+    async fn dial_callback(&mut self, contact: ContactId) -> Result<(), AttemptResult> {
+        if let Some(a) = self.dialer.attempts.get_mut(&contact) {
+            a.due = false;
+        }
+        let live = self
+            .contacts
+            .get(contact)
+            .ok_or(AttemptResult::Unavailable)?;
+        let tenant = live.tenant;
+        let number = live.callback_phone.clone().unwrap_or_default();
+        let record_calls = live.link.calls.record;
+        let settings = self
+            .tenants
+            .row(tenant)
+            .map(|t| t.calls.clone())
+            .ok_or(AttemptResult::Unavailable)?;
+        if callback_guard::destination_allowed(&number, &settings, self.phone.own_numbers(tenant))
+            .is_err()
+        {
+            return Err(AttemptResult::InvalidNumber);
+        }
+        let (Some(engine), Some(sip_agent)) = (self.calls.engine(), self.phone.sip_agent()) else {
+            return Err(AttemptResult::Unavailable);
+        };
+        let (trunk, caller_id) = self
+            .phone
+            .lines(tenant)
+            .and_then(|lines| {
+                let trunk = lines.doc.trunks.first()?;
+                let from = trunk
+                    .caller_id
+                    .clone()
+                    .or_else(|| lines.doc.caller_ids.first().cloned())
+                    .or_else(|| lines.doc.numbers.first().map(|n| n.number.clone()))?;
+                Some((trunk.name.clone(), from))
+            })
+            .ok_or(AttemptResult::Unavailable)?;
+        if !self.calls.has_room(tenant, settings.max_concurrent) {
+            return Err(AttemptResult::Unavailable);
+        }
+        let (handle, tag) = self.calls.new_call(&engine);
+        let (leg, local) = match handle.add_rtp(LegRole::Visitor).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(contact = contact.0, error = %e, "a callback's phone leg could not open");
+                handle.hangup().await;
+                return Err(AttemptResult::Unavailable);
+            }
+        };
+        let dial = sip::Dial {
+            tenant: tenant.into(),
+            trunk: trunk.clone(),
+            to: number.clone(),
+            from: caller_id.clone(),
+            media: sip::LocalMedia { addr: local },
+        };
+        let mut call = LiveCall::new(
+            CallMedia::Voice,
+            handle.clone(),
+            tag,
+            &settings,
+            record_calls,
+        );
+        call.phone = Some(Box::new(PhoneLeg {
+            sip: None,
+            leg,
+            local,
+            record: PhoneRecord {
+                direction: PhoneDirection::Outbound,
+                trunk,
+                center: None,
+                from: caller_id,
+                to: number,
+                sip_call_id: None,
+                sip_code: None,
+                answered_at: None,
+            },
+            caller_id: None,
+            keyed: Keyed::default(),
+            answered: false,
+            remote: None,
+        }));
+        let Some(live) = self.contacts.get_mut(contact) else {
+            handle.hangup().await;
+            return Err(AttemptResult::Unavailable);
+        };
+        live.call = Some(Box::new(call));
+        self.call_created(tenant, contact);
+        let sip = match sip_agent.dial(dial) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::warn!(contact = contact.0, error = %e, "dialling a callback failed");
+                return Err(AttemptResult::Unavailable);
+            }
+        };
+        if let Some(phone) = self
+            .contacts
+            .call_mut(contact)
+            .and_then(|c| c.phone.as_mut())
+        {
+            phone.sip = Some(sip);
+        }
+        self.dialer.by_sip.insert(sip, contact);
+        let at_ms = now().as_millis();
+        self.dialer.first_attempt.entry(contact).or_insert(at_ms);
+        let Some(a) = self.dialer.attempts.get_mut(&contact) else {
+            return Err(AttemptResult::Unavailable);
+        };
+        a.dialled = Some(Dialled {
+            sip,
+            at: Instant::now(),
+            progressed: false,
+            answered: false,
+        });
+        let attempt = a.number;
+        metrics::counter!("switchboard_callback_attempts_total").increment(1);
+        self.set_call_state(contact, CallState::Ringing);
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store
+                .callback_attempt_started(tenant, contact, attempt, at_ms)
+                .await
+            {
+                tracing::error!(contact = contact.0, error = %e, "storing a callback attempt failed");
+            }
+        });
+        Ok(())
+    }
+
+    /// An attempt ended with `result`: stored, the call (if any) finished,
+    /// and the core told whether the callback goes on.
+    fn callback_attempt_over(
+        &mut self,
+        contact: ContactId,
+        result: AttemptResult,
+        sip_code: Option<u16>,
+    ) {
+        let Some(attempt) = self.dialer.attempts.remove(&contact) else {
+            return;
+        };
+        let ended_ms = now().as_millis();
+        let dialled = attempt.dialled.as_ref();
+        if let Some(d) = dialled {
+            self.dialer.by_sip.remove(&d.sip);
+            let store = self.store.clone();
+            let (tenant, number) = (attempt.tenant, attempt.number);
+            tokio::spawn(async move {
+                if let Err(e) = store
+                    .callback_attempt_ended(tenant, contact, number, result, sip_code, ended_ms)
+                    .await
+                {
+                    tracing::error!(contact = contact.0, error = %e, "storing a callback attempt's end failed");
+                }
+            });
+        }
+        metrics::counter!("switchboard_callback_attempt_results_total", "result" => result.name())
+            .increment(1);
+        tracing::info!(
+            contact = contact.0,
+            attempt = attempt.number,
+            result = result.name(),
+            sip_code,
+            "callback attempt ended"
+        );
+        if result == AttemptResult::Answered {
+            self.acd
+                .handle_input(now(), acd::Input::CallbackConnected { contact });
+            return;
+        }
+        self.finish_call(contact, result.name());
+        // The agent's console shows the reservation ending, and why.
+        self.send_agent(
+            attempt.agent,
+            &ToAgent::OfferCancelled {
+                contact: contact.0,
+                reason: result.name(),
+            },
+        );
+        let Some(live) = self.contacts.get_mut(contact) else {
+            return;
+        };
+        if live.phase == Phase::Offered(attempt.agent) {
+            live.phase = Phase::Waiting;
+            self.writer.write(ContactWrite::Requeued {
+                tenant: attempt.tenant,
+                contact,
+            });
+        }
+        let since = live
+            .routing
+            .callback
+            .as_ref()
+            .and_then(|c| c.not_before)
+            .or_else(|| self.dialer.first_attempt.get(&contact).copied())
+            .unwrap_or(ended_ms);
+        let s = attempt.settings;
+        let give_up_at = since + i64::from(s.give_up_after_mins) * 60_000;
+        let next_at = ended_ms + i64::try_from(s.retry_delay_secs).unwrap_or(i64::MAX / 2) * 1000;
+        let goes_on = result.worth_retrying() && next_at <= give_up_at;
+        if goes_on || attempt.number >= s.max_attempts {
+            // The core retries, or (out of attempts) ends it as
+            // `callback_failed` itself.
+            self.acd
+                .handle_input(now(), acd::Input::CallbackFailed { contact });
+        } else {
+            self.acd
+                .handle_input(now(), acd::Input::ContactLeft { contact });
+            self.dialer.failed_for_good.push((attempt.tenant, contact));
+        }
+        if !self.contacts.get(contact).is_some_and(|_| goes_on) {
+            self.dialer.first_attempt.remove(&contact);
+        }
+    }
+
+    /// On the desk's tick: attempts past the ring timeout end as no answer
+    /// (or unavailable, when the trunk never answered at all), and
+    /// reservations the agent never accepted let the agent go. An attempt
+    /// whose contact left the agent (the agent went offline) hangs up.
+    pub(super) fn sweep_callbacks(&mut self) {
+        let now_i = Instant::now();
+        let mut over = Vec::new();
+        for (contact, a) in &self.dialer.attempts {
+            let ring = Duration::from_secs(u64::from(a.settings.ring_timeout_secs));
+            let still_reserved = self
+                .contacts
+                .get(*contact)
+                .is_some_and(|c| c.phase == Phase::Offered(a.agent));
+            match &a.dialled {
+                _ if !still_reserved => over.push((*contact, AttemptResult::Unavailable, None)),
+                None if now_i >= a.reserved + ring => {
+                    over.push((*contact, AttemptResult::Unavailable, None));
+                }
+                Some(d) if !d.answered && now_i >= d.at + ring => {
+                    let result = if d.progressed {
+                        AttemptResult::NoAnswer
+                    } else {
+                        AttemptResult::Unavailable
+                    };
+                    over.push((*contact, result, Some(487)));
+                }
+                _ => {}
+            }
+        }
+        for (contact, result, code) in over {
+            let still_reserved = self.dialer.attempts.get(&contact).is_some_and(|a| {
+                self.contacts
+                    .get(contact)
+                    .is_some_and(|c| c.phase == Phase::Offered(a.agent))
+            });
+            if still_reserved {
+                self.callback_attempt_over(contact, result, code);
+            } else {
+                // The core already let the contact go (agent offline):
+                // only the call and the stored attempt end here.
+                self.callback_abandoned(contact);
+            }
+        }
+    }
+
+    /// A reservation the core cancelled on its own: hang up, store the
+    /// attempt's end, tell the core nothing.
+    fn callback_abandoned(&mut self, contact: ContactId) {
+        let Some(attempt) = self.dialer.attempts.remove(&contact) else {
+            return;
+        };
+        if let Some(d) = attempt.dialled {
+            self.dialer.by_sip.remove(&d.sip);
+            let store = self.store.clone();
+            let ended_ms = now().as_millis();
+            tokio::spawn(async move {
+                let _ = store
+                    .callback_attempt_ended(
+                        attempt.tenant,
+                        contact,
+                        attempt.number,
+                        AttemptResult::Unavailable,
+                        None,
+                        ended_ms,
+                    )
+                    .await;
+            });
+            self.finish_call(contact, "unavailable");
+        }
+    }
+}
