@@ -105,10 +105,11 @@ impl DigestAlgorithm {
 #[derive(Clone, Debug)]
 pub struct RegistrarConfig {
     /// Challenges offered, in this order. RFC 8760 clients take the first
-    /// they support, but many devices read only the first challenge and fail
-    /// on an algorithm they do not know (sipp 3.6 among them), so the default
-    /// puts MD5 first and SHA-256 second: every device registers, and a
-    /// deployment whose devices all speak SHA-256 lists only that.
+    /// they support, but many devices do not: sipp 3.6 reads only the first
+    /// challenge, and baresip 1.0 (Debian's) gives up when any challenge
+    /// names an algorithm it lacks. So the default offers MD5 alone, as
+    /// Kamailio and Asterisk do; a deployment whose devices speak SHA-256
+    /// lists it (first, or alone).
     pub algorithms: Vec<DigestAlgorithm>,
     /// Shorter asked expiries get 423 Interval Too Brief.
     pub min_expires: u32,
@@ -131,7 +132,7 @@ pub struct RegistrarConfig {
 impl Default for RegistrarConfig {
     fn default() -> Self {
         RegistrarConfig {
-            algorithms: vec![DigestAlgorithm::Md5, DigestAlgorithm::Sha256],
+            algorithms: vec![DigestAlgorithm::Md5],
             min_expires: 60,
             max_expires: 3600,
             default_expires: 3600,

@@ -7,7 +7,12 @@ use crate::validate;
 const ALICE_NUMBER: &str = "234512345678";
 
 fn registrar(now: Instant) -> Registrar {
-    let mut r = Registrar::new(RegistrarConfig::default(), now);
+    // Both algorithms, so that both are tested (the default offers MD5 alone).
+    let config = RegistrarConfig {
+        algorithms: vec![DigestAlgorithm::Md5, DigestAlgorithm::Sha256],
+        ..RegistrarConfig::default()
+    };
+    let mut r = Registrar::new(config, now);
     let account = |username: &str, member| SipAccount {
         tenant: TenantId(1),
         domain: "demo".into(),
@@ -147,6 +152,9 @@ fn a_register_without_credentials_is_challenged_alike_for_anyone() {
         "MD5 first, for devices that read one challenge"
     );
     assert!(known.headers[1].1.contains("algorithm=SHA-256"));
+    let default =
+        Registrar::new(RegistrarConfig::default(), now).challenge(source().ip(), now, false);
+    assert_eq!(default.headers.len(), 1, "MD5 alone by default");
 }
 
 #[test]
