@@ -410,6 +410,50 @@ mod tests {
         assert_eq!(store.texts(contact).len(), total);
     }
 
+    /// The webhook hook: what committed is reported, in order, and only the
+    /// writes that are events; a write that failed is not.
+    #[tokio::test]
+    async fn committed_events_and_only_those_reach_the_webhook_tap() {
+        let store = Arc::new(MemoryStore::default());
+        let (tap, mut events) = Tap::channel(16);
+        let writer = Writer::start(store.clone(), &tap);
+        let (tenant, contact) = (TenantId(1), ContactId(9));
+        writer.write(ContactWrite::Create {
+            id: contact,
+            new: new_contact(tenant),
+        });
+        writer.write(message(tenant, contact, "not an event"));
+        let answered = ContactWrite::Answered {
+            tenant,
+            contact,
+            agent: UserId(3),
+        };
+        assert!(
+            write_and_wait(&writer, answered)
+                .await
+                .expect("ran")
+                .is_ok()
+        );
+        store.refuse_contacts(true);
+        let refused = ContactId(10);
+        let create = ContactWrite::Create {
+            id: refused,
+            new: new_contact(tenant),
+        };
+        assert_eq!(write_and_wait(&writer, create).await.expect("ran"), Err(()));
+        let mut seen = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            seen.push((event.contact, event.kind));
+        }
+        assert_eq!(
+            seen,
+            [
+                (contact, crate::webhooks::EventKind::Created),
+                (contact, crate::webhooks::EventKind::Answered),
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn a_failing_write_in_a_batch_fails_alone() {
         let (writer, store) = writer();

@@ -21,7 +21,9 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 /// Why an endpoint's address was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AddressError {
-    #[error("{0} is a private, loopback or otherwise internal address")]
+    /// The address is kept for tests and callers, not shown: the message
+    /// goes to logs, which carry no addresses.
+    #[error("the URL names a private, loopback or otherwise internal address")]
     Private(IpAddr),
     #[error("the name resolves to no public address")]
     NoPublicAddress,

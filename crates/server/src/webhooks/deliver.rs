@@ -34,10 +34,18 @@ enum AttemptError {
     Address(#[from] AddressError),
     #[error("bad url: {0}")]
     Url(#[from] url::ParseError),
+    /// Without its URL (see the `From` below).
     #[error("request failed: {0}")]
-    Http(#[from] reqwest::Error),
+    Http(reqwest::Error),
     #[error("answered {0}")]
     Status(u16),
+}
+
+impl From<reqwest::Error> for AttemptError {
+    /// reqwest's errors name the URL, and with it an address; logs do not.
+    fn from(e: reqwest::Error) -> Self {
+        AttemptError::Http(e.without_url())
+    }
 }
 
 /// One event for one endpoint.

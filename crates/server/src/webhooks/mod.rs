@@ -166,13 +166,13 @@ impl EventKind {
 }
 
 /// A committed change that is an event.
-#[derive(Debug, Clone, Copy)]
-struct Committed {
-    tenant: TenantId,
-    contact: ContactId,
-    kind: EventKind,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Committed {
+    pub(crate) tenant: TenantId,
+    pub(crate) contact: ContactId,
+    pub(crate) kind: EventKind,
     /// When the desk made the change (ms since the epoch).
-    at: i64,
+    pub(crate) at: i64,
 }
 
 /// Where the desk's writer reports committed changes. The default goes
@@ -198,6 +198,15 @@ impl Tap {
         if events.try_send(committed).is_err() {
             metrics::counter!("switchboard_webhook_events_dropped_total").increment(1);
         }
+    }
+}
+
+impl Tap {
+    /// A tap into a channel of the test's own.
+    #[cfg(test)]
+    pub(crate) fn channel(capacity: usize) -> (Tap, mpsc::Receiver<Committed>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Tap { events: Some(tx) }, rx)
     }
 }
 
@@ -286,4 +295,44 @@ pub async fn apply_endpoints(
         })
         .collect();
     store.set_webhook_endpoints(tenant, &endpoints).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_read_from_toml_and_refuse_what_would_never_deliver() {
+        let settings: WebhookSettings =
+            toml::from_str("allow_private_addresses = true\nmax_attempts = 3").unwrap();
+        assert!(settings.allow_private_addresses);
+        assert_eq!((settings.max_attempts, settings.timeout_secs), (3, 10));
+        assert_eq!(settings.check(), Ok(()));
+        for bad in [
+            "timeout_secs = 0",
+            "max_attempts = 0",
+            "queue_per_endpoint = 0",
+            "retry_base_ms = 0",
+            "retry_base_ms = 5000\nretry_max_ms = 10",
+        ] {
+            let settings: WebhookSettings = toml::from_str(bad).unwrap();
+            assert!(settings.check().is_err(), "{bad}");
+        }
+        assert!(toml::from_str::<WebhookSettings>("alow_private = true").is_err());
+    }
+
+    #[test]
+    fn a_full_tap_drops_instead_of_waiting() {
+        let (tap, mut rx) = Tap::channel(1);
+        let write = |contact| {
+            TimedWrite::now(ContactWrite::Offered {
+                tenant: TenantId(1),
+                contact: ContactId(contact),
+            })
+        };
+        tap.committed(&write(1));
+        tap.committed(&write(2));
+        assert_eq!(rx.try_recv().map(|c| c.contact), Ok(ContactId(1)));
+        assert!(rx.try_recv().is_err(), "the second was dropped");
+    }
 }
