@@ -399,7 +399,7 @@ fn mutated_registers_never_panic() {
     };
     for _ in 0..20_000 {
         let mut msg = base.clone();
-        for _ in 0..1 + next() % 4 {
+        for _ in 0..=(next() % 4) {
             let at = next() % msg.len();
             match next() % 3 {
                 0 => msg[at] = interesting[next() % interesting.len()],
