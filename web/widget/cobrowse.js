@@ -355,7 +355,7 @@ class Session {
   attr(el, name, value, masked) {
     const n = name.toLowerCase();
     if (n.startsWith('on')) return null;
-    if (masked && (n === 'value' || n === 'placeholder')) return n === 'value' ? dots(value) : null;
+    if (masked && (n === 'value' || n === 'placeholder' || n === 'checked')) return n === 'value' ? dots(value) : null;
     if (el.tagName === 'OPTION' && n === 'selected' && fieldMasked(el.closest('select') || el)) return null;
     if (n === 'srcset') return srcset(value);
     if (URL_ATTRS.has(n) || n === 'xlink:href') return absoluteUrl(value);
