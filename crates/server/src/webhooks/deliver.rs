@@ -98,6 +98,11 @@ impl Dispatcher {
                 tracing::warn!(error = %e, "a webhook event could not be built");
             }
         }
+        // The desk's writer is gone (the server is stopping): so are the
+        // endpoints' tasks, after the attempt each may be making.
+        for queue in self.queues.values() {
+            queue.close();
+        }
     }
 
     async fn dispatch(&mut self, committed: Committed) -> Result<(), StoreError> {
