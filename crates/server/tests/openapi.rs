@@ -86,8 +86,9 @@ fn every_route_is_documented_and_every_documented_route_exists() {
 }
 
 /// The served document is the one in the source, and each documented route
-/// reaches a handler on the running server (unauthenticated: 401, 400 or
-/// 200, never the API's 404 for unknown paths nor 405).
+/// reaches a handler on the running server (never the API's 404 for unknown
+/// paths nor 405): without credentials, 401 exactly where the document
+/// names a security scheme.
 #[tokio::test]
 async fn the_server_serves_the_document_and_every_documented_route() {
     let server = TestServer::start().await;
@@ -103,6 +104,10 @@ async fn the_server_serves_the_document_and_every_documented_route() {
     assert_eq!(served, document());
 
     for (method, path) in documented(&served) {
+        let secured = !served["paths"][&path][&method]["security"]
+            .as_array()
+            .expect("security")
+            .is_empty();
         let url = format!(
             "{}{}",
             server.agent,
@@ -123,6 +128,12 @@ async fn the_server_serves_the_document_and_every_documented_route() {
         assert!(
             ![404, 405].contains(&status),
             "{method} {path}: {status} (no such route on the server)"
+        );
+        // What the document says about authentication is what the server does.
+        assert_eq!(
+            status == 401,
+            secured,
+            "{method} {path}: {status} without credentials, documented secured: {secured}"
         );
     }
     // The probe can tell: an undocumented path is the API's 404.
