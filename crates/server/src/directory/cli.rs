@@ -11,7 +11,7 @@ use crate::ids::TenantId;
 use crate::store::{MemberQuery, Store};
 
 /// Days a released number rests before it is given out again.
-const DEFAULT_QUARANTINE_DAYS: u64 = 90;
+const DEFAULT_QUARANTINE_DAYS: u64 = super::members::DEFAULT_QUARANTINE.as_secs() / 86_400;
 
 #[derive(Subcommand)]
 pub enum MemberCommand {

@@ -7,6 +7,10 @@ use crate::store::{Claim, Member, MemberId, Store, StoreError};
 
 use super::number::{NumberFormatError, PermanentNumber};
 
+/// How long a released number rests before anyone may get it again, unless
+/// configured otherwise (`--quarantine-days`).
+pub const DEFAULT_QUARANTINE: Duration = Duration::from_hours(90 * 24);
+
 /// Numbers a member may hold at once.
 pub const MAX_NUMBERS_PER_MEMBER: usize = 8;
 /// Random draws before giving up (each is free with odds near 1 unless the

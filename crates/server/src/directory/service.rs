@@ -33,8 +33,9 @@ impl DirectoryService {
         let memory = Arc::new(MemoryPresence::default());
         tokio::spawn(sweep(Arc::downgrade(&memory)));
         let presence: Arc<dyn Presence> = memory;
-        // The quarantine plays no part at run time: numbers are given out by the CLI.
-        let directory = Directory::new(store, Duration::ZERO);
+        // Numbers are given out by the CLI today; whatever gives them out
+        // at run time keeps the default quarantine.
+        let directory = Directory::new(store, super::members::DEFAULT_QUARANTINE);
         if let Some(agent) = sip {
             let changes = agent.enable_registrar(
                 sip::registrar::RegistrarConfig::default(),
