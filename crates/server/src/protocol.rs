@@ -134,6 +134,13 @@ pub enum VisitorFrame {
         #[serde(default)]
         applied: MediaSettings,
     },
+    /// The visitor accepted the agent's `cobrowse_request`: the join code of
+    /// the co-browse session the widget opened, for the agent's console.
+    CobrowseCode {
+        code: String,
+    },
+    /// The visitor declined the agent's `cobrowse_request`.
+    CobrowseDeclined,
     Ping,
 }
 
@@ -150,6 +157,8 @@ pub const VISITOR_FRAME_TYPES: &[&str] = &[
     "dial_in",
     "dtmf",
     "media_control_result",
+    "cobrowse_code",
+    "cobrowse_declined",
     "ping",
 ];
 
@@ -327,6 +336,10 @@ pub enum AgentFrame {
         contact: i64,
         settings: MediaSettings,
     },
+    /// Asks the visitor of a held contact to share their page (co-browse).
+    CobrowseRequest {
+        contact: i64,
+    },
     Ping,
 }
 
@@ -343,6 +356,7 @@ pub const AGENT_FRAME_TYPES: &[&str] = &[
     "hold",
     "transfer",
     "media_control",
+    "cobrowse_request",
     "ping",
 ];
 
@@ -447,6 +461,9 @@ pub enum ToVisitor {
         id: u64,
         settings: MediaSettings,
     },
+    /// The agent holding the conversation asks to see the visitor's page;
+    /// answered by `cobrowse_code` or `cobrowse_declined`.
+    CobrowseRequest,
     /// The phone-side agent keyed a push code: the widget shows a notice and
     /// opens `url` (one of the tenant's push codes, checked http(s)).
     PushPage {
@@ -588,6 +605,16 @@ pub enum ToAgent {
         id: u64,
         accepted: bool,
         applied: MediaSettings,
+    },
+    /// The visitor accepted this agent's `cobrowse_request`: join the
+    /// co-browse session with `code` (the visitor's consent is given).
+    CobrowseCode {
+        contact: i64,
+        code: String,
+    },
+    /// The visitor declined this agent's `cobrowse_request`.
+    CobrowseDeclined {
+        contact: i64,
     },
     Screenpop {
         contact: i64,

@@ -97,6 +97,7 @@ fn outbound_types_are_documented() {
             id: 1,
             settings: MediaSettings::default(),
         },
+        ToVisitor::CobrowseRequest,
         ToVisitor::PushPage {
             url: String::new(),
             code: String::new(),
@@ -184,6 +185,11 @@ fn outbound_types_are_documented() {
             accepted: true,
             applied: MediaSettings::default(),
         },
+        ToAgent::CobrowseCode {
+            contact: 1,
+            code: "123456".into(),
+        },
+        ToAgent::CobrowseDeclined { contact: 1 },
         ToAgent::Screenpop {
             contact: 1,
             screenpop: Value::Null,

@@ -292,6 +292,11 @@ fn capture(kind: &str, value: &Value) -> Result<Visitor, FrameError> {
     Ok(Visitor::Capture { kind, seq, nodes })
 }
 
+/// A join code as the hub hands them out: exactly six ASCII digits.
+pub fn is_join_code(code: &str) -> bool {
+    code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Parses a frame from the agent's view and checks its values.
 ///
 /// # Errors
@@ -301,11 +306,7 @@ pub fn agent(text: &str) -> Result<FromAgent, FrameError> {
     let frame: FromAgent = typed(&kind, value, AGENT_TYPES)?;
     let invalid = |what: &str| Err(FrameError::new(ErrorCode::Invalid, what.to_owned()));
     match &frame {
-        FromAgent::Join { code }
-            if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            invalid("a join code is six digits")
-        }
+        FromAgent::Join { code } if !is_join_code(code) => invalid("a join code is six digits"),
         FromAgent::Pointer { x, y } if !(x.is_finite() && y.is_finite()) => {
             invalid("pointer coordinates must be numbers")
         }

@@ -211,6 +211,7 @@ impl DeskState {
             AgentFrame::MediaControl { contact, settings } => {
                 self.agent_media_control(user, contact, settings)
             }
+            AgentFrame::CobrowseRequest { contact } => self.agent_cobrowse_request(user, contact),
         };
         if let Err(e) = result {
             self.reply(

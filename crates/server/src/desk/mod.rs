@@ -30,6 +30,7 @@ mod agent;
 mod callback_guard;
 mod callbacks;
 mod calls;
+mod cobrowse;
 mod connections;
 mod conversations;
 mod dial_in;

@@ -181,6 +181,12 @@ impl DeskState {
                 },
                 Some(contact),
             ) => self.visitor_media_result(contact, id, accepted, applied),
+            (VisitorFrame::CobrowseCode { code }, Some(contact)) => {
+                self.visitor_cobrowse_answer(contact, Some(&code))
+            }
+            (VisitorFrame::CobrowseDeclined, Some(contact)) => {
+                self.visitor_cobrowse_answer(contact, None)
+            }
             (VisitorFrame::Callback { phone, at }, None) => self.visitor_callback(conn, &phone, at),
             (VisitorFrame::Callback { phone, .. }, Some(contact)) => {
                 self.waiting_to_callback(contact, &phone)
@@ -230,7 +236,9 @@ impl DeskState {
                 | VisitorFrame::Typing { .. }
                 | VisitorFrame::End
                 | VisitorFrame::Dtmf { .. }
-                | VisitorFrame::MediaControlResult { .. },
+                | VisitorFrame::MediaControlResult { .. }
+                | VisitorFrame::CobrowseCode { .. }
+                | VisitorFrame::CobrowseDeclined,
                 None,
             ) => Err(FrameError::new(
                 ErrorCode::BadState,
