@@ -3,10 +3,12 @@
 //! presence changes, and the console's heartbeat.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use serde::{Deserialize, Serialize};
 
+use super::members::{DirectoryError, NumberRequest};
 use super::number::PermanentNumber;
 use super::presence::{PresenceState, Status};
 use super::service::HEARTBEAT_TTL;
@@ -154,4 +156,131 @@ pub async fn heartbeat(
         "member": member.id,
         "presence": state.directory.presence.get(principal.tenant, member.id),
     })))
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Unavailable(_) => {
+                ApiError::new(StatusCode::CONFLICT, "unavailable", e.to_string())
+            }
+            DirectoryError::NoMember(_) | DirectoryError::NoNumber(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            DirectoryError::Store(e) => e.into(),
+            DirectoryError::Format(_)
+            | DirectoryError::Exhausted
+            | DirectoryError::TooManyNumbers
+            | DirectoryError::BadName
+            | DirectoryError::WeakPassword => ApiError::bad_request(e.to_string()),
+        }
+    }
+}
+
+/// `GET /api/v1/members?q=&offset=&limit=`: every member with their numbers,
+/// unlisted ones too (admins).
+pub async fn admin_list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<ListParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    principal.require(Role::Admin, true)?;
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE || params.q.chars().count() > MAX_SEARCH {
+        return Err(ApiError::bad_request(format!(
+            "limit is 1 to {MAX_PAGE}, search at most {MAX_SEARCH} characters"
+        )));
+    }
+    let query = MemberQuery {
+        search: &params.q,
+        include_unlisted: true,
+        limit,
+        offset: params.offset,
+    };
+    let members = state.store.members(principal.tenant, query).await?;
+    Ok(Json(serde_json::json!({ "members": members })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    name: String,
+    display_name: Option<String>,
+    #[serde(default = "listed_by_default")]
+    listed: bool,
+    /// A number asked for; without it one is drawn.
+    vanity: Option<String>,
+}
+
+fn listed_by_default() -> bool {
+    true
+}
+
+fn number_request(vanity: Option<&str>) -> Result<NumberRequest, ApiError> {
+    Ok(match vanity {
+        Some(text) => {
+            NumberRequest::Vanity(PermanentNumber::parse(text).map_err(DirectoryError::from)?)
+        }
+        None => NumberRequest::Any,
+    })
+}
+
+/// `POST /api/v1/members`: enrols a member (a customer; staff are linked by
+/// the CLI) and gives them a number, drawn or the vanity one if free (409 if not).
+pub async fn admin_create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<NewMember>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    principal.require(Role::Admin, true)?;
+    let request = number_request(body.vanity.as_deref())?;
+    let directory = &state.directory.directory;
+    let display = body.display_name.as_deref().unwrap_or(&body.name);
+    directory
+        .enrol(principal.tenant, &body.name, display, None, body.listed)
+        .await
+        .map_err(|e| match e {
+            DirectoryError::Store(crate::store::StoreError::Conflict { .. }) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "a member of that name exists",
+            ),
+            other => other.into(),
+        })?;
+    // A vanity number that is taken leaves the member enrolled without a
+    // number; the error says why, and `number assign` gives one later.
+    let number = directory
+        .assign(principal.tenant, &body.name, request)
+        .await?;
+    let member = directory.member(principal.tenant, &body.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "member": member, "number": number.to_string() })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveNumber {
+    to: String,
+}
+
+/// `POST /api/v1/numbers/{number}/move {"to": "name"}`: gives a number the
+/// tenant holds to another of its members (admins).
+pub async fn admin_move(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(number): Path<String>,
+    Json(body): Json<MoveNumber>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    principal.require(Role::Admin, true)?;
+    let number = PermanentNumber::parse(&number).map_err(DirectoryError::from)?;
+    state
+        .directory
+        .directory
+        .move_number(principal.tenant, &number, &body.to)
+        .await?;
+    Ok(Json(
+        serde_json::json!({ "number": number.to_string(), "member": body.to }),
+    ))
 }

@@ -155,6 +155,14 @@ pub fn agent_router(state: AppState) -> Router {
             "/directory/heartbeat",
             post(crate::directory::http::heartbeat),
         )
+        .route(
+            "/members",
+            get(crate::directory::http::admin_list).post(crate::directory::http::admin_create),
+        )
+        .route(
+            "/numbers/{number}/move",
+            post(crate::directory::http::admin_move),
+        )
         .route("/openapi.json", get(openapi::document))
         .route("/contacts", get(records::list))
         .route("/contacts.csv", get(records::csv))
