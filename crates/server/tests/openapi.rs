@@ -116,6 +116,7 @@ async fn the_server_serves_the_document_and_every_documented_route() {
                 .replace("{party}", "visitor")
                 .replace("{external_id}", "cust-1")
                 .replace("{name}", "nobody")
+                .replace("{number}", "234567891011")
         );
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let mut request = client.request(method.clone(), &url);
