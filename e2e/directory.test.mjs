@@ -40,3 +40,29 @@ test('a member opening the directory shows online to others, live', async () => 
   await alice.context.close();
   await bob.context.close();
 });
+
+test('an admin enrols a member with a vanity number and moves it', async () => {
+  const { server, browser } = fixture;
+  const ada = await openPage(browser);
+  await loginAgent(ada.page, server.agentUrl, 'ada', DEMO_USERS.ada);
+  await ada.page.goto(`${server.agentUrl}/directory/`);
+  await ada.page.getByTestId('enrol-name').fill('erin');
+  await ada.page.getByTestId('enrol-display').fill('Erin Example');
+  await ada.page.getByTestId('enrol-vanity').fill('5555 6666 7777');
+  await ada.page.getByTestId('enrol-form').getByRole('button', { name: 'Enrol' }).click();
+  await waitForText(ada.page.getByTestId('admin-result'), 'Erin Example enrolled with number 5555 6666 7777.');
+  const members = ada.page.getByTestId('directory-members');
+  await waitForText(members.locator('tr[data-name="erin"]'), /5555 6666 7777/);
+  // The same number again: the server's reason is shown.
+  await ada.page.getByTestId('enrol-name').fill('fred');
+  await ada.page.getByTestId('enrol-vanity').fill('555566667777');
+  await ada.page.getByTestId('enrol-form').getByRole('button', { name: 'Enrol' }).click();
+  await waitForText(ada.page.getByTestId('admin-result'), /not available/);
+  await ada.page.getByTestId('move-number').fill('5555 6666 7777');
+  await ada.page.getByTestId('move-to').fill('dana');
+  await ada.page.getByTestId('move-form').getByRole('button', { name: 'Move' }).click();
+  await waitForText(ada.page.getByTestId('admin-result'), 'moved to dana');
+  await waitForText(members.locator('tr[data-name="dana"]'), /5555 6666 7777/);
+  assert.deepEqual(ada.problems.errors, []);
+  await ada.context.close();
+});

@@ -6,6 +6,8 @@
  * `GET /api/v1/directory/events` (server-sent events) and update the marks in
  * place. While the page is open it sends the viewer's own heartbeat
  * (`POST /api/v1/directory/heartbeat`), so staff show online here too.
+ * Admins also enrol members (`POST /api/v1/members`) and move numbers
+ * (`POST /api/v1/numbers/{number}/move`) from here.
  */
 import { api, requireSession, ApiError } from '/common/api.js';
 import { h, formatTime } from '/common/dom.js';
@@ -100,10 +102,45 @@ async function heartbeat() {
   }
 }
 
+/** The admin forms: each posts, says what happened, and reloads the list. */
+function adminForms() {
+  $('admin').hidden = false;
+  const result = $('admin-result');
+  const submit = (form, send) => form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    try {
+      result.textContent = await send(data);
+      form.reset();
+      await load();
+    } catch (err) {
+      result.textContent = err.message || String(err);
+    }
+  });
+  submit($('enrol'), async (data) => {
+    const body = { name: data.get('name').trim(), listed: data.get('listed') === 'on' };
+    const display = data.get('display_name').trim();
+    const vanity = data.get('vanity').trim();
+    if (display) body.display_name = display;
+    if (vanity) body.vanity = vanity;
+    const { member, number } = await api('/api/v1/members', { method: 'POST', body });
+    return `${member.display_name} enrolled with number ${number}.`;
+  });
+  submit($('move'), async (data) => {
+    const number = data.get('number').trim();
+    const to = data.get('to').trim();
+    await api(`/api/v1/numbers/${encodeURIComponent(number)}/move`, { method: 'POST', body: { to } });
+    return `Number ${number} moved to ${to}.`;
+  });
+}
+
 async function main() {
   const user = await requireSession();
   $('user-name').textContent = user.display_name || user.name;
-  if (user.role === 'admin') $('nav-admin').hidden = false;
+  if (user.role === 'admin') {
+    $('nav-admin').hidden = false;
+    adminForms();
+  }
   $('search').addEventListener('input', () => {
     clearTimeout(searchTimer);
     searchTimer = setTimeout(() => { offset = 0; load(); }, SEARCH_DELAY_MS);
