@@ -217,6 +217,7 @@ pub async fn run(
         Some(sip),
     )
     .await?;
+    directory.follow_desk(desk.stat_events());
     let public_url = config.public_url.clone().or_else(|| {
         let addr = listeners.public.local_addr().ok()?;
         (!addr.ip().is_unspecified()).then(|| format!("http://{addr}"))

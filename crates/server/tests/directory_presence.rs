@@ -170,6 +170,19 @@ async fn a_sip_registration_turns_a_member_online_and_unregistering_offline() {
 }
 
 #[tokio::test]
+async fn an_agents_routing_state_shows_as_presence() {
+    let server = TestServer::start().await;
+    let (alice, mut console) = server.ready_agent("alice").await;
+    let online = alice_becomes(&alice, "online").await;
+    assert_eq!(online["presence"]["devices"], 1);
+    console
+        .send(json!({"type": "status", "state": "not_ready", "reason": "break"}))
+        .await;
+    alice_becomes(&alice, "away").await;
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn the_console_heartbeat_and_bad_directory_queries() {
     let server = TestServer::start().await;
     let bob = server.demo_staff("bob").await;

@@ -2,6 +2,7 @@
 //! staff consoles' heartbeats, and the registrar's accounts kept in step
 //! with the store.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use tracing::warn;
 
 use super::Directory;
 use super::presence::{MemoryPresence, Presence, Status};
+use crate::ids::{TenantId, UserId};
 use crate::store::{MemberId, Store, now_ms};
 
 /// A console heartbeat keeps its member online this long.
@@ -19,6 +21,12 @@ const REGISTER_RATE_PER_SOURCE: u32 = 1000;
 const ACCOUNTS_RELOAD: Duration = Duration::from_secs(30);
 /// The device name presence knows SIP registrations by.
 pub const SIP_DEVICE: &str = "sip";
+/// The device name of an agent's routing state (their console in the ACD).
+pub const ACD_DEVICE: &str = "acd";
+/// How long the staff user -> member mapping is trusted before it is read again.
+const MEMBER_CACHE_TTL_MS: i64 = 60_000;
+/// Staff users whose member is remembered at most.
+const MEMBER_CACHE_CAP: usize = 10_000;
 
 /// What the HTTP handlers reach of the directory.
 #[derive(Clone)]
@@ -52,6 +60,80 @@ impl DirectoryService {
             presence,
             directory,
         }
+    }
+}
+
+impl DirectoryService {
+    /// An agent's ACD state shows as their presence: available is online,
+    /// reserved, busy and wrap-up are busy, not ready is away. Follows the
+    /// desk's stat events until the desk or presence is gone.
+    pub fn follow_desk(&self, events: tokio::sync::broadcast::Receiver<crate::store::StatEvent>) {
+        tokio::spawn(follow_desk(
+            events,
+            Arc::downgrade(&self.presence),
+            self.directory.store().clone(),
+        ));
+    }
+}
+
+fn acd_status(activity: &str) -> Option<Status> {
+    Some(match activity {
+        "available" => Status::Online,
+        "reserved" | "busy" | "wrap_up" => Status::Busy,
+        "not_ready" => Status::Away,
+        "offline" => Status::Offline,
+        _ => return None,
+    })
+}
+
+async fn follow_desk(
+    mut events: tokio::sync::broadcast::Receiver<crate::store::StatEvent>,
+    presence: Weak<dyn Presence>,
+    store: Store,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    // (tenant, staff user) -> their member, and when that was read.
+    let mut members: HashMap<(TenantId, i64), (Option<MemberId>, i64)> = HashMap::new();
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            // Soft state: a skipped change is corrected by the agent's next one.
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => break,
+        };
+        if event.kind != "agent_state" {
+            continue;
+        }
+        let (Some(agent), Some(status)) = (
+            event.agent,
+            event.detail["state"].as_str().and_then(acd_status),
+        ) else {
+            continue;
+        };
+        let now = now_ms();
+        let key = (event.tenant, agent);
+        let member = match members.get(&key) {
+            Some((member, at)) if now - at < MEMBER_CACHE_TTL_MS => *member,
+            _ => {
+                let member = match store.member_by_user(event.tenant, UserId(agent)).await {
+                    Ok(m) => m.map(|m| m.id),
+                    Err(e) => {
+                        warn!(error = %e, "cannot read an agent's directory member");
+                        continue;
+                    }
+                };
+                if members.len() >= MEMBER_CACHE_CAP {
+                    members.clear();
+                }
+                members.insert(key, (member, now));
+                member
+            }
+        };
+        let Some(member) = member else { continue };
+        let Some(presence) = presence.upgrade() else {
+            break;
+        };
+        presence.set(event.tenant, member, ACD_DEVICE, status, now, None);
     }
 }
 
