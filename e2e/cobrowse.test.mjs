@@ -3,14 +3,16 @@
 // masked fields never leave the page (checked on the WebSocket traffic both
 // ways), the agent's pointer shows on the visitor's page, a pushed page opens
 // and the view follows, control needs the visitor's consent, and stop ends
-// the agent's view within a second.
+// the agent's view within a second. The agent can also ask from an open
+// chat ("See the visitor's page"): a decline shows on the console, an accept
+// shows the page without a code or a second question.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { DEMO_USERS, REPO_DIR } from './lib/server.mjs';
-import { loginAgent, openPage, until, waitForText } from './lib/browser.mjs';
+import { loginAgent, loginAvailable, openPage, until, waitForText, widget } from './lib/browser.mjs';
 import { sharedServerAndBrowser } from './lib/hooks.mjs';
 
 const fixture = sharedServerAndBrowser();
@@ -412,4 +414,45 @@ test('mirror and pointer latency, bytes per second idle and busy', async () => {
   assert.ok(percentile(mirror, 99) < 250, 'mirror p99 under 250 ms');
   assert.ok(busy < 100 * 1024, 'a busy page under 100 KB/s');
   await visitor.getByTestId('sb-cobrowse-stop').click();
+});
+
+test('the agent asks from an open chat: a decline shows, an accept shows the page', async () => {
+  const { server, browser } = fixture;
+  const visitorSide = await openPage(browser);
+  const agentSide = await openPage(browser);
+  const visitor = visitorSide.page;
+  const agent = agentSide.page;
+  try {
+    await visitor.goto(`${server.publicUrl}/demo/`);
+    const sales = widget(visitor, 'sales');
+    await waitForText(sales.getByTestId('sb-wait'), /available|wait/i);
+    await sales.getByTestId('sb-launcher').click();
+    await sales.getByTestId('sb-chat-input').fill('Can you see what I see?');
+    await sales.getByTestId('sb-chat-send').click();
+    await loginAvailable(agent, server.agentUrl, 'alice', DEMO_USERS.alice);
+    await agent.getByTestId('offer-accept').click();
+    await waitForText(sales.getByTestId('sb-state'), /connected/i);
+
+    // First the visitor says no: the console says so.
+    const request = agent.getByTestId('cobrowse-request');
+    await request.click();
+    await visitor.getByTestId('sb-cobrowse-decline').click();
+    await waitForText(agent.getByTestId('cobrowse-status'), /declined/i);
+    assert.equal(await agent.getByTestId('cobrowse').getAttribute('data-request'), 'declined');
+
+    // Then yes: the console joins with the visitor's code on its own, and the
+    // one yes is the consent (no second question on the visitor's side).
+    await request.click();
+    await visitor.getByTestId('sb-cobrowse-accept').click();
+    await visitor.getByTestId('sb-cobrowse-banner').waitFor();
+    assert.equal(await visitor.getByTestId('sb-cobrowse-ask').count(), 0, 'asked only once');
+    const view = agent.frameLocator('[data-testid="cobrowse-view"]');
+    await waitForText(view.locator('h1'), 'Welcome to the Demo shop');
+    assert.match(await agent.getByTestId('cobrowse-join-code').inputValue(), /^\d{6}$/);
+    await visitor.getByTestId('sb-cobrowse-stop').click();
+    await waitForText(agent.getByTestId('cobrowse-status'), /stopped/i);
+  } finally {
+    await visitorSide.context.close();
+    await agentSide.context.close();
+  }
 });

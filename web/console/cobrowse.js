@@ -270,6 +270,50 @@ class View {
 
     const session = sessionStorage.getItem(SESSION_KEY);
     if (session) this.open({ type: 'watch', session });
+    this.requestFromContact();
+  }
+
+  /**
+   * "See the visitor's page" beside the open conversation's End button,
+   * shown while the conversation is live (as its compose box is). console.js
+   * sends `cobrowse_request`; the visitor's code comes back as `sb:cobrowse`
+   * and is joined at once, only for a contact this console asked about.
+   */
+  requestFromContact() {
+    const end = document.getElementById('end');
+    const compose = document.getElementById('compose');
+    if (!end || !compose) return;
+    this.asked = new Set();
+    const button = el('button', { type: 'button', className: 'btn', testid: 'cobrowse-request', textContent: 'See the visitor\u2019s page' });
+    end.before(button);
+    const follow = () => {
+      button.hidden = compose.hidden;
+    };
+    follow();
+    new MutationObserver(follow).observe(compose, { attributes: true, attributeFilter: ['hidden'] });
+    button.addEventListener('click', () => {
+      const ask = { contact: null };
+      document.dispatchEvent(new CustomEvent('sb:cobrowse-request', { detail: ask }));
+      if (ask.contact == null) {
+        this.say('Not connected; the request was not sent.');
+        return;
+      }
+      this.asked.add(ask.contact);
+      this.card.dataset.request = 'asked';
+      this.say('Asked the visitor to share their page\u2026');
+    });
+    document.addEventListener('sb:cobrowse', (ev) => {
+      const f = ev.detail;
+      if (!this.asked.delete(f.contact)) return;
+      if (f.type === 'cobrowse_declined') {
+        this.card.dataset.request = 'declined';
+        this.say('The visitor declined to share their page.');
+      } else if (/^\d{6}$/.test(String(f.code))) {
+        this.card.dataset.request = 'accepted';
+        this.codeInput.value = f.code;
+        this.open({ type: 'join', code: f.code });
+      }
+    });
   }
 
   say(text) {

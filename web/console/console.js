@@ -266,6 +266,11 @@ function onFrame(f) {
       if (conv.id === selectedId) callPanel.render();
       break;
     }
+    case 'cobrowse_code':
+    case 'cobrowse_declined':
+      // The visitor's answer to "See the visitor's page" (cobrowse.js).
+      document.dispatchEvent(new CustomEvent('sb:cobrowse', { detail: f }));
+      break;
     case 'screenpop': {
       // Fresh details for a contact (e.g. the visitor moved to another page).
       const offer = offers.get(f.contact);
@@ -539,6 +544,13 @@ function stopTyping() {
     typingSentFor = null;
   }
 }
+
+// "See the visitor's page" (cobrowse.js) asks for the selected contact;
+// the event's detail learns which contact was asked, if any.
+document.addEventListener('sb:cobrowse-request', (ev) => {
+  const conv = conversations.get(selectedId);
+  if (conv?.state === 'connected' && socket?.send({ type: 'cobrowse_request', contact: conv.id })) ev.detail.contact = conv.id;
+});
 
 $('end').addEventListener('click', () => {
   const conv = conversations.get(selectedId);

@@ -41,6 +41,34 @@ export function start({ origin, tenant }) {
   return session;
 }
 
+/**
+ * The agent holding the visitor's conversation asks to see the page (the
+ * chat socket's `cobrowse_request`). The visitor is asked once; on yes a
+ * session starts as "Share this page" starts one, and its join code goes back
+ * over the chat socket (`reply`, a `cobrowse_code` frame) to that agent, whose
+ * console joins with it. The yes stands for the relay's own consent question
+ * too: the first `join_request` naming `agent` is accepted without asking
+ * again (any other agent, or a later join, is asked as usual).
+ */
+export function invite({ origin, tenant, agent, reply }) {
+  if (session?.sharing) return null;
+  const panel = new Panel(null);
+  const who = agent || 'The agent';
+  panel.fill('sb-cobrowse-invite', `${who} would like to see this page. Share it? Passwords and the fields you fill in stay hidden.`, '', [
+    ['Share', 'sb-cobrowse-accept', () => {
+      panel.host.remove();
+      const s = start({ origin, tenant });
+      s.invited = { agent, reply };
+      if (s.code) s.sendInvitedCode();
+    }],
+    ['No thanks', 'sb-cobrowse-decline', () => {
+      reply({ type: 'cobrowse_declined' });
+      panel.show('ended', 'You declined.');
+    }, true],
+  ]);
+  return panel;
+}
+
 /** Whether a field's value must never leave the page. */
 function alwaysMasked(el) {
   const type = (el.getAttribute('type') || '').toLowerCase();
@@ -188,14 +216,20 @@ class Session {
         this.control = !!f.control;
         this.agent = f.agent_name || '';
         if (f.sharing) this.beginSharing();
-        else if (f.code) this.ui.code(f.code);
+        else if (f.code) this.showCode(f.code);
         break;
       case 'code':
-        this.ui.code(f.code);
+        this.showCode(f.code);
         break;
       case 'join_request':
         this.agent = String(f.agent_name || 'An agent');
-        this.ui.ask(this.agent);
+        if (this.invited && (!this.invited.agent || this.invited.agent === this.agent)) {
+          // The visitor said yes to this agent's request a moment ago.
+          this.invited = null;
+          this.accept(true);
+        } else {
+          this.ui.ask(this.agent);
+        }
         break;
       case 'snapshot_request':
         if (this.sharing) this.snapshot();
@@ -229,6 +263,20 @@ class Session {
         }
         break;
     }
+  }
+
+  /** A join code: read out by the visitor, or sent for them to the agent who asked. */
+  showCode(code) {
+    this.code = String(code);
+    if (this.invited) this.sendInvitedCode();
+    else this.ui.code(this.code);
+  }
+
+  sendInvitedCode() {
+    this.invited.reply({ type: 'cobrowse_code', code: this.code });
+    this.ui.fill('sb-cobrowse-waiting', `Connecting ${this.invited.agent || 'the agent'} to this page\u2026`, '', [
+      ['Cancel', 'sb-cobrowse-stop', () => this.stop(), true],
+    ]);
   }
 
   accept(yes) {

@@ -228,6 +228,12 @@
       import(new URL('/widget/cobrowse.js', origin).href)
         .then((m) => m.start({ origin, tenant }))
         .catch((err) => console.error('[switchboard]', err));
+    // The agent holding this conversation asks to see the page.
+    const cobrowseInvite = () =>
+      import(new URL('/widget/cobrowse.js', origin).href)
+        .then((m) => m.invite({ origin, tenant, agent: agentName, reply: (f) => ctx.send(f) }))
+        .catch((err) => console.error('[switchboard]', err));
+    let agentName = '';
     if (!shared.share) {
       shared.share = document.createElement('button');
       shared.share.type = 'button';
@@ -314,6 +320,7 @@
         case 'welcome':
           retries = 0;
           ctx.welcome = f;
+          if (f.agent_name) agentName = String(f.agent_name);
           backlog = [];
           if (f.resume) store.set(resumeKey, f.resume);
           {
@@ -350,6 +357,12 @@
           break;
         case 'push_page':
           if (!pushPage(f)) return; // not an http(s) URL: ignored
+          break;
+        case 'connected':
+          agentName = String(f.agent_name || '');
+          break;
+        case 'cobrowse_request':
+          cobrowseInvite();
           break;
         case 'pong':
           return;
