@@ -33,6 +33,8 @@ const ALWAYS_MASKED_AUTOCOMPLETE = /\b(cc-number|cc-csc|cc-exp|one-time-code|cur
 const ALWAYS_MASKED_NAME = /(^|[^a-z])(pass(word)?|pin|cvc|cvv|otp|card.?number|iban)([^a-z]|$)/i;
 
 let session = null;
+/** The visitor is being asked (`invite`). */
+let invitation = null;
 
 /** Starts (or resumes) sharing for the widget of `tenant` served from `origin`. */
 export function start({ origin, tenant }) {
@@ -51,8 +53,9 @@ export function start({ origin, tenant }) {
  * again (any other agent, or a later join, is asked as usual).
  */
 export function invite({ origin, tenant, agent, reply }) {
-  if (session?.sharing) return null;
-  const panel = new Panel(null);
+  // Already shared, or the question is on screen: a repeated request adds nothing.
+  if (session?.sharing || invitation?.host.isConnected) return null;
+  const panel = (invitation = new Panel(null));
   const who = agent || 'The agent';
   panel.fill('sb-cobrowse-invite', `${who} would like to see this page. Share it? Passwords and the fields you fill in stay hidden.`, '', [
     ['Share', 'sb-cobrowse-accept', () => {
@@ -62,6 +65,7 @@ export function invite({ origin, tenant, agent, reply }) {
       if (s.code) s.sendInvitedCode();
     }],
     ['No thanks', 'sb-cobrowse-decline', () => {
+      invitation = null;
       reply({ type: 'cobrowse_declined' });
       panel.show('ended', 'You declined.');
     }, true],
@@ -223,11 +227,13 @@ class Session {
         break;
       case 'join_request':
         this.agent = String(f.agent_name || 'An agent');
+        // The visitor said yes to this agent's request a moment ago: that
+        // yes answers this question, once, and only for that agent.
         if (this.invited && (!this.invited.agent || this.invited.agent === this.agent)) {
-          // The visitor said yes to this agent's request a moment ago.
           this.invited = null;
           this.accept(true);
         } else {
+          this.invited = null;
           this.ui.ask(this.agent);
         }
         break;
