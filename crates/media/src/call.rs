@@ -60,6 +60,11 @@ pub(crate) enum Command {
         digits: String,
         reply: oneshot::Sender<Result<(), MediaError>>,
     },
+    DetectProgress {
+        leg: LegId,
+        stage: crate::cpd::Stage,
+        reply: oneshot::Sender<Result<(), MediaError>>,
+    },
     RemoveLeg {
         leg: LegId,
         reply: oneshot::Sender<()>,
@@ -208,6 +213,12 @@ impl CallTask {
             }
             Command::SetRtpPeer { leg, peer, reply } => {
                 let result = self.rtp_leg(leg).map(|l| l.set_peer(peer, Instant::now()));
+                let _ = reply.send(result);
+            }
+            Command::DetectProgress { leg, stage, reply } => {
+                let result = self
+                    .rtp_leg(leg)
+                    .map(|l| crate::cpd::apply(&mut l.progress, stage));
                 let _ = reply.send(result);
             }
             Command::SendDtmf { leg, digits, reply } => {
@@ -521,6 +532,18 @@ impl CallTask {
                     if let Some(source) = self.party_opposite(role) {
                         self.keyframe_from(source, KeyframeRequestKind::Pli, true, Instant::now());
                     }
+                }
+                LegOutput::Progress(progress) => {
+                    tracing::debug!(
+                        tag = self.tag.0,
+                        leg = from.0,
+                        ?progress,
+                        "call progress heard"
+                    );
+                    self.pending_events.push(MediaEventKind::Progress {
+                        leg: from,
+                        progress,
+                    });
                 }
                 LegOutput::Dtmf(digit) => {
                     tracing::debug!(tag = self.tag.0, leg = from.0, "dtmf digit received");

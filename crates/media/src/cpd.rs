@@ -329,6 +329,24 @@ impl ProgressDetector {
     }
 }
 
+/// Where a call's detection starts from ([`crate::Call::detect_progress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Dialled: early media may carry a fax tone or an announcement.
+    Early,
+    /// Answered: the greeting heuristic starts (a detector is started
+    /// here if there was none).
+    Answered,
+}
+
+/// A leg's detector after `stage`.
+pub(crate) fn apply(detector: &mut Option<ProgressDetector>, stage: Stage) {
+    let d = detector.get_or_insert_with(|| ProgressDetector::new(CpdConfig::default()));
+    if stage == Stage::Answered {
+        d.answered();
+    }
+}
+
 /// Whole blocks in `ms` milliseconds, rounded up.
 fn blocks(ms: u32) -> u32 {
     ms.div_ceil(BLOCK_MS)

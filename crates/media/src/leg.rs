@@ -140,6 +140,8 @@ pub(crate) enum LegOutput {
     Failed(String),
     /// A DTMF digit from a phone (RTP legs only).
     Dtmf(char),
+    /// What call progress detection heard (RTP legs only).
+    Progress(crate::cpd::Progress),
 }
 
 pub(crate) struct WebrtcLeg {

@@ -202,6 +202,9 @@ pub enum MediaEventKind {
         role: LegRole,
         digit: char,
     },
+    /// Call progress detection's verdict on a phone's leg
+    /// ([`Call::detect_progress`]).
+    Progress { leg: LegId, progress: cpd::Progress },
 }
 
 /// Cheap, cloneable handle to the media engine.
@@ -392,6 +395,15 @@ impl Call {
     /// no telephone-event.
     pub async fn send_dtmf(&self, leg: LegId, digits: String) -> Result<(), MediaError> {
         self.ask(|reply| Command::SendDtmf { leg, digits, reply })
+            .await?
+    }
+
+    /// Starts call progress detection on an RTP leg's incoming audio
+    /// (`Stage::Early`), or tells it the call was answered
+    /// (`Stage::Answered`); what it hears comes as
+    /// [`MediaEventKind::Progress`], once.
+    pub async fn detect_progress(&self, leg: LegId, stage: cpd::Stage) -> Result<(), MediaError> {
+        self.ask(|reply| Command::DetectProgress { leg, stage, reply })
             .await?
     }
 

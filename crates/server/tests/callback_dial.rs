@@ -145,10 +145,14 @@ struct Accepted {
 }
 
 impl Accepted {
-    /// Waits for the phone's answer to assign the contact to pat.
+    /// Waits for the phone's answer to assign the contact to pat (after
+    /// call progress detection's wait).
     async fn assigned(&mut self, console: &mut Ws) {
         if !self.assigned {
-            console.until_type("assigned").await;
+            // Talking: the test phone sends once our media reaches it.
+            self.agent
+                .talk_until_frame(440.0, console, |f| f["type"] == "assigned")
+                .await;
             self.assigned = true;
         }
     }
@@ -354,5 +358,102 @@ async fn an_unanswered_phone_is_tried_until_the_attempts_run_out() {
     }
     let body = record(&server, contact, |r| r["ended_at"].is_i64()).await;
     assert_eq!(body["outcome"], "callback-failed", "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_restart_between_attempts_continues_the_count() {
+    if !have_sipp() {
+        return;
+    }
+    let phone = RtpPhone::start(1000.0).await;
+    let mut visitor = visitor_phone("callback_busy_then_answer.xml", 2, &phone);
+    // A long delay: the retry comes only from the line rebuilt after the
+    // restart (a rebuilt callback is routed at once).
+    let server = TestServer::builder()
+        .tenant(&backco(visitor.port, &[("retry_delay_secs", 600)]))
+        .start()
+        .await;
+    let mut console = ready_pat(&server).await;
+    let _ws = ask_callback(&server).await;
+    let busy = match accept_callback(&mut console, 1).await {
+        Err(cancelled) => cancelled,
+        Ok(_) => console.until_type("offer_cancelled").await,
+    };
+    let contact = busy["contact"].as_i64().unwrap();
+    attempts_when(&server, contact, |a| {
+        a.first().is_some_and(|a| a.result == AttemptResult::Busy)
+    })
+    .await;
+    drop(console);
+
+    let server = server.restart().await;
+    let mut console = ready_pat(&server).await;
+    // The second attempt, numbered so, without waiting out the delay.
+    let mut again = accept_callback(&mut console, 2)
+        .await
+        .expect("the phone answers");
+    assert_eq!(again.contact, contact);
+    again.assigned(&mut console).await;
+    let attempts = attempts_when(&server, contact, |a| {
+        a.len() == 2 && a[1].result != AttemptResult::Dialing
+    })
+    .await;
+    assert_eq!(
+        attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(
+        results(&attempts),
+        [
+            (AttemptResult::Busy, Some(486)),
+            (AttemptResult::Answered, Some(200))
+        ]
+    );
+    console
+        .send(json!({"type": "end", "contact": contact}))
+        .await;
+    assert_eq!(visitor.exit_code().await, 0, "sipp: {}", visitor.logs());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_fax_answering_ends_the_callback_by_the_links_policy() {
+    if !have_sipp() {
+        return;
+    }
+    // The phone answers and sends a fax's answer tone (CED, 2100 Hz).
+    let phone = RtpPhone::start(2100.0).await;
+    let mut visitor = visitor_phone("uas-answer.xml", 1, &phone);
+    let server = TestServer::builder()
+        .tenant(&backco(visitor.port, &[]))
+        .start()
+        .await;
+    let mut console = ready_pat(&server).await;
+    let _ws = ask_callback(&server).await;
+    let cancelled = match accept_callback(&mut console, 1).await {
+        Err(cancelled) => cancelled,
+        // The test phone starts sending once our media reaches it.
+        Ok(mut accepted) => {
+            accepted
+                .agent
+                .talk_until_frame(440.0, &mut console, |f| f["type"] == "offer_cancelled")
+                .await
+        }
+    };
+    assert_eq!(cancelled["reason"], "fax", "{cancelled}");
+    let contact = cancelled["contact"].as_i64().unwrap();
+    // The server hangs up on the fax machine.
+    assert_eq!(visitor.exit_code().await, 0, "sipp: {}", visitor.logs());
+    let attempts = attempts_when(&server, contact, |a| {
+        a.first()
+            .is_some_and(|a| a.result != AttemptResult::Dialing)
+    })
+    .await;
+    assert_eq!(results(&attempts), [(AttemptResult::Fax, Some(200))]);
+    // `on_fax = "give_up"` (the default): no second attempt.
+    let body = record(&server, contact, |r| r["ended_at"].is_i64()).await;
+    assert_eq!(body["outcome"], "callback-failed", "{body}");
+    assert_eq!(body["callback_attempts"].as_array().map(Vec::len), Some(1));
     server.stop().await;
 }

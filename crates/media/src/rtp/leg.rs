@@ -128,6 +128,8 @@ pub(crate) struct RtpLeg {
     pub(crate) timeout: Instant,
     pub(crate) frames_in: u64,
     frames_out: u64,
+    /// Call progress detection on what the phone sends (`cpd`), when asked.
+    pub(crate) progress: Option<crate::cpd::ProgressDetector>,
     rtp: Arc<UdpSocket>,
     rtcp: Arc<UdpSocket>,
     receiver: AbortHandle,
@@ -188,6 +190,7 @@ impl RtpLeg {
             timeout: never(now),
             frames_in: 0,
             frames_out: 0,
+            progress: None,
             rtp,
             rtcp,
             receiver,
@@ -403,6 +406,9 @@ impl RtpLeg {
         let contiguous = match inward.jitter.pop() {
             Playout::Frame(payload) => {
                 g711::decode(codec, &payload, &mut inward.pcm);
+                if let Some(found) = self.progress.as_mut().and_then(|d| d.push(&inward.pcm)) {
+                    out.push(LegOutput::Progress(found));
+                }
                 // A phone may send other packet sizes; the bridge gets 20 ms.
                 inward.pcm.resize(FRAME, 0);
                 inward.last.clone_from(&inward.pcm);

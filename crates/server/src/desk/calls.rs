@@ -518,6 +518,7 @@ impl DeskState {
                 self.call_progress(contact);
             }
             MediaEventKind::Dtmf { leg, digit, .. } => self.phone_digit(contact, leg, digit),
+            MediaEventKind::Progress { progress, .. } => self.callback_progress(contact, progress),
             MediaEventKind::LegFailed { leg, role, reason } => {
                 tracing::debug!(contact = contact.0, ?role, reason, "call leg failed");
                 match role {
@@ -525,6 +526,9 @@ impl DeskState {
                     LegRole::Agent if call.agent_leg != Some(leg) => {}
                     LegRole::Visitor | LegRole::Agent => {
                         metrics::counter!("switchboard_call_legs_failed_total").increment(1);
+                        if self.callback_media_failed(contact) {
+                            return;
+                        }
                         self.finish_call(contact, "media_failed");
                         self.end_contact(contact, Sender::System);
                     }

@@ -64,7 +64,9 @@ impl Default for CallbackSettings {
             give_up_after_mins: 24 * 60,
             ring_timeout_secs: 30,
             on_fax: MachinePolicy::GiveUp,
-            on_machine: MachinePolicy::Retry,
+            // The greeting heuristic guesses: by default the agent hears the
+            // machine and may leave a message.
+            on_machine: MachinePolicy::Connect,
         }
     }
 }
@@ -85,6 +87,17 @@ impl CallbackSettings {
             return Err("callback.give_up_after_mins must be 1-20160".to_owned());
         }
         Ok(())
+    }
+
+    /// Whether an attempt that ended so is tried again (attempts and time
+    /// permitting): busy, unanswered and unavailable phones, and fax or
+    /// machine answers when the link says retry.
+    pub fn retries(&self, result: AttemptResult) -> bool {
+        match result {
+            AttemptResult::Fax => self.on_fax == MachinePolicy::Retry,
+            AttemptResult::Machine => self.on_machine == MachinePolicy::Retry,
+            r => r.worth_retrying(),
+        }
     }
 
     pub fn plan(&self) -> acd::CallbackPlan {

@@ -22,6 +22,7 @@
 //! agent beyond the link's ring timeout: the sweep on the desk's tick ends
 //! such attempts.
 
+mod progress;
 mod sip_events;
 mod storage;
 
@@ -39,8 +40,8 @@ use crate::{
     phone::codes::Keyed,
     protocol::{CallState, ToAgent},
     store::{
-        AttemptResult, CallMedia, CallbackDial, CallbackSettings, ContactWrite, Outcome,
-        PhoneDirection, PhoneRecord,
+        AttemptResult, CallMedia, CallbackDial, CallbackSettings, ContactWrite, MachinePolicy,
+        Outcome, PhoneDirection, PhoneRecord,
     },
 };
 
@@ -67,7 +68,9 @@ struct Dialled {
     /// The phone sent a provisional response: the trunk is alive, so a
     /// later timeout is the phone not answering, not the trunk.
     progressed: bool,
-    answered: bool,
+    /// When the phone answered: the agent is connected once call progress
+    /// detection has had its say (`progress.rs`).
+    answered: Option<Instant>,
 }
 
 /// The callbacks being dialled, per contact, and their SIP calls.
@@ -81,6 +84,9 @@ pub(super) struct Dialer {
     /// Callbacks that ended for good, whose record must say
     /// `callback_failed`: written after the core's own `left` write.
     failed_for_good: Vec<(TenantId, ContactId)>,
+    /// Callbacks just connected: their call is connected again once the
+    /// core has assigned them.
+    connected: Vec<ContactId>,
 }
 
 impl Dialer {
@@ -139,6 +145,11 @@ impl DeskState {
     /// Dials whatever became due, and writes the records of callbacks that
     /// ended for good. Runs after each turn of the desk's loop.
     pub(super) async fn dial_due_callbacks(&mut self) {
+        for contact in std::mem::take(&mut self.dialer.connected) {
+            // The assignment set the call back to connecting (as for a
+            // browser call, whose agent joins next); this one's legs are up.
+            self.call_progress(contact);
+        }
         for (tenant, contact) in std::mem::take(&mut self.dialer.failed_for_good) {
             self.writer.write(ContactWrite::Ended {
                 tenant,
@@ -213,6 +224,10 @@ impl DeskState {
                 return Err(AttemptResult::Unavailable);
             }
         };
+        // Fax tones and announcements may come as early media.
+        if let Err(e) = handle.detect_progress(leg, media::cpd::Stage::Early).await {
+            tracing::debug!(contact = contact.0, error = %e, "call progress detection did not start");
+        }
         let dial = sip::Dial {
             tenant: tenant.into(),
             trunk: trunk.clone(),
@@ -276,7 +291,7 @@ impl DeskState {
             sip,
             at: Instant::now(),
             progressed: false,
-            answered: false,
+            answered: None,
         });
         let attempt = a.number;
         metrics::counter!("switchboard_callback_attempts_total").increment(1);
@@ -307,7 +322,10 @@ impl DeskState {
         let ended_ms = now().as_millis();
         let dialled = attempt.dialled.as_ref();
         if let Some(d) = dialled {
-            self.dialer.by_sip.remove(&d.sip);
+            if result != AttemptResult::Answered {
+                // An answered call's later hang-up still comes here.
+                self.dialer.by_sip.remove(&d.sip);
+            }
             let store = self.store.clone();
             let (tenant, number) = (attempt.tenant, attempt.number);
             tokio::spawn(async move {
@@ -331,6 +349,7 @@ impl DeskState {
         if result == AttemptResult::Answered {
             self.acd
                 .handle_input(now(), acd::Input::CallbackConnected { contact });
+            self.dialer.connected.push(contact);
             return;
         }
         self.finish_call(contact, result.name());
@@ -362,7 +381,7 @@ impl DeskState {
         let s = attempt.settings;
         let give_up_at = since + i64::from(s.give_up_after_mins) * 60_000;
         let next_at = ended_ms + i64::try_from(s.retry_delay_secs).unwrap_or(i64::MAX / 2) * 1000;
-        let goes_on = result.worth_retrying() && next_at <= give_up_at;
+        let goes_on = s.retries(result) && next_at <= give_up_at;
         if goes_on || attempt.number >= s.max_attempts {
             // The core retries, or (out of attempts) ends it as
             // `callback_failed` itself.
@@ -396,13 +415,17 @@ impl DeskState {
                 None if now_i >= a.reserved + ring => {
                     over.push((*contact, AttemptResult::Unavailable, None));
                 }
-                Some(d) if !d.answered && now_i >= d.at + ring => {
+                Some(d) if d.answered.is_none() && now_i >= d.at + ring => {
                     let result = if d.progressed {
                         AttemptResult::NoAnswer
                     } else {
                         AttemptResult::Unavailable
                     };
                     over.push((*contact, result, Some(487)));
+                }
+                Some(d) if d.answered.is_some_and(|at| now_i >= at + a.verdict_wait()) => {
+                    // Nothing heard that the link's policy acts on.
+                    over.push((*contact, AttemptResult::Answered, Some(200)));
                 }
                 _ => {}
             }
@@ -421,6 +444,18 @@ impl DeskState {
                 self.callback_abandoned(contact);
             }
         }
+    }
+
+    /// A leg of a callback's call failed while it was being dialled (the
+    /// phone sent no media, the agent's browser went away): the attempt
+    /// ends as unavailable and is retried like one. False when `contact` is
+    /// no callback being dialled.
+    pub(super) fn callback_media_failed(&mut self, contact: ContactId) -> bool {
+        if !self.dialer.attempts.contains_key(&contact) {
+            return false;
+        }
+        self.callback_attempt_over(contact, AttemptResult::Unavailable, None);
+        true
     }
 
     /// A reservation the core cancelled on its own: hang up, store the
@@ -446,6 +481,21 @@ impl DeskState {
                     .await;
             });
             self.finish_call(contact, "unavailable");
+        }
+    }
+}
+
+impl Attempt {
+    /// How long after the answer the core waits for call progress
+    /// detection before it assigns the contact (the agent is bridged to the
+    /// phone meanwhile): long enough for a fax's answer tone (T.30: CED
+    /// starts 1.8-2.5 s after the answer, and is heard in 0.4 s), and for
+    /// the greeting heuristic when the link acts on machines.
+    fn verdict_wait(&self) -> Duration {
+        if self.settings.on_machine == MachinePolicy::Connect {
+            Duration::from_millis(3_500)
+        } else {
+            Duration::from_millis(u64::from(media::cpd::CpdConfig::default().decide_within))
         }
     }
 }

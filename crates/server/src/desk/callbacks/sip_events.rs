@@ -37,7 +37,7 @@ impl DeskState {
             } => {
                 self.callback_peer(contact, &media).await;
                 if let Some(d) = self.dialled_mut(contact) {
-                    d.answered = true;
+                    d.answered = Some(tokio::time::Instant::now());
                 }
                 if let Some(p) = self
                     .contacts
@@ -50,7 +50,10 @@ impl DeskState {
                     p.record.answered_at = Some(crate::desk::now().0);
                 }
                 self.set_call_state(contact, CallState::Connecting);
-                self.callback_attempt_over(contact, AttemptResult::Answered, Some(200));
+                // The agent hears the phone at once; the core assigns the
+                // contact once call progress detection has had its say
+                // (`progress.rs`, or the sweep after the verdict wait).
+                self.detect_answered(contact).await;
                 self.call_progress(contact);
             }
             E::Failed { code, .. } => {
