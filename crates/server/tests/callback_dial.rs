@@ -358,6 +358,23 @@ async fn an_unanswered_phone_is_tried_until_the_attempts_run_out() {
     }
     let body = record(&server, contact, |r| r["ended_at"].is_i64()).await;
     assert_eq!(body["outcome"], "callback-failed", "{body}");
+
+    // The supervisor's list shows it failed, with its attempts; an agent
+    // may not see the list, and another queue's list is empty.
+    let sid = server.staff("backco", "sid", "pw-sid").await;
+    let (status, list) = sid.get("/api/v1/callbacks?queue=sales").await;
+    assert_eq!(status, 200, "{list}");
+    let entry = &list["callbacks"][0];
+    assert_eq!(entry["contact"], contact, "{list}");
+    assert_eq!(entry["status"], "failed", "{list}");
+    assert_eq!(entry["attempts"], 2, "{list}");
+    assert_eq!(entry["queue"], "sales", "{list}");
+    assert_eq!(entry["phone"], VISITOR, "{list}");
+    let (_, other) = sid.get("/api/v1/callbacks?queue=billing").await;
+    assert_eq!(other["callbacks"], json!([]), "{other}");
+    let pat = server.staff("backco", "pat", "pw-pat").await;
+    let (status, _) = pat.get("/api/v1/callbacks").await;
+    assert_eq!(status, 403);
     server.stop().await;
 }
 
@@ -385,6 +402,10 @@ async fn a_restart_between_attempts_continues_the_count() {
         a.first().is_some_and(|a| a.result == AttemptResult::Busy)
     })
     .await;
+    let sid = server.staff("backco", "sid", "pw-sid").await;
+    let (_, list) = sid.get("/api/v1/callbacks").await;
+    assert_eq!(list["callbacks"][0]["status"], "pending", "{list}");
+    assert_eq!(list["callbacks"][0]["attempts"], 1, "{list}");
     drop(console);
 
     let server = server.restart().await;

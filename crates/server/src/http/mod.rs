@@ -11,6 +11,7 @@
 
 mod admin;
 pub mod assets;
+mod callbacks;
 mod calls;
 pub mod error;
 pub mod limit;
@@ -169,6 +170,7 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/contacts/{id}", get(records::one))
         .route("/contacts/{id}/events", get(admin::contact_events))
         .route("/contacts/{id}/recordings/{party}", get(calls::recording))
+        .route("/callbacks", get(callbacks::list))
         .route("/calls/lookup", get(phone::lookup))
         .route("/calls/{id}/listen", post(calls::listen))
         .route(

@@ -296,6 +296,79 @@ impl Store {
     }
 }
 
+/// A callback as the supervisor's list shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallbackEntry {
+    pub contact: i64,
+    pub queue: String,
+    pub link: String,
+    pub phone: String,
+    /// `pending` (waiting for an agent or its retry), `scheduled` (a time
+    /// ahead), `in_progress` (an agent reserved or talking), `failed`.
+    pub status: &'static str,
+    pub requested_at: i64,
+    /// The time the visitor picked, if any.
+    pub scheduled_for: Option<i64>,
+    pub attempts: u32,
+}
+
+/// The most callbacks one list shows.
+const LIST_LIMIT: i64 = 500;
+
+impl Store {
+    /// A tenant's callbacks that are not over, and those that failed, newest
+    /// first; `queue` narrows to one queue by name.
+    pub async fn callback_list(
+        &self,
+        tenant: TenantId,
+        queue: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Vec<CallbackEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.id, q.name AS queue, l.slug AS link, c.state, c.outcome, c.routing, \
+             c.created_at, (SELECT COUNT(*) FROM callback_attempts a \
+             WHERE a.tenant_id = c.tenant_id AND a.contact_id = c.id) AS attempts \
+             FROM contacts c JOIN links l ON l.id = c.link_id AND l.tenant_id = c.tenant_id \
+             JOIN queues q ON q.id = l.queue_id AND q.tenant_id = c.tenant_id \
+             WHERE c.tenant_id = $1 AND c.media = 'callback' \
+             AND (c.ended_at IS NULL OR c.outcome = 'callback-failed') \
+             AND ($2 = '' OR q.name = $2) \
+             ORDER BY c.created_at DESC, c.id DESC LIMIT $3",
+        )
+        .bind(tenant.0)
+        .bind(queue.unwrap_or(""))
+        .bind(LIST_LIMIT)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let routing: crate::routing::ContactRouting =
+                    serde_json::from_str(&r.try_get::<String, _>("routing")?)
+                        .map_err(|e| StoreError::Corrupt(format!("contact routing: {e}")))?;
+                let request = routing.callback.unwrap_or_default();
+                let state: String = r.try_get("state")?;
+                let outcome: Option<String> = r.try_get("outcome")?;
+                let status = match (outcome.as_deref(), state.as_str()) {
+                    (Some("callback-failed"), _) => "failed",
+                    (_, "offered" | "connected") => "in_progress",
+                    _ if request.not_before.is_some_and(|t| t > now_ms) => "scheduled",
+                    _ => "pending",
+                };
+                Ok(CallbackEntry {
+                    contact: r.try_get("id")?,
+                    queue: r.try_get("queue")?,
+                    link: r.try_get("link")?,
+                    phone: request.phone,
+                    status,
+                    requested_at: r.try_get("created_at")?,
+                    scheduled_for: request.not_before,
+                    attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ use sqlx::{
 };
 
 pub use callbacks::{
-    AttemptResult, CallbackAttempt, CallbackDial, CallbackSettings, MachinePolicy,
+    AttemptResult, CallbackAttempt, CallbackDial, CallbackEntry, CallbackSettings, MachinePolicy,
 };
 pub use calls::{CallMedia, CallRecord, CallRoute, ContactMedia, LinkCalls, TenantCalls};
 pub use contact_writes::{ContactWrite, TimedWrite, Written};
