@@ -27,6 +27,7 @@ mod sip_events;
 mod storage;
 
 pub(crate) use storage::CallbackAttempts;
+use storage::{AttemptWrite, AttemptWriter};
 
 use std::collections::HashMap;
 
@@ -87,6 +88,8 @@ pub(super) struct Dialer {
     /// Callbacks just connected: their call is connected again once the
     /// core has assigned them.
     connected: Vec<ContactId>,
+    /// Stores the attempts in order (started when first needed).
+    writer: Option<AttemptWriter>,
 }
 
 impl Dialer {
@@ -296,14 +299,11 @@ impl DeskState {
         let attempt = a.number;
         metrics::counter!("switchboard_callback_attempts_total").increment(1);
         self.set_call_state(contact, CallState::Ringing);
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store
-                .callback_attempt_started(tenant, contact, attempt, at_ms)
-                .await
-            {
-                tracing::error!(contact = contact.0, error = %e, "storing a callback attempt failed");
-            }
+        self.attempt_write(AttemptWrite::Started {
+            tenant,
+            contact,
+            attempt,
+            at: at_ms,
         });
         Ok(())
     }
@@ -326,15 +326,13 @@ impl DeskState {
                 // An answered call's later hang-up still comes here.
                 self.dialer.by_sip.remove(&d.sip);
             }
-            let store = self.store.clone();
-            let (tenant, number) = (attempt.tenant, attempt.number);
-            tokio::spawn(async move {
-                if let Err(e) = store
-                    .callback_attempt_ended(tenant, contact, number, result, sip_code, ended_ms)
-                    .await
-                {
-                    tracing::error!(contact = contact.0, error = %e, "storing a callback attempt's end failed");
-                }
+            self.attempt_write(AttemptWrite::Ended {
+                tenant: attempt.tenant,
+                contact,
+                attempt: attempt.number,
+                result,
+                sip_code,
+                at: ended_ms,
             });
         }
         metrics::counter!("switchboard_callback_attempt_results_total", "result" => result.name())
@@ -446,6 +444,14 @@ impl DeskState {
         }
     }
 
+    fn attempt_write(&mut self, write: AttemptWrite) {
+        let store = &self.store;
+        self.dialer
+            .writer
+            .get_or_insert_with(|| AttemptWriter::start(store.clone()))
+            .write(write);
+    }
+
     /// A leg of a callback's call failed while it was being dialled (the
     /// phone sent no media, the agent's browser went away): the attempt
     /// ends as unavailable and is retried like one. False when `contact` is
@@ -466,19 +472,13 @@ impl DeskState {
         };
         if let Some(d) = attempt.dialled {
             self.dialer.by_sip.remove(&d.sip);
-            let store = self.store.clone();
-            let ended_ms = now().as_millis();
-            tokio::spawn(async move {
-                let _ = store
-                    .callback_attempt_ended(
-                        attempt.tenant,
-                        contact,
-                        attempt.number,
-                        AttemptResult::Unavailable,
-                        None,
-                        ended_ms,
-                    )
-                    .await;
+            self.attempt_write(AttemptWrite::Ended {
+                tenant: attempt.tenant,
+                contact,
+                attempt: attempt.number,
+                result: AttemptResult::Unavailable,
+                sip_code: None,
+                at: now().as_millis(),
             });
             self.finish_call(contact, "unavailable");
         }

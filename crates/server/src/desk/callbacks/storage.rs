@@ -89,3 +89,76 @@ impl CallbackAttempts for crate::desk::memory::MemoryStore {
         Box::pin(async { Ok(0) })
     }
 }
+
+/// One change to a stored attempt.
+pub(super) enum AttemptWrite {
+    Started {
+        tenant: TenantId,
+        contact: ContactId,
+        attempt: u32,
+        at: i64,
+    },
+    Ended {
+        tenant: TenantId,
+        contact: ContactId,
+        attempt: u32,
+        result: AttemptResult,
+        sip_code: Option<u16>,
+        at: i64,
+    },
+}
+
+/// How many attempt writes may wait for the database; beyond it they are
+/// dropped and counted (a stalled database must not stall the desk).
+const BACKLOG: usize = 1024;
+
+/// Attempt writes in the order they were made (an attempt's end never
+/// overtakes its start), by one task beside the desk.
+pub(super) struct AttemptWriter {
+    tx: tokio::sync::mpsc::Sender<AttemptWrite>,
+}
+
+impl AttemptWriter {
+    pub(super) fn start(store: std::sync::Arc<dyn crate::desk::storage::DeskStorage>) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<AttemptWrite>(BACKLOG);
+        tokio::spawn(async move {
+            while let Some(write) = rx.recv().await {
+                let stored = match write {
+                    AttemptWrite::Started {
+                        tenant,
+                        contact,
+                        attempt,
+                        at,
+                    } => {
+                        store
+                            .callback_attempt_started(tenant, contact, attempt, at)
+                            .await
+                    }
+                    AttemptWrite::Ended {
+                        tenant,
+                        contact,
+                        attempt,
+                        result,
+                        sip_code,
+                        at,
+                    } => {
+                        store
+                            .callback_attempt_ended(tenant, contact, attempt, result, sip_code, at)
+                            .await
+                    }
+                };
+                if let Err(e) = stored {
+                    tracing::error!(error = %e, "storing a callback attempt failed");
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    pub(super) fn write(&self, write: AttemptWrite) {
+        if self.tx.try_send(write).is_err() {
+            metrics::counter!("switchboard_callback_attempt_writes_dropped_total").increment(1);
+            tracing::warn!("callback attempt writer is behind; an attempt was not stored");
+        }
+    }
+}
