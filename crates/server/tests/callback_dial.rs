@@ -158,6 +158,52 @@ impl Accepted {
     }
 }
 
+/// A callback under way: the visitor's phone (sipp running `scenario` for
+/// `calls` calls, its media a test phone sending `tone_hz`), the server with
+/// the link's `settings`, pat's console ready, and the visitor's request made.
+struct Callback {
+    phone: RtpPhone,
+    visitor: Sipp,
+    server: TestServer,
+    console: Ws,
+    _widget: Ws,
+}
+
+impl Callback {
+    async fn start(scenario: &str, calls: u32, tone_hz: f64, settings: &[(&str, i64)]) -> Callback {
+        let phone = RtpPhone::start(tone_hz).await;
+        let visitor = visitor_phone(scenario, calls, &phone);
+        let server = TestServer::builder()
+            .tenant(&backco(visitor.port, settings))
+            .start()
+            .await;
+        let console = ready_pat(&server).await;
+        let widget = ask_callback(&server).await;
+        Callback {
+            phone,
+            visitor,
+            server,
+            console,
+            _widget: widget,
+        }
+    }
+}
+
+/// The `offer_cancelled` that ends an attempt pat accepted, whether it came
+/// before pat's browser joined (a phone that refuses at once) or after
+/// (pat talks meanwhile: the test phone sends once our media reaches it).
+async fn attempt_cancelled(console: &mut Ws, attempt: u32) -> Value {
+    match accept_callback(console, attempt).await {
+        Err(cancelled) => cancelled,
+        Ok(mut accepted) => {
+            accepted
+                .agent
+                .talk_until_frame(440.0, console, |f| f["type"] == "offer_cancelled")
+                .await
+        }
+    }
+}
+
 async fn tenant(server: &TestServer) -> TenantId {
     server
         .store
@@ -215,15 +261,14 @@ async fn the_server_dials_on_accept_and_bridges_the_answered_phone_to_the_agent(
     if !have_sipp() {
         return;
     }
-    let phone = RtpPhone::start(1000.0).await;
-    let mut visitor = visitor_phone("uas-answer.xml", 1, &phone);
-    let server = TestServer::builder()
-        .tenant(&backco(visitor.port, &[]))
-        .start()
-        .await;
     let logs = common::logs::InfoLogs::capture();
-    let mut console = ready_pat(&server).await;
-    let _ws = ask_callback(&server).await;
+    let Callback {
+        phone,
+        mut visitor,
+        server,
+        mut console,
+        _widget,
+    } = Callback::start("uas-answer.xml", 1, 1000.0, &[]).await;
     let mut accepted = accept_callback(&mut console, 1)
         .await
         .expect("the phone answers");
@@ -279,21 +324,17 @@ async fn a_busy_phone_is_tried_again_after_the_delay_and_answers() {
     if !have_sipp() {
         return;
     }
-    let phone = RtpPhone::start(1000.0).await;
-    let mut visitor = visitor_phone("callback_busy_then_answer.xml", 2, &phone);
-    let server = TestServer::builder()
-        .tenant(&backco(visitor.port, &[]))
-        .start()
-        .await;
-    let mut console = ready_pat(&server).await;
-    let _ws = ask_callback(&server).await;
+    let Callback {
+        phone: _phone,
+        mut visitor,
+        server,
+        mut console,
+        _widget,
+    } = Callback::start("callback_busy_then_answer.xml", 2, 1000.0, &[]).await;
 
     // The first attempt finds the phone busy: pat is let go, and nobody
     // clicks anything for the second attempt to come.
-    let ended = match accept_callback(&mut console, 1).await {
-        Err(cancelled) => cancelled,
-        Ok(_) => console.until_type("offer_cancelled").await,
-    };
+    let ended = attempt_cancelled(&mut console, 1).await;
     let contact = ended["contact"].as_i64().unwrap();
     assert_eq!(ended["reason"], "busy", "{ended}");
     let mut again = accept_callback(&mut console, 2)
@@ -327,17 +368,19 @@ async fn an_unanswered_phone_is_tried_until_the_attempts_run_out() {
     if !have_sipp() {
         return;
     }
-    let phone = RtpPhone::start(1000.0).await;
-    let mut visitor = visitor_phone("callback_no_answer.xml", 2, &phone);
-    let server = TestServer::builder()
-        .tenant(&backco(
-            visitor.port,
-            &[("ring_timeout_secs", 5), ("max_attempts", 2)],
-        ))
-        .start()
-        .await;
-    let mut console = ready_pat(&server).await;
-    let _ws = ask_callback(&server).await;
+    let Callback {
+        phone: _phone,
+        mut visitor,
+        server,
+        mut console,
+        _widget,
+    } = Callback::start(
+        "callback_no_answer.xml",
+        2,
+        1000.0,
+        &[("ring_timeout_secs", 5), ("max_attempts", 2)],
+    )
+    .await;
     let contact = accept_callback(&mut console, 1).await.unwrap().contact;
     let _second = accept_callback(&mut console, 2).await.unwrap();
     assert_eq!(visitor.exit_code().await, 0, "sipp: {}", visitor.logs());
@@ -383,20 +426,22 @@ async fn a_restart_between_attempts_continues_the_count() {
     if !have_sipp() {
         return;
     }
-    let phone = RtpPhone::start(1000.0).await;
-    let mut visitor = visitor_phone("callback_busy_then_answer.xml", 2, &phone);
     // A long delay: the retry comes only from the line rebuilt after the
     // restart (a rebuilt callback is routed at once).
-    let server = TestServer::builder()
-        .tenant(&backco(visitor.port, &[("retry_delay_secs", 600)]))
-        .start()
-        .await;
-    let mut console = ready_pat(&server).await;
-    let _ws = ask_callback(&server).await;
-    let busy = match accept_callback(&mut console, 1).await {
-        Err(cancelled) => cancelled,
-        Ok(_) => console.until_type("offer_cancelled").await,
-    };
+    let Callback {
+        phone: _phone,
+        mut visitor,
+        server,
+        mut console,
+        _widget,
+    } = Callback::start(
+        "callback_busy_then_answer.xml",
+        2,
+        1000.0,
+        &[("retry_delay_secs", 600)],
+    )
+    .await;
+    let busy = attempt_cancelled(&mut console, 1).await;
     let contact = busy["contact"].as_i64().unwrap();
     attempts_when(&server, contact, |a| {
         a.first().is_some_and(|a| a.result == AttemptResult::Busy)
@@ -444,24 +489,14 @@ async fn a_fax_answering_ends_the_callback_by_the_links_policy() {
         return;
     }
     // The phone answers and sends a fax's answer tone (CED, 2100 Hz).
-    let phone = RtpPhone::start(2100.0).await;
-    let mut visitor = visitor_phone("uas-answer.xml", 1, &phone);
-    let server = TestServer::builder()
-        .tenant(&backco(visitor.port, &[]))
-        .start()
-        .await;
-    let mut console = ready_pat(&server).await;
-    let _ws = ask_callback(&server).await;
-    let cancelled = match accept_callback(&mut console, 1).await {
-        Err(cancelled) => cancelled,
-        // The test phone starts sending once our media reaches it.
-        Ok(mut accepted) => {
-            accepted
-                .agent
-                .talk_until_frame(440.0, &mut console, |f| f["type"] == "offer_cancelled")
-                .await
-        }
-    };
+    let Callback {
+        phone: _phone,
+        mut visitor,
+        server,
+        mut console,
+        _widget,
+    } = Callback::start("uas-answer.xml", 1, 2100.0, &[]).await;
+    let cancelled = attempt_cancelled(&mut console, 1).await;
     assert_eq!(cancelled["reason"], "fax", "{cancelled}");
     let contact = cancelled["contact"].as_i64().unwrap();
     // The server hangs up on the fax machine.
