@@ -513,3 +513,38 @@ async fn a_fax_answering_ends_the_callback_by_the_links_policy() {
     assert_eq!(body["callback_attempts"].as_array().map(Vec::len), Some(1));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_supervisor_cancels_a_waiting_callback() {
+    // Nobody is ready: the callback waits in line.
+    let server = TestServer::builder().tenant(&backco(9, &[])).start().await;
+    let _widget = ask_callback(&server).await;
+    let sid = server.staff("backco", "sid", "pw-sid").await;
+    let (_, list) = sid.get("/api/v1/callbacks").await;
+    assert_eq!(list["callbacks"][0]["status"], "pending", "{list}");
+    let contact = list["callbacks"][0]["contact"].as_i64().unwrap();
+
+    // An agent may not; a supervisor may, once.
+    let pat = server.staff("backco", "pat", "pw-pat").await;
+    let path = format!("/api/v1/callbacks/{contact}/cancel");
+    let (status, _) = pat.send(reqwest::Method::POST, &path, json!({})).await;
+    assert_eq!(status, 403);
+    let (status, body) = sid.send(reqwest::Method::POST, &path, json!({})).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = sid.send(reqwest::Method::POST, &path, json!({})).await;
+    assert_eq!(status, 404);
+    let (status, _) = sid
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/callbacks/999999/cancel",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    let body = record(&server, contact, |r| r["ended_at"].is_i64()).await;
+    assert_eq!(body["outcome"], "abandoned", "{body}");
+    let (_, list) = sid.get("/api/v1/callbacks").await;
+    assert_eq!(list["callbacks"], json!([]), "{list}");
+    server.stop().await;
+}

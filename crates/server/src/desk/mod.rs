@@ -164,6 +164,12 @@ pub(crate) enum Request {
         contact: ContactId,
         leg: LegId,
     },
+    /// A supervisor cancels a callback not yet connected (`callbacks/`).
+    CancelCallback {
+        tenant: TenantId,
+        contact: ContactId,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// Why a supervisor cannot listen in.
@@ -271,6 +277,23 @@ impl Desk {
             tenant,
             contact,
             sdp,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| DeskStopped)
+    }
+
+    /// Cancels a callback that is not connected yet; false when there is
+    /// no such callback.
+    pub async fn cancel_callback(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+    ) -> Result<bool, DeskStopped> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::CancelCallback {
+            tenant,
+            contact,
             reply,
         })
         .await?;
@@ -649,6 +672,13 @@ impl DeskState {
                 contact,
                 leg,
             } => self.stop_listening(tenant, contact, leg).await,
+            Request::CancelCallback {
+                tenant,
+                contact,
+                reply,
+            } => {
+                let _ = reply.send(self.cancel_callback(tenant, contact));
+            }
         }
     }
 

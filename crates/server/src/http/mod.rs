@@ -171,6 +171,7 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/contacts/{id}/events", get(admin::contact_events))
         .route("/contacts/{id}/recordings/{party}", get(calls::recording))
         .route("/callbacks", get(callbacks::list))
+        .route("/callbacks/{id}/cancel", post(callbacks::cancel))
         .route("/calls/lookup", get(phone::lookup))
         .route("/calls/{id}/listen", post(calls::listen))
         .route(

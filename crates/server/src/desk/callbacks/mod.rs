@@ -464,6 +464,39 @@ impl DeskState {
         true
     }
 
+    /// A supervisor cancels a callback that is waiting, scheduled or being
+    /// dialled (not one an agent is talking on): any call hangs up, a
+    /// reserved agent is let go and told, the record ends as abandoned.
+    pub(super) fn cancel_callback(&mut self, tenant: TenantId, contact: ContactId) -> bool {
+        let Some(live) = self.contacts.get(contact) else {
+            return false;
+        };
+        if live.tenant != tenant
+            || live.callback_phone.is_none()
+            || !matches!(live.phase, Phase::Waiting | Phase::Offered(_))
+        {
+            return false;
+        }
+        let reserved = match live.phase {
+            Phase::Offered(agent) => Some(agent),
+            _ => None,
+        };
+        self.callback_abandoned(contact);
+        if let Some(agent) = reserved {
+            self.send_agent(
+                agent,
+                &ToAgent::OfferCancelled {
+                    contact: contact.0,
+                    reason: "cancelled",
+                },
+            );
+        }
+        metrics::counter!("switchboard_callbacks_cancelled_total").increment(1);
+        self.acd
+            .handle_input(now(), acd::Input::ContactLeft { contact });
+        true
+    }
+
     /// A reservation the core cancelled on its own: hang up, store the
     /// attempt's end, tell the core nothing.
     fn callback_abandoned(&mut self, contact: ContactId) {
