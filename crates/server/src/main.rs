@@ -249,13 +249,26 @@ enum ApikeyCommand {
     },
 }
 
+/// The log filter: `RUST_LOG`, or `info`. rsipstack logs whole SIP messages
+/// (phone numbers, addresses) at info, so it stays at warn unless `RUST_LOG`
+/// names it: a plain `RUST_LOG=info` must not put callers' numbers in the log.
+fn log_filter(rust_log: Option<String>) -> String {
+    let filter = rust_log
+        .filter(|f| !f.trim().is_empty())
+        .unwrap_or_else(|| "info".to_owned());
+    if filter.contains("rsipstack") {
+        filter
+    } else {
+        format!("{filter},rsipstack=warn")
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rsipstack=warn")),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::new(log_filter(
+            std::env::var("RUST_LOG").ok(),
+        )))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -562,4 +575,25 @@ async fn apikey(config: &Config, command: ApikeyCommand) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn the_sip_stack_stays_at_warn_unless_rust_log_names_it() {
+        assert_eq!(log_filter(None), "info,rsipstack=warn");
+        assert_eq!(log_filter(Some(" ".to_owned())), "info,rsipstack=warn");
+        assert_eq!(log_filter(Some("info".to_owned())), "info,rsipstack=warn");
+        assert_eq!(
+            log_filter(Some("debug,switchboard=trace".to_owned())),
+            "debug,switchboard=trace,rsipstack=warn"
+        );
+        // An operator debugging the SIP stack asks for it by name.
+        assert_eq!(
+            log_filter(Some("info,rsipstack=debug".to_owned())),
+            "info,rsipstack=debug"
+        );
+    }
 }
