@@ -48,10 +48,9 @@ use crate::{
 pub(crate) const LANES: usize = 64;
 
 /// The most writes one lane commits in one transaction. SQLite's one lane
-/// carries every contact's writes (9,500 a second at 950 contacts/s): with
-/// 64 a batch, a WAL checkpoint's pause left the lane thousands of writes
-/// behind and new contacts were refused; a larger batch catches up in a few
-/// commits. A batch of 256 small statements commits in milliseconds.
+/// carries every contact's writes (9,500 a second at 950 contacts/s), and
+/// after a pause (a WAL checkpoint) thousands wait: larger batches catch up
+/// in fewer commits. A batch of 256 small statements commits in milliseconds.
 const MAX_BATCH: usize = 256;
 
 /// How many writes one tenant may have waiting before its connections are
