@@ -6,7 +6,7 @@ use media::LegRole;
 
 use super::{
     DeskState, LiveContact, Stored, VisitorHello, dial_in::ForeignCaller, phone_leg::PhoneLeg,
-    screenpop, storage::DeskStorage,
+    screenpop, storage::DeskStorage, stored::Caller,
 };
 use crate::{
     ids::{ContactId, TenantId},
@@ -288,13 +288,6 @@ impl DeskState {
         tracing::info!(contact = contact.0, tenant = %tenant_row.slug, "phone call queued");
         Ok(contact)
     }
-}
-
-/// What the customer records say of an inbound caller, by caller id.
-pub(super) struct Caller {
-    /// The customer the number belongs to, if any (shown unverified).
-    customer: Option<String>,
-    record: Option<crate::store::Customer>,
 }
 
 async fn look_up_caller(

@@ -273,7 +273,7 @@ impl MemoryStore {
 
 impl ContactWrites for MemoryStore {
     fn write_lanes(&self) -> usize {
-        super::writer::LANES
+        super::storage::LANES
     }
     fn reserve_contact_ids(&self, count: i64) -> StoreFuture<'_, Range<i64>> {
         let mut data = self.lock();

@@ -24,9 +24,12 @@ use tokio::time::Instant;
 
 use tokio::sync::mpsc;
 
-use media::{G711, LegId, LegRole, RtpPeer};
+use media::{LegId, LegRole, RtpPeer};
 
-use super::{DeskState, phone_leg::PhoneLeg};
+use super::{
+    DeskState,
+    phone_leg::{PhoneLeg, rtp_peer},
+};
 use crate::{
     ids::{ContactId, QueueId, TenantId},
     phone::{
@@ -212,18 +215,6 @@ fn failure_reason(code: u16) -> &'static str {
         486 | 600 => "busy",
         408 | 480 | 487 => "no_answer",
         _ => "unavailable",
-    }
-}
-
-pub(super) fn rtp_peer(media: &sip::RemoteMedia) -> RtpPeer {
-    RtpPeer {
-        addr: media.addr,
-        codec: match media.codec {
-            sip::Codec::Pcmu => G711::Pcmu,
-            sip::Codec::Pcma => G711::Pcma,
-        },
-        payload_type: media.payload_type,
-        dtmf_payload_type: media.dtmf_payload_type,
     }
 }
 

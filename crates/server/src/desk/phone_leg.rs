@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use media::LegId;
+use media::{G711, LegId, RtpPeer};
 
 use crate::{phone::codes::Keyed, store::PhoneRecord};
 
@@ -46,5 +46,19 @@ impl PhoneLeg {
             answered: false,
             remote: Some(media),
         }
+    }
+}
+
+/// Where and how to send a phone's RTP, from the SDP its SIP answer or offer
+/// carried.
+pub(super) fn rtp_peer(media: &sip::RemoteMedia) -> RtpPeer {
+    RtpPeer {
+        addr: media.addr,
+        codec: match media.codec {
+            sip::Codec::Pcmu => G711::Pcmu,
+            sip::Codec::Pcma => G711::Pcma,
+        },
+        payload_type: media.payload_type,
+        dtmf_payload_type: media.dtmf_payload_type,
     }
 }

@@ -9,10 +9,18 @@ use std::{future::Future, ops::Range, pin::Pin};
 use crate::{
     ids::{ContactId, TenantId, UserId},
     store::{
-        Backend, Customer, Link, Message, PreviousContact, RoutingInputs, StatEvent, Store,
-        StoreError, Tenant, TimedWrite, WaitingContact, Written,
+        AttemptResult, Backend, Customer, Link, Message, PreviousContact, RoutingInputs, StatEvent,
+        Store, StoreError, Tenant, TimedWrite, WaitingContact, Written,
     },
 };
+
+/// How many lanes writes are spread over when the database commits several
+/// transactions side by side (PostgreSQL). SQLite commits one at a time, so
+/// it gets one lane: there, one stuck write holds up every other anyway, and
+/// one lane lets a commit carry what every contact has waiting (group commit)
+/// instead of each lane queueing for the one connection with a commit of its
+/// own (the writer, `writer.rs`; docs/benchmarks.md, "Desk").
+pub(crate) const LANES: usize = 64;
 
 pub(crate) type StoreFuture<'a, T> =
     Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -70,19 +78,38 @@ pub(crate) trait DeskReads: Send + Sync {
     ) -> StoreFuture<'a, Option<UserId>>;
 }
 
-/// Both: what the desk is given.
-pub(crate) trait DeskStorage:
-    ContactWrites + DeskReads + super::callbacks::CallbackAttempts
-{
+/// What the desk stores of the attempts it makes to call a callback back
+/// (implemented in `callbacks/storage.rs`).
+pub(crate) trait CallbackAttempts: Send + Sync {
+    fn callback_attempt_started(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        attempt: u32,
+        started_at: i64,
+    ) -> StoreFuture<'_, ()>;
+    fn callback_attempt_ended(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        attempt: u32,
+        result: AttemptResult,
+        sip_code: Option<u16>,
+        ended_at: i64,
+    ) -> StoreFuture<'_, ()>;
+    fn callback_attempts_made(&self, tenant: TenantId, contact: ContactId) -> StoreFuture<'_, u32>;
 }
 
-impl<T: ContactWrites + DeskReads + super::callbacks::CallbackAttempts> DeskStorage for T {}
+/// All three: what the desk is given.
+pub(crate) trait DeskStorage: ContactWrites + DeskReads + CallbackAttempts {}
+
+impl<T: ContactWrites + DeskReads + CallbackAttempts> DeskStorage for T {}
 
 impl ContactWrites for Store {
     fn write_lanes(&self) -> usize {
         match self.backend() {
             Backend::Sqlite => 1,
-            Backend::Postgres => super::writer::LANES,
+            Backend::Postgres => LANES,
         }
     }
     fn reserve_contact_ids(&self, count: i64) -> StoreFuture<'_, Range<i64>> {

@@ -25,6 +25,14 @@ pub(super) fn busy() -> FrameError {
     )
 }
 
+/// What the customer records say of an inbound caller, by caller id (read
+/// beside the desk by `inbound.rs`, and brought back as [`Stored::Caller`]).
+pub(super) struct Caller {
+    /// The customer the number belongs to, if any (shown unverified).
+    pub(super) customer: Option<String>,
+    pub(super) record: Option<crate::store::Customer>,
+}
+
 /// A write that committed (or failed), back at the desk to tell the user.
 pub(super) enum Stored {
     /// A new contact's row: on failure the contact is ended and its visitor
@@ -62,7 +70,7 @@ pub(super) enum Stored {
     /// beside the desk like the writes).
     Caller {
         incoming: Box<sip::IncomingCall>,
-        caller: Result<super::inbound::Caller, ()>,
+        caller: Result<Caller, ()>,
     },
 }
 

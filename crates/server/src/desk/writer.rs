@@ -7,7 +7,7 @@
 //! them (the contact's row before its messages, an offer before an answer).
 //! Lanes run side by side: a slow write holds up only the contacts sharing
 //! its lane, never the desk. How many lanes is the database's to say
-//! ([`LANES`] on PostgreSQL, one on SQLite).
+//! ([`LANES`](super::storage::LANES) on PostgreSQL, one on SQLite).
 //!
 //! Writes are data ([`ContactWrite`]), not futures, so a lane commits the
 //! writes that wait in it in one transaction: under load a lane's backlog
@@ -38,14 +38,6 @@ use crate::{
     store::{ContactWrite, TimedWrite, Written},
     webhooks::Tap,
 };
-
-/// How many lanes writes are spread over when the database commits several
-/// transactions side by side (PostgreSQL). SQLite commits one at a time, so
-/// it gets one lane: there, one stuck write holds up every other anyway, and
-/// one lane lets a commit carry what every contact has waiting (group commit)
-/// instead of each lane queueing for the one connection with a commit of its
-/// own (docs/benchmarks.md, "Desk").
-pub(crate) const LANES: usize = 64;
 
 /// The most writes one lane commits in one transaction. SQLite's one lane
 /// carries every contact's writes (9,500 a second at 950 contacts/s), and
@@ -258,6 +250,7 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::*;
+    use crate::desk::storage::LANES;
     use crate::{
         desk::memory::MemoryStore,
         ids::{LinkId, UserId},

@@ -26,7 +26,6 @@ mod progress;
 mod sip_events;
 mod storage;
 
-pub(crate) use storage::CallbackAttempts;
 use storage::{AttemptWrite, AttemptWriter};
 
 use std::collections::HashMap;
@@ -448,6 +447,7 @@ impl DeskState {
         let store = &self.store;
         self.dialer
             .writer
+            // The desk's store, seen only as what this writer needs.
             .get_or_insert_with(|| AttemptWriter::start(store.clone()))
             .write(write);
     }

@@ -111,7 +111,7 @@ impl DeskState {
         };
         if let Err(e) = call
             .handle
-            .set_rtp_peer(phone.leg, crate::desk::phone::rtp_peer(media))
+            .set_rtp_peer(phone.leg, crate::desk::phone_leg::rtp_peer(media))
             .await
         {
             tracing::warn!(contact = contact.0, error = %e, "setting a callback's phone media failed");

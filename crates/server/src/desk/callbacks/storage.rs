@@ -1,32 +1,13 @@
-//! The callback attempts' port to storage, beside the desk's other ports
-//! (`storage.rs`): written beside the desk (a spawned task), never on its
-//! path, and read once per callback when a restart rebuilds the line.
+//! The callback attempts' port to storage ([`CallbackAttempts`], declared
+//! with the desk's other ports in `storage.rs`), implemented for the store:
+//! written beside the desk (a spawned task), never on its path, and read once
+//! per callback when a restart rebuilds the line.
 
 use crate::{
-    desk::storage::StoreFuture,
+    desk::storage::{CallbackAttempts, StoreFuture},
     ids::{ContactId, TenantId},
     store::{AttemptResult, Store},
 };
-
-pub(crate) trait CallbackAttempts: Send + Sync {
-    fn callback_attempt_started(
-        &self,
-        tenant: TenantId,
-        contact: ContactId,
-        attempt: u32,
-        started_at: i64,
-    ) -> StoreFuture<'_, ()>;
-    fn callback_attempt_ended(
-        &self,
-        tenant: TenantId,
-        contact: ContactId,
-        attempt: u32,
-        result: AttemptResult,
-        sip_code: Option<u16>,
-        ended_at: i64,
-    ) -> StoreFuture<'_, ()>;
-    fn callback_attempts_made(&self, tenant: TenantId, contact: ContactId) -> StoreFuture<'_, u32>;
-}
 
 impl CallbackAttempts for Store {
     fn callback_attempt_started(
@@ -119,7 +100,7 @@ pub(super) struct AttemptWriter {
 }
 
 impl AttemptWriter {
-    pub(super) fn start(store: std::sync::Arc<dyn crate::desk::storage::DeskStorage>) -> Self {
+    pub(super) fn start(store: std::sync::Arc<dyn CallbackAttempts>) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<AttemptWrite>(BACKLOG);
         tokio::spawn(async move {
             while let Some(write) = rx.recv().await {

@@ -17,7 +17,10 @@ use media::LegId;
 use rand::Rng;
 use tokio::time::Instant;
 
-use crate::desk::{DeskState, phone::rtp_peer, phone_leg::PhoneLeg};
+use crate::desk::{
+    DeskState,
+    phone_leg::{PhoneLeg, rtp_peer},
+};
 use crate::{
     ids::{ContactId, TenantId},
     store::{ContactWrite, PhoneRecord},
