@@ -19,7 +19,7 @@ CREATE TABLE webhook_outbox (
     state TEXT NOT NULL DEFAULT 'pending',
     -- When the next attempt is due; while an attempt runs, the end of its lease.
     next_at BIGINT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
+    attempts BIGINT NOT NULL DEFAULT 0,
     done_at BIGINT
 );
 CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_at);
@@ -32,10 +32,10 @@ CREATE TABLE webhook_attempts (
     tenant_id BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     outbox_id BIGINT NOT NULL,
     endpoint_id BIGINT NOT NULL,
-    attempt INTEGER NOT NULL,
+    attempt BIGINT NOT NULL,
     at BIGINT NOT NULL,
     -- The HTTP status, when one came back.
-    status INTEGER,
+    status BIGINT,
     duration_ms BIGINT NOT NULL,
     error TEXT
 );
