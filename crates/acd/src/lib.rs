@@ -285,6 +285,10 @@ pub struct ContactSpec {
     pub callback: Option<CallbackPlan>,
     /// Callback attempts already made (when rebuilt after a restart).
     pub attempts_made: u32,
+    /// A callback rebuilt between two attempts enters the line only at this
+    /// time (its next attempt's), keeping its place (`arrived`, or
+    /// `not_before`), as the retry would have without the restart.
+    pub retry_at: Option<Time>,
     /// How long the preferred agent is waited for, instead of the queue's
     /// `preferred_agent_wait` (a transfer to a named agent sets it).
     pub preferred_wait: Option<Duration>,
@@ -308,6 +312,7 @@ impl ContactSpec {
             not_before: None,
             callback: None,
             attempts_made: 0,
+            retry_at: None,
             preferred_wait: None,
             excluded_agent: None,
         }

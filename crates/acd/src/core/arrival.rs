@@ -67,7 +67,11 @@ impl Acd {
             queue.spec.centers.iter().copied().collect()
         };
         let scheduled = spec.not_before.filter(|t| *t > self.now);
-        if scheduled.is_none()
+        // A retry's time holds the contact back without moving its place;
+        // like the retry it replaces, it is not refused when closed.
+        let retry = spec.retry_at.filter(|t| *t > self.now);
+        let enters_at = scheduled.max(retry);
+        if enters_at.is_none()
             && !candidates
                 .iter()
                 .filter_map(|c| tenant.centers.get(c))
@@ -145,7 +149,7 @@ impl Acd {
             media: spec.media,
             arrived: spec.arrived,
             key,
-            stage: Stage::Scheduled(base),
+            stage: Stage::Scheduled(enters_at.unwrap_or(base)),
             center: Some(center),
             // Every candidate center's agents may serve the contact; the chosen
             // center is only preferred (its free agents are offered first), so
@@ -184,7 +188,7 @@ impl Acd {
         if preferred.is_some() || spec.excluded_agent.is_some() {
             self.timer(base.plus(preferred_wait), Timer::Preference(id));
         }
-        if let Some(at) = scheduled {
+        if let Some(at) = enters_at {
             self.timer(at, Timer::Enter(id, 0));
         } else {
             self.enter_line(id);
