@@ -236,7 +236,7 @@ pub async fn run(
         revocations: http::staff::Revocations::start(store.clone()),
         hello_timeout: Duration::from_secs(config.connections.hello_timeout_secs),
         trusted_proxies: config.connections.trusted_proxies.clone().into(),
-        cobrowse: cobrowse::Hub::start(),
+        cobrowse: cobrowse::Hub::start(store.clone()),
         directory,
     };
     let open_files = http::serve::raise_open_file_limit();

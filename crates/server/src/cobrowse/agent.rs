@@ -17,8 +17,9 @@ use crate::{
         error::ApiError,
         staff::{SessionWatch, same_origin, session_user},
     },
+    ids::ContactId,
     protocol::{ErrorCode, FrameError, encode, encode_error},
-    store::User,
+    store::{Role, Store, User},
 };
 
 /// An agent's frames: pointer moves at display rate and the odd command.
@@ -77,7 +78,8 @@ pub async fn upgrade(
         session.expires_at,
     );
     let hub = state.cobrowse.clone();
-    crate::ws::configure(ws).on_upgrade(move |socket| serve(socket, hub, user, watch))
+    let store = state.store.clone();
+    crate::ws::configure(ws).on_upgrade(move |socket| serve(socket, hub, store, user, watch))
 }
 
 /// The session this view shows, and its outbox.
@@ -85,9 +87,23 @@ struct Watching {
     id: String,
     conn: u64,
     rx: mpsc::Receiver<Out>,
+    /// A supervisor's read-only view, not the agent's.
+    supervisor: bool,
 }
 
-async fn serve(socket: WebSocket, hub: Hub, user: User, mut watch: SessionWatch) {
+impl Watching {
+    /// This view closes or moves on: an agent's session waits for it as after
+    /// a reload; a supervisor simply stops watching.
+    fn leave(self, hub: &Hub) {
+        if self.supervisor {
+            hub.unwatch(&self.id, self.conn);
+        } else {
+            hub.agent_gone(&self.id, self.conn);
+        }
+    }
+}
+
+async fn serve(socket: WebSocket, hub: Hub, store: Store, user: User, mut watch: SessionWatch) {
     let (mut sink, mut stream) = socket.split();
     let mut budget = Bucket::new(FRAMES_BURST, FRAMES_PER_SECOND);
     let mut watching: Option<Watching> = None;
@@ -101,7 +117,7 @@ async fn serve(socket: WebSocket, hub: Hub, user: User, mut watch: SessionWatch)
         tokio::select! {
             message = stream.next() => {
                 let reply = match received(message) {
-                    Received::Text(text) if budget.take(1.0) => handle(&hub, &user, &mut watching, &text),
+                    Received::Text(text) if budget.take(1.0) => handle(&hub, &store, &user, &mut watching, &text).await,
                     Received::Text(_) => Err(FrameError::new(ErrorCode::RateLimited, "too many frames; slow down")),
                     Received::Refused(e) => Err(e),
                     Received::Skip => continue,
@@ -135,12 +151,13 @@ async fn serve(socket: WebSocket, hub: Hub, user: User, mut watch: SessionWatch)
         }
     }
     if let Some(w) = watching {
-        hub.agent_gone(&w.id, w.conn);
+        w.leave(&hub);
     }
 }
 
-fn handle(
+async fn handle(
     hub: &Hub,
+    store: &Store,
     user: &User,
     watching: &mut Option<Watching>,
     text: &str,
@@ -148,11 +165,20 @@ fn handle(
     let frame = frames::agent(text)?;
     match frame {
         frames::FromAgent::Ping => Ok(Some(encode(&frames::ToAgent::Pong))),
-        frames::FromAgent::Join { code } => {
+        frames::FromAgent::Join { code, contact } => {
+            let contact = match contact {
+                Some(c) => Some(own_contact(store, user, ContactId(c)).await?),
+                None => None,
+            };
             let (id, conn, rx, reply) =
-                hub.agent_join(user.tenant, user.id, &user.display_name, &code)?;
+                hub.agent_join(user.tenant, user.id, &user.display_name, &code, contact)?;
             leave_current(hub, watching);
-            *watching = Some(Watching { id, conn, rx });
+            *watching = Some(Watching {
+                id,
+                conn,
+                rx,
+                supervisor: false,
+            });
             Ok(Some(encode(&reply)))
         }
         frames::FromAgent::Watch { session } => {
@@ -164,12 +190,40 @@ fn handle(
                 id: session,
                 conn,
                 rx,
+                supervisor: false,
+            });
+            Ok(Some(encode(&reply)))
+        }
+        frames::FromAgent::Sessions => {
+            supervisor_only(user)?;
+            let sessions = hub.shared_sessions(user.tenant);
+            Ok(Some(encode(&frames::ToAgent::Sessions { sessions })))
+        }
+        frames::FromAgent::Supervise { session } => {
+            supervisor_only(user)?;
+            let (conn, rx, reply) = hub.supervise(user.tenant, user.id, &session)?;
+            leave_current(hub, watching);
+            *watching = Some(Watching {
+                id: session,
+                conn,
+                rx,
+                supervisor: true,
             });
             Ok(Some(encode(&reply)))
         }
         frame => {
             let w = watching.as_ref().ok_or(CobrowseError::NoSession)?;
             let leaving = matches!(frame, frames::FromAgent::Leave);
+            if w.supervisor {
+                if !leaving {
+                    return Err(FrameError::new(
+                        ErrorCode::Forbidden,
+                        "a supervisor watches only; the agent points and draws",
+                    ));
+                }
+                leave_current(hub, watching);
+                return Ok(Some(encode(&frames::ToAgent::Ended { reason: "left" })));
+            }
             hub.agent_frame(&w.id, w.conn, frame)?;
             if leaving {
                 *watching = None;
@@ -180,10 +234,43 @@ fn handle(
     }
 }
 
+/// The contact named in a join, if this agent holds it: the session's
+/// actions are listed in its record.
+async fn own_contact(
+    store: &Store,
+    user: &User,
+    contact: ContactId,
+) -> Result<ContactId, FrameError> {
+    match store.contact_agent(user.tenant, contact).await {
+        Ok(Some(Some(agent))) if agent == user.id => Ok(contact),
+        Ok(_) => Err(FrameError::new(
+            ErrorCode::Forbidden,
+            "that contact is not yours",
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "co-browse join: contact not read");
+            Err(FrameError::new(
+                ErrorCode::BadState,
+                "the contact could not be read; try again",
+            ))
+        }
+    }
+}
+
 /// Switching to another session: the one on screen waits for this view as
 /// after a reload.
 fn leave_current(hub: &Hub, watching: &mut Option<Watching>) {
     if let Some(w) = watching.take() {
-        hub.agent_gone(&w.id, w.conn);
+        w.leave(hub);
     }
+}
+
+fn supervisor_only(user: &User) -> Result<(), FrameError> {
+    if user.role < Role::Supervisor {
+        return Err(FrameError::new(
+            ErrorCode::Forbidden,
+            "only supervisors watch shared pages",
+        ));
+    }
+    Ok(())
 }

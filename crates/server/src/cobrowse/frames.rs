@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
+use super::board::Shape;
 use crate::protocol::{ErrorCode, FrameError};
 
 /// Largest co-browse frame (bytes). The capture splits snapshots into chunks
@@ -56,18 +57,34 @@ pub enum FromVisitor {
     /// The visitor stops sharing: the agent's view ends now.
     Stop,
     Ping,
+    /// A whiteboard shape drawn by the visitor.
+    Draw {
+        shape: Shape,
+    },
+    /// The visitor wipes the whiteboard.
+    Clear,
+    /// The visitor shows or hides the whiteboard, over the page or on its own.
+    Board {
+        show: bool,
+        #[serde(default)]
+        blank: bool,
+    },
 }
 
-pub const VISITOR_CONTROL_TYPES: &[&str] =
-    &["hello", "new_code", "consent", "control", "stop", "ping"];
+pub const VISITOR_CONTROL_TYPES: &[&str] = &[
+    "hello", "new_code", "consent", "control", "stop", "ping", "draw", "clear", "board",
+];
 
 /// Frames from the agent's co-browse view.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FromAgent {
-    /// The code the visitor read out.
+    /// The code the visitor read out; `contact`, the contact this agent
+    /// holds with the visitor, to list the session's actions in its record.
     Join {
         code: String,
+        #[serde(default)]
+        contact: Option<i64>,
     },
     /// Back to a session this agent already holds (console reloaded).
     Watch {
@@ -98,9 +115,30 @@ pub enum FromAgent {
     },
     Leave,
     Ping,
+    /// A whiteboard shape drawn by the agent.
+    Draw {
+        shape: Shape,
+    },
+    Clear,
+    Board {
+        show: bool,
+        #[serde(default)]
+        blank: bool,
+    },
+    /// Supervisors: the tenant's shared sessions.
+    Sessions,
+    /// Supervisors: watch a shared session, read-only.
+    Supervise {
+        session: String,
+    },
 }
 
 pub const AGENT_TYPES: &[&str] = &[
+    "sessions",
+    "supervise",
+    "draw",
+    "clear",
+    "board",
     "join",
     "watch",
     "pointer",
@@ -182,6 +220,28 @@ pub enum ToVisitor {
         reason: &'static str,
     },
     Pong,
+    /// A shape the agent drew.
+    Draw {
+        shape: Shape,
+    },
+    Clear,
+    /// The whiteboard as it stands (after a page load, or shown or hidden).
+    Board {
+        show: bool,
+        blank: bool,
+        shapes: Vec<Shape>,
+    },
+}
+
+/// A shared session as a supervisor picks it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SharedSession {
+    pub session: String,
+    pub agent_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<i64>,
+    /// Supervisors watching it already.
+    pub watchers: usize,
 }
 
 /// Frames the server sends to the agent's view (besides relayed capture frames).
@@ -208,6 +268,21 @@ pub enum ToAgent {
         reason: &'static str,
     },
     Pong,
+    /// A shape the visitor drew.
+    Draw {
+        shape: Shape,
+    },
+    Clear,
+    /// Supervisors: the tenant's shared sessions.
+    Sessions {
+        sessions: Vec<SharedSession>,
+    },
+    /// The whiteboard as it stands (after a join or reload, or shown or hidden).
+    Board {
+        show: bool,
+        blank: bool,
+        shapes: Vec<Shape>,
+    },
 }
 
 fn object(text: &str) -> Result<(String, Value), FrameError> {
@@ -255,7 +330,11 @@ pub fn visitor(text: &str) -> Result<Visitor, FrameError> {
     if CAPTURE_TYPES.contains(&kind.as_str()) {
         return capture(&kind, &value);
     }
-    typed(&kind, value, VISITOR_CONTROL_TYPES).map(Visitor::Control)
+    let frame = typed(&kind, value, VISITOR_CONTROL_TYPES)?;
+    if let FromVisitor::Draw { shape } = &frame {
+        shape.check()?;
+    }
+    Ok(Visitor::Control(frame))
 }
 
 /// Checks a capture frame's shape: a sequence number, node lists that are
@@ -306,7 +385,8 @@ pub fn agent(text: &str) -> Result<FromAgent, FrameError> {
     let frame: FromAgent = typed(&kind, value, AGENT_TYPES)?;
     let invalid = |what: &str| Err(FrameError::new(ErrorCode::Invalid, what.to_owned()));
     match &frame {
-        FromAgent::Join { code } if !is_join_code(code) => invalid("a join code is six digits"),
+        FromAgent::Join { code, .. } if !is_join_code(code) => invalid("a join code is six digits"),
+        FromAgent::Draw { shape } => shape.check().map(|()| frame),
         FromAgent::Pointer { x, y } if !(x.is_finite() && y.is_finite()) => {
             invalid("pointer coordinates must be numbers")
         }
@@ -316,7 +396,9 @@ pub fn agent(text: &str) -> Result<FromAgent, FrameError> {
         FromAgent::Push { url } if url.len() > MAX_URL => {
             invalid(&format!("a pushed URL is at most {MAX_URL} bytes"))
         }
-        FromAgent::Watch { session } if session.len() > 64 => invalid("unknown session"),
+        FromAgent::Watch { session } | FromAgent::Supervise { session } if session.len() > 64 => {
+            invalid("unknown session")
+        }
         _ => Ok(frame),
     }
 }
@@ -386,7 +468,8 @@ mod tests {
         assert_eq!(
             agent(r#"{"v":1,"type":"join","code":"012345"}"#).unwrap(),
             FromAgent::Join {
-                code: "012345".into()
+                code: "012345".into(),
+                contact: None,
             }
         );
         for (text, code) in [

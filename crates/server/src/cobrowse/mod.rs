@@ -6,17 +6,31 @@
 //! code; an agent on the agent listener's `/ws/cobrowse` keys the code, the
 //! visitor accepts, and capture frames flow from the page to that agent's view
 //! (and the agent's pointer, highlights, pushed pages and, with a second
-//! consent, clicks and typing flow back). Nothing of the page is stored: an
-//! agent who joins late or reloads gets a fresh snapshot from the page.
+//! consent, clicks and typing flow back). Nothing of the page reaches the
+//! database: an agent who reloads, or a supervisor who watches
+//! (`watch.rs`), gets the last snapshot and the changes since from memory, or
+//! a fresh snapshot from the page. The whiteboard ([`board`]) is kept by the
+//! session; agents' actions and the board's shapes go to the contact's record
+//! through one writer task ([`Recorder`]).
+//!
+//! # Layout
+//!
+//! * `mod.rs`: the hub, its sessions and the relay's rules.
+//! * `frames.rs`: every frame, parsed and checked.
+//! * `visitor.rs`, `agent.rs`: the two WebSocket ends.
+//! * `board.rs`: the whiteboard; `watch.rs`: replay and supervisors;
+//!   `record.rs`: the contact's record.
 //!
 //! Each connection has a bounded outbox; a view that cannot keep up is cut
-//! off (it can come back with `watch` and a fresh snapshot) rather than
-//! buffered. Every lookup is by tenant: a code or a session id from another
-//! tenant is simply unknown.
+//! off (it can come back with `watch`) rather than buffered. Every lookup is
+//! by tenant: a code or a session id from another tenant is simply unknown.
 
 mod agent;
+pub mod board;
 pub mod frames;
+mod record;
 mod visitor;
+mod watch;
 
 use std::{
     collections::HashMap,
@@ -31,12 +45,14 @@ use rand::Rng;
 use tokio::sync::mpsc;
 
 pub use agent::{frame_page, upgrade as agent_upgrade};
+pub use record::Recorder;
 pub use visitor::upgrade as visitor_upgrade;
 
 use crate::{
     http::limit::RateLimiter,
-    ids::{TenantId, UserId},
+    ids::{ContactId, TenantId, UserId},
     protocol::{ErrorCode, FrameError, encode},
+    store::NewCobrowseEvent,
 };
 use frames::{CaptureKind, FromAgent, FromVisitor, ToAgent, ToVisitor};
 
@@ -136,9 +152,49 @@ struct Session {
     /// a fresh one arrives.
     stale: bool,
     last_seq: Option<u64>,
+    /// The contact the agent holds with this visitor, whose record lists
+    /// the session's actions (none when joined by code alone).
+    contact: Option<ContactId>,
+    board: board::Board,
+    recorder: Option<Recorder>,
+    /// The field the agent last typed into: typing is listed once per field.
+    filled: Option<u64>,
+    replay: watch::Replay,
+    watchers: Vec<watch::Watcher>,
 }
 
 impl Session {
+    /// Lists an action in the contact's record (when there is a contact);
+    /// an agent's is theirs.
+    fn note(&self, actor: &'static str, action: &'static str, detail: String) {
+        let user = match actor {
+            "agent" => self.agent.as_ref().map(|a| a.user),
+            _ => None,
+        };
+        self.note_as(actor, user, action, detail);
+    }
+
+    fn note_as(
+        &self,
+        actor: &'static str,
+        user: Option<UserId>,
+        action: &'static str,
+        detail: String,
+    ) {
+        let (Some(recorder), Some(contact)) = (&self.recorder, self.contact) else {
+            return;
+        };
+        recorder.note(NewCobrowseEvent {
+            tenant: self.tenant,
+            contact,
+            at: crate::store::now_ms(),
+            actor,
+            user,
+            action,
+            detail,
+        });
+    }
+
     fn tell_visitor(&self, frame: &ToVisitor) {
         if let Some(v) = &self.visitor {
             v.send(encode(frame));
@@ -159,6 +215,10 @@ impl Session {
     }
 
     fn end_agent(&mut self, reason: &'static str) {
+        if self.sharing {
+            self.note("agent", "view_stop", reason.to_owned());
+        }
+        self.end_watchers(reason);
         if let Some(agent) = self.agent.take()
             && let Some(seat) = agent.seat
         {
@@ -176,6 +236,8 @@ struct Sessions {
     by_id: HashMap<String, Session>,
     /// (tenant, code) -> session id.
     codes: HashMap<(TenantId, String), String>,
+    /// Bytes in every session's replay (bounded by `watch::REPLAY_TOTAL`).
+    replay_total: usize,
 }
 
 impl Sessions {
@@ -199,6 +261,7 @@ impl Sessions {
 
     fn remove(&mut self, id: &str) -> Option<Session> {
         let s = self.by_id.remove(id)?;
+        self.replay_total = self.replay_total.saturating_sub(s.replay.bytes());
         if let Some((code, _)) = &s.code {
             self.codes.remove(&(s.tenant, code.clone()));
         }
@@ -210,6 +273,7 @@ impl Sessions {
 #[derive(Clone)]
 pub struct Hub {
     sessions: Arc<Mutex<Sessions>>,
+    recorder: Option<Recorder>,
     next_conn: Arc<AtomicU64>,
     agent_joins: Arc<RateLimiter>,
     tenant_joins: Arc<RateLimiter>,
@@ -219,6 +283,7 @@ impl Default for Hub {
     fn default() -> Self {
         Self {
             sessions: Arc::default(),
+            recorder: None,
             next_conn: Arc::new(AtomicU64::new(1)),
             agent_joins: Arc::new(RateLimiter::new(JOINS_PER_AGENT, Duration::from_mins(1))),
             tenant_joins: Arc::new(RateLimiter::new(JOINS_PER_TENANT, Duration::from_mins(1))),
@@ -238,9 +303,13 @@ fn random_id() -> String {
 impl Hub {
     /// A hub with a task that ends sessions whose page or view did not come
     /// back within [`GRACE`] and forgets expired codes; the task stops when
-    /// the last handle is dropped.
-    pub fn start() -> Self {
-        let hub = Self::default();
+    /// the last handle is dropped. Agents' actions go to `store` with the
+    /// contact they belong to.
+    pub fn start(store: crate::store::Store) -> Self {
+        let hub = Self {
+            recorder: Some(Recorder::start(store)),
+            ..Self::default()
+        };
         let weak: Weak<Mutex<Sessions>> = Arc::downgrade(&hub.sessions);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -310,6 +379,9 @@ impl Hub {
             }
             s.visitor_away_since = None;
             s.stale = true;
+            if let Some(board) = s.board.for_visitor() {
+                s.tell_visitor(&board);
+            }
             let welcome = ToVisitor::Welcome {
                 resume: s.resume.clone(),
                 code: s.code.as_ref().map(|(c, _)| c.clone()),
@@ -347,6 +419,12 @@ impl Hub {
                 control: false,
                 stale: true,
                 last_seq: None,
+                contact: None,
+                board: board::Board::default(),
+                recorder: self.recorder.clone(),
+                filled: None,
+                replay: watch::Replay::default(),
+                watchers: Vec::new(),
             },
         );
         let code = sessions.new_code(tenant, &id, now);
@@ -373,6 +451,7 @@ impl Hub {
         text: &str,
     ) -> Result<bool, CobrowseError> {
         let mut sessions = self.lock();
+        let total = sessions.replay_total;
         let s = visitor_session(&mut sessions, id, conn)?;
         if !s.sharing || s.agent.is_none() {
             return Err(CobrowseError::NotSharing);
@@ -385,19 +464,27 @@ impl Hub {
             _ if s.stale => return Ok(false),
             _ if gap => {
                 s.stale = true;
+                let freed = s.replay.lose();
+                sessions.replay_total = total.saturating_sub(freed);
                 return Ok(true);
             }
             _ => {}
         }
+        let held = s.replay.keep(kind, text, total);
+        s.tell_watchers(text);
         s.tell_agent(text.to_owned());
+        sessions.replay_total = total.saturating_add_signed(held);
         Ok(false)
     }
 
     /// Capture frames were refused by the page's budget: the view is stale
     /// until the next snapshot.
     fn lost(&self, id: &str) {
-        if let Some(s) = self.lock().by_id.get_mut(id) {
+        let mut sessions = self.lock();
+        if let Some(s) = sessions.by_id.get_mut(id) {
             s.stale = true;
+            let freed = s.replay.lose();
+            sessions.replay_total = sessions.replay_total.saturating_sub(freed);
         }
     }
 
@@ -407,16 +494,16 @@ impl Hub {
         id: &str,
         conn: u64,
         frame: &FromVisitor,
-    ) -> Result<Option<ToVisitor>, CobrowseError> {
+    ) -> Result<Option<ToVisitor>, FrameError> {
         let mut sessions = self.lock();
         let now = Instant::now();
         let s = visitor_session(&mut sessions, id, conn)?;
         match frame {
-            FromVisitor::Hello { .. } => Err(CobrowseError::NoHello),
+            FromVisitor::Hello { .. } => Err(CobrowseError::NoHello.into()),
             FromVisitor::Ping => Ok(Some(ToVisitor::Pong)),
             FromVisitor::NewCode => {
                 if s.agent.is_some() {
-                    return Err(CobrowseError::Taken);
+                    return Err(CobrowseError::Taken.into());
                 }
                 let tenant = s.tenant;
                 let code = sessions.new_code(tenant, id, now);
@@ -427,14 +514,18 @@ impl Hub {
             }
             FromVisitor::Consent { view } => {
                 let Some(agent) = &s.agent else {
-                    return Err(CobrowseError::NotSharing);
+                    return Err(CobrowseError::NotSharing.into());
                 };
                 if *view {
                     s.sharing = true;
                     s.stale = true;
                     let session = id.to_owned();
                     tracing::info!(agent = agent.user.0, "co-browse sharing accepted");
+                    s.note("agent", "view_start", String::new());
                     s.tell_agent(encode(&ToAgent::Sharing { session }));
+                    if let Some(board) = s.board.for_agent() {
+                        s.tell_agent(encode(&board));
+                    }
                     Ok(Some(ToVisitor::SnapshotRequest))
                 } else {
                     s.end_agent("declined");
@@ -443,7 +534,15 @@ impl Hub {
             }
             FromVisitor::Control { granted } => {
                 if !s.sharing {
-                    return Err(CobrowseError::NotSharing);
+                    return Err(CobrowseError::NotSharing.into());
+                }
+                if s.control != *granted {
+                    let action = if *granted {
+                        "control_granted"
+                    } else {
+                        "control_withdrawn"
+                    };
+                    s.note("visitor", action, String::new());
                 }
                 s.control = *granted;
                 s.tell_agent(encode(&ToAgent::Control { granted: *granted }));
@@ -455,6 +554,21 @@ impl Hub {
                 }
                 Ok(Some(ToVisitor::Ended { reason: "stopped" }))
             }
+            FromVisitor::Draw { shape } => s
+                .board_change(board::Side::Visitor, board::Change::Draw(shape.clone()))
+                .map(|()| None),
+            FromVisitor::Clear => s
+                .board_change(board::Side::Visitor, board::Change::Clear)
+                .map(|()| None),
+            FromVisitor::Board { show, blank } => s
+                .board_change(
+                    board::Side::Visitor,
+                    board::Change::Show {
+                        show: *show,
+                        blank: *blank,
+                    },
+                )
+                .map(|()| None),
         }
     }
 
@@ -479,6 +593,7 @@ impl Hub {
         user: UserId,
         name: &str,
         code: &str,
+        contact: Option<ContactId>,
     ) -> Result<(String, u64, mpsc::Receiver<Out>, ToAgent), CobrowseError> {
         let now = Instant::now();
         if !self
@@ -509,6 +624,9 @@ impl Hub {
         }
         if s.agent.is_some() {
             return Err(CobrowseError::Taken);
+        }
+        if contact.is_some() {
+            s.contact = contact;
         }
         s.agent = Some(AgentSeat {
             user,
@@ -552,8 +670,16 @@ impl Hub {
         }
         agent.away_since = None;
         let reply = if s.sharing {
-            s.stale = true;
-            s.tell_visitor(&ToVisitor::SnapshotRequest);
+            // The page at once from the replay, else a fresh snapshot.
+            let whole = s
+                .agent
+                .as_ref()
+                .and_then(|a| a.seat.as_ref())
+                .is_some_and(|seat| watch::replay_to(&s.replay, &s.board, seat, AGENT_OUTBOX - 16));
+            if !whole {
+                s.stale = true;
+                s.tell_visitor(&ToVisitor::SnapshotRequest);
+            }
             ToAgent::Sharing {
                 session: id.to_owned(),
             }
@@ -592,29 +718,67 @@ impl Hub {
         if !s.sharing {
             return Err(CobrowseError::NotSharing.into());
         }
+        let change = match frame {
+            FromAgent::Draw { shape } => board::Change::Draw(shape),
+            FromAgent::Clear => board::Change::Clear,
+            FromAgent::Board { show, blank } => board::Change::Show { show, blank },
+            other => return s.relay_action(other, agent_name),
+        };
+        s.board_change(board::Side::Agent, change)
+    }
+}
+
+impl Session {
+    /// An agent's action on the page (not the whiteboard), checked against
+    /// what the visitor allowed, listed in the record and sent to the page.
+    fn relay_action(&mut self, frame: FromAgent, agent_name: String) -> Result<(), FrameError> {
         let out = match frame {
             FromAgent::Pointer { x, y } => ToVisitor::AgentPointer { x, y },
-            FromAgent::Highlight { id } => ToVisitor::Highlight { id },
-            FromAgent::Push { url } => ToVisitor::Push {
-                url: frames::push_url(&url, &s.origin)?,
-            },
-            FromAgent::ControlRequest => ToVisitor::ControlRequest { agent_name },
-            FromAgent::Click { id } if s.control => ToVisitor::Click { id },
-            FromAgent::Input { id, value } if s.control => ToVisitor::Input { id, value },
+            FromAgent::Highlight { id } => {
+                self.note("agent", "highlight", id.to_string());
+                ToVisitor::Highlight { id }
+            }
+            FromAgent::Push { url } => {
+                let url = frames::push_url(&url, &self.origin)?;
+                self.note("agent", "push", url.clone());
+                ToVisitor::Push { url }
+            }
+            FromAgent::ControlRequest => {
+                self.note("agent", "control_request", String::new());
+                ToVisitor::ControlRequest { agent_name }
+            }
+            FromAgent::Click { id } if self.control => {
+                self.note("agent", "click", id.to_string());
+                ToVisitor::Click { id }
+            }
+            // The field, never what was typed: a value may be personal.
+            FromAgent::Input { id, value } if self.control => {
+                if self.filled.replace(id) != Some(id) {
+                    self.note("agent", "fill", id.to_string());
+                }
+                ToVisitor::Input { id, value }
+            }
             FromAgent::Click { .. } | FromAgent::Input { .. } => {
                 return Err(CobrowseError::NoControl.into());
             }
             FromAgent::Join { .. }
             | FromAgent::Watch { .. }
             | FromAgent::Leave
-            | FromAgent::Ping => {
+            | FromAgent::Ping
+            | FromAgent::Draw { .. }
+            | FromAgent::Clear
+            | FromAgent::Board { .. }
+            | FromAgent::Sessions
+            | FromAgent::Supervise { .. } => {
                 return Ok(());
             }
         };
-        s.tell_visitor(&out);
+        self.tell_visitor(&out);
         Ok(())
     }
+}
 
+impl Hub {
     /// The agent's view closed; the session waits [`GRACE`] for it.
     fn agent_gone(&self, id: &str, conn: u64) {
         let mut sessions = self.lock();

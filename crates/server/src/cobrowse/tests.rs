@@ -26,7 +26,7 @@ fn shared() -> (
     else {
         panic!("a new session has a code: {welcome:?}")
     };
-    let (joined, view, view_rx, _) = hub.agent_join(TENANT, ALICE, "Alice", &code).unwrap();
+    let (joined, view, view_rx, _) = hub.agent_join(TENANT, ALICE, "Alice", &code, None).unwrap();
     assert_eq!(joined, id);
     hub.visitor_control(&id, page, &FromVisitor::Consent { view: true })
         .unwrap();
@@ -108,10 +108,10 @@ fn codes_expire_and_another_tenant_cannot_use_them() {
     else {
         panic!("{welcome:?}")
     };
-    let other = hub.agent_join(TenantId(8), UserId(9), "Mallory", &code);
+    let other = hub.agent_join(TenantId(8), UserId(9), "Mallory", &code, None);
     assert_eq!(other.err(), Some(CobrowseError::NoSuchCode));
     sweep(&hub.sessions, Instant::now() + CODE_LIFETIME);
-    let late = hub.agent_join(TENANT, ALICE, "Alice", &code);
+    let late = hub.agent_join(TENANT, ALICE, "Alice", &code, None);
     assert_eq!(late.err(), Some(CobrowseError::NoSuchCode));
     assert_eq!(hub.len(), 1, "{id} stays for a new code");
 }

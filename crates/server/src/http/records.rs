@@ -183,6 +183,8 @@ pub async fn one(
     if record.media == "callback" {
         record.callback_attempts = Some(state.store.callback_attempts(principal.tenant, id).await?);
     }
+    let cobrowse = state.store.cobrowse_events(principal.tenant, id).await?;
+    record.cobrowse = (!cobrowse.is_empty()).then_some(cobrowse);
     if let Some(call) = state.store.call_record(principal.tenant, id).await? {
         record.call = Some(super::calls::record_json(id.0, &record.media, &call));
     }

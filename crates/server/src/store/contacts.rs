@@ -172,6 +172,9 @@ pub struct ContactRecord {
     /// For a callback: each attempt the server made to call back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_attempts: Option<Vec<super::CallbackAttempt>>,
+    /// Co-browse actions and whiteboard shapes (docs/cobrowse.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cobrowse: Option<Vec<super::CobrowseEvent>>,
 }
 
 /// A customer's earlier contact, for the screen pop.
@@ -461,5 +464,6 @@ fn record_from_row(r: &sqlx::any::AnyRow) -> Result<ContactRecord, StoreError> {
         transcript: None,
         call: None,
         callback_attempts: None,
+        cobrowse: None,
     })
 }

@@ -11,6 +11,7 @@
 
 mod callbacks;
 mod calls;
+mod cobrowse;
 mod contact_writes;
 mod contacts;
 mod customers;
@@ -35,6 +36,7 @@ pub use callbacks::{
 pub use calls::{CallMedia, CallRecord, CallRoute, ContactMedia, LinkCalls, TenantCalls};
 pub use contact_writes::{ContactWrite, TimedWrite, Written};
 pub use contacts::{
+pub use cobrowse::{CobrowseEvent, NewCobrowseEvent};
     ContactFilter, ContactRecord, Message, NewContact, Outcome, PreviousContact, Sender,
     WaitingContact,
 };
