@@ -11,15 +11,10 @@
  * CSS expressions are dropped before they reach the mirror document.
  */
 
+import { Whiteboard } from '/widget/whiteboard.js';
+import { Mirror } from '/mirror.js';
+
 const SESSION_KEY = 'sb:cobrowse:view';
-/** Nodes the mirror holds; a bigger page is cut with a notice. */
-const MAX_NODES = 60000;
-const SVG_NS = 'http://www.w3.org/2000/svg';
-/** Elements never rebuilt (a comment keeps their place). */
-const DROPPED = new Set(['script', 'noscript', 'object', 'embed', 'applet', 'base', 'iframe', 'frame', 'frameset', 'portal', 'template']);
-const URL_ATTRS = new Set(['href', 'src', 'action', 'formaction', 'poster', 'background', 'cite', 'data', 'xlink:href', 'srcset', 'ping', 'manifest']);
-const BAD_URL = /^\s*(javascript|vbscript|data:text\/html|data:image\/svg)/i;
-const BAD_CSS = /expression\s*\(|javascript:|vbscript:|-moz-binding|behavior\s*:/gi;
 
 const el = (tag, props = {}, ...children) => {
   const e = document.createElement(tag);
@@ -31,180 +26,6 @@ const el = (tag, props = {}, ...children) => {
   e.append(...children);
   return e;
 };
-
-/** An attribute as the mirror may carry it, or null. */
-export function safeAttr(tag, name, value) {
-  const n = String(name).toLowerCase();
-  if (n.startsWith('on') || n === 'srcdoc' || n === 'formaction' || n === 'http-equiv') return null;
-  const v = String(value ?? '');
-  if (URL_ATTRS.has(n) && BAD_URL.test(v.replace(/[\u0000-\u0020]/g, ''))) return null;
-  if (n === 'style') return v.replace(BAD_CSS, '/*x*/');
-  if (tag === 'meta' && n === 'content' && /url\s*=/i.test(v)) return null;
-  return v;
-}
-
-export const safeCss = (css) => String(css ?? '').replace(BAD_CSS, '/*x*/');
-
-class Mirror {
-  constructor(iframe, notice) {
-    this.iframe = iframe;
-    this.notice = notice;
-    this.nodes = new Map();
-    this.ids = new WeakMap();
-    this.scale = 1;
-  }
-
-  get doc() {
-    return this.iframe.contentDocument;
-  }
-
-  reset() {
-    this.nodes.clear();
-    this.ids = new WeakMap();
-    this.cut = false;
-  }
-
-  create(r) {
-    const doc = this.doc;
-    if (r.t === 3) return doc.createTextNode(String(r.x ?? ''));
-    const tag = String(r.g || 'div').toLowerCase();
-    if (DROPPED.has(tag) || !/^[a-z][a-z0-9-]*$/.test(tag)) return doc.createComment(tag);
-    const node = r.s ? doc.createElementNS(SVG_NS, tag) : doc.createElement(tag);
-    if (tag === 'meta' && r.a && r.a['http-equiv']) return doc.createComment('meta');
-    for (const [k, v] of Object.entries(r.a || {})) {
-      const safe = safeAttr(tag, k, v);
-      if (safe === null) continue;
-      try {
-        node.setAttribute(k, safe);
-      } catch {
-        /* a name the DOM refuses: left out */
-      }
-    }
-    if (tag === 'style' && r.x != null) node.textContent = safeCss(r.x);
-    if (tag === 'canvas' && r.a && /^data:image\/(webp|png);base64,/.test(r.a['data-sb-image'] || '')) {
-      // The page's canvas as a picture (an image, not drawing code).
-      node.style.backgroundImage = `url("${r.a['data-sb-image']}")`;
-      node.style.backgroundSize = '100% 100%';
-    }
-    if (r.v != null && 'value' in node && tag !== 'button') node.value = String(r.v);
-    if (tag === 'textarea' && r.v != null) node.textContent = String(r.v);
-    if (r.c != null && 'checked' in node) node.checked = !!r.c;
-    return node;
-  }
-
-  /** Inserts records in order: each goes under `p`, before `n` when given. */
-  add(records) {
-    for (const r of records) {
-      if (this.nodes.size >= MAX_NODES) {
-        this.cut = true;
-        break;
-      }
-      const node = this.create(r);
-      const id = Number(r.i);
-      if (Number(r.p) === 0) {
-        const doc = this.doc;
-        if (node.nodeType !== 1) continue;
-        doc.replaceChild(node, doc.documentElement);
-      } else {
-        const parent = this.nodes.get(Number(r.p));
-        if (!parent || parent.nodeType !== 1) continue;
-        const next = r.n != null ? this.nodes.get(Number(r.n)) : null;
-        try {
-          parent.insertBefore(node, next && next.parentNode === parent ? next : null);
-        } catch {
-          continue;
-        }
-      }
-      const old = this.nodes.get(id);
-      if (old && old !== node && old.parentNode) old.remove();
-      this.nodes.set(id, node);
-      this.ids.set(node, id);
-    }
-    if (this.cut) this.notice(`The page is larger than ${MAX_NODES} nodes; the view is cut.`);
-  }
-
-  snapshot(f) {
-    if (f.part === 0) {
-      this.reset();
-      this.size(f.w, f.h);
-    }
-    this.add(Array.isArray(f.adds) ? f.adds : []);
-    if (f.last) {
-      this.scroll({ id: 0, x: f.sx, y: f.sy });
-      if (f.cut) this.notice('The page is very large; the view shows its first 50,000 nodes.');
-    }
-  }
-
-  mutations(f) {
-    for (const id of f.removes || []) {
-      const node = this.nodes.get(Number(id));
-      if (node) node.remove();
-      this.nodes.delete(Number(id));
-    }
-    this.add(f.adds || []);
-    for (const [id, text] of f.texts || []) {
-      const node = this.nodes.get(Number(id));
-      if (!node) continue;
-      if (node.nodeType === 3) node.data = String(text);
-      else if (node.localName === 'style') node.textContent = safeCss(text);
-    }
-    for (const [id, name, value] of f.attrs || []) {
-      const node = this.nodes.get(Number(id));
-      if (!node || node.nodeType !== 1) continue;
-      try {
-        if (value === null) node.removeAttribute(name);
-        else {
-          const safe = safeAttr(node.localName, name, value);
-          if (safe !== null) node.setAttribute(name, safe);
-        }
-      } catch {
-        /* refused name: ignored */
-      }
-    }
-  }
-
-  input(f) {
-    const node = this.nodes.get(Number(f.id));
-    if (!node) return;
-    if ('value' in node && f.value != null) node.value = String(f.value);
-    if ('checked' in node && f.checked != null) node.checked = !!f.checked;
-  }
-
-  scroll(f) {
-    const x = Number(f.x) || 0;
-    const y = Number(f.y) || 0;
-    if (Number(f.id) === 0) {
-      const root = this.doc.scrollingElement || this.doc.documentElement;
-      root.scrollLeft = x;
-      root.scrollTop = y;
-    } else {
-      const node = this.nodes.get(Number(f.id));
-      if (node && node.nodeType === 1) {
-        node.scrollLeft = x;
-        node.scrollTop = y;
-      }
-    }
-  }
-
-  size(w, h) {
-    const width = Math.max(200, Math.min(Number(w) || 1024, 4000));
-    const height = Math.max(150, Math.min(Number(h) || 768, 4000));
-    const room = this.iframe.parentElement.clientWidth || width;
-    this.scale = Math.min(1, room / width);
-    Object.assign(this.iframe.style, { width: `${width}px`, height: `${height}px`, transform: `scale(${this.scale})` });
-    this.iframe.parentElement.style.height = `${Math.ceil(height * this.scale)}px`;
-  }
-
-  /** The mirrored node under a point of the overlay (CSS px of the console). */
-  idAt(x, y) {
-    const node = this.doc.elementFromPoint(x / this.scale, y / this.scale);
-    for (let n = node; n; n = n.parentNode) {
-      const id = this.ids.get(n);
-      if (id !== undefined) return { id, node: n };
-    }
-    return null;
-  }
-}
 
 /** The co-browse card in the console. */
 class View {
@@ -222,22 +43,19 @@ class View {
     this.controlButton = el('button', { type: 'button', className: 'btn', testid: 'cobrowse-control-request', textContent: 'Ask for control' });
     this.controlInput = el('input', { testid: 'cobrowse-control-input', placeholder: 'Type into the field you clicked', 'aria-label': 'Type for the visitor', disabled: true });
     this.leaveButton = el('button', { type: 'button', className: 'btn danger', testid: 'cobrowse-leave', textContent: 'Leave' });
+    this.boardButton = el('button', { type: 'button', className: 'btn', testid: 'whiteboard-open', textContent: 'Whiteboard' });
+    const boardBar = el('div', { className: 'cb-row' }, this.boardButton);
     const joinForm = el('form', { className: 'cb-row' }, this.codeInput, this.joinButton);
     const pushForm = el('form', { className: 'cb-row' }, this.pushUrl, this.pushButton);
-    this.tools = el('div', { className: 'cb-tools', hidden: true }, pushForm, el('div', { className: 'cb-row' }, this.controlButton, this.controlInput, this.leaveButton), this.stage);
+    this.tools = el('div', { className: 'cb-tools', hidden: true }, pushForm, el('div', { className: 'cb-row' }, this.controlButton, this.controlInput, this.leaveButton), boardBar, this.stage);
     this.card = el('section', { className: 'card cobrowse', testid: 'cobrowse', 'aria-label': 'Co-browse' }, el('h2', { textContent: 'Co-browse' }), joinForm, this.status, this.tools);
     host.append(this.card);
-    this.mirror = new Mirror(this.iframe, (text) => this.say(text));
-    // Frames wait until the mirror document has loaded (else its load would
-    // wipe what was built in the blank document before it).
-    this.loaded = false;
-    this.queue = [];
-    this.iframe.addEventListener('load', () => {
-      this.loaded = true;
-      const queued = this.queue;
-      this.queue = [];
-      queued.forEach((f) => this.onFrame(f));
-    });
+    this.mirror = new Mirror(this.iframe, (text) => this.say(text), this.visitorPointer);
+    this.board = new Whiteboard({ stage: this.stage, bar: boardBar, send: (f) => this.send(f), side: 'agent', prefix: 'whiteboard' });
+    // The board covers the visitor's viewport as the view shows it, so a
+    // fraction of it is the same place on both sides.
+    this.mirror.resized = (w, h) => Object.assign(this.board.canvas.style, { width: `${w}px`, height: `${h}px` });
+    this.boardButton.addEventListener('click', () => this.board.show(!this.board.shown, this.board.blank));
 
     joinForm.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -311,7 +129,8 @@ class View {
       } else if (/^\d{6}$/.test(String(f.code))) {
         this.card.dataset.request = 'accepted';
         this.codeInput.value = f.code;
-        this.open({ type: 'join', code: f.code });
+        // The contact's record lists what is done in this session.
+        this.open({ type: 'join', code: f.code, contact: Number(f.contact) });
       }
     });
   }
@@ -346,10 +165,8 @@ class View {
   }
 
   onFrame(f) {
-    if (!this.loaded && ['snapshot', 'mutations', 'scroll', 'viewport', 'input'].includes(f.type)) {
-      if (this.queue.length < 1000) this.queue.push(f);
-      return;
-    }
+    if (f.type === 'snapshot') this.card.dataset.url = String(f.url || '');
+    if (this.mirror.apply(f) || this.board.apply(f)) return;
     switch (f.type) {
       case 'joined':
         sessionStorage.setItem(SESSION_KEY, f.session);
@@ -359,26 +176,6 @@ class View {
         sessionStorage.setItem(SESSION_KEY, f.session);
         this.say('You see the visitor\u2019s page. Click on it to highlight.');
         this.tools.hidden = false;
-        break;
-      case 'snapshot':
-        this.mirror.snapshot(f);
-        this.card.dataset.url = String(f.url || '');
-        break;
-      case 'mutations':
-        this.mirror.mutations(f);
-        break;
-      case 'scroll':
-        this.mirror.scroll(f);
-        break;
-      case 'viewport':
-        this.mirror.size(f.w, f.h);
-        break;
-      case 'input':
-        this.mirror.input(f);
-        break;
-      case 'pointer':
-        this.visitorPointer.hidden = false;
-        this.visitorPointer.style.transform = `translate(${(Number(f.x) || 0) * this.mirror.scale}px,${(Number(f.y) || 0) * this.mirror.scale}px)`;
         break;
       case 'paused':
         this.say('The visitor\u2019s page is loading\u2026');
@@ -409,13 +206,13 @@ class View {
     };
     sessionStorage.removeItem(SESSION_KEY);
     this.tools.hidden = true;
+    this.board.set(false, false, []);
     this.control = false;
     this.controlInput.disabled = true;
     this.card.dataset.ended = reason;
     this.say(why[reason] || 'Co-browsing ended.');
     if (this.ws) this.ws.close();
-    this.loaded = false;
-    this.iframe.src = '/cobrowse/frame';
+    this.mirror.restart();
   }
 
   /** A click on the view: with control, a click on the page; else a highlight. */

@@ -259,6 +259,11 @@ class Session {
       case 'input':
         this.agentInput(f.id, f.value);
         break;
+      case 'draw':
+      case 'clear':
+      case 'board':
+        this.board().then((b) => b.apply(f));
+        break;
       case 'ended':
         this.end(f.reason === 'declined' ? 'You declined.' : 'Sharing ended.');
         break;
@@ -288,6 +293,14 @@ class Session {
   accept(yes) {
     this.send({ type: 'consent', view: yes });
     if (!yes) this.end('You declined.');
+  }
+
+  /** The whiteboard (web/widget/whiteboard.js), loaded when first used. */
+  board() {
+    this.boardLoad ||= import('./whiteboard.js').then(
+      ({ Whiteboard }) => new Whiteboard({ stage: this.ui.wb, bar: this.ui.wb, send: (f) => this.send(f), side: 'visitor', prefix: 'sb-whiteboard' }),
+    );
+    return this.boardLoad;
   }
 
   grantControl(yes) {
@@ -679,6 +692,12 @@ const CSS = `
 button{font:inherit;border:0;border-radius:6px;padding:6px 12px;margin:8px 8px 0 0;cursor:pointer;background:#3ddc84;color:#10202a;font-weight:600}
 button.no{background:#e4e7ee;color:#1d2433}
 .pointer{position:fixed;z-index:2147483647;left:0;top:0;width:18px;height:18px;margin:-3px 0 0 -3px;pointer-events:none;border:3px solid #ff4f8b;border-radius:50% 50% 50% 0;background:rgba(255,79,139,.35);display:none}
+.wb{position:fixed;inset:0;z-index:2147483645;pointer-events:none}
+.wb canvas,.wb-bar{pointer-events:auto}
+.wb-bar{position:fixed;top:8px;left:50%;transform:translateX(-50%);display:flex;gap:4px;padding:4px 8px 8px;border-radius:8px;background:#1d2433;z-index:3}
+.wb-bar[hidden]{display:none}
+.wb-bar button{margin:4px 0 0}
+.wb-bar input{font:inherit;margin-top:4px;width:9em}
 .outline{position:fixed;z-index:2147483646;pointer-events:none;border:3px solid #ffbf47;border-radius:4px;box-shadow:0 0 0 4000px rgba(0,0,0,.08);display:none}
 `;
 
@@ -691,10 +710,11 @@ class Panel {
     const root = host.attachShadow({ mode: 'open' });
     root.innerHTML =
       `<style>${CSS}</style><div class="box" role="status" aria-live="polite"></div>` +
-      '<div class="pointer" data-testid="sb-agent-pointer" aria-hidden="true"></div><div class="outline" aria-hidden="true"></div>';
+      '<div class="pointer" data-testid="sb-agent-pointer" aria-hidden="true"></div><div class="outline" aria-hidden="true"></div><div class="wb"></div>';
     this.box = root.querySelector('.box');
     this.pointerEl = root.querySelector('.pointer');
     this.outlineEl = root.querySelector('.outline');
+    this.wb = root.querySelector('.wb');
     document.body.append(host);
   }
 
@@ -745,7 +765,10 @@ class Panel {
 
   banner(agent, control) {
     const who = agent || 'The agent';
-    const buttons = [['Stop sharing', 'sb-cobrowse-stop', () => this.session.stop()]];
+    const buttons = [
+      ['Stop sharing', 'sb-cobrowse-stop', () => this.session.stop()],
+      ['Whiteboard', 'sb-whiteboard-open', () => this.session.board().then((b) => b.show(true, b.blank)), true],
+    ];
     if (control) buttons.push(['Take back control', 'sb-control-revoke', () => this.session.grantControl(false), true]);
     this.fill('sb-cobrowse-banner', control ? `${who} sees this page and can click and type.` : `${who} sees this page.`, '', buttons);
   }
