@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{
     CallTag, LegId, LegRole, LegStats, MediaError, MediaEvent, MediaEventKind, RecordingFiles,
     Shared,
+    ivf::IvfFile,
     leg::{LegOutput, Offer, SILENCE_LIMIT, WebrtcLeg},
     legs::Leg,
     recorder::Recording,
@@ -78,6 +79,10 @@ pub(crate) enum Command {
         stem: String,
         reply: oneshot::Sender<Result<RecordingFiles, MediaError>>,
     },
+    RecordVideo {
+        path: PathBuf,
+        reply: oneshot::Sender<Result<(), MediaError>>,
+    },
     Stats {
         reply: oneshot::Sender<Vec<LegStats>>,
     },
@@ -100,6 +105,8 @@ pub(crate) struct CallTask {
     screened: Vec<LegId>,
     hold: bool,
     recording: Option<Recording>,
+    /// The visitor's VP8 video, for a mailbox message (`ivf`).
+    video: Option<IvfFile>,
     /// Events waiting to be sent to the desk.
     pending_events: Vec<MediaEventKind>,
     next_housekeeping: Instant,
@@ -134,6 +141,7 @@ impl CallTask {
             screened: Vec::new(),
             hold: false,
             recording: None,
+            video: None,
             pending_events: Vec::new(),
             next_housekeeping: Instant::now() + HOUSEKEEPING,
             scratch: Vec::new(),
@@ -237,6 +245,9 @@ impl CallTask {
             }
             Command::Record { dir, stem, reply } => {
                 let _ = reply.send(self.record(&dir, &stem));
+            }
+            Command::RecordVideo { path, reply } => {
+                let _ = reply.send(self.record_video(&path));
             }
             Command::Stats { reply } => {
                 let _ = reply.send(self.legs.iter().map(Leg::stats).collect());
@@ -439,6 +450,28 @@ impl CallTask {
         }
     }
 
+    /// Starts writing the visitor's VP8 video to `path`, from a keyframe
+    /// asked for now (and again each housekeeping tick until one comes).
+    fn record_video(&mut self, path: &std::path::Path) -> Result<(), MediaError> {
+        if let Some(previous) = self.video.take() {
+            previous.finish();
+        }
+        self.video = Some(IvfFile::create(path)?);
+        self.visitor_keyframe();
+        Ok(())
+    }
+
+    fn visitor_keyframe(&mut self) {
+        let visitor = self
+            .legs
+            .iter()
+            .find(|l| l.role() == LegRole::Visitor && !self.screened.contains(&l.id()))
+            .map(Leg::id);
+        if let Some(visitor) = visitor {
+            self.keyframe_from(visitor, KeyframeRequestKind::Pli, true, Instant::now());
+        }
+    }
+
     fn index(&self, id: LegId) -> Option<usize> {
         self.legs.iter().position(|l| l.id() == id)
     }
@@ -496,6 +529,9 @@ impl CallTask {
             self.next_housekeeping = now + HOUSEKEEPING;
             if let Some(recording) = &mut self.recording {
                 recording.tick(now);
+            }
+            if self.video.as_ref().is_some_and(IvfFile::wants_keyframe) {
+                self.visitor_keyframe();
             }
         }
     }
@@ -616,7 +652,12 @@ impl CallTask {
                 let rtp = data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
                 recording.push(role, source_id, rtp, &data.data, now);
             }
-        } else if !data.contiguous {
+        } else if let Some(video) = self.video.as_mut().filter(|_| role == LegRole::Visitor)
+            && data.params.spec().codec == str0m::format::Codec::Vp8
+        {
+            video.push(&data.data, data.network_time);
+        }
+        if !audio && !data.contiguous {
             // Frames were lost: the receivers need a keyframe to recover.
             let mut own = Vec::new();
             self.legs[i].request_keyframe(
@@ -702,6 +743,9 @@ impl CallTask {
         }
         if let Some(recording) = self.recording.take() {
             recording.finish();
+        }
+        if let Some(video) = self.video.take() {
+            video.finish();
         }
         tracing::info!(tag = self.tag.0, "media call ended");
     }

@@ -42,6 +42,7 @@
 //! * `rtp`: one phone's leg: its own UDP port pair, G.711, jitter buffer,
 //!   RFC 4733 and RTCP; it transcodes so the bridge sees Opus (`opus`).
 //! * `recorder` and `ogg`: Ogg/Opus files written without a library.
+//! * `ivf`: a visitor's VP8 video in an IVF file (voice and video mail).
 //! * `fuzzing` (hidden): the browser-offer fuzz target's entry point
 //!   (`fuzz/`, docs/fuzzing.md).
 //! * `testclient` (hidden): an in-process str0m peer that plays the browser in
@@ -90,6 +91,7 @@ mod call;
 pub mod cpd;
 #[doc(hidden)]
 pub mod fuzzing;
+mod ivf;
 mod leg;
 mod legs;
 mod ogg;
@@ -421,6 +423,14 @@ impl Call {
     /// named from `stem` (`{stem}-visitor.ogg`, `{stem}-agent.ogg`).
     pub async fn record(&self, dir: PathBuf, stem: String) -> Result<RecordingFiles, MediaError> {
         self.ask(|reply| Command::Record { dir, stem, reply })
+            .await?
+    }
+
+    /// Starts writing the visitor's VP8 video to an IVF file at `path`
+    /// (voice and video mail), from its next keyframe; finished at hangup.
+    /// Video in another codec is not written.
+    pub async fn record_video(&self, path: PathBuf) -> Result<(), MediaError> {
+        self.ask(|reply| Command::RecordVideo { path, reply })
             .await?
     }
 
