@@ -10,6 +10,7 @@
 //! public listener and expects 404.
 
 mod admin;
+mod admin_webhooks;
 pub mod assets;
 mod callbacks;
 mod calls;
@@ -197,6 +198,7 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/users", get(admin::users))
         .route("/users/{name}/disable", post(admin::disable_user))
         .route("/users/{name}/enable", post(admin::enable_user))
+        .route("/webhooks/deliveries", get(admin_webhooks::deliveries))
         .fallback(api_not_found);
     let router = Router::new()
         .nest("/api/v1", api)

@@ -332,8 +332,17 @@ impl ContactWrite {
 impl Store {
     /// Commits one change on its own.
     pub async fn write_contact(&self, timed: &TimedWrite) -> Result<Written, StoreError> {
-        let mut conn = self.writes.acquire().await?;
-        timed.write.run(&mut conn, timed.at).await
+        // A change that is a webhook event commits with its outbox rows.
+        let outbox = self.outbox_rows(std::slice::from_ref(timed));
+        if outbox.is_empty() {
+            let mut conn = self.writes.acquire().await?;
+            return timed.write.run(&mut conn, timed.at).await;
+        }
+        let mut tx = self.writes.begin().await?;
+        let done = timed.write.run(&mut tx, timed.at).await?;
+        Store::insert_outbox(&mut tx, &outbox).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
     /// Commits `writes` in order in one transaction: all or none. The
@@ -344,6 +353,9 @@ impl Store {
         for timed in writes {
             done.push(timed.write.run(&mut tx, timed.at).await?);
         }
+        // The webhook events of these changes, in the same transaction: an
+        // event exists exactly when its change committed.
+        Store::insert_outbox(&mut tx, &self.outbox_rows(writes)).await?;
         tx.commit().await?;
         Ok(done)
     }

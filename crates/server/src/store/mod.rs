@@ -47,7 +47,10 @@ pub use routing::{Link, RoutingInputs, StoredQueue};
 pub use staff::{ApiKey, Role, Session, User};
 pub use stats::{StatEvent, StoredStatEvent};
 pub use tenants::{ContextShare, Tenant};
-pub use webhooks::{NewWebhookEndpoint, WebhookEndpoint};
+pub use webhooks::{
+    AfterAttempt, AttemptRecord, Claimed, DeliveryLogEntry, HookFilter, NewWebhookEndpoint,
+    WebhookEndpoint,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -81,6 +84,9 @@ pub struct Store {
     /// connection lets the desk's lanes batch. On PostgreSQL the main pool.
     writes: AnyPool,
     backend: Backend,
+    /// Which tenants' endpoints want which events: read by the contact
+    /// writes to put events in the outbox (`webhooks.rs`).
+    hooks: std::sync::Arc<HookFilter>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -164,8 +170,10 @@ impl Store {
             pool,
             writes,
             backend,
+            hooks: webhooks::new_filter(),
         };
         store.migrate().await?;
+        store.load_webhook_filter().await?;
         Ok(store)
     }
 

@@ -1,31 +1,48 @@
-//! The dispatcher (committed changes to events) and each endpoint's queue.
+//! The dispatcher: delivers what waits in the outbox (`store/webhooks.rs`).
+//!
+//! One task looks for endpoints with an event due (woken by the desk's
+//! writer after a commit, and once a second for retries) and runs a worker
+//! per such endpoint. A worker claims its endpoint's oldest due event under
+//! a lease, makes one attempt, logs it and either marks the event delivered
+//! or schedules the next attempt (exponential backoff with jitter), then
+//! claims the next. Endpoints never wait on each other, and nothing here is
+//! awaited by the desk: a slow or failing endpoint costs only its own worker.
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use bytes::Bytes;
+use serde_json::Value;
 use tokio::{
     sync::{Notify, mpsc},
+    task::JoinHandle,
     time::Instant,
 };
 
 use super::{
-    Committed, EventKind, WebhookSettings,
+    WebhookSettings,
     address::{self, AddressError, GuardedResolver},
     sign,
 };
 use crate::{
-    ids::TenantId,
-    secret::Secret,
-    store::{Store, StoreError, WebhookEndpoint},
+    ids::{TenantId, UserId},
+    store::{AfterAttempt, AttemptRecord, Claimed, Store, StoreError, WebhookEndpoint, now_ms},
 };
 
-/// How long a tenant's endpoints are used before they are read again, so a
-/// `tenant apply` on a running server takes effect within this.
-const REFRESH: Duration = Duration::from_secs(10);
+/// How often the list of endpoints is read again (a `tenant apply` from the
+/// command line, or another node's admin change, takes effect within this).
+const FILTER_REFRESH: Duration = Duration::from_secs(5);
+/// How often due retries are looked for when nothing wakes the dispatcher.
+const POLL: Duration = Duration::from_secs(1);
+/// How long an idle worker waits for more before it ends.
+const WORKER_IDLE: Duration = Duration::from_secs(5);
+/// How often old log lines and finished events are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How long names of links and agents are used before they are read again.
+const NAMES_FOR: Duration = Duration::from_secs(60);
 
 /// Why one attempt failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,30 +65,32 @@ impl From<reqwest::Error> for AttemptError {
     }
 }
 
-/// One event for one endpoint.
-struct Delivery {
-    id: Arc<str>,
-    kind: EventKind,
-    body: Bytes,
+/// What a worker needs, shared by all of them.
+struct Shared {
+    store: Store,
+    settings: WebhookSettings,
+    client: reqwest::Client,
+    names: Names,
 }
 
-/// A tenant's endpoints as last read.
-struct Hooks {
-    read_at: Instant,
-    slug: String,
-    endpoints: Vec<WebhookEndpoint>,
+/// A running worker: its task and what wakes it for more.
+struct Worker {
+    task: JoinHandle<()>,
+    more: Arc<Notify>,
 }
 
 pub(super) struct Dispatcher {
-    store: Store,
-    settings: Arc<WebhookSettings>,
-    client: reqwest::Client,
-    tenants: HashMap<TenantId, Hooks>,
-    queues: HashMap<i64, Arc<EndpointQueue>>,
+    shared: Arc<Shared>,
+    wake: mpsc::Receiver<()>,
+    workers: HashMap<i64, Worker>,
 }
 
 impl Dispatcher {
-    pub(super) fn new(store: Store, settings: WebhookSettings) -> Result<Self, reqwest::Error> {
+    pub(super) fn new(
+        store: Store,
+        settings: WebhookSettings,
+        wake: mpsc::Receiver<()>,
+    ) -> Result<Self, reqwest::Error> {
         let timeout = Duration::from_secs(settings.timeout_secs);
         let client = reqwest::Client::builder()
             .dns_resolver(GuardedResolver::shared(settings.allow_private_addresses))
@@ -83,134 +102,244 @@ impl Dispatcher {
             .user_agent("Switchboard-Webhooks/1")
             .build()?;
         Ok(Self {
-            store,
-            settings: Arc::new(settings),
-            client,
-            tenants: HashMap::new(),
-            queues: HashMap::new(),
+            shared: Arc::new(Shared {
+                store,
+                settings,
+                client,
+                names: Names::default(),
+            }),
+            wake,
+            workers: HashMap::new(),
         })
     }
 
-    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Committed>) {
-        while let Some(committed) = rx.recv().await {
-            if let Err(e) = self.dispatch(committed).await {
-                metrics::counter!("switchboard_webhook_events_dropped_total").increment(1);
-                tracing::warn!(error = %e, "a webhook event could not be built");
+    /// Runs until every tap is gone (the desk's writer has stopped).
+    pub(super) async fn run(mut self) {
+        let mut refreshed = Instant::now();
+        let mut pruned: Option<Instant> = None;
+        loop {
+            if refreshed.elapsed() >= FILTER_REFRESH {
+                refreshed = Instant::now();
+                if let Err(e) = self.shared.store.load_webhook_filter().await {
+                    tracing::warn!(error = %e, "webhook endpoints could not be read");
+                }
+            }
+            if pruned.is_none_or(|p| p.elapsed() >= PRUNE_EVERY) {
+                pruned = Some(Instant::now());
+                let keep = Duration::from_secs(self.shared.settings.keep_days * 86_400);
+                let before = now_ms() - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+                if let Err(e) = self.shared.store.prune_webhooks(before).await {
+                    tracing::warn!(error = %e, "the webhook log could not be pruned");
+                }
+            }
+            match self.shared.store.due_webhook_endpoints(now_ms()).await {
+                Ok(due) => self.run_workers(&due),
+                Err(e) => tracing::warn!(error = %e, "the webhook outbox could not be read"),
+            }
+            tokio::select! {
+                woken = self.wake.recv() => if woken.is_none() { break },
+                () = tokio::time::sleep(POLL) => {}
             }
         }
-        // The desk's writer is gone (the server is stopping): so are the
-        // endpoints' tasks, after the attempt each may be making.
-        for queue in self.queues.values() {
-            queue.close();
+        // The server is stopping: attempts under way end with their tasks;
+        // their events' leases run out and the next start retries them.
+        for worker in self.workers.values() {
+            worker.task.abort();
         }
     }
 
-    async fn dispatch(&mut self, committed: Committed) -> Result<(), StoreError> {
-        let kind = committed.kind.as_str();
-        let (slug, wanted) = {
-            let hooks = self.hooks(committed.tenant).await?;
-            let wanted: Vec<WebhookEndpoint> = hooks
-                .endpoints
-                .iter()
-                .filter(|e| e.events.iter().any(|k| k == kind))
-                .cloned()
-                .collect();
-            (hooks.slug.clone(), wanted)
-        };
-        if wanted.is_empty() {
-            return Ok(());
+    /// Starts a worker for each endpoint in `due` that has none, and tells
+    /// the running ones there is more.
+    fn run_workers(&mut self, due: &[i64]) {
+        self.workers.retain(|_, w| !w.task.is_finished());
+        for &endpoint in due {
+            if let Some(worker) = self.workers.get(&endpoint) {
+                worker.more.notify_one();
+                continue;
+            }
+            let more = Arc::new(Notify::new());
+            let task = tokio::spawn(work(self.shared.clone(), endpoint, more.clone()));
+            self.workers.insert(endpoint, Worker { task, more });
         }
-        let Some(mut record) = self
-            .store
-            .contact_record(committed.tenant, committed.contact)
-            .await?
-        else {
-            return Ok(());
-        };
-        // Message bodies stay in the records API, behind staff login.
-        record.transcript = None;
-        let id: Arc<str> = format!("{}.{kind}.{}", committed.contact.0, committed.at).into();
-        let body = serde_json::json!({
-            "id": &*id,
-            "type": kind,
-            "time": rfc3339(committed.at),
-            "tenant": slug,
-            "contact": record,
-        });
-        let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-        for endpoint in wanted {
-            self.queue(committed.tenant, &endpoint).push(Delivery {
-                id: id.clone(),
-                kind: committed.kind,
-                body: body.clone(),
-            });
-        }
-        Ok(())
     }
+}
 
-    /// The tenant's endpoints, read again when older than [`REFRESH`];
-    /// queues of endpoints that are gone are closed.
-    async fn hooks(&mut self, tenant: TenantId) -> Result<&Hooks, StoreError> {
-        let stale = self
-            .tenants
-            .get(&tenant)
-            .is_none_or(|h| h.read_at.elapsed() >= REFRESH);
-        if stale {
-            let endpoints = self.store.webhook_endpoints(tenant).await?;
-            let slug = match self.tenants.get(&tenant) {
-                Some(h) => h.slug.clone(),
-                None => self
-                    .store
-                    .tenant(tenant)
-                    .await?
-                    .map(|t| t.slug)
-                    .unwrap_or_default(),
-            };
-            let current: HashSet<i64> = endpoints.iter().map(|e| e.id).collect();
-            self.queues.retain(|id, queue| {
-                let keep = queue.tenant != tenant || current.contains(id);
-                if !keep {
-                    queue.close();
+/// Delivers an endpoint's due events one at a time, oldest first, until
+/// none has been due for [`WORKER_IDLE`].
+async fn work(shared: Arc<Shared>, endpoint: i64, more: Arc<Notify>) {
+    let store = &shared.store;
+    let (tenant, hook) = match store.webhook_endpoint(endpoint).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            // Removed by a `tenant apply` or an admin since its events were
+            // written: nobody to deliver them to.
+            if let Err(e) = store.drop_webhook_events(endpoint).await {
+                tracing::warn!(error = %e, "events of a removed endpoint could not be dropped");
+            }
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "a webhook endpoint could not be read");
+            return;
+        }
+    };
+    match store
+        .trim_webhook_backlog(endpoint, shared.settings.queue_per_endpoint)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => metrics::counter!("switchboard_webhook_deliveries_total", "result" => "dropped")
+            .increment(n),
+        Err(e) => tracing::warn!(error = %e, "a webhook backlog could not be trimmed"),
+    }
+    loop {
+        let now = now_ms();
+        let lease = now + lease_ms(&shared.settings);
+        let event = match store.claim_webhook_event(endpoint, now, lease).await {
+            Ok(Some(event)) => event,
+            Ok(None) => {
+                if tokio::time::timeout(WORKER_IDLE, more.notified())
+                    .await
+                    .is_err()
+                {
+                    return;
                 }
-                keep
-            });
-            self.tenants.insert(
-                tenant,
-                Hooks {
-                    read_at: Instant::now(),
-                    slug,
-                    endpoints,
-                },
-            );
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a webhook event could not be claimed");
+                return;
+            }
+        };
+        if let Err(e) = deliver(&shared, tenant, &hook, &event).await {
+            tracing::warn!(error = %e, "a webhook attempt could not be stored");
         }
-        Ok(self
-            .tenants
-            .get(&tenant)
-            .expect("inserted above when missing"))
     }
+}
 
-    /// The endpoint's queue, started on first use.
-    fn queue(&mut self, tenant: TenantId, endpoint: &WebhookEndpoint) -> Arc<EndpointQueue> {
-        self.queues
-            .entry(endpoint.id)
-            .or_insert_with(|| {
-                let queue = Arc::new(EndpointQueue {
-                    tenant,
-                    endpoint: endpoint.id,
-                    url: endpoint.url.clone(),
-                    secret: endpoint.secret.clone(),
-                    capacity: self.settings.queue_per_endpoint,
-                    state: Mutex::new(QueueState::default()),
-                    notify: Notify::new(),
-                });
-                tokio::spawn(deliver_queue(
-                    queue.clone(),
-                    self.client.clone(),
-                    self.settings.clone(),
-                ));
-                queue
-            })
-            .clone()
+/// How long a claimed event is left alone by other dispatchers: the
+/// attempt's timeout and a margin.
+fn lease_ms(settings: &WebhookSettings) -> i64 {
+    i64::try_from(settings.timeout_secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2) + 15_000
+}
+
+/// One attempt at `event`, logged, and the event moved on.
+async fn deliver(
+    shared: &Shared,
+    tenant: TenantId,
+    hook: &WebhookEndpoint,
+    event: &Claimed,
+) -> Result<(), StoreError> {
+    let settings = &shared.settings;
+    let max_age = i64::try_from(settings.max_age_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    if now_ms() - event.created_at > max_age {
+        metrics::counter!("switchboard_webhook_deliveries_total", "result" => "failed")
+            .increment(1);
+        return shared
+            .store
+            .finish_webhook_attempt(event, hook.id, None, AfterAttempt::GivenUp)
+            .await;
+    }
+    let body = shared.names.body(&shared.store, tenant, event).await?;
+    let at = now_ms();
+    let started = Instant::now();
+    let result = attempt_once(&shared.client, hook, event, body, settings).await;
+    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let attempt = event.attempts + 1;
+    let (record, after) = match result {
+        Ok(status) => {
+            metrics::counter!("switchboard_webhook_deliveries_total", "result" => "delivered")
+                .increment(1);
+            let record = AttemptRecord {
+                at,
+                status: Some(status),
+                duration_ms,
+                error: None,
+            };
+            (record, AfterAttempt::Delivered)
+        }
+        Err(e) => {
+            let status = match &e {
+                AttemptError::Status(s) => Some(*s),
+                _ => None,
+            };
+            let after = if attempt >= settings.max_attempts {
+                metrics::counter!("switchboard_webhook_deliveries_total", "result" => "failed")
+                    .increment(1);
+                tracing::warn!(
+                    endpoint = hook.id,
+                    event = event.kind,
+                    attempts = attempt,
+                    error = %e,
+                    "webhook delivery given up"
+                );
+                AfterAttempt::GivenUp
+            } else {
+                metrics::counter!("switchboard_webhook_deliveries_total", "result" => "retried")
+                    .increment(1);
+                tracing::debug!(endpoint = hook.id, attempt, error = %e, "webhook delivery failed; retrying");
+                let wait = backoff(settings, attempt, rand::random::<f64>());
+                AfterAttempt::RetryAt(
+                    now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2),
+                )
+            };
+            let record = AttemptRecord {
+                at,
+                status,
+                duration_ms,
+                error: Some(e.to_string()),
+            };
+            (record, after)
+        }
+    };
+    shared
+        .store
+        .finish_webhook_attempt(event, hook.id, Some(&record), after)
+        .await
+}
+
+/// The wait after failed attempt `attempt` (1-based): base, 2 x base, 4 x
+/// base, ..., at most `retry_max_ms`, of which a random part (`unit` in
+/// 0..1) up to a half is taken off, so receivers that failed together are
+/// not all tried again at the same moment ("equal jitter").
+fn backoff(settings: &WebhookSettings, attempt: u32, unit: f64) -> Duration {
+    let factor = 1u64 << attempt.saturating_sub(1).min(20);
+    let full = settings
+        .retry_base_ms
+        .saturating_mul(factor)
+        .min(settings.retry_max_ms);
+    let jitter = (full as f64 / 2.0 * unit.clamp(0.0, 1.0)) as u64;
+    Duration::from_millis(full - jitter)
+}
+
+/// One POST; the status when it was a 2xx.
+async fn attempt_once(
+    client: &reqwest::Client,
+    hook: &WebhookEndpoint,
+    event: &Claimed,
+    body: Bytes,
+    settings: &WebhookSettings,
+) -> Result<u16, AttemptError> {
+    let url = url::Url::parse(&hook.url)?;
+    if let Some(host) = url.host() {
+        address::check_literal(&host, settings.allow_private_addresses)?;
+    }
+    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signature = sign::sign(hook.secret.expose(), timestamp, &body);
+    let response = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(sign::SIGNATURE_HEADER, signature)
+        .header("switchboard-event", &event.kind)
+        .header("switchboard-delivery", &event.event_id)
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(status.as_u16())
+    } else {
+        Err(AttemptError::Status(status.as_u16()))
     }
 }
 
@@ -225,153 +354,118 @@ fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// One endpoint's deliveries, oldest first, bounded.
-struct EndpointQueue {
-    tenant: TenantId,
-    endpoint: i64,
-    url: String,
-    secret: Secret,
-    capacity: usize,
-    state: Mutex<QueueState>,
-    notify: Notify,
+/// A tenant's slug and the names of its links and agents, as last read.
+struct TenantNames {
+    read_at: Instant,
+    slug: String,
+    links: HashMap<i64, String>,
+    agents: HashMap<i64, String>,
 }
 
+/// Names for the ids events carry, read per tenant and kept a minute.
 #[derive(Default)]
-struct QueueState {
-    waiting: VecDeque<Delivery>,
-    closed: bool,
+struct Names {
+    tenants: Mutex<HashMap<TenantId, TenantNames>>,
 }
 
-impl EndpointQueue {
-    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        // Nothing panics while holding it; a poisoned queue is still a queue.
-        self.state
+impl Names {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, TenantNames>> {
+        // Nothing panics while holding it; a poisoned cache is still a cache.
+        self.tenants
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Queues `delivery`; when full, the oldest waiting one is dropped so a
-    /// dead endpoint holds at most `capacity` deliveries.
-    fn push(&self, delivery: Delivery) {
-        {
-            let mut state = self.lock();
-            if state.closed {
-                return;
+    /// The body of `event` as delivered: its payload with ids made names,
+    /// under the event's id, type, time and tenant.
+    async fn body(
+        &self,
+        store: &Store,
+        tenant: TenantId,
+        event: &Claimed,
+    ) -> Result<Bytes, StoreError> {
+        let mut payload: Value = serde_json::from_str(&event.payload)
+            .map_err(|e| StoreError::Corrupt(format!("webhook payload: {e}")))?;
+        let link = payload.get("_link").and_then(Value::as_i64);
+        let agent = payload.get("_agent").and_then(Value::as_i64);
+        let (slug, link, agent) = self.resolve(store, tenant, link, agent).await?;
+        if let Some(map) = payload.as_object_mut() {
+            map.remove("_link");
+            map.remove("_agent");
+            if let Some(contact) = map.get_mut("contact").and_then(Value::as_object_mut) {
+                if let Some(link) = link {
+                    contact.insert("link".into(), link.into());
+                }
+                if let Some(agent) = agent {
+                    contact.insert("agent".into(), agent.into());
+                }
             }
-            if state.waiting.len() >= self.capacity {
-                state.waiting.pop_front();
-                metrics::counter!("switchboard_webhook_deliveries_total", "result" => "dropped")
-                    .increment(1);
-            }
-            state.waiting.push_back(delivery);
         }
-        self.notify.notify_one();
+        let mut body = serde_json::Map::new();
+        body.insert("id".into(), event.event_id.clone().into());
+        body.insert("type".into(), event.kind.clone().into());
+        body.insert("time".into(), rfc3339(event.created_at).into());
+        body.insert("tenant".into(), slug.into());
+        if let Value::Object(rest) = payload {
+            body.extend(rest);
+        }
+        // A map of plain values always serializes.
+        Ok(Bytes::from(serde_json::to_vec(&body).unwrap_or_default()))
     }
 
-    fn close(&self) {
-        self.lock().closed = true;
-        self.notify.notify_one();
-    }
-
-    fn is_closed(&self) -> bool {
-        self.lock().closed
-    }
-
-    async fn next(&self) -> Option<Delivery> {
-        loop {
+    async fn resolve(
+        &self,
+        store: &Store,
+        tenant: TenantId,
+        link: Option<i64>,
+        agent: Option<i64>,
+    ) -> Result<(String, Option<String>, Option<String>), StoreError> {
+        let known = |names: &TenantNames| {
+            names.read_at.elapsed() < NAMES_FOR
+                && link.is_none_or(|l| names.links.contains_key(&l))
+                && agent.is_none_or(|a| names.agents.contains_key(&a))
+        };
+        let fresh = self.lock().get(&tenant).is_some_and(known);
+        if !fresh {
+            let slug = store
+                .tenant(tenant)
+                .await?
+                .map(|t| t.slug)
+                .unwrap_or_default();
+            let links = store
+                .links(tenant)
+                .await?
+                .into_iter()
+                .map(|l| (l.id.0, l.slug))
+                .collect();
+            let mut agents = HashMap::new();
+            if let Some(a) = agent
+                && let Some(user) = store.user(tenant, UserId(a)).await?
             {
-                let mut state = self.lock();
-                if state.closed {
-                    return None;
-                }
-                if let Some(delivery) = state.waiting.pop_front() {
-                    return Some(delivery);
+                agents.insert(a, user.name);
+            }
+            let mut tenants = self.lock();
+            let old = tenants.remove(&tenant);
+            let mut names = TenantNames {
+                read_at: Instant::now(),
+                slug,
+                links,
+                agents,
+            };
+            if let Some(old) = old {
+                for (id, name) in old.agents {
+                    names.agents.entry(id).or_insert(name);
                 }
             }
-            self.notify.notified().await;
+            tenants.insert(tenant, names);
         }
-    }
-}
-
-/// Delivers an endpoint's queue in order: the next event waits until this
-/// one is delivered or given up, so a receiver sees a contact's events in the
-/// order they happened.
-async fn deliver_queue(
-    queue: Arc<EndpointQueue>,
-    client: reqwest::Client,
-    settings: Arc<WebhookSettings>,
-) {
-    while let Some(delivery) = queue.next().await {
-        let mut attempt = 1;
-        loop {
-            match attempt_once(&client, &queue, &delivery, &settings).await {
-                Ok(()) => {
-                    metrics::counter!("switchboard_webhook_deliveries_total", "result" => "delivered")
-                        .increment(1);
-                    break;
-                }
-                Err(e) if attempt >= settings.max_attempts || queue.is_closed() => {
-                    metrics::counter!("switchboard_webhook_deliveries_total", "result" => "failed")
-                        .increment(1);
-                    tracing::warn!(
-                        endpoint = queue.endpoint,
-                        event = delivery.kind.as_str(),
-                        attempts = attempt,
-                        error = %e,
-                        "webhook delivery given up"
-                    );
-                    break;
-                }
-                Err(e) => {
-                    metrics::counter!("switchboard_webhook_deliveries_total", "result" => "retried")
-                        .increment(1);
-                    tracing::debug!(endpoint = queue.endpoint, attempt, error = %e, "webhook delivery failed; retrying");
-                    tokio::time::sleep(backoff(&settings, attempt)).await;
-                    attempt += 1;
-                }
-            }
-        }
-    }
-}
-
-/// The wait after failed attempt `attempt` (1-based): base, 2 x base, 4 x
-/// base, ..., at most `retry_max_ms`.
-fn backoff(settings: &WebhookSettings, attempt: u32) -> Duration {
-    let factor = 1u64 << attempt.saturating_sub(1).min(20);
-    Duration::from_millis(
-        settings
-            .retry_base_ms
-            .saturating_mul(factor)
-            .min(settings.retry_max_ms),
-    )
-}
-
-async fn attempt_once(
-    client: &reqwest::Client,
-    queue: &EndpointQueue,
-    delivery: &Delivery,
-    settings: &WebhookSettings,
-) -> Result<(), AttemptError> {
-    let url = url::Url::parse(&queue.url)?;
-    if let Some(host) = url.host() {
-        address::check_literal(&host, settings.allow_private_addresses)?;
-    }
-    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-    let signature = sign::sign(queue.secret.expose(), timestamp, &delivery.body);
-    let response = client
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(sign::SIGNATURE_HEADER, signature)
-        .header("switchboard-event", delivery.kind.as_str())
-        .header("switchboard-delivery", &*delivery.id)
-        .body(delivery.body.clone())
-        .send()
-        .await?;
-    let status = response.status();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(AttemptError::Status(status.as_u16()))
+        let tenants = self.lock();
+        let names = tenants.get(&tenant);
+        Ok((
+            names.map(|n| n.slug.clone()).unwrap_or_default(),
+            link.and_then(|l| names?.links.get(&l).cloned()),
+            agent.and_then(|a| names?.agents.get(&a).cloned()),
+        ))
     }
 }
 
@@ -379,47 +473,25 @@ async fn attempt_once(
 mod tests {
     use super::*;
 
-    fn delivery(n: u8) -> Delivery {
-        Delivery {
-            id: n.to_string().into(),
-            kind: EventKind::Created,
-            body: Bytes::from(vec![n]),
-        }
-    }
-
-    fn queue(capacity: usize) -> EndpointQueue {
-        EndpointQueue {
-            tenant: TenantId(1),
-            endpoint: 1,
-            url: "http://127.0.0.1:9/".to_owned(),
-            secret: Secret::new("0123456789abcdef"),
-            capacity,
-            state: Mutex::new(QueueState::default()),
-            notify: Notify::new(),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_full_queue_drops_its_oldest() {
-        let queue = queue(2);
-        for n in 1..=3 {
-            queue.push(delivery(n));
-        }
-        assert_eq!(&*queue.next().await.unwrap().id, "2");
-        assert_eq!(&*queue.next().await.unwrap().id, "3");
-        queue.close();
-        assert!(queue.next().await.is_none());
-    }
-
     #[test]
-    fn backoff_doubles_up_to_the_cap() {
+    fn backoff_doubles_up_to_the_cap_less_up_to_half_at_random() {
         let settings = WebhookSettings {
             retry_base_ms: 100,
             retry_max_ms: 1000,
             ..WebhookSettings::default()
         };
-        let waits: Vec<u128> = (1..=6).map(|a| backoff(&settings, a).as_millis()).collect();
-        assert_eq!(waits, [100, 200, 400, 800, 1000, 1000]);
+        let full: Vec<u128> = (1..=6)
+            .map(|a| backoff(&settings, a, 0.0).as_millis())
+            .collect();
+        assert_eq!(full, [100, 200, 400, 800, 1000, 1000]);
+        let least: Vec<u128> = (1..=6)
+            .map(|a| backoff(&settings, a, 1.0).as_millis())
+            .collect();
+        assert_eq!(least, [50, 100, 200, 400, 500, 500]);
+        for _ in 0..100 {
+            let wait = backoff(&settings, 3, rand::random::<f64>()).as_millis();
+            assert!((200..=400).contains(&wait), "{wait}");
+        }
     }
 
     #[test]

@@ -55,8 +55,6 @@ use crate::{
     store::{ContactWrite, NewWebhookEndpoint, Store, TimedWrite},
 };
 
-/// How many committed changes may wait for the dispatcher.
-pub const TAP_BACKLOG: usize = 8192;
 /// The most endpoints one tenant may list.
 pub const MAX_ENDPOINTS: usize = 10;
 /// The shortest secret accepted: a guessable one lets anyone forge deliveries.
@@ -79,6 +77,11 @@ pub struct WebhookSettings {
     pub retry_max_ms: u64,
     /// Deliveries waiting per endpoint before the oldest is dropped.
     pub queue_per_endpoint: usize,
+    /// An event not delivered this many seconds after it happened is given
+    /// up (after a long outage of the server or the receiver).
+    pub max_age_secs: u64,
+    /// Days the delivery log and delivered events are kept.
+    pub keep_days: u64,
 }
 
 impl Default for WebhookSettings {
@@ -90,6 +93,8 @@ impl Default for WebhookSettings {
             retry_base_ms: 1000,
             retry_max_ms: 300_000,
             queue_per_endpoint: 1000,
+            max_age_secs: 86_400,
+            keep_days: 7,
         }
     }
 }
@@ -106,6 +111,9 @@ impl WebhookSettings {
         if self.queue_per_endpoint == 0 || self.queue_per_endpoint > 100_000 {
             return Err("webhooks: queue_per_endpoint must be 1-100000".to_owned());
         }
+        if self.max_age_secs == 0 || self.keep_days == 0 || self.keep_days > 365 {
+            return Err("webhooks: max_age_secs must be above 0 and keep_days 1-365".to_owned());
+        }
         if self.retry_base_ms == 0 || self.retry_max_ms < self.retry_base_ms {
             return Err(
                 "webhooks: retry_base_ms must be above 0 and at most retry_max_ms".to_owned(),
@@ -119,31 +127,42 @@ impl WebhookSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
     Created,
+    Queued,
     Offered,
     Answered,
     Ended,
     WrappedUp,
     CallbackRequested,
+    /// The server dialled a callback (one per attempt, with its result).
+    CallbackAttempted,
+    /// A caller left a voice or video message.
+    MessageLeft,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Created,
+        EventKind::Queued,
         EventKind::Offered,
         EventKind::Answered,
         EventKind::Ended,
         EventKind::WrappedUp,
         EventKind::CallbackRequested,
+        EventKind::CallbackAttempted,
+        EventKind::MessageLeft,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Created => "contact.created",
+            EventKind::Queued => "contact.queued",
             EventKind::Offered => "contact.offered",
             EventKind::Answered => "contact.answered",
             EventKind::Ended => "contact.ended",
             EventKind::WrappedUp => "contact.wrapped_up",
             EventKind::CallbackRequested => "contact.callback_requested",
+            EventKind::CallbackAttempted => "contact.callback_attempted",
+            EventKind::MessageLeft => "contact.message_left",
         }
     }
 
@@ -151,21 +170,93 @@ impl EventKind {
         Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
-    /// The event a committed change is, if it is one.
+    /// This kind's bit in an endpoint's set of wanted kinds.
+    pub(crate) fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+
+    /// The bits of the kinds named in `names` (unknown names are ignored:
+    /// they were refused when the endpoint was set).
+    pub(crate) fn mask<'a>(names: impl IntoIterator<Item = &'a str>) -> u32 {
+        names
+            .into_iter()
+            .filter_map(Self::parse)
+            .fold(0, |m, k| m | k.bit())
+    }
+
+    /// The first event a committed change is, if it is one (what wakes the
+    /// dispatcher).
     fn of(write: &ContactWrite) -> Option<Self> {
-        Some(match write {
-            ContactWrite::Create { .. } => EventKind::Created,
-            ContactWrite::Offered { .. } => EventKind::Offered,
-            ContactWrite::Answered { .. } => EventKind::Answered,
-            ContactWrite::Ended { .. } => EventKind::Ended,
-            ContactWrite::WrapUp { .. } => EventKind::WrappedUp,
-            ContactWrite::Callback { .. } => EventKind::CallbackRequested,
-            _ => return None,
-        })
+        events_of(write).first().map(|(kind, _)| *kind)
     }
 }
 
-/// A committed change that is an event.
+/// The events a change to a contact is, each with what it says about the
+/// contact. The payload is built from the change itself, so delivering it
+/// never reads the contact's record; ids of links and agents are kept under
+/// `_link` and `_agent` and become names when delivered ([`deliver`]).
+pub(crate) fn events_of(write: &ContactWrite) -> Vec<(EventKind, serde_json::Value)> {
+    use serde_json::json;
+    let id = write.contact().0;
+    match write {
+        ContactWrite::Create { new, .. } => {
+            let contact = json!({
+                "id": id,
+                "media": new.media.name(),
+                "state": "queued",
+                "page_url": new.page_url,
+                "page_title": new.page_title,
+                "referrer": new.referrer,
+                "language": new.language,
+                "verified": new.verified,
+                "customer_ref": new.customer_ref,
+            });
+            let queued = json!({"contact": {"id": id, "state": "queued"}, "_link": new.link.0});
+            vec![
+                (
+                    EventKind::Created,
+                    json!({"contact": contact, "_link": new.link.0}),
+                ),
+                (EventKind::Queued, queued),
+            ]
+        }
+        ContactWrite::Requeued { .. } => vec![(
+            EventKind::Queued,
+            json!({"contact": {"id": id, "state": "queued"}, "requeued": true}),
+        )],
+        ContactWrite::Offered { .. } => vec![(
+            EventKind::Offered,
+            json!({"contact": {"id": id, "state": "offered"}}),
+        )],
+        ContactWrite::Answered { agent, .. } => vec![(
+            EventKind::Answered,
+            json!({"contact": {"id": id, "state": "connected"}, "_agent": agent.0}),
+        )],
+        ContactWrite::Ended {
+            outcome,
+            awaiting_wrapup,
+            ..
+        } => vec![(
+            EventKind::Ended,
+            json!({"contact": {
+                "id": id,
+                "state": if *awaiting_wrapup { "wrapup" } else { "closed" },
+                "outcome": outcome.as_str(),
+            }}),
+        )],
+        ContactWrite::WrapUp { code, .. } => vec![(
+            EventKind::WrappedUp,
+            json!({"contact": {"id": id, "state": "closed", "wrapup_code": code}}),
+        )],
+        ContactWrite::Callback { .. } => vec![(
+            EventKind::CallbackRequested,
+            json!({"contact": {"id": id, "media": "callback"}}),
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// A committed change that is an event (what the tap of a test gets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Committed {
     pub(crate) tenant: TenantId,
@@ -175,48 +266,80 @@ pub(crate) struct Committed {
     pub(crate) at: i64,
 }
 
-/// Where the desk's writer reports committed changes. The default goes
-/// nowhere (tests of the desk, and servers built without webhooks).
+/// Where the desk's writer reports committed changes. The events themselves
+/// are already in the outbox, written in the change's transaction; the tap
+/// only wakes the dispatcher so it need not wait for its next look. The
+/// default goes nowhere (tests of the desk).
 #[derive(Clone, Debug, Default)]
 pub struct Tap {
+    wake: Option<mpsc::Sender<()>>,
     events: Option<mpsc::Sender<Committed>>,
 }
 
 impl Tap {
-    /// Hands a committed change to the dispatcher, never waiting: when the
-    /// dispatcher is that far behind, the event is dropped and counted.
+    /// Wakes the dispatcher after a committed change that is an event;
+    /// never waits.
     pub fn committed(&self, write: &TimedWrite) {
-        let (Some(events), Some(kind)) = (&self.events, EventKind::of(&write.write)) else {
+        let Some(kind) = EventKind::of(&write.write) else {
             return;
         };
-        let committed = Committed {
-            tenant: write.write.tenant(),
-            contact: write.write.contact(),
-            kind,
-            at: write.at,
-        };
-        if events.try_send(committed).is_err() {
-            metrics::counter!("switchboard_webhook_events_dropped_total").increment(1);
+        if let Some(wake) = &self.wake {
+            // Full means a wake-up is already waiting: nothing to add.
+            let _ = wake.try_send(());
+        }
+        if let Some(events) = &self.events {
+            let committed = Committed {
+                tenant: write.write.tenant(),
+                contact: write.write.contact(),
+                kind,
+                at: write.at,
+            };
+            let _ = events.try_send(committed);
         }
     }
-}
 
-impl Tap {
     /// A tap into a channel of the test's own.
     #[cfg(test)]
     pub(crate) fn channel(capacity: usize) -> (Tap, mpsc::Receiver<Committed>) {
         let (tx, rx) = mpsc::channel(capacity);
-        (Tap { events: Some(tx) }, rx)
+        (
+            Tap {
+                wake: None,
+                events: Some(tx),
+            },
+            rx,
+        )
     }
+}
+
+/// Puts an event that is not a change of the desk's writer (a callback's
+/// attempt, a message left in a mailbox) in the outbox of every endpoint of
+/// `tenant` that asked for `kind`, in a transaction of its own. `data` is
+/// merged into the delivered body beside `id`, `type`, `time` and `tenant`
+/// (e.g. `{"contact": {"id": 41}, "attempt": 2, "result": "busy"}`). Returns
+/// how many deliveries were queued.
+pub async fn emit(
+    store: &Store,
+    tenant: TenantId,
+    contact: Option<ContactId>,
+    kind: EventKind,
+    data: serde_json::Value,
+) -> Result<usize, crate::store::StoreError> {
+    store.emit_webhook_event(tenant, contact, kind, data).await
 }
 
 /// Starts the dispatcher; the returned tap goes to the desk's writer.
 pub fn start(store: Store, settings: WebhookSettings) -> Tap {
-    let (tx, rx) = mpsc::channel(TAP_BACKLOG);
-    match deliver::Dispatcher::new(store, settings) {
+    // When the last tap is dropped (the desk's writer stopped), the
+    // dispatcher's receiver ends and so does the dispatcher.
+    let (wake, woken) = mpsc::channel(1);
+    match deliver::Dispatcher::new(store, settings, woken) {
         Ok(dispatcher) => {
-            tokio::spawn(dispatcher.run(rx));
-            Tap { events: Some(tx) }
+            tokio::spawn(dispatcher.run());
+            Tap {
+                wake: Some(wake),
+                events: None,
+            }
         }
         Err(e) => {
             tracing::error!(error = %e, "webhooks disabled: the HTTP client could not be built");
