@@ -257,6 +257,7 @@ impl Acd {
             Input::ContactArrived(spec) => self.arrive(&spec),
             Input::ContactLeft { contact } => self.contact_left(contact),
             Input::ToCallback { contact, plan } => self.make_callback(contact, plan),
+            Input::Reschedule { contact, at } => self.reschedule(contact, at),
             Input::OfferAccepted { contact, agent } => self.offer_accepted(contact, agent),
             Input::OfferDeclined { contact, agent } => self.offer_declined(contact, agent),
             Input::CallbackConnected { contact } => self.callback_connected(contact),

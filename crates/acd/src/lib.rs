@@ -394,6 +394,14 @@ pub enum Input {
         contact: ContactId,
         plan: CallbackPlan,
     },
+    /// A waiting or scheduled callback moves to `at` (at once when `at` is
+    /// not in the future): its place follows the new time. A callback that
+    /// is offered, being dialled or held, or a contact that is no callback,
+    /// is left alone (`Event::Ignored`).
+    Reschedule {
+        contact: ContactId,
+        at: Time,
+    },
     OfferAccepted {
         contact: ContactId,
         agent: AgentId,

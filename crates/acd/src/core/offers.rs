@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use super::agents::Wrap;
 use super::{Acd, Stage, Timer};
-use crate::{AgentId, CancelReason, Command, ContactId, Event, NotReadyReason, Outcome};
+use crate::{
+    AgentId, CancelReason, Command, ContactId, Event, Media, NotReadyReason, Outcome, Time,
+};
 
 impl Acd {
     pub(super) fn contact_left(&mut self, id: ContactId) {
@@ -37,6 +39,52 @@ impl Acd {
             }
         }
         self.left(id, outcome);
+    }
+
+    /// Moves a waiting or scheduled callback to `at` (`Input::Reschedule`).
+    /// Its key is rebuilt from the new time, keeping the priority part the
+    /// arrival gave it when that can be told from its arrival time (a
+    /// callback first scheduled later than it arrived loses only that).
+    pub(super) fn reschedule(&mut self, id: ContactId, at: Time) {
+        let Some(c) = self.contacts.get(&id) else {
+            self.ignored("unknown contact");
+            return;
+        };
+        if c.media != Media::Callback {
+            self.ignored("only a callback can be rescheduled");
+            return;
+        }
+        match c.stage {
+            Stage::Waiting(_) => self.leave_line(id),
+            Stage::Scheduled(_) => {}
+            _ => {
+                self.ignored("only a waiting or scheduled callback can be rescheduled");
+                return;
+            }
+        }
+        let at = at.max(self.now);
+        self.arrival_seq += 1;
+        let seq = self.arrival_seq;
+        let Some(c) = self.contacts.get_mut(&id) else {
+            return;
+        };
+        let boost = c.arrived.0.saturating_sub(c.key.0).max(0);
+        c.key = (at.0.saturating_sub(boost), seq);
+        let (queue, center) = (c.queue, c.center);
+        let later = at > self.now;
+        self.event(Event::Queued {
+            contact: id,
+            queue,
+            center,
+            scheduled_for: later.then_some(at),
+        });
+        if later {
+            let epoch = self.set_stage(id, Stage::Scheduled(at));
+            self.timer(at, Timer::Enter(id, epoch));
+        } else {
+            self.enter_line(id);
+            self.entered.push(id);
+        }
     }
 
     pub(super) fn offer_accepted(&mut self, id: ContactId, agent: AgentId) {
