@@ -1,4 +1,4 @@
-//! Tenant administration and supervision: CRM customers, links, the live view,
+//! Tenant administration and supervision: links, the live view,
 //! API keys (create, list, delete, expiry, scopes) and disabling staff.
 
 use axum::{
@@ -15,64 +15,8 @@ use super::{
 };
 use crate::{
     auth,
-    store::{CustomerInput, Role, User, now_ms},
+    store::{Role, User, now_ms},
 };
-
-/// `GET /api/v1/customers`
-pub async fn customers(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    principal.require(Role::Supervisor, true)?;
-    let customers = state.store.customers(principal.tenant, 500).await?;
-    Ok(Json(json!({ "customers": customers })))
-}
-
-/// `GET /api/v1/customers/{external_id}`
-pub async fn customer(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(external_id): Path<String>,
-) -> Result<Json<crate::store::Customer>, ApiError> {
-    principal.require(Role::Supervisor, true)?;
-    state
-        .store
-        .customer(principal.tenant, &external_id)
-        .await?
-        .map(Json)
-        .ok_or_else(ApiError::not_found)
-}
-
-/// `PUT /api/v1/customers/{external_id}`: merchant systems push CRM data.
-pub async fn put_customer(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(external_id): Path<String>,
-    JsonBody(input): JsonBody<CustomerInput>,
-) -> Result<Json<crate::store::Customer>, ApiError> {
-    principal.require(Role::Admin, true)?;
-    if external_id.is_empty() || external_id.len() > 200 {
-        return Err(ApiError::bad_request(
-            "external_id must be 1-200 characters",
-        ));
-    }
-    if input.name.trim().is_empty() || input.name.len() > 200 {
-        return Err(ApiError::bad_request("name must be 1-200 characters"));
-    }
-    if input.tickets.len() > 200 || input.entitlements.len() > 50 {
-        return Err(ApiError::bad_request("too many tickets or entitlements"));
-    }
-    state
-        .store
-        .upsert_customer(principal.tenant, &external_id, &input)
-        .await?;
-    state
-        .store
-        .customer(principal.tenant, &external_id)
-        .await?
-        .map(Json)
-        .ok_or_else(ApiError::not_found)
-}
 
 /// `GET /api/v1/links`: the tenant's links with live availability and wait.
 pub async fn links(

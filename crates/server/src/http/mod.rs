@@ -14,12 +14,14 @@ mod admin_webhooks;
 pub mod assets;
 mod callbacks;
 mod calls;
+mod crm;
 pub mod error;
 pub mod limit;
 pub mod openapi;
 mod phone;
 mod public;
 mod records;
+mod reports;
 pub mod serve;
 pub mod staff;
 
@@ -179,12 +181,24 @@ pub fn agent_router(state: AppState) -> Router {
             "/calls/{id}/listen/{leg}",
             axum::routing::delete(calls::stop_listening),
         )
-        .route("/customers", get(admin::customers))
+        .route("/customers", get(crm::customers))
         .route(
             "/customers/{external_id}",
-            get(admin::customer).put(admin::put_customer),
+            get(crm::customer)
+                .put(crm::put_customer)
+                .delete(crm::delete_customer),
+        )
+        .route(
+            "/customers/{external_id}/entitlements/{name}",
+            axum::routing::put(crm::put_entitlement).delete(crm::delete_entitlement),
+        )
+        .route(
+            "/customers/{external_id}/tickets/{reference}",
+            axum::routing::put(crm::put_ticket).delete(crm::delete_ticket),
         )
         .route("/links", get(admin::links))
+        .route("/reports/intervals", get(reports::intervals))
+        .route("/reports/intervals.csv", get(reports::intervals_csv))
         .route("/live", get(admin::live))
         .route("/live/events", get(admin::live_events))
         .route(

@@ -104,7 +104,12 @@ pub async fn csv(
     for c in &contacts {
         out.push_str(&csv_row(c));
     }
-    let mut response = out.into_response();
+    Ok(csv_response(out, "attachment; filename=\"contacts.csv\""))
+}
+
+/// A CSV download: `disposition` names the file.
+pub(super) fn csv_response(body: String, disposition: &'static str) -> Response {
+    let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -112,9 +117,9 @@ pub async fn csv(
     );
     headers.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"contacts.csv\""),
+        HeaderValue::from_static(disposition),
     );
-    Ok(response)
+    response
 }
 
 fn csv_row(c: &ContactRecord) -> String {
@@ -146,7 +151,7 @@ fn csv_row(c: &ContactRecord) -> String {
 }
 
 /// Quotes a CSV field, and defuses values a spreadsheet would run as a formula.
-fn csv_field(value: &str) -> String {
+pub(super) fn csv_field(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {

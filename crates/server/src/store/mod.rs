@@ -17,6 +17,7 @@ mod contacts;
 mod customers;
 mod directory;
 mod phone;
+pub mod reports;
 mod routing;
 mod staff;
 mod stats;
@@ -40,7 +41,7 @@ pub use cobrowse::{CobrowseEvent, NewCobrowseEvent};
     ContactFilter, ContactRecord, Message, NewContact, Outcome, PreviousContact, Sender,
     WaitingContact,
 };
-pub use customers::{Customer, CustomerInput, Ticket};
+pub use customers::{Customer, CustomerInput, MAX_ENTITLEMENTS, MAX_TICKETS, Ticket};
 pub use directory::{Claim, Member, MemberId, MemberQuery, SipCredential};
 pub use phone::{CallerSession, PhoneDirection, PhoneRecord, WebSession};
 pub use routing::{Link, RoutingInputs, StoredQueue};

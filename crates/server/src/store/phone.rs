@@ -191,26 +191,6 @@ impl Store {
         })
         .transpose()
     }
-
-    /// The CRM customer with this phone number (E.164, as stored), if exactly
-    /// one has it: a caller is matched only when there is no doubt.
-    pub async fn customer_ref_by_phone(
-        &self,
-        tenant: TenantId,
-        number: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT external_id FROM customers WHERE tenant_id = $1 AND phone = $2 LIMIT 2",
-        )
-        .bind(tenant.0)
-        .bind(number)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(match rows.as_slice() {
-            [one] => Some(one.clone()),
-            _ => None,
-        })
-    }
 }
 
 /// The web side of a contact as the correlation API gives it.
