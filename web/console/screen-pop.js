@@ -32,7 +32,8 @@ class ScreenPop extends HTMLElement {
       return;
     }
     const sections = [
-      identitySection(pop.identity),
+      identitySection(pop.identity, pop.phone, pop.customer),
+      phoneSection(pop.phone, pop.customer),
       crmSection(pop.customer, pop.identity),
       pageSection(pop),
       sharedSection(pop.shared),
@@ -63,7 +64,10 @@ function chips(list) {
   return h('span', {}, list.map((e) => h('span', { class: 'chip', text: String(e) })));
 }
 
-function identitySection(identity) {
+/** Who is there. A phone caller is named by the CRM record their number
+ * matched, else by the number itself: never "Anonymous visitor", since the
+ * caller id is the one thing known. */
+function identitySection(identity, phone, customer) {
   const id = identity || {};
   const verified = id.verified === true;
   const badge = h('span', {
@@ -72,16 +76,34 @@ function identitySection(identity) {
     text: verified ? 'Verified' : 'Unverified',
     title: verified
       ? 'Identity signed by the merchant site'
-      : 'Typed by the visitor or set by the page; not checked',
+      : phone
+        ? 'Matched by caller id only: a caller id can be spoofed'
+        : 'Typed by the visitor or set by the page; not checked',
   });
-  const name = id.name || (verified ? id.sub : '') || 'Anonymous visitor';
+  const caller = phone && ((customer && customer.name) || phone.from || 'Withheld number');
+  const name = id.name || (verified ? id.sub : '') || caller || 'Anonymous visitor';
   return section(
-    'Visitor',
+    phone ? 'Caller' : 'Visitor',
     h('p', { class: 'pop-name' }, h('strong', { dataset: { testid: 'identity-name' }, text: name }), ' ', badge),
     facts([
       ['Email', id.email],
       ['Customer id', id.sub],
       ['Entitlements', chips(id.entitlements)],
+    ]),
+  );
+}
+
+/** A phone call's numbers: who called, which of the tenant's numbers they
+ * dialled, and whether the CRM record came from the caller id. */
+function phoneSection(phone, customer) {
+  if (!phone) return null;
+  const matched = phone.customer_matched_by === 'caller_id' && customer;
+  return section(
+    'Phone call',
+    facts([
+      ['From', h('span', { class: 'mono', dataset: { testid: 'phone-from' }, text: phone.from || 'withheld' })],
+      ['Dialled', h('span', { class: 'mono', dataset: { testid: 'phone-to' }, text: phone.to || '' })],
+      ['Customer', matched ? `${customer.name} (matched by caller id)` : 'No customer has this number'],
     ]),
   );
 }
