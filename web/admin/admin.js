@@ -3,11 +3,13 @@
  * snippet each; API keys: creation (`POST /api/v1/api-keys`, shown once, with an
  * optional expiry and the `recordings` scope), the list (`GET /api/v1/api-keys`)
  * and deletion (`DELETE /api/v1/api-keys/{id}`); staff (`GET /api/v1/users`),
- * disabled and enabled with `POST /api/v1/users/{name}/disable|enable`.
+ * disabled and enabled with `POST /api/v1/users/{name}/disable|enable`; the
+ * webhook delivery log (`webhooks.js`).
  * Requires a session; without one it goes to sign-in.
  */
 import { api, requireSession } from '/common/api.js';
 import { h } from '/common/dom.js';
+import { loadWebhooks } from '/admin/webhooks.js';
 
 const $ = (id) => document.getElementById(id);
 const pick = (obj, ...keys) => keys.map((k) => obj?.[k]).find((v) => v != null);
@@ -203,4 +205,5 @@ loadLinks(user.tenant);
 if (user.role === 'admin') {
   loadKeys();
   loadStaff(user.name);
+  loadWebhooks(showError);
 }

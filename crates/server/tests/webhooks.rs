@@ -37,6 +37,7 @@ struct Received {
 struct Receiver {
     url: String,
     received: Arc<Mutex<Vec<Received>>>,
+    failures: Arc<AtomicU32>,
 }
 
 impl Receiver {
@@ -45,14 +46,20 @@ impl Receiver {
         let failures = Arc::new(AtomicU32::new(fail_first));
         let app = Router::new()
             .route("/hooks", post(hook))
-            .with_state((received.clone(), failures));
+            .with_state((received.clone(), failures.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Receiver {
             url: format!("http://{addr}/hooks"),
             received,
+            failures,
         }
+    }
+
+    /// From now on every request is accepted.
+    fn accept_all(&self) {
+        self.failures.store(0, Ordering::SeqCst);
     }
 
     fn all(&self) -> Vec<Received> {
@@ -112,7 +119,9 @@ fn verified(received: &Received) -> Value {
 
 /// The help desk tenant with one endpoint at `url` for `events`.
 fn tenant_file(slug: &str, url: &str, events: &[&str]) -> String {
-    let tenant = Tenant::help_desk(slug).wrapup_codes(&["resolved"]);
+    let tenant = Tenant::help_desk(slug)
+        .wrapup_codes(&["resolved"])
+        .agent_with("ada", |a| a.role("admin"));
     let mut hook = toml::Table::new();
     hook.insert("url".into(), url.into());
     hook.insert("secret".into(), SECRET.into());
@@ -187,10 +196,16 @@ async fn a_chats_events_arrive_in_order_with_valid_signatures() {
     let types: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
     assert_eq!(types, events, "in the order they happened");
     let mut ids = std::collections::HashSet::new();
+    assert_eq!(bodies[0]["contact"]["link"], "help");
+    assert_eq!(bodies[0]["contact"]["media"], "chat");
+    assert_eq!(bodies[0]["contact"]["page_url"], "http://shop.example/");
     for (body, request) in bodies.iter().zip(&received) {
         assert_eq!(body["tenant"], "hookco");
         assert_eq!(body["contact"]["id"], contact);
-        assert_eq!(body["contact"]["link"], "help");
+        assert!(
+            body.get("_link").is_none() && body.get("_agent").is_none(),
+            "{body}"
+        );
         assert!(body["time"].as_str().unwrap().ends_with('Z'), "{body}");
         assert_eq!(
             request.headers["switchboard-event"],
@@ -209,10 +224,31 @@ async fn a_chats_events_arrive_in_order_with_valid_signatures() {
         let text = String::from_utf8_lossy(&request.body);
         assert!(!text.contains("secret message body"), "{text}");
     }
-    let last = &bodies[4]["contact"];
-    assert_eq!(last["wrapup_code"], "resolved");
-    assert_eq!(last["outcome"], "answered");
-    assert_eq!(last["agent"], "kim");
+    // Each event says what changed, from the change itself.
+    assert_eq!(bodies[1]["contact"]["state"], "offered");
+    assert_eq!(bodies[2]["contact"]["agent"], "kim");
+    assert_eq!(bodies[3]["contact"]["outcome"], "answered");
+    assert_eq!(bodies[4]["contact"]["wrapup_code"], "resolved");
+
+    // Every attempt is in the admins' delivery log, and only theirs.
+    let admin = server.staff("hookco", "ada", "pw-ada").await;
+    let (status, log) = admin.get("/api/v1/webhooks/deliveries").await;
+    assert_eq!(status, 200, "{log}");
+    assert_eq!(log["pending"], 0);
+    assert_eq!(log["endpoints"][0]["url"], receiver.url.as_str());
+    assert!(log["endpoints"][0].get("secret").is_none(), "{log}");
+    let attempts = log["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), events.len(), "{log}");
+    for line in attempts {
+        assert_eq!(
+            (line["status"].as_u64(), line["state"].as_str()),
+            (Some(204), Some("delivered"))
+        );
+        assert!(line["duration_ms"].as_i64().unwrap() >= 0);
+    }
+    assert_eq!(attempts[0]["type"], "contact.wrapped_up", "newest first");
+    let (status, _) = kim.get("/api/v1/webhooks/deliveries").await;
+    assert_eq!(status, 403, "agents do not read the log");
     server.stop().await;
 }
 
@@ -247,6 +283,66 @@ async fn a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt() {
         metrics.contains("switchboard_webhook_deliveries_total{result=\"retried\"} 2"),
         "{metrics}"
     );
+    server.stop().await;
+}
+
+/// Events the receiver refused while the server ran are still delivered
+/// after a restart: they wait in the outbox, not in memory.
+#[tokio::test]
+async fn events_pending_at_a_stop_arrive_after_the_restart_with_valid_signatures() {
+    let receiver = Receiver::start(u32::MAX).await;
+    let events = ["contact.created", "contact.queued"];
+    let server = TestServer::builder()
+        .without_demo()
+        .webhooks(WebhookSettings {
+            max_attempts: 20,
+            retry_max_ms: 200,
+            ..allowing_loopback()
+        })
+        .tenant_file(&tenant_file("restartco", &receiver.url, &events))
+        .start()
+        .await;
+    let visitor = visitor_starts_chat(&server, "restartco").await;
+    // Both events were tried and refused at least once.
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let tried: std::collections::HashSet<String> = receiver
+                .all()
+                .iter()
+                .map(|r| r.headers["switchboard-event"].to_str().unwrap().to_owned())
+                .collect();
+            if tried.len() == events.len() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("both events were attempted");
+    drop(visitor);
+    let refused_ids: std::collections::HashSet<_> = receiver
+        .all()
+        .iter()
+        .map(|r| r.headers["switchboard-delivery"].clone())
+        .collect();
+    let server = server.restart().await;
+    let before = receiver.all().len();
+    receiver.accept_all();
+    let received = receiver.until_accepted(events.len()).await;
+    let accepted: Vec<&Received> = received[before..].iter().filter(|r| r.accepted).collect();
+    assert_eq!(accepted.len(), events.len(), "each once: {accepted:?}");
+    let mut types: Vec<String> = accepted
+        .iter()
+        .map(|r| verified(r)["type"].as_str().unwrap().to_owned())
+        .collect();
+    types.sort();
+    assert_eq!(types, events, "the events refused before the stop");
+    for r in &accepted {
+        assert!(
+            refused_ids.contains(&r.headers["switchboard-delivery"]),
+            "same delivery ids as before the stop"
+        );
+    }
     server.stop().await;
 }
 

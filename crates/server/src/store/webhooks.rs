@@ -191,6 +191,12 @@ impl Store {
         self.load_webhook_filter().await
     }
 
+    /// Whether the store was closed (the server stopped): the dispatcher
+    /// ends then.
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
+    }
+
     /// The tenant's endpoints, oldest first.
     pub async fn webhook_endpoints(
         &self,

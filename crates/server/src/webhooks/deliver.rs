@@ -113,11 +113,12 @@ impl Dispatcher {
         })
     }
 
-    /// Runs until every tap is gone (the desk's writer has stopped).
+    /// Runs until every tap is gone (the desk's writer has stopped) or the
+    /// store is closed.
     pub(super) async fn run(mut self) {
         let mut refreshed = Instant::now();
         let mut pruned: Option<Instant> = None;
-        loop {
+        while !self.shared.store.is_closed() {
             if refreshed.elapsed() >= FILTER_REFRESH {
                 refreshed = Instant::now();
                 if let Err(e) = self.shared.store.load_webhook_filter().await {
