@@ -1,13 +1,20 @@
-//! Signed webhooks for contact events.
+//! Signed webhooks for contact events (docs/webhooks.md for merchants).
 //!
 //! A tenant lists endpoints in its tenant file (`[[webhooks]]`: `url`,
-//! `secret`, `events`). When the desk's writer has committed a change to a
-//! contact (`desk/writer.rs`, after the lane's commit), it hands the change to
-//! [`Tap::committed`]: a `try_send` on a bounded channel, so the desk never
-//! waits on a webhook. The dispatcher (`deliver.rs`) turns the change into an
-//! event with the contact's record as it then stands, and queues it for each
-//! endpoint that asked for its type; each endpoint delivers its queue in
-//! order, retrying with backoff.
+//! `secret`, `events`). A contact change that is an event ([`events_of`]) is
+//! written to the outbox, one row per endpoint that asked for its type, in
+//! the same transaction as the change (`store/webhooks.rs`, called from
+//! `store/contact_writes.rs`): no event is lost across a restart, and none is
+//! sent for a change that did not commit. After the commit the desk's writer
+//! wakes the dispatcher through its [`Tap`] (a `try_send`, never a wait).
+//! Events from elsewhere (a callback's attempt, a message left) go in with
+//! [`emit`].
+//!
+//! The dispatcher (`deliver.rs`) runs a worker per endpoint with due events:
+//! it claims the oldest under a lease, signs and posts it, logs the attempt
+//! (the admins' delivery log) and marks it delivered or due again after a
+//! backoff with jitter; after `max_attempts`, or past `max_age_secs`, the
+//! event is given up.
 //!
 //! # What a merchant receives
 //!
@@ -16,28 +23,22 @@
 //! ```json
 //! {"id": "41.contact.answered.1765140000123", "type": "contact.answered",
 //!  "time": "2026-12-07T20:40:00.123Z", "tenant": "acme",
-//!  "contact": {"id": 41, "link": "sales", "media": "chat", "state": "connected", ...}}
+//!  "contact": {"id": 41, "state": "connected", "agent": "kim"}}
 //! ```
 //!
 //! Headers: `Switchboard-Event` (the type), `Switchboard-Delivery` (the id,
 //! the same on every retry: use it to drop duplicates) and
 //! `Switchboard-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>` over
-//! `<t>.<raw body>` with the endpoint's secret (see [`sign`]). To verify:
-//! take `t` and `v1` from the header, compute
-//! `HMAC_SHA256(secret, t + "." + body)` as lowercase hex, compare in constant
-//! time, and refuse a `t` more than 5 minutes from your clock (a replay).
-//! Answer any 2xx within the timeout (10 s by default); anything else, or no
-//! answer, is retried after 1, 2, 4, ... seconds (up to 5 minutes apart), at
-//! most 8 attempts, then dropped and counted.
+//! `<t>.<raw body>` with the endpoint's secret (see [`sign`]).
 //!
 //! # Bounds
 //!
-//! * Changes waiting for the dispatcher: [`TAP_BACKLOG`]; past that new ones
-//!   are dropped and counted (`switchboard_webhook_events_dropped_total`).
-//! * Each endpoint's queue holds `queue_per_endpoint` deliveries (a tenant has
-//!   at most [`MAX_ENDPOINTS`] endpoints); when full the oldest is dropped and
-//!   counted (`switchboard_webhook_deliveries_total{result="dropped"}`), so a
-//!   dead endpoint costs memory only up to that bound.
+//! * The desk never waits: events are rows in its own transaction, and
+//!   tenants without endpoints add no statement (an in-memory filter).
+//! * Each endpoint's waiting events are trimmed to `queue_per_endpoint`
+//!   (oldest dropped, `switchboard_webhook_deliveries_total{result="dropped"}`);
+//!   a tenant has at most [`MAX_ENDPOINTS`] endpoints.
+//! * Finished events and the delivery log are deleted after `keep_days`.
 //! * Delivery to private and loopback addresses only when the operator allows
 //!   it (`address.rs` says why).
 
