@@ -233,3 +233,279 @@ async fn visitor_codes_must_be_six_digits_and_need_a_held_conversation() {
         .await;
     assert_eq!(visitor.until_type("error").await["code"], "bad_state");
 }
+
+/// A contact's shared session, from the request to the agent's view sharing
+/// the page: (alice's staff session, her view, the page, the contact, the
+/// co-browse session).
+async fn shared(server: &TestServer) -> (common::Staff, Ws, Ws, i64, String) {
+    let mut held = held_chat(server).await;
+    held.ask().await;
+    let (mut page, code) = open_share(server).await;
+    held.visitor
+        .send(json!({"type": "cobrowse_code", "code": code}))
+        .await;
+    held.alice.until_type("cobrowse_code").await;
+    let staff = server.demo_staff("alice").await;
+    let view_url = format!("{}/ws/cobrowse", server.agent_ws());
+    let mut view = Ws::connect(&view_url, Some(&server.agent), Some(&staff.cookie)).await;
+    view.send(json!({"type": "join", "code": code, "contact": held.contact}))
+        .await;
+    view.until_type("joined").await;
+    page.until_type("join_request").await;
+    page.send(json!({"type": "consent", "view": true})).await;
+    let session = view.until_type("sharing").await["session"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (staff, view, page, held.contact, session)
+}
+
+/// The contact's co-browse actions once `last` is among them (the recorder
+/// writes off the relay's path).
+async fn record_until(staff: &common::Staff, contact: i64, last: &str) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, record) = staff.get(&format!("/api/v1/contacts/{contact}")).await;
+        assert_eq!(status, 200, "{record}");
+        let actions = record["cobrowse"].as_array().cloned().unwrap_or_default();
+        if actions.iter().any(|a| a["action"] == last) {
+            return actions;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {last} in {actions:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn whiteboard_shapes_reach_the_other_side_and_a_reloaded_view() {
+    let server = TestServer::start().await;
+    let (staff, mut view, mut page, contact, session) = shared(&server).await;
+    let rect = json!({"k": "rect", "pts": [[0.1, 0.1], [0.4, 0.3]], "c": "#e0245e"});
+    view.send(json!({"type": "draw", "shape": rect})).await;
+    assert_eq!(page.until_type("draw").await["shape"], rect);
+    let stroke = json!({"k": "pen", "pts": [[0.5, 0.5], [0.6, 0.55], [0.7, 0.5]], "c": "#1f6feb"});
+    page.send(json!({"type": "draw", "shape": stroke})).await;
+    assert_eq!(view.until_type("draw").await["shape"], stroke);
+    view.send(json!({"type": "clear"})).await;
+    page.until_type("clear").await;
+    let note = json!({"k": "text", "pts": [[0.2, 0.8]], "c": "#e0245e", "text": "this button"});
+    view.send(json!({"type": "draw", "shape": note})).await;
+    page.until_type("draw").await;
+    page.send(json!({"type": "board", "show": true, "blank": true}))
+        .await;
+    let shown = view.until_type("board").await;
+    assert_eq!(
+        (&shown["show"], &shown["blank"]),
+        (&json!(true), &json!(true))
+    );
+
+    // Bad shapes are refused with a reason and reach nobody.
+    for (bad, why) in [
+        (
+            json!({"k": "rect", "pts": [[0.1, 0.1]], "c": "#000000"}),
+            "points",
+        ),
+        (
+            json!({"k": "pen", "pts": [[0.1, 7.0]], "c": "#000000"}),
+            "0 to 1",
+        ),
+        (
+            json!({"k": "pen", "pts": [[0.1, 0.1]], "c": "red;x"}),
+            "#rrggbb",
+        ),
+        (
+            json!({"k": "text", "pts": [[0.1, 0.1]], "c": "#000000"}),
+            "characters",
+        ),
+    ] {
+        view.send(json!({"type": "draw", "shape": bad})).await;
+        let e = view.until_type("error").await;
+        assert_eq!(e["code"], "invalid", "{e}");
+        assert!(e["message"].as_str().unwrap().contains(why), "{e}");
+    }
+
+    // The console reloads: the view comes back to the board as it stands.
+    drop(view);
+    let view_url = format!("{}/ws/cobrowse", server.agent_ws());
+    let mut again = Ws::connect(&view_url, Some(&server.agent), Some(&staff.cookie)).await;
+    again
+        .send(json!({"type": "watch", "session": session}))
+        .await;
+    again.until_type("sharing").await;
+    let board = again.until_type("board").await;
+    assert_eq!(board["shapes"], json!([note]), "{board}");
+    assert_eq!(
+        (&board["show"], &board["blank"]),
+        (&json!(true), &json!(true))
+    );
+
+    let actions = record_until(&staff, contact, "clear").await;
+    let shapes: Vec<Value> = actions
+        .iter()
+        .filter(|a| a["action"] == "draw")
+        .map(|a| serde_json::from_str(a["detail"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(shapes[..2], [rect, stroke]);
+    assert_eq!(actions[0]["action"], "view_start");
+}
+
+#[tokio::test]
+async fn agent_actions_are_listed_in_the_contact_record_without_what_was_typed() {
+    let server = TestServer::start().await;
+    let (staff, mut view, mut page, contact, _) = shared(&server).await;
+    page.send(
+        json!({"type": "snapshot", "seq": 1, "part": 0, "last": true, "w": 800, "h": 600,
+        "url": "http://shop.example/cart", "adds": [{"i": 1, "p": 0, "t": 1, "g": "input"}]}),
+    )
+    .await;
+    view.until_type("snapshot").await;
+    view.send(json!({"type": "highlight", "id": 1})).await;
+    page.until_type("highlight").await;
+    let cart = format!("{}/cart", server.public);
+    view.send(json!({"type": "push", "url": cart})).await;
+    page.until_type("push").await;
+    view.send(json!({"type": "control_request"})).await;
+    page.until_type("control_request").await;
+    page.send(json!({"type": "control", "granted": true})).await;
+    view.until_type("control").await;
+    view.send(json!({"type": "click", "id": 1})).await;
+    page.until_type("click").await;
+    // Typing, a frame per key: one `fill` in the record, and no value.
+    for typed in ["c", "ca", "canary-7431"] {
+        view.send(json!({"type": "input", "id": 1, "value": typed}))
+            .await;
+        page.until_type("input").await;
+    }
+    page.send(json!({"type": "control", "granted": false}))
+        .await;
+    view.until_type("control").await;
+    view.send(json!({"type": "leave"})).await;
+    page.until_type("ended").await;
+
+    let actions = record_until(&staff, contact, "view_stop").await;
+    let listed: Vec<(&str, &str, &str)> = actions
+        .iter()
+        .map(|a| {
+            (
+                a["actor"].as_str().unwrap(),
+                a["action"].as_str().unwrap(),
+                a["detail"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("agent", "view_start", ""),
+            ("agent", "highlight", "1"),
+            ("agent", "push", cart.as_str()),
+            ("agent", "control_request", ""),
+            ("visitor", "control_granted", ""),
+            ("agent", "click", "1"),
+            ("agent", "fill", "1"),
+            ("visitor", "control_withdrawn", ""),
+            ("agent", "view_stop", "left"),
+        ]
+    );
+    assert_eq!(actions[0]["user"], "alice");
+    let (_, text) = staff.get_text(&format!("/api/v1/contacts/{contact}")).await;
+    assert!(!text.contains("canary-7431"), "{text}");
+}
+
+#[tokio::test]
+async fn a_join_naming_a_contact_the_agent_does_not_hold_is_forbidden() {
+    let server = TestServer::start().await;
+    let Held { contact, .. } = held_chat(&server).await;
+    let (mut page, code) = open_share(&server).await;
+    let bob = server.demo_staff("bob").await;
+    let view_url = format!("{}/ws/cobrowse", server.agent_ws());
+    let mut view = Ws::connect(&view_url, Some(&server.agent), Some(&bob.cookie)).await;
+    view.send(json!({"type": "join", "code": code, "contact": contact}))
+        .await;
+    let e = view.until_type("error").await;
+    assert_eq!(
+        (e["code"].as_str(), e["message"].as_str()),
+        (Some("forbidden"), Some("that contact is not yours"))
+    );
+    // The code was not spent: the page was never asked.
+    page.send(json!({"type": "ping"})).await;
+    assert_eq!(page.next().await["type"], "pong");
+}
+
+#[tokio::test]
+async fn a_supervisor_watches_a_shared_page_at_once_and_read_only() {
+    let server = TestServer::start().await;
+    let (_, mut view, mut page, contact, session) = shared(&server).await;
+    page.send(
+        json!({"type": "snapshot", "seq": 1, "part": 0, "last": true, "w": 800, "h": 600,
+        "url": "http://shop.example/cart", "adds": [{"i": 1, "p": 0, "t": 3, "x": "your cart"}]}),
+    )
+    .await;
+    page.send(json!({"type": "mutations", "seq": 2, "texts": [[1, "your cart (2)"]]}))
+        .await;
+    view.until_type("mutations").await;
+    let rect = json!({"k": "rect", "pts": [[0.1, 0.1], [0.4, 0.3]], "c": "#e0245e"});
+    view.send(json!({"type": "draw", "shape": rect})).await;
+    page.until_type("draw").await;
+
+    let view_url = format!("{}/ws/cobrowse", server.agent_ws());
+    // An agent may neither list nor watch.
+    let bob = server.demo_staff("bob").await;
+    let mut nosy = Ws::connect(&view_url, Some(&server.agent), Some(&bob.cookie)).await;
+    for frame in [
+        json!({"type": "sessions"}),
+        json!({"type": "supervise", "session": session}),
+    ] {
+        nosy.send(frame).await;
+        assert_eq!(nosy.until_type("error").await["code"], "forbidden");
+    }
+
+    let sam = server.demo_staff("sam").await;
+    let mut watch = Ws::connect(&view_url, Some(&server.agent), Some(&sam.cookie)).await;
+    watch.send(json!({"type": "sessions"})).await;
+    let listed = watch.until_type("sessions").await;
+    assert_eq!(
+        listed["sessions"],
+        json!([{"session": session, "agent_name": "Alice Adams", "contact": contact, "watchers": 0}])
+    );
+    watch
+        .send(json!({"type": "supervise", "session": session}))
+        .await;
+    watch.until_type("sharing").await;
+    // The page as it is, from the relay: the snapshot, the change since and
+    // the board, with nothing asked of the visitor's page.
+    assert_eq!(
+        watch.until_type("snapshot").await["adds"][0]["x"],
+        "your cart"
+    );
+    assert_eq!(
+        watch.until_type("mutations").await["texts"][0][1],
+        "your cart (2)"
+    );
+    assert_eq!(watch.until_type("board").await["shapes"], json!([rect]));
+    page.send(json!({"type": "ping"})).await;
+    assert_eq!(
+        page.next().await["type"],
+        "pong",
+        "the page was asked again"
+    );
+
+    // Live changes and drawings follow; the supervisor cannot act.
+    page.send(json!({"type": "scroll", "seq": 3, "id": 0, "x": 0, "y": 240}))
+        .await;
+    assert_eq!(watch.until_type("scroll").await["y"], 240);
+    for frame in [
+        json!({"type": "highlight", "id": 1}),
+        json!({"type": "draw", "shape": rect}),
+        json!({"type": "push", "url": format!("{}/x", server.public)}),
+    ] {
+        watch.send(frame).await;
+        assert_eq!(watch.until_type("error").await["code"], "forbidden");
+    }
+    // The visitor stops: the supervisor's view ends too.
+    page.send(json!({"type": "stop"})).await;
+    assert_eq!(watch.until_type("ended").await["reason"], "stopped");
+}

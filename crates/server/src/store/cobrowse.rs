@@ -29,7 +29,7 @@ pub struct NewCobrowseEvent {
 pub struct CobrowseEvent {
     pub at: i64,
     pub actor: String,
-    /// The staff member's name, for agents and supervisors.
+    /// The staff member's sign-in name, for agents and supervisors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     pub action: String,
