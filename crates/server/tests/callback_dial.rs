@@ -422,12 +422,12 @@ async fn an_unanswered_phone_is_tried_until_the_attempts_run_out() {
 }
 
 #[tokio::test]
-async fn a_restart_between_attempts_continues_the_count() {
+async fn a_restart_between_attempts_continues_the_count_and_the_times() {
     if !have_sipp() {
         return;
     }
-    // A long delay: the retry comes only from the line rebuilt after the
-    // restart (a rebuilt callback is routed at once).
+    // The restart comes within the retry delay: the rebuilt callback waits
+    // for the retry time the first attempt stored, not dialled at once.
     let Callback {
         phone: _phone,
         mut visitor,
@@ -438,12 +438,12 @@ async fn a_restart_between_attempts_continues_the_count() {
         "callback_busy_then_answer.xml",
         2,
         1000.0,
-        &[("retry_delay_secs", 600)],
+        &[("retry_delay_secs", 4)],
     )
     .await;
     let busy = attempt_cancelled(&mut console, 1).await;
     let contact = busy["contact"].as_i64().unwrap();
-    attempts_when(&server, contact, |a| {
+    let first = attempts_when(&server, contact, |a| {
         a.first().is_some_and(|a| a.result == AttemptResult::Busy)
     })
     .await;
@@ -451,11 +451,30 @@ async fn a_restart_between_attempts_continues_the_count() {
     let (_, list) = sid.get("/api/v1/callbacks").await;
     assert_eq!(list["callbacks"][0]["status"], "pending", "{list}");
     assert_eq!(list["callbacks"][0]["attempts"], 1, "{list}");
+    let tenant = tenant(&server).await;
+    let stored = server
+        .store
+        .callback_resume(tenant, ContactId(contact))
+        .await
+        .unwrap();
+    let ended = first[0].started_at + first[0].duration_ms.unwrap();
+    let retry_at = stored.retry_at.expect("a retry time is stored");
+    assert!(
+        (ended + 4_000..ended + 4_100).contains(&retry_at),
+        "{stored:?} {first:?}"
+    );
+    // The default give-up time: a day from the first attempt.
+    let give_up_at = stored.give_up_at.expect("a give-up time is stored");
+    assert_eq!(
+        give_up_at,
+        first[0].started_at + 24 * 3_600_000,
+        "{stored:?}"
+    );
     drop(console);
 
     let server = server.restart().await;
     let mut console = ready_pat(&server).await;
-    // The second attempt, numbered so, without waiting out the delay.
+    // The second attempt, numbered so, when it was due.
     let mut again = accept_callback(&mut console, 2)
         .await
         .expect("the phone answers");
@@ -469,6 +488,10 @@ async fn a_restart_between_attempts_continues_the_count() {
         attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(),
         [1, 2]
     );
+    assert!(
+        attempts[1].started_at >= retry_at,
+        "dialled before its retry time: {attempts:?} {stored:?}"
+    );
     assert_eq!(
         results(&attempts),
         [
@@ -476,6 +499,13 @@ async fn a_restart_between_attempts_continues_the_count() {
             (AttemptResult::Answered, Some(200))
         ]
     );
+    // The give-up time is the first attempt's, not one from the restart.
+    let resumed = server
+        .store
+        .callback_resume(tenant, ContactId(contact))
+        .await
+        .unwrap();
+    assert_eq!(resumed.give_up_at, Some(give_up_at));
     console
         .send(json!({"type": "end", "contact": contact}))
         .await;

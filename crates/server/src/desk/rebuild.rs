@@ -62,9 +62,13 @@ impl DeskState {
         let queue = link.queue;
         let mut spec = routing.spec(w.id, queue, acd::Time(w.queued_at));
         if routing.callback.is_some() {
-            // The attempts go on where they were (`callbacks/`).
+            // The attempts go on where they were, at the time they were
+            // due, with the same give-up time (`callbacks/`).
             spec.callback = Some(link.calls.callback.plan());
-            spec.attempts_made = self.store.callback_attempts_made(tenant.id, w.id).await?;
+            let resume = self.store.callback_resume(tenant.id, w.id).await?;
+            spec.attempts_made = resume.attempts_made;
+            spec.retry_at = resume.retry_at.map(acd::Time);
+            self.callback_resumed(w.id, resume.give_up_at);
         }
         self.insert_contact(
             w.id,

@@ -9,8 +9,8 @@ use std::{future::Future, ops::Range, pin::Pin};
 use crate::{
     ids::{ContactId, TenantId, UserId},
     store::{
-        AttemptResult, Backend, Customer, Link, Message, PreviousContact, RoutingInputs, StatEvent,
-        Store, StoreError, Tenant, TimedWrite, WaitingContact, Written,
+        AttemptEnd, Backend, CallbackResume, Customer, Link, Message, PreviousContact,
+        RoutingInputs, StatEvent, Store, StoreError, Tenant, TimedWrite, WaitingContact, Written,
     },
 };
 
@@ -87,17 +87,20 @@ pub(crate) trait CallbackAttempts: Send + Sync {
         contact: ContactId,
         attempt: u32,
         started_at: i64,
+        give_up_at: i64,
     ) -> StoreFuture<'_, ()>;
     fn callback_attempt_ended(
         &self,
         tenant: TenantId,
         contact: ContactId,
         attempt: u32,
-        result: AttemptResult,
-        sip_code: Option<u16>,
-        ended_at: i64,
+        end: AttemptEnd,
     ) -> StoreFuture<'_, ()>;
-    fn callback_attempts_made(&self, tenant: TenantId, contact: ContactId) -> StoreFuture<'_, u32>;
+    fn callback_resume(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+    ) -> StoreFuture<'_, CallbackResume>;
 }
 
 /// All three: what the desk is given.

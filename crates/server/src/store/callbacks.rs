@@ -1,7 +1,9 @@
 //! Callbacks the server dials: a link's dialling settings, and each attempt
 //! to reach the visitor with how it ended (`callback_attempts`, migration
 //! 0009). The attempts are the callback's memory across restarts: the
-//! routing core is rebuilt with as many attempts made as there are rows.
+//! routing core is rebuilt with as many attempts made as there are rows,
+//! waiting for the last one's retry time and keeping the first one's give-up
+//! time (migration 0013).
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -188,6 +190,28 @@ impl AttemptResult {
     }
 }
 
+/// How an attempt ended, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptEnd {
+    pub result: AttemptResult,
+    /// The final SIP status, if any.
+    pub sip_code: Option<u16>,
+    /// Unix ms.
+    pub ended_at: i64,
+    /// When the next attempt is due (Unix ms), if there is one.
+    pub retry_at: Option<i64>,
+}
+
+/// Where a callback's attempts are after a restart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallbackResume {
+    pub attempts_made: u32,
+    /// When the next attempt is due (Unix ms), if one failed and is retried.
+    pub retry_at: Option<i64>,
+    /// When the callback gives up (Unix ms), once an attempt was made.
+    pub give_up_at: Option<i64>,
+}
+
 /// One attempt as the contact's record shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallbackAttempt {
@@ -202,45 +226,48 @@ pub struct CallbackAttempt {
 
 impl Store {
     /// An attempt begins: stored at once, so a restart while it rings still
-    /// counts it.
+    /// counts it. `give_up_at` (Unix ms) is the callback's give-up time, kept
+    /// so a restart keeps it too.
     pub async fn callback_attempt_started(
         &self,
         tenant: TenantId,
         contact: ContactId,
         attempt: u32,
         started_at: i64,
+        give_up_at: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO callback_attempts (tenant_id, contact_id, attempt, started_at, result) \
-             VALUES ($1, $2, $3, $4, 'dialing')",
+            "INSERT INTO callback_attempts \
+             (tenant_id, contact_id, attempt, started_at, result, give_up_at) \
+             VALUES ($1, $2, $3, $4, 'dialing', $5)",
         )
         .bind(tenant.0)
         .bind(contact.0)
         .bind(i64::from(attempt))
         .bind(started_at)
+        .bind(give_up_at)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// An attempt ended with `result` (and the final SIP status, if any).
+    /// An attempt ended as `end` says.
     pub async fn callback_attempt_ended(
         &self,
         tenant: TenantId,
         contact: ContactId,
         attempt: u32,
-        result: AttemptResult,
-        sip_code: Option<u16>,
-        ended_at: i64,
+        end: AttemptEnd,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE callback_attempts SET result = $1, sip_code = $2, \
-             duration_ms = $3 - started_at \
-             WHERE tenant_id = $4 AND contact_id = $5 AND attempt = $6",
+             duration_ms = $3 - started_at, retry_at = $4 \
+             WHERE tenant_id = $5 AND contact_id = $6 AND attempt = $7",
         )
-        .bind(result.name())
-        .bind(sip_code.map(i64::from))
-        .bind(ended_at)
+        .bind(end.result.name())
+        .bind(end.sip_code.map(i64::from))
+        .bind(end.ended_at)
+        .bind(end.retry_at)
         .bind(tenant.0)
         .bind(contact.0)
         .bind(i64::from(attempt))
@@ -279,20 +306,32 @@ impl Store {
         .collect()
     }
 
-    /// How many attempts a callback has had (a restart continues from here).
-    pub async fn callback_attempts_made(
+    /// Where a callback's attempts are (a restart continues from here).
+    pub async fn callback_resume(
         &self,
         tenant: TenantId,
         contact: ContactId,
-    ) -> Result<u32, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM callback_attempts WHERE tenant_id = $1 AND contact_id = $2",
+    ) -> Result<CallbackResume, StoreError> {
+        // The last attempt's times (each attempt carries the callback's
+        // give-up time, set at its first).
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM callback_attempts \
+              WHERE tenant_id = $1 AND contact_id = $2) AS made, \
+             last.retry_at, last.give_up_at \
+             FROM (SELECT 1 AS one) AS here LEFT JOIN ( \
+              SELECT retry_at, give_up_at FROM callback_attempts \
+              WHERE tenant_id = $1 AND contact_id = $2 ORDER BY attempt DESC LIMIT 1 \
+             ) AS last ON TRUE",
         )
         .bind(tenant.0)
         .bind(contact.0)
         .fetch_one(&self.pool)
         .await?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        Ok(CallbackResume {
+            attempts_made: u32::try_from(row.try_get::<i64, _>("made")?).unwrap_or(u32::MAX),
+            retry_at: row.try_get("retry_at")?,
+            give_up_at: row.try_get("give_up_at")?,
+        })
     }
 }
 

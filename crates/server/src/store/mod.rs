@@ -32,7 +32,8 @@ use sqlx::{
 };
 
 pub use callbacks::{
-    AttemptResult, CallbackAttempt, CallbackDial, CallbackEntry, CallbackSettings, MachinePolicy,
+    AttemptEnd, AttemptResult, CallbackAttempt, CallbackDial, CallbackEntry, CallbackResume,
+    CallbackSettings, MachinePolicy,
 };
 pub use calls::{CallMedia, CallRecord, CallRoute, ContactMedia, LinkCalls, TenantCalls};
 pub use contact_writes::{ContactWrite, TimedWrite, Written};

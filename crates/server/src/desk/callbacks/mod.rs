@@ -23,6 +23,7 @@
 //! such attempts.
 
 mod progress;
+pub(super) mod schedule;
 mod sip_events;
 mod storage;
 
@@ -40,8 +41,8 @@ use crate::{
     phone::codes::Keyed,
     protocol::{CallState, ToAgent},
     store::{
-        AttemptResult, CallMedia, CallbackDial, CallbackSettings, ContactWrite, MachinePolicy,
-        Outcome, PhoneDirection, PhoneRecord,
+        AttemptEnd, AttemptResult, CallMedia, CallbackDial, CallbackSettings, ContactWrite,
+        MachinePolicy, Outcome, PhoneDirection, PhoneRecord,
     },
 };
 
@@ -78,9 +79,10 @@ struct Dialled {
 pub(super) struct Dialer {
     attempts: HashMap<ContactId, Attempt>,
     by_sip: HashMap<sip::SipCallId, ContactId>,
-    /// When each callback's first attempt began here (its give-up time
-    /// counts from its scheduled time, else from this).
-    first_attempt: HashMap<ContactId, i64>,
+    /// When each callback gives up (Unix ms): set at its first attempt,
+    /// from its scheduled time or else that attempt's, and kept across a
+    /// restart (`callback_resumed`).
+    give_up_at: HashMap<ContactId, i64>,
     /// Callbacks that ended for good, whose record must say
     /// `callback_failed`: written after the core's own `left` write.
     failed_for_good: Vec<(TenantId, ContactId)>,
@@ -115,6 +117,10 @@ impl DeskState {
             return;
         };
         let tenant = live.tenant;
+        if live.link.calls.callback.dial == CallbackDial::Agent {
+            // The link's agents dial by hand and report with `callback_result`.
+            return;
+        }
         let trunked = self
             .phone
             .lines(tenant)
@@ -285,10 +291,20 @@ impl DeskState {
         }
         self.dialer.by_sip.insert(sip, contact);
         let at_ms = now().as_millis();
-        self.dialer.first_attempt.entry(contact).or_insert(at_ms);
+        let since = self
+            .contacts
+            .get(contact)
+            .and_then(|c| c.routing.callback.as_ref())
+            .and_then(|c| c.not_before)
+            .unwrap_or(at_ms);
         let Some(a) = self.dialer.attempts.get_mut(&contact) else {
             return Err(AttemptResult::Unavailable);
         };
+        let give_up_at = *self
+            .dialer
+            .give_up_at
+            .entry(contact)
+            .or_insert(since + i64::from(a.settings.give_up_after_mins) * 60_000);
         a.dialled = Some(Dialled {
             sip,
             at: Instant::now(),
@@ -303,6 +319,7 @@ impl DeskState {
             contact,
             attempt,
             at: at_ms,
+            give_up_at,
         });
         Ok(())
     }
@@ -319,8 +336,21 @@ impl DeskState {
             return;
         };
         let ended_ms = now().as_millis();
-        let dialled = attempt.dialled.as_ref();
-        if let Some(d) = dialled {
+        let s = attempt.settings;
+        // Whether the callback goes on: its result allows a retry, and the
+        // next attempt (after the delay) comes before the give-up time.
+        let give_up_at = self
+            .dialer
+            .give_up_at
+            .get(&contact)
+            .copied()
+            .unwrap_or(ended_ms.saturating_add(i64::from(s.give_up_after_mins) * 60_000));
+        let next_at = ended_ms + i64::try_from(s.retry_delay_secs).unwrap_or(i64::MAX / 2) * 1000;
+        let goes_on = result != AttemptResult::Answered
+            && s.retries(result)
+            && next_at <= give_up_at
+            && attempt.number < s.max_attempts;
+        if let Some(d) = attempt.dialled.as_ref() {
             if result != AttemptResult::Answered {
                 // An answered call's later hang-up still comes here.
                 self.dialer.by_sip.remove(&d.sip);
@@ -329,9 +359,13 @@ impl DeskState {
                 tenant: attempt.tenant,
                 contact,
                 attempt: attempt.number,
-                result,
-                sip_code,
-                at: ended_ms,
+                end: AttemptEnd {
+                    result,
+                    sip_code,
+                    ended_at: ended_ms,
+                    // Kept so a restart waits for the same time.
+                    retry_at: goes_on.then_some(next_at),
+                },
             });
         }
         metrics::counter!("switchboard_callback_attempt_results_total", "result" => result.name())
@@ -344,6 +378,7 @@ impl DeskState {
             "callback attempt ended"
         );
         if result == AttemptResult::Answered {
+            self.dialer.give_up_at.remove(&contact);
             self.acd
                 .handle_input(now(), acd::Input::CallbackConnected { contact });
             self.dialer.connected.push(contact);
@@ -359,6 +394,7 @@ impl DeskState {
             },
         );
         let Some(live) = self.contacts.get_mut(contact) else {
+            self.dialer.give_up_at.remove(&contact);
             return;
         };
         if live.phase == Phase::Offered(attempt.agent) {
@@ -368,19 +404,9 @@ impl DeskState {
                 contact,
             });
         }
-        let since = live
-            .routing
-            .callback
-            .as_ref()
-            .and_then(|c| c.not_before)
-            .or_else(|| self.dialer.first_attempt.get(&contact).copied())
-            .unwrap_or(ended_ms);
-        let s = attempt.settings;
-        let give_up_at = since + i64::from(s.give_up_after_mins) * 60_000;
-        let next_at = ended_ms + i64::try_from(s.retry_delay_secs).unwrap_or(i64::MAX / 2) * 1000;
-        let goes_on = s.retries(result) && next_at <= give_up_at;
         if goes_on || attempt.number >= s.max_attempts {
-            // The core retries, or (out of attempts) ends it as
+            // The core retries after the delay (its retry time is the
+            // `next_at` stored above), or (out of attempts) ends it as
             // `callback_failed` itself.
             self.acd
                 .handle_input(now(), acd::Input::CallbackFailed { contact });
@@ -389,8 +415,16 @@ impl DeskState {
                 .handle_input(now(), acd::Input::ContactLeft { contact });
             self.dialer.failed_for_good.push((attempt.tenant, contact));
         }
-        if !self.contacts.get(contact).is_some_and(|_| goes_on) {
-            self.dialer.first_attempt.remove(&contact);
+        if !goes_on {
+            self.dialer.give_up_at.remove(&contact);
+        }
+    }
+
+    /// A callback rebuilt after a restart keeps the give-up time its first
+    /// attempt stored (`rebuild.rs`).
+    pub(super) fn callback_resumed(&mut self, contact: ContactId, give_up_at: Option<i64>) {
+        if let Some(at) = give_up_at {
+            self.dialer.give_up_at.insert(contact, at);
         }
     }
 
@@ -482,6 +516,7 @@ impl DeskState {
             _ => None,
         };
         self.callback_abandoned(contact);
+        self.dialer.give_up_at.remove(&contact);
         if let Some(agent) = reserved {
             self.send_agent(
                 agent,
@@ -509,9 +544,12 @@ impl DeskState {
                 tenant: attempt.tenant,
                 contact,
                 attempt: attempt.number,
-                result: AttemptResult::Unavailable,
-                sip_code: None,
-                at: now().as_millis(),
+                end: AttemptEnd {
+                    result: AttemptResult::Unavailable,
+                    sip_code: None,
+                    ended_at: now().as_millis(),
+                    retry_at: None,
+                },
             });
             self.finish_call(contact, "unavailable");
         }

@@ -6,7 +6,7 @@
 use crate::{
     desk::storage::{CallbackAttempts, StoreFuture},
     ids::{ContactId, TenantId},
-    store::{AttemptResult, Store},
+    store::{AttemptEnd, CallbackResume, Store},
 };
 
 impl CallbackAttempts for Store {
@@ -16,9 +16,10 @@ impl CallbackAttempts for Store {
         contact: ContactId,
         attempt: u32,
         started_at: i64,
+        give_up_at: i64,
     ) -> StoreFuture<'_, ()> {
         Box::pin(Store::callback_attempt_started(
-            self, tenant, contact, attempt, started_at,
+            self, tenant, contact, attempt, started_at, give_up_at,
         ))
     }
     fn callback_attempt_ended(
@@ -26,16 +27,18 @@ impl CallbackAttempts for Store {
         tenant: TenantId,
         contact: ContactId,
         attempt: u32,
-        result: AttemptResult,
-        sip_code: Option<u16>,
-        ended_at: i64,
+        end: AttemptEnd,
     ) -> StoreFuture<'_, ()> {
         Box::pin(Store::callback_attempt_ended(
-            self, tenant, contact, attempt, result, sip_code, ended_at,
+            self, tenant, contact, attempt, end,
         ))
     }
-    fn callback_attempts_made(&self, tenant: TenantId, contact: ContactId) -> StoreFuture<'_, u32> {
-        Box::pin(Store::callback_attempts_made(self, tenant, contact))
+    fn callback_resume(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+    ) -> StoreFuture<'_, CallbackResume> {
+        Box::pin(Store::callback_resume(self, tenant, contact))
     }
 }
 
@@ -48,6 +51,7 @@ impl CallbackAttempts for crate::desk::memory::MemoryStore {
         _contact: ContactId,
         _attempt: u32,
         _started_at: i64,
+        _give_up_at: i64,
     ) -> StoreFuture<'_, ()> {
         Box::pin(async { Ok(()) })
     }
@@ -56,18 +60,16 @@ impl CallbackAttempts for crate::desk::memory::MemoryStore {
         _tenant: TenantId,
         _contact: ContactId,
         _attempt: u32,
-        _result: AttemptResult,
-        _sip_code: Option<u16>,
-        _ended_at: i64,
+        _end: AttemptEnd,
     ) -> StoreFuture<'_, ()> {
         Box::pin(async { Ok(()) })
     }
-    fn callback_attempts_made(
+    fn callback_resume(
         &self,
         _tenant: TenantId,
         _contact: ContactId,
-    ) -> StoreFuture<'_, u32> {
-        Box::pin(async { Ok(0) })
+    ) -> StoreFuture<'_, CallbackResume> {
+        Box::pin(async { Ok(CallbackResume::default()) })
     }
 }
 
@@ -78,14 +80,13 @@ pub(super) enum AttemptWrite {
         contact: ContactId,
         attempt: u32,
         at: i64,
+        give_up_at: i64,
     },
     Ended {
         tenant: TenantId,
         contact: ContactId,
         attempt: u32,
-        result: AttemptResult,
-        sip_code: Option<u16>,
-        at: i64,
+        end: AttemptEnd,
     },
 }
 
@@ -110,21 +111,20 @@ impl AttemptWriter {
                         contact,
                         attempt,
                         at,
+                        give_up_at,
                     } => {
                         store
-                            .callback_attempt_started(tenant, contact, attempt, at)
+                            .callback_attempt_started(tenant, contact, attempt, at, give_up_at)
                             .await
                     }
                     AttemptWrite::Ended {
                         tenant,
                         contact,
                         attempt,
-                        result,
-                        sip_code,
-                        at,
+                        end,
                     } => {
                         store
-                            .callback_attempt_ended(tenant, contact, attempt, result, sip_code, at)
+                            .callback_attempt_ended(tenant, contact, attempt, end)
                             .await
                     }
                 };
