@@ -456,3 +456,103 @@ test('the agent asks from an open chat: a decline shows, an accept shows the pag
     await agentSide.context.close();
   }
 });
+
+/** Pixels of `colour` (#rrggbb, each channel within 40) on a canvas, found
+ * in the document or in an open shadow root. */
+function inked(page, selector, colour) {
+  return page.evaluate(
+    ([sel, hex]) => {
+      const roots = [document, ...[...document.querySelectorAll('*')].map((e) => e.shadowRoot).filter(Boolean)];
+      const canvas = roots.map((r) => r.querySelector(sel)).find(Boolean);
+      const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+      const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i + 3] > 200 && want.every((v, k) => Math.abs(data[i + k] - v) <= 40)) n++;
+      }
+      return n;
+    },
+    [selector, colour],
+  );
+}
+
+/** Drags the mouse across a fraction of an element's box. */
+async function drag(page, locator, [x0, y0], [x1, y1]) {
+  const box = await locator.boundingBox();
+  await page.mouse.move(box.x + box.width * x0, box.y + box.height * y0);
+  await page.mouse.down();
+  for (let i = 1; i <= 5; i++) {
+    await page.mouse.move(box.x + box.width * (x0 + ((x1 - x0) * i) / 5), box.y + box.height * (y0 + ((y1 - y0) * i) / 5));
+  }
+  await page.mouse.up();
+}
+
+test('whiteboard both ways, a supervisor watching, and the contact record', async () => {
+  const { server, browser } = fixture;
+  const sides = [await openPage(browser), await openPage(browser), await openPage(browser)];
+  const [visitor, agent, sam] = sides.map((s) => s.page);
+  try {
+    await visitor.goto(`${server.publicUrl}/demo/`);
+    const sales = widget(visitor, 'sales');
+    await waitForText(sales.getByTestId('sb-wait'), /available|wait/i);
+    await sales.getByTestId('sb-launcher').click();
+    await sales.getByTestId('sb-chat-input').fill('Where do I click?');
+    await sales.getByTestId('sb-chat-send').click();
+    await loginAvailable(agent, server.agentUrl, 'alice', DEMO_USERS.alice);
+    await agent.getByTestId('offer-accept').click();
+    await waitForText(sales.getByTestId('sb-state'), /connected/i);
+    await agent.getByTestId('cobrowse-request').click();
+    await visitor.getByTestId('sb-cobrowse-accept').click();
+    await visitor.getByTestId('sb-cobrowse-banner').waitFor();
+    const view = agent.frameLocator('[data-testid="cobrowse-view"]');
+    await waitForText(view.locator('h1'), 'Welcome to the Demo shop');
+
+    // The agent draws a box; the visitor's board shows it in the agent's pink.
+    await agent.getByTestId('whiteboard-open').click();
+    await agent.getByTestId('whiteboard-tool-rect').click();
+    const board = agent.getByTestId('whiteboard');
+    await drag(agent, board, [0.2, 0.2], [0.6, 0.5]);
+    const visitorBoard = visitor.getByTestId('sb-whiteboard');
+    await until(async () => (await visitorBoard.getAttribute('data-shapes')) === '1', { message: 'the box reaches the visitor' });
+    assert.ok((await inked(visitor, '[data-testid="sb-whiteboard"]', '#e0245e')) > 100, 'the visitor sees the box drawn');
+
+    // The visitor draws freehand; the agent's board shows it in blue.
+    await visitor.getByTestId('sb-whiteboard-tool-pen').click();
+    await drag(visitor, visitorBoard, [0.3, 0.7], [0.7, 0.8]);
+    await until(async () => (await board.getAttribute('data-shapes')) === '2', { message: "the visitor's stroke reaches the agent" });
+    assert.ok((await inked(agent, '[data-testid="whiteboard"]', '#1f6feb')) > 20, 'the agent sees the stroke drawn');
+
+    // A supervisor opens the shared page from the supervisor page: the page
+    // and the board at once, read-only.
+    await loginAgent(sam, server.agentUrl, 'sam', DEMO_USERS.sam);
+    await sam.goto(`${server.agentUrl}/supervisor/`);
+    const started = Date.now();
+    await sam.getByTestId('cobrowse-watch').click();
+    await waitForText(sam.frameLocator('[data-testid="cobrowse-watch-view"]').locator('h1'), 'Welcome to the Demo shop');
+    const lateJoin = Date.now() - started;
+    const samBoard = sam.getByTestId('cobrowse-watch-board');
+    await until(async () => (await samBoard.getAttribute('data-shapes')) === '2', { message: 'the supervisor sees the board' });
+    console.log(`cobrowse: supervisor's late join to the page shown ${lateJoin} ms`);
+
+    // Stop: the supervisor's view ends with the agent's.
+    await visitor.getByTestId('sb-cobrowse-stop').click();
+    await waitForText(agent.getByTestId('cobrowse-status'), /stopped/i);
+    await waitForText(sam.getByTestId('cobrowse-watch-status'), /ended/i);
+
+    // The contact's record lists the session: view, shapes, the watch, the end.
+    const actions = await until(
+      async () => {
+        const record = await agent.evaluate(async () => {
+          const list = await (await fetch('/api/v1/contacts')).json();
+          return (await fetch(`/api/v1/contacts/${list.contacts[0].id}`)).json();
+        });
+        const seen = (record.cobrowse || []).map((a) => `${a.actor}:${a.action}`);
+        return seen.includes('agent:view_stop') && seen;
+      },
+      { message: 'the co-browse actions in the record' },
+    );
+    assert.deepEqual(actions, ['agent:view_start', 'agent:draw', 'visitor:draw', 'supervisor:watch', 'agent:view_stop']);
+  } finally {
+    for (const s of sides) await s.context.close();
+  }
+});
