@@ -1,91 +1,134 @@
 /**
- * Supervisor live view: shows the queues (waiting, longest wait, available
- * agents, open or closed), the calls in progress (with "Listen" to hear both
- * parties, listen.js) and the agents (what they are doing, contacts).
- * The server pushes every routing transition on `GET /api/v1/live/events`
- * (server-sent events); each one refreshes the view from `GET /api/v1/live`
- * (at most every REFRESH_MS). A slow poll keeps the longest-wait clocks moving
- * and covers a dropped event stream.
+ * Supervisor live view: the wallboard the server pushes on `/ws/supervisor`
+ * (docs/protocol.md, "Supervisor wallboard"): queues (waiting, longest and
+ * estimated wait, today's service level, answered and abandoned, available
+ * agents; amber or red at the queue's limits), agents (state, time in state,
+ * contacts; a supervisor may set their state) and calls in progress (with
+ * "Listen", listen.js). Nothing is polled: each change in the center arrives
+ * as a new board; the clocks (waits, time in state, durations) tick here
+ * between boards. The filters narrow the board to one center or queue.
  * Requires a supervisor or admin session; without a session it goes to sign-in.
  */
 import { api, requireSession } from '/common/api.js';
 import { h, formatDuration } from '/common/dom.js';
 import { Listening } from './listen.js';
 
-const POLL_MS = 10000;
-const REFRESH_MS = 250;
 const $ = (id) => document.getElementById(id);
-
-/** First defined value among several possible field names. */
-const pick = (obj, ...keys) => keys.map((k) => obj?.[k]).find((v) => v != null);
+/** Reconnection delays after the socket drops, growing to the last. */
+const RETRY_MS = [500, 1000, 2000, 5000];
 
 const STATE_BADGE = {
   available: 'ok', reserved: 'warn', busy: 'warn', wrap_up: 'warn', not_ready: 'warn', offline: '',
 };
+const ALERT_BADGE = { ok: '', amber: 'warn', red: 'danger' };
+
+/** The latest board and when it arrived (local clock: no skew with the server's). */
+let board = null;
+let receivedAt = 0;
+
+/** Seconds since the board was built, to move its clocks on. */
+const elapsed = () => (Date.now() - receivedAt) / 1000;
+
+/**
+ * A duration that keeps counting: `seconds` as of the board, moved on by
+ * `tick` (which touches only these cells, so a menu left open stays open).
+ */
+function clockCell(seconds, dataset = {}) {
+  if (seconds == null) return h('td', { class: 'num', dataset, text: '—' });
+  return h('td', { class: 'num', dataset: { ...dataset, clock: String(seconds) }, text: formatDuration(seconds + elapsed()) });
+}
+
+function tick() {
+  for (const cell of document.querySelectorAll('td[data-clock]')) {
+    cell.textContent = formatDuration(Number(cell.dataset.clock) + elapsed());
+  }
+}
 
 function queueRow(q) {
-  const links = Array.isArray(q.links) ? q.links.filter(Boolean) : [];
-  const id = pick(q, 'queue', 'id');
-  const name = pick(q, 'name', 'queue_name', 'link_name') ?? (links.length ? links.join(', ') : `Queue ${id ?? '?'}`);
-  const waiting = Number(pick(q, 'waiting', 'waiting_count') ?? 0);
-  const longest = pick(q, 'longest_wait_seconds', 'longest_wait');
-  // A count when the server gives one, else whether anyone is available.
-  const count = pick(q, 'available_agents');
-  const available = count != null
-    ? h('span', { class: `badge ${count > 0 ? 'ok' : 'warn'}`, text: String(count) })
-    : h('span', { class: `badge ${q.available ? 'ok' : 'warn'}`, text: q.available ? 'yes' : 'none' });
+  const waiting = Number(q.waiting ?? 0);
+  const longest = waiting > 0 ? Number(q.longest_wait_seconds ?? 0) : null;
+  const sl = q.service_level == null ? '—' : `${Math.round(q.service_level * 100)} %`;
+  const alert = q.alert ?? 'ok';
   return h(
     'tr',
-    { dataset: { queue: String(id ?? name) } },
-    h('th', { scope: 'row' }, String(name),
-      links.length && name !== links.join(', ') ? h('span', { class: 'muted', text: ` (${links.join(', ')})` }) : null),
-    h('td', { class: 'num' }, h('span', { class: `badge ${waiting > 0 ? 'warn' : ''}`, text: String(waiting) })),
-    h('td', { class: 'num', text: waiting > 0 && longest != null ? formatDuration(longest) : '—' }),
-    h('td', { class: 'num' }, available),
+    { class: `alert-${alert}`, dataset: { queue: q.name, alert } },
+    h('th', { scope: 'row' }, q.name,
+      alert !== 'ok' ? h('span', { class: `badge ${ALERT_BADGE[alert]}`, dataset: { testid: 'queue-alert' }, text: alert }) : null,
+      q.open === false ? h('span', { class: 'muted', text: ' (closed)' }) : null),
+    h('td', { class: 'num', dataset: { testid: 'queue-waiting' } },
+      h('span', { class: `badge ${waiting > 0 ? 'warn' : ''}`, text: String(waiting) })),
+    clockCell(longest, { testid: 'queue-longest' }),
+    h('td', { class: 'num', text: waiting > 0 || q.estimated_wait_seconds ? formatDuration(q.estimated_wait_seconds) : '—' }),
+    h('td', { class: 'num', title: `answered within ${q.service_level_secs} s`, dataset: { testid: 'queue-sl' }, text: sl }),
+    h('td', { class: 'num', dataset: { testid: 'queue-answered' }, text: String(q.answered_today ?? 0) }),
+    h('td', { class: 'num', dataset: { testid: 'queue-abandoned' }, text: String(q.abandoned_today ?? 0) }),
+    h('td', { class: 'num' },
+      h('span', { class: `badge ${q.available_agents > 0 ? 'ok' : 'warn'}`, text: String(q.available_agents ?? 0) })),
   );
 }
 
+/** The states a supervisor may put an agent in, as the route names them. */
+const SET_STATES = [['available', 'Available'], ['away', 'Away'], ['offline', 'Offline']];
+
 function agentRow(a) {
-  const name = pick(a, 'display_name', 'name') ?? '?';
-  const state = String(pick(a, 'activity', 'state') ?? 'offline');
-  const reason = pick(a, 'reason');
+  const state = String(a.activity ?? 'offline');
+  const inState = a.since ? (board.at - a.since) / 1000 : null;
   const contacts = Array.isArray(a.contacts) ? a.contacts : [];
-  const offered = pick(a, 'offered');
+  const select = h('select', {
+    dataset: { testid: 'agent-set-state', agent: a.name },
+    attrs: { 'aria-label': `Set ${a.display_name}'s state` },
+  }, h('option', { value: '', text: 'Set…' }), SET_STATES.map(([value, text]) => h('option', { value, text })));
+  select.addEventListener('change', () => setState(a.name, select));
   return h(
     'tr',
-    { dataset: { agent: String(pick(a, 'name') ?? name) } },
-    h('th', { scope: 'row' }, String(name),
-      a.display_name && a.name ? h('span', { class: 'muted', text: ` (${a.name})` }) : null),
-    h('td', {},
+    { dataset: { agent: a.name } },
+    h('th', { scope: 'row' }, a.display_name, h('span', { class: 'muted', text: ` (${a.name})` })),
+    h('td', { dataset: { testid: 'agent-state' } },
       h('span', { class: `badge ${STATE_BADGE[state] ?? ''}`, text: state.replace(/_/g, ' ') }),
-      reason ? h('span', { class: 'muted', text: ` ${String(reason).replace(/_/g, ' ')}` }) : null),
-    h('td', {},
-      contacts.map((c) => h('span', { class: 'chip', text: describeContact(c) })),
-      offered != null ? h('span', { class: 'chip', text: `offered #${offered}` }) : null,
-      !contacts.length && offered == null ? h('span', { class: 'muted', text: 'none' }) : null),
+      a.reason ? h('span', { class: 'muted', text: ` ${String(a.reason).replace(/_/g, ' ')}` }) : null),
+    clockCell(inState, { testid: 'agent-time-in-state' }),
+    h('td', { dataset: { testid: 'agent-contacts' } },
+      contacts.map((c) => h('span', { class: 'chip', text: `#${c}` })),
+      a.offered != null ? h('span', { class: 'chip', text: `offered #${a.offered}` }) : null,
+      !contacts.length && a.offered == null ? h('span', { class: 'muted', text: 'none' }) : null),
+    h('td', {}, select),
   );
+}
+
+async function setState(agent, select) {
+  const state = select.value;
+  if (!state) return;
+  select.disabled = true;
+  try {
+    await api(`/api/v1/agents/${encodeURIComponent(agent)}/state`, { method: 'POST', body: { state } });
+    $('error').hidden = true;
+  } catch (err) {
+    showError(`Could not set ${agent}'s state: ${err.message}`);
+  } finally {
+    select.value = '';
+    select.disabled = false;
+  }
 }
 
 /** Calls being listened to, by contact id. */
 const listening = new Map();
-let calls = [];
 
 function callRow(c) {
-  const id = pick(c, 'contact', 'id');
+  const id = c.contact;
   const on = listening.has(id);
-  const state = String(pick(c, 'state') ?? '');
-  const since = Number(pick(c, 'since'));
+  const state = String(c.state ?? '');
+  const since = Number(c.since);
   return h(
     'tr',
     { dataset: { contact: String(id) } },
     h('th', { scope: 'row', text: `#${id}` }),
     h('td', { text: c.media === 'video' ? 'Video' : 'Voice' }),
-    h('td', { text: String(pick(c, 'agent_name', 'agent') ?? '—') }),
+    h('td', { text: String(c.agent ?? '—') }),
     h('td', {}, h('span', {
       class: `badge ${state === 'connected' ? 'ok' : state ? 'warn' : ''}`,
       text: state.replace(/_/g, ' ') || '—',
     })),
-    h('td', { class: 'num', text: since > 0 ? formatDuration((Date.now() - since) / 1000) : '—' }),
+    clockCell(since > 0 ? (board.at - since) / 1000 : null),
     h('td', {}, h('button', {
       type: 'button',
       class: `btn${on ? ' danger' : ''}`,
@@ -97,27 +140,23 @@ function callRow(c) {
   );
 }
 
-function renderCalls() {
-  fillTable($('calls'), calls.map(callRow), 'No calls in progress.', 6);
-}
-
 async function toggleListen(id) {
   const current = listening.get(id);
   if (current) {
     listening.delete(id);
-    renderCalls();
+    render();
     await current.stop().catch((err) => showError(`Could not stop listening: ${err.message}`));
     return;
   }
   const listen = new Listening(id, $('listen-audio'));
   listening.set(id, listen);
-  renderCalls();
+  render();
   try {
     await listen.start();
   } catch (err) {
     listening.delete(id);
     listen.stop().catch(() => {});
-    renderCalls();
+    render();
     showError(`Could not listen in: ${err.message}`);
   }
 }
@@ -127,75 +166,98 @@ function showError(message) {
   $('error').hidden = false;
 }
 
-function describeContact(c) {
-  if (c == null || typeof c !== 'object') return `#${c}`;
-  const id = pick(c, 'contact', 'id');
-  const parts = [id != null ? `#${id}` : null, pick(c, 'link_name', 'link'), pick(c, 'state')];
-  return parts.filter(Boolean).join(' · ');
-}
-
 function fillTable(tbody, rows, emptyText, columns) {
   tbody.replaceChildren(
     ...(rows.length ? rows : [h('tr', {}, h('td', { class: 'empty', colSpan: columns, text: emptyText }))]),
   );
 }
 
-async function poll() {
-  try {
-    const live = await api('/api/v1/live');
-    const queues = Array.isArray(live?.queues) ? live.queues : [];
-    const agents = Array.isArray(live?.agents) ? live.agents : [];
-    fillTable($('queues'), queues.map(queueRow), 'No queues.', 4);
-    fillTable($('agents'), agents.map(agentRow), 'No agents.', 3);
-    calls = Array.isArray(live?.calls) ? live.calls : [];
-    // A call that ended takes its listening leg with it.
-    const ids = new Set(calls.map((c) => pick(c, 'contact', 'id')));
+/** Keeps a filter's options in step with the board's centers and queues. */
+function fillOptions(select, names, allText) {
+  const want = ['', ...names];
+  const have = [...select.options].map((o) => o.value);
+  if (want.join('\n') === have.join('\n')) return;
+  const chosen = select.value;
+  select.replaceChildren(...want.map((v) => h('option', { value: v, text: v || allText })));
+  select.value = want.includes(chosen) ? chosen : '';
+}
+
+/** Every queue name the tenant has (the board may be filtered to one). */
+const queueNames = new Set();
+
+function render() {
+  if (!board) return;
+  fillTable($('queues'), board.queues.map(queueRow), 'No queues.', 8);
+  fillTable($('agents'), board.agents.map(agentRow), 'No agents.', 5);
+  fillTable($('calls'), board.calls.map(callRow), 'No calls in progress.', 6);
+}
+
+function onBoard(next) {
+  board = next;
+  receivedAt = Date.now();
+  fillOptions($('filter-center'), board.centers ?? [], 'All centers');
+  for (const q of board.queues) queueNames.add(q.name);
+  fillOptions($('filter-queue'), [...queueNames].sort(), 'All queues');
+  // A call that ended takes its listening leg with it (a filtered board
+  // may not show every call, so only a whole board decides).
+  if (!board.filter?.center && !board.filter?.queue) {
+    const ids = new Set(board.calls.map((c) => c.contact));
     for (const [id, listen] of listening) {
       if (!ids.has(id)) {
         listening.delete(id);
         listen.stop().catch(() => {});
       }
     }
-    renderCalls();
-    $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
-    $('error').hidden = true;
-  } catch (err) {
-    if (err.status === 401) {
-      location.replace('/');
+  }
+  render();
+  $('updated').textContent = `Updated ${new Date(receivedAt).toLocaleTimeString()}`;
+  $('updated').dataset.at = String(board.at);
+  $('error').hidden = true;
+}
+
+let socket = null;
+let retries = 0;
+
+function sendFilter() {
+  if (socket?.readyState !== WebSocket.OPEN) return;
+  socket.send(JSON.stringify({
+    type: 'filter',
+    center: $('filter-center').value || null,
+    queue: $('filter-queue').value || null,
+  }));
+}
+
+function connect() {
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/supervisor`;
+  const ws = (socket = new WebSocket(url));
+  ws.onopen = () => {
+    retries = 0;
+    sendFilter();
+  };
+  ws.onmessage = (e) => {
+    const frame = JSON.parse(e.data);
+    if (frame.type === 'wallboard') onBoard(frame);
+    else if (frame.type === 'error') showError(`The wallboard refused a request: ${frame.message}`);
+  };
+  ws.onclose = (e) => {
+    socket = null;
+    if (e.code === 4001) {
+      location.replace('/'); // the session ended
       return;
     }
-    $('error').textContent =
-      err.status === 403 ? 'The live view needs a supervisor or admin account.' : `Could not refresh: ${err.message}`;
-    $('error').hidden = false;
-    if (err.status === 403) return; // no point polling
-  }
-  clearTimeout(pollTimer);
-  pollTimer = setTimeout(poll, POLL_MS);
-}
-
-let pollTimer;
-let refreshPending = false;
-
-/** Refresh soon after a pushed event, coalescing bursts. */
-function refreshSoon() {
-  if (refreshPending) return;
-  refreshPending = true;
-  setTimeout(() => {
-    refreshPending = false;
-    poll();
-  }, REFRESH_MS);
-}
-
-function listen() {
-  const events = new EventSource('/api/v1/live/events');
-  events.addEventListener('stat', refreshSoon);
-  events.addEventListener('lagged', refreshSoon);
-  // EventSource reconnects by itself; the slow poll covers the gap.
+    $('updated').textContent = 'Reconnecting…';
+    setTimeout(connect, RETRY_MS[Math.min(retries++, RETRY_MS.length - 1)]);
+  };
 }
 
 const user = await requireSession();
 $('user-name').textContent = user.display_name || user.name;
 $('nav-admin').hidden = user.role !== 'admin';
-poll();
-listen();
-setInterval(() => calls.length && renderCalls(), 1000); // keep durations moving
+if (user.role === 'agent') {
+  showError('The live view needs a supervisor or admin account.');
+} else {
+  $('filter-center').addEventListener('change', sendFilter);
+  $('filter-queue').addEventListener('change', sendFilter);
+  connect();
+  setInterval(tick, 1000); // keep the clocks moving between boards
+}

@@ -20,7 +20,8 @@
 //!   connections talk to it through channels, and it writes to storage
 //!   through its writer without waiting (see its module doc).
 //! * `protocol`: the WebSocket JSON frames (docs/protocol.md).
-//! * `ws`: the visitor and agent WebSocket endpoints.
+//! * `ws`: the visitor, agent and supervisor WebSocket endpoints.
+//! * `wallboard`: supervisors' live boards, folded from the desk's stat events.
 //! * `http`: the two listeners (public, agent), REST API, embedded web assets.
 //!
 //! `main.rs` parses the command line and calls [`open_store`] and [`run`];
@@ -40,6 +41,7 @@ pub mod routing;
 pub mod secret;
 pub mod store;
 pub mod tenant_file;
+pub mod wallboard;
 pub mod webhooks;
 pub mod ws;
 
@@ -218,6 +220,7 @@ pub async fn run(
     )
     .await?;
     directory.follow_desk(desk.stat_events());
+    let wallboard = wallboard::Wallboard::start(store.clone(), desk.clone());
     let public_url = config.public_url.clone().or_else(|| {
         let addr = listeners.public.local_addr().ok()?;
         (!addr.ip().is_unspecified()).then(|| format!("http://{addr}"))
@@ -238,6 +241,7 @@ pub async fn run(
         trusted_proxies: config.connections.trusted_proxies.clone().into(),
         cobrowse: cobrowse::Hub::start(store.clone()),
         directory,
+        wallboard,
     };
     let open_files = http::serve::raise_open_file_limit();
     let (public_total, agent_total) = match config.connections.max_total {

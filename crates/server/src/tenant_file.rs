@@ -16,7 +16,7 @@ use crate::{
     routing::{
         AgentRouting, CapacityDoc, CenterDoc, ClassDoc, MediaName, MediaRuleDoc, Names,
         OverflowDoc, PolicyName, QueueInput, QueueRouting, StrategyName, TenantRouting,
-        build_setup,
+        WallboardThresholds, build_setup,
     },
     secret::Secret,
     store::{
@@ -91,6 +91,8 @@ pub struct QueueSection {
     pub preferred_agent_wait_secs: Option<u64>,
     pub offer_timeout_secs: Option<u64>,
     pub wrap_up_secs: Option<u64>,
+    /// Wallboard alert limits (`[queues.wallboard]`).
+    pub wallboard: Option<WallboardThresholds>,
 }
 
 impl QueueSection {
@@ -109,6 +111,7 @@ impl QueueSection {
             preferred_agent_wait_secs: self.preferred_agent_wait_secs,
             offer_timeout_secs: self.offer_timeout_secs,
             wrap_up_secs: self.wrap_up_secs,
+            wallboard: self.wallboard.clone(),
         }
     }
 }
@@ -392,6 +395,11 @@ fn check_routing(file: &TenantFile) -> Result<(), TenantFileError> {
     };
     for q in &file.queues {
         skill(&mut names, q.skill.get_ref());
+        if let Some(limits) = &q.wallboard {
+            limits.check().map_err(|e| {
+                TenantFileError::Invalid(format!("queue {:?} wallboard: {e}", q.name.get_ref()))
+            })?;
+        }
     }
     for a in &file.agents {
         for (name, _) in a.skill_levels() {

@@ -351,6 +351,8 @@ pub struct LiveQueue {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveAgent {
+    /// The agent's user id (stat events name agents by it).
+    pub id: i64,
     pub name: String,
     pub display_name: String,
     pub state: &'static str,
@@ -760,6 +762,7 @@ impl DeskState {
                     .map_or(acd::AgentState::Offline, |v| v.state.clone());
                 let (presence, reason) = routing::state_name(&state);
                 LiveAgent {
+                    id: user.0,
                     name: seat.name.clone(),
                     display_name: seat.display_name.clone(),
                     state: presence,

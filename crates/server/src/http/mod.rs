@@ -59,6 +59,8 @@ pub struct AppState {
     pub cobrowse: crate::cobrowse::Hub,
     /// Members, numbers and presence.
     pub directory: crate::directory::DirectoryService,
+    /// Supervisors' live boards (`GET /ws/supervisor`).
+    pub wallboard: crate::wallboard::Wallboard,
 }
 
 /// The rate limits of both listeners.
@@ -218,6 +220,7 @@ pub fn agent_router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/metrics", get(metrics))
         .route("/ws/agent", get(crate::ws::agent::upgrade))
+        .route("/ws/supervisor", get(crate::ws::supervisor::upgrade))
         .route("/ws/cobrowse", get(crate::cobrowse::agent_upgrade))
         .route("/cobrowse/frame", get(crate::cobrowse::frame_page))
         .route("/", get(|| async { assets::serve("console/index.html") }))

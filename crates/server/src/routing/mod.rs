@@ -125,6 +125,45 @@ pub struct QueueRouting {
     pub preferred_agent_wait_secs: Option<u64>,
     pub offer_timeout_secs: Option<u64>,
     pub wrap_up_secs: Option<u64>,
+    /// When the wallboard shows the queue amber or red (`[queues.wallboard]`).
+    #[serde(default)]
+    pub wallboard: Option<WallboardThresholds>,
+}
+
+/// A queue's wallboard alerts: amber at the first limit reached, red at the
+/// second; by contacts waiting and by the longest wait. Checked at parse
+/// (`check`): red never below amber, service-level target above zero.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WallboardThresholds {
+    pub amber_waiting: Option<u32>,
+    pub red_waiting: Option<u32>,
+    pub amber_wait_secs: Option<u64>,
+    pub red_wait_secs: Option<u64>,
+    /// The answer time the service level counts against (default 20 s).
+    pub service_level_secs: Option<u64>,
+}
+
+impl WallboardThresholds {
+    /// The first thing wrong with the limits, said as the tenant file says it.
+    pub fn check(&self) -> Result<(), String> {
+        let order = |name: &str, amber: Option<u64>, red: Option<u64>| match (amber, red) {
+            (Some(a), Some(r)) if r < a => Err(format!(
+                "red_{name} ({r}) is below amber_{name} ({a}); red must be the higher limit"
+            )),
+            _ => Ok(()),
+        };
+        order(
+            "waiting",
+            self.amber_waiting.map(u64::from),
+            self.red_waiting.map(u64::from),
+        )?;
+        order("wait_secs", self.amber_wait_secs, self.red_wait_secs)?;
+        if self.service_level_secs == Some(0) {
+            return Err("service_level_secs must be above 0".to_owned());
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]

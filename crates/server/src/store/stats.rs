@@ -55,13 +55,37 @@ impl Store {
         Ok(())
     }
 
+    /// The tenant's stat events of the kinds the wallboard counts (`queued`,
+    /// `assigned`, `left`, `agent_state`) from `since` up to `before` (Unix ms),
+    /// oldest first: what happened today before this server started. Bounded
+    /// to `limit` rows (a day of a busy tenant); the newest are then missing.
+    pub async fn wallboard_stat_events(
+        &self,
+        tenant: TenantId,
+        since: i64,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredStatEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, kind, contact_id, agent_id, queue_id, detail FROM acd_events \
+             WHERE tenant_id = $1 AND at >= $2 AND at < $3 \
+             AND kind IN ('queued', 'assigned', 'left', 'agent_state') ORDER BY id LIMIT $4",
+        )
+        .bind(tenant.0)
+        .bind(since)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored_stat_event).collect()
+    }
+
     /// A contact's routing history, oldest first.
     pub async fn contact_stat_events(
         &self,
         tenant: TenantId,
         contact: ContactId,
     ) -> Result<Vec<StoredStatEvent>, StoreError> {
-        use sqlx::Row;
         let rows = sqlx::query(
             "SELECT at, kind, contact_id, agent_id, queue_id, detail FROM acd_events \
              WHERE tenant_id = $1 AND contact_id = $2 ORDER BY id",
@@ -70,18 +94,19 @@ impl Store {
         .bind(contact.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let detail: String = r.try_get("detail")?;
-                Ok(StoredStatEvent {
-                    at: r.try_get("at")?,
-                    kind: r.try_get("kind")?,
-                    contact: r.try_get("contact_id")?,
-                    agent: r.try_get("agent_id")?,
-                    queue: r.try_get("queue_id")?,
-                    detail: serde_json::from_str(&detail).unwrap_or_default(),
-                })
-            })
-            .collect()
+        rows.iter().map(stored_stat_event).collect()
     }
+}
+
+fn stored_stat_event(r: &sqlx::any::AnyRow) -> Result<StoredStatEvent, StoreError> {
+    use sqlx::Row;
+    let detail: String = r.try_get("detail")?;
+    Ok(StoredStatEvent {
+        at: r.try_get("at")?,
+        kind: r.try_get("kind")?,
+        contact: r.try_get("contact_id")?,
+        agent: r.try_get("agent_id")?,
+        queue: r.try_get("queue_id")?,
+        detail: serde_json::from_str(&detail).unwrap_or_default(),
+    })
 }

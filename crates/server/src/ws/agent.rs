@@ -3,24 +3,17 @@
 //! expiry close it (code 4001, the reason as text; see `http::staff::Revocations`).
 
 use axum::{
-    extract::{
-        State, WebSocketUpgrade,
-        ws::{CloseFrame, Message, WebSocket},
-    },
+    extract::{State, WebSocketUpgrade, ws::WebSocket},
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 
-use super::{FrameBudget, Incoming, classify, send_error, send_text};
+use super::{FrameBudget, Received, receive_text, send_error, send_text};
 use crate::{
     desk::{Outbox, Request},
-    http::{
-        AppState,
-        error::ApiError,
-        staff::{SessionWatch, same_origin, session_user},
-    },
-    protocol::{self, AgentFrame, ErrorCode, FrameError},
+    http::{AppState, error::ApiError, staff::SessionWatch},
+    protocol::{self, AgentFrame},
     store::{Tenant, User},
 };
 
@@ -30,30 +23,15 @@ pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Response {
-    if !same_origin(&headers) {
-        return ApiError::forbidden("cross-origin console connection refused").into_response();
-    }
-    let (session, token_hash) = match session_user(&state, &headers).await {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            crate::http::staff::refused(crate::http::staff::Refusal::Unauthorized);
-            return ApiError::unauthorized().into_response();
-        }
-        Err(e) => return e.into_response(),
+    let (user, watch) = match super::staff_socket(&state, &headers, "console connection").await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
-    let user = session.user;
     let tenant = match state.store.tenant(user.tenant).await {
         Ok(Some(t)) => t,
         Ok(None) => return ApiError::unauthorized().into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let watch = state.revocations.watch(
-        state.store.clone(),
-        token_hash,
-        user.tenant,
-        user.id,
-        session.expires_at,
-    );
     super::configure(ws).on_upgrade(move |socket| serve(socket, state, user, tenant, watch))
 }
 
@@ -101,15 +79,10 @@ async fn serve(
     loop {
         tokio::select! {
             message = stream.next() => {
-                let text = match classify(message) {
-                    Incoming::Text(t) => t,
-                    Incoming::Ignore => continue,
-                    Incoming::Close => break,
-                    Incoming::Binary => {
-                        let e = FrameError::new(ErrorCode::BadJson, "send JSON text frames");
-                        if !send_error(&mut sink, e).await { break; }
-                        continue;
-                    }
+                let text = match receive_text(message, &mut sink).await {
+                    Received::Text(t) => t,
+                    Received::Nothing => continue,
+                    Received::End => break,
                 };
                 match budget.take().and_then(|()| protocol::parse::<AgentFrame>(&text, protocol::AGENT_FRAME_TYPES)) {
                     Ok(frame) => {
@@ -128,13 +101,7 @@ async fn serve(
                 // The reason is a sentence for the console; the label a token.
                 let label = why.replace(' ', "_");
                 metrics::counter!("switchboard_consoles_closed_total", "reason" => label).increment(1);
-                let close = CloseFrame { code: SESSION_ENDED, reason: why.into() };
-                // The peer may already be gone; the connection ends either way.
-                let _ = tokio::time::timeout(
-                    std::time::Duration::from_secs(1),
-                    sink.send(Message::Close(Some(close))),
-                )
-                .await;
+                super::close_session_ended(&mut sink, why).await;
                 break;
             }
         }

@@ -1,8 +1,9 @@
-//! WebSocket endpoints: `visitor` on the public listener, `agent` on the agent
-//! listener. Each connection task parses frames (see `protocol`), forwards them
+//! WebSocket endpoints: `visitor` on the public listener, `agent` (consoles)
+//! and `supervisor` (the wallboard) on the agent listener. Each connection task parses frames (see `protocol`), forwards them
 //! to the desk, and writes what the desk puts in its outbox.
 
 pub mod agent;
+pub mod supervisor;
 pub mod visitor;
 
 use std::time::Instant;
@@ -82,6 +83,82 @@ pub(crate) enum Incoming {
     Ignore,
     Close,
     Binary,
+}
+
+/// A staff WebSocket's checks before the upgrade: the listener's own Origin
+/// and a live session (`what` names the socket in the refusal). Gives the
+/// user and a watch that ends with the session.
+pub(crate) async fn staff_socket(
+    state: &crate::http::AppState,
+    headers: &axum::http::HeaderMap,
+    what: &str,
+) -> Result<(crate::store::User, crate::http::staff::SessionWatch), axum::response::Response> {
+    use crate::http::{error::ApiError, staff};
+    use axum::response::IntoResponse;
+    if !staff::same_origin(headers) {
+        return Err(ApiError::forbidden(format!("cross-origin {what} refused")).into_response());
+    }
+    let (session, token_hash) = match staff::session_user(state, headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            staff::refused(staff::Refusal::Unauthorized);
+            return Err(ApiError::unauthorized().into_response());
+        }
+        Err(e) => return Err(e.into_response()),
+    };
+    let user = session.user;
+    let watch = state.revocations.watch(
+        state.store.clone(),
+        token_hash,
+        user.tenant,
+        user.id,
+        session.expires_at,
+    );
+    Ok((user, watch))
+}
+
+/// Closes a staff socket whose session ended (code 4001, the reason as text).
+async fn close_session_ended<S: Sink<Message> + Unpin>(sink: &mut S, why: &'static str) {
+    let close = axum::extract::ws::CloseFrame {
+        code: agent::SESSION_ENDED,
+        reason: why.into(),
+    };
+    // The peer may already be gone; the connection ends either way.
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        sink.send(Message::Close(Some(close))),
+    )
+    .await;
+}
+
+/// What a staff socket's loop does with a received message.
+pub(crate) enum Received {
+    /// A text frame to parse.
+    Text(String),
+    /// Nothing (a ping, or a binary frame already answered with an error).
+    Nothing,
+    /// The socket closed or failed.
+    End,
+}
+
+/// Reads one staff socket message: binary frames get an error frame.
+pub(crate) async fn receive_text<S: Sink<Message> + Unpin>(
+    message: Option<Result<Message, axum::Error>>,
+    sink: &mut S,
+) -> Received {
+    match classify(message) {
+        Incoming::Text(t) => Received::Text(t),
+        Incoming::Ignore => Received::Nothing,
+        Incoming::Close => Received::End,
+        Incoming::Binary => {
+            let e = FrameError::new(ErrorCode::BadJson, "send JSON text frames");
+            if send_error(sink, e).await {
+                Received::Nothing
+            } else {
+                Received::End
+            }
+        }
+    }
 }
 
 pub(crate) fn classify(message: Option<Result<Message, axum::Error>>) -> Incoming {
