@@ -7,10 +7,13 @@
  * place. While the page is open it sends the viewer's own heartbeat
  * (`POST /api/v1/directory/heartbeat`), so staff show online here too.
  * Admins also enrol members (`POST /api/v1/members`) and move numbers
- * (`POST /api/v1/numbers/{number}/move`) from here.
+ * (`POST /api/v1/numbers/{number}/move`) from here. Members call each other
+ * by number from here (`phone.js`) and find their messages (`mailbox.js`).
  */
 import { api, requireSession, ApiError } from '/common/api.js';
 import { h, formatTime } from '/common/dom.js';
+import { Phone } from '/directory/phone.js';
+import { Mailbox } from '/directory/mailbox.js';
 
 const PAGE = 50;
 /** Well inside the server's one-minute heartbeat lifetime. */
@@ -24,6 +27,10 @@ let offset = 0;
 let searchTimer = null;
 /** member id -> its presence cell pair, for live updates. */
 const rows = new Map();
+/** The signed-in user's name (no Call button on their own row). */
+let me = null;
+let phone = null;
+let mailbox = null;
 
 function showError(err) {
   const box = $('error');
@@ -47,6 +54,18 @@ function memberRow(m) {
     h('th', { scope: 'row' }, m.display_name, h('span', { class: 'muted', text: ` (${m.name})` })),
     h('td', { text: (m.numbers || []).join(', ') || '—' }),
     seen,
+    h(
+      'td',
+      {},
+      m.numbers?.length && m.name !== me
+        ? h('button', {
+          type: 'button',
+          text: 'Call',
+          dataset: { testid: `call-${m.name}` },
+          on: { click: () => phone.call(m.numbers[0], m.display_name) },
+        })
+        : null,
+    ),
   );
   rows.set(m.id, row);
   return row;
@@ -69,7 +88,7 @@ async function load() {
     $('members').replaceChildren(
       ...(members.length
         ? members.map(memberRow)
-        : [h('tr', {}, h('td', { colspan: '4', class: 'muted', text: 'No members found.' }))]),
+        : [h('tr', {}, h('td', { colspan: '5', class: 'muted', text: 'No members found.' }))]),
     );
     $('prev').disabled = offset === 0;
     $('next').disabled = members.length < PAGE;
@@ -88,7 +107,17 @@ function watch() {
       // A malformed event changes nothing; the next load corrects the view.
     }
   });
-  events.addEventListener('lagged', () => load());
+  events.addEventListener('call', (e) => {
+    try {
+      phone.notice(JSON.parse(e.data));
+    } catch (err) {
+      showError(err);
+    }
+  });
+  events.addEventListener('lagged', () => {
+    load();
+    mailbox.load().catch(showError);
+  });
   // EventSource reconnects by itself; reload then so nothing missed stays stale.
   events.addEventListener('open', () => load());
 }
@@ -134,9 +163,58 @@ function adminForms() {
   });
 }
 
+/** The ring mode and greeting form. */
+async function callSettings() {
+  const form = $('call-settings');
+  try {
+    const settings = await api('/api/v1/directory/settings');
+    form.elements.ring_mode.value = settings.ring_mode;
+    form.elements.greeting.value = settings.greeting;
+  } catch {
+    return; // no member: no settings
+  }
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = { ring_mode: form.elements.ring_mode.value, greeting: form.elements.greeting.value };
+    try {
+      await api('/api/v1/directory/settings', { method: 'PUT', body });
+      $('settings-result').textContent = 'Saved.';
+    } catch (err) {
+      $('settings-result').textContent = err.message || String(err);
+    }
+  });
+}
+
 async function main() {
   const user = await requireSession();
+  me = user.name;
   $('user-name').textContent = user.display_name || user.name;
+  mailbox = new Mailbox({
+    section: $('mailbox'),
+    notice: $('mailbox-notice'),
+    list: $('mailbox-list'),
+    audio: $('mail-audio'),
+    canvas: $('mail-video'),
+    status: $('mail-status'),
+  });
+  phone = new Phone(
+    {
+      panel: $('call-panel'),
+      status: $('call-status'),
+      accept: $('call-accept'),
+      decline: $('call-decline'),
+      hangup: $('call-hangup'),
+      remoteAudio: $('call-remote-audio'),
+      remoteVideo: $('call-remote-video'),
+      localVideo: $('call-local-video'),
+    },
+    (message) => {
+      mailbox.load().catch(showError);
+      $('mail-status').textContent = `New message from ${message.caller}.`;
+    },
+  );
+  mailbox.load().catch(showError);
+  callSettings();
   if (user.role === 'admin') {
     $('nav-admin').hidden = false;
     adminForms();

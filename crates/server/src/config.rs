@@ -57,6 +57,9 @@ pub struct Config {
     /// Webhook deliveries: timeouts, retries, queue bounds, and whether
     /// private addresses may be reached (`[webhooks]`).
     pub webhooks: crate::webhooks::WebhookSettings,
+    /// Directory calls: how long a member's devices ring, and the limits of
+    /// voice and video mail (`[mailbox]`).
+    pub mailbox: crate::directory::mailbox::MailboxSettings,
 }
 
 /// The `[sip_peers]` table: limits on SIP peers and whose RTP is taken.
@@ -160,6 +163,7 @@ impl Default for Config {
             logins: crate::http::LoginSettings::default(),
             sip_peers: SipPeers::default(),
             webhooks: crate::webhooks::WebhookSettings::default(),
+            mailbox: crate::directory::mailbox::MailboxSettings::default(),
         }
     }
 }
@@ -188,6 +192,7 @@ struct FileConfig {
     logins: Option<crate::http::LoginSettings>,
     sip_peers: Option<SipPeers>,
     webhooks: Option<crate::webhooks::WebhookSettings>,
+    mailbox: Option<crate::directory::mailbox::MailboxSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -289,6 +294,9 @@ impl Config {
         if let Some(v) = file.rtp_ports {
             self.rtp_ports = parse_port_range(&v).map_err(|e| format!("rtp_ports: {e}"))?;
         }
+        if let Some(v) = file.mailbox {
+            self.mailbox = v.checked()?;
+        }
         if let Some(v) = file.sip_no_answer_secs {
             self.sip_no_answer_secs = v;
         }
@@ -352,6 +360,14 @@ impl Config {
                 self.sip_addr = value.parse().map_err(|e| bad(format!("{e}")))?;
             }
             "SWITCHBOARD_RTP_PORTS" => self.rtp_ports = parse_port_range(value).map_err(bad)?,
+            "SWITCHBOARD_RING_TIMEOUT_SECS" => {
+                self.mailbox.ring_timeout_secs = value.parse().map_err(|e| bad(format!("{e}")))?;
+                self.mailbox = self.mailbox.clone().checked().map_err(bad)?;
+            }
+            "SWITCHBOARD_MAILBOX_MAX_SECS" => {
+                self.mailbox.max_message_secs = value.parse().map_err(|e| bad(format!("{e}")))?;
+                self.mailbox = self.mailbox.clone().checked().map_err(bad)?;
+            }
             "SWITCHBOARD_VISITOR_CONNECTS_PER_MINUTE" => {
                 self.visitor_connects_per_minute =
                     value.parse().map_err(|e| bad(format!("{e}")))?;

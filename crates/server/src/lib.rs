@@ -205,7 +205,13 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let media = start_media(&config).await?;
     let sip = start_sip(&config).await?;
-    let directory = directory::DirectoryService::start(store.clone(), Some(&sip.0));
+    let directory = directory::DirectoryService::start(
+        store.clone(),
+        Some(&sip.0),
+        Some(media.clone()),
+        &config.data_dir,
+        config.mailbox.clone(),
+    );
     let webhooks = webhooks::start(store.clone(), config.webhooks.clone());
     let (desk, desk_task) = Desk::start(
         store.clone(),

@@ -92,31 +92,89 @@ pub async fn list(
 
 /// `GET /api/v1/directory/events`: the tenant's presence changes as they
 /// happen (server-sent events, `event: presence`); `event: lagged` when the
-/// reader fell behind and should reload the list.
+/// reader fell behind and should reload the list. For a staff user the
+/// stream is also a device that rings: their calls by number and new
+/// messages come as `event: call` (see [`super::calls`]).
 pub async fn events(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError>
 {
     principal.require(Role::Agent, false)?;
-    let watch = state.directory.presence.watch(principal.tenant);
+    let tenant = principal.tenant;
+    let watch = state.directory.presence.watch(tenant);
     let session = principal.session_watch(&state);
-    let stream =
-        futures_util::stream::unfold((watch, session), |(mut watch, mut session)| async move {
-            let next = match session.as_mut() {
-                Some(s) => tokio::select! {
-                    next = watch.next() => next,
-                    _ = s.ended() => return None,
-                },
-                None => watch.next().await,
-            }?;
-            let event = Event::default()
-                .event("presence")
-                .json_data(next)
-                .unwrap_or_else(|_| Event::default().event("lagged"));
-            Some((Ok(event), (watch, session)))
-        });
+    let calls = &state.directory.calls;
+    let device = principal
+        .user()
+        .map(|u| (u.id, calls.sign_in(tenant, u.id)));
+    let feed = Feed {
+        watch,
+        session,
+        notices: calls.notices(),
+        device,
+    };
+    let stream = futures_util::stream::unfold(feed, move |mut feed| async move {
+        let event = feed.next(tenant).await?;
+        Some((Ok(event), feed))
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// What one page's event stream follows.
+struct Feed {
+    watch: super::presence::PresenceWatch,
+    session: Option<crate::http::staff::SessionWatch>,
+    notices: tokio::sync::broadcast::Receiver<super::calls::Notice>,
+    /// The staff user and their ringing device, for call notices.
+    device: Option<(crate::ids::UserId, super::calls::Device)>,
+}
+
+impl Feed {
+    /// The next event for the page; `None` when the stream ends.
+    async fn next(&mut self, tenant: crate::ids::TenantId) -> Option<Event> {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            let session_ended = async {
+                match self.session.as_mut() {
+                    Some(s) => {
+                        s.ended().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                change = self.watch.next() => {
+                    let change = change?;
+                    return Some(
+                        Event::default()
+                            .event("presence")
+                            .json_data(change)
+                            .unwrap_or_else(|_| Event::default().event("lagged")),
+                    );
+                }
+                notice = self.notices.recv() => match notice {
+                    Ok(n) => {
+                        let Some((user, device)) = &self.device else { continue };
+                        let mine = n.tenant == tenant
+                            && n.user == *user
+                            && n.device.is_none_or(|d| d == device.id);
+                        if mine {
+                            return Some(
+                                Event::default()
+                                    .event("call")
+                                    .json_data(n.body)
+                                    .unwrap_or_else(|_| Event::default().event("lagged")),
+                            );
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => return Some(Event::default().event("lagged")),
+                    Err(RecvError::Closed) => return None,
+                },
+                () = session_ended => return None,
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -33,16 +33,28 @@ const MEMBER_CACHE_CAP: usize = 10_000;
 pub struct DirectoryService {
     pub presence: Arc<dyn Presence>,
     pub directory: Directory,
+    /// Calls by number and the mailbox.
+    pub calls: super::calls::DirectCalls,
 }
 
 impl DirectoryService {
-    /// Starts presence and, with a SIP agent, the registrar feeding it.
-    pub fn start(store: Store, sip: Option<&sip::SipAgent>) -> Self {
+    /// Starts presence and, with a SIP agent, the registrar feeding it;
+    /// calls by number with the media engine, their messages under
+    /// `data_dir/mailbox`.
+    pub fn start(
+        store: Store,
+        sip: Option<&sip::SipAgent>,
+        media: Option<media::MediaEngine>,
+        data_dir: &std::path::Path,
+        mailbox: super::mailbox::MailboxSettings,
+    ) -> Self {
         let memory = Arc::new(MemoryPresence::default());
         tokio::spawn(sweep(Arc::downgrade(&memory)));
         let presence: Arc<dyn Presence> = memory;
         // Numbers are given out by the CLI today; whatever gives them out
         // at run time keeps the default quarantine.
+        let mailbox = super::mailbox::Mailbox::new(data_dir, store.clone(), mailbox);
+        let calls = super::calls::DirectCalls::new(media, mailbox, Arc::clone(&presence));
         let directory = Directory::new(store, super::members::DEFAULT_QUARANTINE);
         if let Some(agent) = sip {
             let changes = agent.enable_registrar(
@@ -59,6 +71,7 @@ impl DirectoryService {
         DirectoryService {
             presence,
             directory,
+            calls,
         }
     }
 }

@@ -164,6 +164,33 @@ pub fn agent_router(state: AppState) -> Router {
         .route(
             "/members",
             get(crate::directory::http::admin_list).post(crate::directory::http::admin_create),
+        .route("/directory/calls", post(crate::directory::calls_http::place))
+        .route(
+            "/directory/calls/{id}/accept",
+            post(crate::directory::calls_http::accept),
+        )
+        .route(
+            "/directory/calls/{id}/decline",
+            post(crate::directory::calls_http::decline),
+        )
+        .route(
+            "/directory/calls/{id}/hangup",
+            post(crate::directory::calls_http::hangup),
+        )
+        .route(
+            "/directory/settings",
+            get(crate::directory::calls_http::settings)
+                .put(crate::directory::calls_http::set_settings),
+        )
+        .route("/mailbox", get(crate::directory::calls_http::messages))
+        .route(
+            "/mailbox/{id}",
+            axum::routing::delete(crate::directory::calls_http::delete_message),
+        )
+        .route(
+            "/mailbox/{id}/{part}",
+            get(crate::directory::calls_http::message_file),
+        )
         )
         .route(
             "/numbers/{number}/move",

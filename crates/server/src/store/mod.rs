@@ -16,6 +16,7 @@ mod contact_writes;
 mod contacts;
 mod customers;
 mod directory;
+pub mod mailbox;
 mod phone;
 pub mod reports;
 mod routing;

@@ -63,6 +63,7 @@ pub struct Builder {
     sip_addr: Option<std::net::SocketAddr>,
     connections: switchboard::config::Connections,
     webhooks: switchboard::webhooks::WebhookSettings,
+    mailbox: switchboard::directory::mailbox::MailboxSettings,
 }
 
 impl Builder {
@@ -76,6 +77,12 @@ impl Builder {
     /// Connection caps and deadlines other than the defaults.
     pub fn connections(mut self, connections: switchboard::config::Connections) -> Self {
         self.connections = connections;
+        self
+    }
+
+    /// Ring timeout and voice/video mail limits other than the defaults.
+    pub fn mailbox(mut self, mailbox: switchboard::directory::mailbox::MailboxSettings) -> Self {
+        self.mailbox = mailbox;
         self
     }
 
@@ -141,6 +148,7 @@ impl Builder {
             logins: switchboard::http::LoginSettings::default(),
             sip_peers: switchboard::config::SipPeers::default(),
             webhooks: self.webhooks.clone(),
+            mailbox: self.mailbox.clone(),
         };
         let store = switchboard::open_store(&config).await.expect("store opens");
         for text in &tenant_files {
@@ -216,6 +224,7 @@ impl TestServer {
             sip_addr: None,
             connections: switchboard::config::Connections::default(),
             webhooks: switchboard::webhooks::WebhookSettings::default(),
+            mailbox: switchboard::directory::mailbox::MailboxSettings::default(),
         }
     }
 
