@@ -41,3 +41,18 @@ CREATE TABLE webhook_attempts (
 );
 CREATE INDEX webhook_attempts_tenant ON webhook_attempts (tenant_id, id);
 CREATE INDEX webhook_attempts_at ON webhook_attempts (at);
+
+-- The admins' audit log: each change made in the admin pages (and each
+-- tenant file applied through them), who made it, when, and the setup
+-- before and after as tenant-file TOML (without secrets).
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    -- The staff user's name (kept as text: the user may be removed later).
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    before_text TEXT NOT NULL,
+    after_text TEXT NOT NULL
+);
+CREATE INDEX audit_log_tenant ON audit_log (tenant_id, id);
