@@ -28,6 +28,7 @@
 //! tests do the same with port-0 listeners.
 
 pub mod auth;
+pub mod callback_link;
 pub mod cobrowse;
 pub mod config;
 pub mod demo;
@@ -214,6 +215,8 @@ pub async fn run(
     );
     let webhooks = webhooks::start(store.clone(), config.webhooks.clone());
     let (desk, desk_task) = Desk::start(
+    let callback_links =
+        callback_link::LinkKey::new(&store.server_key(callback_link::KEY_NAME).await?);
         store.clone(),
         DeskConfig {
             offer_timeout: Duration::from_secs(config.offer_timeout_secs),
@@ -221,6 +224,7 @@ pub async fn run(
             recordings: config.data_dir.join("recordings"),
             webhooks,
         },
+            callback_links: callback_links.clone(),
         Some(media),
         Some(sip),
     )
@@ -249,6 +253,7 @@ pub async fn run(
         directory,
         wallboard,
     };
+        callback_links,
     let open_files = http::serve::raise_open_file_limit();
     let (public_total, agent_total) = match config.connections.max_total {
         Some(total) => (total, total),

@@ -14,6 +14,9 @@ pub const MAX_FRAME: usize = 16 * 1024;
 pub const MAX_SDP: usize = 14 * 1024;
 /// Longest chat message (characters).
 pub const MAX_TEXT_CHARS: usize = 2000;
+/// Longest reason a visitor gives for a callback (characters): a line the
+/// agent reads at a glance.
+pub const MAX_CALLBACK_REASON_CHARS: usize = 200;
 
 /// The visitor's page context, captured by the widget.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -108,7 +111,21 @@ pub enum VisitorFrame {
         phone: String,
         #[serde(default)]
         at: Option<i64>,
+        /// What the visitor wants to talk about (at most
+        /// `MAX_CALLBACK_REASON_CHARS`), shown to the agent.
+        #[serde(default)]
+        reason: Option<String>,
     },
+    /// Asks for the times a callback may be booked at (`callback_slots`).
+    CallbackSlots,
+    /// Moves this visitor's pending callback to `at` (Unix ms), or to "as
+    /// soon as possible" without it.
+    CallbackChange {
+        #[serde(default)]
+        at: Option<i64>,
+    },
+    /// Cancels this visitor's pending callback.
+    CallbackCancel,
     /// Starts a call: `sdp` is the browser's offer; the answer comes back in
     /// `call_answer` to this connection only.
     Call {
@@ -153,6 +170,9 @@ pub const VISITOR_FRAME_TYPES: &[&str] = &[
     "page",
     "end",
     "callback",
+    "callback_slots",
+    "callback_change",
+    "callback_cancel",
     "call",
     "dial_in",
     "dtmf",
@@ -441,9 +461,39 @@ pub enum ToVisitor {
         next_open: Option<i64>,
     },
     /// A callback request is stored; the visitor is called around `at`.
+    /// `manage` is the path of the signed page (on this listener) where it
+    /// can be moved or cancelled; `position` and `wait_seconds` when it is
+    /// in line now.
     CallbackScheduled {
         at: i64,
+        manage: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        position: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        wait_seconds: Option<u64>,
     },
+    /// Sent after `welcome` when the link offers "Call me back" at any
+    /// time: the country codes a callback may go to (empty: any but the
+    /// risky ranges).
+    CallbackOffer {
+        countries: Vec<String>,
+    },
+    /// The times (Unix ms, every 30 minutes while the link's centers are
+    /// open, within the next 7 days) a callback may be booked at.
+    CallbackSlots {
+        slots: Vec<i64>,
+    },
+    /// The visitor's callback moved in line (or was moved): where it stands.
+    CallbackStatus {
+        state: &'static str,
+        at: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        position: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        wait_seconds: Option<u64>,
+    },
+    /// The visitor's callback is cancelled.
+    CallbackCancelled,
     /// The media engine's answer to this connection's `call` offer.
     CallAnswer {
         sdp: String,
@@ -718,6 +768,25 @@ pub fn chat_text(text: &str) -> Result<String, FrameError> {
         return Err(FrameError::new(
             ErrorCode::Invalid,
             format!("message is longer than {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A callback's reason, trimmed; one line of at most
+/// `MAX_CALLBACK_REASON_CHARS` characters.
+pub fn callback_reason(text: &str) -> Result<String, FrameError> {
+    let trimmed = text.trim();
+    if trimmed.chars().count() > MAX_CALLBACK_REASON_CHARS {
+        return Err(FrameError::new(
+            ErrorCode::Invalid,
+            format!("keep the reason under {MAX_CALLBACK_REASON_CHARS} characters"),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(FrameError::new(
+            ErrorCode::Invalid,
+            "the reason must be one line of text",
         ));
     }
     Ok(trimmed.to_owned())

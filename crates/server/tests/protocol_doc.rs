@@ -109,7 +109,21 @@ fn outbound_types_are_documented() {
             open: true,
             next_open: None,
         },
-        ToVisitor::CallbackScheduled { at: 1 },
+        ToVisitor::CallbackScheduled {
+            at: 1,
+            manage: String::new(),
+            position: Some(1),
+            wait_seconds: Some(1),
+        },
+        ToVisitor::CallbackOffer { countries: vec![] },
+        ToVisitor::CallbackSlots { slots: vec![1] },
+        ToVisitor::CallbackStatus {
+            state: "waiting",
+            at: 1,
+            position: None,
+            wait_seconds: None,
+        },
+        ToVisitor::CallbackCancelled,
         ToVisitor::Unavailable {
             reason: "closed",
             message: String::new(),

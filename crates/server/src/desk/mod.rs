@@ -68,6 +68,7 @@ use tokio::{
 use media::{LegId, MediaEngine, MediaEvent};
 
 pub use screenpop::{Identity, Profile};
+pub use callbacks::schedule::{CallbackAction, CallbackView, ChangedBy, ScheduleError};
 
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
@@ -97,6 +98,8 @@ pub struct DeskConfig {
     pub webhooks: crate::webhooks::Tap,
 }
 
+    /// Signs the links visitors keep to change their callbacks.
+    pub callback_links: crate::callback_link::LinkKey,
 /// Who a visitor's connection found them to be before their hello reached
 /// the desk.
 pub(crate) struct VisitorArrival {
@@ -166,6 +169,9 @@ pub(crate) enum Request {
     },
     /// A supervisor cancels a callback not yet connected (`callbacks/`).
     CancelCallback {
+    /// A visitor's manage link or a supervisor shows, moves or cancels a
+    /// callback (`callbacks/schedule.rs`).
+    Callback(Box<callbacks::schedule::CallbackRequest>),
         tenant: TenantId,
         contact: ContactId,
         reply: oneshot::Sender<bool>,
@@ -685,6 +691,7 @@ impl DeskState {
     }
 
     /// Sends to every console of an agent.
+            Request::Callback(request) => self.callback_request(request),
     fn send_agent(&mut self, user: UserId, frame: &ToAgent) {
         for conn in self.conns.to_agent(user, frame) {
             self.agent_gone(conn);

@@ -370,6 +370,7 @@ impl DeskState {
                         next_open: status.next_open.map(acd::Time::as_millis),
                     },
                 );
+                self.callback_moved(contact, position, wait);
             }
             acd::Event::QueueStatus { queue, status } => {
                 for conn in self.conns.watchers(queue) {

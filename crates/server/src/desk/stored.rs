@@ -212,7 +212,8 @@ impl DeskState {
             } => {
                 if ok {
                     if let Some((conn, at)) = callback_at {
-                        self.send_visitor(conn, ToVisitor::CallbackScheduled { at });
+                        let frame = self.callback_scheduled(contact, at);
+                        self.send_visitor(conn, frame);
                     }
                 } else {
                     self.contact_not_stored(contact, callback_at.map(|(conn, _)| conn));
@@ -342,7 +343,8 @@ impl DeskState {
     /// the visitor hears so and the contact is let go.
     fn callback_made(&mut self, contact: ContactId, at: i64, ok: bool) {
         if ok {
-            self.send_contact_visitors(contact, &ToVisitor::CallbackScheduled { at });
+            let frame = self.callback_scheduled(contact, at);
+            self.send_contact_visitors(contact, &frame);
             self.detach_visitors(contact);
             return;
         }

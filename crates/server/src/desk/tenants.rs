@@ -146,25 +146,21 @@ impl Tenants {
         self.setups.get(&tenant)
     }
 
-    /// Whether one of the queue's centers is open at `at` (a queue with no
-    /// centers, or one not known, is always open).
-    pub(super) fn queue_open_at(&self, tenant: TenantId, queue: QueueId, at: acd::Time) -> bool {
+    /// The calendars of the centers serving `queue` (none: always open),
+    /// built once for a run of checks such as a callback's slots.
+    pub(super) fn queue_calendars(&self, tenant: TenantId, queue: QueueId) -> Vec<acd::Calendar> {
         let Some(setup) = self.setups.get(&tenant) else {
-            return true;
+            return Vec::new();
         };
         let Some(spec) = setup.queues.iter().find(|q| q.queue.0 == queue.0) else {
-            return true;
+            return Vec::new();
         };
-        let centers: Vec<&acd::CenterSpec> = setup
+        setup
             .centers
             .iter()
             .filter(|c| spec.centers.is_empty() || spec.centers.contains(&c.center))
-            .collect();
-        centers.is_empty()
-            || centers
-                .iter()
-                .filter_map(|c| acd::Calendar::of(c))
-                .any(|calendar| calendar.is_open(at))
+            .filter_map(acd::Calendar::of)
+            .collect()
     }
 }
 

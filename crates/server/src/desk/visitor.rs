@@ -83,6 +83,7 @@ impl DeskState {
             }
             self.conns.watch(link.queue, conn);
         }
+        let callback_form = link.calls.callback.form.then_some(tenant.id);
         let welcome = ToVisitor::Welcome {
             resume: resume_token,
             link_name: link.name.clone(),
@@ -123,6 +124,10 @@ impl DeskState {
         // What a new contact of this tenant needs, without a read.
         self.tenants.keep_row(tenant);
         self.send_visitor(conn, welcome);
+        if let Some(tenant) = callback_form {
+            let countries = self.callback_countries(tenant);
+            self.send_visitor(conn, ToVisitor::CallbackOffer { countries });
+        }
         if let Some(contact) = resumed {
             if let Some(view) = self.acd.contact(contact)
                 && let (Some(position), Some(wait)) = (view.position, view.wait)
@@ -187,10 +192,22 @@ impl DeskState {
             (VisitorFrame::CobrowseDeclined, Some(contact)) => {
                 self.visitor_cobrowse_answer(contact, None)
             }
-            (VisitorFrame::Callback { phone, at }, None) => self.visitor_callback(conn, &phone, at),
+            (VisitorFrame::Callback { phone, at, reason }, None) => {
+                self.visitor_callback(conn, &phone, at, reason.as_deref())
+            }
             (VisitorFrame::Callback { phone, .. }, Some(contact)) => {
                 self.waiting_to_callback(contact, &phone)
             }
+            (VisitorFrame::CallbackSlots, _) => {
+                self.visitor_callback_slots(conn);
+                Ok(())
+            }
+            (VisitorFrame::CallbackChange { at }, _) => self.visitor_callback_change(
+                conn,
+                super::callbacks::schedule::CallbackAction::Reschedule { at },
+            ),
+            (VisitorFrame::CallbackCancel, _) => self
+                .visitor_callback_change(conn, super::callbacks::schedule::CallbackAction::Cancel),
             (VisitorFrame::Start { .. }, Some(_)) => Err(FrameError::new(
                 ErrorCode::BadState,
                 "a conversation is already open",
@@ -557,12 +574,19 @@ impl DeskState {
         conn: ConnId,
         phone: &str,
         at: Option<i64>,
+        reason: Option<&str>,
     ) -> Result<(), FrameError> {
         let phone = protocol::phone_number(phone)?;
+        let reason = reason
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(protocol::callback_reason)
+            .transpose()?;
         let Some(v) = self.conns.visitor(conn) else {
             return Ok(());
         };
         let (tenant, queue, link, ip) = (v.tenant, v.link.queue, v.link.id, v.ip);
+        let settings = v.link.calls.callback;
         let policy = v.calls.clone();
         let resume_hash = v.resume_hash.clone();
         let now = super::now().as_millis();
@@ -570,23 +594,11 @@ impl DeskState {
             return self.update_callback(conn, pending, &phone, at);
         }
         callback_guard::destination_allowed(&phone, &policy, self.phone.own_numbers(tenant))?;
-        let horizon = i64::from(policy.callback_horizon_days) * 86_400_000;
-        if at.is_some_and(|t| t > now + horizon) {
-            return Err(FrameError::new(
-                ErrorCode::Invalid,
-                format!(
-                    "pick a time within the next {} days",
-                    policy.callback_horizon_days
-                ),
-            ));
+        if let Some(t) = at {
+            self.check_slot(tenant, queue, &policy, t)?;
         }
-        if let Some(t) = at.filter(|t| *t > now)
-            && !self.tenants.queue_open_at(tenant, queue, acd::Time(t))
-        {
-            return Err(FrameError::new(
-                ErrorCode::Invalid,
-                "we are closed then; pick a time when we are open",
-            ));
+        if settings.form && settings.dial != crate::store::CallbackDial::Agent {
+            self.can_dial_callbacks(tenant)?;
         }
         self.callback_quota
             .admit(now, tenant, &phone, ip, &policy)?;
@@ -599,9 +611,18 @@ impl DeskState {
         self.visitor_start(
             conn,
             None,
-            Some(&crate::routing::CallbackRequest { phone, not_before }),
+            Some(&crate::routing::CallbackRequest {
+                phone: phone.clone(),
+                not_before,
+            }),
             None,
-        )
+        )?;
+        if let Some(reason) = reason
+            && let Some(contact) = self.pending_callback(tenant, link, &resume_hash, &phone)
+        {
+            self.callback_reason(contact, reason);
+        }
+        Ok(())
     }
 
     /// The callback this visitor, or this number, already waits for on `link`.
@@ -662,7 +683,8 @@ impl DeskState {
                 routing_json: routing,
             });
         }
-        self.send_visitor(conn, ToVisitor::CallbackScheduled { at: when });
+        let frame = self.callback_scheduled(contact, when);
+        self.send_visitor(conn, frame);
         Ok(())
     }
 

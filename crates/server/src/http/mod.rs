@@ -13,6 +13,7 @@ mod admin;
 mod admin_webhooks;
 pub mod assets;
 mod callbacks;
+mod callback_page;
 mod calls;
 mod crm;
 pub mod error;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub wallboard: crate::wallboard::Wallboard,
 }
 
+    /// Checks the links visitors keep to change their callbacks.
+    pub callback_links: crate::callback_link::LinkKey,
 /// The rate limits of both listeners.
 pub struct Limits {
     /// Failed logins per address and per (user, address), and the per-user delay.
@@ -138,6 +141,15 @@ pub fn public_router(state: AppState) -> Router {
         .route("/ws/visitor", get(crate::ws::visitor::upgrade))
         .route("/ws/cobrowse", get(crate::cobrowse::visitor_upgrade));
     let router = if state.demo {
+        .merge(own_page_layers(
+            Router::new()
+                .route("/callback/{token}", get(callback_page::show))
+                .route(
+                    "/callback/{token}/reschedule",
+                    post(callback_page::reschedule),
+                )
+                .route("/callback/{token}/cancel", post(callback_page::cancel)),
+        ))
         router
             .route("/demo", get(public::demo_redirect))
             .route("/demo/", get(public::demo_index))
@@ -206,6 +218,7 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/callbacks/{id}/cancel", post(callbacks::cancel))
         .route("/calls/lookup", get(phone::lookup))
         .route("/calls/{id}/listen", post(calls::listen))
+        .route("/callbacks/{id}/reschedule", post(callbacks::reschedule))
         .route(
             "/calls/{id}/listen/{leg}",
             axum::routing::delete(calls::stop_listening),

@@ -22,6 +22,9 @@ pub enum CallbackDial {
     /// As soon as an agent is reserved; the agent's browser joins while the
     /// phone rings.
     Auto,
+    /// Never by the server: the reserved agent dials from the screen pop and
+    /// reports with `callback_result` (no trunk needed).
+    Agent,
 }
 
 /// What the server does when call progress detection hears a fax or an
@@ -42,6 +45,11 @@ pub enum MachinePolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CallbackSettings {
+    /// The widget offers "Call me back" at any time (a form with the
+    /// number, a reason and a time), not only when closed or queued. Such a
+    /// link dialled by the server refuses requests while its tenant has no
+    /// trunk.
+    pub form: bool,
     pub dial: CallbackDial,
     /// Attempts in all, the first included.
     pub max_attempts: u32,
@@ -60,6 +68,7 @@ pub struct CallbackSettings {
 impl Default for CallbackSettings {
     fn default() -> Self {
         Self {
+            form: false,
             dial: CallbackDial::OnAccept,
             max_attempts: 3,
             retry_delay_secs: 300,

@@ -21,6 +21,7 @@ mod phone;
 pub mod reports;
 mod routing;
 mod staff;
+mod server_keys;
 mod stats;
 mod tenants;
 mod webhooks;

@@ -137,6 +137,7 @@ where
                 visitor_grace: VISITOR_GRACE,
                 recordings: recordings.clone(),
                 webhooks: crate::webhooks::Tap::default(),
+                callback_links: crate::callback_link::LinkKey::new(b"desk tests"),
             };
             let engine = if media {
                 let config = media::MediaConfig {
