@@ -41,6 +41,7 @@ pub mod protocol;
 pub mod routing;
 pub mod secret;
 pub mod store;
+pub mod tenant_export;
 pub mod tenant_file;
 pub mod wallboard;
 pub mod webhooks;

@@ -169,6 +169,13 @@ enum TenantCommand {
     },
     /// Apply a tenant file: links, queues, skills, agents, origins, customers.
     Apply { file: PathBuf },
+    /// Print a tenant's current setup as a tenant file `apply` accepts
+    /// (without CRM customers; with the widget secret unless told not to).
+    Export {
+        slug: String,
+        #[arg(long)]
+        without_widget_secret: bool,
+    },
     /// Sign a visitor identity token with the tenant's secret (what a
     /// merchant's server does), for testing an embed.
     Sign {
@@ -411,6 +418,24 @@ async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
             for (name, password) in applied.new_users {
                 println!("new user {name}: password (shown once): {password}");
             }
+        }
+        TenantCommand::Export {
+            slug,
+            without_widget_secret,
+        } => {
+            let tenant = store
+                .tenant_by_slug(&slug)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no tenant {slug:?}"))?;
+            let secrets = if without_widget_secret {
+                switchboard::tenant_export::Secrets::WithoutWidgetSecret
+            } else {
+                switchboard::tenant_export::Secrets::Include
+            };
+            print!(
+                "{}",
+                switchboard::tenant_export::export(&store, tenant.id, secrets).await?
+            );
         }
         TenantCommand::Sign {
             tenant,

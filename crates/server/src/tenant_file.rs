@@ -534,7 +534,7 @@ fn check_phone(file: &TenantFile) -> Result<(), TenantFileError> {
 pub async fn apply(
     store: &Store,
     file: &TenantFile,
-    passwords: &dyn Fn(&str) -> Option<String>,
+    passwords: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Applied, TenantFileError> {
     let mut applied = Applied::default();
     let slug = file.tenant.slug.get_ref();

@@ -10,6 +10,7 @@
 //! public listener and expects 404.
 
 mod admin;
+mod admin_config;
 mod admin_webhooks;
 pub mod assets;
 mod callbacks;
@@ -255,6 +256,11 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/users/{name}/disable", post(admin::disable_user))
         .route("/users/{name}/enable", post(admin::enable_user))
         .route("/webhooks/deliveries", get(admin_webhooks::deliveries))
+        .route(
+            "/tenant/config",
+            get(admin_config::config).put(admin_config::put_config),
+        )
+        .route("/audit", get(admin_config::audit))
         .fallback(api_not_found);
     let router = Router::new()
         .nest("/api/v1", api)

@@ -9,6 +9,7 @@
 //! Every function that touches tenant data takes a `TenantId` and puts it in the
 //! `WHERE` clause: no query reads or writes another tenant's rows.
 
+mod audit;
 mod callbacks;
 mod calls;
 mod cobrowse;
@@ -33,6 +34,7 @@ use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
 };
 
+pub use audit::AuditEntry;
 pub use callbacks::{
     AttemptEnd, AttemptResult, CallbackAttempt, CallbackDial, CallbackEntry, CallbackResume,
     CallbackSettings, MachinePolicy,
