@@ -297,6 +297,50 @@ test('a hostile page runs no code in the agent view', async () => {
   await visitor.getByTestId('sb-cobrowse-stop').click();
 });
 
+test('open shadow roots and same-origin frames show in the view and follow changes', async () => {
+  const { server, browser } = fixture;
+  const visitorSide = await openPage(browser);
+  const agentSide = await openPage(browser);
+  const visitor = visitorSide.page;
+  const agent = agentSide.page;
+  try {
+    await visitor.goto(`${server.publicUrl}/demo/`);
+    await visitor.evaluate(() => {
+      const host = document.createElement('sb-test-card');
+      const root = host.attachShadow({ mode: 'open' });
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync('p { color: rgb(0, 128, 0); }');
+      root.adoptedStyleSheets = [sheet];
+      root.innerHTML = '<p id="in-shadow">Inside the shadow root</p>';
+      const frame = document.createElement('iframe');
+      frame.id = 'same-origin-frame';
+      frame.srcdoc = '<style>p { font-weight: 700 }</style><p id="in-frame">Inside the frame</p>';
+      document.body.prepend(host, frame);
+    });
+    await until(() => visitor.evaluate(() => !!document.getElementById('same-origin-frame').contentDocument?.getElementById('in-frame')), {
+      message: 'the frame loaded',
+    });
+    const view = await share(visitor, agent, server, 'bob');
+    const shadowText = view.locator('#in-shadow');
+    await waitForText(shadowText, 'Inside the shadow root');
+    assert.equal(await shadowText.evaluate((e) => getComputedStyle(e).color), 'rgb(0, 128, 0)', "the component's adopted stylesheet");
+    const frameText = view.frameLocator('#same-origin-frame').locator('#in-frame');
+    await waitForText(frameText, 'Inside the frame');
+    assert.equal(await frameText.evaluate((e) => getComputedStyle(e).fontWeight), '700', "the frame's own stylesheet");
+
+    await visitor.evaluate(() => {
+      document.querySelector('sb-test-card').shadowRoot.getElementById('in-shadow').textContent = 'Changed in the shadow root';
+      document.getElementById('same-origin-frame').contentDocument.getElementById('in-frame').textContent = 'Changed in the frame';
+    });
+    await waitForText(shadowText, 'Changed in the shadow root');
+    await waitForText(frameText, 'Changed in the frame');
+    await visitor.getByTestId('sb-cobrowse-stop').click();
+  } finally {
+    await visitorSide.context.close();
+    await agentSide.context.close();
+  }
+});
+
 /** p-th percentile (0-100) of numbers. */
 function percentile(values, p) {
   const sorted = [...values].sort((a, b) => a - b);

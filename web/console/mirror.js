@@ -16,7 +16,9 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 /** Capture frames that change the mirror's document. */
 const DOCUMENT_FRAMES = new Set(['snapshot', 'mutations', 'scroll', 'viewport', 'input']);
 /** Elements never rebuilt (a comment keeps their place). */
-const DROPPED = new Set(['script', 'noscript', 'object', 'embed', 'applet', 'base', 'iframe', 'frame', 'frameset', 'portal', 'template']);
+const DROPPED = new Set(['script', 'noscript', 'object', 'embed', 'applet', 'base', 'frame', 'frameset', 'portal', 'template']);
+/** A frame is rebuilt empty (its captured document goes in it) and never loads anything. */
+const FRAME_ATTRS = new Set(['src', 'srcdoc', 'sandbox', 'allow', 'name', 'csp']);
 const URL_ATTRS = new Set(['href', 'src', 'action', 'formaction', 'poster', 'background', 'cite', 'data', 'xlink:href', 'srcset', 'ping', 'manifest']);
 const BAD_URL = /^\s*(javascript|vbscript|data:text\/html|data:image\/svg)/i;
 const BAD_CSS = /expression\s*\(|javascript:|vbscript:|-moz-binding|behavior\s*:/gi;
@@ -113,6 +115,7 @@ export class Mirror {
     const node = r.s ? doc.createElementNS(SVG_NS, tag) : doc.createElement(tag);
     if (tag === 'meta' && r.a && r.a['http-equiv']) return doc.createComment('meta');
     for (const [k, v] of Object.entries(r.a || {})) {
+      if (tag === 'iframe' && FRAME_ATTRS.has(k.toLowerCase())) continue;
       const safe = safeAttr(tag, k, v);
       if (safe === null) continue;
       try {
@@ -121,6 +124,7 @@ export class Mirror {
         /* a name the DOM refuses: left out */
       }
     }
+    if (tag === 'iframe') node.setAttribute('sandbox', 'allow-same-origin');
     if (tag === 'style' && r.x != null) node.textContent = safeCss(r.x);
     if (tag === 'canvas' && r.a && /^data:image\/(webp|png);base64,/.test(r.a['data-sb-image'] || '')) {
       // The page's canvas as a picture (an image, not drawing code).
@@ -140,18 +144,27 @@ export class Mirror {
         this.cut = true;
         break;
       }
-      const node = this.create(r);
       const id = Number(r.i);
+      if (r.t === 11 || r.t === 9) {
+        this.root(id, r);
+        continue;
+      }
+      const node = this.create(r);
       if (Number(r.p) === 0) {
         const doc = this.doc;
         if (node.nodeType !== 1) continue;
         doc.replaceChild(node, doc.documentElement);
       } else {
         const parent = this.nodes.get(Number(r.p));
-        if (!parent || parent.nodeType !== 1) continue;
+        if (!parent || ![1, 9, 11].includes(parent.nodeType)) continue;
         const next = r.n != null ? this.nodes.get(Number(r.n)) : null;
         try {
-          parent.insertBefore(node, next && next.parentNode === parent ? next : null);
+          if (parent.nodeType === 9) {
+            // A frame's document: its root element.
+            if (node.nodeType !== 1) continue;
+            if (parent.documentElement) parent.replaceChild(node, parent.documentElement);
+            else parent.append(node);
+          } else parent.insertBefore(node, next && next.parentNode === parent ? next : null);
         } catch {
           continue;
         }
@@ -162,6 +175,23 @@ export class Mirror {
       this.ids.set(node, id);
     }
     if (this.cut) this.notice(`The page is larger than ${MAX_NODES} nodes; the view is cut.`);
+  }
+
+  /** An open shadow root (type 11) or a same-origin frame's document (9)
+   * of node `r.p`, for the records under it. */
+  root(id, r) {
+    const host = this.nodes.get(Number(r.p));
+    if (!host || host.nodeType !== 1) return;
+    let root = null;
+    try {
+      if (r.t === 11) root = host.shadowRoot || host.attachShadow({ mode: 'open' });
+      else if (host.localName === 'iframe') root = host.contentDocument;
+    } catch {
+      /* an element that takes no shadow root: its content is left out */
+    }
+    if (!root) return;
+    this.nodes.set(id, root);
+    this.ids.set(root, id);
   }
 
   snapshot(f) {

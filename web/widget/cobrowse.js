@@ -26,6 +26,7 @@ const BATCH_MS = 50;
 const POINTER_MS = 33;
 const SCROLL_MS = 50;
 const DOTS = '\u2022';
+const OBSERVED = { childList: true, subtree: true, attributes: true, characterData: true };
 const SKIP = new Set(['SCRIPT', 'NOSCRIPT', 'TEMPLATE']);
 const URL_ATTRS = new Set(['href', 'src', 'poster', 'action', 'background', 'cite', 'data']);
 const ALWAYS_MASKED_TYPES = new Set(['password', 'hidden']);
@@ -350,7 +351,9 @@ class Session {
     }, opts);
     this.on(window, 'resize', () => this.emit({ type: 'viewport', w: innerWidth, h: innerHeight }), opts);
     const field = (e) => {
-      const el = e.target;
+      // The field itself, also inside an open shadow root (the event's
+      // target is retargeted to the host there).
+      const el = e.composedPath()[0] || e.target;
       const id = this.ids.get(el);
       if (id === undefined || !isField(el)) return;
       // Not `v`: that is the protocol version at the top of a frame.
@@ -487,7 +490,39 @@ class Session {
       }
       return;
     }
+    if (el.shadowRoot) this.serializeRoot(el.shadowRoot, 11, rec.i, out, budget);
+    if (el.tagName === 'IFRAME') {
+      // A same-origin frame's document is carried as the frame's content; a
+      // cross-origin one is not readable and stays an empty box.
+      let doc = null;
+      try {
+        doc = el.contentDocument;
+      } catch {
+        /* cross-origin */
+      }
+      if (doc && doc.documentElement) this.serializeRoot(doc, 9, rec.i, out, budget);
+      return;
+    }
     for (let c = el.firstChild; c; c = c.nextSibling) this.serialize(c, rec.i, undefined, out, budget);
+  }
+
+  /** An open shadow root (type 11) or a same-origin frame's document (9)
+   * under `host`, then its content; changes in it are observed from now. */
+  serializeRoot(root, type, host, out, budget) {
+    const i = this.idOf(root);
+    out.push({ i, p: host, t: type });
+    (this.roots ||= new Set()).add(root);
+    if (this.observer) this.observer.observe(root, OBSERVED);
+    if (type === 9) {
+      this.serialize(root.documentElement, i, undefined, out, budget);
+      return;
+    }
+    // Components' constructed stylesheets, as a style element of the root.
+    for (const sheet of root.adoptedStyleSheets || []) {
+      const css = sheetText(sheet);
+      if (css !== null) out.push({ i: this.nextId++, p: i, t: 1, g: 'style', a: {}, x: css });
+    }
+    for (let c = root.firstChild; c; c = c.nextSibling) this.serialize(c, i, undefined, out, budget);
   }
 
   /** A full snapshot, in chunks; the observer restarts on it. */
@@ -497,6 +532,7 @@ class Session {
     this.pending.clear();
     this.ids = new WeakMap();
     this.nodes.clear();
+    this.roots = new Set();
     const started = performance.now();
     const records = [];
     const budget = { max: MAX_NODES, cut: false };
@@ -544,13 +580,16 @@ class Session {
       }
       if (!this.batchTimer) this.batchTimer = setTimeout(() => this.flushMutations(), BATCH_MS);
     });
-    this.observer.observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
+    for (const root of [document, ...(this.roots || [])]) this.observer.observe(root, OBSERVED);
   }
 
   /** Inside a region the agent must not see, or outside the capture. */
   hidden(node) {
-    const el = node.nodeType === 1 ? node : node.parentElement;
-    if (!el || blocked(el) || el.closest('textarea,.switchboard-widget')) return true;
+    let el = node.nodeType === 3 ? node.parentNode : node;
+    // A shadow root or a frame's document stands for its host.
+    if (el && el.nodeType === 11) el = el.host;
+    else if (el && el.nodeType === 9) el = el.defaultView?.frameElement;
+    if (!el || el.nodeType !== 1 || blocked(el) || el.closest('textarea,.switchboard-widget')) return true;
     for (let e = el; e; e = e.parentElement) if (this.ignored(e)) return true;
     return false;
   }
