@@ -120,14 +120,16 @@ async fn api_key(store: &Store, tenant: TenantId, key: &str) {
         .unwrap();
 }
 
-/// The known day: acme's sales and support queues in Chicago, agents kim and
-/// lee, seven contacts on 1 December, one the evening before (already 1
-/// December in UTC), and one of another tenant's.
+/// The known day: acme's sales and support queues in Chicago (support's
+/// service-level threshold 10 s), agents kim and lee, six contacts on 1
+/// December, one the evening before (already 1 December in UTC), and one of
+/// another tenant's.
 async fn known_day() -> (TestServer, &'static str, &'static str) {
     let acme = Tenant::new("acme")
         .center("chicago", |c| c.time_zone("America/Chicago"))
         .queue("sales", |q| q)
-        .queue("support", |q| q)
+        // Support answers within 10 s, not the default 20 s.
+        .queue("support", |q| q.wallboard(&[("service_level_secs", 10)]))
         .link("sales", "sales")
         .link("support", "support")
         .agent("kim", &["sales"])
@@ -307,9 +309,10 @@ async fn a_known_day_adds_up_by_hand() {
     assert_eq!(row["start"], "2026-12-01T00:00:00-06:00");
     let expected = json!({
         "offered": 5, "answered": 3, "abandoned": 2, "abandoned_short": 1, "refused": 1,
-        "answered_in_target": 2,
-        // 2 in target / (3 answered + 2 abandoned - 1 short).
-        "service_level": 0.5,
+        // C1 only: C2 took 40 s of sales' 20, C5 15 s of support's 10.
+        "answered_in_target": 1,
+        // 1 in target / (3 answered + 2 abandoned - 1 short).
+        "service_level": 0.25,
         // (10 + 40 + 15) / 3.
         "average_speed_of_answer_secs": 21.7,
         // Talk 300 + 500 + 120, hold 100, wrap-up 30 + 60, over 3.
@@ -350,7 +353,7 @@ async fn a_known_day_adds_up_by_hand() {
             &rows[1]["offered"],
             &rows[1]["service_level"]
         ),
-        (Some("support"), &json!(1), &json!(1.0))
+        (Some("support"), &json!(1), &json!(0.0))
     );
     assert_eq!(rows[0]["occupancy"], Value::Null);
 
