@@ -424,6 +424,18 @@ impl Link {
     /// The name shown for the link, instead of its capitalised slug.
     pub fn name(mut self, name: &str) -> Link {
         self.0.set("name", name);
+
+    /// How far ahead a callback may be booked, in days.
+    pub fn callback_horizon_days(mut self, days: i64) -> Calls {
+        self.0.set("callback_horizon_days", days);
+        self
+    }
+
+    /// The E.164 prefixes callbacks may go to.
+    pub fn callback_destinations(mut self, prefixes: &[&str]) -> Calls {
+        self.0.set("callback_destinations", strings(prefixes));
+        self
+    }
         self
     }
 
