@@ -415,15 +415,6 @@ impl Calls {
         self.0.set("attempts_per_hour", calls);
         self
     }
-}
-
-/// A `[[links]]` entry.
-pub struct Link(Table);
-
-impl Link {
-    /// The name shown for the link, instead of its capitalised slug.
-    pub fn name(mut self, name: &str) -> Link {
-        self.0.set("name", name);
 
     /// How far ahead a callback may be booked, in days.
     pub fn callback_horizon_days(mut self, days: i64) -> Calls {
@@ -436,6 +427,15 @@ impl Link {
         self.0.set("callback_destinations", strings(prefixes));
         self
     }
+}
+
+/// A `[[links]]` entry.
+pub struct Link(Table);
+
+impl Link {
+    /// The name shown for the link, instead of its capitalised slug.
+    pub fn name(mut self, name: &str) -> Link {
+        self.0.set("name", name);
         self
     }
 
