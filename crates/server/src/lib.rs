@@ -215,17 +215,17 @@ pub async fn run(
         config.mailbox.clone(),
     );
     let webhooks = webhooks::start(store.clone(), config.webhooks.clone());
-    let (desk, desk_task) = Desk::start(
     let callback_links =
         callback_link::LinkKey::new(&store.server_key(callback_link::KEY_NAME).await?);
+    let (desk, desk_task) = Desk::start(
         store.clone(),
         DeskConfig {
             offer_timeout: Duration::from_secs(config.offer_timeout_secs),
             visitor_grace: Duration::from_secs(config.visitor_grace_secs),
             recordings: config.data_dir.join("recordings"),
             webhooks,
-        },
             callback_links: callback_links.clone(),
+        },
         Some(media),
         Some(sip),
     )
@@ -253,8 +253,8 @@ pub async fn run(
         cobrowse: cobrowse::Hub::start(store.clone()),
         directory,
         wallboard,
-    };
         callback_links,
+    };
     let open_files = http::serve::raise_open_file_limit();
     let (public_total, agent_total) = match config.connections.max_total {
         Some(total) => (total, total),

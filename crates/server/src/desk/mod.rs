@@ -67,8 +67,8 @@ use tokio::{
 
 use media::{LegId, MediaEngine, MediaEvent};
 
-pub use screenpop::{Identity, Profile};
 pub use callbacks::schedule::{CallbackAction, CallbackView, ChangedBy, ScheduleError};
+pub use screenpop::{Identity, Profile};
 
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
@@ -96,10 +96,10 @@ pub struct DeskConfig {
     pub recordings: std::path::PathBuf,
     /// Where the writer reports committed contact changes (webhooks).
     pub webhooks: crate::webhooks::Tap,
-}
-
     /// Signs the links visitors keep to change their callbacks.
     pub callback_links: crate::callback_link::LinkKey,
+}
+
 /// Who a visitor's connection found them to be before their hello reached
 /// the desk.
 pub(crate) struct VisitorArrival {
@@ -167,11 +167,11 @@ pub(crate) enum Request {
         contact: ContactId,
         leg: LegId,
     },
-    /// A supervisor cancels a callback not yet connected (`callbacks/`).
-    CancelCallback {
     /// A visitor's manage link or a supervisor shows, moves or cancels a
     /// callback (`callbacks/schedule.rs`).
     Callback(Box<callbacks::schedule::CallbackRequest>),
+    /// A supervisor cancels a callback not yet connected (`callbacks/`).
+    CancelCallback {
         tenant: TenantId,
         contact: ContactId,
         reply: oneshot::Sender<bool>,
@@ -687,11 +687,11 @@ impl DeskState {
             } => {
                 let _ = reply.send(self.cancel_callback(tenant, contact));
             }
+            Request::Callback(request) => self.callback_request(request),
         }
     }
 
     /// Sends to every console of an agent.
-            Request::Callback(request) => self.callback_request(request),
     fn send_agent(&mut self, user: UserId, frame: &ToAgent) {
         for conn in self.conns.to_agent(user, frame) {
             self.agent_gone(conn);

@@ -13,8 +13,8 @@ mod admin;
 mod admin_config;
 mod admin_webhooks;
 pub mod assets;
-mod callbacks;
 mod callback_page;
+mod callbacks;
 mod calls;
 mod crm;
 pub mod error;
@@ -63,10 +63,10 @@ pub struct AppState {
     pub directory: crate::directory::DirectoryService,
     /// Supervisors' live boards (`GET /ws/supervisor`).
     pub wallboard: crate::wallboard::Wallboard,
-}
-
     /// Checks the links visitors keep to change their callbacks.
     pub callback_links: crate::callback_link::LinkKey,
+}
+
 /// The rate limits of both listeners.
 pub struct Limits {
     /// Failed logins per address and per (user, address), and the per-user delay.
@@ -140,8 +140,6 @@ pub fn public_router(state: AppState) -> Router {
         .route("/widget.js", get(public::widget_loader))
         .merge(widget)
         .route("/ws/visitor", get(crate::ws::visitor::upgrade))
-        .route("/ws/cobrowse", get(crate::cobrowse::visitor_upgrade));
-    let router = if state.demo {
         .merge(own_page_layers(
             Router::new()
                 .route("/callback/{token}", get(callback_page::show))
@@ -151,6 +149,8 @@ pub fn public_router(state: AppState) -> Router {
                 )
                 .route("/callback/{token}/cancel", post(callback_page::cancel)),
         ))
+        .route("/ws/cobrowse", get(crate::cobrowse::visitor_upgrade));
+    let router = if state.demo {
         router
             .route("/demo", get(public::demo_redirect))
             .route("/demo/", get(public::demo_index))
@@ -217,9 +217,9 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/contacts/{id}/recordings/{party}", get(calls::recording))
         .route("/callbacks", get(callbacks::list))
         .route("/callbacks/{id}/cancel", post(callbacks::cancel))
+        .route("/callbacks/{id}/reschedule", post(callbacks::reschedule))
         .route("/calls/lookup", get(phone::lookup))
         .route("/calls/{id}/listen", post(calls::listen))
-        .route("/callbacks/{id}/reschedule", post(callbacks::reschedule))
         .route(
             "/calls/{id}/listen/{leg}",
             axum::routing::delete(calls::stop_listening),
