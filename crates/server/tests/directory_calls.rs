@@ -1,0 +1,265 @@
+//! Calls by number and the mailbox through the REST API and the directory's
+//! event stream, with an in-process WebRTC peer as the caller's browser:
+//! a call to a member with no page open goes to the mailbox, the message is
+//! cut at the length limit (the caller told) and only its member plays or
+//! deletes it; a ringing call times out to the mailbox; bad calls are refused.
+
+#[path = "common/browser.rs"]
+mod browser;
+mod common;
+#[path = "common/phone.rs"]
+#[allow(dead_code)]
+mod phone;
+
+use browser::Browser;
+use common::{Staff, TestServer, WAIT};
+use reqwest::Method;
+use serde_json::{Value, json};
+use switchboard::directory::mailbox::MailboxSettings;
+
+const ALICE: &str = "2000 0000 0001";
+
+/// The directory's event stream of `staff`, read until `want` appears.
+struct Events {
+    response: reqwest::Response,
+    seen: String,
+}
+
+impl Events {
+    async fn open(staff: &Staff) -> Events {
+        let response = staff
+            .client
+            .get(format!("{}/api/v1/directory/events", staff.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        Events {
+            response,
+            seen: String::new(),
+        }
+    }
+
+    async fn until(&mut self, want: &str) {
+        while !self.seen.contains(want) {
+            let chunk = tokio::time::timeout(WAIT, self.response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("{want} in time; saw {}", self.seen))
+                .unwrap()
+                .expect("stream open");
+            self.seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+fn server(ring_timeout_secs: u64, max_message_secs: u64) -> common::Builder {
+    TestServer::builder().mailbox(MailboxSettings {
+        ring_timeout_secs,
+        max_message_secs,
+        ..MailboxSettings::default()
+    })
+}
+
+async fn place(staff: &Staff, number: &str, sdp: &str) -> (u16, Value) {
+    staff
+        .send(
+            Method::POST,
+            "/api/v1/directory/calls",
+            json!({"number": number, "sdp": sdp}),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_message_is_cut_at_the_limit_and_only_its_member_plays_or_deletes_it() {
+    let server = server(5, 2).start().await;
+    let bob = server.demo_staff("bob").await;
+    let alice = server.demo_staff("alice").await;
+    let mut bob_events = Events::open(&bob).await;
+    let (mut browser, offer) = Browser::new().await;
+    let (code, placed) = place(&bob, ALICE, &offer).await;
+    assert_eq!(code, 201, "{placed}");
+    // Alice has no page open: straight to her mailbox.
+    assert_eq!(placed["state"], "mailbox");
+    assert_eq!(placed["limit_secs"], 2);
+    browser
+        .client
+        .accept_answer(placed["sdp"].as_str().unwrap())
+        .await
+        .unwrap();
+    browser.connected().await;
+    bob_events.until("\"kind\":\"mailbox\"").await;
+    // Bob speaks until the server cuts him off at 2 s and says so.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !bob_events.seen.contains("\"kind\":\"cut\"") {
+        assert!(tokio::time::Instant::now() < deadline, "never cut");
+        browser.tick(1000.0).await;
+        if let Ok(Some(Ok(chunk))) =
+            tokio::time::timeout(std::time::Duration::ZERO, bob_events.response.chunk())
+                .await
+                .map(Result::transpose)
+        {
+            bob_events.seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+    bob_events.until("reached the 2 s limit").await;
+    bob_events.until("\"kind\":\"saved\"").await;
+
+    let (code, mailbox) = alice.get("/api/v1/mailbox").await;
+    assert_eq!(code, 200, "{mailbox}");
+    assert_eq!(mailbox["new"], 1);
+    let message = &mailbox["messages"][0];
+    assert_eq!(message["caller"], "Bob");
+    assert_eq!(message["caller_number"], "2000 0000 0002");
+    assert_eq!(message["cut"], true);
+    let duration = message["duration_ms"].as_i64().unwrap();
+    assert!((1_500..=3_000).contains(&duration), "{message}");
+    let id = message["id"].as_i64().unwrap();
+    let audio = alice
+        .client
+        .get(format!("{}/api/v1/mailbox/{id}/audio", alice.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audio.status(), 200);
+    assert_eq!(audio.headers()["content-type"], "audio/ogg");
+    let bytes = audio.bytes().await.unwrap();
+    assert_eq!(&bytes[..4], b"OggS");
+    assert!(
+        bytes.len() > 4_000,
+        "two seconds of Opus: {} bytes",
+        bytes.len()
+    );
+    let (_, mailbox) = alice.get("/api/v1/mailbox").await;
+    assert_eq!(mailbox["new"], 0, "played is heard");
+
+    // Bob's own mailbox is empty, and Alice's message is not his to play
+    // or delete; a voice-only message has no video.
+    let (_, his) = bob.get("/api/v1/mailbox").await;
+    assert_eq!(his["messages"], json!([]));
+    let (code, _) = bob.get_text(&format!("/api/v1/mailbox/{id}/audio")).await;
+    assert_eq!(code, 404);
+    let (code, _) = bob
+        .send(Method::DELETE, &format!("/api/v1/mailbox/{id}"), json!({}))
+        .await;
+    assert_eq!(code, 404);
+    let (code, _) = alice.get_text(&format!("/api/v1/mailbox/{id}/video")).await;
+    assert_eq!(code, 404);
+
+    let (code, _) = alice
+        .send(Method::DELETE, &format!("/api/v1/mailbox/{id}"), json!({}))
+        .await;
+    assert_eq!(code, 204);
+    let (_, mailbox) = alice.get("/api/v1/mailbox").await;
+    assert_eq!(mailbox["messages"], json!([]));
+    let left: Vec<_> = std::fs::read_dir(server.data_dir().join("mailbox/1"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "files left: {left:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unanswered_call_rings_out_to_the_mailbox_and_bad_calls_are_refused() {
+    let server = server(1, 60).start().await;
+    let bob = server.demo_staff("bob").await;
+    let alice = server.demo_staff("alice").await;
+    // Alice's page is open (and online): it rings.
+    let (code, _) = alice
+        .send(
+            Method::POST,
+            "/api/v1/directory/heartbeat",
+            json!({"status": "online"}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let mut alice_events = Events::open(&alice).await;
+    let mut bob_events = Events::open(&bob).await;
+    let (_browser, offer) = Browser::new().await;
+
+    // Bad calls first.
+    for (number, code) in [
+        ("12", 400),
+        ("2999 9999 9999", 404),
+        ("2000 0000 0002", 400),
+    ] {
+        let (got, body) = place(&bob, number, &offer).await;
+        assert_eq!(got, code, "{number}: {body}");
+    }
+    let (code, body) = place(&bob, ALICE, "not sdp").await;
+    assert_eq!(code, 400, "{body}");
+
+    let (code, placed) = place(&bob, ALICE, &offer).await;
+    assert_eq!(code, 201, "{placed}");
+    assert_eq!(placed["state"], "ringing");
+    let call = placed["call"].as_u64().unwrap();
+    alice_events.until("\"kind\":\"ring\"").await;
+    assert!(alice_events.seen.contains("\"from\":\"Bob\""));
+    // Only the callee accepts; a second call from Bob meanwhile is refused.
+    let (code, _) = bob
+        .send(
+            Method::POST,
+            &format!("/api/v1/directory/calls/{call}/accept"),
+            json!({"sdp": offer}),
+        )
+        .await;
+    assert_eq!(code, 404);
+    let (code, _) = place(&bob, ALICE, &offer).await;
+    assert_eq!(code, 409);
+    // Nobody answers within a second: missed for Alice, the mailbox for Bob.
+    alice_events.until("\"reason\":\"missed\"").await;
+    bob_events.until("\"kind\":\"mailbox\"").await;
+    let (code, _) = alice
+        .send(
+            Method::POST,
+            &format!("/api/v1/directory/calls/{call}/accept"),
+            json!({"sdp": offer}),
+        )
+        .await;
+    assert_eq!(code, 409, "too late to accept");
+    let (code, _) = bob
+        .send(
+            Method::POST,
+            &format!("/api/v1/directory/calls/{call}/hangup"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, 204);
+    // Nothing said: no message.
+    bob_events.until("\"reason\":\"too_short\"").await;
+    let (_, mailbox) = alice.get("/api/v1/mailbox").await;
+    assert_eq!(mailbox["messages"], json!([]));
+
+    // Ring mode and greeting: bad greeting refused, a good one shown to callers.
+    let (code, _) = alice
+        .send(
+            Method::PUT,
+            "/api/v1/directory/settings",
+            json!({"ring_mode": "last", "greeting": "x".repeat(301)}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    let (code, body) = alice
+        .send(
+            Method::PUT,
+            "/api/v1/directory/settings",
+            json!({"ring_mode": "last", "greeting": "Alice here, speak up."}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    // Alice signs her page off: her page stays open but callers go to the mailbox.
+    let (code, _) = alice
+        .send(
+            Method::POST,
+            "/api/v1/directory/heartbeat",
+            json!({"status": "offline"}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (_browser, offer) = Browser::new().await;
+    let (code, placed) = place(&bob, ALICE, &offer).await;
+    assert_eq!(code, 201, "{placed}");
+    assert_eq!(placed["state"], "mailbox", "Alice is offline");
+    assert_eq!(placed["greeting"], "Alice here, speak up.");
+    server.stop().await;
+}
