@@ -413,8 +413,11 @@ test('mirror and pointer latency, bytes per second idle and busy', async () => {
     await until(() => Date.now() - started >= ms, { interval: 20 });
     return ((count() - start) * 1000) / (Date.now() - started);
   };
-  const idle = await bytesOver(2000, async () => {});
-  const busy = await bytesOver(3000, () =>
+  // The visitor's main-thread time (Chromium's TaskDuration) per second.
+  const cdp = await visitor.context().newCDPSession(visitor);
+  await cdp.send('Performance.enable');
+  const taskSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration').value;
+  const mutate = () =>
     visitor.evaluate(() => {
       let n = 0;
       const spans = document.getElementById('cb-busy').children;
@@ -422,15 +425,21 @@ test('mirror and pointer latency, bytes per second idle and busy', async () => {
         for (const s of spans) s.textContent = `item ${n++}`;
       }, 100);
       setTimeout(() => clearInterval(timer), 3000);
-    }),
-  );
+    });
+  const mainThread = async (during) => {
+    const [task, started] = [await taskSeconds(), Date.now()];
+    const result = await during();
+    return { result, msPerSecond: ((await taskSeconds()) - task) * 1e6 / (Date.now() - started) };
+  };
+  const { result: idle, msPerSecond: idleMain } = await mainThread(() => bytesOver(2000, async () => {}));
+  const { result: busy, msPerSecond: busyMain } = await mainThread(() => bytesOver(3000, mutate));
   const snapshot = await visitor.evaluate(async () => {
     const mod = await import('/widget/cobrowse.js');
     return mod.start({}).lastSnapshot;
   });
   // Snapshot time and size with 1,000 and 10,000 more nodes on the page.
   const sizes = [];
-  for (const n of [1000, 10000]) {
+  for (const n of [1000, 10000, 50000]) {
     const before = frames.sent.length;
     const taken = await visitor.evaluate(async (count) => {
       const box = document.createElement('div');
@@ -446,18 +455,28 @@ test('mirror and pointer latency, bytes per second idle and busy', async () => {
       box.remove();
       return capture.lastSnapshot;
     }, n);
+    // The last chunk on the wire (frames are reported as they go).
+    await until(() => frames.sent.slice(before).some((f) => f.includes('"type":"snapshot"') && f.includes('"last":true')), { message: `the ${n} node snapshot sent` });
     const bytes = frames.sent.slice(before).filter((f) => f.includes('"type":"snapshot"')).reduce((b, f) => b + Buffer.byteLength(f), 0);
     sizes.push(`${taken.nodes} nodes ${taken.ms.toFixed(0)} ms ${Math.round(bytes / 1024)} KB`);
   }
+  await visitor.getByTestId('sb-cobrowse-stop').click();
+  // The same changes with nothing shared: the page's own share of the time.
+  await visitor.getByTestId('sb-cobrowse-ended').waitFor();
+  const { msPerSecond: alone } = await mainThread(async () => {
+    const started = Date.now();
+    await mutate();
+    await until(() => Date.now() - started >= 3000, { interval: 20 });
+  });
   console.log(
     `cobrowse: mirror p50 ${percentile(mirror, 50)} ms p99 ${percentile(mirror, 99)} ms (n=${mirror.length}); ` +
       `pointer p50 ${percentile(pointer, 50)} ms p99 ${percentile(pointer, 99)} ms (n=${pointer.length}); ` +
       `idle ${Math.round(idle)} B/s; busy (1,000 nodes/s) ${Math.round(busy / 1024)} KB/s; ` +
-      `demo snapshot ${snapshot.nodes} nodes in ${snapshot.ms.toFixed(1)} ms; snapshots: ${sizes.join(', ')}`,
+      `demo snapshot ${snapshot.nodes} nodes in ${snapshot.ms.toFixed(1)} ms; snapshots: ${sizes.join(', ')}; ` +
+      `visitor main thread ${idleMain.toFixed(1)} ms/s idle sharing, ${busyMain.toFixed(1)} ms/s busy sharing, ${alone.toFixed(1)} ms/s busy not sharing`,
   );
   assert.ok(percentile(mirror, 99) < 250, 'mirror p99 under 250 ms');
   assert.ok(busy < 100 * 1024, 'a busy page under 100 KB/s');
-  await visitor.getByTestId('sb-cobrowse-stop').click();
 });
 
 test('the agent asks from an open chat: a decline shows, an accept shows the page', async () => {
