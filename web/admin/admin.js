@@ -4,11 +4,13 @@
  * optional expiry and the `recordings` scope), the list (`GET /api/v1/api-keys`)
  * and deletion (`DELETE /api/v1/api-keys/{id}`); staff (`GET /api/v1/users`),
  * disabled and enabled with `POST /api/v1/users/{name}/disable|enable`; the
- * webhook delivery log (`webhooks.js`).
+ * setup as a tenant file and the audit log (`setup.js`); the webhook delivery log
+ * (`webhooks.js`).
  * Requires a session; without one it goes to sign-in.
  */
 import { api, requireSession } from '/common/api.js';
 import { h } from '/common/dom.js';
+import { loadSetup } from '/admin/setup.js';
 import { loadWebhooks } from '/admin/webhooks.js';
 
 const $ = (id) => document.getElementById(id);
@@ -205,5 +207,6 @@ loadLinks(user.tenant);
 if (user.role === 'admin') {
   loadKeys();
   loadStaff(user.name);
+  loadSetup();
   loadWebhooks(showError);
 }
