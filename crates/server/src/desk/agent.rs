@@ -143,6 +143,11 @@ impl DeskState {
                 Ok(())
             }
             AgentFrame::Status { state, reason } => {
+                if matches!(self.agent_state(user), acd::AgentState::Offline) {
+                    // A supervisor set them offline; choosing a state brings
+                    // them back.
+                    self.acd.handle_input(now, acd::Input::AgentOnline { agent });
+                }
                 let input = match state {
                     AgentStatus::Available => acd::Input::AgentReady { agent },
                     AgentStatus::NotReady => {

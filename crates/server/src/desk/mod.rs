@@ -45,6 +45,7 @@ mod routing;
 mod screenpop;
 mod storage;
 mod stored;
+mod supervise;
 mod tenants;
 #[cfg(test)]
 mod tests;
@@ -69,6 +70,7 @@ use media::{LegId, MediaEngine, MediaEvent};
 
 pub use callbacks::schedule::{CallbackAction, CallbackView, ChangedBy, ScheduleError};
 pub use screenpop::{Identity, Profile};
+pub use supervise::{SetState, SuperviseError, SupervisorAction};
 
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
@@ -170,6 +172,8 @@ pub(crate) enum Request {
     /// A visitor's manage link or a supervisor shows, moves or cancels a
     /// callback (`callbacks/schedule.rs`).
     Callback(Box<callbacks::schedule::CallbackRequest>),
+    /// A supervisor acts on an agent or contact (`supervise.rs`).
+    Supervise(Box<supervise::SuperviseRequest>),
     /// A supervisor cancels a callback not yet connected (`callbacks/`).
     CancelCallback {
         tenant: TenantId,
@@ -687,6 +691,7 @@ impl DeskState {
             } => {
                 let _ = reply.send(self.cancel_callback(tenant, contact));
             }
+            Request::Supervise(request) => self.supervise(request),
             Request::Callback(request) => self.callback_request(request),
         }
     }

@@ -26,6 +26,7 @@ mod records;
 mod reports;
 pub mod serve;
 pub mod staff;
+mod supervise;
 
 use std::{sync::Arc, time::Duration};
 
@@ -243,6 +244,7 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/reports/intervals", get(reports::intervals))
         .route("/reports/intervals.csv", get(reports::intervals_csv))
         .route("/live", get(admin::live))
+        .route("/agents/{name}/state", post(supervise::set_agent_state))
         .route("/live/events", get(admin::live_events))
         .route(
             "/api-keys",

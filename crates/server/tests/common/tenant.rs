@@ -384,6 +384,15 @@ impl Queue {
         self
     }
 
+    /// Wallboard alert limits (`[queues.wallboard]`), e.g. `&[("red_waiting", 2)]`.
+    pub fn wallboard(mut self, limits: &[(&str, i64)]) -> Queue {
+        let table = self.0.map("wallboard");
+        for (key, value) in limits {
+            table.insert((*key).into(), Value::from(*value));
+        }
+        self
+    }
+
     /// After `after_secs` of waiting, agents of `queue` may take the contact.
     pub fn overflow_to_queue(mut self, after_secs: i64, queue: &str) -> Queue {
         let mut rule = toml::Table::new();
