@@ -15,7 +15,10 @@
 //! * **Special information tones** (ITU-T E.180, the three rising tones
 //!   before "the number you have called is not in service"): segments near
 //!   913.8/985.2 Hz, then 1370.6/1428.5 Hz, then 1776.7 Hz, each at least
-//!   [`CpdConfig::sit_segment`] long.
+//!   [`CpdConfig::sit_segment`] long. Which of each pair was sent says why
+//!   ([`Sit`], the North American coding): the second tone low (1370.6 Hz)
+//!   is a number problem (intercept, vacant code), high (1428.5 Hz) the
+//!   network's (reorder, no circuit).
 //! * **Answering machine** (answered media only), a heuristic: a person
 //!   says a short "Hello?" and waits for an answer; a machine's greeting runs
 //!   on. Speech is a block over the energy floor that is not one of the tones
@@ -43,11 +46,44 @@ pub enum Progress {
     /// A fax machine or modem: CNG or CED.
     Fax(FaxTone),
     /// A network announcement's special information tones.
-    SpecialInfo,
+    SpecialInfo(Sit),
     /// A greeting longer than a person's "Hello?".
     Machine,
     /// A short greeting then silence, or nothing said at all.
     Person,
+}
+
+/// Which announcement the special information tones introduce, by the
+/// frequencies of the first two tones (low 913.8 or high 985.2 Hz, then
+/// low 1370.6 or high 1428.5 Hz; the durations carry sub-codes not used
+/// here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sit {
+    /// Low, low: "the number you have called is not in service" (IC).
+    Intercept,
+    /// High, low: the number's code is not assigned (VC).
+    VacantCode,
+    /// Low, high: the network could not complete the call (RO).
+    Reorder,
+    /// High, high: no circuit or trunk free (NC).
+    NoCircuit,
+}
+
+impl Sit {
+    fn from_tones(first_high: bool, second_high: bool) -> Self {
+        match (first_high, second_high) {
+            (false, false) => Self::Intercept,
+            (true, false) => Self::VacantCode,
+            (false, true) => Self::Reorder,
+            (true, true) => Self::NoCircuit,
+        }
+    }
+
+    /// The number itself will not answer (calling again is no use); else
+    /// the network was in the way, and a later call may get through.
+    pub fn number_invalid(self) -> bool {
+        matches!(self, Self::Intercept | Self::VacantCode)
+    }
 }
 
 /// Which fax tone was heard.
@@ -123,8 +159,14 @@ enum Class {
     Speech,
     Cng,
     Ced,
-    SitLow,
-    SitMid,
+    /// The first tone: 913.8 Hz, or `high` 985.2 Hz.
+    SitLow {
+        high: bool,
+    },
+    /// The second tone: 1370.6 Hz, or `high` 1428.5 Hz.
+    SitMid {
+        high: bool,
+    },
     SitHigh,
 }
 
@@ -159,15 +201,20 @@ impl Filters {
         // A²·N/2, so this share is 1 for a tone exactly at the filter and
         // small for speech, whose energy is spread over many frequencies.
         let share = |g: &Goertzel| 2.0 * g.power(block) / (n * energy);
-        let best = |gs: &[Goertzel]| gs.iter().map(share).fold(0.0f32, f32::max);
+        // The stronger of a pair, and whether it is the higher one.
+        let best = |gs: &[Goertzel; 2]| {
+            let (low, high) = (share(&gs[0]), share(&gs[1]));
+            (low.max(high), high > low)
+        };
+        let (low, mid) = (best(&self.sit_low), best(&self.sit_mid));
         if share(&self.cng) > TONE {
             Class::Cng
         } else if share(&self.ced) > TONE {
             Class::Ced
-        } else if best(&self.sit_low) > TONE {
-            Class::SitLow
-        } else if best(&self.sit_mid) > TONE {
-            Class::SitMid
+        } else if low.0 > TONE {
+            Class::SitLow { high: low.1 }
+        } else if mid.0 > TONE {
+            Class::SitMid { high: mid.1 }
         } else if share(&self.sit_high) > TONE {
             Class::SitHigh
         } else {
@@ -289,12 +336,16 @@ impl ProgressDetector {
             _ => {}
         }
         let seg = blocks(self.config.sit_segment);
-        let long = |r: Option<Run>, c: Class| r.is_some_and(|r| r.class == c && r.blocks >= seg);
-        (self.run.class == Class::SitHigh
-            && self.run.blocks >= seg
-            && long(self.earlier[1], Class::SitMid)
-            && long(self.earlier[0], Class::SitLow))
-        .then_some(Progress::SpecialInfo)
+        if self.run.class != Class::SitHigh || self.run.blocks < seg {
+            return None;
+        }
+        let long = |r: Option<Run>| r.filter(|r| r.blocks >= seg).map(|r| r.class);
+        match (long(self.earlier[0]), long(self.earlier[1])) {
+            (Some(Class::SitLow { high: first }), Some(Class::SitMid { high: second })) => {
+                Some(Progress::SpecialInfo(Sit::from_tones(first, second)))
+            }
+            _ => None,
+        }
     }
 
     fn greeting(&mut self, class: Class) -> Option<Progress> {

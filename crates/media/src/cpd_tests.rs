@@ -107,15 +107,37 @@ fn special_information_tones_are_three_rising_segments() {
         tone(&[1370.6], 274, 8_000.0),
         tone(&[1776.7], 380, 8_000.0),
     ];
-    assert_eq!(run(&mut d, &sit).map(|f| f.0), Some(Progress::SpecialInfo));
-    // The other frequency variants too.
+    assert_eq!(
+        run(&mut d, &sit).map(|f| f.0),
+        Some(Progress::SpecialInfo(Sit::Intercept))
+    );
+    // The other frequency variants too, each telling its cause.
     let mut d = detector();
     let sit = [
         tone(&[985.2], 380, 8_000.0),
         tone(&[1428.5], 380, 8_000.0),
         tone(&[1776.7], 380, 8_000.0),
     ];
-    assert_eq!(run(&mut d, &sit).map(|f| f.0), Some(Progress::SpecialInfo));
+    assert_eq!(
+        run(&mut d, &sit).map(|f| f.0),
+        Some(Progress::SpecialInfo(Sit::NoCircuit))
+    );
+    for (first, second, sit) in [
+        (985.2, 1370.6, Sit::VacantCode),
+        (913.8, 1428.5, Sit::Reorder),
+    ] {
+        let mut d = detector();
+        let parts = [
+            tone(&[first], 380, 8_000.0),
+            tone(&[second], 274, 8_000.0),
+            tone(&[1776.7], 380, 8_000.0),
+        ];
+        assert_eq!(
+            run(&mut d, &parts).map(|f| f.0),
+            Some(Progress::SpecialInfo(sit))
+        );
+        assert_eq!(sit.number_invalid(), sit == Sit::VacantCode);
+    }
 }
 
 #[test]

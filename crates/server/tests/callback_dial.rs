@@ -8,6 +8,8 @@
 
 #[path = "common/browser.rs"]
 mod browser;
+#[path = "common/callback.rs"]
+mod callback;
 mod common;
 #[path = "common/phone.rs"]
 #[allow(dead_code)]
@@ -15,246 +17,15 @@ mod phone;
 #[path = "common/sipp.rs"]
 mod sipp;
 
-use std::time::Duration;
-
-use browser::Browser;
-use common::{Tenant, TestServer, WAIT, Ws, hello};
-use phone::RtpPhone;
-use serde_json::{Value, json};
-use sipp::{Sipp, have_sipp};
-use switchboard::{
-    ids::{ContactId, TenantId},
-    store::{AttemptResult, CallbackAttempt},
+use callback::{
+    Callback, VISITOR, accept_callback, ask_callback, attempt_cancelled, attempts_when, backco,
+    ready_pat, record, results, tenant,
 };
-
-/// The visitor's number (sipp answers whatever is dialled).
-const VISITOR: &str = "+15125557777";
-
-/// A tenant whose link "back" takes callbacks, dialled over the trunk at
-/// `trunk_port`, with `settings` on top of a 1 s retry delay.
-fn backco(trunk_port: u16, settings: &[(&str, i64)]) -> Tenant {
-    Tenant::new("backco")
-        .name("Back Co")
-        .queue("sales", |q| q)
-        .link_with("back", "sales", |l| {
-            settings
-                .iter()
-                .fold(l.callback("retry_delay_secs", 1), |l, (k, v)| {
-                    l.callback(k, *v)
-                })
-        })
-        .agent("pat", &["sales"])
-        .supervisor("sid")
-        .phone(|p| {
-            p.allowed_destinations(&["+1512"])
-                .caller_ids(&["+15125550900"])
-                .trunk("carrier", |t| {
-                    t.host("127.0.0.1")
-                        .port(trunk_port)
-                        .allowed_sources(&["127.0.0.1"])
-                })
-        })
-}
-
-/// sipp as the visitor's phone: `scenario` for `calls` calls, its media on
-/// `phone`.
-fn visitor_phone(scenario: &str, calls: u32, phone: &RtpPhone) -> Sipp {
-    Sipp::start(
-        scenario,
-        &[
-            "-m".into(),
-            calls.to_string(),
-            "-key".into(),
-            "phone_ip".into(),
-            "127.0.0.1".into(),
-            "-key".into(),
-            "phone_port".into(),
-            phone.addr.port().to_string(),
-        ],
-    )
-}
-
-async fn ready_pat(server: &TestServer) -> Ws {
-    let pat = server.staff("backco", "pat", "pw-pat").await;
-    let mut console = server.console(&pat).await;
-    console.until_type("hello").await;
-    console
-        .send(json!({"type": "status", "state": "available"}))
-        .await;
-    console.until("state", |f| f["state"] == "available").await;
-    console
-}
-
-/// A visitor on the "back" link asks to be called back as soon as possible.
-async fn ask_callback(server: &TestServer) -> Ws {
-    let mut ws = server.visitor("backco", "back").await;
-    ws.send(hello("http://shop.example/help", None, None)).await;
-    ws.until_type("welcome").await;
-    ws.send(json!({"type": "callback", "phone": VISITOR})).await;
-    ws.until_type("callback_scheduled").await;
-    ws
-}
-
-/// pat is offered the callback (attempt `attempt`), accepts it and joins its
-/// call from a browser; `Err` with the `offer_cancelled` frame when the
-/// attempt ended first.
-async fn accept_callback(console: &mut Ws, attempt: u32) -> Result<Accepted, Value> {
-    let offer = console.until_type("callback").await;
-    assert_eq!(offer["phone"], VISITOR, "{offer}");
-    assert_eq!(offer["attempt"], attempt, "{offer}");
-    let contact = offer["contact"].as_i64().unwrap();
-    console
-        .send(json!({"type": "accept", "contact": contact}))
-        .await;
-    let (mut agent, sdp) = Browser::new().await;
-    console
-        .send(json!({"type": "call_sdp", "contact": contact, "sdp": sdp}))
-        .await;
-    // A phone that answers at once may be answered (and the contact
-    // assigned to pat) before the browser's offer is: either order.
-    let mut assigned = false;
-    let answer = loop {
-        let frame = console.next().await;
-        match frame["type"].as_str() {
-            Some("call_answer") => break frame,
-            Some("assigned") => assigned = true,
-            // Over before the browser joined (a busy phone answers at once).
-            Some("offer_cancelled") => return Err(frame),
-            _ => {}
-        }
-    };
-    agent
-        .client
-        .accept_answer(answer["sdp"].as_str().unwrap())
-        .await
-        .unwrap();
-    agent.connected().await;
-    Ok(Accepted {
-        contact,
-        agent,
-        assigned,
-    })
-}
-
-/// A callback pat accepted and whose call pat's browser joined.
-struct Accepted {
-    contact: i64,
-    agent: Browser,
-    /// The contact was assigned to pat (the phone answered) already.
-    assigned: bool,
-}
-
-impl Accepted {
-    /// Waits for the phone's answer to assign the contact to pat (after
-    /// call progress detection's wait).
-    async fn assigned(&mut self, console: &mut Ws) {
-        if !self.assigned {
-            // Talking: the test phone sends once our media reaches it.
-            self.agent
-                .talk_until_frame(440.0, console, |f| f["type"] == "assigned")
-                .await;
-            self.assigned = true;
-        }
-    }
-}
-
-/// A callback under way: the visitor's phone (sipp running `scenario` for
-/// `calls` calls, its media a test phone sending `tone_hz`), the server with
-/// the link's `settings`, pat's console ready, and the visitor's request made.
-struct Callback {
-    phone: RtpPhone,
-    visitor: Sipp,
-    server: TestServer,
-    console: Ws,
-    _widget: Ws,
-}
-
-impl Callback {
-    async fn start(scenario: &str, calls: u32, tone_hz: f64, settings: &[(&str, i64)]) -> Callback {
-        let phone = RtpPhone::start(tone_hz).await;
-        let visitor = visitor_phone(scenario, calls, &phone);
-        let server = TestServer::builder()
-            .tenant(&backco(visitor.port, settings))
-            .start()
-            .await;
-        let console = ready_pat(&server).await;
-        let widget = ask_callback(&server).await;
-        Callback {
-            phone,
-            visitor,
-            server,
-            console,
-            _widget: widget,
-        }
-    }
-}
-
-/// The `offer_cancelled` that ends an attempt pat accepted, whether it came
-/// before pat's browser joined (a phone that refuses at once) or after
-/// (pat talks meanwhile: the test phone sends once our media reaches it).
-async fn attempt_cancelled(console: &mut Ws, attempt: u32) -> Value {
-    match accept_callback(console, attempt).await {
-        Err(cancelled) => cancelled,
-        Ok(mut accepted) => {
-            accepted
-                .agent
-                .talk_until_frame(440.0, console, |f| f["type"] == "offer_cancelled")
-                .await
-        }
-    }
-}
-
-async fn tenant(server: &TestServer) -> TenantId {
-    server
-        .store
-        .tenant_by_slug("backco")
-        .await
-        .unwrap()
-        .expect("backco exists")
-        .id
-}
-
-/// The stored attempts once `done` says they are complete.
-async fn attempts_when(
-    server: &TestServer,
-    contact: i64,
-    done: impl Fn(&[CallbackAttempt]) -> bool,
-) -> Vec<CallbackAttempt> {
-    let tenant = tenant(server).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let attempts = server
-            .store
-            .callback_attempts(tenant, ContactId(contact))
-            .await
-            .unwrap();
-        if done(&attempts) {
-            return attempts;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "attempts: {attempts:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn results(attempts: &[CallbackAttempt]) -> Vec<(AttemptResult, Option<u16>)> {
-    attempts.iter().map(|a| (a.result, a.sip_code)).collect()
-}
-
-async fn record(server: &TestServer, contact: i64, pred: impl Fn(&Value) -> bool) -> Value {
-    let sid = server.staff("backco", "sid", "pw-sid").await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (status, body) = sid.get(&format!("/api/v1/contacts/{contact}")).await;
-        if status == 200 && pred(&body) {
-            return body;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "record: {body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use common::TestServer;
+use phone::RtpPhone;
+use serde_json::json;
+use sipp::have_sipp;
+use switchboard::{ids::ContactId, store::AttemptResult};
 
 #[tokio::test]
 async fn the_server_dials_on_accept_and_bridges_the_answered_phone_to_the_agent() {
@@ -268,7 +39,7 @@ async fn the_server_dials_on_accept_and_bridges_the_answered_phone_to_the_agent(
         server,
         mut console,
         _widget,
-    } = Callback::start("uas-answer.xml", 1, 1000.0, &[]).await;
+    } = Callback::start("uas-answer.xml", 1, RtpPhone::start(1000.0).await, &[]).await;
     let mut accepted = accept_callback(&mut console, 1)
         .await
         .expect("the phone answers");
@@ -330,7 +101,13 @@ async fn a_busy_phone_is_tried_again_after_the_delay_and_answers() {
         server,
         mut console,
         _widget,
-    } = Callback::start("callback_busy_then_answer.xml", 2, 1000.0, &[]).await;
+    } = Callback::start(
+        "callback_busy_then_answer.xml",
+        2,
+        RtpPhone::start(1000.0).await,
+        &[],
+    )
+    .await;
 
     // The first attempt finds the phone busy: pat is let go, and nobody
     // clicks anything for the second attempt to come.
@@ -377,8 +154,8 @@ async fn an_unanswered_phone_is_tried_until_the_attempts_run_out() {
     } = Callback::start(
         "callback_no_answer.xml",
         2,
-        1000.0,
-        &[("ring_timeout_secs", 5), ("max_attempts", 2)],
+        RtpPhone::start(1000.0).await,
+        &[("ring_timeout_secs", 5.into()), ("max_attempts", 2.into())],
     )
     .await;
     let contact = accept_callback(&mut console, 1).await.unwrap().contact;
@@ -437,8 +214,8 @@ async fn a_restart_between_attempts_continues_the_count_and_the_times() {
     } = Callback::start(
         "callback_busy_then_answer.xml",
         2,
-        1000.0,
-        &[("retry_delay_secs", 4)],
+        RtpPhone::start(1000.0).await,
+        &[("retry_delay_secs", 4.into())],
     )
     .await;
     let busy = attempt_cancelled(&mut console, 1).await;
@@ -525,7 +302,7 @@ async fn a_fax_answering_ends_the_callback_by_the_links_policy() {
         server,
         mut console,
         _widget,
-    } = Callback::start("uas-answer.xml", 1, 2100.0, &[]).await;
+    } = Callback::start("uas-answer.xml", 1, RtpPhone::start(2100.0).await, &[]).await;
     let cancelled = attempt_cancelled(&mut console, 1).await;
     assert_eq!(cancelled["reason"], "fax", "{cancelled}");
     let contact = cancelled["contact"].as_i64().unwrap();

@@ -46,15 +46,56 @@ struct Heard {
 /// frame's energy.
 const CANDIDATES: [u32; 4] = [440, 1000, 1500, 697];
 
+/// A sound the phone plays ([`RtpPhone::start_script`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+// A test file plays some of them.
+#[allow(dead_code)]
+pub enum Sound {
+    Tone(f64),
+    /// Voiced sound with a wandering pitch and a syllable rhythm, as a
+    /// greeting sounds to call progress detection (no single tone).
+    Speech,
+    Silence,
+}
+
+impl Sound {
+    /// The sample at `t` seconds from the start of the sound.
+    fn sample(self, t: f64) -> f64 {
+        match self {
+            Sound::Tone(hz) => (2.0 * PI * hz * t).sin() * 8000.0,
+            Sound::Speech => {
+                // Pitch 160 ± 60 Hz at 3 Hz: the phase is its integral.
+                let phase = 2.0 * PI * 160.0 * t + 20.0 * (1.0 - (6.0 * PI * t).cos());
+                let voiced: f64 = (1..=12)
+                    .map(|h| (phase * f64::from(h)).sin() / f64::from(h))
+                    .sum();
+                let syllables = 0.6 + 0.4 * (2.0 * PI * 4.0 * t).sin();
+                voiced * syllables * 4000.0
+            }
+            Sound::Silence => 0.0,
+        }
+    }
+}
+
 impl RtpPhone {
     /// Binds a loopback port and starts playing `tone_hz` once it knows where
     /// to send (the first packet it receives).
     pub async fn start(tone_hz: f64) -> RtpPhone {
+        Self::start_script(&[(Sound::Tone(tone_hz), u32::MAX)]).await
+    }
+
+    /// Like [`RtpPhone::start`], playing each sound of `script` for its
+    /// milliseconds in turn, then silence.
+    pub async fn start_script(script: &[(Sound, u32)]) -> RtpPhone {
         let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("phone binds"));
         let addr = socket.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Heard::default()));
         let rx = tokio::spawn(receive(Arc::clone(&socket), Arc::clone(&shared)));
-        let tx = tokio::spawn(play(Arc::clone(&socket), Arc::clone(&shared), tone_hz));
+        let tx = tokio::spawn(play(
+            Arc::clone(&socket),
+            Arc::clone(&shared),
+            script.to_vec(),
+        ));
         RtpPhone {
             socket,
             addr,
@@ -185,7 +226,22 @@ async fn receive(socket: Arc<UdpSocket>, shared: Arc<Mutex<Heard>>) {
     }
 }
 
-async fn play(socket: Arc<UdpSocket>, shared: Arc<Mutex<Heard>>, tone_hz: f64) {
+/// The sound playing `frame` frames (20 ms each) into `script`, and the
+/// seconds since it began.
+fn scripted(script: &[(Sound, u32)], frame: u64) -> (Sound, f64) {
+    let mut start_ms = 0u64;
+    let at_ms = frame * 20;
+    for (sound, ms) in script {
+        let end = start_ms + u64::from(*ms);
+        if at_ms < end {
+            return (*sound, (at_ms - start_ms) as f64 / 1000.0);
+        }
+        start_ms = end;
+    }
+    (Sound::Silence, 0.0)
+}
+
+async fn play(socket: Arc<UdpSocket>, shared: Arc<Mutex<Heard>>, script: Vec<(Sound, u32)>) {
     let mut interval = tokio::time::interval(Duration::from_millis(20));
     let mut n: u64 = 0;
     loop {
@@ -200,11 +256,9 @@ async fn play(socket: Arc<UdpSocket>, shared: Arc<Mutex<Heard>>, tone_hz: f64) {
             h.timestamp = h.timestamp.wrapping_add(FRAME as u32);
             (peer, h.seq, h.timestamp)
         };
+        let (sound, since) = scripted(&script, n);
         let payload: Vec<u8> = (0..FRAME)
-            .map(|i| {
-                let t = (n * FRAME as u64 + i as u64) as f64 / 8000.0;
-                ulaw_encode((2.0 * PI * tone_hz * t).sin() * 8000.0)
-            })
+            .map(|i| ulaw_encode(sound.sample(since + i as f64 / 8000.0)))
             .collect();
         n += 1;
         let _ = socket

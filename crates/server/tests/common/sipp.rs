@@ -108,3 +108,21 @@ pub fn dial_from(
         ],
     )
 }
+
+/// sipp as the far end of calls the server places (a carrier's phone or a
+/// call center): `scenario` for `calls` calls, its media on `phone`.
+pub fn answering(scenario: &str, calls: u32, phone: &RtpPhone) -> Sipp {
+    Sipp::start(
+        scenario,
+        &[
+            "-m".into(),
+            calls.to_string(),
+            "-key".into(),
+            "phone_ip".into(),
+            "127.0.0.1".into(),
+            "-key".into(),
+            "phone_port".into(),
+            phone.addr.port().to_string(),
+        ],
+    )
+}

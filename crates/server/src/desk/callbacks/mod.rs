@@ -69,6 +69,9 @@ struct Dialled {
     /// The phone sent a provisional response: the trunk is alive, so a
     /// later timeout is the phone not answering, not the trunk.
     progressed: bool,
+    /// The last provisional response's status (180, 183): the SIP code of
+    /// a verdict heard on early media.
+    provisional: Option<u16>,
     /// When the phone answered: the agent is connected once call progress
     /// detection has had its say (`progress.rs`).
     answered: Option<Instant>,
@@ -309,6 +312,7 @@ impl DeskState {
             sip,
             at: Instant::now(),
             progressed: false,
+            provisional: None,
             answered: None,
         });
         let attempt = a.number;
@@ -447,12 +451,14 @@ impl DeskState {
                     over.push((*contact, AttemptResult::Unavailable, None));
                 }
                 Some(d) if d.answered.is_none() && now_i >= d.at + ring => {
-                    let result = if d.progressed {
-                        AttemptResult::NoAnswer
+                    // A ringing phone we cancel is 487; a trunk that never
+                    // answered at all timed out here, as its 408 would say.
+                    let (result, code) = if d.progressed {
+                        (AttemptResult::NoAnswer, 487)
                     } else {
-                        AttemptResult::Unavailable
+                        (AttemptResult::Unavailable, 408)
                     };
-                    over.push((*contact, result, Some(487)));
+                    over.push((*contact, result, Some(code)));
                 }
                 Some(d) if d.answered.is_some_and(|at| now_i >= at + a.verdict_wait()) => {
                     // Nothing heard that the link's policy acts on.

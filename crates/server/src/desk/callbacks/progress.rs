@@ -43,7 +43,12 @@ impl DeskState {
             Progress::Person => return,
             Progress::Fax(_) => (AttemptResult::Fax, settings.on_fax),
             Progress::Machine => (AttemptResult::Machine, settings.on_machine),
-            Progress::SpecialInfo => (AttemptResult::Announcement, MachinePolicy::GiveUp),
+            // The announcement's tones say why: the number itself (given up
+            // like a 404) or the network in the way (retried like a 503).
+            Progress::SpecialInfo(sit) if sit.number_invalid() => {
+                (AttemptResult::InvalidNumber, MachinePolicy::GiveUp)
+            }
+            Progress::SpecialInfo(_) => (AttemptResult::Unavailable, MachinePolicy::Retry),
         };
         if policy == MachinePolicy::Connect {
             if answered {
@@ -52,12 +57,15 @@ impl DeskState {
             // Early media: the answer (or the ring timeout) decides.
             return;
         }
-        // Hung up by `finish_call` (the SIP dialog is still ours).
+        // Hung up by `finish_call` (the SIP dialog is still ours). Heard on
+        // early media, the code is the provisional response that carried it.
+        let provisional = attempt.dialled.as_ref().and_then(|d| d.provisional);
         let code = self
             .contacts
             .call(contact)
             .and_then(|c| c.phone.as_ref())
-            .and_then(|p| p.record.sip_code);
+            .and_then(|p| p.record.sip_code)
+            .or(provisional);
         self.callback_attempt_over(contact, result, code);
     }
 }
@@ -65,7 +73,7 @@ impl DeskState {
 fn heard_name(heard: Progress) -> &'static str {
     match heard {
         Progress::Fax(_) => "fax",
-        Progress::SpecialInfo => "announcement",
+        Progress::SpecialInfo(_) => "announcement",
         Progress::Machine => "machine",
         Progress::Person => "person",
     }

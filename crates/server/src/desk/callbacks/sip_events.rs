@@ -24,9 +24,10 @@ impl DeskState {
             return Some(event);
         };
         match event {
-            E::Progress { media, .. } => {
+            E::Progress { code, media, .. } => {
                 if let Some(d) = self.dialled_mut(contact) {
                     d.progressed = true;
+                    d.provisional = Some(code);
                 }
                 if let Some(media) = media {
                     self.callback_peer(contact, &media).await;
