@@ -71,7 +71,7 @@ test('after a chat, today\'s report counts it and draws the chart; the CSV has t
   const supervisorSide = await openPage(browser);
   t.after(() => Promise.all([visitorSide, agentSide, supervisorSide].map((s) => s.context.close())));
 
-  await loginAvailable(agentSide.page, server.agentUrl, 'alice', DEMO_USERS.alice);
+  await loginAvailable(agentSide.page, server.agentUrl, 'alice', DEMO_USERS.alice, { tenant: 'demo' });
   const visitor = visitorSide.page;
   await visitor.goto(`${server.publicUrl}/demo/`);
   const sales = widget(visitor, 'sales');
@@ -86,7 +86,7 @@ test('after a chat, today\'s report counts it and draws the chart; the CSV has t
 
   // sam opens the supervisor page: the report section shows today.
   const page = supervisorSide.page;
-  await loginAgent(page, server.agentUrl, 'sam', DEMO_USERS.sam);
+  await loginAgent(page, server.agentUrl, 'sam', DEMO_USERS.sam, { tenant: 'demo' });
   await page.goto(`${server.agentUrl}/supervisor/`);
   const reports = page.getByTestId('reports');
   await reports.scrollIntoViewIfNeeded();
@@ -133,12 +133,19 @@ test('a phone caller\'s screen pop shows their number, the number dialled and th
     port: shared.carrierPort,
     remote: `127.0.0.1:${shared.sipPort}`,
     service: DID,
+    // Where its media would go: a port nothing listens on (the test needs no
+    // audio), but not 0, which would refuse the audio stream.
+    phonePort: await freeUdpPort(),
     keys: { caller: CALLER },
   });
   t.after(() => caller.stop());
 
   const pop = agent.page.getByTestId('offer').getByTestId('screenpop');
-  await waitForText(pop.getByTestId('phone-from'), CALLER, { timeout: TIMEOUT_MS });
+  try {
+    await waitForText(pop.getByTestId('phone-from'), CALLER, { timeout: TIMEOUT_MS });
+  } catch (err) {
+    throw new Error(`${err.message}\n${caller.logs()}`);
+  }
   assert.equal(await pop.getByTestId('phone-to').textContent(), DID);
   await waitForText(pop.getByTestId('identity-name'), 'Robin Caller');
   assert.equal(await pop.getByTestId('identity-badge').textContent(), 'Unverified');
