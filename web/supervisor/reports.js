@@ -35,12 +35,6 @@ function show(value, kind) {
   return String(value);
 }
 
-/** The local date today, as the form's date inputs want it. */
-function today() {
-  const d = new Date();
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
-}
-
 /** `2026-12-07T09:00:00-06:00` -> `09:00` (hours) or `2026-12-07` (days). */
 function shortLabel(start, interval) {
   return interval === 'day' ? start.slice(0, 10) : start.slice(11, 16);
@@ -56,7 +50,9 @@ function select(name, options, value) {
 }
 
 export function mountReports(root) {
-  const day = today();
+  // Empty at first: the server answers for today in the tenant's time zone
+  // (which may not be this browser's), and the dates are filled from that.
+  const day = '';
   const form = h('form', { class: 'filters', dataset: { testid: 'report-form' } },
     field('From', h('input', { type: 'date', name: 'from', value: day, required: true, dataset: { testid: 'report-from' } })),
     field('To', h('input', { type: 'date', name: 'to', value: day, required: true, dataset: { testid: 'report-to' } })),
@@ -73,7 +69,7 @@ export function mountReports(root) {
   const query = () => {
     const data = new FormData(form);
     const params = new URLSearchParams();
-    for (const key of ['from', 'to', 'interval', 'group']) params.set(key, data.get(key));
+    for (const key of ['from', 'to', 'interval', 'group']) if (data.get(key)) params.set(key, data.get(key));
     return params;
   };
   const run = async () => {
@@ -83,6 +79,10 @@ export function mountReports(root) {
     try {
       params.set('per_page', '2000');
       const report = await api(`/api/v1/reports/intervals?${params}`);
+      if (!form.elements.from.value) {
+        form.elements.from.value = report.intervals[0]?.slice(0, 10) ?? '';
+        form.elements.to.value = report.intervals.at(-1)?.slice(0, 10) ?? '';
+      }
       render(report, new FormData(form).get('figure'), figure, table);
       status.textContent = `${report.total} row${report.total === 1 ? '' : 's'}, ${report.tz}` +
         (report.total > report.rows.length ? ` (first ${report.rows.length} shown; the CSV has all)` : '');
