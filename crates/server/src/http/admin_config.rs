@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::{
     AppState,
+    admin_webhooks::PageQuery,
     error::{ApiError, JsonBody},
     staff::{Principal, PrincipalKind, Refusal, refused},
 };
@@ -126,27 +127,15 @@ pub async fn put_config(
     })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditQuery {
-    before: Option<i64>,
-    limit: Option<i64>,
-}
-
 /// `GET /api/v1/audit`: changes to the setup, newest first, with who made
 /// them and the setup before and after (`?before=<id>&limit=<1-200>`).
 pub async fn audit(
     State(state): State<AppState>,
     principal: Principal,
-    Query(query): Query<AuditQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     principal.require(Role::Admin, false)?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit must be 1-{MAX_LIMIT}"
-        )));
-    }
+    let limit = query.limit(50, MAX_LIMIT)?;
     let entries = state
         .store
         .audit_log(principal.tenant, query.before, limit)

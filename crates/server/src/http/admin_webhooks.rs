@@ -16,13 +16,27 @@ use crate::store::Role;
 /// The most log lines one request returns.
 const MAX_LIMIT: i64 = 500;
 
+/// `?before=<id>&limit=<n>`: a page of a log, newest first (the webhook
+/// deliveries, the audit log).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LogQuery {
+pub struct PageQuery {
     /// Lines older than this line's id (paging); the newest when absent.
-    before: Option<i64>,
-    /// Lines wanted, 1-500 (default 100).
-    limit: Option<i64>,
+    pub before: Option<i64>,
+    /// Lines wanted, 1 to the log's most.
+    pub limit: Option<i64>,
+}
+
+impl PageQuery {
+    /// The lines wanted: `default` when not given, refused above `most`.
+    pub fn limit(&self, default: i64, most: i64) -> Result<i64, ApiError> {
+        let limit = self.limit.unwrap_or(default);
+        if (1..=most).contains(&limit) {
+            Ok(limit)
+        } else {
+            Err(ApiError::bad_request(format!("limit must be 1-{most}")))
+        }
+    }
 }
 
 /// `GET /api/v1/webhooks/deliveries`: the endpoints, the events waiting and
@@ -30,15 +44,10 @@ pub struct LogQuery {
 pub async fn deliveries(
     State(state): State<AppState>,
     principal: Principal,
-    Query(query): Query<LogQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     principal.require(Role::Admin, false)?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit must be 1-{MAX_LIMIT}"
-        )));
-    }
+    let limit = query.limit(100, MAX_LIMIT)?;
     let tenant = principal.tenant;
     let endpoints: Vec<_> = state
         .store
