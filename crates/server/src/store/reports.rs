@@ -9,7 +9,7 @@
 //! a whole number of slots, and a day's length across a daylight-saving change
 //! comes out right by itself. Every figure is a sum, so slots fold by adding.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, fmt::Write as _};
 
 use jiff::{Timestamp, Zoned, civil::Date, tz::TimeZone};
 use serde::Serialize;
@@ -349,7 +349,8 @@ impl Store {
             let doc: serde_json::Value = serde_json::from_str(&routing).unwrap_or_default();
             if let Some(secs) = doc["wallboard"]["service_level_secs"].as_i64() {
                 let ms = secs.saturating_mul(1000);
-                cases.push_str(&format!(" WHEN {id} THEN {ms}"));
+                // Writing to a String cannot fail.
+                let _ = write!(cases, " WHEN {id} THEN {ms}");
             }
         }
         Ok(if cases.is_empty() {
