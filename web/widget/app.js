@@ -78,6 +78,7 @@ const TEMPLATE = `
     <button type="button" class="btn call-voice" data-testid="sb-call-voice" hidden><svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true"><path fill="currentColor" d="M6.6 10.8a15 15 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25c1.1.37 2.3.57 3.6.57a1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1z"/></svg> Call</button>
     <button type="button" class="btn call-video" data-testid="sb-call-video" hidden><svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true"><path fill="currentColor" d="M17 10.5V7a1 1 0 0 0-1-1H4a1 1 0 0 0-1 1v10a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1v-3.5l4 4v-11z"/></svg> Video call</button>
     <button type="button" class="btn call-dialin" data-testid="sb-call-dialin" hidden>Call from my phone</button>
+    <button type="button" class="btn call-callback" data-testid="sb-callback-open" hidden>Call me back</button>
   </div>
   <div class="callbar" data-testid="sb-callbar" hidden>
     <p class="call-status" data-testid="sb-call-status" role="status" aria-live="polite"></p>
@@ -153,6 +154,7 @@ class ChatPanel {
     this.callVoice = $('.call-voice');
     this.callVideo = $('.call-video');
     this.callDialIn = $('.call-dialin');
+    this.callCallback = $('.call-callback');
     this.callFocus = $('.call-focus');
     this.callbar = $('.callbar');
     this.callStatus = $('.call-status');
@@ -189,6 +191,7 @@ class ChatPanel {
       this.render();
       this.phone.focus();
     });
+    this.callCallback.addEventListener('click', () => this.openCallback());
     $('.call-focus').addEventListener('click', () => this.focusCall());
     $('.call-hangup').addEventListener('click', () => this.ctx.send({ type: 'end' }));
     // The call window reports a call that never started (no microphone...),
@@ -303,6 +306,16 @@ class ChatPanel {
         this.state = 'callback';
         this.callbackAt = f.at;
         this.phone.value = '';
+        break;
+      case 'callback_offer':
+        // "Call me back" at any time, with its own form (callback.js): the
+        // short form below stays for lending a number, under other ids.
+        this.callbackOffer = f;
+        this.phone.dataset.testid = 'sb-lend-phone';
+        this.cbButton.dataset.testid = 'sb-lend-submit';
+        break;
+      case 'callback_cancelled':
+        if (this.state === 'callback') this.state = 'idle';
         break;
       case 'connected':
         this.state = 'connected';
@@ -512,6 +525,23 @@ class ChatPanel {
     }
   }
 
+  /** Opens the callback form, loading it the first time. */
+  async openCallback() {
+    this.callbackForm ||= import(new URL('/widget/callback.js', this.ctx.origin).href).then((m) =>
+      m.mount(this.ctx, {
+        before: this.log,
+        offer: this.callbackOffer,
+        onChange: () => this.render(),
+      }),
+    );
+    try {
+      (await this.callbackForm).show();
+    } catch {
+      this.callbackForm = null;
+      this.showError({ message: 'The callback form could not load. Please try again.' });
+    }
+  }
+
   /** No conversation is open: a message starts one, a callback may be asked for. */
   get canStart() {
     return ['idle', 'ended', 'unavailable', 'callback'].includes(this.state);
@@ -607,7 +637,8 @@ class ChatPanel {
     this.callVoice.hidden = !offers('voice');
     this.callVideo.hidden = !offers('video');
     this.callDialIn.hidden = !(this.dialInOffered && this.canStart && !inCall);
-    this.callsRow.hidden = this.callVoice.hidden && this.callVideo.hidden && this.callDialIn.hidden;
+    this.callCallback.hidden = !(this.callbackOffer && !inCall && (this.canStart || this.state === 'queued'));
+    this.callsRow.hidden = this.callVoice.hidden && this.callVideo.hidden && this.callDialIn.hidden && this.callCallback.hidden;
     // A call on the visitor's own phone has no call window.
     this.callFocus.hidden = !!this.dialIn;
 
@@ -625,7 +656,7 @@ class ChatPanel {
 
     // Closed: a call back at the opening. Waiting in line: a call back instead,
     // keeping the place in line (virtual hold).
-    this.cbForm.hidden = inCall || !(
+    this.cbForm.hidden = inCall || (this.callbackOffer && !this.askingDialIn) || !(
       (this.askingDialIn && this.canStart) ||
       this.state === 'unavailable' ||
       this.state === 'queued' ||

@@ -144,9 +144,15 @@ fn admit(
         })
 }
 
-/// A form posted from another site carries its own `Origin`: refused, so a
-/// page elsewhere cannot cancel a callback whose link it learned.
+/// A form posted from another site is refused, so a page elsewhere cannot
+/// cancel a callback whose link it learned. Browsers say where a request
+/// comes from in `Sec-Fetch-Site`; the page's own forms send `Origin: null`
+/// (its referrer policy is `no-referrer`), so `Origin` is the fallback for
+/// clients without it.
 fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|s| s.to_str().ok()) {
+        return site == "same-origin";
+    }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true;
     };
