@@ -6,7 +6,7 @@
 // tenant does not call back is refused with the server's reason.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addWidget, openPage, until, waitForText } from './lib/browser.mjs';
+import { addWidget, loginAgent, openPage, until, waitForText } from './lib/browser.mjs';
 import { sharedServerAndBrowser } from './lib/hooks.mjs';
 
 // Open around the clock (no weekly hours); callbacks to the UK only, never
@@ -129,6 +129,20 @@ test('a visitor books, moves and cancels a callback from the widget and its link
   });
   list = await sid.callbacks();
   assert.equal(list[0].scheduled_for, later);
+
+  // The supervisor's page lists it under its queue and moves it to now.
+  const boss = await openPage(browser);
+  await loginAgent(boss.page, server.agentUrl, 'sid', server.newUsers.sid, { tenant: 'cbw' });
+  await boss.page.goto(`${server.agentUrl}/supervisor/`);
+  const entry = boss.page.locator(`[data-testid=callbacks] [data-queue="help"] tr[data-contact="${list[0].contact}"]`);
+  await waitForText(entry.getByTestId('callback-status'), 'scheduled');
+  await entry.getByTestId('callback-now').click();
+  await waitForText(entry.getByTestId('callback-due'), 'as soon as possible');
+  assert.equal((await sid.callbacks())[0].scheduled_for, null);
+  assert.deepEqual(boss.problems.errors, []);
+  await boss.context.close();
+  await manage.page.reload();
+  await waitForText(manage.page.getByTestId('manage-state'), 'Waiting');
 
   await manage.page.getByTestId('manage-cancel').click();
   await waitForText(manage.page.getByTestId('manage-notice'), 'cancelled');
