@@ -486,6 +486,14 @@ fn build(live: &LiveView, setup: &Setup, day: &Today) -> Snapshot {
     let agents = live
         .agents
         .iter()
+        // Staff who take no contacts (supervisors with a console open) are
+        // not the center's agents.
+        .filter(|a| {
+            setup
+                .agents
+                .get(&a.id)
+                .is_some_and(|s| !s.skills.is_empty())
+        })
         .map(|a| {
             let s = setup.agents.get(&a.id);
             let skills = s.map(|s| s.skills.as_slice()).unwrap_or_default();
