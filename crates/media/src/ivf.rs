@@ -68,18 +68,17 @@ impl IvfFile {
 
     /// One whole VP8 frame that arrived at `at`.
     pub(crate) fn push(&mut self, frame: &[u8], at: Instant) {
-        let start = match self.start {
-            Some(start) => start,
-            None => {
-                // Frames before the first keyframe cannot be decoded.
-                let Some((width, height)) = vp8_keyframe_size(frame) else {
-                    return;
-                };
-                self.start = Some(at);
-                let header = file_header(width, height);
-                self.write(&header);
-                at
-            }
+        let start = if let Some(start) = self.start {
+            start
+        } else {
+            // Frames before the first keyframe cannot be decoded.
+            let Some((width, height)) = vp8_keyframe_size(frame) else {
+                return;
+            };
+            self.start = Some(at);
+            let header = file_header(width, height);
+            self.write(&header);
+            at
         };
         let ms = u64::try_from(at.saturating_duration_since(start).as_millis()).unwrap_or(u64::MAX);
         // Timestamps never go back (frames handed over in one batch share

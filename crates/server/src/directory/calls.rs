@@ -466,12 +466,12 @@ impl CallTask {
                             }
                         }
                     }
-                    Some(Command::Decline) => break,
                     Some(Command::Hangup { user }) if user == self.caller.user => {
                         self.to_callee(&json!({"kind": "ended", "call": self.id, "reason": "cancelled"}));
                         return Next::Over;
                     }
-                    Some(Command::Hangup { .. }) => break,
+                    // The member declines or hangs up while it rings.
+                    Some(Command::Decline | Command::Hangup { .. }) => break,
                     None => return Next::Over,
                 },
                 event = self.events.recv() => {

@@ -99,7 +99,7 @@ pub async fn place(
     let tenant = principal.tenant;
     let callee = state
         .store
-        .member_by_number(tenant, &number.digits())
+        .member_by_number(tenant, number.digits())
         .await?
         .ok_or_else(|| {
             ApiError::new(
