@@ -54,6 +54,7 @@ mod estimate;
 mod id_hash;
 mod line;
 mod offers;
+mod supervise;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
@@ -258,6 +259,7 @@ impl Acd {
             Input::ContactLeft { contact } => self.contact_left(contact),
             Input::ToCallback { contact, plan } => self.make_callback(contact, plan),
             Input::Reschedule { contact, at } => self.reschedule(contact, at),
+            Input::Requeue(spec) => self.move_waiting(&spec),
             Input::OfferAccepted { contact, agent } => self.offer_accepted(contact, agent),
             Input::OfferDeclined { contact, agent } => self.offer_declined(contact, agent),
             Input::CallbackConnected { contact } => self.callback_connected(contact),

@@ -402,6 +402,12 @@ pub enum Input {
         contact: ContactId,
         at: Time,
     },
+    /// A supervisor moves a waiting contact to another queue or priority: it
+    /// leaves the line without an outcome and arrives again as the spec says,
+    /// its place counted from `arrived` (keep the first arrival to keep it).
+    /// Ignored unless it is waiting, when the queue is another tenant's, or
+    /// when nobody can serve that queue.
+    Requeue(Box<ContactSpec>),
     OfferAccepted {
         contact: ContactId,
         agent: AgentId,
