@@ -477,3 +477,91 @@ async fn ranges_and_roles_are_bounded() {
     assert_eq!(r.status(), 401);
     server.stop().await;
 }
+
+/// The figure in docs/benchmarks.md ("Reports"): a quarter of contacts, 1,100
+/// a day over 92 days (101,200, a third abandoned), and how long the longest
+/// report takes. Run with `--run-ignored only`; slow by design.
+#[tokio::test]
+#[ignore = "a measurement, not a check: docs/benchmarks.md"]
+async fn a_quarter_of_contacts_reports_in_time() {
+    let (server, acme, _) = known_day().await;
+    let store = &server.store;
+    let t = store.tenant_by_slug("acme").await.unwrap().unwrap().id;
+    let sales = store.link_by_slug(t, "sales").await.unwrap().unwrap().id;
+    let kim = store.user_by_name(t, "kim").await.unwrap().unwrap().id;
+    let start = at("00:00:00") - 91 * 86_400_000;
+    let per_day = 1_100;
+    let ids = store.reserve_contact_ids(92 * per_day).await.unwrap();
+    let began = std::time::Instant::now();
+    let mut writes = Vec::new();
+    for (n, id) in ids.enumerate() {
+        let n = i64::try_from(n).unwrap();
+        let created = start + (n / per_day) * 86_400_000 + (n % per_day) * 60_000;
+        let id = ContactId(id);
+        writes.push(TimedWrite {
+            at: created,
+            write: ContactWrite::Create {
+                id,
+                new: NewContact::unknown(t, sales, ContactMedia::Chat),
+            },
+        });
+        let answered = n % 3 != 0;
+        if answered {
+            writes.push(TimedWrite {
+                at: created + 15_000,
+                write: ContactWrite::Answered {
+                    tenant: t,
+                    contact: id,
+                    agent: kim,
+                },
+            });
+        }
+        writes.push(TimedWrite {
+            at: created + 200_000,
+            write: ContactWrite::Ended {
+                tenant: t,
+                contact: id,
+                outcome: if answered {
+                    Outcome::Answered
+                } else {
+                    Outcome::Abandoned
+                },
+                awaiting_wrapup: false,
+            },
+        });
+        if writes.len() >= 3_000 {
+            store.write_contacts(&writes).await.unwrap();
+            writes.clear();
+        }
+    }
+    store.write_contacts(&writes).await.unwrap();
+    eprintln!("stored {} contacts in {:?}", 92 * per_day, began.elapsed());
+    for (query, what) in [
+        (
+            "from=2026-09-01&to=2026-12-01&interval=day&group=none",
+            "92 days per day",
+        ),
+        (
+            "from=2026-09-01&to=2026-12-01&interval=hour&group=agent",
+            "92 days per hour and agent",
+        ),
+        (
+            "from=2026-09-01&to=2026-12-01&interval=15m&group=queue&per_page=2000",
+            "92 days per 15 min and queue",
+        ),
+        (
+            "from=2026-12-01&interval=15m&group=queue",
+            "one day per 15 min and queue",
+        ),
+    ] {
+        let began = std::time::Instant::now();
+        let report = report(&server, acme, query).await;
+        eprintln!(
+            "{what}: {:?}, {} rows, {} offered",
+            began.elapsed(),
+            report["total"],
+            report["totals"]["offered"]
+        );
+    }
+    server.stop().await;
+}
