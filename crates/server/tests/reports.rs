@@ -26,6 +26,7 @@ fn at(hms: &str) -> i64 {
 
 /// One contact's life, written as the desk writes it.
 struct Life {
+    tenant: TenantId,
     link: LinkId,
     media: ContactMedia,
     created: i64,
@@ -33,7 +34,30 @@ struct Life {
     ended: (i64, Outcome),
 }
 
-async fn store_contact(store: &Store, tenant: TenantId, life: Life) -> ContactId {
+impl Life {
+    /// Arrived at `created`, answered (when, by whom), ended (when, how):
+    /// local times of the known day.
+    fn of(
+        tenant: TenantId,
+        link: LinkId,
+        media: ContactMedia,
+        created: &str,
+        answered: Option<(&str, UserId)>,
+        ended: (&str, Outcome),
+    ) -> Life {
+        Life {
+            tenant,
+            link,
+            media,
+            created: at(created),
+            answered: answered.map(|(when, agent)| (at(when), agent)),
+            ended: (at(ended.0), ended.1),
+        }
+    }
+}
+
+async fn store_contact(store: &Store, life: Life) -> ContactId {
+    let tenant = life.tenant;
     let id = ContactId(store.reserve_contact_ids(1).await.unwrap().start);
     let mut writes = vec![TimedWrite {
         at: life.created,
@@ -153,34 +177,66 @@ async fn known_day() -> (TestServer, &'static str, &'static str) {
     );
     let kim = store.user_by_name(t, "kim").await.unwrap().unwrap().id;
     let lee = store.user_by_name(t, "lee").await.unwrap().unwrap().id;
-    let chat = ContactMedia::Chat;
-    // C1: a chat answered in 10 s, 300 s of talk, 30 s of wrap-up.
-    let c1 = store_contact(
-        store,
-        t,
+    let (chat, voice, callback) = (
+        ContactMedia::Chat,
+        ContactMedia::Voice,
+        ContactMedia::Callback,
+    );
+    let (answered, abandoned) = (Outcome::Answered, Outcome::Abandoned);
+    let lives = [
+        // C1: a chat answered in 10 s, 300 s of talk, 30 s of wrap-up.
+        Life::of(
+            t,
+            sales,
+            chat,
+            "09:00:00",
+            Some(("09:00:10", kim)),
+            ("09:05:10", answered),
+        ),
+        // C2: a call answered in 40 s (over the 20 s target), 500 s talk and
+        // 100 s hold as the call's record says, a transfer, 60 s of wrap-up.
+        Life::of(
+            t,
+            sales,
+            voice,
+            "09:10:00",
+            Some(("09:10:40", kim)),
+            ("09:20:40", answered),
+        ),
+        // C3: abandoned after 5 s (short); C4: abandoned after 60 s.
+        Life::of(t, sales, chat, "09:20:00", None, ("09:20:05", abandoned)),
+        Life::of(t, sales, chat, "09:30:00", None, ("09:31:00", abandoned)),
+        // C5: a callback answered in 15 s, 120 s of talk, no wrap-up.
+        Life::of(
+            t,
+            support,
+            callback,
+            "10:00:00",
+            Some(("10:00:15", lee)),
+            ("10:02:15", answered),
+        ),
+        // C6: refused (closed, say): never offered.
+        Life::of(
+            t,
+            support,
+            chat,
+            "10:05:00",
+            None,
+            ("10:05:00", Outcome::Refused),
+        ),
+        // The evening before in Chicago, 1 December in UTC: not in this day.
         Life {
-            link: sales,
-            media: chat,
-            created: at("09:00:00"),
-            answered: Some((at("09:00:10"), kim)),
-            ended: (at("09:05:10"), Outcome::Answered),
+            created: at("00:00:00") - 10 * 60_000,
+            ..Life::of(t, sales, chat, "00:00:00", None, ("00:00:00", abandoned))
         },
-    )
-    .await;
-    // C2: a call answered in 40 s (over the 20 s target), 500 s talk and
-    // 100 s hold as the call's record says, a transfer, 60 s of wrap-up.
-    let c2 = store_contact(
-        store,
-        t,
-        Life {
-            link: sales,
-            media: ContactMedia::Voice,
-            created: at("09:10:00"),
-            answered: Some((at("09:10:40"), kim)),
-            ended: (at("09:20:40"), Outcome::Answered),
-        },
-    )
-    .await;
+        // Another tenant's contact at the same time.
+        Life::of(other, help, chat, "09:00:00", None, ("09:01:00", abandoned)),
+    ];
+    let mut ids = Vec::new();
+    for life in lives {
+        ids.push(store_contact(store, life).await);
+    }
+    let (c1, c2) = (ids[0], ids[1]);
     store
         .set_call_record(
             t,
@@ -194,83 +250,6 @@ async fn known_day() -> (TestServer, &'static str, &'static str) {
         )
         .await
         .unwrap();
-    // C3: abandoned after 5 s (short); C4: abandoned after 60 s.
-    store_contact(
-        store,
-        t,
-        Life {
-            link: sales,
-            media: chat,
-            created: at("09:20:00"),
-            answered: None,
-            ended: (at("09:20:05"), Outcome::Abandoned),
-        },
-    )
-    .await;
-    store_contact(
-        store,
-        t,
-        Life {
-            link: sales,
-            media: chat,
-            created: at("09:30:00"),
-            answered: None,
-            ended: (at("09:31:00"), Outcome::Abandoned),
-        },
-    )
-    .await;
-    // C5: a callback answered in 15 s, 120 s of talk, no wrap-up.
-    store_contact(
-        store,
-        t,
-        Life {
-            link: support,
-            media: ContactMedia::Callback,
-            created: at("10:00:00"),
-            answered: Some((at("10:00:15"), lee)),
-            ended: (at("10:02:15"), Outcome::Answered),
-        },
-    )
-    .await;
-    // C6: refused (closed, say): never offered.
-    store_contact(
-        store,
-        t,
-        Life {
-            link: support,
-            media: chat,
-            created: at("10:05:00"),
-            answered: None,
-            ended: (at("10:05:00"), Outcome::Refused),
-        },
-    )
-    .await;
-    // The evening before in Chicago, 1 December in UTC: not in this day.
-    store_contact(
-        store,
-        t,
-        Life {
-            link: sales,
-            media: chat,
-            created: at("00:00:00") - 10 * 60_000,
-            answered: None,
-            ended: (at("00:00:00"), Outcome::Abandoned),
-        },
-    )
-    .await;
-    // Another tenant's contact at the same time.
-    store_contact(
-        store,
-        other,
-        Life {
-            link: help,
-            media: chat,
-            created: at("09:00:00"),
-            answered: None,
-            ended: (at("09:01:00"), Outcome::Abandoned),
-        },
-    )
-    .await;
     store
         .insert_stat_events(&[
             state(t, at("08:55:00"), kim, "available"),
