@@ -86,15 +86,7 @@ async fn visitor_call(server: &TestServer, link: &str) -> (Ws, Browser) {
 
 async fn record(server: &TestServer, contact: i64, pred: impl Fn(&Value) -> bool) -> Value {
     let sid = server.staff("phoneco", "sid", "pw-sid").await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (status, body) = sid.get(&format!("/api/v1/contacts/{contact}")).await;
-        if status == 200 && pred(&body) {
-            return body;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "record: {body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sid.record_when(contact, pred).await
 }
 
 #[tokio::test]
@@ -103,17 +95,7 @@ async fn a_browser_call_reaches_the_center_phone_with_tones_dtmf_and_lookup() {
         return;
     }
     let phone = RtpPhone::start(1000.0).await;
-    let mut center = Sipp::start(
-        "uas-answer.xml",
-        &[
-            "-key".into(),
-            "phone_ip".into(),
-            "127.0.0.1".into(),
-            "-key".into(),
-            "phone_port".into(),
-            phone.addr.port().to_string(),
-        ],
-    );
+    let mut center = sipp::answering("uas-answer.xml", 1, &phone);
     let server = TestServer::builder()
         .tenant(&phoneco(center.port))
         .start()

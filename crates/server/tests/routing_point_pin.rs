@@ -56,12 +56,7 @@ async fn server(digits: i64) -> (TestServer, std::net::SocketAddr) {
 /// socket, the `dial_in` frame, and the contact offered to pat.
 async fn lent(server: &TestServer) -> (Ws, Ws, Value, i64) {
     let pat = server.staff("pinco", "pat", "pw-pat").await;
-    let mut console = server.console(&pat).await;
-    console.until_type("hello").await;
-    console
-        .send(json!({"type": "status", "state": "available"}))
-        .await;
-    console.until("state", |f| f["state"] == "available").await;
+    let mut console = server.available_console(&pat).await;
     let mut visitor = server.visitor("pinco", "desk").await;
     visitor
         .send(hello("http://shop.example/cart", None, None))

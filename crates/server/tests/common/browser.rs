@@ -43,6 +43,15 @@ impl Browser {
         (browser, offer)
     }
 
+    /// Takes the server's `call_answer` frame and waits for the media.
+    pub async fn answered(&mut self, call_answer: &Value) {
+        self.client
+            .accept_answer(call_answer["sdp"].as_str().unwrap())
+            .await
+            .unwrap();
+        self.connected().await;
+    }
+
     pub async fn connected(&mut self) {
         loop {
             let event = tokio::time::timeout(WAIT, self.events.recv())
@@ -148,11 +157,6 @@ pub async fn agent_joins(console: &mut Ws, contact: i64) -> Browser {
         .send(json!({"type": "call_sdp", "contact": contact, "sdp": sdp}))
         .await;
     let answer = console.until_type("call_answer").await;
-    agent
-        .client
-        .accept_answer(answer["sdp"].as_str().unwrap())
-        .await
-        .unwrap();
-    agent.connected().await;
+    agent.answered(&answer).await;
     agent
 }

@@ -55,13 +55,7 @@ pub fn backco(trunk_port: u16, settings: &[(&str, Setting)]) -> Tenant {
 
 pub async fn ready_pat(server: &TestServer) -> Ws {
     let pat = server.staff("backco", "pat", "pw-pat").await;
-    let mut console = server.console(&pat).await;
-    console.until_type("hello").await;
-    console
-        .send(json!({"type": "status", "state": "available"}))
-        .await;
-    console.until("state", |f| f["state"] == "available").await;
-    console
+    server.available_console(&pat).await
 }
 
 /// A visitor on the "back" link asks to be called back as soon as possible.
@@ -102,12 +96,7 @@ pub async fn accept_callback(console: &mut Ws, attempt: u32) -> Result<Accepted,
             _ => {}
         }
     };
-    agent
-        .client
-        .accept_answer(answer["sdp"].as_str().unwrap())
-        .await
-        .unwrap();
-    agent.connected().await;
+    agent.answered(&answer).await;
     Ok(Accepted {
         contact,
         agent,
@@ -228,13 +217,27 @@ pub fn results(attempts: &[CallbackAttempt]) -> Vec<(AttemptResult, Option<u16>)
 
 pub async fn record(server: &TestServer, contact: i64, pred: impl Fn(&Value) -> bool) -> Value {
     let sid = server.staff("backco", "sid", "pw-sid").await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (status, body) = sid.get(&format!("/api/v1/contacts/{contact}")).await;
-        if status == 200 && pred(&body) {
-            return body;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "record: {body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sid.record_when(contact, pred).await
+}
+
+/// Once `want.len()` attempts have ended: their results and SIP codes are
+/// `want`, and the callback's record ended as `callback-failed`.
+pub async fn given_up(
+    server: &TestServer,
+    contact: i64,
+    want: &[(AttemptResult, Option<u16>)],
+) -> Value {
+    let attempts = attempts_when(server, contact, |a| {
+        a.len() == want.len() && a.iter().all(|a| a.result != AttemptResult::Dialing)
+    })
+    .await;
+    assert_eq!(results(&attempts), want, "{attempts:?}");
+    let body = record(server, contact, |r| r["ended_at"].is_i64()).await;
+    assert_eq!(body["outcome"], "callback-failed", "{body}");
+    assert_eq!(
+        body["callback_attempts"].as_array().map(Vec::len),
+        Some(want.len()),
+        "{body}"
+    );
+    body
 }

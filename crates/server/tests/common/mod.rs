@@ -374,6 +374,17 @@ impl TestServer {
         let url = format!("{}/ws/agent", self.agent_ws());
         Ws::connect(&url, Some(&self.agent), Some(&staff.cookie)).await
     }
+
+    /// `staff`'s console, set available (and told so).
+    pub async fn available_console(&self, staff: &Staff) -> Ws {
+        let mut console = self.console(staff).await;
+        console.until_type("hello").await;
+        console
+            .send(serde_json::json!({"type": "status", "state": "available"}))
+            .await;
+        console.until("state", |f| f["state"] == "available").await;
+        console
+    }
 }
 
 impl Drop for TestServer {
@@ -431,6 +442,20 @@ impl Staff {
                 tokio::time::Instant::now() < deadline,
                 "record never matched: {record}"
             );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Polls contact `contact`'s record until `pred` holds (it is written
+    /// beside the desk, a moment after what the test saw).
+    pub async fn record_when(&self, contact: i64, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (status, body) = self.get(&format!("/api/v1/contacts/{contact}")).await;
+            if status == 200 && pred(&body) {
+                return body;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "record: {body}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

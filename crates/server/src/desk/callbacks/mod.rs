@@ -56,9 +56,6 @@ struct Attempt {
     /// When the agent was reserved: an attempt not dialled within the ring
     /// timeout of this lets the agent go.
     reserved: Instant,
-    /// The agent accepted (or the link dials at once): dial at the next turn
-    /// of the desk's loop.
-    due: bool,
     dialled: Option<Dialled>,
 }
 
@@ -89,6 +86,10 @@ pub(super) struct Dialer {
     /// Callbacks that ended for good, whose record must say
     /// `callback_failed`: written after the core's own `left` write.
     failed_for_good: Vec<(TenantId, ContactId)>,
+    /// Callbacks to dial at the next turn of the desk's loop (the agent
+    /// accepted, or the link dials at once): the loop looks at these only,
+    /// not at every attempt.
+    due: Vec<ContactId>,
     /// Callbacks just connected: their call is connected again once the
     /// core has assigned them.
     connected: Vec<ContactId>,
@@ -102,6 +103,13 @@ impl Dialer {
         self.attempts
             .get(&contact)
             .is_some_and(|a| a.agent == agent && a.dialled.is_none())
+    }
+
+    /// Whether `contact` is a callback with an agent reserved, not dialled.
+    fn awaits(&self, contact: ContactId) -> bool {
+        self.attempts
+            .get(&contact)
+            .is_some_and(|a| a.dialled.is_none())
     }
 
     /// Whether `contact` is a callback being dialled for `agent` (whose
@@ -140,16 +148,18 @@ impl DeskState {
             number,
             settings,
             reserved: Instant::now(),
-            due: settings.dial == CallbackDial::Auto,
             dialled: None,
         };
         self.dialer.attempts.insert(contact, attempt);
+        if settings.dial == CallbackDial::Auto {
+            self.dialer.due.push(contact);
+        }
     }
 
     /// The reserved agent accepts the callback: the server dials.
     pub(super) fn callback_accepted(&mut self, contact: ContactId) {
-        if let Some(a) = self.dialer.attempts.get_mut(&contact) {
-            a.due = true;
+        if self.dialer.awaits(contact) {
+            self.dialer.due.push(contact);
         }
     }
 
@@ -169,14 +179,11 @@ impl DeskState {
                 awaiting_wrapup: false,
             });
         }
-        let due: Vec<ContactId> = self
-            .dialer
-            .attempts
-            .iter()
-            .filter(|(_, a)| a.due && a.dialled.is_none())
-            .map(|(c, _)| *c)
-            .collect();
-        for contact in due {
+        for contact in std::mem::take(&mut self.dialer.due) {
+            // Accepted twice, or over meanwhile: nothing (more) to dial.
+            if !self.dialer.awaits(contact) {
+                continue;
+            }
             if let Err(result) = self.dial_callback(contact).await {
                 self.callback_attempt_over(contact, result, None);
             }
@@ -187,9 +194,6 @@ impl DeskState {
     /// tenant's policy may have changed since the request), the phone's RTP
     /// leg, the INVITE through the tenant's trunk.
     async fn dial_callback(&mut self, contact: ContactId) -> Result<(), AttemptResult> {
-        if let Some(a) = self.dialer.attempts.get_mut(&contact) {
-            a.due = false;
-        }
         let live = self
             .contacts
             .get(contact)
