@@ -170,12 +170,17 @@ async function callSettings() {
     const settings = await api('/api/v1/directory/settings');
     form.elements.ring_mode.value = settings.ring_mode;
     form.elements.greeting.value = settings.greeting;
+    form.elements.email.value = settings.email;
   } catch {
     return; // no member: no settings
   }
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const body = { ring_mode: form.elements.ring_mode.value, greeting: form.elements.greeting.value };
+    const body = {
+      ring_mode: form.elements.ring_mode.value,
+      greeting: form.elements.greeting.value,
+      email: form.elements.email.value,
+    };
     try {
       await api('/api/v1/directory/settings', { method: 'PUT', body });
       $('settings-result').textContent = 'Saved.';

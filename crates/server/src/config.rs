@@ -364,6 +364,10 @@ impl Config {
                 self.mailbox.ring_timeout_secs = value.parse().map_err(|e| bad(format!("{e}")))?;
                 self.mailbox = self.mailbox.clone().checked().map_err(bad)?;
             }
+            "SWITCHBOARD_SMTP_RELAY" => {
+                self.mailbox.smtp_relay = Some(value.to_owned()).filter(|v| !v.is_empty());
+                self.mailbox = self.mailbox.clone().checked().map_err(bad)?;
+            }
             "SWITCHBOARD_MAILBOX_MAX_SECS" => {
                 self.mailbox.max_message_secs = value.parse().map_err(|e| bad(format!("{e}")))?;
                 self.mailbox = self.mailbox.clone().checked().map_err(bad)?;

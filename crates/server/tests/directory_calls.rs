@@ -60,6 +60,44 @@ fn server(ring_timeout_secs: u64, max_message_secs: u64) -> common::Builder {
     })
 }
 
+/// A local SMTP relay that takes one message and hands over what it was told.
+async fn smtp_sink() -> (String, tokio::sync::oneshot::Receiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let (read, mut write) = socket.into_split();
+        let mut lines = BufReader::new(read).lines();
+        let mut transcript = String::new();
+        let mut in_data = false;
+        write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+        while let Ok(Some(line)) = lines.next_line().await {
+            transcript.push_str(&line);
+            transcript.push('\n');
+            let reply: &[u8] = if in_data {
+                if line != "." {
+                    continue;
+                }
+                in_data = false;
+                b"250 queued\r\n"
+            } else if line.starts_with("DATA") {
+                in_data = true;
+                b"354 go on\r\n"
+            } else if line.starts_with("QUIT") {
+                write.write_all(b"221 bye\r\n").await.unwrap();
+                break;
+            } else {
+                b"250 ok\r\n"
+            };
+            write.write_all(reply).await.unwrap();
+        }
+        let _ = tx.send(transcript);
+    });
+    (addr, rx)
+}
+
 async fn place(staff: &Staff, number: &str, sdp: &str) -> (u16, Value) {
     staff
         .send(
@@ -72,9 +110,35 @@ async fn place(staff: &Staff, number: &str, sdp: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_message_is_cut_at_the_limit_and_only_its_member_plays_or_deletes_it() {
-    let server = server(5, 2).start().await;
+    let (relay, mail) = smtp_sink().await;
+    let server = TestServer::builder()
+        .mailbox(MailboxSettings {
+            max_message_secs: 2,
+            smtp_relay: Some(relay),
+            smtp_starttls: false,
+            ..MailboxSettings::default()
+        })
+        .start()
+        .await;
     let bob = server.demo_staff("bob").await;
     let alice = server.demo_staff("alice").await;
+    // Alice wants an email of each new message; a bad address is refused.
+    let (code, _) = alice
+        .send(
+            Method::PUT,
+            "/api/v1/directory/settings",
+            json!({"ring_mode": "all", "email": "not an address"}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    let (code, body) = alice
+        .send(
+            Method::PUT,
+            "/api/v1/directory/settings",
+            json!({"ring_mode": "all", "email": "alice@example.com"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
     let mut bob_events = Events::open(&bob).await;
     let (mut browser, offer) = Browser::new().await;
     let (code, placed) = place(&bob, ALICE, &offer).await;
@@ -104,6 +168,23 @@ async fn a_message_is_cut_at_the_limit_and_only_its_member_plays_or_deletes_it()
     }
     bob_events.until("reached the 2 s limit").await;
     bob_events.until("\"kind\":\"saved\"").await;
+    // The notice reaches the relay: who called, not what they said.
+    let transcript = tokio::time::timeout(WAIT, mail)
+        .await
+        .expect("an email in time")
+        .unwrap();
+    assert!(
+        transcript.contains("RCPT TO:<alice@example.com>"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("Subject: New voice message from Bob"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("Bob left you a voice message (2000 0000 0002)"),
+        "{transcript}"
+    );
 
     let (code, mailbox) = alice.get("/api/v1/mailbox").await;
     assert_eq!(code, 200, "{mailbox}");

@@ -609,6 +609,7 @@ impl CallTask {
         match kept {
             Ok(Some(message)) => {
                 self.to_caller(json!({"kind": "saved", "call": self.id}));
+                self.shared.mailbox.email_notice(self.tenant, &message);
                 if let Some(user) = self.callee.user {
                     self.shared.notify(
                         self.tenant,

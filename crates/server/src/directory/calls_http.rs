@@ -224,6 +224,9 @@ pub struct SettingsBody {
     ring_mode: RingMode,
     #[serde(default)]
     greeting: String,
+    /// Where new-message notices go; empty for none.
+    #[serde(default)]
+    email: String,
 }
 
 /// `PUT /api/v1/directory/settings {"ring_mode": "all"|"last", "greeting"}`.
@@ -239,9 +242,14 @@ pub async fn set_settings(
             "greeting is at most {MAX_GREETING} characters on one line"
         )));
     }
+    let email = body.email.trim();
+    if !email.is_empty() && (email.len() > 254 || email.parse::<lettre::Address>().is_err()) {
+        return Err(ApiError::bad_request("email is not an address"));
+    }
     let settings = MemberSettings {
         ring_mode: body.ring_mode,
         greeting: greeting.to_owned(),
+        email: email.to_owned(),
     };
     state
         .store

@@ -26,6 +26,14 @@ pub struct MailboxSettings {
     pub max_message_secs: u64,
     /// Largest message (audio and video together); cut here as well.
     pub max_message_bytes: u64,
+    /// `host:port` of an SMTP relay: members with an email address get a
+    /// notice of each new message (`SWITCHBOARD_SMTP_RELAY`). None: no email.
+    pub smtp_relay: Option<String>,
+    /// Whether the relay must offer STARTTLS (false: plain SMTP, for a relay
+    /// on this host or a private network).
+    pub smtp_starttls: bool,
+    /// The notices' sender.
+    pub smtp_from: String,
 }
 
 impl Default for MailboxSettings {
@@ -34,6 +42,9 @@ impl Default for MailboxSettings {
             ring_timeout_secs: 25,
             max_message_secs: 120,
             max_message_bytes: 16 * 1024 * 1024,
+            smtp_relay: None,
+            smtp_starttls: true,
+            smtp_from: "Switchboard <switchboard@localhost>".to_owned(),
         }
     }
 }
@@ -50,8 +61,25 @@ impl MailboxSettings {
         if self.max_message_bytes < 64 * 1024 {
             return Err("mailbox: max_message_bytes is at least 65536".to_owned());
         }
+        if let Some(relay) = &self.smtp_relay {
+            relay_address(relay)?;
+        }
+        self.smtp_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| format!("mailbox: smtp_from: {e}"))?;
         Ok(self)
     }
+}
+
+/// `host:port` of a relay, split.
+fn relay_address(relay: &str) -> Result<(&str, u16), String> {
+    let bad = || format!("mailbox: smtp_relay {relay:?} is not host:port");
+    let (host, port) = relay.rsplit_once(':').ok_or_else(bad)?;
+    let port = port.parse().map_err(|_| bad())?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((host, port))
 }
 
 /// A message shorter than this is taken for a caller who changed their
@@ -179,6 +207,30 @@ impl Mailbox {
         Some(self.tenant_dir(message.tenant).join(name))
     }
 
+    /// Emails the member a notice of a new message, if a relay is set and
+    /// they gave an address. Sent from a task of its own; a failure is
+    /// logged (without the address) and changes nothing else.
+    pub fn email_notice(&self, tenant: TenantId, message: &MailboxMessage) {
+        let Some(relay) = self.settings.smtp_relay.clone() else {
+            return;
+        };
+        let (store, settings, message) =
+            (self.store.clone(), self.settings.clone(), message.clone());
+        tokio::spawn(async move {
+            let to = match store.member_settings(tenant, message.member).await {
+                Ok(s) if !s.email.is_empty() => s.email,
+                Ok(_) => return,
+                Err(e) => {
+                    warn!(error = %e, "cannot read a member's email");
+                    return;
+                }
+            };
+            if let Err(e) = send_notice(&relay, &settings, &to, &message).await {
+                warn!(error = %e, message = message.id, "new-message email not sent");
+            }
+        });
+    }
+
     /// Deletes a message's files (its row is already gone).
     pub fn delete_files(&self, message: &MailboxMessage) {
         for video in [false, true] {
@@ -195,4 +247,48 @@ fn remove(path: &Path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => warn!(error = %e, "cannot remove a mailbox file"),
     }
+}
+
+/// One new-message notice through the relay. It says who called and when,
+/// never what they said.
+async fn send_notice(
+    relay: &str,
+    settings: &MailboxSettings,
+    to: &str,
+    message: &MailboxMessage,
+) -> Result<(), String> {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let (host, port) = relay_address(relay)?;
+    let kind = if message.video { "video" } else { "voice" };
+    let from_number = if message.caller_number.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", message.caller_number)
+    };
+    let email = Message::builder()
+        .from(
+            settings
+                .smtp_from
+                .parse()
+                .map_err(|e| format!("from: {e}"))?,
+        )
+        .to(to.parse().map_err(|e| format!("to: {e}"))?)
+        .subject(format!("New {kind} message from {}", message.caller))
+        .body(format!(
+            "{} left you a {kind} message{from_number}, {} s long.\n\
+             Sign in to the directory page to play it.\n",
+            message.caller,
+            message.duration_ms / 1000
+        ))
+        .map_err(|e| e.to_string())?;
+    let transport = if settings.smtp_starttls {
+        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| e.to_string())?
+    } else {
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+    }
+    .port(port)
+    .timeout(Some(std::time::Duration::from_secs(30)))
+    .build();
+    transport.send(email).await.map_err(|e| e.to_string())?;
+    Ok(())
 }

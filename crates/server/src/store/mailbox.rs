@@ -36,6 +36,8 @@ pub struct MemberSettings {
     pub ring_mode: RingMode,
     /// Shown to callers before they leave a message; empty: the default.
     pub greeting: String,
+    /// Where new-message notices go; empty: nowhere.
+    pub email: String,
 }
 
 impl Default for MemberSettings {
@@ -43,6 +45,7 @@ impl Default for MemberSettings {
         MemberSettings {
             ring_mode: RingMode::All,
             greeting: String::new(),
+            email: String::new(),
         }
     }
 }
@@ -112,7 +115,7 @@ impl Store {
         member: MemberId,
     ) -> Result<MemberSettings, StoreError> {
         let row = sqlx::query(
-            "SELECT ring_mode, greeting FROM member_settings \
+            "SELECT ring_mode, greeting, email FROM member_settings \
              WHERE tenant_id = $1 AND member_id = $2",
         )
         .bind(tenant.0)
@@ -129,6 +132,7 @@ impl Store {
         Ok(MemberSettings {
             ring_mode,
             greeting: row.try_get("greeting")?,
+            email: row.try_get("email")?,
         })
     }
 
@@ -139,14 +143,16 @@ impl Store {
         settings: &MemberSettings,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO member_settings (tenant_id, member_id, ring_mode, greeting) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, member_id) \
-             DO UPDATE SET ring_mode = excluded.ring_mode, greeting = excluded.greeting",
+            "INSERT INTO member_settings (tenant_id, member_id, ring_mode, greeting, email) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, member_id) \
+             DO UPDATE SET ring_mode = excluded.ring_mode, greeting = excluded.greeting, \
+             email = excluded.email",
         )
         .bind(tenant.0)
         .bind(member.0)
         .bind(settings.ring_mode.as_str())
         .bind(&settings.greeting)
+        .bind(&settings.email)
         .execute(&self.pool)
         .await?;
         Ok(())
