@@ -12,7 +12,7 @@
  */
 
 import { Whiteboard } from '/widget/whiteboard.js';
-import { Mirror } from '/mirror.js';
+import { Mirror, assetUrl } from '/mirror.js';
 
 const SESSION_KEY = 'sb:cobrowse:view';
 
@@ -174,6 +174,7 @@ class View {
         break;
       case 'sharing':
         sessionStorage.setItem(SESSION_KEY, f.session);
+        this.mirror.asset = assetUrl(f.session);
         this.say('You see the visitor\u2019s page. Click on it to highlight.');
         this.tools.hidden = false;
         break;

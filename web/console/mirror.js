@@ -35,6 +35,10 @@ export function safeAttr(tag, name, value) {
 }
 
 export const safeCss = (css) => String(css ?? '').replace(BAD_CSS, '/*x*/');
+/** How a view of `session` asks the server for an asset of the visitor's site. */
+export const assetUrl = (session) => (url) => `/cobrowse/asset?session=${encodeURIComponent(session)}&url=${encodeURIComponent(url)}`;
+/** Font files in a stylesheet's url(...). */
+const FONT_URL = /url\(\s*(["']?)(https?:[^"')\s]+\.(?:woff2?|ttf|otf|eot)(?:[?#][^"')\s]*)?)\1\s*\)/gi;
 
 export class Mirror {
   /** `pointer`: an element that shows the visitor's pointer over the view. */
@@ -125,7 +129,8 @@ export class Mirror {
       }
     }
     if (tag === 'iframe') node.setAttribute('sandbox', 'allow-same-origin');
-    if (tag === 'style' && r.x != null) node.textContent = safeCss(r.x);
+    if (tag === 'link' && /stylesheet/i.test(r.a?.rel || '') && node.hasAttribute('href')) node.setAttribute('href', this.own(node.getAttribute('href')));
+    if (tag === 'style' && r.x != null) node.textContent = this.css(r.x);
     if (tag === 'canvas' && r.a && /^data:image\/(webp|png);base64,/.test(r.a['data-sb-image'] || '')) {
       // The page's canvas as a picture (an image, not drawing code).
       node.style.backgroundImage = `url("${r.a['data-sb-image']}")`;
@@ -177,6 +182,29 @@ export class Mirror {
     if (this.cut) this.notice(`The page is larger than ${MAX_NODES} nodes; the view is cut.`);
   }
 
+  /**
+   * A URL of the visitor's own site through the server (`/cobrowse/asset`),
+   * when the view knows its session: the site's fonts and stylesheets may
+   * be refused to the console's origin (CORS), the server fetches them.
+   * Other URLs are left as they are.
+   */
+  own(url) {
+    try {
+      if (this.asset && this.pageOrigin && new URL(url).origin === this.pageOrigin) return this.asset(url);
+    } catch {
+      /* not a URL */
+    }
+    return url;
+  }
+
+  /** A stylesheet's text as the mirror may use it, its site's fonts through the server. */
+  css(text) {
+    return safeCss(text).replace(FONT_URL, (whole, _q, url) => {
+      const own = this.own(url);
+      return own === url ? whole : `url("${own}")`;
+    });
+  }
+
   /** An open shadow root (type 11) or a same-origin frame's document (9)
    * of node `r.p`, for the records under it. */
   root(id, r) {
@@ -195,6 +223,11 @@ export class Mirror {
   }
 
   snapshot(f) {
+    try {
+      this.pageOrigin = new URL(String(f.url)).origin;
+    } catch {
+      this.pageOrigin = null;
+    }
     if (f.part === 0) {
       this.reset();
       this.size(f.w, f.h);
@@ -217,7 +250,7 @@ export class Mirror {
       const node = this.nodes.get(Number(id));
       if (!node) continue;
       if (node.nodeType === 3) node.data = String(text);
-      else if (node.localName === 'style') node.textContent = safeCss(text);
+      else if (node.localName === 'style') node.textContent = this.css(text);
     }
     for (const [id, name, value] of f.attrs || []) {
       const node = this.nodes.get(Number(id));

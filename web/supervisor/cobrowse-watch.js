@@ -7,7 +7,7 @@
  */
 
 import { h } from '/common/dom.js';
-import { Mirror } from '/mirror.js';
+import { Mirror, assetUrl } from '/mirror.js';
 import { Whiteboard } from '/widget/whiteboard.js';
 
 /** How often the list is asked for while not watching. */
@@ -71,6 +71,7 @@ class Watch {
         break;
       case 'sharing':
         this.watching = true;
+        this.mirror.asset = assetUrl(f.session);
         this.viewer.hidden = false;
         this.list.hidden = true;
         this.listNote.hidden = true;

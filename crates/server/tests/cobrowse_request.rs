@@ -509,3 +509,65 @@ async fn a_supervisor_watches_a_shared_page_at_once_and_read_only() {
     page.send(json!({"type": "stop"})).await;
     assert_eq!(watch.until_type("ended").await["reason"], "stopped");
 }
+
+/// `GET /cobrowse/asset` as `staff`: (status, content type, body).
+async fn asset(staff: &common::Staff, session: &str, url: &str) -> (u16, String, String) {
+    let r = staff
+        .client
+        .get(format!("{}/cobrowse/asset", staff.base))
+        .query(&[("session", session), ("url", url)])
+        .send()
+        .await
+        .unwrap();
+    let kind = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (r.status().as_u16(), kind, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_server_fetches_the_sites_stylesheets_for_the_view_but_never_from_private_addresses() {
+    // By default: the page's own site is on loopback here, so it is refused.
+    let server = TestServer::start().await;
+    let (staff, _view, _page, _, session) = shared(&server).await;
+    let css = format!("{}/demo/shop.css", server.public);
+    let (status, _, body) = asset(&staff, &session, &css).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("private"), "{body}");
+
+    // With private addresses allowed (as `[webhooks] allow_private_addresses`).
+    let server = TestServer::builder()
+        .webhooks(switchboard::webhooks::WebhookSettings {
+            allow_private_addresses: true,
+            ..Default::default()
+        })
+        .start()
+        .await;
+    let (staff, _view, _page, _, session) = shared(&server).await;
+    let css = format!("{}/demo/shop.css", server.public);
+    let (status, kind, body) = asset(&staff, &session, &css).await;
+    assert_eq!((status, kind.as_str()), (200, "text/css"), "{body}");
+    assert!(body.contains('{'), "{body}");
+    // Not a stylesheet or font; not the tenant's origins; not this session.
+    let (status, _, body) = asset(&staff, &session, &format!("{}/demo/", server.public)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("stylesheets and fonts"), "{body}");
+    for elsewhere in [
+        "http://example.invalid/a.css",
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+    ] {
+        let (status, _, body) = asset(&staff, &session, elsewhere).await;
+        assert_eq!(status, 403, "{elsewhere}: {body}");
+    }
+    let bob = server.demo_staff("bob").await;
+    assert_eq!(asset(&bob, &session, &css).await.0, 404);
+    let sam = server.demo_staff("sam").await;
+    assert_eq!(
+        asset(&sam, &session, &css).await.0,
+        200,
+        "a supervisor's watch"
+    );
+}

@@ -26,6 +26,7 @@
 //! by tenant: a code or a session id from another tenant is simply unknown.
 
 mod agent;
+mod assets;
 pub mod board;
 pub mod frames;
 mod record;
@@ -45,6 +46,7 @@ use rand::Rng;
 use tokio::sync::mpsc;
 
 pub use agent::{frame_page, upgrade as agent_upgrade};
+pub use assets::asset as asset_page;
 pub use record::Recorder;
 pub use visitor::upgrade as visitor_upgrade;
 
@@ -69,6 +71,8 @@ pub const JOINS_PER_TENANT: u32 = 60;
 /// Live sessions per tenant and in all.
 pub const MAX_SESSIONS_PER_TENANT: usize = 500;
 pub const MAX_SESSIONS: usize = 10_000;
+/// Stylesheets and fonts a view may have fetched per minute.
+pub const ASSETS_PER_VIEWER: u32 = 300;
 /// Frames waiting for a visitor's page / an agent's view.
 const VISITOR_OUTBOX: usize = 64;
 const AGENT_OUTBOX: usize = 256;
@@ -274,6 +278,8 @@ impl Sessions {
 pub struct Hub {
     sessions: Arc<Mutex<Sessions>>,
     recorder: Option<Recorder>,
+    assets: Arc<assets::Assets>,
+    asset_fetches: Arc<RateLimiter>,
     next_conn: Arc<AtomicU64>,
     agent_joins: Arc<RateLimiter>,
     tenant_joins: Arc<RateLimiter>,
@@ -284,6 +290,8 @@ impl Default for Hub {
         Self {
             sessions: Arc::default(),
             recorder: None,
+            assets: assets::shared(false),
+            asset_fetches: Arc::new(RateLimiter::new(ASSETS_PER_VIEWER, Duration::from_mins(1))),
             next_conn: Arc::new(AtomicU64::new(1)),
             agent_joins: Arc::new(RateLimiter::new(JOINS_PER_AGENT, Duration::from_mins(1))),
             tenant_joins: Arc::new(RateLimiter::new(JOINS_PER_TENANT, Duration::from_mins(1))),
@@ -304,10 +312,12 @@ impl Hub {
     /// A hub with a task that ends sessions whose page or view did not come
     /// back within [`GRACE`] and forgets expired codes; the task stops when
     /// the last handle is dropped. Agents' actions go to `store` with the
-    /// contact they belong to.
-    pub fn start(store: crate::store::Store) -> Self {
+    /// contact they belong to; assets are fetched from private addresses
+    /// only when `allow_private` (the operator's `[webhooks]` setting).
+    pub fn start(store: crate::store::Store, allow_private: bool) -> Self {
         let hub = Self {
             recorder: Some(Recorder::start(store)),
+            assets: assets::shared(allow_private),
             ..Self::default()
         };
         let weak: Weak<Mutex<Sessions>> = Arc::downgrade(&hub.sessions);

@@ -692,7 +692,7 @@ impl DeskState {
                 let _ = reply.send(self.cancel_callback(tenant, contact));
             }
             Request::Supervise(request) => self.supervise(request),
-            Request::Callback(request) => self.callback_request(request),
+            Request::Callback(request) => self.callback_request(*request),
         }
     }
 

@@ -272,6 +272,7 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/ws/cobrowse", get(crate::cobrowse::agent_upgrade))
         .route("/cobrowse/frame", get(crate::cobrowse::frame_page))
         .route("/", get(|| async { assets::serve("console/index.html") }))
+        .route("/cobrowse/asset", get(crate::cobrowse::asset_page))
         .route("/{*path}", get(staff_asset));
     own_page_layers(common_layers(router))
         // Staff pages open no window that needs them (the widget's call

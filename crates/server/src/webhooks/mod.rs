@@ -42,7 +42,7 @@
 //! * Delivery to private and loopback addresses only when the operator allows
 //!   it (`address.rs` says why).
 
-mod address;
+pub(crate) mod address;
 mod deliver;
 pub mod sign;
 
