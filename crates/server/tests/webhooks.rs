@@ -346,6 +346,84 @@ async fn events_pending_at_a_stop_arrive_after_the_restart_with_valid_signatures
     server.stop().await;
 }
 
+/// An endpoint that accepts connections and never answers holds up nothing
+/// but its own deliveries: chats are offered at once, and the log says why
+/// the attempts failed.
+#[tokio::test]
+async fn an_endpoint_that_never_answers_does_not_delay_routing() {
+    // Accepts connections and keeps them open without a word.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let server = TestServer::builder()
+        .without_demo()
+        .webhooks(WebhookSettings {
+            timeout_secs: 1,
+            max_attempts: 1,
+            ..allowing_loopback()
+        })
+        .tenant_file(&tenant_file(
+            "slowco",
+            &url,
+            &["contact.created", "contact.offered"],
+        ))
+        .start()
+        .await;
+    let kim = server.staff("slowco", "kim", "pw-kim").await;
+    let mut console = server.console(&kim).await;
+    console.until_type("hello").await;
+    console
+        .send(json!({"type": "status", "state": "available"}))
+        .await;
+    console.until("state", |f| f["state"] == "available").await;
+    let mut visitors = Vec::new();
+    let mut offered = Vec::new();
+    // Kim takes two chats at once (the tenant file's default).
+    for _ in 0..2 {
+        let started = std::time::Instant::now();
+        visitors.push(visitor_starts_chat(&server, "slowco").await);
+        let offer = console
+            .until("offer", |f| !offered.contains(&f["contact"]))
+            .await;
+        offered.push(offer["contact"].clone());
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(900),
+            "offered after {:?}, within the endpoint's timeout",
+            started.elapsed()
+        );
+        console
+            .send(json!({"type": "accept", "contact": offer["contact"]}))
+            .await;
+        console.until_type("assigned").await;
+    }
+    let admin = server.staff("slowco", "ada", "pw-ada").await;
+    let log = tokio::time::timeout(WAIT, async {
+        loop {
+            let (_, log) = admin.get("/api/v1/webhooks/deliveries").await;
+            if !log["attempts"].as_array().unwrap().is_empty() {
+                return log;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("an attempt is logged");
+    let line = &log["attempts"][0];
+    assert_eq!(line["status"], Value::Null, "{line}");
+    assert_eq!(line["state"], "failed", "{line}");
+    assert!(
+        line["error"].as_str().unwrap().contains("request failed"),
+        "{line}"
+    );
+    assert!(line["duration_ms"].as_i64().unwrap() >= 900, "{line}");
+    server.stop().await;
+}
+
 /// Without the operator's permission nothing is sent to a loopback address
 /// (an endpoint there could reach the server's own admin side).
 #[tokio::test]

@@ -10,6 +10,7 @@
 
 use std::{
     collections::HashMap,
+    fmt::Write as _,
     sync::{Arc, RwLock},
 };
 
@@ -287,7 +288,9 @@ impl Store {
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!(
+                // Writing to a String cannot fail.
+                let _ = write!(
+                    sql,
                     "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
                     p + 1,
                     p + 2,
@@ -296,7 +299,7 @@ impl Store {
                     p + 5,
                     p + 6,
                     p + 6
-                ));
+                );
             }
             // Only placeholders are formatted in; every value is bound.
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));

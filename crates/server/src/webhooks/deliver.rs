@@ -40,9 +40,9 @@ const POLL: Duration = Duration::from_secs(1);
 /// How long an idle worker waits for more before it ends.
 const WORKER_IDLE: Duration = Duration::from_secs(5);
 /// How often old log lines and finished events are deleted.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const PRUNE_EVERY: Duration = Duration::from_hours(1);
 /// How long names of links and agents are used before they are read again.
-const NAMES_FOR: Duration = Duration::from_secs(60);
+const NAMES_FOR: Duration = Duration::from_mins(1);
 
 /// Why one attempt failed.
 #[derive(Debug, thiserror::Error)]
