@@ -24,6 +24,9 @@ use callback::{
 use common::TestServer;
 use phone::RtpPhone;
 use serde_json::json;
+
+/// How long any step of a test may take (common::WAIT), in ms.
+const WAIT_MS: i64 = 10_000;
 use sipp::have_sipp;
 use switchboard::{ids::ContactId, store::AttemptResult};
 
@@ -77,6 +80,16 @@ async fn the_server_dials_on_accept_and_bridges_the_answered_phone_to_the_agent(
     assert_eq!(body["call"]["phone"]["sip_code"], 200, "{body}");
     assert_eq!(body["callback_attempts"][0]["result"], "answered", "{body}");
     assert_eq!(body["callback_attempts"][0]["sip_code"], 200, "{body}");
+    // The record's callback times: asked for "as soon as possible", dialled
+    // within seconds, talked for what pat and the phone said.
+    let times = &body["callback"];
+    assert_eq!(times["scheduled_for"], serde_json::Value::Null, "{body}");
+    let first = times["first_attempt_at"].as_i64().unwrap();
+    assert_eq!(first, attempts[0].started_at, "{body}");
+    let after = times["time_to_first_attempt_ms"].as_i64().unwrap();
+    assert!((0..WAIT_MS).contains(&after), "{body}");
+    assert!(times["talk_seconds"].is_i64(), "{body}");
+    assert_eq!(body["agent"], "pat", "{body}");
 
     // The visitor's number is never said at info level.
     let leaked: Vec<_> = logs

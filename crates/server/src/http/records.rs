@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{AppState, error::ApiError, staff::Principal};
 use crate::{
     ids::ContactId,
-    store::{ContactFilter, ContactRecord, Role},
+    store::{CallbackTimes, ContactFilter, ContactRecord, Role},
 };
 
 /// Most rows in one CSV export; narrow `from`/`to` for more.
@@ -190,8 +190,26 @@ pub async fn one(
     }
     let cobrowse = state.store.cobrowse_events(principal.tenant, id).await?;
     record.cobrowse = (!cobrowse.is_empty()).then_some(cobrowse);
-    if let Some(call) = state.store.call_record(principal.tenant, id).await? {
-        record.call = Some(super::calls::record_json(id.0, &record.media, &call));
+    let call = state.store.call_record(principal.tenant, id).await?;
+    if let Some(call) = &call {
+        record.call = Some(super::calls::record_json(id.0, &record.media, call));
+    }
+    if let Some(attempts) = &record.callback_attempts {
+        let scheduled_for = state
+            .store
+            .callback_scheduled_for(principal.tenant, id)
+            .await?;
+        // Talk time only once an agent talked to the visitor.
+        let talk_ms = call
+            .as_ref()
+            .filter(|_| record.answered_at.is_some())
+            .map(|c| c.talk_ms);
+        record.callback = Some(CallbackTimes::new(
+            record.created_at,
+            scheduled_for,
+            attempts,
+            talk_ms,
+        ));
     }
     if let Some(phone) = state.store.phone_record(principal.tenant, id).await?
         && let Some(call) = record.call.as_mut().and_then(|c| c.as_object_mut())

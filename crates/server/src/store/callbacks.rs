@@ -221,6 +221,38 @@ pub struct CallbackResume {
     pub give_up_at: Option<i64>,
 }
 
+/// A callback's times as its record shows them (Unix ms unless named).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallbackTimes {
+    pub requested_at: i64,
+    /// The time the visitor picked; `None` for "as soon as possible".
+    pub scheduled_for: Option<i64>,
+    pub first_attempt_at: Option<i64>,
+    /// From the request, or its scheduled time, to the first attempt.
+    pub time_to_first_attempt_ms: Option<i64>,
+    /// The answered call's talk time (hold excluded).
+    pub talk_seconds: Option<i64>,
+}
+
+impl CallbackTimes {
+    pub fn new(
+        requested_at: i64,
+        scheduled_for: Option<i64>,
+        attempts: &[CallbackAttempt],
+        talk_ms: Option<i64>,
+    ) -> Self {
+        let first_attempt_at = attempts.first().map(|a| a.started_at);
+        let due = scheduled_for.unwrap_or(requested_at).max(requested_at);
+        Self {
+            requested_at,
+            scheduled_for,
+            first_attempt_at,
+            time_to_first_attempt_ms: first_attempt_at.map(|at| (at - due).max(0)),
+            talk_seconds: talk_ms.map(|ms| ms / 1000),
+        }
+    }
+}
+
 /// One attempt as the contact's record shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallbackAttempt {
@@ -313,6 +345,27 @@ impl Store {
             })
         })
         .collect()
+    }
+
+    /// The time a callback's visitor picked, if any (its request is kept in
+    /// the contact's routing).
+    pub async fn callback_scheduled_for(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+    ) -> Result<Option<i64>, StoreError> {
+        let routing: Option<String> =
+            sqlx::query_scalar("SELECT routing FROM contacts WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0)
+                .bind(contact.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(routing) = routing else {
+            return Ok(None);
+        };
+        let routing: crate::routing::ContactRouting = serde_json::from_str(&routing)
+            .map_err(|e| StoreError::Corrupt(format!("contact routing: {e}")))?;
+        Ok(routing.callback.and_then(|c| c.not_before))
     }
 
     /// Where a callback's attempts are (a restart continues from here).

@@ -172,6 +172,10 @@ pub struct ContactRecord {
     /// For a callback: each attempt the server made to call back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_attempts: Option<Vec<super::CallbackAttempt>>,
+    /// For a callback: when it was asked for and due, how soon the first
+    /// attempt came, how long the answered call talked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback: Option<super::CallbackTimes>,
     /// Co-browse actions and whiteboard shapes (docs/cobrowse.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cobrowse: Option<Vec<super::CobrowseEvent>>,
@@ -464,6 +468,7 @@ fn record_from_row(r: &sqlx::any::AnyRow) -> Result<ContactRecord, StoreError> {
         transcript: None,
         call: None,
         callback_attempts: None,
+        callback: None,
         cobrowse: None,
     })
 }

@@ -37,7 +37,7 @@ use sqlx::{
 pub use audit::AuditEntry;
 pub use callbacks::{
     AttemptEnd, AttemptResult, CallbackAttempt, CallbackDial, CallbackEntry, CallbackResume,
-    CallbackSettings, MachinePolicy,
+    CallbackSettings, CallbackTimes, MachinePolicy,
 };
 pub use calls::{CallMedia, CallRecord, CallRoute, ContactMedia, LinkCalls, TenantCalls};
 pub use contact_writes::{ContactWrite, TimedWrite, Written};
