@@ -115,3 +115,48 @@ fn codes_expire_and_another_tenant_cannot_use_them() {
     assert_eq!(late.err(), Some(CobrowseError::NoSuchCode));
     assert_eq!(hub.len(), 1, "{id} stays for a new code");
 }
+
+#[test]
+fn a_full_whiteboard_refuses_more_until_cleared() {
+    let (hub, id, _page, _page_rx, view, _view_rx) = shared();
+    let dot = || board::Shape {
+        k: board::ShapeKind::Pen,
+        pts: vec![[0.5, 0.5]],
+        c: "#000000".into(),
+        text: None,
+    };
+    for _ in 0..board::MAX_SHAPES {
+        hub.agent_frame(&id, view, FromAgent::Draw { shape: dot() })
+            .unwrap();
+    }
+    let full = hub
+        .agent_frame(&id, view, FromAgent::Draw { shape: dot() })
+        .unwrap_err();
+    assert_eq!(full.code, ErrorCode::TooLarge);
+    hub.agent_frame(&id, view, FromAgent::Clear).unwrap();
+    hub.agent_frame(&id, view, FromAgent::Draw { shape: dot() })
+        .unwrap();
+}
+
+#[test]
+fn supervisors_watch_a_shared_session_of_their_tenant_only_up_to_the_limit() {
+    let (hub, id, page, _page_rx, _view, _view_rx) = shared();
+    snapshot(&hub, &id, page, 1);
+    assert!(matches!(
+        hub.supervise(TenantId(8), UserId(20), &id),
+        Err(CobrowseError::UnknownSession)
+    ));
+    let mut watching = Vec::new();
+    for n in 0..watch::MAX_WATCHERS {
+        let (_, mut rx, _) = hub.supervise(TENANT, UserId(20 + n as i64), &id).unwrap();
+        // The replay: the snapshot at once.
+        assert!(matches!(rx.try_recv(), Ok(Out::Text(t)) if t.contains("snapshot")));
+        watching.push(rx);
+    }
+    assert!(matches!(
+        hub.supervise(TENANT, UserId(99), &id),
+        Err(CobrowseError::Full)
+    ));
+    assert_eq!(hub.shared_sessions(TENANT)[0].watchers, watch::MAX_WATCHERS);
+    assert!(hub.shared_sessions(TenantId(8)).is_empty());
+}
