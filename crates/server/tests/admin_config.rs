@@ -149,3 +149,41 @@ async fn admins_change_the_setup_with_tenant_apply_checks_and_an_audit_log() {
     assert_eq!(theirs["entries"], json!([]));
     server.stop().await;
 }
+
+/// `switchboard tenant export` from the command line: its output is a file
+/// `tenant apply` takes, and applying it changes nothing.
+#[test]
+fn the_export_command_prints_a_file_apply_accepts() {
+    let dir = std::env::temp_dir().join(format!("sb-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(args)
+            .env_remove("SWITCHBOARD_DATABASE_URL")
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let demo = dir.join("demo.toml");
+    std::fs::write(&demo, switchboard::demo::DEMO_TENANT).unwrap();
+    let (ok, _, err) = run(&["tenant", "apply", demo.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, exported, err) = run(&["tenant", "export", "demo"]);
+    assert!(ok, "{err}");
+    assert!(exported.contains("widget_secret = "), "{exported}");
+    let file = dir.join("exported.toml");
+    std::fs::write(&file, &exported).unwrap();
+    let (ok, out, err) = run(&["tenant", "apply", file.to_str().unwrap()]);
+    assert!(ok && out.contains("tenant demo updated"), "{out}{err}");
+    let (_, again, _) = run(&["tenant", "export", "demo"]);
+    assert_eq!(again, exported);
+    let (_, without, _) = run(&["tenant", "export", "demo", "--without-widget-secret"]);
+    assert!(!without.contains("widget_secret"), "{without}");
+    let (ok, _, err) = run(&["tenant", "export", "nosuch"]);
+    assert!(!ok && err.contains("no tenant \"nosuch\""), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
