@@ -269,3 +269,86 @@ fn wallboard_limits_are_checked_when_the_tenant_file_is_read() {
         .to_string();
     assert!(switchboard::tenant_file::parse(&typo).is_err());
 }
+
+fn waiting_entry(board: &Value, contact: i64) -> Option<&Value> {
+    board["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["contact"] == contact)
+}
+
+#[tokio::test]
+async fn a_supervisor_moves_and_reprioritizes_waiting_contacts_of_the_tenant() {
+    let server = TestServer::builder().tenant(&acme()).start().await;
+    let sam = server.demo_staff("sam").await;
+    let mut board = wallboard(&server, &sam.cookie).await;
+    let mut first = server.open_chat("sales", "first").await;
+    let mut second = server.open_chat("sales", "second").await;
+    let a = first.until_type("queued").await;
+    let b = second.until_type("queued").await;
+    assert_eq!(
+        (a["position"].as_u64(), b["position"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let (two, _) = board_when(&mut board, |b| b["waiting"].as_array().unwrap().len() == 2).await;
+    let [a, b] = [0, 1].map(|i| two["waiting"][i]["contact"].as_i64().unwrap());
+    assert_eq!(waiting_entry(&two, b).unwrap()["queue"], "sales");
+    let path = |c: i64| format!("/api/v1/contacts/{c}/move");
+
+    // B gets priority 50: first in line, and its visitor hears so.
+    let (status, body) = sam
+        .send(Method::POST, &path(b), json!({"priority": 50}))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    second.until("status", |f| f["position"] == 1).await;
+    let (ahead, _) = board_when(&mut board, |x| {
+        waiting_entry(x, b).is_some_and(|w| w["position"] == 1 && w["priority"] == 50)
+    })
+    .await;
+    assert_eq!(waiting_entry(&ahead, a).unwrap()["position"], 2);
+
+    // A goes to billing, where bob (billing) is offered it when he signs in.
+    let (status, body) = sam
+        .send(Method::POST, &path(a), json!({"queue": "billing"}))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (moved, _) = board_when(&mut board, |x| queue(x, "billing")["waiting"] == 1).await;
+    assert_eq!(waiting_entry(&moved, a).unwrap()["queue"], "billing");
+    assert_eq!(queue(&moved, "sales")["waiting"], 1);
+    let (_bob, mut bob_console) = server.ready_agent("bob").await;
+    let offer = bob_console.until_type("offer").await;
+    assert_eq!(offer["contact"], a, "bob serves billing, not sales");
+
+    // Refusals, none of which moves B.
+    let cases = [
+        (json!({"priority": 500}), 400),
+        (json!({"queue": "nowhere"}), 400),
+        (json!({}), 400),
+    ];
+    for (body, want) in cases {
+        let (status, answer) = sam.send(Method::POST, &path(b), body.clone()).await;
+        assert_eq!(status, want, "{body}: {answer}");
+    }
+    let (status, _) = sam
+        .send(Method::POST, &path(a), json!({"queue": "sales"}))
+        .await;
+    assert_eq!(status, 404, "an offered contact is not waiting");
+    let alice = server.demo_staff("alice").await;
+    let (status, _) = alice
+        .send(Method::POST, &path(b), json!({"queue": "support"}))
+        .await;
+    assert_eq!(status, 403);
+    let boss = server.staff("acme", "boss", "pw-boss").await;
+    let (status, _) = boss
+        .send(Method::POST, &path(b), json!({"queue": "help"}))
+        .await;
+    assert_eq!(status, 404, "demo's contact is unknown to acme");
+    let (_, live) = sam.get("/api/v1/live").await;
+    let still = live["waiting"].as_array().unwrap();
+    assert_eq!(still.len(), 1);
+    assert_eq!(
+        (still[0]["contact"].as_i64(), still[0]["queue"].as_str()),
+        (Some(b), Some("sales"))
+    );
+}

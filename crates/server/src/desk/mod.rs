@@ -70,7 +70,7 @@ use media::{LegId, MediaEngine, MediaEvent};
 
 pub use callbacks::schedule::{CallbackAction, CallbackView, ChangedBy, ScheduleError};
 pub use screenpop::{Identity, Profile};
-pub use supervise::{SetState, SuperviseError, SupervisorAction};
+pub use supervise::{LiveWaiting, SetState, SuperviseError, SupervisorAction};
 
 use crate::{
     ids::{ContactId, QueueId, TenantId, UserId},
@@ -331,6 +331,8 @@ pub struct LiveView {
     pub queues: Vec<LiveQueue>,
     pub agents: Vec<LiveAgent>,
     pub calls: Vec<LiveCallView>,
+    /// Contacts waiting in line (supervisors may move them).
+    pub waiting: Vec<LiveWaiting>,
 }
 
 /// A call in progress, for supervisors (who may listen in).
@@ -691,7 +693,7 @@ impl DeskState {
             } => {
                 let _ = reply.send(self.cancel_callback(tenant, contact));
             }
-            Request::Supervise(request) => self.supervise(request),
+            Request::Supervise(request) => self.supervise(*request),
             Request::Callback(request) => self.callback_request(*request),
         }
     }
@@ -811,6 +813,7 @@ impl DeskState {
             queues,
             agents,
             calls,
+            waiting: self.waiting_view(tenant),
         }
     }
 }

@@ -245,6 +245,7 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/reports/intervals.csv", get(reports::intervals_csv))
         .route("/live", get(admin::live))
         .route("/agents/{name}/state", post(supervise::set_agent_state))
+        .route("/contacts/{id}/move", post(supervise::move_contact))
         .route("/live/events", get(admin::live_events))
         .route(
             "/api-keys",

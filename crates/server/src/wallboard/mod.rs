@@ -36,7 +36,7 @@ const MIN_REBUILD: Duration = Duration::from_millis(100);
 /// How often a board with contacts waiting is rebuilt without events.
 const WAIT_TICK: Duration = Duration::from_secs(1);
 /// How often a watched tenant's queues, centers and limits are read again.
-const SETUP_EVERY: Duration = Duration::from_secs(60);
+const SETUP_EVERY: Duration = Duration::from_mins(1);
 /// The most stored events read for the hours before the server started.
 const HISTORY_LIMIT: i64 = 200_000;
 /// The answer time the service level counts against when a queue sets none.
@@ -102,6 +102,9 @@ pub struct Snapshot {
     pub agents: Vec<AgentBoard>,
     /// Calls in progress (a supervisor may listen in).
     pub calls: Vec<crate::desk::LiveCallView>,
+    /// Contacts waiting in line, longest waiting first (a supervisor may
+    /// move them).
+    pub waiting: Vec<crate::desk::LiveWaiting>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -156,6 +159,7 @@ pub struct Filter {
 impl Snapshot {
     /// The part of the board a filter keeps. A center keeps the queues it
     /// serves and its agents; a queue keeps itself and the agents with its skill.
+    #[must_use]
     pub fn filtered(&self, filter: &Filter) -> Snapshot {
         let queues = self
             .queues
@@ -168,7 +172,7 @@ impl Snapshot {
                     && filter.queue.as_ref().is_none_or(|n| &q.name == n)
             })
             .cloned()
-            .collect();
+            .collect::<Vec<QueueBoard>>();
         let agents = self
             .agents
             .iter()
@@ -178,6 +182,10 @@ impl Snapshot {
             })
             .cloned()
             .collect::<Vec<AgentBoard>>();
+        let queues_shown: Vec<&str> = queues
+            .iter()
+            .map(|q: &QueueBoard| q.name.as_str())
+            .collect();
         let filtered = filter.center.is_some() || filter.queue.is_some();
         let calls = self
             .calls
@@ -190,12 +198,19 @@ impl Snapshot {
             })
             .cloned()
             .collect();
+        let waiting = self
+            .waiting
+            .iter()
+            .filter(|w| queues_shown.contains(&w.queue.as_str()))
+            .cloned()
+            .collect();
         Snapshot {
             at: self.at,
             centers: self.centers.clone(),
             queues,
             agents,
             calls,
+            waiting,
         }
     }
 }
@@ -524,6 +539,7 @@ fn build(live: &LiveView, setup: &Setup, day: &Today) -> Snapshot {
         queues,
         agents,
         calls: live.calls.clone(),
+        waiting: live.waiting.clone(),
     }
 }
 

@@ -29,6 +29,9 @@ use crate::{
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum SupervisorFrame {
     Filter {
+        /// The protocol version, as other frames carry it (optional here).
+        #[serde(default, rename = "v")]
+        _v: Option<u32>,
         #[serde(default)]
         center: Option<String>,
         #[serde(default)]
@@ -36,9 +39,9 @@ enum SupervisorFrame {
     },
 }
 
-/// What the server sends.
+/// What the server sends: a board with its filter.
 #[derive(Serialize)]
-struct Board<'a> {
+struct Frame<'a> {
     r#type: &'static str,
     /// The filter this board was cut by.
     filter: FilterView<'a>,
@@ -134,7 +137,7 @@ fn parse(text: &str) -> Result<Filter, FrameError> {
             format!("not a supervisor frame ({e}); expected {{\"type\":\"filter\",\"center\":..,\"queue\":..}}"),
         )
     })?;
-    let SupervisorFrame::Filter { center, queue } = frame;
+    let SupervisorFrame::Filter { center, queue, .. } = frame;
     let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     Ok(Filter {
         center: blank(center),
@@ -144,7 +147,7 @@ fn parse(text: &str) -> Result<Filter, FrameError> {
 
 fn encode(board: &Snapshot, filter: &Filter) -> String {
     let part = board.filtered(filter);
-    serde_json::to_string(&Board {
+    serde_json::to_string(&Frame {
         r#type: "wallboard",
         filter: FilterView {
             center: filter.center.as_deref(),
