@@ -28,7 +28,10 @@ use serde_json::json;
 /// How long any step of a test may take (common::WAIT), in ms.
 const WAIT_MS: i64 = 10_000;
 use sipp::have_sipp;
-use switchboard::{ids::ContactId, store::AttemptResult};
+use switchboard::{
+    ids::ContactId,
+    store::{AttemptEnd, AttemptResult},
+};
 
 #[tokio::test]
 async fn the_server_dials_on_accept_and_bridges_the_answered_phone_to_the_agent() {
@@ -358,5 +361,52 @@ async fn a_supervisor_cancels_a_waiting_callback() {
     assert_eq!(body["outcome"], "abandoned", "{body}");
     let (_, list) = sid.get("/api/v1/callbacks").await;
     assert_eq!(list["callbacks"], json!([]), "{list}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_callback_whose_turn_comes_after_its_give_up_time_is_not_dialled() {
+    // Nobody is ready: the callback waits. Its first attempt (stored as the
+    // desk would have) was busy an hour ago, and it gave up 10 minutes ago.
+    let server = TestServer::builder().tenant(&backco(9, &[])).start().await;
+    let _widget = ask_callback(&server).await;
+    let sid = server.staff("backco", "sid", "pw-sid").await;
+    let (_, list) = sid.get("/api/v1/callbacks").await;
+    let contact = list["callbacks"][0]["contact"].as_i64().unwrap();
+    let tenant = tenant(&server).await;
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let started = now_ms - 3_600_000;
+    server
+        .store
+        .callback_attempt_started(tenant, ContactId(contact), 1, started, now_ms - 600_000)
+        .await
+        .unwrap();
+    let busy = AttemptEnd {
+        result: AttemptResult::Busy,
+        sip_code: Some(486),
+        ended_at: started + 2_000,
+        retry_at: Some(started + 302_000),
+    };
+    server
+        .store
+        .callback_attempt_ended(tenant, ContactId(contact), 1, busy)
+        .await
+        .unwrap();
+
+    // After a restart pat is ready: reserved for attempt 2, then let go at
+    // once, nothing dialled (the trunk's port 9 would refuse anyway).
+    let server = server.restart().await;
+    let mut console = ready_pat(&server).await;
+    let offer = console.until_type("callback").await;
+    assert_eq!(offer["attempt"], 2, "{offer}");
+    let cancelled = console.until_type("offer_cancelled").await;
+    assert_eq!(cancelled["reason"], "expired", "{cancelled}");
+    given_up(&server, contact, &[(AttemptResult::Busy, Some(486))]).await;
     server.stop().await;
 }

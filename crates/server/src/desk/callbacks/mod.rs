@@ -105,6 +105,11 @@ impl Dialer {
             .is_some_and(|a| a.agent == agent && a.dialled.is_none())
     }
 
+    /// Whether `contact`'s give-up time has passed at `now_ms`.
+    fn expired(&self, contact: ContactId, now_ms: i64) -> bool {
+        self.give_up_at.get(&contact).is_some_and(|at| now_ms > *at)
+    }
+
     /// Whether `contact` is a callback with an agent reserved, not dialled.
     fn awaits(&self, contact: ContactId) -> bool {
         self.attempts
@@ -151,7 +156,10 @@ impl DeskState {
             dialled: None,
         };
         self.dialer.attempts.insert(contact, attempt);
-        if settings.dial == CallbackDial::Auto {
+        // Past its give-up time (the agents were busy until then, or the
+        // server was down): ended at the next turn, without waiting for an
+        // accept that would dial nothing.
+        if settings.dial == CallbackDial::Auto || self.dialer.expired(contact, now().as_millis()) {
             self.dialer.due.push(contact);
         }
     }
@@ -181,7 +189,7 @@ impl DeskState {
         }
         for contact in std::mem::take(&mut self.dialer.due) {
             // Accepted twice, or over meanwhile: nothing (more) to dial.
-            if !self.dialer.awaits(contact) {
+            if !self.dialer.awaits(contact) || self.callback_expired(contact) {
                 continue;
             }
             if let Err(result) = self.dial_callback(contact).await {
@@ -426,6 +434,46 @@ impl DeskState {
         if !goes_on {
             self.dialer.give_up_at.remove(&contact);
         }
+    }
+
+    /// A callback whose turn came after its give-up time is not dialled: the
+    /// reserved agent is let go (told `expired`), and the callback ends as
+    /// `callback_failed`, its attempts saying how the earlier ones went.
+    /// False when it has time left.
+    fn callback_expired(&mut self, contact: ContactId) -> bool {
+        if !self.dialer.expired(contact, now().as_millis()) {
+            return false;
+        }
+        let Some(attempt) = self.dialer.attempts.remove(&contact) else {
+            return false;
+        };
+        self.dialer.give_up_at.remove(&contact);
+        metrics::counter!("switchboard_callbacks_expired_total").increment(1);
+        tracing::info!(
+            contact = contact.0,
+            attempts = attempt.number.saturating_sub(1),
+            "callback past its give-up time: not dialled"
+        );
+        self.send_agent(
+            attempt.agent,
+            &ToAgent::OfferCancelled {
+                contact: contact.0,
+                reason: "expired",
+            },
+        );
+        if let Some(live) = self.contacts.get_mut(contact)
+            && live.phase == Phase::Offered(attempt.agent)
+        {
+            live.phase = Phase::Waiting;
+            self.writer.write(ContactWrite::Requeued {
+                tenant: attempt.tenant,
+                contact,
+            });
+        }
+        self.acd
+            .handle_input(now(), acd::Input::ContactLeft { contact });
+        self.dialer.failed_for_good.push((attempt.tenant, contact));
+        true
     }
 
     /// A callback rebuilt after a restart keeps the give-up time its first
