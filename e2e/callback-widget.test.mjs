@@ -102,10 +102,12 @@ test('a visitor books, moves and cancels a callback from the widget and its link
   await help.getByTestId('sb-callback-submit').click();
   const confirmation = help.getByTestId('sb-callback-confirmation');
   await waitForText(confirmation, 'We will call you around');
-  let list = await sid.callbacks();
-  assert.equal(list.length, 1);
+  // The record is written just after the answer: wait for it.
+  let list = await until(async () => {
+    const l = await sid.callbacks();
+    return l.length === 1 && l[0].scheduled_for === first && l;
+  }, { message: 'the callback stored at its slot' });
   assert.equal(list[0].phone, '+442079460123');
-  assert.equal(list[0].scheduled_for, first);
 
   // As soon as possible: in line now, first, with an estimate.
   await help.getByTestId('sb-callback-reschedule-when').selectOption('asap');
@@ -127,8 +129,10 @@ test('a visitor books, moves and cancels a callback from the widget and its link
   await until(async () => (await manage.page.getByTestId('manage-state').getAttribute('data-state')) === 'scheduled', {
     message: 'the page to show the new time',
   });
-  list = await sid.callbacks();
-  assert.equal(list[0].scheduled_for, later);
+  list = await until(async () => {
+    const l = await sid.callbacks();
+    return l[0]?.scheduled_for === later && l;
+  }, { message: 'the callback stored at its new time' });
 
   // The supervisor's page lists it under its queue and moves it to now.
   const boss = await openPage(browser);

@@ -38,7 +38,7 @@ pub async fn show(
 ) -> Response {
     let token = match admit(&state, peer, &headers, &text, false) {
         Ok(t) => t,
-        Err(page) => return page,
+        Err((status, notice)) => return page(status, &notice, None),
     };
     answer(&state, &token, &text, CallbackAction::View, None).await
 }
@@ -53,7 +53,7 @@ pub async fn reschedule(
 ) -> Response {
     let token = match admit(&state, peer, &headers, &text, true) {
         Ok(t) => t,
-        Err(page) => return page,
+        Err((status, notice)) => return page(status, &notice, None),
     };
     let at = if form.at == "asap" {
         None
@@ -87,7 +87,7 @@ pub async fn cancel(
 ) -> Response {
     let token = match admit(&state, peer, &headers, &text, true) {
         Ok(t) => t,
-        Err(page) => return page,
+        Err((status, notice)) => return page(status, &notice, None),
     };
     answer(
         &state,
@@ -99,32 +99,30 @@ pub async fn cancel(
     .await
 }
 
-/// The address's rate, the form's origin and the token, or the page that
-/// says which failed.
+/// The address's rate, the form's origin and the token, or the status and
+/// notice of the page that says which failed.
 fn admit(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
     token: &str,
     changes: bool,
-) -> Result<ManageToken, Response> {
+) -> Result<ManageToken, (StatusCode, String)> {
     let client = super::serve::client_ip(peer.ip(), headers, &state.trusted_proxies);
     if !state
         .limits
         .visitor_connect
         .check_ip(client, Instant::now())
     {
-        return Err(page(
+        return Err((
             StatusCode::TOO_MANY_REQUESTS,
-            "Too many requests from your address; wait a minute and try again.",
-            None,
+            "Too many requests from your address; wait a minute and try again.".to_owned(),
         ));
     }
     if changes && !same_origin(headers) {
-        return Err(page(
+        return Err((
             StatusCode::FORBIDDEN,
-            "Change your callback from its own page.",
-            None,
+            "Change your callback from its own page.".to_owned(),
         ));
     }
     state
@@ -140,7 +138,7 @@ fn admit(
                 LinkError::Expired => "expired",
             })
             .increment(1);
-            page(status, &capitalised(&e.to_string()), None)
+            (status, capitalised(&e.to_string()))
         })
 }
 

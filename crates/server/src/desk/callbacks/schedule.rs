@@ -111,14 +111,14 @@ impl Desk {
 }
 
 impl DeskState {
-    pub(in crate::desk) fn callback_request(&mut self, request: Box<CallbackRequest>) {
+    pub(in crate::desk) fn callback_request(&mut self, request: CallbackRequest) {
         let CallbackRequest {
             tenant,
             contact,
             action,
             by,
             reply,
-        } = *request;
+        } = request;
         let _ = reply.send(self.change_callback(tenant, contact, action, by));
     }
 
@@ -271,9 +271,9 @@ impl DeskState {
         let end = now_ms + i64::from(days) * DAY_MS;
         let first = (now_ms + SLOT_LEAD_MS).div_euclid(SLOT_MS) * SLOT_MS + SLOT_MS;
         let calendars = self.tenants.queue_calendars(tenant, queue);
-        (0..)
+        let count = ((end - first).div_euclid(SLOT_MS) + 1).max(0);
+        (0..count)
             .map(|i| first + i * SLOT_MS)
-            .take_while(|t| *t <= end)
             .filter(|t| calendars.is_empty() || calendars.iter().any(|c| c.is_open(acd::Time(*t))))
             .collect()
     }
