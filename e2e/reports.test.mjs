@@ -45,7 +45,9 @@ link = "desk"
 external_id = "cust-77"
 name = "Robin Caller"
 tier = "gold"
-phone = "+1 512 555 7001"
+# The caller's number is Robin's second: every number matches.
+phone = "+44 20 7946 0000"
+phones = ["+1 512 555 7001"]
 tickets = [{ reference = "T-7", subject = "Router keeps rebooting", status = "open" }]
 `;
 
