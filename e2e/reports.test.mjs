@@ -6,7 +6,8 @@
 //    e2e/test-results/ for a person to look at.
 // 2. A caller dials one of a tenant's numbers over the trunk (SIPp as the
 //    carrier, sipp/uac-dial-in.xml): the agent's offer shows the caller's
-//    number, the number dialled, and the CRM customer that number belongs to.
+//    number, the number dialled, and the CRM customer that number belongs to
+//    (screenshot: e2e/test-results/phone-screenpop.png).
 //    Needs SIPp: without it this test skips, unless CI=true.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -154,5 +155,7 @@ test('a phone caller\'s screen pop shows their number, the number dialled and th
   await waitForText(pop, 'T-7');
   await waitForText(pop, 'matched by caller id');
   assert.doesNotMatch(await pop.textContent(), /Anonymous visitor/);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await pop.screenshot({ path: path.join(ARTIFACTS, 'phone-screenpop.png') });
   assert.deepEqual(agent.problems.errors, []);
 });

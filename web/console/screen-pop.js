@@ -123,6 +123,8 @@ function crmSection(customer, identity) {
       ['Name', customer.name],
       ['Customer id', customer.external_id],
       ['Tier', customer.tier],
+      ['Email', customer.email],
+      ['Phone', (Array.isArray(customer.phones) && customer.phones.length ? customer.phones : [customer.phone].filter(Boolean)).join(', ')],
       ['Entitlements', chips(customer.entitlements)],
       ['Notes', customer.notes],
     ]),
