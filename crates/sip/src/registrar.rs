@@ -26,9 +26,17 @@
 //! and per account name, and over the limit every attempt from that source or
 //! for that name gets 503 with Retry-After, right or wrong, known or not.
 //!
-//! Not done: replay protection within a nonce's life (nonce counts are not
-//! tracked); a nonce is bound to the source address and lives
-//! [`RegistrarConfig::nonce_lifetime`].
+//! ## No replay
+//!
+//! A nonce is bound to the source address and lives
+//! [`RegistrarConfig::nonce_lifetime`]. Within that life each accepted
+//! response spends its nonce count: with `qop=auth` the next request must
+//! carry a higher `nc`, without qop the nonce is good once. A replayed
+//! response gets a fresh challenge (`stale=true`, so an honest device simply
+//! answers it) and counts as a failure of its source. Only nonces of accepted
+//! responses are remembered, at most [`RegistrarConfig::max_tracked_nonces`]
+//! and for no longer than their life; when that many are live, new sign-ins
+//! get 503 until some lapse.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -127,6 +135,8 @@ pub struct RegistrarConfig {
     pub failures_per_account: u32,
     /// How long a nonce is taken; after, the device is asked again (`stale`).
     pub nonce_lifetime: Duration,
+    /// Spent nonces remembered at most (each for its life).
+    pub max_tracked_nonces: usize,
 }
 
 impl Default for RegistrarConfig {
@@ -141,6 +151,7 @@ impl Default for RegistrarConfig {
             failures_per_source: 10,
             failures_per_account: 10,
             nonce_lifetime: Duration::from_mins(5),
+            max_tracked_nonces: 100_000,
         }
     }
 }
@@ -240,6 +251,12 @@ pub struct Registrar {
     secret: [u8; 32],
     source_failures: FailureCount<IpAddr>,
     account_failures: FailureCount<String>,
+    /// Nonces of accepted responses: the highest nonce count spent, and when
+    /// the nonce was issued (seconds from `epoch`).
+    spent: HashMap<String, (u64, u64)>,
+    /// Makes every challenge's nonce its own (two devices behind one address
+    /// challenged in the same second must not share a nonce count).
+    issued: std::sync::atomic::AtomicU64,
 }
 
 /// A twelve-digit permanent number, as a SIP user part.
@@ -397,7 +414,8 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 enum NonceCheck {
-    Fresh,
+    /// Issued at this many seconds from the epoch.
+    Fresh(u64),
     Stale,
     Bad,
 }
@@ -413,6 +431,8 @@ impl Registrar {
             total: 0,
             epoch: now,
             secret: rand::random(),
+            spent: HashMap::new(),
+            issued: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -434,25 +454,30 @@ impl Registrar {
 
     fn nonce(&self, ip: IpAddr, now: Instant) -> String {
         let t = now.saturating_duration_since(self.epoch).as_secs();
-        format!("{t:x}.{}", self.nonce_mac(t, ip))
+        let n = self
+            .issued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{t:x}.{n:x}.{}", self.nonce_mac(t, n, ip))
     }
 
-    fn nonce_mac(&self, t: u64, ip: IpAddr) -> String {
+    fn nonce_mac(&self, t: u64, n: u64, ip: IpAddr) -> String {
         let mut h = Sha256::new();
         h.update(self.secret);
         h.update(t.to_be_bytes());
+        h.update(n.to_be_bytes());
         h.update(ip.to_string().as_bytes());
         hex(&h.finalize()[..16])
     }
 
     fn check_nonce(&self, nonce: &str, ip: IpAddr, now: Instant) -> NonceCheck {
-        let Some((t, mac)) = nonce.split_once('.') else {
+        let mut parts = nonce.splitn(3, '.');
+        let (Some(t), Some(n), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
             return NonceCheck::Bad;
         };
-        let Ok(t) = u64::from_str_radix(t, 16) else {
+        let (Ok(t), Ok(n)) = (u64::from_str_radix(t, 16), u64::from_str_radix(n, 16)) else {
             return NonceCheck::Bad;
         };
-        if t.to_string().len() > 20 || !same(mac, &self.nonce_mac(t, ip)) {
+        if !same(mac, &self.nonce_mac(t, n, ip)) {
             return NonceCheck::Bad;
         }
         let age = now
@@ -462,7 +487,7 @@ impl Registrar {
         if age > self.config.nonce_lifetime.as_secs() {
             NonceCheck::Stale
         } else {
-            NonceCheck::Fresh
+            NonceCheck::Fresh(t)
         }
     }
 
@@ -519,14 +544,14 @@ impl Registrar {
         if self.source_failures.over(&ip, now) || self.account_failures.over(&key, now) {
             return (Self::throttled(), None);
         }
-        match self.check_nonce(&creds.nonce, ip, now) {
-            NonceCheck::Fresh => {}
+        let issued = match self.check_nonce(&creds.nonce, ip, now) {
+            NonceCheck::Fresh(t) => t,
             NonceCheck::Stale => return (self.challenge(ip, now, true), None),
             NonceCheck::Bad => {
                 self.source_failures.fail(ip, now);
                 return (self.challenge(ip, now, false), None);
             }
-        }
+        };
         let account = self.accounts.get(&key);
         let offered = |a: DigestAlgorithm| self.config.algorithms.contains(&a);
         let (ha1, hash): (&str, fn(&str) -> String) = match creds.algorithm.as_str() {
@@ -557,12 +582,60 @@ impl Registrar {
             return (Reply::plain(403, "Forbidden"), None);
         };
         // The AoR must be the authenticated member's own (their name or a number).
+        let (tenant, member) = (account.tenant, account.member);
+        if let Err(reply) = self.spend(&creds, issued, ip, now) {
+            return (reply, None);
+        }
         let owner = self.accounts.get(&account_key(&aor_user, &aor_host));
-        if !owner.is_some_and(|o| o.tenant == account.tenant && o.member == account.member) {
+        if !owner.is_some_and(|o| o.tenant == tenant && o.member == member) {
             return (Reply::plain(403, "Forbidden: not your address"), None);
         }
-        let (tenant, member) = (account.tenant, account.member);
         self.apply(msg, tenant, member, source, transport, now)
+    }
+
+    /// Spends the nonce count of an accepted response; a replay, or no room
+    /// to remember one more nonce, is the answer to give instead.
+    fn spend(
+        &mut self,
+        creds: &Credentials,
+        issued: u64,
+        ip: IpAddr,
+        now: Instant,
+    ) -> Result<(), Reply> {
+        let count = if creds.qop.is_some() {
+            match u64::from_str_radix(&creds.nc, 16) {
+                Ok(n) if n > 0 && creds.nc.len() <= 8 => n,
+                _ => return Err(Reply::plain(400, "Bad Nonce Count")),
+            }
+        } else {
+            // Without qop a nonce is good once.
+            1
+        };
+        match self.spent.get_mut(&creds.nonce) {
+            Some((spent, _)) if *spent >= count => {
+                self.source_failures.fail(ip, now);
+                return Err(self.challenge(ip, now, true));
+            }
+            Some((spent, _)) => *spent = count,
+            None => {
+                if self.spent.len() >= self.config.max_tracked_nonces {
+                    self.forget_lapsed_nonces(now);
+                }
+                if self.spent.len() >= self.config.max_tracked_nonces {
+                    return Err(Self::throttled());
+                }
+                self.spent.insert(creds.nonce.clone(), (count, issued));
+            }
+        }
+        Ok(())
+    }
+
+    /// Lapsed nonces are refused as stale anyway: no need to remember them.
+    fn forget_lapsed_nonces(&mut self, now: Instant) {
+        let age_now = now.saturating_duration_since(self.epoch).as_secs();
+        let life = self.config.nonce_lifetime.as_secs();
+        self.spent
+            .retain(|_, (_, issued)| age_now.saturating_sub(*issued) <= life);
     }
 
     fn apply(
@@ -712,6 +785,7 @@ impl Registrar {
 
     /// Drops bindings whose time has passed; one change per member affected.
     pub fn expire(&mut self, now: Instant) -> Vec<Registration> {
+        self.forget_lapsed_nonces(now);
         let mut changes = Vec::new();
         let mut dropped = 0;
         self.bindings.retain(|&(tenant, member), list| {

@@ -425,3 +425,96 @@ fn mutated_registers_never_panic() {
     assert_eq!(r.binding_count(), 0);
     assert_eq!(bound.binding_count(), bound.bindings(TenantId(1), 10).len());
 }
+
+fn md5_auth_nc(user: &str, nonce: &str, nc: &str) -> String {
+    let resp = crate::digest::response(&crate::digest::DigestInput {
+        username: user,
+        password: "secret",
+        realm: REALM,
+        method: "REGISTER",
+        uri: "sip:demo",
+        nonce,
+        qop_auth: Some((nc, "abc")),
+    });
+    format!(
+        "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"sip:demo\", \
+         response=\"{resp}\", algorithm=MD5, qop=auth, nc={nc}, cnonce=\"abc\""
+    )
+}
+
+#[test]
+fn a_replayed_response_is_challenged_again_and_nonces_are_bounded() {
+    let now = Instant::now();
+    let mut r = registrar(now);
+    let mut req = Req::new("sip:alice@demo");
+    let (challenge, _) = send(&mut r, &req, now);
+    let nonce = nonce_of(&challenge, "MD5");
+    req.auth = Some(md5_auth_nc("alice", &nonce, "00000001"));
+    assert_eq!(send(&mut r, &req, now).0.code, 200);
+    // The same response again (a captured packet): a fresh, stale challenge.
+    req.cseq = 2;
+    let (replay, _) = send(&mut r, &req, now);
+    assert_eq!(replay.code, 401);
+    assert!(replay.headers[0].1.contains("stale=true"), "{replay:?}");
+    // The device counting on: taken.
+    req.auth = Some(md5_auth_nc("alice", &nonce, "00000002"));
+    req.cseq = 3;
+    assert_eq!(send(&mut r, &req, now).0.code, 200);
+    // Without qop a nonce is good once.
+    let mut bob = Req::new("sip:bob@demo");
+    bob.contacts = vec!["<sip:bob@127.0.0.1:5070>"];
+    let (challenge, _) = send(&mut r, &bob, now);
+    let ha1 = md5_hex(&format!("bob:{REALM}:secret"));
+    let nonce = nonce_of(&challenge, "MD5");
+    let resp = md5_hex(&format!("{ha1}:{nonce}:{}", md5_hex("REGISTER:sip:demo")));
+    bob.auth = Some(format!(
+        "Digest username=\"bob\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"sip:demo\", \
+         response=\"{resp}\", algorithm=MD5"
+    ));
+    assert_eq!(send(&mut r, &bob, now).0.code, 200);
+    bob.cseq = 2;
+    assert_eq!(send(&mut r, &bob, now).0.code, 401);
+
+    // Two nonces remembered at most: a third sign-in waits for them to lapse.
+    let mut small = Registrar::new(
+        RegistrarConfig {
+            max_tracked_nonces: 2,
+            ..RegistrarConfig::default()
+        },
+        now,
+    );
+    small.set_accounts(vec![SipAccount {
+        tenant: TenantId(1),
+        domain: "demo".into(),
+        member: 10,
+        username: "alice".into(),
+        ha1_md5: ha1_md5("alice", "secret"),
+        ha1_sha256: ha1_sha256("alice", "secret"),
+    }]);
+    let mut at = now;
+    for (i, want) in [(1, 200), (2, 200), (3, 503)] {
+        at += Duration::from_secs(1);
+        let mut req = Req::new("sip:alice@demo");
+        req.cseq = i * 10;
+        let (challenge, _) = send(&mut small, &req, at);
+        req.auth = Some(md5_auth_nc(
+            "alice",
+            &nonce_of(&challenge, "MD5"),
+            "00000001",
+        ));
+        req.cseq += 1;
+        assert_eq!(send(&mut small, &req, at).0.code, want, "sign-in {i}");
+    }
+    let later = at + Duration::from_mins(6);
+    small.expire(later);
+    let mut req = Req::new("sip:alice@demo");
+    req.cseq = 100;
+    let (challenge, _) = send(&mut small, &req, later);
+    req.auth = Some(md5_auth_nc(
+        "alice",
+        &nonce_of(&challenge, "MD5"),
+        "00000001",
+    ));
+    req.cseq = 101;
+    assert_eq!(send(&mut small, &req, later).0.code, 200);
+}
