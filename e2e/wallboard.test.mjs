@@ -4,6 +4,8 @@
 // waiting, amber (the demo's sales limit is one), within a second of the
 // visitor's message. Alice signs in and accepts: her row shows busy with the
 // contact within a second of her click, and sales counts one answered today.
+// On the way sam gives the waiting contact another priority and sets alice
+// away from the board.
 // Screenshots of the wallboard in both moments are saved under
 // e2e/test-results/ for a person to look at.
 import assert from 'node:assert/strict';
@@ -11,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { DEMO_USERS, E2E_DIR } from './lib/server.mjs';
-import { loginAgent, loginAvailable, openPage, waitForText, widget } from './lib/browser.mjs';
+import { loginAgent, loginAvailable, openPage, until, waitForText, widget } from './lib/browser.mjs';
 import { sharedServerAndBrowser } from './lib/hooks.mjs';
 
 const ARTIFACTS = path.join(E2E_DIR, 'test-results');
@@ -61,6 +63,17 @@ test('the wallboard shows a waiting contact, then the agent busy, each within a 
   assert.ok(waitingAfter < 1000, `the waiting contact showed after ${waitingAfter} ms`);
   assert.equal(await sales.getAttribute('data-alert'), 'amber');
   await waitForText(sales.getByTestId('queue-alert'), 'amber');
+  // The waiting contact is listed with its controls; a new priority shows.
+  const waitingRow = board.locator('[data-testid="live-waiting"] tbody tr[data-contact]');
+  await waitForText(waitingRow.getByTestId('waiting-position'), '1');
+  await waitingRow.getByTestId('waiting-priority').fill('5');
+  await waitingRow.getByTestId('waiting-priority-set').click();
+  await until(
+    async () => (await board.evaluate(() => fetch('/api/v1/live').then((r) => r.json()))).waiting[0]?.priority === 5,
+    { message: 'the contact has priority 5 on the server' },
+  );
+  await until(async () => (await waitingRow.getByTestId('waiting-priority').inputValue()) === '5');
+  assert.equal(await board.getByTestId('live-error').isVisible(), false);
   await board.screenshot({ path: path.join(ARTIFACTS, 'wallboard-waiting.png'), fullPage: true });
 
   await loginAvailable(agentSide.page, server.agentUrl, 'alice', DEMO_USERS.alice);

@@ -3,8 +3,9 @@
  * (docs/protocol.md, "Supervisor wallboard"): queues (waiting, longest and
  * estimated wait, today's service level, answered and abandoned, available
  * agents; amber or red at the queue's limits), agents (state, time in state,
- * contacts; a supervisor may set their state) and calls in progress (with
- * "Listen", listen.js). Nothing is polled: each change in the center arrives
+ * contacts; a supervisor may set their state), the contacts waiting (a
+ * supervisor may move one to another queue or change its priority) and calls
+ * in progress (with "Listen", listen.js). Nothing is polled: each change in the center arrives
  * as a new board; the clocks (waits, time in state, durations) tick here
  * between boards. The filters narrow the board to one center or queue.
  * Requires a supervisor or admin session; without a session it goes to sign-in.
@@ -110,6 +111,54 @@ async function setState(agent, select) {
   }
 }
 
+/** A waiting contact with the supervisor's controls: move to a queue, set its priority. */
+function waitingRow(w) {
+  const others = [...queueNames].filter((q) => q !== w.queue).sort();
+  const move = h('select', {
+    dataset: { testid: 'waiting-move', contact: String(w.contact) },
+    attrs: { 'aria-label': `Move contact ${w.contact} to another queue` },
+  }, h('option', { value: '', text: 'Move to…' }), others.map((q) => h('option', { value: q, text: q })));
+  move.addEventListener('change', () => {
+    if (move.value) moveContact(w.contact, { queue: move.value }, move);
+  });
+  const priority = h('input', {
+    type: 'number', min: -100, max: 100, step: 1, value: String(w.priority ?? 0), class: 'priority',
+    dataset: { testid: 'waiting-priority', contact: String(w.contact) },
+    attrs: { 'aria-label': `Priority of contact ${w.contact}` },
+  });
+  const set = h('button', {
+    type: 'button', class: 'btn', text: 'Set',
+    dataset: { testid: 'waiting-priority-set', contact: String(w.contact) },
+    on: { click: () => moveContact(w.contact, { priority: Number(priority.value) }, set) },
+  });
+  return h(
+    'tr',
+    { dataset: { contact: String(w.contact) } },
+    h('th', { scope: 'row', text: `#${w.contact}` }),
+    h('td', { text: w.queue }),
+    h('td', { text: w.media }),
+    clockCell(w.since ? (board.at - w.since) / 1000 : null),
+    h('td', { class: 'num', dataset: { testid: 'waiting-position' }, text: w.position != null ? String(w.position) : '—' }),
+    h('td', {}, move),
+    h('td', {}, priority, ' ', set),
+  );
+}
+
+async function moveContact(contact, body, control) {
+  control.disabled = true;
+  try {
+    await api(`/api/v1/contacts/${encodeURIComponent(contact)}/move`, { method: 'POST', body });
+    $('error').hidden = true;
+  } catch (err) {
+    showError(`Could not move contact #${contact}: ${err.message}`);
+  } finally {
+    control.disabled = false;
+    // Let the board redraw the waiting contacts (see render).
+    if ($('waiting').contains(document.activeElement)) document.activeElement.blur();
+    render();
+  }
+}
+
 /** Calls being listened to, by contact id. */
 const listening = new Map();
 
@@ -190,6 +239,11 @@ function render() {
   fillTable($('queues'), board.queues.map(queueRow), 'No queues.', 8);
   fillTable($('agents'), board.agents.map(agentRow), 'No agents.', 5);
   fillTable($('calls'), board.calls.map(callRow), 'No calls in progress.', 6);
+  // Not while the supervisor is choosing a queue or typing a priority there.
+  const active = document.activeElement;
+  if (!($('waiting').contains(active) && ['SELECT', 'INPUT'].includes(active.tagName))) {
+    fillTable($('waiting'), (board.waiting ?? []).map(waitingRow), 'Nobody is waiting.', 7);
+  }
 }
 
 function onBoard(next) {
