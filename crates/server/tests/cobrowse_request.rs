@@ -571,3 +571,48 @@ async fn the_server_fetches_the_sites_stylesheets_for_the_view_but_never_from_pr
         "a supervisor's watch"
     );
 }
+
+#[tokio::test]
+async fn a_join_by_code_alone_opens_a_contact_the_agent_holds_with_the_actions() {
+    let server = TestServer::start().await;
+    let (mut page, code) = open_share(&server).await;
+    let staff = server.demo_staff("alice").await;
+    let view_url = format!("{}/ws/cobrowse", server.agent_ws());
+    let mut view = Ws::connect(&view_url, Some(&server.agent), Some(&staff.cookie)).await;
+    view.send(json!({"type": "join", "code": code})).await;
+    view.until_type("joined").await;
+    page.until_type("join_request").await;
+    page.send(json!({"type": "consent", "view": true})).await;
+    let sharing = view.until_type("sharing").await;
+    let contact = sharing["contact"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no contact in {sharing}"));
+    view.send(json!({"type": "highlight", "id": 1})).await;
+    page.until_type("highlight").await;
+    view.send(json!({"type": "leave"})).await;
+    page.until_type("ended").await;
+
+    let actions = record_until(&staff, contact, "view_stop").await;
+    let listed: Vec<&str> = actions
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["view_start", "highlight", "view_stop"]);
+    assert_eq!(actions[0]["user"], "alice");
+    // Held by alice, and closed once her view left.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, record) = staff.get(&format!("/api/v1/contacts/{contact}")).await;
+        assert_eq!(
+            (record["media"].as_str(), record["agent"].as_str()),
+            (Some("cobrowse"), Some("alice")),
+            "{record}"
+        );
+        if record["state"] == "closed" {
+            assert_eq!(record["outcome"], "answered");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{record}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

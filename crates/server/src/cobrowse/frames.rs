@@ -253,9 +253,13 @@ pub enum ToAgent {
         session: String,
         origin: String,
     },
-    /// The visitor accepted: capture frames follow.
+    /// The visitor accepted: capture frames follow. `contact` is the record
+    /// the session's actions are listed under (the one opened for a join by
+    /// code alone included).
     Sharing {
         session: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        contact: Option<i64>,
     },
     /// The visitor's page is loading another page; a snapshot follows.
     Paused,

@@ -28,6 +28,7 @@
 mod agent;
 mod assets;
 pub mod board;
+mod contact;
 pub mod frames;
 mod record;
 mod visitor;
@@ -157,8 +158,11 @@ struct Session {
     stale: bool,
     last_seq: Option<u64>,
     /// The contact the agent holds with this visitor, whose record lists
-    /// the session's actions (none when joined by code alone).
+    /// the session's actions (for a join by code alone, the one opened when
+    /// the visitor confirmed).
     contact: Option<ContactId>,
+    /// `contact` was opened for this session, and is closed with it.
+    opened_contact: bool,
     board: board::Board,
     recorder: Option<Recorder>,
     /// The field the agent last typed into: typing is listed once per field.
@@ -223,6 +227,11 @@ impl Session {
             self.note("agent", "view_stop", reason.to_owned());
         }
         self.end_watchers(reason);
+        if std::mem::take(&mut self.opened_contact)
+            && let (Some(recorder), Some(contact)) = (&self.recorder, self.contact.take())
+        {
+            contact::close(&recorder.store, self.tenant, contact);
+        }
         if let Some(agent) = self.agent.take()
             && let Some(seat) = agent.seat
         {
@@ -430,6 +439,7 @@ impl Hub {
                 stale: true,
                 last_seq: None,
                 contact: None,
+                opened_contact: false,
                 board: board::Board::default(),
                 recorder: self.recorder.clone(),
                 filled: None,
@@ -532,7 +542,8 @@ impl Hub {
                     let session = id.to_owned();
                     tracing::info!(agent = agent.user.0, "co-browse sharing accepted");
                     s.note("agent", "view_start", String::new());
-                    s.tell_agent(encode(&ToAgent::Sharing { session }));
+                    let contact = s.contact.map(|c| c.0);
+                    s.tell_agent(encode(&ToAgent::Sharing { session, contact }));
                     if let Some(board) = s.board.for_agent() {
                         s.tell_agent(encode(&board));
                     }
@@ -579,6 +590,40 @@ impl Hub {
                     },
                 )
                 .map(|()| None),
+        }
+    }
+
+    /// Before the visitor's first yes: the store and who to open a contact
+    /// for, when the agent joined by code alone (no contact yet).
+    fn contact_wanted(
+        &self,
+        id: &str,
+        conn: u64,
+    ) -> Option<(crate::store::Store, TenantId, UserId, String)> {
+        let store = self.recorder.as_ref()?.store.clone();
+        let mut sessions = self.lock();
+        let s = visitor_session(&mut sessions, id, conn).ok()?;
+        let agent = s.agent.as_ref()?;
+        if s.contact.is_some() || s.sharing {
+            return None;
+        }
+        Some((store, s.tenant, agent.user, s.origin.clone()))
+    }
+
+    /// The contact opened for `user`'s join becomes the session's, if they
+    /// are still its agent; otherwise it is closed at once.
+    fn adopt_contact(&self, id: &str, user: UserId, tenant: TenantId, contact: ContactId) {
+        let mut sessions = self.lock();
+        if let Some(s) = sessions.by_id.get_mut(id)
+            && s.contact.is_none()
+            && s.agent.as_ref().is_some_and(|a| a.user == user)
+        {
+            s.contact = Some(contact);
+            s.opened_contact = true;
+            return;
+        }
+        if let Some(recorder) = &self.recorder {
+            contact::close(&recorder.store, tenant, contact);
         }
     }
 
@@ -692,6 +737,7 @@ impl Hub {
             }
             ToAgent::Sharing {
                 session: id.to_owned(),
+                contact: s.contact.map(|c| c.0),
             }
         } else {
             ToAgent::Joined {

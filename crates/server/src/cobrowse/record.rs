@@ -16,13 +16,17 @@ const BATCH: usize = 64;
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<NewCobrowseEvent>,
+    /// For the contacts a join by code opens and closes.
+    pub(super) store: Store,
 }
 
 impl Recorder {
     /// Starts the writer; it stops when the last handle is dropped.
     pub fn start(store: Store) -> Self {
         let (tx, mut rx) = mpsc::channel::<NewCobrowseEvent>(QUEUE);
+        let writer = store.clone();
         tokio::spawn(async move {
+            let store = writer;
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
                 if let Err(e) = store.record_cobrowse_events(&batch).await {
@@ -33,7 +37,7 @@ impl Recorder {
                 batch.clear();
             }
         });
-        Self { tx }
+        Self { tx, store }
     }
 
     /// Queues an action; never waits.

@@ -126,7 +126,7 @@ async fn serve(
             message = stream.next() => {
                 let reply = match received(message) {
                     Received::Text(text) if frames_left.take(1.0) && bytes_left.take(text.len() as f64) => {
-                        handle(&hub, &id, conn, &text)
+                        handle(&hub, &id, conn, &text).await
                     }
                     Received::Text(_) => {
                         hub.lost(&id);
@@ -164,13 +164,25 @@ async fn serve(
     metrics::gauge!("switchboard_cobrowse_pages").decrement(1.0);
 }
 
-fn handle(
+async fn handle(
     hub: &Hub,
     id: &str,
     conn: u64,
     text: &str,
 ) -> Result<Option<frames::ToVisitor>, FrameError> {
     match frames::visitor(text)? {
+        frames::Visitor::Control(frame @ frames::FromVisitor::Consent { view: true }) => {
+            // An agent who joined by code alone gets a contact to hold
+            // before the first action is listed.
+            if let Some((store, tenant, agent, origin)) = hub.contact_wanted(id, conn) {
+                match super::contact::open(&store, tenant, agent, &origin).await {
+                    Ok(contact) => hub.adopt_contact(id, agent, tenant, contact),
+                    // Sharing goes on; only its record is missing.
+                    Err(e) => tracing::warn!(error = %e, "co-browse contact not opened"),
+                }
+            }
+            hub.visitor_control(id, conn, &frame)
+        }
         frames::Visitor::Capture { kind, seq, .. } => {
             let resend = hub.capture(id, conn, kind, seq, text)?;
             Ok(resend.then_some(frames::ToVisitor::SnapshotRequest))

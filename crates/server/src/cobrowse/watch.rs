@@ -185,6 +185,7 @@ impl Hub {
             rx,
             ToAgent::Sharing {
                 session: id.to_owned(),
+                contact: s.contact.map(|c| c.0),
             },
         ))
     }

@@ -40,6 +40,8 @@ pub enum ContactMedia {
     Video,
     /// A call back to the visitor's phone.
     Callback,
+    /// Opened by an agent joining a shared page by its code alone.
+    Cobrowse,
 }
 
 impl ContactMedia {
@@ -49,6 +51,7 @@ impl ContactMedia {
             Self::Voice => "voice",
             Self::Video => "video",
             Self::Callback => "callback",
+            Self::Cobrowse => "cobrowse",
         }
     }
 }
