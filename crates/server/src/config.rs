@@ -81,6 +81,10 @@ pub struct SipPeers {
     /// Whose RTP a phone leg takes: "strict" (only the address in the
     /// phone's SDP) or "latch" (learn it, for phones behind NAT).
     pub rtp_source: RtpSource,
+    /// The registrar challenges with SHA-256 digests (RFC 8760) first, then
+    /// MD5 (`SWITCHBOARD_SIP_DIGEST_SHA256`). Off by default: some devices
+    /// give up on a challenge naming an algorithm they lack.
+    pub digest_sha256: bool,
 }
 
 /// See [`SipPeers::rtp_source`].
@@ -102,6 +106,7 @@ impl Default for SipPeers {
             tcp_idle_timeout_secs: sip.tcp_idle_timeout.as_secs(),
             tcp_write_timeout_secs: sip.tcp_write_timeout.as_secs(),
             rtp_source: RtpSource::Strict,
+            digest_sha256: false,
         }
     }
 }
@@ -364,6 +369,9 @@ impl Config {
                 self.mailbox.ring_timeout_secs = value.parse().map_err(|e| bad(format!("{e}")))?;
                 self.mailbox = self.mailbox.clone().checked().map_err(bad)?;
             }
+            "SWITCHBOARD_SIP_DIGEST_SHA256" => {
+                self.sip_peers.digest_sha256 = value.parse().map_err(|e| bad(format!("{e}")))?;
+            }
             "SWITCHBOARD_SMTP_RELAY" => {
                 self.mailbox.smtp_relay = Some(value.to_owned()).filter(|v| !v.is_empty());
                 self.mailbox = self.mailbox.clone().checked().map_err(bad)?;
@@ -587,5 +595,39 @@ mod tests {
         );
         std::fs::write(&file, "[sip_peers]\nrtp_source = \"loose\"\n").unwrap();
         assert!(Config::load(Some(&file), vec![], Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn mailbox_and_digest_settings_from_file_and_env() {
+        let dir = std::env::temp_dir().join(format!("sb-config-mailbox-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "[mailbox]\nring_timeout_secs = 10\nsmtp_relay = \"mail.example.com:587\"\n\
+             [sip_peers]\ndigest_sha256 = true\n",
+        )
+        .unwrap();
+        let env = vec![("SWITCHBOARD_MAILBOX_MAX_SECS".to_owned(), "30".to_owned())];
+        let config = Config::load(Some(&file), env, Overrides::default()).unwrap();
+        assert_eq!(config.mailbox.ring_timeout_secs, 10);
+        assert_eq!(config.mailbox.max_message_secs, 30);
+        assert_eq!(
+            config.mailbox.smtp_relay.as_deref(),
+            Some("mail.example.com:587")
+        );
+        assert!(config.sip_peers.digest_sha256);
+        let algorithms = crate::directory::service::registrar_config(true).algorithms;
+        assert_eq!(
+            algorithms,
+            vec![
+                sip::registrar::DigestAlgorithm::Sha256,
+                sip::registrar::DigestAlgorithm::Md5
+            ]
+        );
+        std::fs::write(&file, "[mailbox]\nsmtp_relay = \"no-port\"\n").unwrap();
+        assert!(Config::load(Some(&file), vec![], Overrides::default()).is_err());
+        let env = vec![("SWITCHBOARD_RING_TIMEOUT_SECS".to_owned(), "0".to_owned())];
+        assert!(Config::load(None, env, Overrides::default()).is_err());
     }
 }

@@ -210,6 +210,7 @@ pub async fn run(
     let directory = directory::DirectoryService::start(
         store.clone(),
         Some(&sip.0),
+        config.sip_peers.digest_sha256,
         Some(media.clone()),
         &config.data_dir,
         config.mailbox.clone(),

@@ -44,6 +44,7 @@ impl DirectoryService {
     pub fn start(
         store: Store,
         sip: Option<&sip::SipAgent>,
+        sip_sha256: bool,
         media: Option<media::MediaEngine>,
         data_dir: &std::path::Path,
         mailbox: super::mailbox::MailboxSettings,
@@ -57,10 +58,8 @@ impl DirectoryService {
         let calls = super::calls::DirectCalls::new(media, mailbox, Arc::clone(&presence));
         let directory = Directory::new(store, super::members::DEFAULT_QUARANTINE);
         if let Some(agent) = sip {
-            let changes = agent.enable_registrar(
-                sip::registrar::RegistrarConfig::default(),
-                REGISTER_RATE_PER_SOURCE,
-            );
+            let changes =
+                agent.enable_registrar(registrar_config(sip_sha256), REGISTER_RATE_PER_SOURCE);
             tokio::spawn(feed(
                 changes,
                 agent.registrar(),
@@ -86,6 +85,16 @@ impl DirectoryService {
             Arc::downgrade(&self.presence),
             self.directory.store().clone(),
         ));
+    }
+}
+
+/// The registrar's settings: MD5 challenges, or SHA-256 (RFC 8760) first
+/// and then MD5 when the server is set so.
+pub fn registrar_config(sha256: bool) -> sip::registrar::RegistrarConfig {
+    use sip::registrar::DigestAlgorithm::{Md5, Sha256};
+    sip::registrar::RegistrarConfig {
+        algorithms: if sha256 { vec![Sha256, Md5] } else { vec![Md5] },
+        ..sip::registrar::RegistrarConfig::default()
     }
 }
 
