@@ -14,9 +14,6 @@ pub const MAX_FRAME: usize = 16 * 1024;
 pub const MAX_SDP: usize = 14 * 1024;
 /// Longest chat message (characters).
 pub const MAX_TEXT_CHARS: usize = 2000;
-/// Longest reason a visitor gives for a callback (characters): a line the
-/// agent reads at a glance.
-pub const MAX_CALLBACK_REASON_CHARS: usize = 200;
 
 /// The visitor's page context, captured by the widget.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -111,8 +108,8 @@ pub enum VisitorFrame {
         phone: String,
         #[serde(default)]
         at: Option<i64>,
-        /// What the visitor wants to talk about (at most
-        /// `MAX_CALLBACK_REASON_CHARS`), shown to the agent.
+        /// What the visitor wants to talk about (one line, at most 200
+        /// characters), shown to the agent.
         #[serde(default)]
         reason: Option<String>,
     },
@@ -768,25 +765,6 @@ pub fn chat_text(text: &str) -> Result<String, FrameError> {
         return Err(FrameError::new(
             ErrorCode::Invalid,
             format!("message is longer than {MAX_TEXT_CHARS} characters"),
-        ));
-    }
-    Ok(trimmed.to_owned())
-}
-
-/// A callback's reason, trimmed; one line of at most
-/// `MAX_CALLBACK_REASON_CHARS` characters.
-pub fn callback_reason(text: &str) -> Result<String, FrameError> {
-    let trimmed = text.trim();
-    if trimmed.chars().count() > MAX_CALLBACK_REASON_CHARS {
-        return Err(FrameError::new(
-            ErrorCode::Invalid,
-            format!("keep the reason under {MAX_CALLBACK_REASON_CHARS} characters"),
-        ));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(FrameError::new(
-            ErrorCode::Invalid,
-            "the reason must be one line of text",
         ));
     }
     Ok(trimmed.to_owned())

@@ -580,7 +580,7 @@ impl DeskState {
         let reason = reason
             .map(str::trim)
             .filter(|r| !r.is_empty())
-            .map(protocol::callback_reason)
+            .map(super::callbacks::schedule::callback_reason)
             .transpose()?;
         let Some(v) = self.conns.visitor(conn) else {
             return Ok(());

@@ -21,6 +21,9 @@ use crate::{
     store::{ContactWrite, Sender, TenantCalls},
 };
 
+/// Longest reason a visitor gives for a callback (characters): a line the
+/// agent reads at a glance.
+const MAX_REASON_CHARS: usize = 200;
 /// Slots are this far apart.
 const SLOT_MS: i64 = 30 * 60_000;
 /// The first slot is at least this far ahead, so the visitor has time to
@@ -482,4 +485,22 @@ impl DeskState {
             Err(e) => Err(FrameError::new(ErrorCode::BadState, e.to_string())),
         }
     }
+}
+
+/// A callback's reason, trimmed; one line of at most `MAX_REASON_CHARS`.
+pub(in crate::desk) fn callback_reason(text: &str) -> Result<String, FrameError> {
+    let trimmed = text.trim();
+    if trimmed.chars().count() > MAX_REASON_CHARS {
+        return Err(FrameError::new(
+            ErrorCode::Invalid,
+            format!("keep the reason under {MAX_REASON_CHARS} characters"),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(FrameError::new(
+            ErrorCode::Invalid,
+            "the reason must be one line of text",
+        ));
+    }
+    Ok(trimmed.to_owned())
 }
