@@ -69,8 +69,8 @@ pub enum Secrets {
     Include,
     /// No widget secret (a file without it keeps the current one).
     WithoutWidgetSecret,
-    /// No widget secret, and webhook secrets as `***` (the audit log: a
-    /// record of what changed, not a copy of the keys).
+    /// No widget secret, and webhook secrets and trunk passwords as `***`
+    /// (the audit log: a record of what changed, not a copy of the keys).
     Masked,
 }
 
@@ -207,7 +207,15 @@ pub async fn export(
         webhooks.push(entry);
     }
 
-    let phone = (inputs.phone != TenantPhone::default()).then_some(inputs.phone);
+    let mut phone = inputs.phone;
+    if secrets == Secrets::Masked {
+        for trunk in &mut phone.trunks {
+            if trunk.password.is_some() {
+                trunk.password = Some(crate::secret::Secret::new("***"));
+            }
+        }
+    }
+    let phone = (phone != TenantPhone::default()).then_some(phone);
     let export = Export {
         tenant: TenantPart {
             slug: t.slug,

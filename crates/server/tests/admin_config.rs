@@ -50,6 +50,70 @@ async fn an_export_applies_and_round_trips_unchanged() {
     demo.stop().await;
 }
 
+/// Trunks, numbers, push codes and routing points come back as they went in;
+/// the audit's copy hides the trunk's password.
+#[tokio::test]
+async fn a_phone_setup_round_trips_and_its_password_stays_out_of_the_audit_copy() {
+    let tenant = Tenant::new("phoneco")
+        .center("hq", |c| c.phone("+15125550100").trunk("carrier"))
+        .queue("sales", |q| q)
+        .link_with("center", "sales", |l| {
+            l.calls(&["voice"]).route_calls_to_phone()
+        })
+        .link_with("desk", "sales", |l| l.calls(&["voice"]).dial_in())
+        .agent("pat", &["sales"])
+        .phone(|p| {
+            p.allowed_destinations(&["+1512"])
+                .caller_ids(&["+15125550900"])
+                .push_code("*76", "https://shop.example/checkout")
+                .routing_points(&["+15125550130"])
+                .trunk("carrier", |t| t.host("127.0.0.1").port(5099))
+                .number("+15125550123", "desk")
+        });
+    // The builder has no trunk password; the file gets one by hand.
+    let with_password = tenant.to_string().replacen(
+        "name = \"carrier\"\n",
+        "name = \"carrier\"\nusername = \"shop\"\npassword = \"trunk-pw-123\"\n",
+        1,
+    );
+    assert!(with_password.contains("trunk-pw-123"), "{with_password}");
+    let server = TestServer::builder()
+        .without_demo()
+        .tenant_file(&with_password)
+        .start()
+        .await;
+    let text = export(&server, "phoneco").await;
+    for part in [
+        "[[phone.trunks]]",
+        "+15125550123",
+        "*76",
+        "+15125550130",
+        "trunk-pw-123",
+    ] {
+        assert!(text.contains(part), "{part} missing from\n{text}");
+    }
+    let file = tenant_file::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    tenant_file::apply(&server.store, &file, &|_| None)
+        .await
+        .unwrap();
+    assert_eq!(export(&server, "phoneco").await, text);
+    let id = server
+        .store
+        .tenant_by_slug("phoneco")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let masked = tenant_export::export(&server.store, id, tenant_export::Secrets::Masked)
+        .await
+        .unwrap();
+    assert!(
+        !masked.contains("trunk-pw-123") && masked.contains("[[phone.trunks]]"),
+        "{masked}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn admins_change_the_setup_with_tenant_apply_checks_and_an_audit_log() {
     let server = TestServer::builder()
