@@ -352,3 +352,50 @@ async fn a_supervisor_moves_and_reprioritizes_waiting_contacts_of_the_tenant() {
         (Some(b), Some("sales"))
     );
 }
+
+/// Today's counts and an agent's time in state come back after a restart
+/// (read from the stored stat events of the day).
+#[tokio::test]
+async fn todays_counts_survive_a_restart() {
+    let server = TestServer::start().await;
+    let (_alice, mut console) = server.ready_agent("alice").await;
+    let _visitor = server.open_chat("sales", "before the restart").await;
+    let offer = console.until_type("offer").await;
+    console
+        .send(json!({"type": "accept", "contact": offer["contact"]}))
+        .await;
+    console.until_type("assigned").await;
+    let sam = server.demo_staff("sam").await;
+    let mut board = wallboard(&server, &sam.cookie).await;
+    board_when(&mut board, |b| queue(b, "sales")["answered_today"] == 1).await;
+    drop(board);
+    // The stat events are stored by their own writer: wait until they are.
+    let store = server.store.clone();
+    let tenant = store.tenant_by_slug("demo").await.unwrap().unwrap().id;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store
+        .wallboard_stat_events(tenant, 0, i64::MAX, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .all(|e| e.kind != "assigned")
+    {
+        assert!(Instant::now() < deadline, "the assignment was never stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let server = server.restart().await;
+    let sam = server.demo_staff("sam").await;
+    let mut board = wallboard(&server, &sam.cookie).await;
+    let (after, _) = board_when(&mut board, |b| !b["queues"].as_array().unwrap().is_empty()).await;
+    let sales = queue(&after, "sales");
+    assert_eq!(
+        (
+            sales["offered_today"].as_u64(),
+            sales["answered_today"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{sales}"
+    );
+    assert_eq!(sales["service_level"], 1.0);
+}
