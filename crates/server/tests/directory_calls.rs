@@ -328,6 +328,47 @@ async fn an_unanswered_call_rings_out_to_the_mailbox_and_bad_calls_are_refused()
         )
         .await;
     assert_eq!(code, 200, "{body}");
+    // Ring mode `last`: only the page Alice opened last rings. Bob leaves a
+    // message after the ring timeout; its notice goes to all her pages, so
+    // by the time the older page has it, it would have had the ring too.
+    let mut newest = Events::open(&alice).await;
+    let (mut browser, offer) = Browser::new().await;
+    let (code, placed) = place(&bob, ALICE, &offer).await;
+    assert_eq!(code, 201, "{placed}");
+    assert_eq!(placed["state"], "ringing");
+    let second = placed["call"].as_u64().unwrap();
+    browser
+        .client
+        .accept_answer(placed["sdp"].as_str().unwrap())
+        .await
+        .unwrap();
+    browser.connected().await;
+    newest
+        .until("\"kind\":\"ring\",\"number\":\"2000 0000 0002\"")
+        .await;
+    newest.until("\"reason\":\"missed\"").await;
+    // Speak past the shortest message, then hang up.
+    let spoken = tokio::time::Instant::now() + std::time::Duration::from_millis(1_500);
+    while tokio::time::Instant::now() < spoken {
+        browser.tick(1000.0).await;
+    }
+    let (code, _) = bob
+        .send(
+            Method::POST,
+            &format!("/api/v1/directory/calls/{second}/hangup"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, 204);
+    newest.until("\"kind\":\"mail\"").await;
+    alice_events.until("\"kind\":\"mail\"").await;
+    assert!(
+        !alice_events
+            .seen
+            .contains(&format!("\"call\":{second},\"from\"")),
+        "the older page rang: {}",
+        alice_events.seen
+    );
     // Alice signs her page off: her page stays open but callers go to the mailbox.
     let (code, _) = alice
         .send(
