@@ -175,9 +175,6 @@ pub fn agent_router(state: AppState) -> Router {
             "/directory/heartbeat",
             post(crate::directory::http::heartbeat),
         )
-        .route(
-            "/members",
-            get(crate::directory::http::admin_list).post(crate::directory::http::admin_create),
         .route("/directory/calls", post(crate::directory::calls_http::place))
         .route(
             "/directory/calls/{id}/accept",
@@ -205,6 +202,9 @@ pub fn agent_router(state: AppState) -> Router {
             "/mailbox/{id}/{part}",
             get(crate::directory::calls_http::message_file),
         )
+        .route(
+            "/members",
+            get(crate::directory::http::admin_list).post(crate::directory::http::admin_create),
         )
         .route(
             "/numbers/{number}/move",
@@ -272,8 +272,8 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/ws/supervisor", get(crate::ws::supervisor::upgrade))
         .route("/ws/cobrowse", get(crate::cobrowse::agent_upgrade))
         .route("/cobrowse/frame", get(crate::cobrowse::frame_page))
-        .route("/", get(|| async { assets::serve("console/index.html") }))
         .route("/cobrowse/asset", get(crate::cobrowse::asset_page))
+        .route("/", get(|| async { assets::serve("console/index.html") }))
         .route("/{*path}", get(staff_asset));
     own_page_layers(common_layers(router))
         // Staff pages open no window that needs them (the widget's call

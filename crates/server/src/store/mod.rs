@@ -21,8 +21,8 @@ pub mod mailbox;
 mod phone;
 pub mod reports;
 mod routing;
-mod staff;
 mod server_keys;
+mod staff;
 mod stats;
 mod tenants;
 mod webhooks;
@@ -40,9 +40,9 @@ pub use callbacks::{
     CallbackSettings, CallbackTimes, MachinePolicy,
 };
 pub use calls::{CallMedia, CallRecord, CallRoute, ContactMedia, LinkCalls, TenantCalls};
+pub use cobrowse::{CobrowseEvent, NewCobrowseEvent};
 pub use contact_writes::{ContactWrite, TimedWrite, Written};
 pub use contacts::{
-pub use cobrowse::{CobrowseEvent, NewCobrowseEvent};
     ContactFilter, ContactRecord, Message, NewContact, Outcome, PreviousContact, Sender,
     WaitingContact,
 };
