@@ -589,6 +589,11 @@ async fn a_join_by_code_alone_opens_a_contact_the_agent_holds_with_the_actions()
         .unwrap_or_else(|| panic!("no contact in {sharing}"));
     view.send(json!({"type": "highlight", "id": 1})).await;
     page.until_type("highlight").await;
+    // Pointer moves at display rate: listed once for the view, not per move.
+    for x in [10, 20, 30] {
+        view.send(json!({"type": "pointer", "x": x, "y": 5})).await;
+        page.until_type("agent_pointer").await;
+    }
     view.send(json!({"type": "leave"})).await;
     page.until_type("ended").await;
 
@@ -597,7 +602,7 @@ async fn a_join_by_code_alone_opens_a_contact_the_agent_holds_with_the_actions()
         .iter()
         .map(|a| a["action"].as_str().unwrap())
         .collect();
-    assert_eq!(listed, ["view_start", "highlight", "view_stop"]);
+    assert_eq!(listed, ["view_start", "highlight", "pointer", "view_stop"]);
     assert_eq!(actions[0]["user"], "alice");
     // Held by alice, and closed once her view left.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -17,7 +17,9 @@
 //!
 //! * `mod.rs`: the hub, its sessions and the relay's rules.
 //! * `frames.rs`: every frame, parsed and checked.
-//! * `visitor.rs`, `agent.rs`: the two WebSocket ends.
+//! * `visitor.rs`, `agent.rs`: the two WebSocket ends; `agent_seat.rs`: the
+//!   agent's side of a session (joining by code, coming back, actions).
+//! * `contact.rs`: the contact a join by code alone opens.
 //! * `board.rs`: the whiteboard; `watch.rs`: replay and supervisors;
 //!   `record.rs`: the contact's record.
 //!
@@ -26,6 +28,7 @@
 //! by tenant: a code or a session id from another tenant is simply unknown.
 
 mod agent;
+mod agent_seat;
 mod assets;
 pub mod board;
 mod contact;
@@ -57,7 +60,7 @@ use crate::{
     protocol::{ErrorCode, FrameError, encode},
     store::NewCobrowseEvent,
 };
-use frames::{CaptureKind, FromAgent, FromVisitor, ToAgent, ToVisitor};
+use frames::{CaptureKind, FromVisitor, ToAgent, ToVisitor};
 
 /// How long a join code is valid.
 pub const CODE_LIFETIME: Duration = Duration::from_mins(10);
@@ -167,6 +170,9 @@ struct Session {
     recorder: Option<Recorder>,
     /// The field the agent last typed into: typing is listed once per field.
     filled: Option<u64>,
+    /// The agent's pointer was used in this view: listed once per view, not
+    /// per move (moves come at display rate).
+    pointed: bool,
     replay: watch::Replay,
     watchers: Vec<watch::Watcher>,
 }
@@ -443,6 +449,7 @@ impl Hub {
                 board: board::Board::default(),
                 recorder: self.recorder.clone(),
                 filled: None,
+                pointed: false,
                 replay: watch::Replay::default(),
                 watchers: Vec::new(),
             },
@@ -539,6 +546,7 @@ impl Hub {
                 if *view {
                     s.sharing = true;
                     s.stale = true;
+                    s.pointed = false;
                     let session = id.to_owned();
                     tracing::info!(agent = agent.user.0, "co-browse sharing accepted");
                     s.note("agent", "view_start", String::new());
@@ -638,214 +646,6 @@ impl Hub {
             if s.sharing {
                 s.tell_agent(encode(&ToAgent::Paused));
             }
-        }
-    }
-
-    /// An agent keys a code: the session's page is asked to let them in.
-    fn agent_join(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        name: &str,
-        code: &str,
-        contact: Option<ContactId>,
-    ) -> Result<(String, u64, mpsc::Receiver<Out>, ToAgent), CobrowseError> {
-        let now = Instant::now();
-        if !self
-            .agent_joins
-            .check(&format!("{}:{}", tenant.0, user.0), now)
-            || !self.tenant_joins.check(&tenant.0.to_string(), now)
-        {
-            metrics::counter!("switchboard_cobrowse_joins_refused_total", "reason" => "rate")
-                .increment(1);
-            return Err(CobrowseError::TooManyAttempts);
-        }
-        let mut sessions = self.lock();
-        let Some(id) = sessions.codes.remove(&(tenant, code.to_owned())) else {
-            metrics::counter!("switchboard_cobrowse_joins_refused_total", "reason" => "code")
-                .increment(1);
-            return Err(CobrowseError::NoSuchCode);
-        };
-        let (seat, rx) = self.seat(AGENT_OUTBOX);
-        let conn = seat.conn;
-        let s = sessions
-            .by_id
-            .get_mut(&id)
-            .ok_or(CobrowseError::NoSuchCode)?;
-        let expired = s.code.as_ref().is_none_or(|(_, at)| *at <= now);
-        s.code = None;
-        if expired || s.tenant != tenant {
-            return Err(CobrowseError::NoSuchCode);
-        }
-        if s.agent.is_some() {
-            return Err(CobrowseError::Taken);
-        }
-        if contact.is_some() {
-            s.contact = contact;
-        }
-        s.agent = Some(AgentSeat {
-            user,
-            name: name.to_owned(),
-            seat: Some(seat),
-            away_since: None,
-        });
-        s.tell_visitor(&ToVisitor::JoinRequest {
-            agent_name: name.to_owned(),
-        });
-        let joined = ToAgent::Joined {
-            session: id.clone(),
-            origin: s.origin.clone(),
-        };
-        Ok((id, conn, rx, joined))
-    }
-
-    /// An agent's view comes back to a session it holds (a console reload):
-    /// the page is asked for a fresh snapshot.
-    fn agent_watch(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        id: &str,
-    ) -> Result<(u64, mpsc::Receiver<Out>, ToAgent), CobrowseError> {
-        let (seat, rx) = self.seat(AGENT_OUTBOX);
-        let conn = seat.conn;
-        let mut sessions = self.lock();
-        let s = sessions
-            .by_id
-            .get_mut(id)
-            .filter(|s| s.tenant == tenant)
-            .ok_or(CobrowseError::UnknownSession)?;
-        let Some(agent) = s.agent.as_mut().filter(|a| a.user == user) else {
-            return Err(CobrowseError::UnknownSession);
-        };
-        if let Some(old) = agent.seat.replace(seat) {
-            let _ = old
-                .tx
-                .try_send(Out::End(encode(&ToAgent::Ended { reason: "replaced" })));
-        }
-        agent.away_since = None;
-        let reply = if s.sharing {
-            // The page at once from the replay, else a fresh snapshot.
-            let whole = s
-                .agent
-                .as_ref()
-                .and_then(|a| a.seat.as_ref())
-                .is_some_and(|seat| watch::replay_to(&s.replay, &s.board, seat, AGENT_OUTBOX - 16));
-            if !whole {
-                s.stale = true;
-                s.tell_visitor(&ToVisitor::SnapshotRequest);
-            }
-            ToAgent::Sharing {
-                session: id.to_owned(),
-                contact: s.contact.map(|c| c.0),
-            }
-        } else {
-            ToAgent::Joined {
-                session: id.to_owned(),
-                origin: s.origin.clone(),
-            }
-        };
-        Ok((conn, rx, reply))
-    }
-
-    /// A frame from the agent's view for the page, checked against what the
-    /// visitor allowed.
-    fn agent_frame(&self, id: &str, conn: u64, frame: FromAgent) -> Result<(), FrameError> {
-        let mut sessions = self.lock();
-        let s = sessions
-            .by_id
-            .get_mut(id)
-            .ok_or(CobrowseError::UnknownSession)?;
-        let Some(agent) = s
-            .agent
-            .as_ref()
-            .filter(|a| a.seat.as_ref().is_some_and(|v| v.conn == conn))
-        else {
-            return Err(CobrowseError::UnknownSession.into());
-        };
-        let agent_name = agent.name.clone();
-        if matches!(frame, FromAgent::Leave) {
-            s.end_agent("left");
-            s.tell_visitor(&ToVisitor::Ended {
-                reason: "agent_left",
-            });
-            return Ok(());
-        }
-        if !s.sharing {
-            return Err(CobrowseError::NotSharing.into());
-        }
-        let change = match frame {
-            FromAgent::Draw { shape } => board::Change::Draw(shape),
-            FromAgent::Clear => board::Change::Clear,
-            FromAgent::Board { show, blank } => board::Change::Show { show, blank },
-            other => return s.relay_action(other, agent_name),
-        };
-        s.board_change(board::Side::Agent, change)
-    }
-}
-
-impl Session {
-    /// An agent's action on the page (not the whiteboard), checked against
-    /// what the visitor allowed, listed in the record and sent to the page.
-    fn relay_action(&mut self, frame: FromAgent, agent_name: String) -> Result<(), FrameError> {
-        let out = match frame {
-            FromAgent::Pointer { x, y } => ToVisitor::AgentPointer { x, y },
-            FromAgent::Highlight { id } => {
-                self.note("agent", "highlight", id.to_string());
-                ToVisitor::Highlight { id }
-            }
-            FromAgent::Push { url } => {
-                let url = frames::push_url(&url, &self.origin)?;
-                self.note("agent", "push", url.clone());
-                ToVisitor::Push { url }
-            }
-            FromAgent::ControlRequest => {
-                self.note("agent", "control_request", String::new());
-                ToVisitor::ControlRequest { agent_name }
-            }
-            FromAgent::Click { id } if self.control => {
-                self.note("agent", "click", id.to_string());
-                ToVisitor::Click { id }
-            }
-            // The field, never what was typed: a value may be personal.
-            FromAgent::Input { id, value } if self.control => {
-                if self.filled.replace(id) != Some(id) {
-                    self.note("agent", "fill", id.to_string());
-                }
-                ToVisitor::Input { id, value }
-            }
-            FromAgent::Click { .. } | FromAgent::Input { .. } => {
-                return Err(CobrowseError::NoControl.into());
-            }
-            FromAgent::Join { .. }
-            | FromAgent::Watch { .. }
-            | FromAgent::Leave
-            | FromAgent::Ping
-            | FromAgent::Draw { .. }
-            | FromAgent::Clear
-            | FromAgent::Board { .. }
-            | FromAgent::Sessions
-            | FromAgent::Supervise { .. } => {
-                return Ok(());
-            }
-        };
-        self.tell_visitor(&out);
-        Ok(())
-    }
-}
-
-impl Hub {
-    /// The agent's view closed; the session waits [`GRACE`] for it.
-    fn agent_gone(&self, id: &str, conn: u64) {
-        let mut sessions = self.lock();
-        if let Some(agent) = sessions
-            .by_id
-            .get_mut(id)
-            .and_then(|s| s.agent.as_mut())
-            .filter(|a| a.seat.as_ref().is_some_and(|v| v.conn == conn))
-        {
-            agent.seat = None;
-            agent.away_since = Some(Instant::now());
         }
     }
 }

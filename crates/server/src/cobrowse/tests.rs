@@ -2,6 +2,7 @@
 //! buffered, and sessions whose page or view stays away end after the grace.
 
 use super::*;
+use frames::FromAgent;
 
 const TENANT: TenantId = TenantId(7);
 const ALICE: UserId = UserId(3);
