@@ -166,6 +166,7 @@ class View {
 
   onFrame(f) {
     if (f.type === 'snapshot') this.card.dataset.url = String(f.url || '');
+    if (Array.isArray(f.asset_origins)) this.mirror.assetOrigins = f.asset_origins.map(String);
     if (this.mirror.apply(f) || this.board.apply(f)) return;
     switch (f.type) {
       case 'joined':

@@ -183,14 +183,17 @@ export class Mirror {
   }
 
   /**
-   * A URL of the visitor's own site through the server (`/cobrowse/asset`),
-   * when the view knows its session: the site's fonts and stylesheets may
-   * be refused to the console's origin (CORS), the server fetches them.
-   * Other URLs are left as they are.
+   * A URL of the visitor's own site, or of one of the tenant's allowed
+   * origins (`assetOrigins`, from the server's `joined`/`sharing`), through
+   * the server (`/cobrowse/asset`), when the view knows its session: the
+   * site's fonts and stylesheets may be refused to the console's origin
+   * (CORS), the server fetches them. Other URLs are left as they are.
    */
   own(url) {
     try {
-      if (this.asset && this.pageOrigin && new URL(url).origin === this.pageOrigin) return this.asset(url);
+      const origin = new URL(url).origin;
+      const listed = origin === this.pageOrigin || (this.assetOrigins || []).includes(origin);
+      if (this.asset && this.pageOrigin && listed) return this.asset(url);
     } catch {
       /* not a URL */
     }

@@ -550,6 +550,22 @@ async fn the_server_fetches_the_sites_stylesheets_for_the_view_but_never_from_pr
     let (status, kind, body) = asset(&staff, &session, &css).await;
     assert_eq!((status, kind.as_str()), (200, "text/css"), "{body}");
     assert!(body.contains('{'), "{body}");
+    // An `@import` comes through the route too; a picture straight from its site.
+    let importing = format!("{}/demo/cobrowse-import.css", server.public);
+    let (status, _, body) = asset(&staff, &session, &importing).await;
+    assert_eq!(status, 200, "{body}");
+    let imported = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("session", &session)
+        .append_pair("url", &css)
+        .finish();
+    assert!(
+        body.contains(&format!("@import url(\"/cobrowse/asset?{imported}\");")),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("url(\"{}/demo/banner.png\")", server.public)),
+        "{body}"
+    );
     // Not a stylesheet or font; not the tenant's origins; not this session.
     let (status, _, body) = asset(&staff, &session, &format!("{}/demo/", server.public)).await;
     assert_eq!(status, 403, "{body}");
@@ -580,7 +596,15 @@ async fn a_join_by_code_alone_opens_a_contact_the_agent_holds_with_the_actions()
     let view_url = format!("{}/ws/cobrowse", server.agent_ws());
     let mut view = Ws::connect(&view_url, Some(&server.agent), Some(&staff.cookie)).await;
     view.send(json!({"type": "join", "code": code})).await;
-    view.until_type("joined").await;
+    let joined = view.until_type("joined").await;
+    // The view is told the tenant's allowed origins, whose stylesheets it
+    // takes through the asset route.
+    assert!(
+        joined["asset_origins"]
+            .as_array()
+            .is_some_and(|o| !o.is_empty()),
+        "{joined}"
+    );
     page.until_type("join_request").await;
     page.send(json!({"type": "consent", "view": true})).await;
     let sharing = view.until_type("sharing").await;

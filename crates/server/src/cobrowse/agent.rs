@@ -172,6 +172,7 @@ async fn handle(
             };
             let (id, conn, rx, reply) =
                 hub.agent_join(user.tenant, user.id, &user.display_name, &code, contact)?;
+            let reply = with_asset_origins(store, user, reply).await;
             leave_current(hub, watching);
             *watching = Some(Watching {
                 id,
@@ -183,6 +184,7 @@ async fn handle(
         }
         frames::FromAgent::Watch { session } => {
             let (conn, rx, reply) = hub.agent_watch(user.tenant, user.id, &session)?;
+            let reply = with_asset_origins(store, user, reply).await;
             if watching.as_ref().is_some_and(|w| w.id != session) {
                 leave_current(hub, watching);
             }
@@ -202,6 +204,7 @@ async fn handle(
         frames::FromAgent::Supervise { session } => {
             supervisor_only(user)?;
             let (conn, rx, reply) = hub.supervise(user.tenant, user.id, &session)?;
+            let reply = with_asset_origins(store, user, reply).await;
             leave_current(hub, watching);
             *watching = Some(Watching {
                 id: session,
@@ -255,6 +258,34 @@ async fn own_contact(
             ))
         }
     }
+}
+
+/// A view's first answer names the tenant's allowed origins: their
+/// stylesheets come through `/cobrowse/asset` too, not only the page's own.
+/// Without them (the tenant unread) the view still works, loading those
+/// stylesheets straight from their sites.
+async fn with_asset_origins(
+    store: &Store,
+    user: &User,
+    mut reply: frames::ToAgent,
+) -> frames::ToAgent {
+    let origins = match store.tenant(user.tenant).await {
+        Ok(Some(t)) => t.allowed_origins,
+        Ok(None) => return reply,
+        Err(e) => {
+            tracing::warn!(error = %e, "co-browse view: allowed origins not read");
+            return reply;
+        }
+    };
+    if let frames::ToAgent::Joined { asset_origins, .. }
+    | frames::ToAgent::Sharing { asset_origins, .. } = &mut reply
+    {
+        *asset_origins = origins
+            .iter()
+            .map(|o| o.trim_end_matches('/').to_owned())
+            .collect();
+    }
+    reply
 }
 
 /// Switching to another session: the one on screen waits for this view as

@@ -68,6 +68,7 @@ impl Hub {
         let joined = ToAgent::Joined {
             session: id.clone(),
             origin: s.origin.clone(),
+            asset_origins: Vec::new(),
         };
         Ok((id, conn, rx, joined))
     }
@@ -113,11 +114,13 @@ impl Hub {
             ToAgent::Sharing {
                 session: id.to_owned(),
                 contact: s.contact.map(|c| c.0),
+                asset_origins: Vec::new(),
             }
         } else {
             ToAgent::Joined {
                 session: id.to_owned(),
                 origin: s.origin.clone(),
+                asset_origins: Vec::new(),
             }
         };
         Ok((conn, rx, reply))

@@ -195,38 +195,95 @@ pub fn allowed(url: &url::Url, origins: &[String]) -> bool {
             .any(|o| o.trim_end_matches('/') == url.origin().ascii_serialization())
 }
 
-/// Makes every `url(...)` of a fetched stylesheet absolute and points it back
-/// at this route, so its fonts come the same way (`data:` URLs stay).
-pub fn rewrite_css(css: &str, base: &url::Url, session: &str) -> String {
-    let proxied = |raw: &str| -> Option<String> {
+/// Pictures a stylesheet names: made absolute and left to load straight from
+/// their site (the view may load images from anywhere; the route serves only
+/// stylesheets and fonts).
+const IMAGE_EXTENSIONS: [&str; 9] = [
+    "png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "ico", "bmp",
+];
+
+/// Rewrites a fetched stylesheet's references so they load in the view:
+/// every `url(...)` and `@import "..."` is made absolute, and those of
+/// `origins` that are not pictures (imported stylesheets, fonts) point back at
+/// this route; `data:` URLs and fragments stay as they are.
+pub fn rewrite_css(css: &str, base: &url::Url, session: &str, origins: &[String]) -> String {
+    let target = |raw: &str| -> Option<String> {
         let raw = raw.trim().trim_matches(|c| c == '"' || c == '\'');
         if raw.starts_with("data:") || raw.starts_with('#') {
             return None;
         }
         let abs = base.join(raw).ok()?;
-        Some(asset_path(session, abs.as_str()))
+        let picture = abs
+            .path()
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()));
+        Some(if !picture && allowed(&abs, origins) {
+            asset_path(session, abs.as_str())
+        } else {
+            abs.to_string()
+        })
     };
     let mut out = String::with_capacity(css.len());
     let mut rest = css;
-    while let Some(at) = rest.find("url(") {
-        let (head, tail) = rest.split_at(at + 4);
-        out.push_str(head);
-        let Some(end) = tail.find(')') else {
-            rest = tail;
-            break;
-        };
-        match proxied(&tail[..end]) {
-            Some(p) => {
-                out.push('"');
-                out.push_str(&p);
-                out.push('"');
+    loop {
+        let next_url = rest.find("url(");
+        let next_import = find_import_string(rest);
+        match (next_url, next_import) {
+            (Some(at), import) if import.is_none_or(|(i, _, _)| at < i) => {
+                let (head, tail) = rest.split_at(at + 4);
+                out.push_str(head);
+                let Some(end) = tail.find(')') else {
+                    rest = tail;
+                    break;
+                };
+                match target(&tail[..end]) {
+                    Some(t) => {
+                        out.push('"');
+                        out.push_str(&t);
+                        out.push('"');
+                    }
+                    None => out.push_str(&tail[..end]),
+                }
+                rest = &tail[end..];
             }
-            None => out.push_str(&tail[..end]),
+            (_, Some((_, open, close))) => {
+                // `@import "a.css"` becomes `@import url("...")`.
+                out.push_str(&rest[..open]);
+                match target(&rest[open..close]) {
+                    Some(t) => {
+                        out.push_str("url(\"");
+                        out.push_str(&t);
+                        out.push_str("\")");
+                    }
+                    None => out.push_str(&rest[open..close]),
+                }
+                rest = &rest[close..];
+            }
+            _ => break,
         }
-        rest = &tail[end..];
     }
     out.push_str(rest);
     out
+}
+
+/// The first `@import` naming a quoted string (not `url(...)`, which the
+/// `url(` pass takes): (where `@import` starts, the string's start and end,
+/// quotes included).
+fn find_import_string(css: &str) -> Option<(usize, usize, usize)> {
+    let mut from = 0;
+    while let Some(found) = css[from..].find("@import") {
+        let at = from + found;
+        let after = at + "@import".len();
+        let spaces = css[after..].len() - css[after..].trim_start().len();
+        let open = after + spaces;
+        if let Some(quote @ ('"' | '\'')) = css[open..].chars().next()
+            && let Some(len) = css[open + 1..].find(quote)
+        {
+            return Some((at, open, open + 1 + len + 1));
+        }
+        from = after;
+    }
+    None
 }
 
 /// The path of an asset of `session` through this route.
@@ -302,6 +359,7 @@ pub async fn asset(
             &String::from_utf8_lossy(&asset.body),
             &url,
             &q.session,
+            &origins,
         ))
     } else {
         asset.body
@@ -384,15 +442,33 @@ mod tests {
     #[test]
     fn a_stylesheets_urls_come_back_through_the_route() {
         let base = url::Url::parse("https://shop.example/css/site.css").unwrap();
-        let css = "@font-face{src:url(../f/a.woff2) format('woff2')}b{background:url( 'data:image/png;base64,xx' )}i{background:url(\"/i.png\")}";
-        let out = rewrite_css(css, &base, "s1");
-        assert!(
-            out.contains(
-                "url(\"/cobrowse/asset?session=s1&url=https%3A%2F%2Fshop.example%2Ff%2Fa.woff2\")"
+        let origins = [
+            "https://shop.example".to_owned(),
+            "https://cdn.shop.example".to_owned(),
+        ];
+        let css = "@import 'print.css' print;@import url(https://cdn.shop.example/c.css);\
+            @import \"https://elsewhere.example/x.css\";\
+            @font-face{src:url(../f/a.woff2) format('woff2')}\
+            b{background:url( 'data:image/png;base64,xx' )}i{background:url(\"/i.png\")}";
+        let out = rewrite_css(css, &base, "s1", &origins);
+        let through = |u: &str| asset_path("s1", u);
+        for expected in [
+            format!(
+                "@import url(\"{}\") print;",
+                through("https://shop.example/css/print.css")
             ),
-            "{out}"
-        );
-        assert!(out.contains("url( 'data:image/png;base64,xx' )"), "{out}");
-        assert!(out.contains("https%3A%2F%2Fshop.example%2Fi.png"), "{out}");
+            format!(
+                "@import url(\"{}\");",
+                through("https://cdn.shop.example/c.css")
+            ),
+            // Not an allowed origin: absolute, straight from its site.
+            "@import url(\"https://elsewhere.example/x.css\");".to_owned(),
+            format!("url(\"{}\")", through("https://shop.example/f/a.woff2")),
+            "url( 'data:image/png;base64,xx' )".to_owned(),
+            // A picture loads straight from its site.
+            "url(\"https://shop.example/i.png\")".to_owned(),
+        ] {
+            assert!(out.contains(&expected), "{expected} not in {out}");
+        }
     }
 }

@@ -252,6 +252,11 @@ pub enum ToAgent {
     Joined {
         session: String,
         origin: String,
+        /// The tenant's allowed origins, whose stylesheets and fonts the
+        /// view takes through `/cobrowse/asset` (set on the answer to a
+        /// join, watch or supervise).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        asset_origins: Vec<String>,
     },
     /// The visitor accepted: capture frames follow. `contact` is the record
     /// the session's actions are listed under (the one opened for a join by
@@ -260,6 +265,8 @@ pub enum ToAgent {
         session: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         contact: Option<i64>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        asset_origins: Vec<String>,
     },
     /// The visitor's page is loading another page; a snapshot follows.
     Paused,

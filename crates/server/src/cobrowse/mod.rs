@@ -551,7 +551,11 @@ impl Hub {
                     tracing::info!(agent = agent.user.0, "co-browse sharing accepted");
                     s.note("agent", "view_start", String::new());
                     let contact = s.contact.map(|c| c.0);
-                    s.tell_agent(encode(&ToAgent::Sharing { session, contact }));
+                    s.tell_agent(encode(&ToAgent::Sharing {
+                        session,
+                        contact,
+                        asset_origins: Vec::new(),
+                    }));
                     if let Some(board) = s.board.for_agent() {
                         s.tell_agent(encode(&board));
                     }

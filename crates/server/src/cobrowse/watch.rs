@@ -186,6 +186,7 @@ impl Hub {
             ToAgent::Sharing {
                 session: id.to_owned(),
                 contact: s.contact.map(|c| c.0),
+                asset_origins: Vec::new(),
             },
         ))
     }
