@@ -11,6 +11,8 @@ mod browser;
 #[path = "common/callback.rs"]
 mod callback;
 mod common;
+#[path = "common/hooks.rs"]
+mod hooks;
 #[path = "common/phone.rs"]
 #[allow(dead_code)]
 mod phone;
@@ -311,14 +313,24 @@ async fn a_fax_answering_ends_the_callback_by_the_links_policy() {
     if !have_sipp() {
         return;
     }
-    // The phone answers and sends a fax's answer tone (CED, 2100 Hz).
+    // The phone answers and sends a fax's answer tone (CED, 2100 Hz). The
+    // tenant's systems hear of each attempt.
+    let receiver = hooks::Receiver::start(0).await;
     let Callback {
         phone: _phone,
         mut visitor,
         server,
         mut console,
         _widget,
-    } = Callback::start("uas-answer.xml", 1, RtpPhone::start(2100.0).await, &[]).await;
+    } = Callback::start_with(
+        "uas-answer.xml",
+        1,
+        RtpPhone::start(2100.0).await,
+        &[],
+        &hooks::endpoint(&receiver.url, &["contact.callback_attempted"]),
+        hooks::allowing_loopback(),
+    )
+    .await;
     let cancelled = attempt_cancelled(&mut console, 1).await;
     assert_eq!(cancelled["reason"], "fax", "{cancelled}");
     let contact = cancelled["contact"].as_i64().unwrap();
@@ -326,6 +338,16 @@ async fn a_fax_answering_ends_the_callback_by_the_links_policy() {
     assert_eq!(visitor.exit_code().await, 0, "sipp: {}", visitor.logs());
     // `on_fax = "give_up"` (the default): no second attempt.
     given_up(&server, contact, &[(AttemptResult::Fax, Some(200))]).await;
+    let delivered = receiver.until_accepted(1).await;
+    let event = hooks::verified(&delivered[0]);
+    assert_eq!(event["type"], "contact.callback_attempted", "{event}");
+    assert_eq!(event["tenant"], "backco");
+    assert_eq!(event["contact"]["id"], contact);
+    assert_eq!(
+        (&event["attempt"], &event["result"], &event["sip_code"]),
+        (&json!(1), &json!("fax"), &json!(200)),
+        "{event}"
+    );
     server.stop().await;
 }
 

@@ -7,6 +7,8 @@
 #[path = "common/browser.rs"]
 mod browser;
 mod common;
+#[path = "common/hooks.rs"]
+mod hooks;
 #[path = "common/phone.rs"]
 #[allow(dead_code)]
 mod phone;
@@ -16,6 +18,7 @@ use common::{Staff, TestServer, WAIT};
 use reqwest::Method;
 use serde_json::{Value, json};
 use switchboard::directory::mailbox::MailboxSettings;
+use switchboard::{secret::Secret, store::NewWebhookEndpoint};
 
 const ALICE: &str = "2000 0000 0001";
 
@@ -111,7 +114,9 @@ async fn place(staff: &Staff, number: &str, sdp: &str) -> (u16, Value) {
 #[tokio::test]
 async fn a_message_is_cut_at_the_limit_and_only_its_member_plays_or_deletes_it() {
     let (relay, mail) = smtp_sink().await;
+    let receiver = hooks::Receiver::start(0).await;
     let server = TestServer::builder()
+        .webhooks(hooks::allowing_loopback())
         .mailbox(MailboxSettings {
             max_message_secs: 2,
             smtp_relay: Some(relay),
@@ -120,6 +125,18 @@ async fn a_message_is_cut_at_the_limit_and_only_its_member_plays_or_deletes_it()
         })
         .start()
         .await;
+    // The demo tenant's systems hear of messages left.
+    let demo = server.store.tenant_by_slug("demo").await.unwrap().unwrap();
+    let hook = NewWebhookEndpoint {
+        url: receiver.url.clone(),
+        secret: Secret::new(hooks::SECRET),
+        events: vec!["contact.message_left".into()],
+    };
+    server
+        .store
+        .set_webhook_endpoints(demo.id, &[hook])
+        .await
+        .unwrap();
     let bob = server.demo_staff("bob").await;
     let alice = server.demo_staff("alice").await;
     // Alice wants an email of each new message; a bad address is refused.
@@ -190,6 +207,14 @@ async fn a_message_is_cut_at_the_limit_and_only_its_member_plays_or_deletes_it()
     assert_eq!(code, 200, "{mailbox}");
     assert_eq!(mailbox["new"], 1);
     let message = &mailbox["messages"][0];
+    // The webhook names the message, never its recording.
+    let delivered = receiver.until_accepted(1).await;
+    let event = hooks::verified(&delivered[0]);
+    assert_eq!(event["type"], "contact.message_left", "{event}");
+    assert_eq!(event["tenant"], "demo");
+    assert_eq!(event["message"]["id"], message["id"], "{event}");
+    assert_eq!(event["message"]["caller_number"], "2000 0000 0002");
+    assert_eq!(event["message"]["cut"], true);
     assert_eq!(message["caller"], "Bob");
     assert_eq!(message["caller_number"], "2000 0000 0002");
     assert_eq!(message["cut"], true);

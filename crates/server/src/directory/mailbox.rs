@@ -193,7 +193,33 @@ impl Mailbox {
             cut,
         };
         let id = self.store.add_mailbox_message(tenant, &message).await?;
-        self.store.mailbox_message(tenant, member, id).await
+        let stored = self.store.mailbox_message(tenant, member, id).await?;
+        if let Some(kept) = &stored {
+            self.announce(tenant, kept).await;
+        }
+        Ok(stored)
+    }
+
+    /// Tells the tenant's webhooks a message was left. Only what identifies
+    /// it goes out (never the recording); a failure to queue is logged and
+    /// the message stays kept.
+    async fn announce(&self, tenant: TenantId, message: &MailboxMessage) {
+        let data = serde_json::json!({
+            "message": {
+                "id": message.id,
+                "member": message.member.0,
+                "caller": message.caller,
+                "caller_number": message.caller_number,
+                "created_at": message.created_at,
+                "duration_ms": message.duration_ms,
+                "video": message.video,
+                "cut": message.cut,
+            }
+        });
+        let kind = crate::webhooks::EventKind::MessageLeft;
+        if let Err(e) = crate::webhooks::emit(&self.store, tenant, None, kind, data).await {
+            warn!(error = %e, "message-left event not queued for webhooks");
+        }
     }
 
     /// A stored message's file, `video` or audio; `None` if the message has

@@ -144,9 +144,25 @@ impl Callback {
         phone: RtpPhone,
         settings: &[(&str, Setting)],
     ) -> Callback {
+        let webhooks = switchboard::webhooks::WebhookSettings::default();
+        Self::start_with(scenario, calls, phone, settings, "", webhooks).await
+    }
+
+    /// As [`Callback::start`], with `extra` (e.g. a `[[webhooks]]` table)
+    /// after backco's tenant file and the server's webhook settings.
+    pub async fn start_with(
+        scenario: &str,
+        calls: u32,
+        phone: RtpPhone,
+        settings: &[(&str, Setting)],
+        extra: &str,
+        webhooks: switchboard::webhooks::WebhookSettings,
+    ) -> Callback {
         let visitor = answering(scenario, calls, &phone);
+        let tenant = backco(visitor.port, settings);
         let server = TestServer::builder()
-            .tenant(&backco(visitor.port, settings))
+            .webhooks(webhooks)
+            .tenant_file(&format!("{tenant}{extra}"))
             .start()
             .await;
         let console = ready_pat(&server).await;

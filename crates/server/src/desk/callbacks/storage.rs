@@ -7,6 +7,7 @@ use crate::{
     desk::storage::{CallbackAttempts, StoreFuture},
     ids::{ContactId, TenantId},
     store::{AttemptEnd, CallbackResume, Store},
+    webhooks::EventKind,
 };
 
 impl CallbackAttempts for Store {
@@ -29,9 +30,31 @@ impl CallbackAttempts for Store {
         attempt: u32,
         end: AttemptEnd,
     ) -> StoreFuture<'_, ()> {
-        Box::pin(Store::callback_attempt_ended(
-            self, tenant, contact, attempt, end,
-        ))
+        Box::pin(async move {
+            Store::callback_attempt_ended(self, tenant, contact, attempt, end).await?;
+            // The tenant's systems hear of each finished attempt; a failure to
+            // queue the event leaves the stored attempt as it is.
+            let data = serde_json::json!({
+                "contact": { "id": contact.0 },
+                "attempt": attempt,
+                "result": end.result.name(),
+                "sip_code": end.sip_code,
+                "ended_at": end.ended_at,
+                "retry_at": end.retry_at,
+            });
+            if let Err(e) = crate::webhooks::emit(
+                self,
+                tenant,
+                Some(contact),
+                EventKind::CallbackAttempted,
+                data,
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "callback attempt event not queued for webhooks");
+            }
+            Ok(())
+        })
     }
     fn callback_resume(
         &self,
