@@ -64,6 +64,8 @@ class Watch {
   }
 
   onFrame(f) {
+    // The tenant's allowed origins: their stylesheets and fonts come through the server too.
+    if (Array.isArray(f.asset_origins)) this.mirror.assetOrigins = f.asset_origins.map(String);
     if (this.mirror.apply(f) || this.board.apply(f)) return;
     switch (f.type) {
       case 'sessions':

@@ -28,7 +28,7 @@ use serde::Deserialize;
 
 use super::Hub;
 use crate::{
-    http::{AppState, error::ApiError, staff::session_user},
+    http::{error::ApiError, staff::session_user, state::AppState},
     store::Role,
     webhooks::address::{GuardedResolver, check_literal},
 };

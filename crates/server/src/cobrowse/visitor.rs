@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::{Bucket, Hub, Out, Received, frames, received};
 use crate::{
-    http::{AppState, error::ApiError},
+    http::{error::ApiError, state::AppState},
     ids::TenantId,
     protocol::{ErrorCode, FrameError, encode, encode_error},
     ws::visitor::origin_allowed,

@@ -12,9 +12,9 @@ use serde::Deserialize;
 
 use super::calls::{CallError, Party};
 use super::number::PermanentNumber;
-use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::staff::Principal;
+use crate::http::state::AppState;
 use crate::store::mailbox::{MemberSettings, RingMode};
 use crate::store::{Member, User};
 

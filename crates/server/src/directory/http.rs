@@ -12,9 +12,9 @@ use super::members::{DirectoryError, NumberRequest};
 use super::number::PermanentNumber;
 use super::presence::{PresenceState, Status};
 use super::service::HEARTBEAT_TTL;
-use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::staff::Principal;
+use crate::http::state::AppState;
 use crate::store::{MemberId, MemberQuery, Role, now_ms};
 
 /// Entries per page at most.

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use super::{FrameBudget, Received, receive_text, send_error, send_text};
 use crate::{
     desk::{Outbox, Request},
-    http::{AppState, error::ApiError, staff::SessionWatch},
+    http::{error::ApiError, staff::SessionWatch, state::AppState},
     protocol::{self, AgentFrame},
     store::{Tenant, User},
 };

@@ -89,7 +89,7 @@ pub(crate) enum Incoming {
 /// and a live session (`what` names the socket in the refusal). Gives the
 /// user and a watch that ends with the session.
 pub(crate) async fn staff_socket(
-    state: &crate::http::AppState,
+    state: &crate::http::state::AppState,
     headers: &axum::http::HeaderMap,
     what: &str,
 ) -> Result<(crate::store::User, crate::http::staff::SessionWatch), axum::response::Response> {

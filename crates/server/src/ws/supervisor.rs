@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FrameBudget, Received, receive_text, send_error, send_text};
 use crate::{
-    http::{AppState, error::ApiError, staff::SessionWatch},
+    http::{error::ApiError, staff::SessionWatch, state::AppState},
     protocol::{ErrorCode, FrameError},
     store::Role,
     wallboard::{Filter, Snapshot},

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{FrameBudget, Incoming, classify, send_error, send_text};
 use crate::{
     desk::{ConnId, Desk, Identity, Outbox, OutboxReceiver, Profile, Request, VisitorArrival},
-    http::{AppState, error::ApiError, staff::same_origin},
+    http::{error::ApiError, staff::same_origin, state::AppState},
     ids::TenantId,
     protocol::{self, ErrorCode, FrameError, VisitorFrame},
     store::{Link, Store, Tenant},
