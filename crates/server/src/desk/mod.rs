@@ -69,6 +69,7 @@ use tokio::{
 use media::{LegId, MediaEngine, MediaEvent};
 
 pub use callbacks::schedule::{CallbackAction, CallbackView, ChangedBy, ScheduleError};
+pub use callbacks::take::{CallbackNotes, TakeError};
 pub use screenpop::{Identity, Profile};
 pub use supervise::{LiveWaiting, SetState, SuperviseError, SupervisorAction};
 
@@ -172,6 +173,9 @@ pub(crate) enum Request {
     /// A visitor's manage link or a supervisor shows, moves or cancels a
     /// callback (`callbacks/schedule.rs`).
     Callback(Box<callbacks::schedule::CallbackRequest>),
+    /// An agent takes a callback now, or asks which queues' callbacks
+    /// they serve (`callbacks/take.rs`).
+    TakeCallback(Box<callbacks::take::TakeRequest>),
     /// A supervisor acts on an agent or contact (`supervise.rs`).
     Supervise(Box<supervise::SuperviseRequest>),
     /// A supervisor cancels a callback not yet connected (`callbacks/`).
@@ -695,6 +699,7 @@ impl DeskState {
             }
             Request::Supervise(request) => self.supervise(*request),
             Request::Callback(request) => self.callback_request(*request),
+            Request::TakeCallback(request) => self.take_request(*request),
         }
     }
 

@@ -172,6 +172,7 @@ pub fn agent_router(state: AppState) -> Router {
         .route("/callbacks", get(callbacks::list))
         .route("/callbacks/{id}/cancel", post(callbacks::cancel))
         .route("/callbacks/{id}/reschedule", post(callbacks::reschedule))
+        .route("/callbacks/{id}/take", post(callbacks::take))
         .route("/calls/lookup", get(phone::lookup))
         .route("/calls/{id}/listen", post(calls::listen))
         .route(

@@ -26,6 +26,7 @@ mod progress;
 pub(super) mod schedule;
 mod sip_events;
 mod storage;
+pub(super) mod take;
 
 use storage::{AttemptWrite, AttemptWriter};
 
