@@ -146,7 +146,8 @@ impl DeskState {
                 if matches!(self.agent_state(user), acd::AgentState::Offline) {
                     // A supervisor set them offline; choosing a state brings
                     // them back.
-                    self.acd.handle_input(now, acd::Input::AgentOnline { agent });
+                    self.acd
+                        .handle_input(now, acd::Input::AgentOnline { agent });
                 }
                 let input = match state {
                     AgentStatus::Available => acd::Input::AgentReady { agent },
