@@ -29,7 +29,6 @@ pub mod staff;
 pub mod state;
 mod supervise;
 
-
 use axum::{
     Router,
     extract::DefaultBodyLimit,
