@@ -16,6 +16,7 @@ import { h, flash, formatTime } from '/common/dom.js';
 import { AgentSocket } from './agent-socket.js';
 import { AgentCall, getLocalMedia, releaseLocalMedia } from './call.js';
 import { CallPanel, DEFAULT_MEDIA, describeSettings, isCall } from './call-panel.js';
+import { CallbackList } from './callbacks.js';
 import './screen-pop.js';
 
 const $ = (id) => document.getElementById(id);
@@ -111,6 +112,7 @@ let renderedChatId = null;
 
 const statusSelect = $('agent-status');
 const notice = $('notice');
+const callbackList = new CallbackList($('callback-list'), (message) => flash(notice, message, { error: true }));
 const chatLog = $('chat-log');
 const chatInput = $('chat-input');
 const offerPop = $('offer-pop');
@@ -135,6 +137,7 @@ function startConsole(user) {
   selectedId = null;
   renderAll();
   renderCallbacks();
+  callbackList.start();
 
   socket?.close();
   socket = new AgentSocket();
@@ -223,6 +226,7 @@ function onFrame(f) {
     case 'callback':
       callbacks.set(f.contact, { phone: String(f.phone ?? ''), attempt: f.attempt, screenpop: f.screenpop });
       renderCallbacks();
+      callbackList.refresh();
       break;
     case 'assigned':
       offers.delete(f.contact);
@@ -485,6 +489,7 @@ function answerCallback(id, connected) {
     return;
   }
   callbacks.delete(id);
+  callbackList.refresh();
   renderCallbacks();
 }
 
@@ -569,6 +574,7 @@ $('wrapup').addEventListener('submit', (ev) => {
 });
 
 $('logout').addEventListener('click', async () => {
+  callbackList.stop();
   socket?.close();
   socket = null;
   closeCalls();
@@ -625,11 +631,18 @@ function renderOffer() {
   countdownTimer = setInterval(tick, 250);
 }
 
+/** `+44 ••••••••23`: enough to tell two callbacks apart at a glance. */
+function maskNumber(phone) {
+  const digits = String(phone || '').replace(/[^\d+]/g, '');
+  if (digits.length < 6) return digits;
+  return `${digits.slice(0, 3)} ${'•'.repeat(digits.length - 5)}${digits.slice(-2)}`;
+}
+
 /** One card per callback: the number to dial (a tel: link), the attempt, the screen pop. */
 function renderCallbacks() {
   $('callbacks').replaceChildren(
     ...[...callbacks].map(([id, cb]) => {
-      const pop = cb.screenpop || {};
+      const pop = { callback_for: maskNumber(cb.phone), ...cb.screenpop };
       const meta = [`Attempt ${cb.attempt ?? 1}`, pop.link_name || pop.link, `#${id}`];
       return h(
         'section',

@@ -32,6 +32,7 @@ class ScreenPop extends HTMLElement {
       return;
     }
     const sections = [
+      whisperLine(pop),
       identitySection(pop.identity, pop.phone, pop.customer),
       phoneSection(pop.phone, pop.customer),
       crmSection(pop.customer, pop.identity),
@@ -42,6 +43,21 @@ class ScreenPop extends HTMLElement {
     ];
     this.replaceChildren(...sections.filter(Boolean));
   }
+}
+
+/** The line an agent reads first on a callback: who it is for and why
+ * ("Callback for Dana Demo: question about order 5531"). The name comes from
+ * the CRM or the visitor's identity, else the masked number the console put
+ * in `callback_for`. */
+function whisperLine(pop) {
+  const reason = typeof pop.callback_reason === 'string' ? pop.callback_reason.trim() : '';
+  if (!reason && !pop.callback_for) return null;
+  const who = pop.customer?.name || pop.identity?.name || pop.callback_for || 'the visitor';
+  return h('p', {
+    class: 'whisper',
+    dataset: { testid: 'callback-whisper' },
+    text: reason ? `Callback for ${who}: ${reason}` : `Callback for ${who}`,
+  });
 }
 
 function section(title, ...body) {
