@@ -259,6 +259,8 @@ pub async fn run(
         wallboard,
         callback_links,
     };
+    // Push codes keyed on the phone open pages in shared co-browse sessions.
+    state.cobrowse.follow_desk(state.desk.page_pushes());
     let open_files = http::serve::raise_open_file_limit();
     let (public_total, agent_total) = match config.connections.max_total {
         Some(total) => (total, total),

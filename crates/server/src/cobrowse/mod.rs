@@ -19,7 +19,8 @@
 //! * `frames.rs`: every frame, parsed and checked.
 //! * `visitor.rs`, `agent.rs`: the two WebSocket ends; `agent_seat.rs`: the
 //!   agent's side of a session (joining by code, coming back, actions).
-//! * `contact.rs`: the contact a join by code alone opens.
+//! * `contact.rs`: the contact a join by code alone opens;
+//!   `phone_push.rs`: push codes keyed on the phone.
 //! * `board.rs`: the whiteboard; `watch.rs`: replay and supervisors;
 //!   `record.rs`: the contact's record.
 //!
@@ -33,6 +34,7 @@ mod assets;
 pub mod board;
 mod contact;
 pub mod frames;
+mod phone_push;
 mod record;
 mod visitor;
 mod watch;

@@ -70,6 +70,7 @@ use media::{LegId, MediaEngine, MediaEvent};
 
 pub use callbacks::schedule::{CallbackAction, CallbackView, ChangedBy, ScheduleError};
 pub use callbacks::take::{CallbackNotes, TakeError};
+pub use phone::PagePush;
 pub use screenpop::{Identity, Profile};
 pub use supervise::{LiveWaiting, SetState, SuperviseError, SupervisorAction};
 
@@ -201,6 +202,7 @@ pub struct Desk {
     tx: mpsc::Sender<Request>,
     next_conn: Arc<AtomicU64>,
     stats: broadcast::Sender<StatEvent>,
+    pushes: broadcast::Sender<PagePush>,
 }
 
 /// How many stat events a slow supervisor stream may lag before it skips ahead.
@@ -237,6 +239,7 @@ impl Desk {
         let (stats, _) = broadcast::channel(STATS_BACKLOG);
         let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS_BACKLOG);
         let (phone, sip_rx) = phone::PhoneBook::new(sip);
+        let pushes = phone.pushes.clone();
         let (stored_tx, stored_rx) = mpsc::unbounded_channel();
         let mut state = DeskState::new(store, config, stats.clone(), media, media_tx, phone);
         state.stored_tx = stored_tx;
@@ -247,6 +250,7 @@ impl Desk {
                 tx,
                 next_conn: Arc::new(AtomicU64::new(1)),
                 stats,
+                pushes,
             },
             task,
         ))
@@ -255,6 +259,11 @@ impl Desk {
     /// Every routing transition as it happens (all tenants; filter by `tenant`).
     pub fn stat_events(&self) -> broadcast::Receiver<StatEvent> {
         self.stats.subscribe()
+    }
+
+    /// Push codes keyed on the phone side of calls (all tenants).
+    pub fn page_pushes(&self) -> broadcast::Receiver<PagePush> {
+        self.pushes.subscribe()
     }
 
     pub fn new_conn(&self) -> ConnId {

@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 
 use tokio::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use media::{LegId, LegRole, RtpPeer};
 
@@ -68,7 +68,22 @@ pub(super) struct PhoneBook {
     /// Keeps the event channel open when there is no SIP agent, so the desk's
     /// select loop does not see it close.
     _idle: Option<mpsc::Sender<sip::SipEvent>>,
+    /// Push codes keyed, for the visitor's shared co-browse session
+    /// (`cobrowse::Hub::follow_desk`), which the desk does not hold.
+    pub(super) pushes: broadcast::Sender<PagePush>,
 }
+
+/// A push code keyed on the phone side of a contact's call.
+#[derive(Debug, Clone)]
+pub struct PagePush {
+    pub tenant: TenantId,
+    pub contact: ContactId,
+    pub code: String,
+    pub url: String,
+}
+
+/// Pushes a slow co-browse hub may lag before it skips ahead.
+const PUSH_BACKLOG: usize = 64;
 
 impl PhoneBook {
     /// The tenant's own numbers: its centers', its DIDs and caller ids.
@@ -103,6 +118,7 @@ impl PhoneBook {
             reserved: HashMap::new(),
             center_calls: HashMap::new(),
             _idle: idle,
+            pushes: broadcast::channel(PUSH_BACKLOG).0,
         };
         (book, events)
     }
@@ -516,6 +532,13 @@ impl DeskState {
             Heard::Code { code, url } => {
                 tracing::info!(contact = contact.0, code = %code, "push code keyed");
                 metrics::counter!("switchboard_push_codes_total").increment(1);
+                // No receiver (no co-browse hub) is no error.
+                let _ = self.phone.pushes.send(PagePush {
+                    tenant,
+                    contact,
+                    code: code.clone(),
+                    url: url.to_owned(),
+                });
                 let frame = ToVisitor::PushPage {
                     url: url.to_owned(),
                     code,

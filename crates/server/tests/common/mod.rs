@@ -328,7 +328,11 @@ impl TestServer {
 
     /// A demo agent logged in, console connected and set available.
     pub async fn ready_agent(&self, name: &str) -> (Staff, Ws) {
-        let staff = self.demo_staff(name).await;
+        self.ready_staff(self.demo_staff(name).await).await
+    }
+
+    /// `staff`'s console connected and set available.
+    pub async fn ready_staff(&self, staff: Staff) -> (Staff, Ws) {
         let mut console = self.console(&staff).await;
         console.until_type("hello").await;
         console
