@@ -2,12 +2,26 @@
 //! the callbacks of the queues they serve (numbers masked, with the
 //! visitor's reason) and no other; taking a scheduled callback offers it to
 //! them at once, and taking is refused with a reason when they are busy, do
-//! not serve its queue, or it is already with someone.
+//! not serve its queue, or it is already with someone. A taken callback the
+//! server dials goes on as usual: pat accepts, sipp as the visitor's phone
+//! answers, the call is bridged and assigned.
 
+#[path = "common/browser.rs"]
+mod browser;
+#[path = "common/callback.rs"]
+mod callback;
 mod common;
+#[path = "common/phone.rs"]
+#[allow(dead_code)]
+mod phone;
+#[path = "common/sipp.rs"]
+mod sipp;
 
+use callback::{VISITOR, accept_callback, backco};
 use common::{Staff, TestServer, Ws, hello, tenant::Tenant};
+use phone::RtpPhone;
 use serde_json::{Value, json};
+use sipp::{answering, have_sipp};
 
 /// "help" is dialled by its agents by hand (no trunk needed); pat serves
 /// it, quinn serves only "billing".
@@ -24,20 +38,18 @@ fn tenant() -> Tenant {
         .supervisor("sid")
 }
 
-/// A visitor books a callback on "help" at a slot an hour or more ahead,
-/// with a reason.
-async fn book(server: &TestServer) -> Ws {
-    let mut v = server.visitor("takeco", "help").await;
+/// A visitor books a callback on `tenant`'s `link` at a slot some time
+/// ahead, for `phone`, with a reason.
+async fn book(server: &TestServer, tenant: &str, link: &str, phone: &str) -> Ws {
+    let mut v = server.visitor(tenant, link).await;
     v.send(hello("http://shop.example/", None, None)).await;
     v.until_type("welcome").await;
     v.send(json!({"type": "callback_slots"})).await;
     let slots = v.until_type("callback_slots").await;
     let at = slots["slots"][2].as_i64().expect("slots");
-    v.send(
-        json!({"type": "callback", "phone": "+15125557777", "at": at,
-                  "reason": "question about order 5531"}),
-    )
-    .await;
+    v.send(json!({"type": "callback", "phone": phone, "at": at,
+                  "reason": "question about order 5531"}))
+        .await;
     let booked = v.until_type("callback_scheduled").await;
     assert_eq!(booked["at"], at, "{booked}");
     v
@@ -64,7 +76,7 @@ async fn an_agent_lists_and_takes_a_scheduled_callback_of_their_queue() {
         )
         .start()
         .await;
-    let _visitor = book(&server).await;
+    let _visitor = book(&server, "takeco", "help", "+15125557777").await;
 
     let pat = server.staff("takeco", "pat", "pw-pat").await;
     let (status, list) = pat.get("/api/v1/callbacks").await;
@@ -131,5 +143,39 @@ async fn an_agent_lists_and_takes_a_scheduled_callback_of_their_queue() {
     assert!(
         body.to_string().contains("being offered or dialled"),
         "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_taken_callback_the_server_dials_follows_the_usual_accept_and_dial() {
+    if !have_sipp() {
+        return;
+    }
+    let phone = RtpPhone::start(1000.0).await;
+    let mut visitor_phone = answering("uas-answer.xml", 1, &phone);
+    let server = TestServer::builder()
+        .tenant(&backco(visitor_phone.port, &[]))
+        .start()
+        .await;
+    let _widget = book(&server, "backco", "back", VISITOR).await;
+    let pat = server.staff("backco", "pat", "pw-pat").await;
+    let mut console = server.available_console(&pat).await;
+    let (_, list) = pat.get("/api/v1/callbacks").await;
+    assert_eq!(list["callbacks"][0]["status"], "scheduled", "{list}");
+    let id = list["callbacks"][0]["contact"].as_i64().unwrap();
+
+    let (status, body) = take(&pat, id).await;
+    assert_eq!(status, 204, "{body}");
+    let mut accepted = accept_callback(&mut console, 1)
+        .await
+        .expect("the phone answers");
+    assert_eq!(accepted.contact, id);
+    accepted.assigned(&mut console).await;
+    console.send(json!({"type": "end", "contact": id})).await;
+    assert_eq!(
+        visitor_phone.exit_code().await,
+        0,
+        "sipp: {}",
+        visitor_phone.logs()
     );
 }
