@@ -297,7 +297,7 @@ test('a hostile page runs no code in the agent view', async () => {
   await visitor.getByTestId('sb-cobrowse-stop').click();
 });
 
-test('open shadow roots and same-origin frames show in the view and follow changes', async () => {
+test('open shadow roots, same-origin frames, script-added rules and canvases show in the view and follow changes', async () => {
   const { server, browser } = fixture;
   const visitorSide = await openPage(browser);
   const agentSide = await openPage(browser);
@@ -315,7 +315,16 @@ test('open shadow roots and same-origin frames show in the view and follow chang
       const frame = document.createElement('iframe');
       frame.id = 'same-origin-frame';
       frame.srcdoc = '<style>p { font-weight: 700 }</style><p id="in-frame">Inside the frame</p>';
-      document.body.prepend(host, frame);
+      // A CSS-in-JS style element, filled by insertRule later, and a canvas.
+      const style = document.createElement('style');
+      style.id = 'sb-test-css-in-js';
+      const canvas = document.createElement('canvas');
+      canvas.id = 'sb-test-canvas';
+      canvas.width = canvas.height = 40;
+      const ctx = canvas.getContext('2d');
+      ctx.fillStyle = 'rgb(255, 0, 0)';
+      ctx.fillRect(0, 0, 40, 40);
+      document.body.prepend(host, frame, style, canvas);
     });
     await until(() => visitor.evaluate(() => !!document.getElementById('same-origin-frame').contentDocument?.getElementById('in-frame')), {
       message: 'the frame loaded',
@@ -334,6 +343,32 @@ test('open shadow roots and same-origin frames show in the view and follow chang
     });
     await waitForText(shadowText, 'Changed in the shadow root');
     await waitForText(frameText, 'Changed in the frame');
+
+    // Rules added by script reach the view as they are added, not at the
+    // next snapshot: the component's constructed sheet and a style element's.
+    const canvas = view.locator('#sb-test-canvas');
+    const firstPicture = await canvas.evaluate((e) => e.style.backgroundImage);
+    assert.match(firstPicture, /^url\("data:image\/webp;base64,/, 'the canvas as a picture at the snapshot');
+    await visitor.evaluate(() => {
+      document.querySelector('sb-test-card').shadowRoot.adoptedStyleSheets[0].insertRule('p { text-decoration: underline; }');
+      document.getElementById('sb-test-css-in-js').sheet.insertRule('#sb-test-canvas { margin-left: 7px; }');
+    });
+    await until(async () => (await shadowText.evaluate((e) => getComputedStyle(e).textDecorationLine)) === 'underline', {
+      message: 'the inserted rule of the constructed sheet in the view',
+    });
+    await until(async () => (await canvas.evaluate((e) => getComputedStyle(e).marginLeft)) === '7px', {
+      message: "the inserted rule of the style element's sheet in the view",
+    });
+    // A canvas drawn on later is sent again as a picture (at most every 2 s).
+    await visitor.evaluate(() => {
+      const ctx = document.getElementById('sb-test-canvas').getContext('2d');
+      ctx.fillStyle = 'rgb(0, 0, 255)';
+      ctx.fillRect(0, 0, 40, 40);
+    });
+    await until(async () => (await canvas.evaluate((e) => e.style.backgroundImage)) !== firstPicture, {
+      message: 'the redrawn canvas in the view',
+      timeout: 6000,
+    });
     await visitor.getByTestId('sb-cobrowse-stop').click();
   } finally {
     await visitorSide.context.close();

@@ -34,6 +34,14 @@ export function safeAttr(tag, name, value) {
   return v;
 }
 
+/** The page's canvas as a picture (an image, not drawing code); the page
+ * sends it again when it changes. */
+function canvasPicture(node, url) {
+  if (node.localName !== 'canvas' || !/^data:image\/(webp|png);base64,[A-Za-z0-9+/=]*$/.test(url || '')) return;
+  node.style.backgroundImage = `url("${url}")`;
+  node.style.backgroundSize = '100% 100%';
+}
+
 export const safeCss = (css) => String(css ?? '').replace(BAD_CSS, '/*x*/');
 /** How a view of `session` asks the server for an asset of the visitor's site. */
 export const assetUrl = (session) => (url) => `/cobrowse/asset?session=${encodeURIComponent(session)}&url=${encodeURIComponent(url)}`;
@@ -131,11 +139,7 @@ export class Mirror {
     if (tag === 'iframe') node.setAttribute('sandbox', 'allow-same-origin');
     if (tag === 'link' && /stylesheet/i.test(r.a?.rel || '') && node.hasAttribute('href')) node.setAttribute('href', this.own(node.getAttribute('href')));
     if (tag === 'style' && r.x != null) node.textContent = this.css(r.x);
-    if (tag === 'canvas' && r.a && /^data:image\/(webp|png);base64,/.test(r.a['data-sb-image'] || '')) {
-      // The page's canvas as a picture (an image, not drawing code).
-      node.style.backgroundImage = `url("${r.a['data-sb-image']}")`;
-      node.style.backgroundSize = '100% 100%';
-    }
+    if (tag === 'canvas' && r.a) canvasPicture(node, r.a['data-sb-image']);
     if (r.v != null && 'value' in node && tag !== 'button') node.value = String(r.v);
     if (tag === 'textarea' && r.v != null) node.textContent = String(r.v);
     if (r.c != null && 'checked' in node) node.checked = !!r.c;
@@ -260,6 +264,7 @@ export class Mirror {
       if (!node || node.nodeType !== 1) continue;
       try {
         if (value === null) node.removeAttribute(name);
+        else if (name === 'data-sb-image') canvasPicture(node, value);
         else {
           const safe = safeAttr(node.localName, name, value);
           if (safe !== null) node.setAttribute(name, safe);

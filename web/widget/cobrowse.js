@@ -23,6 +23,8 @@ const MAX_NODES = 50000;
 /** More changed nodes than this in one batch: send a snapshot instead. */
 const STORM = 10000;
 const BATCH_MS = 50;
+/** A changed canvas's picture goes again at most this often. */
+const CANVAS_MS = 2000;
 const POINTER_MS = 33;
 const SCROLL_MS = 50;
 const DOTS = '\u2022';
@@ -142,6 +144,39 @@ function srcset(value) {
     .join(', ');
 }
 
+/** A canvas as a picture within MAX_TEXT, or null (tainted, too big). */
+function canvasPicture(el) {
+  try {
+    const url = el.toDataURL('image/webp', 0.5);
+    return url.length <= MAX_TEXT ? url : null;
+  } catch {
+    return null; // cross-origin pixels: not readable, not sent
+  }
+}
+
+/** Rules a script adds or removes (a component's constructed sheet, a
+ * CSS-in-JS style element) change no DOM node, so no observer sees them:
+ * the sheet methods are wrapped once per page and tell the sharing session,
+ * which sends the sheet's new text with its next batch. */
+function watchSheets() {
+  const proto = globalThis.CSSStyleSheet?.prototype;
+  if (!proto || proto.__sbWatched) return;
+  Object.defineProperty(proto, '__sbWatched', { value: true });
+  for (const name of ['insertRule', 'deleteRule', 'replaceSync', 'replace', 'addRule', 'removeRule']) {
+    const original = proto[name];
+    if (typeof original !== 'function') continue;
+    proto[name] = function (...args) {
+      const result = original.apply(this, args);
+      const s = session;
+      if (s && s.sharing && s.sheetIds.has(this)) {
+        if (result instanceof Promise) result.then(() => s.sheetChanged(this), () => {});
+        else s.sheetChanged(this);
+      }
+      return result;
+    };
+  }
+}
+
 class Session {
   constructor(origin, tenant) {
     this.origin = origin;
@@ -154,6 +189,11 @@ class Session {
     this.control = false;
     this.agent = '';
     this.pending = new Set();
+    /** Carried stylesheets -> ids of the style records that show them. */
+    this.sheetIds = new Map();
+    this.changedSheets = new Set();
+    /** Canvases -> the picture last sent. */
+    this.canvases = new Map();
     this.batchTimer = 0;
     this.observer = null;
     this.ui = new Panel(this);
@@ -328,9 +368,11 @@ class Session {
   beginSharing() {
     this.sharing = true;
     this.ui.banner(this.agent, this.control);
+    watchSheets();
     this.snapshot();
     if (this.listening) return;
     this.listening = true;
+    this.canvasTimer = setInterval(() => this.repaintCanvases(), CANVAS_MS);
     const opts = { capture: true, passive: true };
     let lastPointer = 0;
     this.on(document, 'mousemove', (e) => {
@@ -376,8 +418,10 @@ class Session {
     for (const [t, type, fn, opts] of this.listeners || []) t.removeEventListener(type, fn, opts);
     this.listeners = [];
     this.listening = false;
+    clearInterval(this.canvasTimer);
     clearTimeout(this.batchTimer);
     this.pending.clear();
+    this.changedSheets.clear();
   }
 
   /** Our own UI and the widget stay out of the capture. */
@@ -470,24 +514,23 @@ class Session {
         rec.g = 'style';
         rec.a = { 'data-sb-href': rec.a.href || '' };
         rec.x = css;
+        this.noteSheet(el.sheet, rec.i);
       }
       return;
     }
     if (el.tagName === 'STYLE') {
       rec.x = (el.sheet && sheetText(el.sheet)) ?? absoluteCss(el.textContent, document.baseURI).slice(0, MAX_TEXT);
+      if (el.sheet) this.noteSheet(el.sheet, rec.i);
       return;
     }
     if (isField(el)) Object.assign(rec, this.fieldState(el));
     if (el.tagName === 'TEXTAREA') return;
     if (el.tagName === 'CANVAS') {
-      // A canvas goes as a picture, at snapshots only; a tainted one or a
-      // big picture stays blank.
-      try {
-        const url = el.toDataURL('image/webp', 0.5);
-        if (url.length <= MAX_TEXT) rec.a['data-sb-image'] = url;
-      } catch {
-        /* cross-origin pixels: not readable, not sent */
-      }
+      // A canvas goes as a picture, again when it changes (at most every
+      // CANVAS_MS); a tainted one or a big picture stays blank.
+      const url = canvasPicture(el);
+      if (url) rec.a['data-sb-image'] = url;
+      this.canvases.set(el, url);
       return;
     }
     if (el.shadowRoot) this.serializeRoot(el.shadowRoot, 11, rec.i, out, budget);
@@ -518,11 +561,44 @@ class Session {
       return;
     }
     // Components' constructed stylesheets, as a style element of the root.
-    for (const sheet of root.adoptedStyleSheets || []) {
-      const css = sheetText(sheet);
-      if (css !== null) out.push({ i: this.nextId++, p: i, t: 1, g: 'style', a: {}, x: css });
-    }
+    for (const sheet of root.adoptedStyleSheets || []) this.adopted(sheet, i, out);
     for (let c = root.firstChild; c; c = c.nextSibling) this.serialize(c, i, undefined, out, budget);
+  }
+
+  /** A constructed sheet as a style element under `parent`. */
+  adopted(sheet, parent, out) {
+    const css = sheetText(sheet);
+    if (css === null) return;
+    const i = this.nextId++;
+    out.push({ i, p: parent, t: 1, g: 'style', a: {}, x: css });
+    this.noteSheet(sheet, i);
+  }
+
+  noteSheet(sheet, id) {
+    const ids = this.sheetIds.get(sheet);
+    if (ids) ids.push(id);
+    else this.sheetIds.set(sheet, [id]);
+  }
+
+  sheetChanged(sheet) {
+    this.changedSheets.add(sheet);
+    if (!this.batchTimer) this.batchTimer = setTimeout(() => this.flushMutations(), BATCH_MS);
+  }
+
+  /** Canvases whose picture changed since it was last sent, each in its own
+   * frame (a picture is up to MAX_TEXT, a frame at most 60 KiB). */
+  repaintCanvases() {
+    for (const [el, last] of this.canvases) {
+      const id = this.ids.get(el);
+      if (!el.isConnected || id === undefined) {
+        this.canvases.delete(el);
+        continue;
+      }
+      const url = canvasPicture(el);
+      if (!url || url === last) continue;
+      this.canvases.set(el, url);
+      this.emit({ type: 'mutations', attrs: [[id, 'data-sb-image', url]] });
+    }
   }
 
   /** A full snapshot, in chunks; the observer restarts on it. */
@@ -533,15 +609,15 @@ class Session {
     this.ids = new WeakMap();
     this.nodes.clear();
     this.roots = new Set();
+    this.sheetIds.clear();
+    this.changedSheets.clear();
+    this.canvases.clear();
     const started = performance.now();
     const records = [];
     const budget = { max: MAX_NODES, cut: false };
     this.serialize(document.documentElement, 0, undefined, records, budget);
-    for (const sheet of document.adoptedStyleSheets || []) {
-      const css = sheetText(sheet);
-      const head = document.head && this.ids.get(document.head);
-      if (css !== null && head !== undefined) records.push({ i: this.nextId++, p: head, t: 1, g: 'style', a: {}, x: css });
-    }
+    const head = document.head && this.ids.get(document.head);
+    if (head !== undefined) for (const sheet of document.adoptedStyleSheets || []) this.adopted(sheet, head, records);
     const base = {
       type: 'snapshot',
       url: location.href,
@@ -604,7 +680,9 @@ class Session {
     }
     const muts = [...this.pending];
     this.pending.clear();
-    if (!this.sharing || !muts.length) return;
+    const sheets = [...this.changedSheets];
+    this.changedSheets.clear();
+    if (!this.sharing || (!muts.length && !sheets.length)) return;
     const removes = [];
     const added = new Set();
     const texts = new Map();
@@ -656,7 +734,12 @@ class Session {
     const frame = { type: 'mutations' };
     if (removes.length) frame.removes = removes;
     if (adds.length) frame.adds = adds;
-    if (texts.size) frame.texts = [...texts].map(([id, n]) => [id, n.data.slice(0, MAX_TEXT)]);
+    const textList = [...texts].map(([id, n]) => [id, n.data.slice(0, MAX_TEXT)]);
+    for (const sheet of sheets) {
+      const css = sheetText(sheet);
+      if (css !== null) for (const id of this.sheetIds.get(sheet) || []) textList.push([id, css]);
+    }
+    if (textList.length) frame.texts = textList;
     if (attrs.size) {
       frame.attrs = [];
       for (const [el, name] of attrs.values()) {
