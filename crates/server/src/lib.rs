@@ -251,10 +251,7 @@ pub async fn run(
         revocations: http::staff::Revocations::start(store.clone()),
         hello_timeout: Duration::from_secs(config.connections.hello_timeout_secs),
         trusted_proxies: config.connections.trusted_proxies.clone().into(),
-        cobrowse: cobrowse::Hub::start(
-            store.clone(),
-            config.webhooks.allow_private_addresses,
-        ),
+        cobrowse: cobrowse::Hub::start(store.clone(), config.webhooks.allow_private_addresses),
         directory,
         wallboard,
         callback_links,
