@@ -40,9 +40,12 @@ let session = null;
 let invitation = null;
 
 /** Starts (or resumes) sharing for the widget of `tenant` served from `origin`. */
-export function start({ origin, tenant }) {
+export function start({ origin, tenant, onCode = null }) {
   if (session) return session;
   session = new Session(origin, tenant);
+  // On a call a center's desk phone answered, the widget tells the desk the
+  // code too, so the session becomes the call's (docs/cobrowse.md).
+  session.onCode = onCode;
   return session;
 }
 
@@ -321,7 +324,10 @@ class Session {
   showCode(code) {
     this.code = String(code);
     if (this.invited) this.sendInvitedCode();
-    else this.ui.code(this.code);
+    else {
+      this.ui.code(this.code);
+      if (this.onCode) this.onCode(this.code);
+    }
   }
 
   sendInvitedCode() {

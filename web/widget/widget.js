@@ -226,7 +226,7 @@
     // or at once when a shared session goes on after a page load.
     const cobrowse = () =>
       import(new URL('/widget/cobrowse.js', origin).href)
-        .then((m) => m.start({ origin, tenant }))
+        .then((m) => m.start({ origin, tenant, onCode: (code) => deskPhoneCall && ctx.send({ type: 'cobrowse_code', code }) }))
         .catch((err) => console.error('[switchboard]', err));
     // The agent holding this conversation asks to see the page.
     const cobrowseInvite = () =>
@@ -234,6 +234,8 @@
         .then((m) => m.invite({ origin, tenant, agent: agentName, reply: (f) => ctx.send(f) }))
         .catch((err) => console.error('[switchboard]', err));
     let agentName = '';
+    // A call that reaches a phone listening to keys (a center's desk phone).
+    let deskPhoneCall = false;
     if (!shared.share) {
       shared.share = document.createElement('button');
       shared.share.type = 'button';
@@ -363,6 +365,12 @@
           break;
         case 'cobrowse_request':
           cobrowseInvite();
+          break;
+        case 'call_state':
+          deskPhoneCall = f.state !== 'ended' && !!f.keypad;
+          break;
+        case 'ended':
+          deskPhoneCall = false;
           break;
         case 'pong':
           return;

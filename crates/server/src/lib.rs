@@ -258,6 +258,7 @@ pub async fn run(
     };
     // Push codes keyed on the phone open pages in shared co-browse sessions.
     state.cobrowse.follow_desk(state.desk.page_pushes());
+    state.cobrowse.follow_shares(state.desk.cobrowse_shares());
     let open_files = http::serve::raise_open_file_limit();
     let (public_total, agent_total) = match config.connections.max_total {
         Some(total) => (total, total),

@@ -48,10 +48,28 @@ impl DeskState {
                 "a co-browse join code is six digits",
             ));
         }
-        let Some(agent) = self
+        // A call a center's desk phone answered: nobody in a console holds
+        // it, so the agent there joins by the code read out; the hub binds
+        // the session to this call so its record and the desk phone's push
+        // codes reach it.
+        let on_desk_phone = self
             .contacts
-            .get(contact)
-            .and_then(|c| (c.phase == Phase::Connected).then_some(c.agent).flatten())
+            .call(contact)
+            .and_then(|c| c.phone.as_ref())
+            .is_some_and(|p| p.answered);
+        let live = self.contacts.get(contact);
+        if on_desk_phone && let Some(c) = live.filter(|c| c.agent.is_none()) {
+            if let Some(code) = code {
+                let _ = self.phone.shares.send(super::CobrowseShare {
+                    tenant: c.tenant,
+                    contact,
+                    code: code.to_owned(),
+                });
+            }
+            return Ok(());
+        }
+        let Some(agent) =
+            live.and_then(|c| (c.phase == Phase::Connected).then_some(c.agent).flatten())
         else {
             return Err(FrameError::new(
                 ErrorCode::BadState,

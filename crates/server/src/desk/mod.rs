@@ -70,7 +70,7 @@ use media::{LegId, MediaEngine, MediaEvent};
 
 pub use callbacks::schedule::{CallbackAction, CallbackView, ChangedBy, ScheduleError};
 pub use callbacks::take::{CallbackNotes, TakeError};
-pub use phone::PagePush;
+pub use phone::{CobrowseShare, PagePush};
 pub use screenpop::{Identity, Profile};
 pub use supervise::{LiveWaiting, SetState, SuperviseError, SupervisorAction};
 
@@ -203,6 +203,7 @@ pub struct Desk {
     next_conn: Arc<AtomicU64>,
     stats: broadcast::Sender<StatEvent>,
     pushes: broadcast::Sender<PagePush>,
+    shares: broadcast::Sender<CobrowseShare>,
 }
 
 /// How many stat events a slow supervisor stream may lag before it skips ahead.
@@ -240,6 +241,7 @@ impl Desk {
         let (media_tx, media_rx) = mpsc::channel(MEDIA_EVENTS_BACKLOG);
         let (phone, sip_rx) = phone::PhoneBook::new(sip);
         let pushes = phone.pushes.clone();
+        let shares = phone.shares.clone();
         let (stored_tx, stored_rx) = mpsc::unbounded_channel();
         let mut state = DeskState::new(store, config, stats.clone(), media, media_tx, phone);
         state.stored_tx = stored_tx;
@@ -251,6 +253,7 @@ impl Desk {
                 next_conn: Arc::new(AtomicU64::new(1)),
                 stats,
                 pushes,
+                shares,
             },
             task,
         ))
@@ -264,6 +267,11 @@ impl Desk {
     /// Push codes keyed on the phone side of calls (all tenants).
     pub fn page_pushes(&self) -> broadcast::Receiver<PagePush> {
         self.pushes.subscribe()
+    }
+
+    /// Pages shared by callers on calls no agent holds (all tenants).
+    pub fn cobrowse_shares(&self) -> broadcast::Receiver<CobrowseShare> {
+        self.shares.subscribe()
     }
 
     pub fn new_conn(&self) -> ConnId {

@@ -71,6 +71,18 @@ pub(super) struct PhoneBook {
     /// Push codes keyed, for the visitor's shared co-browse session
     /// (`cobrowse::Hub::follow_desk`), which the desk does not hold.
     pub(super) pushes: broadcast::Sender<PagePush>,
+    /// Co-browse sessions a caller shared during a call no agent holds (a
+    /// center's desk phone), for the hub to bind to the call's contact.
+    pub(super) shares: broadcast::Sender<CobrowseShare>,
+}
+
+/// A visitor on a call no agent holds shared their page: the co-browse
+/// session of `code` belongs to `contact` (docs/cobrowse.md).
+#[derive(Debug, Clone)]
+pub struct CobrowseShare {
+    pub tenant: TenantId,
+    pub contact: ContactId,
+    pub code: String,
 }
 
 /// A push code keyed on the phone side of a contact's call.
@@ -119,6 +131,7 @@ impl PhoneBook {
             center_calls: HashMap::new(),
             _idle: idle,
             pushes: broadcast::channel(PUSH_BACKLOG).0,
+            shares: broadcast::channel(PUSH_BACKLOG).0,
         };
         (book, events)
     }
