@@ -323,6 +323,7 @@
           retries = 0;
           ctx.welcome = f;
           if (f.agent_name) agentName = String(f.agent_name);
+          deskPhoneCall = !!(f.call && f.call.state !== 'ended' && f.call.keypad);
           backlog = [];
           if (f.resume) store.set(resumeKey, f.resume);
           {

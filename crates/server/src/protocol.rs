@@ -564,6 +564,8 @@ pub enum CallState {
 pub struct CallInfo {
     pub media: CallMedia,
     pub state: CallState,
+    /// As in `call_state`: the call reaches a phone that listens to keys.
+    pub keypad: bool,
 }
 
 /// Where a transfer may go, listed to consoles at hello.

@@ -169,7 +169,10 @@ async fn a_desk_phone_push_code_reaches_a_session_joined_by_code_on_its_call() {
     widget
         .send(hello("https://shop.example/cart", None, None))
         .await;
-    widget.until_type("welcome").await;
+    let resume = widget.until_type("welcome").await["resume"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (mut browser, offer) = Browser::new().await;
     widget
         .send(json!({"type": "call", "media": "voice", "sdp": offer}))
@@ -191,11 +194,18 @@ async fn a_desk_phone_push_code_reaches_a_session_joined_by_code_on_its_call() {
     assert_eq!(status, 200, "{call}");
     let contact = call["contact"].as_i64().unwrap();
 
+    // The visitor loads another page of the site: its widget learns at
+    // once that the call is on a desk phone.
+    let mut tab = server.visitor("centerco", "center").await;
+    tab.send(hello("https://shop.example/help", None, Some(&resume)))
+        .await;
+    let welcome = tab.until_type("welcome").await;
+    assert_eq!(welcome["call"]["keypad"], true, "{welcome}");
+
     // The visitor shares the page; the widget tells the call's socket the
     // code it shows (as web/widget/widget.js does on a desk-phone call).
     let (mut page, code) = shared_page(&server, "centerco").await;
-    widget
-        .send(json!({"type": "cobrowse_code", "code": code}))
+    tab.send(json!({"type": "cobrowse_code", "code": code}))
         .await;
     let deadline = tokio::time::Instant::now() + common::WAIT;
     while !server

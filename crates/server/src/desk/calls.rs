@@ -135,6 +135,7 @@ impl LiveCall {
         protocol::CallInfo {
             media: self.media,
             state: self.state,
+            keypad: self.keypad(),
         }
     }
 }
