@@ -8,7 +8,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{agent, free_port};
+use common::agent;
 use sip::registrar::{RegistrarConfig, Registration, SipAccount, ha1_md5, ha1_sha256};
 use tokio::sync::mpsc::Receiver;
 
@@ -51,12 +51,12 @@ async fn baresip_registers_and_unregisters_on_quit() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // No sound device: a sine source and a file sink; no UI on stdin.
-    let config = format!(
-        "poll_method epoll\nsip_listen 127.0.0.1:{}\nmodule_path /usr/lib/baresip/modules\n\
+    // Port 0: baresip takes a free port itself, so no other test can take
+    // it between our choosing and baresip's binding (a port chosen here
+    // raced the rest of the suite and left baresip unable to listen).
+    let config = "poll_method epoll\nsip_listen 127.0.0.1:0\nmodule_path /usr/lib/baresip/modules\n\
          module g711.so\nmodule ausine.so\nmodule aufile.so\nmodule_app account.so\n\
-         audio_player aufile,/dev/null\naudio_source ausine,440\n",
-        free_port()
-    );
+         audio_player aufile,/dev/null\naudio_source ausine,440\n";
     std::fs::write(dir.join("config"), config).unwrap();
     let account = format!(
         "<sip:alice@demo>;auth_pass=demo-sip-alice;outbound=\"sip:127.0.0.1:{};transport=udp\";regint=120\n",
