@@ -101,6 +101,13 @@ async fn smtp_sink() -> (String, tokio::sync::oneshot::Receiver<String>) {
     (addr, rx)
 }
 
+/// Sets the signed-in member's own call settings (ring mode, greeting, email).
+async fn put_settings(staff: &Staff, settings: Value) -> (u16, Value) {
+    staff
+        .send(Method::PUT, "/api/v1/directory/settings", settings)
+        .await
+}
+
 async fn place(staff: &Staff, number: &str, sdp: &str) -> (u16, Value) {
     staff
         .send(
@@ -140,21 +147,17 @@ async fn a_message_is_cut_at_the_limit_and_only_its_member_plays_or_deletes_it()
     let bob = server.demo_staff("bob").await;
     let alice = server.demo_staff("alice").await;
     // Alice wants an email of each new message; a bad address is refused.
-    let (code, _) = alice
-        .send(
-            Method::PUT,
-            "/api/v1/directory/settings",
-            json!({"ring_mode": "all", "email": "not an address"}),
-        )
-        .await;
+    let (code, _) = put_settings(
+        &alice,
+        json!({"ring_mode": "all", "email": "not an address"}),
+    )
+    .await;
     assert_eq!(code, 400);
-    let (code, body) = alice
-        .send(
-            Method::PUT,
-            "/api/v1/directory/settings",
-            json!({"ring_mode": "all", "email": "alice@example.com"}),
-        )
-        .await;
+    let (code, body) = put_settings(
+        &alice,
+        json!({"ring_mode": "all", "email": "alice@example.com"}),
+    )
+    .await;
     assert_eq!(code, 200, "{body}");
     let mut bob_events = Events::open(&bob).await;
     let (mut browser, offer) = Browser::new().await;
@@ -337,21 +340,17 @@ async fn an_unanswered_call_rings_out_to_the_mailbox_and_bad_calls_are_refused()
     assert_eq!(mailbox["messages"], json!([]));
 
     // Ring mode and greeting: bad greeting refused, a good one shown to callers.
-    let (code, _) = alice
-        .send(
-            Method::PUT,
-            "/api/v1/directory/settings",
-            json!({"ring_mode": "last", "greeting": "x".repeat(301)}),
-        )
-        .await;
+    let (code, _) = put_settings(
+        &alice,
+        json!({"ring_mode": "last", "greeting": "x".repeat(301)}),
+    )
+    .await;
     assert_eq!(code, 400);
-    let (code, body) = alice
-        .send(
-            Method::PUT,
-            "/api/v1/directory/settings",
-            json!({"ring_mode": "last", "greeting": "Alice here, speak up."}),
-        )
-        .await;
+    let (code, body) = put_settings(
+        &alice,
+        json!({"ring_mode": "last", "greeting": "Alice here, speak up."}),
+    )
+    .await;
     assert_eq!(code, 200, "{body}");
     // Ring mode `last`: only the page Alice opened last rings. Bob leaves a
     // message after the ring timeout; its notice goes to all her pages, so
